@@ -1,0 +1,45 @@
+/// The hardware and network conditions one plan is computed for.
+public struct PlanningConditions: Sendable, Equatable, Hashable {
+    /// Samples per training iteration.
+    public var batchSize: Int
+    /// Device compute throughput, FLOP/s.
+    public var deviceFLOPsPerSecond: Double
+    /// Edge-server compute throughput, FLOP/s.
+    public var serverFLOPsPerSecond: Double
+    /// Device → server rate, bit/s (activations go up).
+    public var uplinkBitsPerSecond: Double
+    /// Server → device rate, bit/s (gradients come back).
+    public var downlinkBitsPerSecond: Double
+    /// Round-trip time added once per iteration, seconds.
+    public var rttSeconds: Double
+
+    /// Creates conditions; call `validate()` before planning with user-supplied values.
+    public init(
+        batchSize: Int, deviceFLOPsPerSecond: Double, serverFLOPsPerSecond: Double,
+        uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double, rttSeconds: Double = 0
+    ) {
+        self.batchSize = batchSize
+        self.deviceFLOPsPerSecond = deviceFLOPsPerSecond
+        self.serverFLOPsPerSecond = serverFLOPsPerSecond
+        self.uplinkBitsPerSecond = uplinkBitsPerSecond
+        self.downlinkBitsPerSecond = downlinkBitsPerSecond
+        self.rttSeconds = rttSeconds
+    }
+
+    /// Throws `PlanningError.invalidParameter` naming the first value out of range.
+    public func validate() throws {
+        guard batchSize >= 1 && batchSize <= 1_000_000_000 else {
+            throw PlanningError.invalidParameter(name: "batch", reason: "must be an integer between 1 and 1e9, got \(batchSize)")
+        }
+        let positive: [(String, Double)] = [
+            ("device-flops", deviceFLOPsPerSecond), ("server-flops", serverFLOPsPerSecond),
+            ("uplink", uplinkBitsPerSecond), ("downlink", downlinkBitsPerSecond),
+        ]
+        for (name, value) in positive where !(value.isFinite && value > 0) {
+            throw PlanningError.invalidParameter(name: name, reason: "must be a finite number > 0, got \(value)")
+        }
+        guard rttSeconds.isFinite && rttSeconds >= 0 else {
+            throw PlanningError.invalidParameter(name: "rtt", reason: "must be a finite number >= 0 seconds, got \(rttSeconds)")
+        }
+    }
+}

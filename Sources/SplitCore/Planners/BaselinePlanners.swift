@@ -1,0 +1,114 @@
+extension SplitPlanner {
+    /// `chain`: Neurosurgeon-style. Layers in topological order; the device part is the pinned
+    /// device layers plus a prefix of the free layers; the best prefix under the same cost formula.
+    func solveChain() {
+        let rules = model.rules
+        let free = (0..<model.graph.count).filter { rules.isFree($0) }
+        placeBestPrefix(of: free, allowedCuts: nil)
+        placeForced()
+    }
+
+    /// `boundary`: like `chain`, but the device part may only end at a block boundary: a boundary
+    /// layer of the decomposition that, when the graph has block labels, is not inside a block
+    /// (unlabelled, or the last layer of its block). The layers of a block are never split.
+    func solveBoundary() {
+        let decomposition = model.decomposition
+        let graph = model.graph
+        var lastOfBlock: [String: Int] = [:]
+        for layer in 0..<graph.count { if let block = graph.layers[layer].block { lastOfBlock[block] = layer } }
+        let free = decomposition.freeLayers.map { Int($0) }
+        var position = [Int: Int]()
+        for (index, layer) in free.enumerated() { position[layer] = index }
+        var cuts = [0, free.count]
+        for boundary in decomposition.boundaries {
+            if let block = graph.layers[boundary].block, lastOfBlock[block] != boundary { continue }
+            cuts.append(position[boundary]! + 1)
+        }
+        placeBestPrefix(of: free, allowedCuts: cuts)
+        placeForced()
+        placeFollowers()
+    }
+
+    /// `server-only`: the smallest valid device part (only what the rules pin there).
+    func solveServerOnly() {
+        for layer in 0..<model.graph.count { onDevice[layer] = model.rules.forcedDevice[layer] }
+    }
+
+    /// Puts `order[0..<L]` on the device and the rest on the server for the best L (in
+    /// `allowedCuts`, or any). Layers outside `order` keep their side; consumers outside `order`
+    /// that are not forced onto the server are treated as device-side (followers, which follow).
+    private func placeBestPrefix(of order: [Int], allowedCuts: [Int]?) {
+        let graph = model.graph
+        let rules = model.rules
+        let count = order.count
+        var position = [Int32](repeating: -1, count: graph.count)
+        for (index, layer) in order.enumerated() { position[layer] = Int32(index) }
+        // cost[L] for L in 0...count, built from difference arrays.
+        var delta = [Double](repeating: 0, count: count + 2)
+        var fixed = 0.0
+        for layer in 0..<graph.count {
+            if rules.forcedDevice[layer] { fixed += costs.deviceSeconds[layer] } else if rules.forcedServer[layer] { fixed += costs.serverSeconds[layer] }
+        }
+        var serverAll = 0.0
+        for layer in order { serverAll += costs.serverSeconds[layer] }
+        // Moving layer i to the device changes the cost for every L > i.
+        for (index, layer) in order.enumerated() { delta[index + 1] += costs.deviceSeconds[layer] - costs.serverSeconds[layer] }
+        // Transfers: a device-side producer pays when it has a consumer on the server.
+        for layer in 0..<graph.count where rules.forcedDevice[layer] || position[layer] >= 0 {
+            var latest = -1
+            var feedsServer = false
+            for consumer in graph.successors(of: layer) {
+                if rules.forcedServer[consumer] { feedsServer = true }
+                latest = max(latest, Int(position[consumer]))
+            }
+            let firstOnDevice = position[layer] >= 0 ? Int(position[layer]) + 1 : 0
+            let lastPaying = feedsServer ? count : latest
+            guard lastPaying >= firstOnDevice else { continue }
+            delta[firstOnDevice] += costs.transferSeconds[layer]
+            delta[lastPaying + 1] -= costs.transferSeconds[layer]
+        }
+        var cost = [Double](repeating: 0, count: count + 1)
+        var running = fixed + serverAll
+        for cut in 0...count {
+            running += delta[cut]
+            cost[cut] = running
+        }
+        let candidates = allowedCuts ?? Array(0...count)
+        let bestCut = candidates.min { cost[$0] < cost[$1] || (cost[$0] == cost[$1] && $0 < $1) } ?? 0
+        for (index, layer) in order.enumerated() { onDevice[layer] = index < bestCut }
+    }
+
+    /// `brute`: every valid partition of the free layers, evaluated with the Double cost model.
+    func solveBruteForce(conditions: PlanningConditions) throws {
+        let graph = model.graph
+        let rules = model.rules
+        let free = (0..<graph.count).filter { rules.isFree($0) }
+        guard free.count <= Self.bruteForceLimit else {
+            throw PlanningError.tooManyFreeLayers(count: free.count, limit: Self.bruteForceLimit)
+        }
+        placeForced()
+        var best = Double.infinity
+        var bestAssignment = onDevice
+        // Depth-first over free layers in topological order; a layer may join the device part
+        // only if all its producers are there, which enumerates exactly the valid partitions.
+        func visit(_ index: Int) {
+            if index == free.count {
+                let delay = model.evaluate(onDevice: onDevice, costs: costs, conditions: conditions).breakdown.totalSeconds
+                if delay < best {
+                    best = delay
+                    bestAssignment = onDevice
+                }
+                return
+            }
+            let layer = free[index]
+            onDevice[layer] = false
+            visit(index + 1)
+            if graph.predecessors(of: layer).allSatisfy({ onDevice[$0] }) {
+                onDevice[layer] = true
+                visit(index + 1)
+            }
+        }
+        visit(0)
+        onDevice = bestAssignment
+    }
+}

@@ -1,0 +1,91 @@
+/// A model graph made ready for repeated planning: profiles resolved per layer, placement rules,
+/// the restructured network and the block decomposition, all computed once.
+///
+/// Immutable and `Sendable`: share one per (graph, profiles, raw-upload setting) across threads,
+/// and give each thread its own `SplitPlanner` for the mutable solve buffers.
+public final class PreparedModel: Sendable {
+    /// The graph.
+    public let graph: ModelGraph
+    /// Which layers are pinned to a side.
+    public let rules: PlacementRules
+    /// Measured device times, if any.
+    public let deviceProfile: LayerProfile?
+    /// Measured server times, if any.
+    public let serverProfile: LayerProfile?
+    /// Series structure used by the block-wise planner.
+    public let decomposition: BlockDecomposition
+
+    /// Per-layer training FLOPs per sample.
+    let trainingFLOPs: [Double]
+    /// Per-layer measured seconds per sample, or NaN when the profile has no entry.
+    let deviceProfileSeconds: [Double]
+    let serverProfileSeconds: [Double]
+    /// Per-layer output bytes per sample.
+    let outputBytes: [Double]
+    /// Restructured network over the whole graph (the `dag` planner).
+    let wholeGraph: CutInstance
+    /// Restructured network per region (the `block` planner).
+    let regions: [CutInstance]
+
+    /// Prepares `graph` for planning.
+    ///
+    /// - Throws: `PlanningError.conflictingConstraints` when no valid split exists.
+    public init(graph: ModelGraph, deviceProfile: LayerProfile? = nil, serverProfile: LayerProfile? = nil,
+                allowRawUpload: Bool = false) throws {
+        let rules = try PlacementRules(graph: graph, allowRawUpload: allowRawUpload)
+        self.graph = graph
+        self.rules = rules
+        self.deviceProfile = deviceProfile
+        self.serverProfile = serverProfile
+        trainingFLOPs = graph.layers.map(\.trainingFLOPs)
+        outputBytes = graph.layers.map(\.outputBytes)
+        let deviceProfileSeconds = graph.layers.map { deviceProfile?.secondsPerSample[$0.name] ?? .nan }
+        let serverProfileSeconds = graph.layers.map { serverProfile?.secondsPerSample[$0.name] ?? .nan }
+        self.deviceProfileSeconds = deviceProfileSeconds
+        self.serverProfileSeconds = serverProfileSeconds
+        let zeroCompute = (0..<graph.count).map { layer in
+            graph.layers[layer].trainingFLOPs == 0
+                && !(deviceProfileSeconds[layer] > 0) && !(serverProfileSeconds[layer] > 0)
+        }
+        wholeGraph = CutInstance(
+            graph: graph, members: Array(0..<graph.count), externals: [],
+            membership: { .member($0) },
+            pinnedDevice: { rules.forcedDevice[$0] }, pinnedServer: { rules.forcedServer[$0] })
+        let decomposition = BlockDecomposition(graph: graph, rules: rules, hasZeroCompute: zeroCompute)
+        self.decomposition = decomposition
+        var localIndex = [Int32](repeating: -1, count: graph.count)
+        for region in 0..<decomposition.regionCount {
+            for (local, layer) in decomposition.members(ofRegion: region).enumerated() { localIndex[layer] = Int32(local) }
+        }
+        regions = (0..<decomposition.regionCount).map { region in
+            CutInstance(
+                graph: graph, members: decomposition.members(ofRegion: region),
+                externals: decomposition.externals(ofRegion: region),
+                membership: { decomposition.membership(of: $0, region: region, rules: rules, localIndex: localIndex) })
+        }
+    }
+
+    /// Fills `costs` with every layer's times under `conditions` (seconds and integer units).
+    public func computeCosts(_ conditions: PlanningConditions, into costs: inout LayerCosts) {
+        let count = graph.count
+        costs.resize(count)
+        let batch = Double(conditions.batchSize)
+        let deviceSecondsPerFLOP = batch / conditions.deviceFLOPsPerSecond
+        let serverSecondsPerFLOP = batch / conditions.serverFLOPsPerSecond
+        let transferSecondsPerByte = 8 * batch * (1 / conditions.uplinkBitsPerSecond + 1 / conditions.downlinkBitsPerSecond)
+        trainingFLOPs.withUnsafeBufferPointer { flops in
+        deviceProfileSeconds.withUnsafeBufferPointer { deviceMeasured in
+        serverProfileSeconds.withUnsafeBufferPointer { serverMeasured in
+        outputBytes.withUnsafeBufferPointer { bytes in
+        costs.deviceSeconds.withUnsafeMutableBufferPointer { device in
+        costs.serverSeconds.withUnsafeMutableBufferPointer { server in
+        costs.transferSeconds.withUnsafeMutableBufferPointer { transfer in
+            for layer in 0..<count {
+                device[layer] = deviceMeasured[layer].isNaN ? flops[layer] * deviceSecondsPerFLOP : deviceMeasured[layer] * batch
+                server[layer] = serverMeasured[layer].isNaN ? flops[layer] * serverSecondsPerFLOP : serverMeasured[layer] * batch
+                transfer[layer] = bytes[layer] * transferSecondsPerByte
+            }
+        }}}}}}}
+        costs.quantize()
+    }
+}

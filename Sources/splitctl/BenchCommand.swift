@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import SplitCore
+
+/// `splitctl bench`: solve-time distribution per graph and planner.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure planner solve times (median and p99 microseconds).",
+        discussion: """
+            Each iteration plans with a different uplink/downlink pair (log-uniform over \
+            1 Mbit/s–10 Gbit/s, fixed seed), so no result can be reused between iterations. \
+            The time is the planner's whole job: costs for the new conditions, the cut, and \
+            the delay evaluation.
+            """)
+
+    enum Format: String, ExpressibleByArgument { case table, json }
+
+    @Argument(help: "Model graph files.")
+    var graphs: [String]
+    @Option(help: "Comma-separated planners to measure.")
+    var algorithm: String = "dag,block"
+    @Option(help: "Timed plans per graph and planner (after a warm-up of a tenth as many).")
+    var iterations: Int = 5_000
+    @Option(help: "Output: table|json (JSON lines).")
+    var format: Format = .table
+    @OptionGroup var conditionOptions: ConditionOptions
+    @OptionGroup var modelOptions: ModelOptions
+
+    func run() throws {
+        guard iterations >= 1 && iterations <= 10_000_000 else { throw InputError("--iterations must be between 1 and 10000000") }
+        let algorithms = try algorithm.split(separator: ",").map { name -> PlanningAlgorithm in
+            guard let algorithm = PlanningAlgorithm(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                throw InputError(PlanningError.unknownAlgorithm(String(name)).description)
+            }
+            return algorithm
+        }
+        var base = try conditionOptions.conditions()
+        if format == .table {
+            print("graph".padding(toLength: 16, withPad: " ", startingAt: 0) + "layers".leftPadded(7) + "  " + "algorithm".padding(toLength: 12, withPad: " ", startingAt: 0) + "median µs".leftPadded(11) + "p99 µs".leftPadded(11))
+        }
+        for path in graphs {
+            let model = try modelOptions.prepare(graphPath: path)
+            let planner = SplitPlanner(model: model)
+            for algorithm in algorithms {
+                var random = BenchRandom(seed: 42)
+                var samples: [Double] = []
+                samples.reserveCapacity(iterations)
+                let warmUp = max(1, iterations / 10)
+                let started = Date()
+                var lastProgress = started
+                for iteration in 0..<(warmUp + iterations) {
+                    base.uplinkBitsPerSecond = random.logUniform(1e6, 1e10)
+                    base.downlinkBitsPerSecond = random.logUniform(1e6, 1e10)
+                    let plan = try planner.plan(algorithm, conditions: base)
+                    if iteration >= warmUp { samples.append(plan.solveMicroseconds) }
+                    if iteration % 256 == 0, Date().timeIntervalSince(lastProgress) > 1 {
+                        lastProgress = Date()
+                        FileHandle.standardError.write(Data("\r\(model.graph.name) \(algorithm.rawValue): \(iteration)/\(warmUp + iterations)".utf8))
+                    }
+                }
+                if lastProgress != started { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                samples.sort()
+                let median = samples[samples.count / 2]
+                let p99 = samples[min(samples.count - 1, Int((Double(samples.count) * 0.99).rounded(.up)) - 1)]
+                switch format {
+                case .json:
+                    let line: [String: Any] = ["graph": model.graph.name, "layers": model.graph.count, "algorithm": algorithm.rawValue,
+                                               "median_us": (median * 100).rounded() / 100, "p99_us": (p99 * 100).rounded() / 100,
+                                               "iterations": iterations]
+                    let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+                    print(String(decoding: data, as: UTF8.self))
+                case .table:
+                    print(model.graph.name.padding(toLength: 16, withPad: " ", startingAt: 0) + "\(model.graph.count)".leftPadded(7) + "  "
+                          + algorithm.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
+                          + String(format: "%.2f", median).leftPadded(11) + String(format: "%.2f", p99).leftPadded(11))
+                }
+            }
+        }
+    }
+}
+
+/// Small deterministic generator for benchmark inputs.
+struct BenchRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> Double {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Double(state >> 11) / Double(1 << 53)
+    }
+    mutating func logUniform(_ low: Double, _ high: Double) -> Double { exp(log(low) + next() * (log(high) - log(low))) }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import SplitCore
+
+/// `splitctl`: offline planning, evaluation and benchmarks for splitd.
+@main
+struct SplitCTL: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "splitctl",
+        abstract: "Plan, evaluate and benchmark split-learning model splits.",
+        subcommands: [PlanCommand.self, BenchCommand.self, ValidateCommand.self])
+
+    /// Runs a command; exit codes: 0 ok, 1 failure, 2 bad input or usage. Never a stack trace.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let message: String
+            let status: Int32
+            switch error {
+            case let error as InputError: (message, status) = (error.message, 2)
+            case let error as GraphError: (message, status) = (error.description, 2)
+            case let error as ProfileError: (message, status) = (error.description, 2)
+            case let error as PlanningError: (message, status) = (error.description, 2)
+            case let error as FailureError: (message, status) = (error.message, 1)
+            default:
+                message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                status = code == .validationFailure ? 2 : code.rawValue == 64 ? 2 : 1
+            }
+            FileHandle.standardError.write(Data("splitctl: error: \(message)\n".utf8))
+            Foundation.exit(status)
+        }
+    }
+}
+
+/// Bad input from the user: exit status 2.
+struct InputError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// A failure that is not the user's input: exit status 1.
+struct FailureError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}

@@ -1,0 +1,87 @@
+import Testing
+@testable import SplitCore
+
+/// Relative difference of two delays.
+func relativeDifference(_ a: Double, _ b: Double) -> Double {
+    abs(a - b) / max(abs(a), abs(b), 1e-300)
+}
+
+@Suite("Planner properties on random DAGs")
+struct PlannerPropertyTests {
+    /// Plans `graph` with every algorithm in `algorithms` under `conditions`, checking validity.
+    static func plans(_ model: PreparedModel, _ conditions: PlanningConditions,
+                      _ algorithms: [PlanningAlgorithm]) throws -> [PlanningAlgorithm: Plan] {
+        let planner = SplitPlanner(model: model)
+        var result: [PlanningAlgorithm: Plan] = [:]
+        for algorithm in algorithms {
+            let plan = try planner.plan(algorithm, conditions: conditions)
+            #expect(model.violation(of: plan.onDevice) == nil, "\(algorithm) on \(model.graph.name): \(model.violation(of: plan.onDevice) ?? "")")
+            // The reported delay is the cost model evaluated on the partition.
+            let check = model.evaluate(onDevice: plan.onDevice, costs: planner.costs, conditions: conditions)
+            #expect(check.breakdown.totalSeconds == plan.delaySeconds)
+            result[algorithm] = plan
+        }
+        return result
+    }
+
+    @Test("dag equals brute force within 1e-9 on 2,000+ random DAGs, with and without raw upload")
+    func dagMatchesBruteForce() throws {
+        var checked = 0, conflicts = 0, seed: UInt64 = 0
+        while checked < 2_200 {
+            seed += 1
+            let count = 3 + Int(seed % 12)
+            guard let graph = RandomGraphs.unstructured(seed: seed, count: count) else { continue }
+            let allowRaw = seed % 3 == 0
+            let model: PreparedModel
+            do {
+                model = try PreparedModel(graph: graph, allowRawUpload: allowRaw)
+            } catch let error as PlanningError {
+                guard case .conflictingConstraints = error else { throw error }
+                conflicts += 1
+                continue
+            }
+            let conditions = RandomGraphs.conditions(seed: seed)
+            let plans = try Self.plans(model, conditions, [.brute, .dag, .block, .chain, .boundary, .serverOnly])
+            let optimum = plans[.brute]!.delaySeconds
+            #expect(relativeDifference(plans[.dag]!.delaySeconds, optimum) <= 1e-9, "seed \(seed): dag \(plans[.dag]!.delaySeconds) vs brute \(optimum)")
+            #expect(relativeDifference(plans[.block]!.delaySeconds, optimum) <= 1e-9, "seed \(seed): block \(plans[.block]!.delaySeconds) vs brute \(optimum)")
+            for baseline in [PlanningAlgorithm.chain, .boundary, .serverOnly] {
+                #expect(plans[baseline]!.delaySeconds >= optimum * (1 - 1e-9), "seed \(seed): \(baseline) beat the optimum")
+            }
+            checked += 1
+        }
+        #expect(checked >= 2_000)
+        #expect(conflicts < checked, "generator should mostly produce plannable graphs")
+    }
+
+    @Test("block equals dag on random block-structured graphs (with broadcast masks and assertion sinks)")
+    func blockMatchesDagOnBlockGraphs() throws {
+        var checked = 0
+        for seed in UInt64(1)...600 {
+            guard let graph = RandomGraphs.blockStructured(seed: seed, blocks: 1 + Int(seed % 12), blockSize: 1...8) else { continue }
+            let model = try PreparedModel(graph: graph, allowRawUpload: seed % 4 == 0)
+            for variant in UInt64(0)..<4 {
+                let plans = try Self.plans(model, RandomGraphs.conditions(seed: seed * 31 + variant), [.dag, .block, .chain, .boundary])
+                #expect(relativeDifference(plans[.block]!.delaySeconds, plans[.dag]!.delaySeconds) <= 1e-9,
+                        "seed \(seed)/\(variant): block \(plans[.block]!.delaySeconds) vs dag \(plans[.dag]!.delaySeconds)")
+                #expect(plans[.chain]!.delaySeconds >= plans[.dag]!.delaySeconds * (1 - 1e-9))
+                #expect(plans[.boundary]!.delaySeconds >= plans[.dag]!.delaySeconds * (1 - 1e-9))
+            }
+            checked += 1
+        }
+        #expect(checked >= 500)
+    }
+
+    @Test("block equals dag on larger unstructured random DAGs")
+    func blockMatchesDagOnUnstructuredGraphs() throws {
+        var checked = 0
+        for seed in UInt64(10_000)..<10_400 {
+            guard let graph = RandomGraphs.unstructured(seed: seed, count: 20 + Int(seed % 60)),
+                  let model = try? PreparedModel(graph: graph, allowRawUpload: seed % 2 == 0) else { continue }
+            let plans = try Self.plans(model, RandomGraphs.conditions(seed: seed), [.dag, .block])
+            #expect(relativeDifference(plans[.block]!.delaySeconds, plans[.dag]!.delaySeconds) <= 1e-9, "seed \(seed)")
+            checked += 1
+        }
+        #expect(checked >= 200)
+    }
+}

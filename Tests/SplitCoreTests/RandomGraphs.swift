@@ -1,0 +1,114 @@
+import Foundation
+import SplitCore
+
+/// Deterministic SplitMix64 generator so every random test is reproducible from its seed.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+enum RandomGraphs {
+    /// A cost that is sometimes zero, otherwise spread over several orders of magnitude.
+    static func magnitude(_ random: inout SeededGenerator, scale: Double, zeroChance: Double = 0.2) -> Double {
+        if Double.random(in: 0..<1, using: &random) < zeroChance { return 0 }
+        return scale * Double.random(in: 0.01...10, using: &random)
+    }
+
+    /// An unstructured random DAG: several inputs, skips, fan-out, dead ends, zero-byte edges,
+    /// zero-compute sinks; layers shuffled in the file. `count` layers in total.
+    static func unstructured(seed: UInt64, count: Int) -> ModelGraph? {
+        var random = SeededGenerator(seed: seed)
+        let inputCount = Int.random(in: 1...min(3, count - 1), using: &random)
+        var layers: [Layer] = []
+        for index in 0..<count {
+            var inputs: [String] = []
+            if index >= inputCount {
+                let fanIn = Int.random(in: 1...3, using: &random)
+                for _ in 0..<fanIn {
+                    // Mostly recent layers (chains), sometimes far back (skips).
+                    let back = Bool.random(using: &random) ? Int.random(in: 1...min(2, index), using: &random)
+                                                           : Int.random(in: 1...index, using: &random)
+                    inputs.append("L\(index - back)")
+                }
+            }
+            let flops = index < inputCount ? 0 : magnitude(&random, scale: 1e8)
+            layers.append(Layer(
+                name: "L\(index)", op: "op", inputs: inputs,
+                forwardFLOPs: flops, backwardFLOPs: flops * Double.random(in: 0...2.5, using: &random),
+                outputBytes: magnitude(&random, scale: 1e5, zeroChance: 0.15),
+                block: Bool.random(using: &random) ? "b\(index / 4)" : nil))
+        }
+        var outputs: [String]? = nil
+        if Bool.random(using: &random) {
+            // Declared outputs: the last layer plus maybe another late one; other sinks become dead ends.
+            outputs = ["L\(count - 1)"]
+            if count > 4 && Bool.random(using: &random) { outputs!.append("L\(count - 2)") }
+        }
+        layers.shuffle(using: &random)
+        return try? ModelGraph(name: "random-\(seed)", layers: layers, outputs: outputs)
+    }
+
+    /// A series of random single-entry/single-exit blocks, optionally with a "mask" layer computed
+    /// from the input that every block reads (as in GPT-2), and zero-compute assertion sinks.
+    static func blockStructured(seed: UInt64, blocks: Int, blockSize: ClosedRange<Int>) -> ModelGraph? {
+        var random = SeededGenerator(seed: seed)
+        var layers: [Layer] = [Layer(name: "x", op: "input", outputBytes: magnitude(&random, scale: 6e5, zeroChance: 0))]
+        func add(_ name: String, _ inputs: [String], block: String?, flopsScale: Double = 1e8) {
+            let flops = magnitude(&random, scale: flopsScale, zeroChance: 0.1)
+            layers.append(Layer(
+                name: name, inputs: inputs, forwardFLOPs: flops, backwardFLOPs: 2 * flops,
+                outputBytes: magnitude(&random, scale: 2e5, zeroChance: 0.05), block: block))
+        }
+        add("stem", ["x"], block: nil)
+        let hasMask = Bool.random(using: &random)
+        if hasMask {
+            add("mask_a", ["x"], block: nil, flopsScale: 1e3)
+            add("mask", ["mask_a"], block: nil, flopsScale: 1e3)
+            layers.append(Layer(name: "mask_assert", inputs: ["mask"], outputBytes: 0))
+        }
+        var entry = "stem"
+        for block in 0..<blocks {
+            let label = "blk\(block)"
+            let size = Int.random(in: blockSize, using: &random)
+            var names: [String] = []
+            for index in 0..<size {
+                let name = "\(label)_\(index)"
+                var inputs = [names.isEmpty ? entry : names[Int.random(in: max(0, names.count - 2)..<names.count, using: &random)]]
+                if !names.isEmpty && Bool.random(using: &random) { inputs.append(Bool.random(using: &random) ? entry : names.randomElement(using: &random)!) }
+                if hasMask && index == size / 2 { inputs.append("mask") }
+                add(name, inputs, block: label)
+                names.append(name)
+            }
+            // The exit joins every layer nobody reads yet, so the block has a single exit.
+            let read = Set(layers.flatMap(\.inputs))
+            let open = names.filter { !read.contains($0) }
+            add("\(label)_out", open + (Bool.random(using: &random) ? [entry] : []), block: label)
+            if Bool.random(using: &random) { layers.append(Layer(name: "\(label)_assert", inputs: ["\(label)_out"])) }
+            entry = "\(label)_out"
+        }
+        add("head", [entry], block: nil)
+        layers.shuffle(using: &random)
+        return try? ModelGraph(name: "blocks-\(seed)", layers: layers, outputs: ["head"])
+    }
+
+    /// Random but plausible conditions: slow-to-fast devices and links.
+    static func conditions(seed: UInt64) -> PlanningConditions {
+        var random = SeededGenerator(seed: seed ^ 0xC0FFEE)
+        return PlanningConditions(
+            batchSize: Int.random(in: 1...64, using: &random),
+            deviceFLOPsPerSecond: pow10(Double.random(in: 9...12, using: &random)),
+            serverFLOPsPerSecond: pow10(Double.random(in: 11...14, using: &random)),
+            uplinkBitsPerSecond: pow10(Double.random(in: 5...10, using: &random)),
+            downlinkBitsPerSecond: pow10(Double.random(in: 5...10, using: &random)),
+            rttSeconds: Double.random(in: 0...0.1, using: &random))
+    }
+
+    static func pow10(_ exponent: Double) -> Double { pow(10, exponent) }
+}
