@@ -62,3 +62,21 @@ public struct LayerCosts: Sendable {
         convert(transferSeconds, &transferUnits)
     }
 }
+
+extension LayerCosts {
+    /// Quantizes only `layers` and `transferOnly`, with a scale fitted to their own total, and
+    /// returns the scale (units per second). Used for one region's min cut.
+    mutating func quantize(members: UnsafeBufferPointer<Int32>, transferOnly: UnsafeBufferPointer<Int32>) -> Double {
+        var total = 0.0
+        for layer in members { total += deviceSeconds[Int(layer)] + serverSeconds[Int(layer)] + transferSeconds[Int(layer)] }
+        for layer in transferOnly { total += transferSeconds[Int(layer)] }
+        let scale = total > 0 ? Self.unitBudget / total : 1
+        for layer in members {
+            deviceUnits[Int(layer)] = Int64(deviceSeconds[Int(layer)] * scale + 0.5)
+            serverUnits[Int(layer)] = Int64(serverSeconds[Int(layer)] * scale + 0.5)
+            transferUnits[Int(layer)] = Int64(transferSeconds[Int(layer)] * scale + 0.5)
+        }
+        for layer in transferOnly { transferUnits[Int(layer)] = Int64(transferSeconds[Int(layer)] * scale + 0.5) }
+        return scale
+    }
+}

@@ -16,7 +16,7 @@
 /// time and its residual twin u → v is the infinite reverse arc (if the one consumer is fixed on
 /// the server, the transfer simply adds to v → sink). Every finite cut then costs exactly the
 /// instance's part of T(D), with D = the source side.
-struct CutInstance: Sendable {
+final class CutInstance: Sendable {
     /// Where a layer sits relative to the instance.
     enum Membership: Equatable {
         case member(Int)

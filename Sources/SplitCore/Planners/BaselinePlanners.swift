@@ -16,7 +16,7 @@ extension SplitPlanner {
         let graph = model.graph
         var lastOfBlock: [String: Int] = [:]
         for layer in 0..<graph.count { if let block = graph.layers[layer].block { lastOfBlock[block] = layer } }
-        let free = decomposition.freeLayers.map { Int($0) }
+        let free = decomposition.freeLayers.all.map { Int($0) }
         var position = [Int: Int]()
         for (index, layer) in free.enumerated() { position[layer] = index }
         var cuts = [0, free.count]
@@ -31,7 +31,11 @@ extension SplitPlanner {
 
     /// `server-only`: the smallest valid device part (only what the rules pin there).
     func solveServerOnly() {
-        for layer in 0..<model.graph.count { onDevice[layer] = model.rules.forcedDevice[layer] }
+        let forcedDevice = model.decomposition.forcedDeviceLayers
+        onDevice.withUnsafeMutableBufferPointer { onDevice in
+            onDevice.update(repeating: false)
+            for layer in forcedDevice.all { onDevice[Int(layer)] = true }
+        }
     }
 
     /// Puts `order[0..<L]` on the device and the rest on the server for the best L (in

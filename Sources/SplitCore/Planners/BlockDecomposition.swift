@@ -21,34 +21,34 @@
 /// by a small restructured max-flow; a region's cut costs at least the sum over its layers of
 /// min(device, server) time, which bounds candidates from below, so regions whose bound cannot beat
 /// the best known plan are never solved (branch and bound — pruning, not approximation).
-public struct BlockDecomposition: Sendable {
+public final class BlockDecomposition: Sendable {
     /// Layers the block planner places by their producer (see type documentation).
     public let isFollower: [Bool]
     /// Boundary layers in topological order.
     public let boundaries: [Int]
     /// Slot of each free layer: region c has slot 2c, boundary bi slot 2i-1; -1 for other layers.
-    let slot: [Int32]
+    let slot: FlatBuffer<Int32>
     /// Free non-follower layers in topological order.
-    let freeLayers: [Int32]
+    let freeLayers: FlatBuffer<Int32>
     /// Forced layers: onto the device / onto the server.
-    let forcedDeviceLayers: [Int32]
-    let forcedServerLayers: [Int32]
+    let forcedDeviceLayers: FlatBuffer<Int32>
+    let forcedServerLayers: FlatBuffer<Int32>
     /// Followers in topological order, with their single producer.
-    let followers: [Int32]
-    let followerProducers: [Int32]
+    let followers: FlatBuffer<Int32>
+    let followerProducers: FlatBuffer<Int32>
     /// Members of region c: `regionList[regionStart[c]..<regionStart[c+1]]`, topological order.
-    let regionStart: [Int32]
-    let regionList: [Int32]
+    let regionStart: FlatBuffer<Int32>
+    let regionList: FlatBuffer<Int32>
     /// Device-side producers whose transfer is decided inside region c (they feed it, nothing later).
-    let externalStart: [Int32]
-    let externalList: [Int32]
+    let externalStart: FlatBuffer<Int32>
+    let externalList: FlatBuffer<Int32>
     /// Members of region c that also feed a layer after it (pay their transfer when on the device).
-    let exitStart: [Int32]
-    let exitList: [Int32]
+    let exitStart: FlatBuffer<Int32>
+    let exitList: FlatBuffer<Int32>
     /// Layers whose transfer is certainly paid for candidates `certainFirst...certainLast`.
-    let certainLayers: [Int32]
-    let certainFirst: [Int32]
-    let certainLast: [Int32]
+    let certainLayers: FlatBuffer<Int32>
+    let certainFirst: FlatBuffer<Int32>
+    let certainLast: FlatBuffer<Int32>
 
     /// Number of candidate regions (boundaries + 1).
     public var regionCount: Int { boundaries.count + 1 }
@@ -58,11 +58,11 @@ public struct BlockDecomposition: Sendable {
     public var largestRegion: Int { (0..<regionCount).map { Int(regionStart[$0 + 1] - regionStart[$0]) }.max() ?? 0 }
     /// Members of region `region` in topological order.
     public func members(ofRegion region: Int) -> [Int] {
-        regionList[Int(regionStart[region])..<Int(regionStart[region + 1])].map { Int($0) }
+        regionList.range(regionStart[region], regionStart[region + 1]).map { Int($0) }
     }
     /// External producers of region `region`.
     func externals(ofRegion region: Int) -> [Int] {
-        externalList[Int(externalStart[region])..<Int(externalStart[region + 1])].map { Int($0) }
+        externalList.range(externalStart[region], externalStart[region + 1]).map { Int($0) }
     }
 
     /// Derives the decomposition. `hasZeroCompute[v]` tells whether v costs nothing on either side.
@@ -152,26 +152,26 @@ public struct BlockDecomposition: Sendable {
                 regionExternals[Int(latestConsumerSlot / 2)].append(Int32(layer))
             }
         }
-        func flatten(_ lists: [[Int32]]) -> (start: [Int32], list: [Int32]) {
+        func flatten(_ lists: [[Int32]]) -> (start: FlatBuffer<Int32>, list: FlatBuffer<Int32>) {
             var start: [Int32] = [0]
             for list in lists { start.append(start.last! + Int32(list.count)) }
-            return (start, lists.flatMap { $0 })
+            return (FlatBuffer(start), FlatBuffer(lists.flatMap { $0 }))
         }
         self.isFollower = isFollower
         self.boundaries = boundaries
-        self.slot = slot
-        self.freeLayers = free.map { Int32($0) }
-        self.forcedDeviceLayers = (0..<count).filter { rules.forcedDevice[$0] }.map { Int32($0) }
-        self.forcedServerLayers = (0..<count).filter { rules.forcedServer[$0] }.map { Int32($0) }
+        self.slot = FlatBuffer(slot)
+        self.freeLayers = FlatBuffer(free.map { Int32($0) })
+        self.forcedDeviceLayers = FlatBuffer((0..<count).filter { rules.forcedDevice[$0] }.map { Int32($0) })
+        self.forcedServerLayers = FlatBuffer((0..<count).filter { rules.forcedServer[$0] }.map { Int32($0) })
         let followers = (0..<count).filter { isFollower[$0] }
-        self.followers = followers.map { Int32($0) }
-        self.followerProducers = followers.map { Int32(graph.predecessors(of: $0).first!) }
+        self.followers = FlatBuffer(followers.map { Int32($0) })
+        self.followerProducers = FlatBuffer(followers.map { Int32(graph.predecessors(of: $0).first!) })
         (regionStart, regionList) = flatten(regionMembers)
         (externalStart, externalList) = flatten(regionExternals)
         (exitStart, exitList) = flatten(regionExits)
-        self.certainLayers = certainLayers
-        self.certainFirst = certainFirst
-        self.certainLast = certainLast
+        self.certainLayers = FlatBuffer(certainLayers)
+        self.certainFirst = FlatBuffer(certainFirst)
+        self.certainLast = FlatBuffer(certainLast)
     }
 
     /// How a layer relates to the min-cut instance of region `region`.
@@ -179,7 +179,7 @@ public struct BlockDecomposition: Sendable {
         if isFollower[layer] { return .ignored }
         if rules.forcedDevice[layer] { return .deviceSide }
         if rules.forcedServer[layer] { return .serverSide }
-        let own = Int(slot[layer])
+        let own = Int(slot[layer] as Int32)
         if own < 2 * region { return .deviceSide }
         if own > 2 * region { return .serverSide }
         return .member(Int(localIndex[layer]))

@@ -26,6 +26,8 @@ public final class PreparedModel: Sendable {
     let wholeGraph: CutInstance
     /// Restructured network per region (the `block` planner).
     let regions: [CutInstance]
+    /// Per-candidate cost sums for the `block` planner.
+    let blockTables: BlockCostTables
 
     /// Prepares `graph` for planning.
     ///
@@ -63,16 +65,40 @@ public final class PreparedModel: Sendable {
                 externals: decomposition.externals(ofRegion: region),
                 membership: { decomposition.membership(of: $0, region: region, rules: rules, localIndex: localIndex) })
         }
+        blockTables = BlockCostTables(
+            graph: graph, decomposition: decomposition, rules: rules, regions: regions,
+            deviceProfileSeconds: deviceProfileSeconds, serverProfileSeconds: serverProfileSeconds)
+    }
+
+    /// Per-iteration time coefficients under `conditions`.
+    struct Coefficients {
+        let batch: Double
+        let deviceSecondsPerFLOP: Double
+        let serverSecondsPerFLOP: Double
+        let transferSecondsPerByte: Double
+
+        init(_ conditions: PlanningConditions) {
+            batch = Double(conditions.batchSize)
+            deviceSecondsPerFLOP = batch / conditions.deviceFLOPsPerSecond
+            serverSecondsPerFLOP = batch / conditions.serverFLOPsPerSecond
+            transferSecondsPerByte = 8 * batch * (1 / conditions.uplinkBitsPerSecond + 1 / conditions.downlinkBitsPerSecond)
+        }
     }
 
     /// Fills `costs` with every layer's times under `conditions` (seconds and integer units).
     public func computeCosts(_ conditions: PlanningConditions, into costs: inout LayerCosts) {
-        let count = graph.count
-        costs.resize(count)
-        let batch = Double(conditions.batchSize)
-        let deviceSecondsPerFLOP = batch / conditions.deviceFLOPsPerSecond
-        let serverSecondsPerFLOP = batch / conditions.serverFLOPsPerSecond
-        let transferSecondsPerByte = 8 * batch * (1 / conditions.uplinkBitsPerSecond + 1 / conditions.downlinkBitsPerSecond)
+        costs.resize(graph.count)
+        let coefficients = Coefficients(conditions)
+        fillSeconds(UnsafeBufferPointer(start: nil, count: 0), allLayers: true, coefficients, into: &costs)
+        costs.quantize()
+    }
+
+    /// Fills the second-valued costs of `layers` (or of every layer).
+    func fillSeconds(_ layers: UnsafeBufferPointer<Int32>, allLayers: Bool, _ coefficients: Coefficients, into costs: inout LayerCosts) {
+        let batch = coefficients.batch
+        let deviceSecondsPerFLOP = coefficients.deviceSecondsPerFLOP
+        let serverSecondsPerFLOP = coefficients.serverSecondsPerFLOP
+        let transferSecondsPerByte = coefficients.transferSecondsPerByte
         trainingFLOPs.withUnsafeBufferPointer { flops in
         deviceProfileSeconds.withUnsafeBufferPointer { deviceMeasured in
         serverProfileSeconds.withUnsafeBufferPointer { serverMeasured in
@@ -80,12 +106,16 @@ public final class PreparedModel: Sendable {
         costs.deviceSeconds.withUnsafeMutableBufferPointer { device in
         costs.serverSeconds.withUnsafeMutableBufferPointer { server in
         costs.transferSeconds.withUnsafeMutableBufferPointer { transfer in
-            for layer in 0..<count {
+            @inline(__always) func fill(_ layer: Int) {
                 device[layer] = deviceMeasured[layer].isNaN ? flops[layer] * deviceSecondsPerFLOP : deviceMeasured[layer] * batch
                 server[layer] = serverMeasured[layer].isNaN ? flops[layer] * serverSecondsPerFLOP : serverMeasured[layer] * batch
                 transfer[layer] = bytes[layer] * transferSecondsPerByte
             }
+            if allLayers {
+                for layer in 0..<flops.count { fill(layer) }
+            } else {
+                for layer in layers { fill(Int(layer)) }
+            }
         }}}}}}}
-        costs.quantize()
     }
 }

@@ -24,17 +24,21 @@ public final class SplitPlanner {
     /// The model this planner plans.
     public let model: PreparedModel
     /// Costs of the latest solve.
-    public private(set) var costs = LayerCosts()
+    public internal(set) var costs = LayerCosts()
     var onDevice: [Bool]
     var wholeGraphSolver: MaxFlowSolver?
     var regionSolvers: [MaxFlowSolver?]
-    var blockScratch = BlockScratch()
+    let blockWorkspace: BlockWorkspace
+    /// Free-layer range of the region in `onDevice` when the block planner wrote it last, or nil
+    /// when another planner has written `onDevice` since.
+    var lastBlockRegion: (first: Int, end: Int)?
 
     /// Creates a planner for `model`.
     public init(model: PreparedModel) {
         self.model = model
         onDevice = [Bool](repeating: false, count: model.graph.count)
         regionSolvers = [MaxFlowSolver?](repeating: nil, count: model.regions.count)
+        blockWorkspace = BlockWorkspace(candidates: model.decomposition.regionCount)
     }
 
     /// Plans one split with `algorithm` under `conditions`.
@@ -44,18 +48,32 @@ public final class SplitPlanner {
         try conditions.validate()
         let clock = ContinuousClock()
         let start = clock.now
-        model.computeCosts(conditions, into: &costs)
+        if algorithm != .block { lastBlockRegion = nil }
         switch algorithm {
-        case .dag: solveWholeGraph()
-        case .block: solveBlockWise()
-        case .chain: solveChain()
-        case .boundary: solveBoundary()
-        case .serverOnly: solveServerOnly()
-        case .brute: try solveBruteForce(conditions: conditions)
+        case .dag:
+            model.computeCosts(conditions, into: &costs)
+            solveWholeGraph()
+        case .block:
+            costs.resize(model.graph.count)
+            solveBlockWise(conditions)
+        case .chain:
+            model.computeCosts(conditions, into: &costs)
+            solveChain()
+        case .boundary:
+            model.computeCosts(conditions, into: &costs)
+            solveBoundary()
+        case .serverOnly:
+            solveServerOnly()
+        case .brute:
+            model.computeCosts(conditions, into: &costs)
+            try solveBruteForce(conditions: conditions)
         }
-        let evaluation = model.evaluate(onDevice: onDevice, costs: costs, conditions: conditions)
         let elapsed = start.duration(to: clock.now)
         let microseconds = Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12
+        // The reported delay is the cost model evaluated on the partition (not timed: it is the
+        // same work for every planner).
+        if algorithm == .block || algorithm == .serverOnly { model.computeCosts(conditions, into: &costs) }
+        let evaluation = model.evaluate(onDevice: onDevice, costs: costs, conditions: conditions)
         return Plan(
             algorithm: algorithm, onDevice: onDevice, delaySeconds: evaluation.breakdown.totalSeconds,
             breakdown: evaluation.breakdown, cutLayers: evaluation.cutLayers,
@@ -70,25 +88,17 @@ public final class SplitPlanner {
         _ = instance.solve(with: solver, costs: costs, onDevice: &onDevice)
     }
 
-    /// Solves region `region`'s min cut, writing its members' sides into `onDevice`.
-    func solveRegion(_ region: Int) -> Int64 {
-        let instance = model.regions[region]
-        let solver = regionSolvers[region] ?? MaxFlowSolver(topology: instance.topology)
-        regionSolvers[region] = solver
-        return instance.solve(with: solver, costs: costs, onDevice: &onDevice)
-    }
-
     /// Places every follower layer on its producer's side (see `BlockDecomposition`).
     func placeFollowers() {
         let decomposition = model.decomposition
-        for (index, layer) in decomposition.followers.enumerated() {
-            onDevice[Int(layer)] = onDevice[Int(decomposition.followerProducers[index])]
+        for index in 0..<decomposition.followers.count {
+            onDevice[Int(decomposition.followers[index])] = onDevice[Int(decomposition.followerProducers[index])]
         }
     }
 
     /// Sets the forced layers to their sides.
     func placeForced() {
-        for layer in model.decomposition.forcedDeviceLayers { onDevice[Int(layer)] = true }
-        for layer in model.decomposition.forcedServerLayers { onDevice[Int(layer)] = false }
+        for layer in model.decomposition.forcedDeviceLayers.all { onDevice[Int(layer)] = true }
+        for layer in model.decomposition.forcedServerLayers.all { onDevice[Int(layer)] = false }
     }
 }
