@@ -21,6 +21,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SplitCoreTests", dependencies: ["SplitCore"]),
+        .testTarget(name: "SplitCTLTests", dependencies: ["splitctl"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -30,7 +30,9 @@ struct SplitCTL: ParsableCommand {
             case let error as PlanningError: (message, status) = (error.description, 2)
             case let error as FailureError: (message, status) = (error.message, 1)
             default:
-                message = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                var first = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                if first.hasPrefix("Error: ") { first.removeFirst("Error: ".count) }
+                message = first + " (see 'splitctl help')"
                 status = code == .validationFailure ? 2 : code.rawValue == 64 ? 2 : 1
             }
             FileHandle.standardError.write(Data("splitctl: error: \(message)\n".utf8))

@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+
+@Suite("splitctl plan")
+struct PlanCommandTests {
+    static let conditions = ["--batch", "32", "--device-flops", "1e11", "--server-flops", "20T", "--uplink", "20M", "--downlink", "40e6", "--rtt", "10m"]
+
+    @Test("json output is exactly one object with the documented fields, and dag equals block")
+    func jsonOutput() throws {
+        var delays: [String: Double] = [:]
+        for algorithm in ["dag", "block", "chain", "boundary", "server-only"] {
+            let result = try CLI.run(["plan", "ops/models/resnet50.json", "--format", "json", "--algorithm", algorithm] + Self.conditions)
+            #expect(result.status == 0, "\(result.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            #expect(object["algorithm"] as? String == algorithm)
+            let device = try #require(object["device_layers"] as? [String])
+            let server = try #require(object["server_layers"] as? [String])
+            let cut = try #require(object["cut_layers"] as? [String])
+            #expect(device.count + server.count == 176)
+            #expect(device.first == "x")
+            #expect(server.contains("fc"))
+            #expect(Set(cut).isSubset(of: Set(device)))
+            let breakdown = try #require(object["breakdown"] as? [String: Double])
+            for key in ["device_compute_seconds", "server_compute_seconds", "uplink_seconds", "downlink_seconds", "rtt_seconds"] {
+                #expect(breakdown[key] != nil, "missing \(key)")
+            }
+            #expect(breakdown["rtt_seconds"] == 0.01)
+            let delay = try #require(object["delay_seconds"] as? Double)
+            #expect(abs(delay - breakdown.values.reduce(0, +)) <= 1e-12 * delay)
+            #expect((object["transfer_bytes"] as? Double ?? -1) >= 0)
+            #expect((object["solve_microseconds"] as? Double ?? -1) > 0)
+            delays[algorithm] = delay
+        }
+        #expect(abs(delays["dag"]! - delays["block"]!) <= 1e-9 * delays["dag"]!)
+        for baseline in ["chain", "boundary", "server-only"] { #expect(delays[baseline]! >= delays["dag"]! * (1 - 1e-9)) }
+    }
+
+    @Test("table output names the model, the delay and the cut layers")
+    func tableOutput() throws {
+        let result = try CLI.run(["plan", "ops/models/vgg16.json"] + Self.conditions)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("model      vgg16"))
+        #expect(result.stdout.contains("cut layers"))
+        #expect(result.stdout.contains("breakdown"))
+    }
+
+    @Test("dot output is a Graphviz digraph with coloured sides and block clusters")
+    func dotOutput() throws {
+        let result = try CLI.run(["plan", "ops/models/resnet18.json", "--format", "dot"] + Self.conditions)
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("digraph \"resnet18\" {"))
+        #expect(result.stdout.contains("subgraph cluster_"))
+        #expect(result.stdout.contains("#9ecae1"))
+        #expect(result.stdout.contains("#fdae6b"))
+        #expect(result.stdout.contains("color=\"#d62728\""))
+    }
+
+    @Test("profiles are accepted and move the plan's compute times")
+    func profiles() throws {
+        let plain = try CLI.run(["plan", "ops/models/resnet50.json", "--format", "json"] + Self.conditions)
+        let profiled = try CLI.run(["plan", "ops/models/resnet50.json", "--format", "json", "--server-profile", "ops/profiles/resnet50.h200.json",
+                                    "--device-profile", "ops/profiles/resnet50.cpu2.json"] + Self.conditions)
+        #expect(profiled.status == 0, "\(profiled.stderr)")
+        let a = try #require(try JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as? [String: Any])
+        let b = try #require(try JSONSerialization.jsonObject(with: Data(profiled.stdout.utf8)) as? [String: Any])
+        #expect((a["delay_seconds"] as! Double) != (b["delay_seconds"] as! Double))
+    }
+
+    @Test("bad input exits 2 with one clear line and no stack trace", arguments: [
+        (["plan", "ops/models/missing.json"], "does not exist"),
+        (["plan", "ops/models/vgg16.json", "--uplink", "fast"], "uplink"),
+        (["plan", "ops/models/vgg16.json", "--uplink", "-5"], "uplink"),
+        (["plan", "ops/models/vgg16.json", "--batch", "0"], "batch"),
+        (["plan", "ops/models/vgg16.json", "--algorithm", "magic"], "algorithm"),
+        (["plan", "ops/models/vgg16.json", "--format", "xml"], "format"),
+        (["plan", "ops/models/vgg16.json", "--device-profile", "ops/models/vgg16.json"], "profile"),
+        (["plan", "ops/models/vgg16.json", "--algorithm", "brute"], "brute force refuses"),
+        (["frobnicate"], "frobnicate"),
+    ])
+    func badInput(arguments: [String], mentions: String) throws {
+        let result = try CLI.run(arguments)
+        #expect(result.status == 2, "status \(result.status): \(result.stderr)")
+        #expect(result.stderr.contains(mentions), "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("splitctl: error:") || result.stderr.hasPrefix("Error:"), "\(result.stderr)")
+        #expect(!result.stderr.contains("Stack dump"))
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test("invalid graph files exit 2 naming the file, layer and field")
+    func invalidGraphFile() throws {
+        let path = try CLI.temporaryFile("""
+            {"format": "splitgraph/1", "layers": [
+              {"name": "x", "inputs": [], "forward_flops": 0, "backward_flops": 0, "output_bytes": 4},
+              {"name": "y", "inputs": ["x"], "forward_flops": -3, "backward_flops": 0, "output_bytes": 4}]}
+            """)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try CLI.run(["plan", path])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(path))
+        #expect(result.stderr.contains("layer 'y'"))
+        #expect(result.stderr.contains("forward_flops"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("conflicting constraints exit 2 and suggest --allow-raw-upload")
+    func conflict() throws {
+        let path = try CLI.temporaryFile("""
+            {"format": "splitgraph/1", "layers": [
+              {"name": "x", "inputs": [], "forward_flops": 0, "backward_flops": 0, "output_bytes": 4},
+              {"name": "y", "inputs": ["x"], "forward_flops": 3, "backward_flops": 0, "output_bytes": 4}]}
+            """)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let refused = try CLI.run(["plan", path])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("--allow-raw-upload"))
+        let allowed = try CLI.run(["plan", path, "--allow-raw-upload", "--format", "json"])
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+    }
+}
+
+@Suite("splitctl bench and validate")
+struct BenchCommandTests {
+    @Test("bench prints one JSON line per graph and planner with median and p99")
+    func benchJSONLines() throws {
+        let result = try CLI.run(["bench", "ops/models/vgg16.json", "ops/models/resnet18.json", "--algorithm", "dag,block", "--iterations", "50", "--format", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 4)
+        for line in lines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(["vgg16", "resnet18"].contains(object["graph"] as? String ?? ""))
+            #expect(["dag", "block"].contains(object["algorithm"] as? String ?? ""))
+            #expect((object["layers"] as? Int ?? 0) > 0)
+            let median = try #require(object["median_us"] as? Double)
+            let p99 = try #require(object["p99_us"] as? Double)
+            #expect(median > 0 && p99 >= median)
+        }
+    }
+
+    @Test("bench rejects unknown planners with exit 2")
+    func benchBadAlgorithm() throws {
+        let result = try CLI.run(["bench", "ops/models/vgg16.json", "--algorithm", "dag,nope"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("nope"))
+    }
+
+    @Test("validate describes a graph's structure")
+    func validate() throws {
+        let result = try CLI.run(["validate", "ops/models/gpt2.json"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("gpt2: 534 layers"))
+        #expect(result.stdout.contains("boundary layers"))
+    }
+}

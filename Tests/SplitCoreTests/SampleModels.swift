@@ -1,0 +1,19 @@
+import Foundation
+import SplitCore
+
+/// The sample graphs and profiles shipped in `ops/`, located from this file's path so tests do
+/// not depend on the working directory.
+enum SampleModels {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let names = ["resnet18", "resnet50", "vgg16", "googlenet", "mobilenet_v2", "vit_b_16", "densenet121", "gpt2"]
+
+    static func graph(_ name: String) throws -> ModelGraph {
+        try ModelGraph(json: Data(contentsOf: root.appendingPathComponent("ops/models/\(name).json")))
+    }
+
+    static func profile(_ file: String) throws -> LayerProfile? {
+        let url = root.appendingPathComponent("ops/profiles/\(file)")
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        return try LayerProfile(json: Data(contentsOf: url))
+    }
+}
