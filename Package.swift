@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "SplitCore", targets: ["SplitCore"]),
+        .library(name: "SplitSim", targets: ["SplitSim"]),
         .executable(name: "splitctl", targets: ["splitctl"]),
     ],
     dependencies: [
@@ -13,14 +14,17 @@ let package = Package(
     ],
     targets: [
         .target(name: "SplitCore"),
+        .target(name: "SplitSim", dependencies: ["SplitCore"]),
         .executableTarget(
             name: "splitctl",
             dependencies: [
                 "SplitCore",
+                "SplitSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "SplitCoreTests", dependencies: ["SplitCore"]),
+        .testTarget(name: "SplitSimTests", dependencies: ["SplitSim", "SplitCore"]),
         .testTarget(name: "SplitCTLTests", dependencies: ["splitctl"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SplitCore
+import SplitSim
 
 /// `splitctl`: offline planning, evaluation and benchmarks for splitd.
 @main
@@ -8,7 +9,7 @@ struct SplitCTL: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "splitctl",
         abstract: "Plan, evaluate and benchmark split-learning model splits.",
-        subcommands: [PlanCommand.self, BenchCommand.self, ValidateCommand.self])
+        subcommands: [PlanCommand.self, SimulateCommand.self, TraceCommand.self, BenchCommand.self, ValidateCommand.self])
 
     /// Runs a command; exit codes: 0 ok, 1 failure, 2 bad input or usage. Never a stack trace.
     static func main() {
@@ -28,6 +29,7 @@ struct SplitCTL: ParsableCommand {
             case let error as GraphError: (message, status) = (error.description, 2)
             case let error as ProfileError: (message, status) = (error.description, 2)
             case let error as PlanningError: (message, status) = (error.description, 2)
+            case let error as TraceError: (message, status) = (error.description, 2)
             case let error as FailureError: (message, status) = (error.message, 1)
             default:
                 var first = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"

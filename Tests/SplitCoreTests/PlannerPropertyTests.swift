@@ -60,8 +60,12 @@ struct PlannerPropertyTests {
         for seed in UInt64(1)...600 {
             guard let graph = RandomGraphs.blockStructured(seed: seed, blocks: 1 + Int(seed % 12), blockSize: 1...8) else { continue }
             let model = try PreparedModel(graph: graph, allowRawUpload: seed % 4 == 0)
+            let reused = SplitPlanner(model: model)
             for variant in UInt64(0)..<4 {
                 let plans = try Self.plans(model, RandomGraphs.conditions(seed: seed * 31 + variant), [.dag, .block, .chain, .boundary])
+                let again = try reused.plan(.block, conditions: RandomGraphs.conditions(seed: seed * 31 + variant))
+                #expect(relativeDifference(again.delaySeconds, plans[.dag]!.delaySeconds) <= 1e-9, "seed \(seed)/\(variant): reused block planner")
+                #expect(model.violation(of: again.onDevice) == nil)
                 #expect(relativeDifference(plans[.block]!.delaySeconds, plans[.dag]!.delaySeconds) <= 1e-9,
                         "seed \(seed)/\(variant): block \(plans[.block]!.delaySeconds) vs dag \(plans[.dag]!.delaySeconds)")
                 #expect(plans[.chain]!.delaySeconds >= plans[.dag]!.delaySeconds * (1 - 1e-9))
@@ -83,5 +87,41 @@ struct PlannerPropertyTests {
             checked += 1
         }
         #expect(checked >= 200)
+    }
+}
+
+@Suite("Planner state across calls")
+struct PlannerReuseTests {
+    @Test("a planner reused for many block plans in a row matches a fresh dag plan every time", arguments: SampleModels.names)
+    func blockReuse(name: String) throws {
+        let model = try PreparedModel(graph: try SampleModels.graph(name))
+        let reused = SplitPlanner(model: model)
+        var random = SeededGenerator(seed: 99)
+        for _ in 0..<300 {
+            let uplink = RandomGraphs.pow10(Double.random(in: 6...10, using: &random))
+            let conditions = PlanningConditions(
+                batchSize: Int.random(in: 1...64, using: &random), deviceFLOPsPerSecond: RandomGraphs.pow10(Double.random(in: 10...12, using: &random)),
+                serverFLOPsPerSecond: 2e13, uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: uplink * 2, rttSeconds: 0.01)
+            let block = try reused.plan(.block, conditions: conditions)
+            let dag = try SplitPlanner(model: model).plan(.dag, conditions: conditions)
+            #expect(relativeDifference(block.delaySeconds, dag.delaySeconds) <= 1e-9, "\(name): block \(block.delaySeconds) dag \(dag.delaySeconds)")
+            #expect(model.violation(of: block.onDevice) == nil)
+        }
+    }
+
+    @Test("interleaving planners on one planner gives each the same answer as a fresh planner")
+    func interleaving() throws {
+        let model = try PreparedModel(graph: try SampleModels.graph("googlenet"))
+        let shared = SplitPlanner(model: model)
+        var random = SeededGenerator(seed: 7)
+        for _ in 0..<200 {
+            let uplink = RandomGraphs.pow10(Double.random(in: 6...10, using: &random))
+            let conditions = PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
+                                                uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: uplink)
+            let algorithm = [PlanningAlgorithm.block, .dag, .chain, .block, .boundary, .serverOnly].randomElement(using: &random)!
+            let a = try shared.plan(algorithm, conditions: conditions)
+            let b = try SplitPlanner(model: model).plan(algorithm, conditions: conditions)
+            #expect(a.onDevice == b.onDevice || relativeDifference(a.delaySeconds, b.delaySeconds) <= 1e-12, "\(algorithm)")
+        }
     }
 }

@@ -90,9 +90,13 @@ extension SplitPlanner {
             work.order.sort { lower[$0] < lower[$1] }
         }
         work.regionSolves = 0
+        // Free-layer range whose sides region solves overwrote (they must be rewritten below).
+        var touchedLow = Int.max, touchedHigh = Int.min
         for candidate in work.order {
             guard work.lowerBound[candidate] < best * slack else { break }
             work.regionSolves += 1
+            touchedLow = min(touchedLow, Int(tables.regionFirstFree[candidate]))
+            touchedHigh = max(touchedHigh, Int(tables.regionEndFree[candidate]))
             let total = work.base[candidate] + solveRegion(Int(candidate), coefficients)
             if total < best {
                 best = total
@@ -101,14 +105,16 @@ extension SplitPlanner {
             }
         }
 
-        writeBlockPartition(candidate: bestCandidate, regionPlacement: bestPlacement == .solved ? nil : bestPlacement == .allDevice)
+        writeBlockPartition(candidate: bestCandidate, regionPlacement: bestPlacement == .solved ? nil : bestPlacement == .allDevice,
+                            touched: touchedLow..<max(touchedLow, touchedHigh))
     }
 
     /// Writes the partition of candidate `candidate` into `onDevice`: free layers before its region
     /// on the device, after it on the server, the region's own layers all on one side (or as the
     /// region solve left them when `regionPlacement` is nil). Free layers are stored in slot order,
-    /// so only the layers between the previous block partition's region and this one change.
-    private func writeBlockPartition(candidate: Int, regionPlacement: Bool?) {
+    /// so only the layers between the previous block partition's region and this one change, plus
+    /// the `touched` range that this plan's region solves overwrote.
+    private func writeBlockPartition(candidate: Int, regionPlacement: Bool?, touched: Range<Int>) {
         let decomposition = model.decomposition
         let tables = model.blockTables
         let free = decomposition.freeLayers
@@ -118,6 +124,10 @@ extension SplitPlanner {
         if let previous = lastBlockRegion {
             low = min(first, previous.first)
             high = max(end, previous.end)
+            if !touched.isEmpty {
+                low = min(low, touched.lowerBound)
+                high = max(high, touched.upperBound)
+            }
         }
         onDevice.withUnsafeMutableBufferPointer { onDevice in
             if lastBlockRegion == nil {
