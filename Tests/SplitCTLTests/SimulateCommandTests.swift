@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+
+@Suite("splitctl simulate and trace")
+struct SimulateCommandTests {
+    @Test("json output has the documented shape; dag and block agree; same seed, same output")
+    func jsonOutput() throws {
+        let arguments = ["simulate", "ops/models/resnet50.json", "--synthetic", "markov", "--seed", "9", "--duration", "300",
+                         "--uplink", "100M", "--downlink", "200M", "--format", "json"]
+        let first = try CLI.run(arguments)
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try CLI.run(arguments)
+        #expect(first.stdout == second.stdout)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
+        let policies = try #require(object["policies"] as? [[String: Any]])
+        #expect(policies.map { $0["policy"] as? String } == ["dag", "block", "chain", "boundary", "static", "server-only"])
+        for policy in policies {
+            for key in ["iterations", "mean_delay_seconds", "p95_delay_seconds", "plan_changes"] { #expect(policy[key] != nil, "missing \(key)") }
+        }
+        let reduction = try #require(object["reduction_percent"] as? [String: Double])
+        #expect(Set(reduction.keys) == ["block", "chain", "boundary", "static", "server-only"])
+        #expect(abs(reduction["block"]!) < 1e-9)
+        #expect(policies[0]["iterations"] as? Int == policies[1]["iterations"] as? Int)
+    }
+
+    @Test("a trace file, csv output and an SVG plot")
+    func traceFileCSVAndPlot() throws {
+        let plot = FileManager.default.temporaryDirectory.appendingPathComponent("splitctl-plot-\(UUID().uuidString).svg")
+        defer { try? FileManager.default.removeItem(at: plot) }
+        let result = try CLI.run(["simulate", "ops/models/vgg16.json", "--trace", "ops/traces/steps.csv", "--policies", "dag,static,server-only",
+                                  "--format", "csv", "--plot", plot.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.first == "policy,iterations,mean_delay_seconds,p95_delay_seconds,plan_changes,dag_reduction_percent")
+        #expect(lines.count == 4)
+        let svg = try String(contentsOf: plot, encoding: .utf8)
+        #expect(svg.hasPrefix("<svg"))
+        #expect(svg.contains("<polyline") && svg.contains("server-only"))
+    }
+
+    @Test("trace generates CSV that simulate reads back")
+    func traceRoundTrip() throws {
+        let generated = try CLI.run(["trace", "--synthetic", "random-walk", "--seed", "4", "--duration", "120"])
+        #expect(generated.status == 0)
+        #expect(generated.stdout.hasPrefix("time_seconds,uplink_bps,downlink_bps,rtt_seconds\n"))
+        let path = try CLI.temporaryFile(generated.stdout, suffix: ".csv")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let simulated = try CLI.run(["simulate", "ops/models/resnet18.json", "--trace", path, "--format", "json"])
+        #expect(simulated.status == 0, "\(simulated.stderr)")
+    }
+
+    @Test("bad traces and options exit 2 naming the problem", arguments: [
+        ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n0,1e6,1e6\n", [String](), "line 3"),
+        ("time_seconds,uplink_bps\n0,1e6\n", [String](), "downlink_bps"),
+        ("time_seconds,uplink_bps,downlink_bps\n0,-4,1e6\n", [String](), "uplink_bps"),
+        ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n", ["--policies", "dag,psychic"], "psychic"),
+        ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n", ["--replan-every", "0"], "replan-every"),
+    ])
+    func badInput(trace: String, extra: [String], mentions: String) throws {
+        let path = try CLI.temporaryFile(trace, suffix: ".csv")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try CLI.run(["simulate", "ops/models/vgg16.json", "--trace", path] + extra)
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains(mentions), "\(result.stderr)")
+    }
+
+    @Test("a missing trace source is a usage error")
+    func missingTrace() throws {
+        let result = try CLI.run(["simulate", "ops/models/vgg16.json"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("--trace FILE or --synthetic"))
+        let noDuration = try CLI.run(["simulate", "ops/models/vgg16.json", "--synthetic", "steps"])
+        #expect(noDuration.status == 2)
+        #expect(noDuration.stderr.contains("--duration"))
+    }
+}
