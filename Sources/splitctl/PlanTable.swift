@@ -3,7 +3,7 @@ import SplitCore
 
 /// The human view of a plan.
 enum PlanTable {
-    static func render(plan: Plan, model: PreparedModel, conditions: PlanningConditions) -> String {
+    static func render(plan: Plan, model: PreparedModel, conditions: PlanningConditions, algorithmLabel: String? = nil) -> String {
         let graph = model.graph
         let breakdown = plan.breakdown
         func share(_ seconds: Double) -> String {
@@ -11,11 +11,12 @@ enum PlanTable {
         }
         var out = ""
         out += "model      \(graph.name) (\(graph.count) layers)\n"
-        out += "algorithm  \(plan.algorithm.rawValue)\n"
+        out += "algorithm  \(algorithmLabel ?? plan.algorithm.rawValue)\n"
         out += "delay      \(formatSeconds(plan.delaySeconds)) per iteration (batch \(conditions.batchSize))\n"
         out += "split      \(plan.deviceLayers.count) layers on device, \(plan.serverLayers.count) on server\n"
         out += "transfer   \(formatBytes(plan.transferBytes)) up and down per iteration\n"
-        out += "solved in  \(String(format: "%.1f", plan.solveMicroseconds)) µs\n\n"
+        if algorithmLabel == nil { out += "solved in  \(String(format: "%.1f", plan.solveMicroseconds)) µs\n" }
+        out += "\n"
         out += "cut layers (device → server):\n"
         if plan.cutLayers.isEmpty { out += "  (none)\n" }
         for layer in plan.cutLayers {

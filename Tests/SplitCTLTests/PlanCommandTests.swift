@@ -152,3 +152,26 @@ struct BenchCommandTests {
         #expect(result.stdout.contains("boundary layers"))
     }
 }
+
+@Suite("splitctl evaluate")
+struct EvaluateCommandTests {
+    @Test("a plan's own split evaluates to the plan's delay; invalid splits exit 2")
+    func evaluatesSplits() throws {
+        let planned = try CLI.run(["plan", "ops/models/googlenet.json", "--format", "json", "--uplink", "100M", "--downlink", "100M"])
+        let path = try CLI.temporaryFile(planned.stdout)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let evaluated = try CLI.run(["evaluate", "ops/models/googlenet.json", "--plan", path, "--format", "json", "--uplink", "100M", "--downlink", "100M"])
+        #expect(evaluated.status == 0, "\(evaluated.stderr)")
+        let a = try #require(try JSONSerialization.jsonObject(with: Data(planned.stdout.utf8)) as? [String: Any])
+        let b = try #require(try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as? [String: Any])
+        #expect(a["delay_seconds"] as? Double == b["delay_seconds"] as? Double)
+        #expect(b["algorithm"] as? String == "given")
+
+        let invalid = try CLI.run(["evaluate", "ops/models/resnet18.json", "--device-layers", "x,conv1,relu"])
+        #expect(invalid.status == 2)
+        #expect(invalid.stderr.contains("server layer 'bn1' feeds device layer 'relu'"))
+        let unknown = try CLI.run(["evaluate", "ops/models/resnet18.json", "--device-layers", "x,ghost"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("'ghost'"))
+    }
+}

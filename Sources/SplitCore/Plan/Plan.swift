@@ -98,3 +98,18 @@ extension PreparedModel {
         return nil
     }
 }
+
+extension PreparedModel {
+    /// The plan for a split chosen elsewhere (`onDevice[v]` for every layer): its delay and
+    /// breakdown under `conditions`. Throws `PlanningError.invalidSplit` if it breaks a rule.
+    public func plan(forSplit onDevice: [Bool], conditions: PlanningConditions, algorithm: PlanningAlgorithm = .dag) throws -> Plan {
+        try conditions.validate()
+        if let violation = violation(of: onDevice) { throw PlanningError.invalidSplit(violation) }
+        var costs = LayerCosts()
+        computeCosts(conditions, into: &costs)
+        let evaluation = evaluate(onDevice: onDevice, costs: costs, conditions: conditions)
+        return Plan(algorithm: algorithm, onDevice: onDevice, delaySeconds: evaluation.breakdown.totalSeconds,
+                    breakdown: evaluation.breakdown, cutLayers: evaluation.cutLayers,
+                    transferBytes: evaluation.transferBytes, solveMicroseconds: 0)
+    }
+}

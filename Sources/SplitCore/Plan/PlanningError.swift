@@ -8,6 +8,8 @@ public enum PlanningError: Error, Sendable, Equatable, CustomStringConvertible {
     case tooManyFreeLayers(count: Int, limit: Int)
     /// An algorithm name that does not exist.
     case unknownAlgorithm(String)
+    /// A given split breaks a placement rule.
+    case invalidSplit(String)
 
     public var description: String {
         switch self {
@@ -17,6 +19,8 @@ public enum PlanningError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(name): \(reason)"
         case let .tooManyFreeLayers(count, limit):
             return "brute force refuses graphs with more than \(limit) free layers (this one has \(count)); use dag or block"
+        case let .invalidSplit(reason):
+            return "not a valid split: \(reason)"
         case let .unknownAlgorithm(name):
             return "unknown algorithm '\(name)'; expected one of \(PlanningAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))"
         }
