@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+@testable import SplitStore
+
+/// One private PostgreSQL cluster per test process (under a temporary directory), and a fresh
+/// database per test, so tests are isolated and the suite can run twice in a row.
+enum TestCluster {
+    /// The cluster, started on first use.
+    static let shared: EmbeddedPostgres = {
+        let directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("splitd-test-\(getpid())")
+        let cluster = EmbeddedPostgres(stateDirectory: directory, durable: false)
+        do {
+            try cluster.start()
+        } catch {
+            fatalError("cannot start the test PostgreSQL cluster: \(error)")
+        }
+        atexit {
+            try? TestCluster.shared.forceStop()
+            try? FileManager.default.removeItem(at: TestCluster.shared.stateDirectory)
+        }
+        return cluster
+    }()
+
+    static let migrations: [Migration] = {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("migrations")
+        return try! Migration.load(from: directory)
+    }()
+}
+
+/// A database of its own for one test; dropped by `drop()`.
+struct TestDatabase {
+    let name: String
+    let url: String
+
+    /// Creates an empty database (optionally migrated).
+    static func make(migrated: Bool = true, function: String = #function) throws -> TestDatabase {
+        let cluster = TestCluster.shared
+        let name = "t_" + function.prefix(20).filter { $0.isLetter || $0.isNumber }.lowercased() + "_" + UUID().uuidString.prefix(8).lowercased()
+        try cluster.ensureDatabase(name)
+        let database = TestDatabase(name: name, url: cluster.url(database: name))
+        if migrated {
+            let connection = try PostgresConnection(url: database.url)
+            defer { connection.close() }
+            try Migrator(migrations: TestCluster.migrations).migrate(connection)
+        }
+        return database
+    }
+
+    func connect() throws -> PostgresConnection { try PostgresConnection(url: url) }
+
+    func drop() { try? TestCluster.shared.dropDatabase(name) }
+}
