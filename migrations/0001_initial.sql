@@ -101,6 +101,7 @@ CREATE TABLE split_plans (
     device_layers           text[]           NOT NULL,
     cut_layers              text[]           NOT NULL,
     predicted_delay_seconds double precision NOT NULL,
+    transfer_bytes          double precision NOT NULL,   -- per iteration, one direction
     breakdown               jsonb            NOT NULL,
     solve_microseconds      double precision NOT NULL,
     superseded_at           timestamptz,
@@ -122,7 +123,8 @@ CREATE TABLE planning_state (
     evaluated_uplink_bps    double precision,
     evaluated_downlink_bps  double precision,
     evaluated_rtt_seconds   double precision,
-    evaluated_compute_flops double precision
+    evaluated_compute_flops double precision,
+    split_fingerprint       text             -- SHA-256 of the current plan's device layer set
 );
 
 -- The webhook outbox. `id` is the message id sent as `webhook-id`, the same on every retry.
@@ -209,6 +211,7 @@ SELECT p.device_id                    AS device,
        p.cut_layers,
        cardinality(p.device_layers)   AS device_layer_count,
        p.predicted_delay_seconds,
+       p.transfer_bytes,
        p.uplink_bps,
        p.downlink_bps,
        p.rtt_seconds,

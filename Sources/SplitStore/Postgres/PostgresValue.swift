@@ -15,6 +15,8 @@ public enum PostgresValue: Sendable, Equatable {
     case textArray([String])
     /// A `float8[]`.
     case doubleArray([Double])
+    /// A `float8[]` with NULL elements.
+    case optionalDoubleArray([Double?])
     /// An `int8[]`.
     case intArray([Int64])
 
@@ -33,6 +35,8 @@ public enum PostgresValue: Sendable, Equatable {
         case .json(let text): return text
         case .textArray(let values): return PostgresArray.literal(values)
         case .doubleArray(let values): return "{" + values.map { PostgresValue.double($0).textEncoding! }.joined(separator: ",") + "}"
+        case .optionalDoubleArray(let values):
+            return "{" + values.map { $0.map { PostgresValue.double($0).textEncoding! } ?? "NULL" }.joined(separator: ",") + "}"
         case .intArray(let values): return "{" + values.map(String.init).joined(separator: ",") + "}"
         }
     }

@@ -1,0 +1,105 @@
+import Foundation
+
+/// A claimed webhook delivery with everything needed to send it.
+public struct ClaimedDelivery: Sendable, Equatable {
+    /// Message id (`webhook-id`), stable across retries.
+    public var id: String
+    /// Attempt number of this try (1 for the first).
+    public var attempt: Int
+    public var deviceID: String
+    public var callbackURL: String
+    public var webhookSecret: String
+    public var plan: StoredPlan
+}
+
+/// SQL for the `webhook_deliveries` outbox: claim with a lease, finish with a single statement.
+public enum DeliveryRepository {
+    /// Leases up to `limit` deliveries that are due (pending or failed and past their next attempt
+    /// time, or delivering with an expired lease: a crashed owner's work) to `owner` for
+    /// `leaseSeconds`, skipping rows other replicas hold. Deliveries whose device lost its
+    /// callback, was deactivated or answered 410 become dead instead of being sent.
+    public static func claim(owner: String, limit: Int, leaseSeconds: Double, connection: PostgresConnection) throws -> [ClaimedDelivery] {
+        try connection.transaction {
+            try connection.query("""
+                UPDATE webhook_deliveries w SET status = 'dead', lease_owner = NULL, lease_expires_at = NULL,
+                       last_error = 'device has no webhook (deactivated, no callback URL, or receiver answered 410)'
+                FROM devices d
+                WHERE d.id = w.device_id AND w.status IN ('pending', 'failed')
+                  AND (NOT d.active OR d.callback_url IS NULL OR NOT d.webhook_enabled)
+                """)
+            let claimed = try connection.query("""
+                UPDATE webhook_deliveries w
+                SET status = 'delivering', lease_owner = $1, lease_expires_at = now() + $3 * interval '1 second', attempts = w.attempts + 1
+                FROM (SELECT id FROM webhook_deliveries
+                      WHERE (status IN ('pending', 'failed') AND next_attempt_at <= now())
+                         OR (status = 'delivering' AND lease_expires_at < now())
+                      ORDER BY next_attempt_at
+                      LIMIT $2
+                      FOR UPDATE SKIP LOCKED) due
+                WHERE w.id = due.id
+                RETURNING w.id, w.attempts, w.plan_id
+                """, [owner, limit, leaseSeconds])
+            guard claimed.rowCount > 0 else { return [] }
+            let planIDs = try (0..<claimed.rowCount).map { Int64(try claimed.require($0, "plan_id", claimed.int)) }
+            let details = try connection.query("""
+                SELECT \(PlanRepository.qualifiedColumns(table: "p")),
+                       d.callback_url, d.webhook_secret
+                FROM split_plans p JOIN devices d ON d.id = p.device_id WHERE p.id = ANY($1::int8[])
+                """, [PostgresValue.intArray(planIDs)])
+            var byPlan: [Int64: (StoredPlan, String, String)] = [:]
+            for row in 0..<details.rowCount {
+                let plan = try PlanRepository.decode(details, row)
+                byPlan[plan.id] = (plan, details.string(row, "callback_url") ?? "", try details.require(row, "webhook_secret", details.string))
+            }
+            return try (0..<claimed.rowCount).compactMap { row in
+                guard let (plan, url, secret) = byPlan[Int64(try claimed.require(row, "plan_id", claimed.int))] else { return nil }
+                return ClaimedDelivery(id: try claimed.require(row, "id", claimed.string), attempt: try claimed.require(row, "attempts", claimed.int),
+                                       deviceID: plan.deviceID, callbackURL: url, webhookSecret: secret, plan: plan)
+            }
+        }
+    }
+
+    /// Marks a delivery done, if `owner` still holds its lease (true when it did).
+    @discardableResult
+    public static func markDelivered(id: String, owner: String, statusCode: Int, connection: PostgresConnection) throws -> Bool {
+        try connection.query("""
+            UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), last_status_code = $3, last_error = NULL,
+                   lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = $1 AND lease_owner = $2 AND status = 'delivering'
+            """, [id, owner, statusCode]).affectedRows == 1
+    }
+
+    /// Records a failed attempt: retried at `retryAt`, or dead when `retryAt` is nil.
+    @discardableResult
+    public static func markFailed(id: String, owner: String, statusCode: Int?, error: String, retryAt: Date?, connection: PostgresConnection) throws -> Bool {
+        try connection.query("""
+            UPDATE webhook_deliveries SET status = CASE WHEN $5::timestamptz IS NULL THEN 'dead' ELSE 'failed' END,
+                   next_attempt_at = coalesce($5::timestamptz, next_attempt_at), last_status_code = $3, last_error = $4,
+                   lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = $1 AND lease_owner = $2 AND status = 'delivering'
+            """, [id, owner, statusCode.map { PostgresValue.int(Int64($0)) } ?? .null, String(error.prefix(1000)),
+                  retryAt.map { PostgresValue.timestamp($0) } ?? .null]).affectedRows == 1
+    }
+
+    /// Hands back every lease `owner` holds (on shutdown): those deliveries are due again at once.
+    @discardableResult
+    public static func releaseLeases(owner: String, connection: PostgresConnection) throws -> Int {
+        try connection.query("""
+            UPDATE webhook_deliveries SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = now(),
+                   attempts = greatest(attempts - 1, 0)
+            WHERE lease_owner = $1 AND status = 'delivering'
+            """, [owner]).affectedRows
+    }
+
+    /// Deliveries waiting (pending or failed), for metrics.
+    public static func queueDepth(connection: PostgresConnection) throws -> Int {
+        try connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status IN ('pending', 'failed', 'delivering')").int(0, "n") ?? 0
+    }
+
+    /// Status and attempts of one delivery (for tests and the API).
+    public static func status(id: String, connection: PostgresConnection) throws -> (status: String, attempts: Int, lastStatusCode: Int?)? {
+        let result = try connection.query("SELECT status, attempts, last_status_code FROM webhook_deliveries WHERE id = $1", [id])
+        guard result.rowCount > 0 else { return nil }
+        return (try result.require(0, "status", result.string), try result.require(0, "attempts", result.int), result.int(0, "last_status_code"))
+    }
+}

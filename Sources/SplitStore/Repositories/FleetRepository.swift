@@ -1,0 +1,229 @@
+import Crypto
+import Foundation
+
+/// SQL for the fleet: `edge_servers`, `devices`, their profiles and API tokens.
+public enum FleetRepository {
+    // MARK: Edge servers
+
+    /// Creates an edge server; a conflict if the id exists.
+    public static func createEdgeServer(id: String, computeFLOPs: Double, connection: PostgresConnection) throws -> EdgeServer {
+        do {
+            let result = try connection.query("""
+                INSERT INTO edge_servers (id, compute_flops) VALUES ($1, $2) RETURNING \(serverColumns)
+                """, [id, computeFLOPs])
+            return try decodeServer(result, 0)
+        } catch let error as PostgresError where error.sqlState == PostgresError.State.uniqueViolation {
+            throw StoreError(.conflict, field: "id", "edge server '\(id)' already exists")
+        }
+    }
+
+    /// Changes an edge server's throughput; requests re-planning of its devices when it changed.
+    public static func updateEdgeServer(id: String, computeFLOPs: Double, connection: PostgresConnection) throws -> EdgeServer {
+        try connection.transaction {
+            let result = try connection.query("""
+                UPDATE edge_servers SET compute_flops = $2, updated_at = now() WHERE id = $1 RETURNING \(serverColumns)
+                """, [id, computeFLOPs])
+            guard result.rowCount == 1 else { throw StoreError(.notFound, field: "id", "edge server '\(id)' does not exist") }
+            try connection.query("""
+                UPDATE planning_state s SET requested_reason = $2, requested_at = now()
+                FROM devices d WHERE d.id = s.device_id AND d.edge_server_id = $1 AND d.active
+                """, [id, PlanReason.deviceChanged.rawValue])
+            return try decodeServer(result, 0)
+        }
+    }
+
+    public static func edgeServer(id: String, connection: PostgresConnection) throws -> EdgeServer? {
+        let result = try connection.query("SELECT \(serverColumns) FROM edge_servers WHERE id = $1", [id])
+        return result.rowCount > 0 ? try decodeServer(result, 0) : nil
+    }
+
+    public static func edgeServers(connection: PostgresConnection) throws -> [EdgeServer] {
+        let result = try connection.query("SELECT \(serverColumns) FROM edge_servers ORDER BY id")
+        return try (0..<result.rowCount).map { try decodeServer(result, $0) }
+    }
+
+    // MARK: Devices
+
+    /// Registers a device and returns its one-time credentials. The model must exist (and the
+    /// pinned version, if any), and so must the edge server.
+    public static func registerDevice(id: String, settings: DeviceSettings, connection: PostgresConnection) throws -> DeviceCredentials {
+        let credentials = DeviceCredentials(
+            token: "sdt_" + Secrets.randomToken(bytes: 32), webhookSecret: "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())
+        try connection.transaction {
+            try checkReferences(settings, connection: connection)
+            do {
+                try connection.query("""
+                    INSERT INTO devices (id, model_name, model_version, edge_server_id, batch_size, compute_flops, memory_bytes,
+                                         allow_raw_upload, callback_url, webhook_secret, token_hash)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                    """, [id, settings.modelName, settings.modelVersion.map { PostgresValue.int(Int64($0)) } ?? .null,
+                          settings.edgeServerID, settings.batchSize, settings.computeFLOPs,
+                          settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload,
+                          settings.callbackURL, credentials.webhookSecret, tokenHash(credentials.token)])
+            } catch let error as PostgresError where error.sqlState == PostgresError.State.uniqueViolation {
+                throw StoreError(.conflict, field: "id", "device '\(id)' already exists")
+            }
+            try connection.query("""
+                INSERT INTO planning_state (device_id, requested_reason, requested_at) VALUES ($1, $2, now())
+                """, [id, PlanReason.newDevice.rawValue])
+        }
+        return credentials
+    }
+
+    /// Replaces a device's settings; when anything that affects its plan changed, it is re-planned.
+    public static func updateDevice(id: String, settings: DeviceSettings, connection: PostgresConnection) throws -> Device {
+        try connection.transaction {
+            guard let before = try device(id: id, connection: connection), before.active else {
+                throw StoreError(.notFound, field: "id", "device '\(id)' does not exist")
+            }
+            try checkReferences(settings, connection: connection)
+            let result = try connection.query("""
+                UPDATE devices SET model_name = $2, model_version = $3, edge_server_id = $4, batch_size = $5, compute_flops = $6,
+                                   memory_bytes = $7, allow_raw_upload = $8, callback_url = $9,
+                                   webhook_enabled = webhook_enabled OR callback_url IS DISTINCT FROM $9, updated_at = now()
+                WHERE id = $1 RETURNING \(deviceColumns)
+                """, [id, settings.modelName, settings.modelVersion.map { PostgresValue.int(Int64($0)) } ?? .null,
+                      settings.edgeServerID, settings.batchSize, settings.computeFLOPs,
+                      settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload, settings.callbackURL])
+            let after = try decodeDevice(result, 0)
+            let planRelevant = before.modelName != after.modelName || before.modelVersion != after.modelVersion
+                || before.edgeServerID != after.edgeServerID || before.batchSize != after.batchSize
+                || before.computeFLOPs != after.computeFLOPs || before.allowRawUpload != after.allowRawUpload
+            if planRelevant {
+                try requestPlan(deviceID: id, reason: before.modelName != after.modelName || before.modelVersion != after.modelVersion
+                                ? .modelChange : .deviceChanged, connection: connection)
+            }
+            return after
+        }
+    }
+
+    /// Deactivates a device (its history stays); false if it did not exist or was inactive.
+    public static func deactivateDevice(id: String, connection: PostgresConnection) throws -> Bool {
+        try connection.transaction {
+            let result = try connection.query("UPDATE devices SET active = false, updated_at = now() WHERE id = $1 AND active", [id])
+            if result.affectedRows == 1 {
+                try connection.query("""
+                    UPDATE webhook_deliveries SET status = 'superseded', lease_owner = NULL, lease_expires_at = NULL
+                    WHERE device_id = $1 AND status IN ('pending', 'failed')
+                    """, [id])
+            }
+            return result.affectedRows == 1
+        }
+    }
+
+    public static func device(id: String, connection: PostgresConnection) throws -> Device? {
+        let result = try connection.query("SELECT \(deviceColumns) FROM devices WHERE id = $1", [id])
+        return result.rowCount > 0 ? try decodeDevice(result, 0) : nil
+    }
+
+    /// Active devices, ordered by id, after `after` (for paging).
+    public static func devices(after: String? = nil, limit: Int = 1000, connection: PostgresConnection) throws -> [Device] {
+        let result = try connection.query("""
+            SELECT \(deviceColumns) FROM devices WHERE active AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2
+            """, [after, limit])
+        return try (0..<result.rowCount).map { try decodeDevice(result, $0) }
+    }
+
+    /// The active device a bearer token belongs to, if any.
+    public static func authenticate(token: String, connection: PostgresConnection) throws -> String? {
+        let result = try connection.query("SELECT id FROM devices WHERE token_hash = $1 AND active", [tokenHash(token)])
+        return result.rowCount > 0 ? result.string(0, "id") : nil
+    }
+
+    /// Stops (or resumes) webhook delivery for a device, e.g. after its receiver answered 410 Gone.
+    public static func setWebhookEnabled(deviceID: String, _ enabled: Bool, connection: PostgresConnection) throws {
+        try connection.query("UPDATE devices SET webhook_enabled = $2, updated_at = now() WHERE id = $1", [deviceID, enabled])
+    }
+
+    /// Marks a device for planning at the next cycle.
+    public static func requestPlan(deviceID: String, reason: PlanReason, connection: PostgresConnection) throws {
+        try connection.query("""
+            INSERT INTO planning_state (device_id, requested_reason, requested_at) VALUES ($1, $2, now())
+            ON CONFLICT (device_id) DO UPDATE SET requested_reason = $2, requested_at = now()
+            """, [deviceID, reason.rawValue])
+    }
+
+    // MARK: Profiles
+
+    /// Stores a device's measured profile (splitprofile/1 JSON) and requests re-planning.
+    public static func putDeviceProfile(deviceID: String, profileJSON: String, connection: PostgresConnection) throws {
+        try connection.transaction {
+            guard let device = try device(id: deviceID, connection: connection), device.active else {
+                throw StoreError(.notFound, field: "id", "device '\(deviceID)' does not exist")
+            }
+            try connection.query("""
+                INSERT INTO device_profiles (device_id, profile) VALUES ($1, $2::jsonb)
+                ON CONFLICT (device_id) DO UPDATE SET profile = excluded.profile, updated_at = now()
+                """, [deviceID, PostgresValue.json(profileJSON)])
+            try requestPlan(deviceID: deviceID, reason: .newProfile, connection: connection)
+        }
+    }
+
+    /// Stores an edge server's measured profile for one model and requests re-planning of the
+    /// devices that use that model on that server.
+    public static func putServerProfile(edgeServerID: String, modelName: String, profileJSON: String, connection: PostgresConnection) throws {
+        try connection.transaction {
+            guard try edgeServer(id: edgeServerID, connection: connection) != nil else {
+                throw StoreError(.notFound, field: "id", "edge server '\(edgeServerID)' does not exist")
+            }
+            try connection.query("""
+                INSERT INTO server_profiles (edge_server_id, model_name, profile) VALUES ($1, $2, $3::jsonb)
+                ON CONFLICT (edge_server_id, model_name) DO UPDATE SET profile = excluded.profile, updated_at = now()
+                """, [edgeServerID, modelName, PostgresValue.json(profileJSON)])
+            try connection.query("""
+                UPDATE planning_state s SET requested_reason = $3, requested_at = now()
+                FROM devices d WHERE d.id = s.device_id AND d.edge_server_id = $1 AND d.model_name = $2 AND d.active
+                """, [edgeServerID, modelName, PlanReason.newProfile.rawValue])
+        }
+    }
+
+    public static func deviceProfile(deviceID: String, connection: PostgresConnection) throws -> String? {
+        try connection.query("SELECT profile::text AS profile FROM device_profiles WHERE device_id = $1", [deviceID]).string(0, "profile")
+    }
+
+    public static func serverProfile(edgeServerID: String, modelName: String, connection: PostgresConnection) throws -> String? {
+        let result = try connection.query("""
+            SELECT profile::text AS profile FROM server_profiles WHERE edge_server_id = $1 AND model_name = $2
+            """, [edgeServerID, modelName])
+        return result.rowCount > 0 ? result.string(0, "profile") : nil
+    }
+
+    // MARK: Internals
+
+    /// SHA-256 hex of a token: what is stored and looked up.
+    public static func tokenHash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    private static func checkReferences(_ settings: DeviceSettings, connection: PostgresConnection) throws {
+        guard try ModelRepository.find(name: settings.modelName, version: settings.modelVersion, connection: connection) != nil else {
+            let what = settings.modelVersion.map { "version \($0) of model '\(settings.modelName)'" } ?? "model '\(settings.modelName)'"
+            throw StoreError(.invalid, field: settings.modelVersion == nil ? "model" : "model_version", "\(what) does not exist")
+        }
+        guard try edgeServer(id: settings.edgeServerID, connection: connection) != nil else {
+            throw StoreError(.invalid, field: "edge_server", "edge server '\(settings.edgeServerID)' does not exist")
+        }
+    }
+
+    static let serverColumns = "id, compute_flops, created_at, updated_at"
+    static let deviceColumns = """
+        id, model_name, model_version, edge_server_id, batch_size, compute_flops, memory_bytes, allow_raw_upload,
+        callback_url, webhook_secret, webhook_enabled, active, created_at, updated_at
+        """
+
+    static func decodeServer(_ result: PostgresResult, _ row: Int) throws -> EdgeServer {
+        EdgeServer(id: try result.require(row, "id", result.string), computeFLOPs: try result.require(row, "compute_flops", result.double),
+                   createdAt: try result.require(row, "created_at", result.date), updatedAt: try result.require(row, "updated_at", result.date))
+    }
+
+    static func decodeDevice(_ result: PostgresResult, _ row: Int) throws -> Device {
+        Device(
+            id: try result.require(row, "id", result.string), modelName: try result.require(row, "model_name", result.string),
+            modelVersion: result.int(row, "model_version"), edgeServerID: try result.require(row, "edge_server_id", result.string),
+            batchSize: try result.require(row, "batch_size", result.int), computeFLOPs: try result.require(row, "compute_flops", result.double),
+            memoryBytes: result.int(row, "memory_bytes").map { Int64($0) }, allowRawUpload: try result.require(row, "allow_raw_upload", result.bool),
+            callbackURL: result.string(row, "callback_url"), webhookSecret: try result.require(row, "webhook_secret", result.string),
+            webhookEnabled: try result.require(row, "webhook_enabled", result.bool), active: try result.require(row, "active", result.bool),
+            createdAt: try result.require(row, "created_at", result.date), updatedAt: try result.require(row, "updated_at", result.date))
+    }
+}

@@ -1,0 +1,203 @@
+import Foundation
+import SplitCore
+
+/// A stored model graph version.
+public struct StoredModel: Sendable, Equatable {
+    public var name: String
+    public var version: Int
+    /// The canonical splitgraph/1 JSON as stored.
+    public var graphJSON: String
+    public var layerCount: Int
+    public var blockCount: Int
+    public var sha256: String
+    public var createdAt: Date
+}
+
+/// An edge server of the fleet.
+public struct EdgeServer: Sendable, Equatable {
+    public var id: String
+    public var computeFLOPs: Double
+    public var createdAt: Date
+    public var updatedAt: Date
+}
+
+/// A device as registered.
+public struct Device: Sendable, Equatable {
+    public var id: String
+    public var modelName: String
+    /// Pinned model version, or nil to follow the latest.
+    public var modelVersion: Int?
+    public var edgeServerID: String
+    public var batchSize: Int
+    public var computeFLOPs: Double
+    public var memoryBytes: Int64?
+    public var allowRawUpload: Bool
+    public var callbackURL: String?
+    public var webhookSecret: String
+    public var webhookEnabled: Bool
+    public var active: Bool
+    public var createdAt: Date
+    public var updatedAt: Date
+}
+
+/// What an operator sends to register or change a device.
+public struct DeviceSettings: Sendable, Equatable {
+    public var modelName: String
+    public var modelVersion: Int?
+    public var edgeServerID: String
+    public var batchSize: Int
+    public var computeFLOPs: Double
+    public var memoryBytes: Int64?
+    public var allowRawUpload: Bool
+    public var callbackURL: String?
+
+    public init(modelName: String, modelVersion: Int? = nil, edgeServerID: String, batchSize: Int, computeFLOPs: Double,
+                memoryBytes: Int64? = nil, allowRawUpload: Bool = false, callbackURL: String? = nil) {
+        self.modelName = modelName
+        self.modelVersion = modelVersion
+        self.edgeServerID = edgeServerID
+        self.batchSize = batchSize
+        self.computeFLOPs = computeFLOPs
+        self.memoryBytes = memoryBytes
+        self.allowRawUpload = allowRawUpload
+        self.callbackURL = callbackURL
+    }
+}
+
+/// Credentials issued once at registration.
+public struct DeviceCredentials: Sendable, Equatable {
+    /// Bearer token for the device's own API calls (only its hash is stored).
+    public var token: String
+    /// Standard Webhooks signing secret, `whsec_<base64>`.
+    public var webhookSecret: String
+}
+
+/// One telemetry measurement.
+public struct TelemetrySample: Sendable, Equatable {
+    public var deviceID: String
+    public var measuredAt: Date
+    public var uplinkBitsPerSecond: Double
+    public var downlinkBitsPerSecond: Double
+    public var rttSeconds: Double
+    public var computeFLOPs: Double?
+
+    public init(deviceID: String, measuredAt: Date, uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double,
+                rttSeconds: Double, computeFLOPs: Double? = nil) {
+        self.deviceID = deviceID
+        self.measuredAt = measuredAt
+        self.uplinkBitsPerSecond = uplinkBitsPerSecond
+        self.downlinkBitsPerSecond = downlinkBitsPerSecond
+        self.rttSeconds = rttSeconds
+        self.computeFLOPs = computeFLOPs
+    }
+}
+
+/// The smoothed link of a device.
+public struct LinkEstimate: Sendable, Equatable {
+    public var deviceID: String
+    public var uplinkBitsPerSecond: Double
+    public var downlinkBitsPerSecond: Double
+    public var rttSeconds: Double
+    public var computeFLOPs: Double?
+    public var samples: Int
+    public var measuredAt: Date
+}
+
+/// Why a plan was made (stored in `split_plans.reason`).
+public enum PlanReason: String, Sendable, CaseIterable {
+    case newDevice = "new device"
+    case deviceChanged = "device changed"
+    case newProfile = "new profile"
+    case telemetryChange = "telemetry change"
+    case modelChange = "model change"
+    case requested
+}
+
+/// A plan row of the history.
+public struct StoredPlan: Sendable, Equatable {
+    public var id: Int64
+    public var deviceID: String
+    public var modelName: String
+    public var modelVersion: Int
+    public var computedAt: Date
+    public var algorithm: String
+    public var uplinkBitsPerSecond: Double
+    public var downlinkBitsPerSecond: Double
+    public var rttSeconds: Double
+    public var deviceFLOPs: Double
+    public var serverFLOPs: Double
+    public var batchSize: Int
+    public var deviceLayers: [String]
+    public var cutLayers: [String]
+    public var predictedDelaySeconds: Double
+    /// Bytes per iteration, one direction.
+    public var transferBytes: Double
+    /// The breakdown as JSON text.
+    public var breakdownJSON: String
+    public var solveMicroseconds: Double
+    public var supersededAt: Date?
+    public var reason: String
+}
+
+/// A plan about to be stored.
+public struct NewPlan: Sendable {
+    public var deviceID: String
+    public var modelName: String
+    public var modelVersion: Int
+    public var algorithm: String
+    public var conditions: PlanningConditions
+    public var deviceLayers: [String]
+    public var cutLayers: [String]
+    public var predictedDelaySeconds: Double
+    public var transferBytes: Double
+    public var breakdown: DelayBreakdown
+    public var solveMicroseconds: Double
+    public var reason: PlanReason
+    /// Whether to enqueue a webhook delivery for it.
+    public var deliver: Bool
+
+    public init(deviceID: String, modelName: String, modelVersion: Int, algorithm: String, conditions: PlanningConditions,
+                deviceLayers: [String], cutLayers: [String], predictedDelaySeconds: Double, transferBytes: Double,
+                breakdown: DelayBreakdown, solveMicroseconds: Double, reason: PlanReason, deliver: Bool) {
+        self.deviceID = deviceID
+        self.modelName = modelName
+        self.modelVersion = modelVersion
+        self.algorithm = algorithm
+        self.conditions = conditions
+        self.deviceLayers = deviceLayers
+        self.cutLayers = cutLayers
+        self.predictedDelaySeconds = predictedDelaySeconds
+        self.transferBytes = transferBytes
+        self.breakdown = breakdown
+        self.solveMicroseconds = solveMicroseconds
+        self.reason = reason
+        self.deliver = deliver
+    }
+}
+
+/// A store-level refusal: the request names something that does not exist or already does.
+public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable { case notFound, conflict, invalid }
+    public let kind: Kind
+    public let field: String?
+    public let message: String
+
+    public init(_ kind: Kind, field: String? = nil, _ message: String) {
+        self.kind = kind
+        self.field = field
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Random identifiers and secrets.
+enum Secrets {
+    /// `count` random bytes, base64url without padding.
+    static func randomToken(bytes count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}

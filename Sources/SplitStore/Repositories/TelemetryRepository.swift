@@ -1,0 +1,119 @@
+import Foundation
+
+/// How link estimates follow telemetry: an exponentially weighted moving average over time.
+///
+/// Each new sample (in time order, newer than the estimate) moves the estimate by
+/// `α = 1 − exp(−Δt / τ)`, Δt the time since the estimate's last sample: a sample right after the
+/// previous one moves it a little, one after a long silence replaces it. Rates are averaged in
+/// log space (a drop from 100 to 10 Mbit/s weighs like a rise from 10 to 100), RTT and device
+/// compute linearly. Samples older than the estimate are stored but not folded in.
+public struct LinkSmoothing: Sendable, Equatable {
+    /// τ, seconds.
+    public var timeConstantSeconds: Double
+
+    public init(timeConstantSeconds: Double = 30) { self.timeConstantSeconds = timeConstantSeconds }
+
+    /// The estimate after folding `sample` into `estimate` (or starting from it).
+    public func fold(_ sample: TelemetrySample, into estimate: LinkEstimate?) -> LinkEstimate {
+        guard var estimate else {
+            return LinkEstimate(deviceID: sample.deviceID, uplinkBitsPerSecond: sample.uplinkBitsPerSecond,
+                                downlinkBitsPerSecond: sample.downlinkBitsPerSecond, rttSeconds: sample.rttSeconds,
+                                computeFLOPs: sample.computeFLOPs, samples: 1, measuredAt: sample.measuredAt)
+        }
+        guard sample.measuredAt > estimate.measuredAt else { return estimate }
+        let elapsed = sample.measuredAt.timeIntervalSince(estimate.measuredAt)
+        let weight = timeConstantSeconds > 0 ? 1 - exp(-elapsed / timeConstantSeconds) : 1
+        func logBlend(_ old: Double, _ new: Double) -> Double { exp(log(old) + weight * (log(new) - log(old))) }
+        estimate.uplinkBitsPerSecond = logBlend(estimate.uplinkBitsPerSecond, sample.uplinkBitsPerSecond)
+        estimate.downlinkBitsPerSecond = logBlend(estimate.downlinkBitsPerSecond, sample.downlinkBitsPerSecond)
+        estimate.rttSeconds += weight * (sample.rttSeconds - estimate.rttSeconds)
+        if let compute = sample.computeFLOPs {
+            estimate.computeFLOPs = estimate.computeFLOPs.map { logBlend($0, compute) } ?? compute
+        }
+        estimate.samples += 1
+        estimate.measuredAt = sample.measuredAt
+        return estimate
+    }
+}
+
+/// SQL for `telemetry` (partitioned by day) and `link_estimates`.
+public enum TelemetryRepository {
+    /// Stores a batch all-or-nothing: every device must exist and be active; partitions for the
+    /// batch's days are created; rows go in with COPY; link estimates are updated. Returns the count.
+    @discardableResult
+    public static func ingest(_ samples: [TelemetrySample], smoothing: LinkSmoothing = LinkSmoothing(), connection: PostgresConnection) throws -> Int {
+        guard !samples.isEmpty else { return 0 }
+        let deviceIDs = Array(Set(samples.map(\.deviceID)))
+        return try connection.transaction {
+            let known = try connection.query("SELECT id FROM devices WHERE id = ANY($1::text[]) AND active", [deviceIDs])
+            let knownIDs = Set((0..<known.rowCount).compactMap { known.string($0, "id") })
+            if let index = samples.firstIndex(where: { !knownIDs.contains($0.deviceID) }) {
+                throw StoreError(.invalid, field: "samples[\(index)].device", "unknown or inactive device '\(samples[index].deviceID)'; nothing from this batch was stored")
+            }
+            let times = samples.map(\.measuredAt)
+            try ensurePartitions(from: times.min()!, to: times.max()!, connection: connection)
+            try connection.copyIn(
+                "COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops) FROM STDIN",
+                rows: samples.lazy.map { sample in
+                    [sample.deviceID, PostgresTimestamp.format(sample.measuredAt), "\(sample.uplinkBitsPerSecond)",
+                     "\(sample.downlinkBitsPerSecond)", "\(sample.rttSeconds)", sample.computeFLOPs.map { "\($0)" }]
+                })
+            // Fold the batch into the estimates, holding their rows so concurrent batches serialize.
+            var estimates = Dictionary(uniqueKeysWithValues: try estimates(deviceIDs: deviceIDs, forUpdate: true, connection: connection).map { ($0.deviceID, $0) })
+            for sample in samples.sorted(by: { ($0.deviceID, $0.measuredAt) < ($1.deviceID, $1.measuredAt) }) {
+                estimates[sample.deviceID] = smoothing.fold(sample, into: estimates[sample.deviceID])
+            }
+            let updated = deviceIDs.compactMap { estimates[$0] }
+            try connection.query("""
+                INSERT INTO link_estimates (device_id, uplink_bps, downlink_bps, rtt_seconds, compute_flops, samples, measured_at, updated_at)
+                SELECT * , now() FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::int8[], $7::timestamptz[])
+                ON CONFLICT (device_id) DO UPDATE SET uplink_bps = excluded.uplink_bps, downlink_bps = excluded.downlink_bps,
+                    rtt_seconds = excluded.rtt_seconds, compute_flops = excluded.compute_flops, samples = excluded.samples,
+                    measured_at = excluded.measured_at, updated_at = now()
+                """, [updated.map(\.deviceID), PostgresValue.doubleArray(updated.map(\.uplinkBitsPerSecond)),
+                      PostgresValue.doubleArray(updated.map(\.downlinkBitsPerSecond)), PostgresValue.doubleArray(updated.map(\.rttSeconds)),
+                      PostgresValue.optionalDoubleArray(updated.map(\.computeFLOPs)),
+                      PostgresValue.intArray(updated.map { Int64($0.samples) }),
+                      PostgresValue.textArray(updated.map { PostgresTimestamp.format($0.measuredAt) })])
+            return samples.count
+        }
+    }
+
+    /// Creates the daily partitions covering `from`...`to` (UTC days); returns how many were new.
+    @discardableResult
+    public static func ensurePartitions(from: Date, to: Date, connection: PostgresConnection) throws -> Int {
+        try connection.query("SELECT splitd_ensure_telemetry_partitions($1::timestamptz::date, $2::timestamptz::date) AS created",
+                             [from, to]).int(0, "created") ?? 0
+    }
+
+    /// Drops partitions whose day ended more than `keepDays` days ago; returns their names.
+    @discardableResult
+    public static func dropPartitions(keepDays: Int, connection: PostgresConnection) throws -> [String] {
+        let result = try connection.query("SELECT splitd_drop_telemetry_partitions($1) AS dropped", [keepDays])
+        return (0..<result.rowCount).compactMap { result.string($0, "dropped") }
+    }
+
+    /// Names of the existing telemetry partitions, oldest first.
+    public static func partitions(connection: PostgresConnection) throws -> [String] {
+        let result = try connection.query("""
+            SELECT inhrelid::regclass::text AS name FROM pg_inherits WHERE inhparent = 'telemetry'::regclass ORDER BY 1
+            """)
+        return (0..<result.rowCount).compactMap { result.string($0, "name") }
+    }
+
+    /// Link estimates of `deviceIDs` (every device when nil).
+    public static func estimates(deviceIDs: [String]? = nil, forUpdate: Bool = false, connection: PostgresConnection) throws -> [LinkEstimate] {
+        let result = try connection.query("""
+            SELECT device_id, uplink_bps, downlink_bps, rtt_seconds, compute_flops, samples, measured_at
+            FROM link_estimates WHERE $1::text[] IS NULL OR device_id = ANY($1::text[])\(forUpdate ? " ORDER BY device_id FOR UPDATE" : "")
+            """, [deviceIDs.map { PostgresValue.textArray($0) } ?? .null])
+        return try (0..<result.rowCount).map { row in
+            LinkEstimate(
+                deviceID: try result.require(row, "device_id", result.string),
+                uplinkBitsPerSecond: try result.require(row, "uplink_bps", result.double),
+                downlinkBitsPerSecond: try result.require(row, "downlink_bps", result.double),
+                rttSeconds: try result.require(row, "rtt_seconds", result.double), computeFLOPs: result.double(row, "compute_flops"),
+                samples: try result.require(row, "samples", result.int), measuredAt: try result.require(row, "measured_at", result.date))
+        }
+    }
+}
