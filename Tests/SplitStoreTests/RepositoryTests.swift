@@ -1,0 +1,259 @@
+import Foundation
+import Testing
+import SplitCore
+@testable import SplitStore
+
+@Suite("Repositories")
+struct RepositoryTests {
+    @Test("models: same graph twice is the same version; a changed graph is a new version")
+    func models() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let connection = try database.connect()
+        let first = try ModelRepository.store(try Fixtures.graph(name: Fixtures.hostileName), connection: connection)
+        #expect(first.created && first.model.version == 1)
+        #expect(first.model.name == Fixtures.hostileName)
+        #expect(first.model.layerCount == 3 && first.model.blockCount == 1)
+        let again = try ModelRepository.store(try Fixtures.graph(name: Fixtures.hostileName), connection: connection)
+        #expect(!again.created && again.model.version == 1 && again.model.sha256 == first.model.sha256)
+        var layers = try Fixtures.graph().layers
+        layers[2].forwardFLOPs = 5e9
+        let changed = try ModelRepository.store(try ModelGraph(name: Fixtures.hostileName, layers: layers), connection: connection)
+        #expect(changed.created && changed.model.version == 2)
+        let stored = try #require(try ModelRepository.find(name: Fixtures.hostileName, connection: connection))
+        #expect(stored.version == 2)
+        let reloaded = try ModelGraph(json: Data(stored.graphJSON.utf8))
+        #expect(reloaded.layers[2].forwardFLOPs == 5e9)
+        #expect(try ModelRepository.find(name: Fixtures.hostileName, version: 1, connection: connection)?.sha256 == first.model.sha256)
+        #expect(try ModelRepository.latest(connection: connection).map(\.version) == [2])
+    }
+
+    @Test("edge servers, devices, tokens and profiles round-trip; names are stored verbatim")
+    func fleet() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let connection = try database.connect()
+        _ = try ModelRepository.store(try Fixtures.graph(), connection: connection)
+        let server = try FleetRepository.createEdgeServer(id: Fixtures.hostileName, computeFLOPs: 2e13, connection: connection)
+        #expect(server.id == Fixtures.hostileName)
+        #expect(throws: StoreError.self) { try FleetRepository.createEdgeServer(id: Fixtures.hostileName, computeFLOPs: 1, connection: connection) }
+        let settings = DeviceSettings(modelName: "tiny", edgeServerID: Fixtures.hostileName, batchSize: 16, computeFLOPs: 3e10,
+                                      memoryBytes: 8 << 30, allowRawUpload: true, callbackURL: "https://example.test/h")
+        let credentials = try FleetRepository.registerDevice(id: Fixtures.hostileName, settings: settings, connection: connection)
+        #expect(credentials.token.hasPrefix("sdt_") && credentials.webhookSecret.hasPrefix("whsec_"))
+        let device = try #require(try FleetRepository.device(id: Fixtures.hostileName, connection: connection))
+        #expect(device.batchSize == 16 && device.memoryBytes == 8 << 30 && device.allowRawUpload && device.active)
+        // Only the token's hash is stored.
+        let stored = try connection.query("SELECT token_hash FROM devices WHERE id = $1", [Fixtures.hostileName]).string(0, "token_hash")
+        #expect(stored == FleetRepository.tokenHash(credentials.token) && stored != credentials.token)
+        #expect(try FleetRepository.authenticate(token: credentials.token, connection: connection) == Fixtures.hostileName)
+        #expect(try FleetRepository.authenticate(token: "sdt_wrong", connection: connection) == nil)
+        // Unknown references are refused.
+        var bad = settings
+        bad.modelName = "nope"
+        #expect(throws: StoreError.self) { try FleetRepository.registerDevice(id: "d2", settings: bad, connection: connection) }
+        bad = settings
+        bad.modelVersion = 7
+        #expect(throws: StoreError.self) { try FleetRepository.registerDevice(id: "d2", settings: bad, connection: connection) }
+        // Update and deactivate.
+        var changed = settings
+        changed.batchSize = 64
+        #expect(try FleetRepository.updateDevice(id: Fixtures.hostileName, settings: changed, connection: connection).batchSize == 64)
+        let reason = try connection.query("SELECT requested_reason FROM planning_state WHERE device_id = $1", [Fixtures.hostileName]).string(0, "requested_reason")
+        #expect(reason == "device changed")
+        try FleetRepository.putDeviceProfile(deviceID: Fixtures.hostileName, profileJSON: "{\"format\": \"splitprofile/1\", \"batch_size\": 1, \"layers\": {}}", connection: connection)
+        #expect(try FleetRepository.deviceProfile(deviceID: Fixtures.hostileName, connection: connection)?.contains("splitprofile/1") == true)
+        try FleetRepository.putServerProfile(edgeServerID: Fixtures.hostileName, modelName: "tiny", profileJSON: "{\"format\": \"splitprofile/1\"}", connection: connection)
+        #expect(try FleetRepository.serverProfile(edgeServerID: Fixtures.hostileName, modelName: "tiny", connection: connection) != nil)
+        #expect(try FleetRepository.deactivateDevice(id: Fixtures.hostileName, connection: connection))
+        #expect(try FleetRepository.authenticate(token: credentials.token, connection: connection) == nil)
+        #expect(try FleetRepository.device(id: Fixtures.hostileName, connection: connection)?.active == false)
+        // The devices table survived its hostile name.
+        #expect(try connection.query("SELECT count(*) AS n FROM devices").int(0, "n") == 1)
+    }
+
+    @Test("telemetry: a batch with an unknown device stores nothing; estimates follow the EWMA")
+    func telemetry() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let connection = try database.connect()
+        let devices = try Fixtures.fleet(connection, devices: 2)
+        let start = Date(timeIntervalSince1970: 1_795_000_000)
+        let good = (0..<10).map { TelemetrySample(deviceID: devices[$0 % 2], measuredAt: start.addingTimeInterval(Double($0 * 10)),
+                                                  uplinkBitsPerSecond: 1e7, downlinkBitsPerSecond: 2e7, rttSeconds: 0.02) }
+        #expect(throws: StoreError.self) {
+            try TelemetryRepository.ingest(good + [TelemetrySample(deviceID: "ghost", measuredAt: start, uplinkBitsPerSecond: 1, downlinkBitsPerSecond: 1, rttSeconds: 0)], connection: connection)
+        }
+        #expect(try connection.query("SELECT count(*) AS n FROM telemetry").int(0, "n") == 0)
+        #expect(try TelemetryRepository.ingest(good, connection: connection) == 10)
+        let estimates = try TelemetryRepository.estimates(connection: connection)
+        #expect(estimates.count == 2)
+        #expect(estimates.allSatisfy { abs($0.uplinkBitsPerSecond - 1e7) < 1e-3 && $0.samples == 5 })
+        // A jump to 1e8 after 30 s moves the estimate by 1 - e^-1 in log space.
+        try TelemetryRepository.ingest([TelemetrySample(deviceID: devices[0], measuredAt: start.addingTimeInterval(110), uplinkBitsPerSecond: 1e8,
+                                                        downlinkBitsPerSecond: 2e7, rttSeconds: 0.02)], connection: connection)
+        let moved = try #require(try TelemetryRepository.estimates(deviceIDs: [devices[0]], connection: connection).first)
+        let expected = exp(log(1e7) + (1 - exp(-30.0 / 30)) * (log(1e8) - log(1e7)))
+        #expect(abs(moved.uplinkBitsPerSecond - expected) / expected < 1e-9)
+        // An older sample is stored but does not move the estimate.
+        try TelemetryRepository.ingest([TelemetrySample(deviceID: devices[0], measuredAt: start, uplinkBitsPerSecond: 1, downlinkBitsPerSecond: 1, rttSeconds: 1)], connection: connection)
+        #expect(try TelemetryRepository.estimates(deviceIDs: [devices[0]], connection: connection).first?.uplinkBitsPerSecond == moved.uplinkBitsPerSecond)
+    }
+
+    @Test("COPY of 100,000 telemetry rows across day boundaries creates the partitions; retention drops old ones")
+    func bulkTelemetryAndPartitions() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let connection = try database.connect()
+        let devices = try Fixtures.fleet(connection, devices: 50)
+        let now = Date()
+        // 100,000 samples spread over the last 4 days (so 4-5 daily partitions).
+        var samples: [TelemetrySample] = []
+        for index in 0..<100_000 {
+            let compute: Double? = index % 2 == 0 ? nil : 1e11
+            let offset = -Double(index) * 3.4
+            samples.append(TelemetrySample(deviceID: devices[index % devices.count], measuredAt: now.addingTimeInterval(offset),
+                                           uplinkBitsPerSecond: 1e6 + Double(index), downlinkBitsPerSecond: 2e6, rttSeconds: 0.01,
+                                           computeFLOPs: compute))
+        }
+        #expect(try TelemetryRepository.ingest(samples, connection: connection) == 100_000)
+        #expect(try connection.query("SELECT count(*) AS n FROM telemetry").int(0, "n") == 100_000)
+        let partitions = try TelemetryRepository.partitions(connection: connection)
+        #expect(partitions.count >= 4)
+        // Every row sits in the partition of its UTC day.
+        let misplaced = try connection.query("""
+            SELECT count(*) AS n FROM telemetry WHERE tableoid::regclass::text <> 'telemetry_' || to_char(measured_at AT TIME ZONE 'UTC', 'YYYYMMDD')
+            """).int(0, "n")
+        #expect(misplaced == 0)
+        #expect(try connection.query("SELECT count(*) AS n FROM telemetry WHERE compute_flops IS NULL").int(0, "n") == 50_000)
+        // Keep the last day only: partitions that ended over a day ago go.
+        let dropped = try TelemetryRepository.dropPartitions(keepDays: 1, connection: connection)
+        #expect(!dropped.isEmpty)
+        let remaining = try TelemetryRepository.partitions(connection: connection)
+        #expect(Set(remaining).isDisjoint(with: dropped))
+        #expect(try connection.query("SELECT min(measured_at) AS oldest FROM telemetry").date(0, "oldest")! > now.addingTimeInterval(-3 * 86_400))
+        // Creating ahead is idempotent.
+        #expect(try TelemetryRepository.ensurePartitions(from: now, to: now.addingTimeInterval(2 * 86_400), connection: connection) == 2)
+        #expect(try TelemetryRepository.ensurePartitions(from: now, to: now.addingTimeInterval(2 * 86_400), connection: connection) == 0)
+    }
+
+    @Test("plans: storing supersedes the current plan, drops its pending delivery, keeps one current plan, and shows in split_history")
+    func plansAndHistory() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let connection = try database.connect()
+        let devices = try Fixtures.fleet(connection, devices: 3)
+        let firstIDs = try connection.transaction { try PlanRepository.store(devices.map { Fixtures.plan(for: $0) }, connection: connection) }
+        #expect(firstIDs.count == 3)
+        let firstDelivery = try connection.query("SELECT id FROM webhook_deliveries WHERE plan_id = $1", [firstIDs[0]]).string(0, "id")!
+        #expect(firstDelivery.hasPrefix("msg_"))
+        var second = Fixtures.plan(for: devices[0], uplink: 5e7)
+        second.reason = .telemetryChange
+        second.deviceLayers = ["x", "a", "b\"quoted, odd"]
+        let secondIDs = try connection.transaction { try PlanRepository.store([second], connection: connection) }
+        let current = try #require(try PlanRepository.current(deviceID: devices[0], connection: connection))
+        #expect(current.id == secondIDs[0])
+        #expect(current.deviceLayers == ["x", "a", "b\"quoted, odd"])
+        #expect(current.reason == "telemetry change")
+        #expect(try DeliveryRepository.status(id: firstDelivery, connection: connection)?.status == "superseded")
+        let history = try PlanRepository.history(deviceID: devices[0], limit: 10, connection: connection)
+        #expect(history.map(\.id) == [secondIDs[0], firstIDs[0]])
+        #expect(history[1].supersededAt != nil)
+        let view = try connection.query("SELECT plan_id, valid_until, reason, delivery_status FROM split_history WHERE device = $1 ORDER BY valid_from", [devices[0]])
+        #expect(view.rowCount == 2)
+        #expect(view.string(0, "delivery_status") == "superseded" && view.date(0, "valid_until") != nil)
+        #expect(view.string(1, "delivery_status") == "pending" && view.string(1, "valid_until") == nil)
+        // The unique index forbids two current plans even if someone tries by hand.
+        #expect(throws: PostgresError.self) {
+            try connection.query("UPDATE split_plans SET superseded_at = NULL WHERE device_id = $1", [devices[0]])
+        }
+    }
+
+    @Test("planning candidates are claimed with SKIP LOCKED: concurrent claimers get disjoint devices")
+    func claimsAreDisjoint() async throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let setup = try database.connect()
+        let devices = try Fixtures.fleet(setup, devices: 40)
+        try TelemetryRepository.ingest(devices.map { TelemetrySample(deviceID: $0, measuredAt: Date(), uplinkBitsPerSecond: 1e7, downlinkBitsPerSecond: 2e7, rttSeconds: 0.01) }, connection: setup)
+        let url = database.url
+        // Two claimers hold their claims at the same time.
+        let first = try database.connect(), second = try database.connect()
+        try first.execute("BEGIN")
+        try second.execute("BEGIN")
+        let a = try PlanRepository.claimCandidates(limit: 25, connection: first)
+        let b = try PlanRepository.claimCandidates(limit: 25, connection: second)
+        #expect(a.count == 25 && b.count == 15)
+        #expect(Set(a.map(\.deviceID)).isDisjoint(with: Set(b.map(\.deviceID))))
+        #expect(Set(a.map(\.deviceID)).union(b.map(\.deviceID)) == Set(devices))
+        #expect(a.allSatisfy { $0.requestedReason == .newDevice && $0.current == nil && $0.modelVersion == 1 })
+        try PlanRepository.recordEvaluations(a.map { PlanEvaluation(deviceID: $0.deviceID, modelVersion: 1, link: $0.link, deviceFLOPs: $0.deviceFLOPs, splitFingerprint: nil) }, connection: first)
+        try first.execute("COMMIT")
+        try second.execute("ROLLBACK")
+        // Evaluated devices are not claimed again until something changes; the rolled-back ones are.
+        let third = try PostgresConnection(url: url)
+        let again = try third.transaction { try PlanRepository.claimCandidates(limit: 100, connection: third) }
+        #expect(Set(again.map(\.deviceID)) == Set(b.map(\.deviceID)))
+        // A link that moves beyond the threshold brings a device back.
+        try TelemetryRepository.ingest([TelemetrySample(deviceID: a[0].deviceID, measuredAt: Date().addingTimeInterval(600), uplinkBitsPerSecond: 1e9,
+                                                        downlinkBitsPerSecond: 2e7, rttSeconds: 0.01)], connection: third)
+        let moved = try third.transaction { try PlanRepository.claimCandidates(limit: 100, connection: third) }
+        #expect(moved.contains { $0.deviceID == a[0].deviceID && $0.requestedReason == nil })
+    }
+
+    @Test("deliveries: leases, fencing by owner, expired leases are reclaimed, dead after give-up")
+    func deliveries() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let connection = try database.connect()
+        let devices = try Fixtures.fleet(connection, devices: 2)
+        try connection.transaction { _ = try PlanRepository.store(devices.map { Fixtures.plan(for: $0) }, connection: connection) }
+        let claimed = try DeliveryRepository.claim(owner: "a", limit: 10, leaseSeconds: 30, connection: connection)
+        #expect(claimed.count == 2)
+        #expect(claimed.allSatisfy { $0.attempt == 1 && $0.callbackURL == "http://127.0.0.1:9/hook" && $0.webhookSecret.hasPrefix("whsec_") })
+        #expect(try DeliveryRepository.claim(owner: "b", limit: 10, leaseSeconds: 30, connection: connection).isEmpty)
+        // Someone else cannot finish a delivery it does not hold.
+        #expect(try !DeliveryRepository.markDelivered(id: claimed[0].id, owner: "b", statusCode: 200, connection: connection))
+        #expect(try DeliveryRepository.markDelivered(id: claimed[0].id, owner: "a", statusCode: 204, connection: connection))
+        // A crashed owner's lease expires and the delivery is claimed again, same id, next attempt.
+        try connection.query("UPDATE webhook_deliveries SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [claimed[1].id])
+        let reclaimed = try DeliveryRepository.claim(owner: "b", limit: 10, leaseSeconds: 30, connection: connection)
+        #expect(reclaimed.map(\.id) == [claimed[1].id])
+        #expect(reclaimed[0].attempt == 2)
+        #expect(try !DeliveryRepository.markFailed(id: claimed[1].id, owner: "a", statusCode: 500, error: "late", retryAt: Date(), connection: connection))
+        #expect(try DeliveryRepository.markFailed(id: claimed[1].id, owner: "b", statusCode: 500, error: "server error", retryAt: Date().addingTimeInterval(3600), connection: connection))
+        #expect(try DeliveryRepository.claim(owner: "c", limit: 10, leaseSeconds: 30, connection: connection).isEmpty)
+        try connection.query("UPDATE webhook_deliveries SET next_attempt_at = now() WHERE id = $1", [claimed[1].id])
+        let third = try DeliveryRepository.claim(owner: "c", limit: 10, leaseSeconds: 30, connection: connection)
+        #expect(try DeliveryRepository.markFailed(id: third[0].id, owner: "c", statusCode: 500, error: "gave up", retryAt: nil, connection: connection))
+        #expect(try DeliveryRepository.status(id: third[0].id, connection: connection)?.status == "dead")
+        // Releasing leases on shutdown makes them due again without costing an attempt.
+        try connection.transaction { _ = try PlanRepository.store([Fixtures.plan(for: devices[0], uplink: 3e7)], connection: connection) }
+        let held = try DeliveryRepository.claim(owner: "d", limit: 10, leaseSeconds: 300, connection: connection)
+        #expect(try DeliveryRepository.releaseLeases(owner: "d", connection: connection) == 1)
+        let back = try DeliveryRepository.claim(owner: "e", limit: 10, leaseSeconds: 300, connection: connection)
+        #expect(back.map(\.id) == held.map(\.id) && back[0].attempt == 1)
+        // Deliveries of a deactivated device die instead of being sent.
+        try connection.query("UPDATE webhook_deliveries SET status = 'pending', lease_owner = NULL WHERE id = $1", [back[0].id])
+        _ = try FleetRepository.deactivateDevice(id: devices[0], connection: connection)
+        #expect(try DeliveryRepository.claim(owner: "f", limit: 10, leaseSeconds: 30, connection: connection).isEmpty)
+    }
+
+    @Test("leases: one owner at a time; the fencing token grows when the lease changes hands")
+    func leases() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let connection = try database.connect()
+        let a = try #require(try LeaseRepository.acquire(name: "maintenance", owner: "a", ttlSeconds: 30, connection: connection))
+        #expect(try LeaseRepository.acquire(name: "maintenance", owner: "b", ttlSeconds: 30, connection: connection) == nil)
+        let renewed = try #require(try LeaseRepository.acquire(name: "maintenance", owner: "a", ttlSeconds: 30, connection: connection))
+        #expect(renewed.fencingToken == a.fencingToken)
+        try connection.query("UPDATE leases SET expires_at = now() - interval '1 second'")
+        let b = try #require(try LeaseRepository.acquire(name: "maintenance", owner: "b", ttlSeconds: 30, connection: connection))
+        #expect(b.fencingToken == a.fencingToken + 1)
+        #expect(try connection.transaction { try !LeaseRepository.verify(a, connection: connection) })
+        #expect(try connection.transaction { try LeaseRepository.verify(b, connection: connection) })
+        try LeaseRepository.release(b, connection: connection)
+        #expect(try LeaseRepository.acquire(name: "maintenance", owner: "c", ttlSeconds: 30, connection: connection)?.fencingToken == b.fencingToken + 1)
+    }
+}
