@@ -8,31 +8,68 @@ let package = Package(
         .library(name: "SplitCore", targets: ["SplitCore"]),
         .library(name: "SplitSim", targets: ["SplitSim"]),
         .library(name: "SplitStore", targets: ["SplitStore"]),
+        .library(name: "SplitPush", targets: ["SplitPush"]),
         .executable(name: "splitctl", targets: ["splitctl"]),
+        .executable(name: "splitd", targets: ["splitd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
+        // Pure planning: graphs, cost model, max-flow, planners. No I/O.
         .target(name: "SplitCore"),
+        // Training-delay simulation over network traces.
         .target(name: "SplitSim", dependencies: ["SplitCore"]),
+        // PostgreSQL through libpq: pool, migrations, embedded cluster, repositories.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CSpawn"),
         .target(
             name: "SplitStore",
             dependencies: ["CLibPQ", "CSpawn", "SplitCore", .product(name: "Crypto", package: "swift-crypto")]),
+        // Signed webhooks through libcurl.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        .target(
+            name: "SplitPush",
+            dependencies: ["CCurl", "CCurlShim", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]),
+        // The daemon: HTTP API, planning loop, delivery workers, maintenance.
+        .target(
+            name: "SplitServer",
+            dependencies: [
+                "SplitCore", "SplitStore", "SplitPush",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/openapi.yaml")]),
+        .executableTarget(
+            name: "splitd",
+            dependencies: ["SplitServer", "SplitStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "splitctl",
-            dependencies: [
-                "SplitCore",
-                "SplitSim",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
+            dependencies: ["SplitCore", "SplitSim", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "SplitCoreTests", dependencies: ["SplitCore"]),
-        .testTarget(name: "SplitStoreTests", dependencies: ["SplitStore", "SplitCore"]),
         .testTarget(name: "SplitSimTests", dependencies: ["SplitSim", "SplitCore"]),
+        .target(
+            name: "SplitTestSupport",
+            dependencies: ["SplitStore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            path: "Tests/SplitTestSupport"),
+        .testTarget(name: "SplitStoreTests", dependencies: ["SplitStore", "SplitCore", "SplitTestSupport"]),
+        .testTarget(
+            name: "SplitPushTests",
+            dependencies: ["SplitPush", "SplitTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(
+            name: "SplitServerTests",
+            dependencies: ["SplitStore", "SplitCore", "SplitPush", "SplitTestSupport", "splitd"]),
         .testTarget(name: "SplitCTLTests", dependencies: ["splitctl"]),
     ],
     swiftLanguageModes: [.v6]

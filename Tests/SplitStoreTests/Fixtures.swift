@@ -1,6 +1,7 @@
 import Foundation
 import SplitCore
 @testable import SplitStore
+import SplitTestSupport
 
 /// Small fleets for store tests.
 enum Fixtures {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SplitStore
+import SplitTestSupport
 
 @Suite("Migrations")
 struct MigrationTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SplitStore
+import SplitTestSupport
 
 @Suite("libpq layer")
 struct PostgresLayerTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SplitCore
 @testable import SplitStore
+import SplitTestSupport
 
 @Suite("Repositories")
 struct RepositoryTests {

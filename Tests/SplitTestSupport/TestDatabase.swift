@@ -1,12 +1,14 @@
 import Foundation
-import Testing
-@testable import SplitStore
+import SplitStore
 
 /// One private PostgreSQL cluster per test process (under a temporary directory), and a fresh
 /// database per test, so tests are isolated and the suite can run twice in a row.
-enum TestCluster {
+/// The repository root (for migrations, sample models and built binaries).
+public let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+public enum TestCluster {
     /// The cluster, started on first use.
-    static let shared: EmbeddedPostgres = {
+    public static let shared: EmbeddedPostgres = {
         let directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("splitd-test-\(getpid())")
         let cluster = EmbeddedPostgres(stateDirectory: directory, durable: false)
         do {
@@ -21,20 +23,19 @@ enum TestCluster {
         return cluster
     }()
 
-    static let migrations: [Migration] = {
-        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("migrations")
+    public static let migrations: [Migration] = {
+        let directory = packageRoot.appendingPathComponent("migrations")
         return try! Migration.load(from: directory)
     }()
 }
 
 /// A database of its own for one test; dropped by `drop()`.
-struct TestDatabase {
-    let name: String
-    let url: String
+public struct TestDatabase: Sendable {
+    public let name: String
+    public let url: String
 
     /// Creates an empty database (optionally migrated).
-    static func make(migrated: Bool = true, function: String = #function) throws -> TestDatabase {
+    public static func make(migrated: Bool = true, function: String = #function) throws -> TestDatabase {
         let cluster = TestCluster.shared
         let name = "t_" + function.prefix(20).filter { $0.isLetter || $0.isNumber }.lowercased() + "_" + UUID().uuidString.prefix(8).lowercased()
         try cluster.ensureDatabase(name)
@@ -47,7 +48,7 @@ struct TestDatabase {
         return database
     }
 
-    func connect() throws -> PostgresConnection { try PostgresConnection(url: url) }
+    public func connect() throws -> PostgresConnection { try PostgresConnection(url: url) }
 
-    func drop() { try? TestCluster.shared.dropDatabase(name) }
+    public func drop() { try? TestCluster.shared.dropDatabase(name) }
 }

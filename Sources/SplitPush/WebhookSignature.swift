@@ -1,0 +1,61 @@
+import Crypto
+import Foundation
+
+/// Standard Webhooks signatures: `webhook-signature: v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`
+/// with `key` the base64-decoded part of a `whsec_...` secret.
+public enum WebhookSignature {
+    /// A fresh secret, `whsec_` + base64 of 32 random bytes.
+    public static func newSecret() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }).base64EncodedString()
+    }
+
+    /// The signing key of a `whsec_` secret (the raw bytes of its base64 part).
+    public static func key(fromSecret secret: String) throws -> SymmetricKey {
+        let encoded = secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret
+        guard let bytes = Data(base64Encoded: encoded), !bytes.isEmpty else {
+            throw WebhookError.invalidSecret
+        }
+        return SymmetricKey(data: bytes)
+    }
+
+    /// The `webhook-signature` header value for a message.
+    public static func sign(id: String, timestamp: Int, body: Data, secret: String) throws -> String {
+        var signed = Data("\(id).\(timestamp).".utf8)
+        signed.append(body)
+        let mac = HMAC<SHA256>.authenticationCode(for: signed, using: try key(fromSecret: secret))
+        return "v1," + Data(mac).base64EncodedString()
+    }
+
+    /// Whether `header` (one or more space-separated `v1,<sig>`) signs the message, and the
+    /// timestamp is within `tolerance` of `now` (replay protection, as receivers should check).
+    public static func verify(header: String, id: String, timestamp: Int, body: Data, secret: String,
+                              now: Date = Date(), tolerance: TimeInterval = 300) -> Bool {
+        guard abs(now.timeIntervalSince1970 - Double(timestamp)) <= tolerance,
+              let expected = try? sign(id: id, timestamp: timestamp, body: body, secret: secret) else { return false }
+        return header.split(separator: " ").contains { constantTimeEqual(String($0), expected) }
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var difference: UInt8 = 0
+        for index in 0..<x.count { difference |= x[index] ^ y[index] }
+        return difference == 0
+    }
+}
+
+/// Failures preparing a webhook.
+public enum WebhookError: Error, Equatable, CustomStringConvertible, Sendable {
+    case invalidSecret
+    case invalidURL(String)
+    case forbiddenTarget(String)
+
+    public var description: String {
+        switch self {
+        case .invalidSecret: return "webhook secret is not whsec_<base64>"
+        case .invalidURL(let reason): return "invalid callback URL: \(reason)"
+        case .forbiddenTarget(let reason): return "callback URL refused: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import NIOCore
+
+/// A real HTTP server on loopback that records webhook deliveries and answers as told.
+public final class WebhookReceiver: Sendable {
+    /// One request as received.
+    public struct Received: Sendable {
+        public var path: String
+        public var headers: [String: String]
+        public var body: Data
+        public var receivedAt: Date
+        public var webhookID: String? { headers["webhook-id"] }
+        public var timestamp: Int? { headers["webhook-timestamp"].flatMap { Int($0) } }
+        public var signature: String? { headers["webhook-signature"] }
+    }
+
+    /// How to answer: status, extra headers, and an optional delay before answering.
+    public struct Reply: Sendable {
+        public var status: Int
+        public var headers: [String: String]
+        public var delaySeconds: Double
+        public init(status: Int = 200, headers: [String: String] = [:], delaySeconds: Double = 0) {
+            self.status = status
+            self.headers = headers
+            self.delaySeconds = delaySeconds
+        }
+    }
+
+    private actor Log {
+        var received: [Received] = []
+        var behaviour: @Sendable (Int, Received) -> Reply = { _, _ in Reply() }
+        func append(_ request: Received) -> Reply {
+            received.append(request)
+            return behaviour(received.count, request)
+        }
+        func set(_ behaviour: @escaping @Sendable (Int, Received) -> Reply) { self.behaviour = behaviour }
+    }
+
+    private let log = Log()
+    private let task: Task<Void, Error>
+    /// The port it listens on (127.0.0.1).
+    public let port: Int
+
+    /// Starts listening on 127.0.0.1 at a free port (or `port`).
+    public init(port requested: Int = 0) async throws {
+        let log = self.log
+        let router = Router()
+        router.post("/**") { request, _ -> Response in
+            var request = request
+            let buffer = try await request.collectBody(upTo: 16 << 20)
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            let reply = await log.append(Received(path: request.uri.path, headers: headers, body: Data(buffer.readableBytesView), receivedAt: Date()))
+            if reply.delaySeconds > 0 { try await Task.sleep(nanoseconds: UInt64(reply.delaySeconds * 1e9)) }
+            var response = Response(status: HTTPResponse.Status(code: reply.status))
+            for (name, value) in reply.headers { if let field = HTTPField.Name(name) { response.headers[field] = value } }
+            return response
+        }
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: requested), serverName: "receiver"),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
+        task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        var iterator = stream.makeAsyncIterator()
+        guard let bound = await iterator.next(), bound > 0 else { throw CancellationError() }
+        port = bound
+    }
+
+    /// Sets how to answer request number n (1-based, counting every request received).
+    public func respond(_ behaviour: @escaping @Sendable (Int, Received) -> Reply) async { await log.set(behaviour) }
+
+    /// Everything received so far.
+    public func received() async -> [Received] { await log.received }
+
+    /// Waits until `count` requests arrived (or the timeout passes) and returns what arrived.
+    public func waitFor(_ count: Int, timeoutSeconds: Double = 20) async -> [Received] {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while Date() < deadline {
+            let received = await log.received
+            if received.count >= count { return received }
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        return await log.received
+    }
+
+    /// URL of `path` on this receiver.
+    public func url(_ path: String = "/hook") -> String { "http://127.0.0.1:\(port)\(path)" }
+
+    /// Stops listening.
+    public func stop() async {
+        task.cancel()
+        _ = try? await task.value
+    }
+}
