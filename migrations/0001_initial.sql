@@ -124,7 +124,7 @@ CREATE TABLE planning_state (
     evaluated_downlink_bps  double precision,
     evaluated_rtt_seconds   double precision,
     evaluated_compute_flops double precision,
-    split_fingerprint       text             -- SHA-256 of the current plan's device layer set
+    split_fingerprint       text             -- digest of the current plan's split (model, version, sides)
 );
 
 -- The webhook outbox. `id` is the message id sent as `webhook-id`, the same on every retry.

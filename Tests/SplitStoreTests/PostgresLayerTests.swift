@@ -169,3 +169,33 @@ struct ConnectionPoolTests {
         await pool.close()
     }
 }
+
+@Suite("Nested transactions")
+struct NestedTransactionTests {
+    @Test("an inner transaction is a savepoint: the outer one stays atomic, a failing inner one rolls back alone")
+    func savepoints() throws {
+        let database = try TestDatabase.make(migrated: false)
+        defer { database.drop() }
+        let connection = try database.connect()
+        try connection.execute("CREATE TABLE n (v int)")
+        struct Boom: Error {}
+        #expect(throws: Boom.self) {
+            try connection.transaction {
+                try connection.transaction { try connection.query("INSERT INTO n VALUES ($1)", [1]) }
+                throw Boom()
+            }
+        }
+        #expect(try connection.query("SELECT count(*) AS n FROM n").int(0, "n") == 0, "inner commit must not commit the outer transaction")
+        try connection.transaction {
+            try connection.query("INSERT INTO n VALUES ($1)", [2])
+            _ = try? connection.transaction {
+                try connection.query("INSERT INTO n VALUES ($1)", [3])
+                throw Boom()
+            }
+            #expect(connection.inTransaction)
+        }
+        let values = try connection.query("SELECT v FROM n ORDER BY v")
+        #expect((0..<values.rowCount).map { values.int($0, "v") } == [2])
+        #expect(!connection.inTransaction)
+    }
+}

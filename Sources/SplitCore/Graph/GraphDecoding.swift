@@ -137,7 +137,7 @@ extension Layer: Codable {
 
 extension GraphError {
     /// Maps a Foundation decoding failure to a message that says where in the document it happened.
-    init(decoding error: DecodingError) {
+    public init(decoding error: DecodingError) {
         func path(_ codingPath: [CodingKey]) -> String {
             codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
                 .trimmingCharacters(in: CharacterSet(charactersIn: "."))

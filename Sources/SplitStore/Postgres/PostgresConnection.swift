@@ -9,6 +9,7 @@ import Foundation
 public final class PostgresConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
     private var preparedNames: [String: String] = [:]
+    private var transactionDepth = 0
     /// Pool generation this connection was opened in (older ones are retired after an outage).
     let generation: Int
 
@@ -26,6 +27,8 @@ public final class PostgresConnection: @unchecked Sendable {
             handle = nil
             throw PostgresError(.connection, message: "cannot connect to \(Self.redacted(url)): \(message)")
         }
+        // Server notices would go to stderr; the errors that matter arrive as results.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         _ = try execute("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO'; SET client_encoding = 'UTF8'; SET client_min_messages = 'warning'")
     }
 
@@ -66,19 +69,28 @@ public final class PostgresConnection: @unchecked Sendable {
         return try check(PQexec(handle, sql), sql: sql)
     }
 
-    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
+    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws. Called
+    /// inside another transaction it becomes a savepoint, so the outer transaction stays atomic and
+    /// a failing inner part rolls back only itself.
     @discardableResult
     public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN")
+        let depth = transactionDepth
+        let savepoint = "splitd_sp\(depth)"
+        try execute(depth == 0 ? "BEGIN" : "SAVEPOINT \(savepoint)")
+        transactionDepth += 1
+        defer { transactionDepth = depth }
         do {
             let value = try body()
-            try execute("COMMIT")
+            try execute(depth == 0 ? "COMMIT" : "RELEASE SAVEPOINT \(savepoint)")
             return value
         } catch {
-            if !isBroken { _ = try? execute("ROLLBACK") }
+            if !isBroken { _ = try? execute(depth == 0 ? "ROLLBACK" : "ROLLBACK TO SAVEPOINT \(savepoint)") }
             throw error
         }
     }
+
+    /// Whether a transaction opened with `transaction` is in progress.
+    public var inTransaction: Bool { transactionDepth > 0 }
 
     /// Streams rows into `COPY table (columns) FROM STDIN` in text format and returns the row count.
     /// Each row is a list of optional field strings (nil = NULL); escaping is done here.

@@ -78,9 +78,17 @@ public struct PlanEvaluation: Sendable {
 
 /// SQL for `split_plans`, `planning_state`, and enqueueing deliveries with new plans.
 public enum PlanRepository {
-    /// SHA-256 over the sorted device layer names: equal iff the splits are equal.
-    public static func fingerprint(deviceLayers: [String]) -> String {
-        SHA256.hash(data: Data(deviceLayers.sorted().joined(separator: "\n").utf8)).map { String(format: "%02x", $0) }.joined()
+    /// SHA-256 over model, version and the device/server side of every layer: equal iff the
+    /// splits are equal.
+    public static func fingerprint(modelName: String, modelVersion: Int, onDevice: [Bool]) -> String {
+        var bytes = Data("\(modelName)\n\(modelVersion)\n".utf8)
+        var byte: UInt8 = 0
+        for (index, device) in onDevice.enumerated() {
+            if device { byte |= 1 << UInt8(index % 8) }
+            if index % 8 == 7 { bytes.append(byte); byte = 0 }
+        }
+        bytes.append(byte)
+        return SHA256.hash(data: bytes).prefix(16).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Claims up to `limit` devices that need planning (`FOR UPDATE SKIP LOCKED` on their planning

@@ -1,0 +1,122 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import SplitCore
+import SplitPush
+import SplitStore
+
+/// The splitd daemon: HTTP API, fleet planning, webhook delivery and maintenance as one service
+/// group with graceful shutdown on SIGTERM/SIGINT.
+public enum Daemon {
+    /// Resolves the database: the configured URL, or the embedded cluster under the state directory
+    /// (started now; returned so it can be stopped on shutdown).
+    public static func database(_ configuration: ServerConfiguration, logger: Logger) throws -> (url: String, embedded: EmbeddedPostgres?) {
+        if let url = configuration.databaseURL { return (url, nil) }
+        try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o711])
+        let embedded = EmbeddedPostgres(stateDirectory: configuration.stateDirectory)
+        let url = try embedded.start()
+        logger.info("using the embedded PostgreSQL cluster", metadata: ["data": "\(embedded.dataDirectory.path)", "url": "\(url)"])
+        return (url, embedded)
+    }
+
+    /// Applies (or, with auto-migrate off, checks) migrations; throws with a clear message on drift.
+    public static func migrate(url: String, apply: Bool, logger: Logger) throws -> Migrator {
+        let migrator = Migrator(migrations: try Migration.load(from: try Migration.defaultDirectory()))
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        if apply {
+            let applied = try migrator.migrate(connection)
+            if !applied.isEmpty { logger.info("migrations applied", metadata: ["versions": "\(applied)"]) }
+        } else {
+            let status = try migrator.verify(connection)
+            guard status.pending.isEmpty else {
+                throw MigrationError("migrations \(status.pending) are not applied and SPLITD_AUTO_MIGRATE is off; run 'splitd migrate'")
+            }
+        }
+        return migrator
+    }
+
+    /// The admin token: configured, or (loopback-only listeners) generated once and kept in the
+    /// state directory with mode 0600.
+    public static func adminToken(_ configuration: ServerConfiguration, logger: Logger) throws -> String {
+        if let token = configuration.adminToken { return token }
+        let file = configuration.adminTokenFile
+        if let existing = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), existing.count >= 16 {
+            logger.info("admin token read from the state directory", metadata: ["file": "\(file.path)"])
+            return existing
+        }
+        try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true)
+        var generator = SystemRandomNumberGenerator()
+        let token = "sda_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        _ = FileManager.default.createFile(atPath: file.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        logger.notice("generated an admin token (loopback-only listener)", metadata: ["file": "\(file.path)"])
+        return token
+    }
+
+    /// Runs until SIGTERM/SIGINT: starts everything, serves, then drains and stops.
+    public static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
+        let (url, embedded) = try database(configuration, logger: logger)
+        defer {
+            if let embedded {
+                do { try embedded.stop() } catch { logger.error("stopping the embedded PostgreSQL failed", metadata: ["error": "\(error)"]) }
+            }
+        }
+        let migrator = try migrate(url: url, apply: configuration.autoMigrate, logger: logger)
+        let token = try adminToken(configuration, logger: logger)
+        let pool = ConnectionPool(url: url, maximumConnections: configuration.poolSize)
+        let metrics = ServerMetrics.shared
+        let cache = ModelCache()
+        let policy = try TargetPolicy(allowList: configuration.webhookAllowList)
+        let api = APIDependencies(
+            pool: pool, auth: Authenticator(adminToken: token, pool: pool), cache: cache, metrics: metrics, policy: policy,
+            migrator: migrator, smoothing: configuration.smoothing, maximumBodyBytes: configuration.maximumBodyBytes,
+            telemetryRetentionDays: configuration.telemetryRetentionDays, logger: logger)
+        let planner = FleetPlanner(
+            cache: cache, minimumGain: configuration.minimumGain, thresholds: configuration.replanThresholds,
+            algorithm: PlanningAlgorithm(rawValue: configuration.algorithm) ?? .block, logger: logger)
+        let planning = PlanningService(pool: pool, planner: planner, interval: configuration.planInterval, batchSize: configuration.planBatchSize,
+                                       workers: configuration.planWorkers, metrics: metrics, logger: logger)
+        let delivery = DeliveryService(
+            pool: pool, client: WebhookClient(timeoutSeconds: configuration.webhookTimeout), policy: policy,
+            schedule: configuration.retrySchedule, owner: configuration.instanceID, batchSize: configuration.deliveryBatchSize,
+            workers: configuration.deliveryWorkers, leaseSeconds: configuration.deliveryLeaseSeconds, metrics: metrics, logger: logger)
+        let maintenance = MaintenanceService(pool: pool, owner: configuration.instanceID, retentionDays: configuration.telemetryRetentionDays,
+                                             interval: 60, logger: logger)
+        let host = configuration.listenHost, instance = configuration.instanceID
+        let app = Application(
+            router: APIRoutes.router(api),
+            configuration: .init(address: .hostname(host, port: configuration.listenPort), serverName: "splitd"),
+            onServerRunning: { channel in
+                logger.notice("splitd listening", metadata: ["address": "\(channel.localAddress?.description ?? host)", "instance": "\(instance)"])
+                SystemdNotifier.notify("READY=1\nSTATUS=serving on \(channel.localAddress?.description ?? host)")
+            },
+            logger: logger)
+        var services: [any Service] = [app, planning, delivery, maintenance]
+        if let interval = SystemdNotifier.watchdogInterval { services.append(WatchdogService(interval: interval)) }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        do {
+            try await group.run()
+        } catch {
+            logger.error("service group failed", metadata: ["error": "\(error)"])
+            SystemdNotifier.notify("STOPPING=1")
+            await pool.close()
+            throw error
+        }
+        SystemdNotifier.notify("STOPPING=1")
+        await pool.close()
+        logger.notice("splitd stopped")
+    }
+}
+
+/// Pings the systemd watchdog while the process is healthy.
+struct WatchdogService: Service {
+    let interval: TimeInterval
+    func run() async throws {
+        while keepRunning {
+            SystemdNotifier.notify("WATCHDOG=1")
+            await sleepUnlessShuttingDown(interval)
+        }
+    }
+}

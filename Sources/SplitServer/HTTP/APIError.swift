@@ -1,0 +1,85 @@
+import Foundation
+import Hummingbird
+import SplitCore
+import SplitStore
+
+/// An API failure rendered as `{"error": code, "detail": sentence, "field": path?}`.
+public struct APIError: Error, HTTPResponseError, Sendable {
+    public let status: HTTPResponse.Status
+    /// Stable machine-readable code (`invalid_field`, `not_found`, ...).
+    public let code: String
+    /// What went wrong, naming the field when there is one.
+    public let detail: String
+    public let field: String?
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ detail: String, field: String? = nil) {
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.field = field
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var body: [String: String] = ["error": code, "detail": detail]
+        if let field { body["field"] = field }
+        var response = JSONResponse.make(status: status, object: body)
+        for field in headers { response.headers.append(field) }
+        return response
+    }
+
+    static func badRequest(_ detail: String, field: String? = nil) -> APIError { APIError(.badRequest, "bad_request", detail, field: field) }
+    static func invalid(_ field: String, _ detail: String) -> APIError { APIError(.unprocessableContent, "invalid_field", "\(field): \(detail)", field: field) }
+    static func notFound(_ detail: String) -> APIError { APIError(.notFound, "not_found", detail) }
+    static func conflict(_ detail: String, field: String? = nil) -> APIError { APIError(.conflict, "conflict", detail, field: field) }
+    static func unauthorized(_ detail: String) -> APIError {
+        var error = APIError(.unauthorized, "unauthorized", detail)
+        error.headers[.wwwAuthenticate] = "Bearer realm=\"splitd\""
+        return error
+    }
+    static func forbidden(_ detail: String) -> APIError { APIError(.forbidden, "forbidden", detail) }
+    static func tooLarge(_ detail: String) -> APIError { APIError(.contentTooLarge, "payload_too_large", detail) }
+
+    /// The API error for a store-level refusal.
+    init(_ error: StoreError) {
+        switch error.kind {
+        case .notFound: self.init(.notFound, "not_found", error.message, field: error.field)
+        case .conflict: self.init(.conflict, "conflict", error.message, field: error.field)
+        case .invalid: self.init(.unprocessableContent, "invalid_field", error.field.map { "\($0): \(error.message)" } ?? error.message, field: error.field)
+        }
+    }
+}
+
+/// JSON responses.
+enum JSONResponse {
+    static func make(status: HTTPResponse.Status = .ok, data: Data) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func make(status: HTTPResponse.Status = .ok, object: Any) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return make(status: status, data: data)
+    }
+
+    static func make<T: Encodable>(status: HTTPResponse.Status = .ok, _ value: T) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return make(status: status, data: (try? encoder.encode(value)) ?? Data("{}".utf8))
+    }
+}
+
+/// UTC ISO 8601 with microseconds, as every timestamp in the API is written.
+func iso8601(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: date)
+}
+
+/// Parses RFC 3339 timestamps with or without fractional seconds.
+func parseISO8601(_ text: String) -> Date? {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = formatter.date(from: text) { return date }
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.date(from: text)
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SplitCore
+import SplitStore
+
+/// Re-plans the fleet every `interval`: workers claim batches (SKIP LOCKED, so replicas share the
+/// work and none is done twice) until no device needs planning, then the loop sleeps. On graceful
+/// shutdown the batches in progress finish and commit; no new one starts.
+struct PlanningService: Service {
+    let pool: ConnectionPool
+    let planner: FleetPlanner
+    let interval: TimeInterval
+    let batchSize: Int
+    let workers: Int
+    let metrics: ServerMetrics
+    let logger: Logger
+
+    func run() async throws {
+        while keepRunning {
+            await runCycle()
+            await sleepUnlessShuttingDown(interval)
+        }
+    }
+
+    /// One cycle: plan until nothing is left; returns devices planned and plans stored.
+    @discardableResult
+    func runCycle() async -> (planned: Int, stored: Int) {
+        let started = DispatchTime.now()
+        let totals = await withTaskGroup(of: (Int, Int).self) { group in
+            for _ in 0..<workers {
+                group.addTask {
+                    var planned = 0, stored = 0
+                    while keepRunning {
+                        do {
+                            let outcome = try await pool.withConnection { [planner, batchSize] connection in
+                                try planner.planBatch(limit: batchSize, connection: connection)
+                            }
+                            planned += outcome.claimed
+                            stored += outcome.stored
+                            metrics.plansComputed.increment(by: outcome.claimed - outcome.failed)
+                            metrics.plansStored.increment(by: outcome.stored)
+                            if outcome.failed > 0 { metrics.planFailures.increment(by: outcome.failed) }
+                            for seconds in outcome.solveSeconds { metrics.planSolve.recordNanoseconds(Int64(seconds * 1e9)) }
+                            if outcome.claimed < batchSize { break }
+                        } catch {
+                            logger.error("planning batch failed", metadata: ["error": "\(error)"])
+                            break
+                        }
+                    }
+                    return (planned, stored)
+                }
+            }
+            return await group.reduce(into: (0, 0)) { $0.0 += $1.0; $0.1 += $1.1 }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        metrics.planningCycle.recordNanoseconds(Int64(seconds * 1e9))
+        if totals.0 > 0 {
+            logger.info("planning cycle", metadata: ["devices": "\(totals.0)", "stored": "\(totals.1)", "seconds": "\(String(format: "%.3f", seconds))"])
+        }
+        return totals
+    }
+}
