@@ -69,7 +69,7 @@ let package = Package(
             dependencies: ["SplitPush", "SplitTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(
             name: "SplitServerTests",
-            dependencies: ["SplitStore", "SplitCore", "SplitPush", "SplitTestSupport", "splitd"]),
+            dependencies: ["SplitStore", "SplitCore", "SplitPush", "SplitTestSupport", "splitd", "splitctl"]),
         .testTarget(name: "SplitCTLTests", dependencies: ["splitctl"]),
     ],
     swiftLanguageModes: [.v6]

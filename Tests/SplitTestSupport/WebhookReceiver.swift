@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import HTTPTypes
 import NIOCore
 
@@ -59,9 +60,11 @@ public final class WebhookReceiver: Sendable {
             return response
         }
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "receiver")
+        logger.logLevel = .critical
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: requested), serverName: "receiver"),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
         task = Task { try await app.runService(gracefulShutdownSignals: []) }
         var iterator = stream.makeAsyncIterator()
         guard let bound = await iterator.next(), bound > 0 else { throw CancellationError() }

@@ -1,0 +1,169 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import SplitStore
+import SplitTestSupport
+import Testing
+
+/// A real `splitd` process on loopback against a test database.
+final class Daemon: @unchecked Sendable {
+    static let adminToken = "test-admin-token-0123456789"
+
+    let database: TestDatabase
+    let port: Int
+    let instance: String
+    let logFile: URL
+    private var process: Process?
+    private let environment: [String: String]
+
+    /// Starts splitd with fast timers for tests; `extra` overrides any variable.
+    init(database: TestDatabase, instance: String = "t\(UUID().uuidString.prefix(6))", extra: [String: String] = [:]) async throws {
+        self.database = database
+        self.instance = instance
+        port = try Self.freePort()
+        logFile = FileManager.default.temporaryDirectory.appendingPathComponent("splitd-\(instance).log")
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge([
+            "SPLITD_DATABASE_URL": database.url, "SPLITD_LISTEN": "127.0.0.1:\(port)", "SPLITD_ADMIN_TOKEN": Self.adminToken,
+            "SPLITD_WEBHOOK_ALLOW": "127.0.0.1", "SPLITD_PLAN_INTERVAL": "200ms", "SPLITD_WEBHOOK_RETRY": "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
+            "SPLITD_INSTANCE_ID": instance, "SPLITD_MIGRATIONS_DIR": packageRoot.appendingPathComponent("migrations").path,
+            "SPLITD_STATE_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("splitd-state-\(instance)").path,
+            "SPLITD_LOG_LEVEL": "info", "SPLITD_DELIVERY_LEASE": "3s",
+        ]) { _, new in new }
+        environment.merge(extra) { _, new in new }
+        self.environment = environment
+        try await start()
+    }
+
+    /// The built binary beside the test runner (or in .build/debug).
+    static var binary: URL {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("splitd"),
+            packageRoot.appendingPathComponent(".build/debug/splitd"),
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[1]
+    }
+
+    func start() async throws {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.environment = environment
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: logFile)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if !process.isRunning { throw HarnessError("splitd exited with \(process.terminationStatus):\n\(log())") }
+            if let (status, _) = try? await request("GET", "/readyz", token: nil), status == 200 { return }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        throw HarnessError("splitd did not become ready:\n\(log())")
+    }
+
+    /// SIGTERM, then waits for exit; returns the exit status.
+    @discardableResult
+    func stop(timeoutSeconds: Double = 20) async -> Int32? {
+        guard let process, process.isRunning else { return process?.terminationStatus }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while process.isRunning && Date() < deadline { try? await Task.sleep(nanoseconds: 50_000_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// kill -9: no cleanup at all.
+    func kill9() async {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        while process.isRunning { try? await Task.sleep(nanoseconds: 20_000_000) }
+    }
+
+    func log() -> String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+    /// One HTTP request; returns status and body.
+    func request(_ method: String, _ path: String, token: String? = Daemon.adminToken, body: Data? = nil) async throws -> (Int, Data) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        request.timeoutInterval = 30
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let body {
+            request.httpBody = body
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    /// A request with a JSON object body, returning the status and the decoded JSON object.
+    func json(_ method: String, _ path: String, token: String? = Daemon.adminToken, _ object: Any? = nil) async throws -> (Int, [String: Any]) {
+        let body = try object.map { try JSONSerialization.data(withJSONObject: $0) }
+        let (status, data) = try await request(method, path, token: token, body: body)
+        return (status, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+    }
+
+    static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Fleet set-up through the API.
+enum Fleet {
+    static func modelJSON(_ name: String) throws -> Data {
+        try Data(contentsOf: packageRoot.appendingPathComponent("ops/models/\(name).json"))
+    }
+
+    /// Registers a model, an edge server and one device; returns the device's token and secret.
+    static func setUp(_ daemon: Daemon, model: String = "resnet18", device: String = "dev-1", callback: String?,
+                      uplink: Double = 2e8, edge: String = "edge-1") async throws -> (token: String, secret: String) {
+        let (modelStatus, _) = try await daemon.request("POST", "/v1/models", body: try modelJSON(model))
+        #expect(modelStatus == 201 || modelStatus == 200)
+        let (edgeStatus, _) = try await daemon.json("POST", "/v1/edge-servers", ["id": edge, "compute_flops": 2e13])
+        #expect(edgeStatus == 201 || edgeStatus == 409)
+        return try await register(daemon, device: device, model: model, callback: callback, uplink: uplink, edge: edge)
+    }
+
+    static func register(_ daemon: Daemon, device: String, model: String = "resnet18", callback: String?, uplink: Double = 2e8,
+                         edge: String = "edge-1") async throws -> (token: String, secret: String) {
+        var body: [String: Any] = ["id": device, "model": model, "edge_server": edge, "batch_size": 32, "compute_flops": 1e11,
+                                   "link": ["uplink_bps": uplink, "downlink_bps": uplink * 2, "rtt_seconds": 0.01]]
+        if let callback { body["callback_url"] = callback }
+        let (status, created) = try await daemon.json("POST", "/v1/devices", body)
+        guard status == 201, let token = created["token"] as? String, let secret = created["webhook_secret"] as? String else {
+            throw HarnessError("registering \(device) failed: \(status) \(created)")
+        }
+        return (token, secret)
+    }
+
+    static func telemetry(_ device: String, uplink: Double, at date: Date = Date()) -> [String: Any] {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return ["device": device, "measured_at": formatter.string(from: date), "uplink_bps": uplink, "downlink_bps": uplink * 2, "rtt_seconds": 0.01]
+    }
+}
+
+/// Polls `condition` until it holds or the timeout passes.
+func eventually(timeoutSeconds: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeoutSeconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(nanoseconds: 100_000_000)
+    }
+    return try await condition()
+}
