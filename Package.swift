@@ -53,7 +53,7 @@ let package = Package(
             resources: [.copy("Resources/openapi.yaml")]),
         .executableTarget(
             name: "splitd",
-            dependencies: ["SplitServer", "SplitStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["SplitServer", "SplitStore", "SplitCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "splitctl",
             dependencies: ["SplitCore", "SplitSim", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

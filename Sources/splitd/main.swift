@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SplitCore
 import SplitServer
 import SplitStore
 
@@ -10,7 +11,7 @@ struct SplitD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "splitd",
         abstract: "Split-learning planning service: HTTP API, fleet re-planning, signed webhook push.",
-        subcommands: [Serve.self, Migrate.self, Database.self],
+        subcommands: [Serve.self, Migrate.self, Database.self, Bench.self],
         defaultSubcommand: Serve.self)
 
     static func main() async {
@@ -130,6 +131,50 @@ struct Database: ParsableCommand {
             if !cluster.running { throw ExitCode(3) }
         case "url": print(cluster.url())
         default: throw ValidationError("unknown action '\(action)'; expected start, stop, status or url")
+        }
+    }
+}
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Throughput benchmarks on a fresh database (embedded cluster in /tmp unless --database-url).",
+        discussion: """
+            store:     telemetry ingest through COPY, reading 100k link estimates, writing 100k plans
+            fleet:     one re-planning cycle of --devices new devices, then one after 10% of links moved
+            telemetry: telemetry over HTTP (the API in this process, concurrent clients)
+            webhooks:  draining --devices enqueued deliveries into a local receiver
+            Prints one JSON line per measurement.
+            """)
+
+    @Argument(help: "store | fleet | telemetry | webhooks")
+    var what: String
+    @Option(name: .customLong("database-url"), help: "A PostgreSQL server to create the scratch database on.")
+    var databaseURL: String?
+    @Option(help: "Model graph for plans.")
+    var model: String = "ops/models/resnet50.json"
+    @Option(help: "Devices in the fleet.")
+    var devices: Int = 100_000
+    @Option(help: "Telemetry rows (store), or 10k-sample requests (telemetry).")
+    var rows: Int = 1_000_000
+    @Option(help: "Concurrent workers or clients.")
+    var workers: Int = 2
+
+    func run() async throws {
+        let logger = makeLogger(.warning)
+        _ = logger
+        guard let data = FileManager.default.contents(atPath: model) else { throw ValidationError("cannot read model '\(model)'") }
+        let graph = try SplitCore.ModelGraph(json: data)
+        let scratch = try Benchmarks.Scratch.make(databaseURL: databaseURL)
+        defer { scratch.cleanUp() }
+        let report: (String) -> Void = { print($0) }
+        switch what {
+        case "store": try Benchmarks.store(scratch: scratch, graph: graph, rows: rows, devices: devices, report: report)
+        case "fleet": try await Benchmarks.fleet(scratch: scratch, graph: graph, devices: devices, workers: workers, report: report)
+        case "telemetry":
+            try await Benchmarks.telemetryHTTP(scratch: scratch, graph: graph, devices: min(devices, 10_000), requests: max(1, rows / 10_000),
+                                               concurrency: workers, report: report)
+        case "webhooks": try await Benchmarks.webhooks(scratch: scratch, graph: graph, count: devices, workers: workers, batch: 256, report: report)
+        default: throw ValidationError("unknown benchmark '\(what)'; expected store, fleet, telemetry or webhooks")
         }
     }
 }

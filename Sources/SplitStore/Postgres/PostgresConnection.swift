@@ -96,32 +96,35 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Each row is a list of optional field strings (nil = NULL); escaping is done here.
     @discardableResult
     public func copyIn(_ sql: String, rows: some Sequence<[String?]>) throws -> Int {
+        try copyIn(sql) { writer in
+            for row in rows {
+                for field in row { writer.text(field) }
+                writer.endRow()
+                try writer.flushIfFull()
+            }
+        }
+    }
+
+    /// Streams rows written by `write` into `COPY ... FROM STDIN`; call `writer.flushIfFull()`
+    /// after rows to bound memory. Returns the row count.
+    @discardableResult
+    public func copyIn(_ sql: String, write: (inout CopyWriter) throws -> Void) throws -> Int {
         let handle = try open()
         let start = PQexec(handle, sql)
         guard let start, PQresultStatus(start) == PGRES_COPY_IN else {
             return try check(start, sql: sql).affectedRows  // reports the error
         }
         PQclear(start)
-        var buffer = [UInt8]()
-        buffer.reserveCapacity(1 << 20)
-        func flush() throws {
-            guard !buffer.isEmpty else { return }
-            let status = buffer.withUnsafeBufferPointer { pointer in
+        var writer = CopyWriter()
+        writer.sink = { bytes in
+            let status = bytes.withUnsafeBufferPointer { pointer in
                 pointer.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
             }
-            buffer.removeAll(keepingCapacity: true)
             guard status == 1 else { throw PostgresError(.connection, message: "COPY failed: \(Self.trimmed(PQerrorMessage(handle)))") }
         }
         do {
-            for row in rows {
-                for (index, field) in row.enumerated() {
-                    if index > 0 { buffer.append(9) }
-                    if let field { Self.appendCopyEscaped(field, to: &buffer) } else { buffer.append(contentsOf: [92, 78]) }
-                }
-                buffer.append(10)
-                if buffer.count > (1 << 20) - 4096 { try flush() }
-            }
-            try flush()
+            try write(&writer)
+            try writer.flush()
         } catch {
             _ = PQputCopyEnd(handle, "aborted by client")
             while let result = PQgetResult(handle) { PQclear(result) }
@@ -175,18 +178,6 @@ public final class PostgresConnection: @unchecked Sendable {
             PQclear(result)
             if error.isConnectionFailure { preparedNames.removeAll() }
             throw error
-        }
-    }
-
-    private static func appendCopyEscaped(_ field: String, to buffer: inout [UInt8]) {
-        for byte in field.utf8 {
-            switch byte {
-            case 92: buffer.append(contentsOf: [92, 92])
-            case 9: buffer.append(contentsOf: [92, 116])
-            case 10: buffer.append(contentsOf: [92, 110])
-            case 13: buffer.append(contentsOf: [92, 114])
-            default: buffer.append(byte)
-            }
         }
     }
 

@@ -62,15 +62,9 @@ extension PostgresValue: PostgresEncodable { public var postgresValue: PostgresV
 /// `timestamptz` text in and out (the connection runs with TimeZone UTC and DateStyle ISO).
 enum PostgresTimestamp {
     static func format(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970
-        var whole = seconds.rounded(.down)
-        var micros = Int(((seconds - whole) * 1_000_000).rounded())
-        if micros == 1_000_000 { whole += 1; micros = 0 }
-        var time = time_t(whole)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), micros)
+        var writer = CopyWriter()
+        writer.timestamp(date)
+        return String(decoding: writer.buffer, as: UTF8.self)
     }
 
     /// Parses `2026-11-27 05:47:03.123456+00` (ISO DateStyle; offsets like +05:30 accepted).
@@ -123,9 +117,19 @@ enum PostgresTimestamp {
 /// PostgreSQL array literals for `text[]`.
 enum PostgresArray {
     static func literal(_ values: [String]) -> String {
-        "{" + values.map { value in
-            "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }.joined(separator: ",") + "}"
+        var bytes: [UInt8] = [123]
+        bytes.reserveCapacity(values.reduce(2) { $0 + $1.utf8.count + 3 })
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(44) }
+            bytes.append(34)
+            for byte in value.utf8 {
+                if byte == 92 || byte == 34 { bytes.append(92) }
+                bytes.append(byte)
+            }
+            bytes.append(34)
+        }
+        bytes.append(125)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Parses `{a,"b c","d\"e",NULL}`; NULL elements come back as nil.

@@ -195,26 +195,48 @@ public enum PlanRepository {
             """, [devices])
         let idsResult = try connection.query("SELECT nextval('split_plans_id_seq') AS id FROM generate_series(1, $1)", [plans.count])
         let ids = try (0..<idsResult.rowCount).map { Int64(try idsResult.require($0, "id", idsResult.int)) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         try connection.copyIn("""
             COPY split_plans (id, device_id, model_name, model_version, algorithm, uplink_bps, downlink_bps, rtt_seconds,
                               device_flops, server_flops, batch_size, device_layers, cut_layers, predicted_delay_seconds,
                               transfer_bytes, breakdown, solve_microseconds, reason) FROM STDIN
-            """, rows: zip(ids, plans).lazy.map { id, plan in
-                [String(id), plan.deviceID, plan.modelName, String(plan.modelVersion), plan.algorithm,
-                 "\(plan.conditions.uplinkBitsPerSecond)", "\(plan.conditions.downlinkBitsPerSecond)", "\(plan.conditions.rttSeconds)",
-                 "\(plan.conditions.deviceFLOPsPerSecond)", "\(plan.conditions.serverFLOPsPerSecond)", String(plan.conditions.batchSize),
-                 PostgresArray.literal(plan.deviceLayers), PostgresArray.literal(plan.cutLayers), "\(plan.predictedDelaySeconds)",
-                 "\(plan.transferBytes)", String(decoding: (try? encoder.encode(plan.breakdown)) ?? Data("{}".utf8), as: UTF8.self),
-                 "\(plan.solveMicroseconds)", plan.reason.rawValue]
-            })
+            """) { writer in
+            for (id, plan) in zip(ids, plans) {
+                writer.int(Int(id))
+                writer.text(plan.deviceID)
+                writer.text(plan.modelName)
+                writer.int(plan.modelVersion)
+                writer.text(plan.algorithm)
+                writer.double(plan.conditions.uplinkBitsPerSecond)
+                writer.double(plan.conditions.downlinkBitsPerSecond)
+                writer.double(plan.conditions.rttSeconds)
+                writer.double(plan.conditions.deviceFLOPsPerSecond)
+                writer.double(plan.conditions.serverFLOPsPerSecond)
+                writer.int(plan.conditions.batchSize)
+                writer.textArray(plan.deviceLayers)
+                writer.textArray(plan.cutLayers)
+                writer.double(plan.predictedDelaySeconds)
+                writer.double(plan.transferBytes)
+                writer.json(breakdownJSON(plan.breakdown))
+                writer.double(plan.solveMicroseconds)
+                writer.text(plan.reason.rawValue)
+                writer.endRow()
+                try writer.flushIfFull()
+            }
+        }
         let deliveries = zip(ids, plans).filter { $0.1.deliver }
         if !deliveries.isEmpty {
             try connection.copyIn("COPY webhook_deliveries (id, plan_id, device_id) FROM STDIN",
                                   rows: deliveries.lazy.map { id, plan in ["msg_" + Secrets.randomToken(bytes: 16), String(id), plan.deviceID] })
         }
         return ids
+    }
+
+    /// The breakdown as JSON (the same keys as `DelayBreakdown`'s Codable form), written by hand:
+    /// this runs once per stored plan.
+    static func breakdownJSON(_ breakdown: DelayBreakdown) -> String {
+        "{\"device_compute_seconds\": \(breakdown.deviceComputeSeconds), \"downlink_seconds\": \(breakdown.downlinkSeconds), "
+            + "\"rtt_seconds\": \(breakdown.rttSeconds), \"server_compute_seconds\": \(breakdown.serverComputeSeconds), "
+            + "\"uplink_seconds\": \(breakdown.uplinkSeconds)}"
     }
 
     /// The plan in force for a device.

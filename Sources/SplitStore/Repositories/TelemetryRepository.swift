@@ -52,12 +52,18 @@ public enum TelemetryRepository {
             }
             let times = samples.map(\.measuredAt)
             try ensurePartitions(from: times.min()!, to: times.max()!, connection: connection)
-            try connection.copyIn(
-                "COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops) FROM STDIN",
-                rows: samples.lazy.map { sample in
-                    [sample.deviceID, PostgresTimestamp.format(sample.measuredAt), "\(sample.uplinkBitsPerSecond)",
-                     "\(sample.downlinkBitsPerSecond)", "\(sample.rttSeconds)", sample.computeFLOPs.map { "\($0)" }]
-                })
+            try connection.copyIn("COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops) FROM STDIN") { writer in
+                for sample in samples {
+                    writer.text(sample.deviceID)
+                    writer.timestamp(sample.measuredAt)
+                    writer.double(sample.uplinkBitsPerSecond)
+                    writer.double(sample.downlinkBitsPerSecond)
+                    writer.double(sample.rttSeconds)
+                    writer.double(sample.computeFLOPs)
+                    writer.endRow()
+                    try writer.flushIfFull()
+                }
+            }
             // Fold the batch into the estimates, holding their rows so concurrent batches serialize.
             var estimates = Dictionary(uniqueKeysWithValues: try estimates(deviceIDs: deviceIDs, forUpdate: true, connection: connection).map { ($0.deviceID, $0) })
             for sample in samples.sorted(by: { ($0.deviceID, $0.measuredAt) < ($1.deviceID, $1.measuredAt) }) {
@@ -103,10 +109,18 @@ public enum TelemetryRepository {
 
     /// Link estimates of `deviceIDs` (every device when nil).
     public static func estimates(deviceIDs: [String]? = nil, forUpdate: Bool = false, connection: PostgresConnection) throws -> [LinkEstimate] {
-        let result = try connection.query("""
-            SELECT device_id, uplink_bps, downlink_bps, rtt_seconds, compute_flops, samples, measured_at
-            FROM link_estimates WHERE $1::text[] IS NULL OR device_id = ANY($1::text[])\(forUpdate ? " ORDER BY device_id FOR UPDATE" : "")
-            """, [deviceIDs.map { PostgresValue.textArray($0) } ?? .null])
+        // Two statements, not "$1 IS NULL OR ...": a generic prepared plan for that form cannot
+        // use the primary key and scans every estimate against the whole array.
+        let columns = "e.device_id, e.uplink_bps, e.downlink_bps, e.rtt_seconds, e.compute_flops, e.samples, e.measured_at"
+        let result: PostgresResult
+        if let deviceIDs {
+            result = try connection.query("""
+                SELECT \(columns) FROM unnest($1::text[]) AS wanted(id) JOIN link_estimates e ON e.device_id = wanted.id
+                \(forUpdate ? "ORDER BY e.device_id FOR UPDATE OF e" : "")
+                """, [PostgresValue.textArray(deviceIDs)])
+        } else {
+            result = try connection.query("SELECT \(columns) FROM link_estimates e\(forUpdate ? " ORDER BY e.device_id FOR UPDATE" : "")")
+        }
         return try (0..<result.rowCount).map { row in
             LinkEstimate(
                 deviceID: try result.require(row, "device_id", result.string),
