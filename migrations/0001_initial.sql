@@ -82,7 +82,7 @@ CREATE TABLE link_estimates (
     samples       bigint           NOT NULL DEFAULT 0,
     measured_at   timestamptz      NOT NULL,   -- time of the newest sample folded in
     updated_at    timestamptz      NOT NULL DEFAULT now()
-);
+) WITH (fillfactor = 70);  -- room for HOT updates: every ingest rewrites these rows
 
 -- The full history of split plans. Exactly one current plan (superseded_at IS NULL) per device.
 CREATE TABLE split_plans (
@@ -112,8 +112,11 @@ CREATE TABLE split_plans (
 CREATE UNIQUE INDEX split_plans_current ON split_plans (device_id) WHERE superseded_at IS NULL;
 CREATE INDEX split_plans_device_time ON split_plans (device_id, computed_at DESC);
 
--- Planner bookkeeping per device: what the last evaluation saw (so an unchanged link is not
--- re-planned every cycle) and why the device needs planning again, if it does.
+-- Planner bookkeeping per device: why it needs planning (set where the change happens:
+-- registration, device or profile edits, a new model version, or ingest when the link estimate
+-- moves beyond the threshold since the last evaluation) and what that last evaluation saw.
+-- Planning claims only rows with a reason, through the partial index, so a cycle costs what
+-- changed, not the fleet size.
 CREATE TABLE planning_state (
     device_id               text             PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
     requested_reason        text,            -- set by API changes; cleared when evaluated
@@ -126,6 +129,7 @@ CREATE TABLE planning_state (
     evaluated_compute_flops double precision,
     split_fingerprint       text             -- digest of the current plan's split (model, version, sides)
 );
+CREATE INDEX planning_state_due ON planning_state (requested_at) WHERE requested_reason IS NOT NULL;
 
 -- The webhook outbox. `id` is the message id sent as `webhook-id`, the same on every retry.
 CREATE TABLE webhook_deliveries (

@@ -71,10 +71,10 @@ public enum Daemon {
         let policy = try TargetPolicy(allowList: configuration.webhookAllowList)
         let api = APIDependencies(
             pool: pool, auth: Authenticator(adminToken: token, pool: pool), cache: cache, metrics: metrics, policy: policy,
-            migrator: migrator, smoothing: configuration.smoothing, maximumBodyBytes: configuration.maximumBodyBytes,
+            migrator: migrator, smoothing: configuration.smoothing, thresholds: configuration.replanThresholds, maximumBodyBytes: configuration.maximumBodyBytes,
             telemetryRetentionDays: configuration.telemetryRetentionDays, logger: logger)
         let planner = FleetPlanner(
-            cache: cache, minimumGain: configuration.minimumGain, thresholds: configuration.replanThresholds,
+            cache: cache, minimumGain: configuration.minimumGain,
             algorithm: PlanningAlgorithm(rawValue: configuration.algorithm) ?? .block, logger: logger)
         let planning = PlanningService(pool: pool, planner: planner, interval: configuration.planInterval, batchSize: configuration.planBatchSize,
                                        workers: configuration.planWorkers, metrics: metrics, logger: logger)

@@ -199,7 +199,7 @@ struct RepositoryTests {
         try TelemetryRepository.ingest([TelemetrySample(deviceID: a[0].deviceID, measuredAt: Date().addingTimeInterval(600), uplinkBitsPerSecond: 1e9,
                                                         downlinkBitsPerSecond: 2e7, rttSeconds: 0.01)], connection: third)
         let moved = try third.transaction { try PlanRepository.claimCandidates(limit: 100, connection: third) }
-        #expect(moved.contains { $0.deviceID == a[0].deviceID && $0.requestedReason == nil })
+        #expect(moved.contains { $0.deviceID == a[0].deviceID && $0.requestedReason == .telemetryChange })
     }
 
     @Test("deliveries: leases, fencing by owner, expired leases are reclaimed, dead after give-up")

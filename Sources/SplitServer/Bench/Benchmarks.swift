@@ -146,7 +146,7 @@ public enum Benchmarks {
         logger.logLevel = .warning
         let pool = ConnectionPool(url: scratch.url, maximumConnections: workers + 2)
         let service = PlanningService(
-            pool: pool, planner: FleetPlanner(cache: ModelCache(), minimumGain: 0.05, thresholds: ReplanThresholds(), algorithm: .block, logger: logger),
+            pool: pool, planner: FleetPlanner(cache: ModelCache(), minimumGain: 0.05, algorithm: .block, logger: logger),
             interval: 10, batchSize: 1000, workers: workers, metrics: ServerMetrics.shared, logger: logger)
         var started = DispatchTime.now()
         let first = await service.runCycle()
@@ -154,10 +154,14 @@ public enum Benchmarks {
         let deliveries = try connection.query("SELECT count(*) AS n FROM webhook_deliveries").int(0, "n") ?? 0
         report(line(["benchmark": "fleet_replan_cycle", "devices": first.planned, "plans_stored": first.stored, "deliveries_enqueued": deliveries,
                      "seconds": cold, "workers": workers]))
-        try connection.query("""
-            UPDATE link_estimates SET uplink_bps = uplink_bps * 8, downlink_bps = downlink_bps * 8, measured_at = now()
-            WHERE device_id IN (SELECT device_id FROM link_estimates ORDER BY device_id LIMIT $1)
-            """, [devices / 10])
+        // 10% of the links jump 8x, through the real ingest path (which marks them for planning).
+        let moved = try TelemetryRepository.estimates(connection: connection).prefix(devices / 10)
+        let later = Date().addingTimeInterval(600)
+        let samples = moved.map { TelemetrySample(deviceID: $0.deviceID, measuredAt: later, uplinkBitsPerSecond: $0.uplinkBitsPerSecond * 8,
+                                                  downlinkBitsPerSecond: $0.downlinkBitsPerSecond * 8, rttSeconds: $0.rttSeconds) }
+        for offset in stride(from: 0, to: samples.count, by: 10_000) {
+            try TelemetryRepository.ingest(Array(samples[offset..<min(samples.count, offset + 10_000)]), connection: connection)
+        }
         started = DispatchTime.now()
         let second = await service.runCycle()
         report(line(["benchmark": "fleet_replan_cycle_10pct_moved", "devices": second.planned, "plans_stored": second.stored,
@@ -262,7 +266,7 @@ extension Benchmarks {
         let token = "bench-admin-token-0123456789"
         let migrator = Migrator(migrations: try Migration.load(from: try Migration.defaultDirectory()))
         let api = APIDependencies(pool: pool, auth: Authenticator(adminToken: token, pool: pool), cache: ModelCache(), metrics: ServerMetrics.shared,
-                                  policy: try TargetPolicy(), migrator: migrator, smoothing: LinkSmoothing(), maximumBodyBytes: 64 << 20,
+                                  policy: try TargetPolicy(), migrator: migrator, smoothing: LinkSmoothing(), thresholds: ReplanThresholds(), maximumBodyBytes: 64 << 20,
                                   telemetryRetentionDays: 30, logger: logger)
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(router: APIRoutes.router(api), configuration: .init(address: .hostname("127.0.0.1", port: 0)),

@@ -13,6 +13,7 @@ struct APIDependencies: Sendable {
     let policy: TargetPolicy
     let migrator: Migrator
     let smoothing: LinkSmoothing
+    let thresholds: ReplanThresholds
     let maximumBodyBytes: Int
     let telemetryRetentionDays: Int
     let logger: Logger

@@ -19,14 +19,13 @@ struct FleetPlanner: Sendable {
 
     let cache: ModelCache
     let minimumGain: Double
-    let thresholds: ReplanThresholds
     let algorithm: PlanningAlgorithm
     let logger: Logger
 
     /// Plans up to `limit` devices on `connection` (which must not be in a transaction).
     func planBatch(limit: Int, connection: PostgresConnection) throws -> Outcome {
         try connection.transaction {
-            let candidates = try PlanRepository.claimCandidates(limit: limit, thresholds: thresholds, connection: connection)
+            let candidates = try PlanRepository.claimCandidates(limit: limit, connection: connection)
             var outcome = Outcome(claimed: candidates.count)
             var planners: [ObjectIdentifier: SplitPlanner] = [:]
             var plans: [NewPlan] = []
@@ -102,7 +101,7 @@ struct FleetPlanner: Sendable {
     private func currentDelay(_ current: PlanningCandidate.CurrentPlan, candidate: PlanningCandidate, model: PreparedModel,
                               conditions: PlanningConditions, connection: PostgresConnection) throws -> Double? {
         // Only the link moved: price the stored compute and bytes at the new rates, no lookup.
-        if candidate.requestedReason == nil,
+        if candidate.requestedReason == nil || candidate.requestedReason == .telemetryChange,
            let delay = current.delay(uplink: conditions.uplinkBitsPerSecond, downlink: conditions.downlinkBitsPerSecond,
                                      rtt: conditions.rttSeconds, deviceFLOPs: conditions.deviceFLOPsPerSecond,
                                      serverFLOPs: conditions.serverFLOPsPerSecond, batchSize: conditions.batchSize) {

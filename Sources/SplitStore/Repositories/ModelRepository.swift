@@ -19,6 +19,11 @@ public enum ModelRepository {
                 SELECT $1, coalesce(max(version), 0) + 1, $2::jsonb, $3, $4, $5 FROM models WHERE name = $1
                 RETURNING \(columns)
                 """, [graph.name, PostgresValue.json(json), graph.count, graph.blockLabels.count, digest])
+            // Devices that follow the latest version need a plan for the new one.
+            try connection.query("""
+                UPDATE planning_state s SET requested_reason = 'model change', requested_at = now()
+                FROM devices d WHERE d.id = s.device_id AND d.model_name = $1 AND d.model_version IS NULL AND d.active
+                """, [graph.name])
             return (try decode(inserted, 0), true)
         }
     }

@@ -95,15 +95,12 @@ public enum PlanRepository {
     /// state, so concurrent replicas never claim the same device). Call inside a transaction and
     /// record the evaluations before committing.
     ///
-    /// A device needs planning when it has a link estimate and: an API change asked for it, it was
-    /// never evaluated, its model version moved, or its link (or measured compute) moved beyond the
-    /// thresholds since it was last evaluated.
-    public static func claimCandidates(limit: Int, thresholds: ReplanThresholds = ReplanThresholds(), connection: PostgresConnection) throws -> [PlanningCandidate] {
-        let rate = log1p(thresholds.relativeRateChange)
-        let compute = log1p(thresholds.relativeComputeChange)
+    /// A device needs planning when something marked it (`requested_reason`): registration, a
+    /// device or profile change, a new version of the model it follows, or ingest finding that its
+    /// link moved beyond the thresholds since it was last evaluated. It must have a link estimate.
+    public static func claimCandidates(limit: Int, connection: PostgresConnection) throws -> [PlanningCandidate] {
         let result = try connection.query("""
-            WITH latest AS (SELECT name, max(version) AS version FROM models GROUP BY name)
-            SELECT d.id, d.model_name, coalesce(d.model_version, l.version) AS target_version, d.edge_server_id,
+            SELECT d.id, d.model_name, coalesce(d.model_version, latest.version) AS target_version, d.edge_server_id,
                    es.compute_flops AS server_flops, d.batch_size, coalesce(e.compute_flops, d.compute_flops) AS device_flops,
                    d.allow_raw_upload, (d.callback_url IS NOT NULL AND d.webhook_enabled) AS deliverable,
                    e.uplink_bps, e.downlink_bps, e.rtt_seconds, e.compute_flops AS measured_flops, e.samples, e.measured_at,
@@ -115,21 +112,15 @@ public enum PlanRepository {
             JOIN devices d ON d.id = s.device_id AND d.active
             JOIN edge_servers es ON es.id = d.edge_server_id
             JOIN link_estimates e ON e.device_id = d.id
-            JOIN latest l ON l.name = d.model_name
+            CROSS JOIN LATERAL (SELECT max(version) AS version FROM models m WHERE m.name = d.model_name) latest
             LEFT JOIN split_plans p ON p.device_id = d.id AND p.superseded_at IS NULL
             LEFT JOIN device_profiles dp ON dp.device_id = d.id
             LEFT JOIN server_profiles sp ON sp.edge_server_id = d.edge_server_id AND sp.model_name = d.model_name
             WHERE s.requested_reason IS NOT NULL
-               OR s.evaluated_at IS NULL
-               OR s.evaluated_model_version IS DISTINCT FROM coalesce(d.model_version, l.version)
-               OR abs(ln(e.uplink_bps / s.evaluated_uplink_bps)) > $2
-               OR abs(ln(e.downlink_bps / s.evaluated_downlink_bps)) > $2
-               OR abs(e.rtt_seconds - s.evaluated_rtt_seconds) > $3
-               OR abs(ln(coalesce(e.compute_flops, d.compute_flops) / s.evaluated_compute_flops)) > $4
-            ORDER BY s.requested_at NULLS LAST, s.evaluated_at NULLS FIRST
+            ORDER BY s.requested_at
             LIMIT $1
             FOR UPDATE OF s SKIP LOCKED
-            """, [limit, rate, thresholds.rttChangeSeconds, compute])
+            """, [limit])
         return try (0..<result.rowCount).map { row in
             let deviceID = try result.require(row, "id", result.string)
             var current: PlanningCandidate.CurrentPlan?

@@ -41,7 +41,8 @@ public enum TelemetryRepository {
     /// Stores a batch all-or-nothing: every device must exist and be active; partitions for the
     /// batch's days are created; rows go in with COPY; link estimates are updated. Returns the count.
     @discardableResult
-    public static func ingest(_ samples: [TelemetrySample], smoothing: LinkSmoothing = LinkSmoothing(), connection: PostgresConnection) throws -> Int {
+    public static func ingest(_ samples: [TelemetrySample], smoothing: LinkSmoothing = LinkSmoothing(),
+                              thresholds: ReplanThresholds = ReplanThresholds(), connection: PostgresConnection) throws -> Int {
         guard !samples.isEmpty else { return 0 }
         let deviceIDs = Array(Set(samples.map(\.deviceID)))
         return try connection.transaction {
@@ -81,6 +82,17 @@ public enum TelemetryRepository {
                       PostgresValue.optionalDoubleArray(updated.map(\.computeFLOPs)),
                       PostgresValue.intArray(updated.map { Int64($0.samples) }),
                       PostgresValue.textArray(updated.map { PostgresTimestamp.format($0.measuredAt) })])
+            // Devices whose link moved beyond the thresholds since their last evaluation need planning.
+            try connection.query("""
+                UPDATE planning_state s SET requested_reason = 'telemetry change', requested_at = now()
+                FROM link_estimates e, devices d
+                WHERE e.device_id = ANY($1::text[]) AND s.device_id = e.device_id AND d.id = e.device_id
+                  AND s.requested_reason IS NULL AND s.evaluated_at IS NOT NULL
+                  AND (abs(ln(e.uplink_bps / s.evaluated_uplink_bps)) > $2 OR abs(ln(e.downlink_bps / s.evaluated_downlink_bps)) > $2
+                       OR abs(e.rtt_seconds - s.evaluated_rtt_seconds) > $3
+                       OR abs(ln(coalesce(e.compute_flops, d.compute_flops) / s.evaluated_compute_flops)) > $4)
+                """, [updated.map(\.deviceID), log1p(thresholds.relativeRateChange), thresholds.rttChangeSeconds,
+                      log1p(thresholds.relativeComputeChange)])
             return samples.count
         }
     }

@@ -78,7 +78,7 @@ extension APIRoutes {
             let credentials = try await api.store { [link] connection in
                 try connection.transaction {
                     let credentials = try FleetRepository.registerDevice(id: id, settings: settings, connection: connection)
-                    if let link { try TelemetryRepository.ingest([link], smoothing: smoothing, connection: connection) }
+                    if let link { try TelemetryRepository.ingest([link], smoothing: smoothing, thresholds: api.thresholds, connection: connection) }
                     return credentials
                 }
             }

@@ -39,8 +39,10 @@ extension APIRoutes {
                                                downlinkBitsPerSecond: sample.downlinkBitsPerSecond, rttSeconds: sample.rttSeconds,
                                                computeFLOPs: sample.computeFLOPs))
             }
-            let smoothing = api.smoothing
-            let accepted = try await api.store { [samples] in try TelemetryRepository.ingest(samples, smoothing: smoothing, connection: $0) }
+            let smoothing = api.smoothing, thresholds = api.thresholds
+            let accepted = try await api.store { [samples] in
+                try TelemetryRepository.ingest(samples, smoothing: smoothing, thresholds: thresholds, connection: $0)
+            }
             api.metrics.telemetrySamples.increment(by: accepted)
             return JSONResponse.make(status: .accepted, object: ["accepted": accepted])
         }
