@@ -186,28 +186,30 @@ public enum PlanRepository {
             """, [devices])
         let idsResult = try connection.query("SELECT nextval('split_plans_id_seq') AS id FROM generate_series(1, $1)", [plans.count])
         let ids = try (0..<idsResult.rowCount).map { Int64(try idsResult.require($0, "id", idsResult.int)) }
-        try connection.copyIn("""
+        // Binary COPY: the layer-name arrays dominate, and binary arrays skip text parsing.
+        try connection.copyInBinary("""
             COPY split_plans (id, device_id, model_name, model_version, algorithm, uplink_bps, downlink_bps, rtt_seconds,
                               device_flops, server_flops, batch_size, device_layers, cut_layers, predicted_delay_seconds,
-                              transfer_bytes, breakdown, solve_microseconds, reason) FROM STDIN
+                              transfer_bytes, breakdown, solve_microseconds, reason) FROM STDIN WITH (FORMAT binary)
             """) { writer in
             for (id, plan) in zip(ids, plans) {
-                writer.int(Int(id))
+                writer.beginRow()
+                writer.int64(id)
                 writer.text(plan.deviceID)
                 writer.text(plan.modelName)
-                writer.int(plan.modelVersion)
+                writer.int32(Int32(plan.modelVersion))
                 writer.text(plan.algorithm)
                 writer.double(plan.conditions.uplinkBitsPerSecond)
                 writer.double(plan.conditions.downlinkBitsPerSecond)
                 writer.double(plan.conditions.rttSeconds)
                 writer.double(plan.conditions.deviceFLOPsPerSecond)
                 writer.double(plan.conditions.serverFLOPsPerSecond)
-                writer.int(plan.conditions.batchSize)
+                writer.int32(Int32(plan.conditions.batchSize))
                 writer.textArray(plan.deviceLayers)
                 writer.textArray(plan.cutLayers)
                 writer.double(plan.predictedDelaySeconds)
                 writer.double(plan.transferBytes)
-                writer.json(breakdownJSON(plan.breakdown))
+                writer.jsonb(breakdownJSON(plan.breakdown))
                 writer.double(plan.solveMicroseconds)
                 writer.text(plan.reason.rawValue)
                 writer.endRow()

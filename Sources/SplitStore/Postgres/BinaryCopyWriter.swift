@@ -1,0 +1,126 @@
+import Foundation
+
+/// Writes rows for `COPY ... FROM STDIN WITH (FORMAT binary)`: each field is a length and its
+/// bytes in PostgreSQL's binary wire format. Used where text parsing would dominate (plans carry
+/// arrays of layer names; the server parses binary arrays far faster than text literals).
+public struct BinaryCopyWriter {
+    var buffer: [UInt8] = []
+    var sink: ([UInt8]) throws -> Void = { _ in }
+    private var fieldCountPosition = -1
+    private var fieldsInRow: UInt16 = 0
+
+    /// Type OID of `text`, for array elements.
+    static let textOID: UInt32 = 25
+
+    init() {
+        buffer.reserveCapacity(1 << 20)
+        buffer.append(contentsOf: Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00])
+        append32(0)  // flags
+        append32(0)  // header extension length
+    }
+
+    /// Starts a row (call before its fields).
+    public mutating func beginRow() {
+        fieldCountPosition = buffer.count
+        fieldsInRow = 0
+        buffer.append(contentsOf: [0, 0])
+    }
+
+    /// Ends the row: writes its field count.
+    public mutating func endRow() {
+        buffer[fieldCountPosition] = UInt8(fieldsInRow >> 8)
+        buffer[fieldCountPosition + 1] = UInt8(fieldsInRow & 0xFF)
+    }
+
+    public mutating func int64(_ value: Int64) {
+        fieldsInRow += 1
+        append32(8)
+        append64(UInt64(bitPattern: value))
+    }
+
+    public mutating func int32(_ value: Int32) {
+        fieldsInRow += 1
+        append32(4)
+        append32(UInt32(bitPattern: value))
+    }
+
+    public mutating func double(_ value: Double) {
+        fieldsInRow += 1
+        append32(8)
+        append64(value.bitPattern)
+    }
+
+    public mutating func text(_ value: String) {
+        fieldsInRow += 1
+        let bytes = value.utf8
+        append32(UInt32(bytes.count))
+        buffer.append(contentsOf: bytes)
+    }
+
+    public mutating func null() {
+        fieldsInRow += 1
+        append32(UInt32.max)
+    }
+
+    /// A `jsonb` value (binary format version 1 followed by the JSON text).
+    public mutating func jsonb(_ json: String) {
+        fieldsInRow += 1
+        let bytes = json.utf8
+        append32(UInt32(bytes.count + 1))
+        buffer.append(1)
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// A one-dimensional `text[]`.
+    public mutating func textArray(_ values: [String]) {
+        fieldsInRow += 1
+        let lengthPosition = buffer.count
+        append32(0)
+        let start = buffer.count
+        append32(1)                       // dimensions
+        append32(0)                       // has nulls
+        append32(Self.textOID)            // element type
+        append32(UInt32(values.count))    // dimension size
+        append32(1)                       // lower bound
+        for value in values {
+            let bytes = value.utf8
+            append32(UInt32(bytes.count))
+            buffer.append(contentsOf: bytes)
+        }
+        let length = UInt32(buffer.count - start)
+        buffer[lengthPosition] = UInt8(length >> 24)
+        buffer[lengthPosition + 1] = UInt8((length >> 16) & 0xFF)
+        buffer[lengthPosition + 2] = UInt8((length >> 8) & 0xFF)
+        buffer[lengthPosition + 3] = UInt8(length & 0xFF)
+    }
+
+    /// Sends the buffer on when it holds about a megabyte (call between rows).
+    public mutating func flushIfFull() throws {
+        if buffer.count >= (1 << 20) - 65_536 { try flush() }
+    }
+
+    mutating func finish() throws {
+        buffer.append(contentsOf: [0xFF, 0xFF])  // trailer
+        try flush()
+    }
+
+    mutating func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try sink(buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    @inline(__always)
+    private mutating func append32(_ value: UInt32) {
+        buffer.append(UInt8(value >> 24))
+        buffer.append(UInt8((value >> 16) & 0xFF))
+        buffer.append(UInt8((value >> 8) & 0xFF))
+        buffer.append(UInt8(value & 0xFF))
+    }
+
+    @inline(__always)
+    private mutating func append64(_ value: UInt64) {
+        append32(UInt32(value >> 32))
+        append32(UInt32(value & 0xFFFF_FFFF))
+    }
+}
