@@ -104,13 +104,31 @@ public enum Benchmarks {
             samples.append(TelemetrySample(deviceID: "bench-\(1 + index % min(devices, 10_000))", measuredAt: now.addingTimeInterval(-Double(rows - index) * 0.01),
                                            uplinkBitsPerSecond: 1e7 + Double(index % 977), downlinkBitsPerSecond: 2e7, rttSeconds: 0.01))
         }
+        let batches = stride(from: 0, to: rows, by: 10_000).map { Array(samples[$0..<min(rows, $0 + 10_000)]) }
+        // The storage path alone: partitions + COPY, 10k rows per statement.
         var started = DispatchTime.now()
-        for offset in stride(from: 0, to: rows, by: 10_000) {
-            try TelemetryRepository.ingest(Array(samples[offset..<min(rows, offset + 10_000)]), connection: connection)
+        for batchSize in [10_000, 100_000] {
+            try connection.execute("TRUNCATE telemetry")
+            started = DispatchTime.now()
+            for offset in stride(from: 0, to: rows, by: batchSize) {
+                try TelemetryRepository.append(Array(samples[offset..<min(rows, offset + batchSize)]), connection: connection)
+            }
+            let copyOnly = seconds(started)
+            report(line(["benchmark": "telemetry_copy", "rows": rows, "rows_per_copy": batchSize, "seconds": copyOnly,
+                         "rows_per_second": Double(rows) / copyOnly]))
         }
-        let ingest = seconds(started)
-        report(line(["benchmark": "telemetry_ingest_copy", "rows": rows, "seconds": ingest, "rows_per_second": Double(rows) / ingest]))
-
+        // The full ingest path (device check, COPY, EWMA estimates, re-plan marks) with 1 and 2 writers.
+        try connection.execute("TRUNCATE telemetry")
+        for writers in [1, 2] {
+            let pool = ConnectionPool(url: scratch.url, maximumConnections: writers)
+            started = DispatchTime.now()
+            try runConcurrently(batches.count, writers: writers) { index in
+                _ = try pool.withConnectionBlocking { try TelemetryRepository.ingest(batches[index], connection: $0) }
+            }
+            let ingest = seconds(started)
+            report(line(["benchmark": "telemetry_ingest", "writers": writers, "rows": rows, "distinct_devices_per_batch": min(devices, 10_000),
+                         "seconds": ingest, "rows_per_second": Double(rows) / ingest]))
+        }
         started = DispatchTime.now()
         let estimates = try TelemetryRepository.estimates(connection: connection)
         let read = seconds(started)
@@ -131,10 +149,47 @@ public enum Benchmarks {
                                  solveMicroseconds: plan.solveMicroseconds, reason: index % 2 == 0 ? .newDevice : .telemetryChange, deliver: false))
         }
         let averageLayers = Double(plans.map(\.deviceLayers.count).reduce(0, +)) / Double(max(plans.count, 1))
-        started = DispatchTime.now()
-        try connection.transaction { _ = try PlanRepository.store(plans, connection: connection) }
-        let write = seconds(started)
-        report(line(["benchmark": "write_plans", "plans": plans.count, "seconds": write, "mean_device_layers": averageLayers]))
+        for writers in [1, 2] {
+            try connection.execute("TRUNCATE split_plans CASCADE")
+            // Each writer stores its share in its own transaction, as the planning workers do.
+            let share = (plans.count + writers - 1) / writers
+            let pool = ConnectionPool(url: scratch.url, maximumConnections: writers)
+            started = DispatchTime.now()
+            try runConcurrently(writers, writers: writers) { [plans] index in
+                let part = Array(plans[min(plans.count, index * share)..<min(plans.count, (index + 1) * share)])
+                _ = try pool.withConnectionBlocking { connection in try connection.transaction { try PlanRepository.store(part, connection: connection) } }
+            }
+            report(line(["benchmark": "write_plans", "writers": writers, "plans": plans.count, "seconds": seconds(started), "mean_device_layers": averageLayers]))
+        }
+    }
+
+    /// Runs `work(0..<count)` on `writers` threads.
+    static func runConcurrently(_ count: Int, writers: Int, _ work: @escaping @Sendable (Int) throws -> Void) throws {
+        let next = NSLock()
+        nonisolated(unsafe) var index = 0
+        nonisolated(unsafe) var failure: Error?
+        let group = DispatchGroup()
+        for _ in 0..<writers {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                while true {
+                    next.lock()
+                    let mine = index
+                    index += 1
+                    let failed = failure != nil
+                    next.unlock()
+                    guard mine < count, !failed else { return }
+                    do { try work(mine) } catch {
+                        next.lock()
+                        failure = failure ?? error
+                        next.unlock()
+                    }
+                }
+            }
+        }
+        group.wait()
+        if let failure { throw failure }
     }
 
     /// One full planning cycle over `devices` new devices (read estimates, plan, write plans,

@@ -77,11 +77,11 @@ struct DeliveryService: Service {
                 metrics.delivery("refused").increment()
                 logger.warning("webhook refused", metadata: ["device": "\(delivery.deviceID)", "reason": "\(reason)"])
             }
-            for (delivery, outcome) in zip(sendable, outcomes) {
-                if outcome.delivered {
-                    try DeliveryRepository.markDelivered(id: delivery.id, owner: owner, statusCode: outcome.statusCode!, connection: connection)
-                    metrics.delivery("delivered").increment()
-                } else if outcome.statusCode == 410 {
+            let delivered = zip(sendable, outcomes).filter { $0.1.delivered }
+            try DeliveryRepository.markDelivered(ids: delivered.map(\.0.id), owner: owner, statusCodes: delivered.map { $0.1.statusCode! }, connection: connection)
+            metrics.delivery("delivered").increment(by: delivered.count)
+            for (delivery, outcome) in zip(sendable, outcomes) where !outcome.delivered {
+                if outcome.statusCode == 410 {
                     try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: 410, error: "receiver answered 410 Gone; webhook disabled",
                                                       retryAt: nil, connection: connection)
                     try FleetRepository.setWebhookEnabled(deviceID: delivery.deviceID, false, connection: connection)

@@ -69,17 +69,7 @@ enum JSONResponse {
 }
 
 /// UTC ISO 8601 with microseconds, as every timestamp in the API is written.
-func iso8601(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return formatter.string(from: date)
-}
+func iso8601(_ date: Date) -> String { Timestamp.format(date) }
 
 /// Parses RFC 3339 timestamps with or without fractional seconds.
-func parseISO8601(_ text: String) -> Date? {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let date = formatter.date(from: text) { return date }
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.date(from: text)
-}
+func parseISO8601(_ text: String) -> Date? { Timestamp.parse(text) }

@@ -41,6 +41,19 @@ public actor ConnectionPool {
         }
     }
 
+    /// `withConnection` for code on a thread of its own (benchmarks, tools): blocks that thread,
+    /// never the cooperative pool's.
+    public nonisolated func withConnectionBlocking<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) throws -> T {
+        let semaphore = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var outcome: Result<T, Error>?
+        Task {
+            do { outcome = .success(try await self.withConnection(body)) } catch { outcome = .failure(error) }
+            semaphore.signal()
+        }
+        semaphore.wait()
+        return try outcome!.get()
+    }
+
     /// Runs `body` inside a transaction (rolled back if it throws).
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await withConnection { connection in try connection.transaction { try body(connection) } }

@@ -69,6 +69,18 @@ public enum DeliveryRepository {
             """, [id, owner, statusCode]).affectedRows == 1
     }
 
+    /// Marks many deliveries done in one statement (those `owner` still holds); returns how many.
+    @discardableResult
+    public static func markDelivered(ids: [String], owner: String, statusCodes: [Int], connection: PostgresConnection) throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        return try connection.query("""
+            UPDATE webhook_deliveries w SET status = 'delivered', delivered_at = now(), last_status_code = done.code, last_error = NULL,
+                   lease_owner = NULL, lease_expires_at = NULL
+            FROM unnest($1::text[], $3::int8[]) AS done(id, code)
+            WHERE w.id = done.id AND w.lease_owner = $2 AND w.status = 'delivering'
+            """, [ids, owner, PostgresValue.intArray(statusCodes.map { Int64($0) })]).affectedRows
+    }
+
     /// Records a failed attempt: retried at `retryAt`, or dead when `retryAt` is nil.
     @discardableResult
     public static func markFailed(id: String, owner: String, statusCode: Int?, error: String, retryAt: Date?, connection: PostgresConnection) throws -> Bool {

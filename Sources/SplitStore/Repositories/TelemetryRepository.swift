@@ -51,20 +51,7 @@ public enum TelemetryRepository {
             if let index = samples.firstIndex(where: { !knownIDs.contains($0.deviceID) }) {
                 throw StoreError(.invalid, field: "samples[\(index)].device", "unknown or inactive device '\(samples[index].deviceID)'; nothing from this batch was stored")
             }
-            let times = samples.map(\.measuredAt)
-            try ensurePartitions(from: times.min()!, to: times.max()!, connection: connection)
-            try connection.copyIn("COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops) FROM STDIN") { writer in
-                for sample in samples {
-                    writer.text(sample.deviceID)
-                    writer.timestamp(sample.measuredAt)
-                    writer.double(sample.uplinkBitsPerSecond)
-                    writer.double(sample.downlinkBitsPerSecond)
-                    writer.double(sample.rttSeconds)
-                    writer.double(sample.computeFLOPs)
-                    writer.endRow()
-                    try writer.flushIfFull()
-                }
-            }
+            try append(samples, connection: connection)
             // Fold the batch into the estimates, holding their rows so concurrent batches serialize.
             var estimates = Dictionary(uniqueKeysWithValues: try estimates(deviceIDs: deviceIDs, forUpdate: true, connection: connection).map { ($0.deviceID, $0) })
             for sample in samples.sorted(by: { ($0.deviceID, $0.measuredAt) < ($1.deviceID, $1.measuredAt) }) {
@@ -94,6 +81,34 @@ public enum TelemetryRepository {
                 """, [updated.map(\.deviceID), log1p(thresholds.relativeRateChange), thresholds.rttChangeSeconds,
                       log1p(thresholds.relativeComputeChange)])
             return samples.count
+        }
+    }
+
+    /// Stores samples as they are (partitions created, rows in with COPY) without checking devices
+    /// or touching link estimates: the storage path of `ingest`, and a bulk path for backfilling
+    /// historical telemetry.
+    @discardableResult
+    public static func append(_ samples: [TelemetrySample], connection: PostgresConnection) throws -> Int {
+        guard !samples.isEmpty else { return 0 }
+        var earliest = samples[0].measuredAt, latest = earliest
+        for sample in samples {
+            earliest = min(earliest, sample.measuredAt)
+            latest = max(latest, sample.measuredAt)
+        }
+        return try connection.transaction {
+            try ensurePartitions(from: earliest, to: latest, connection: connection)
+            return try connection.copyIn("COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops) FROM STDIN") { writer in
+                for sample in samples {
+                    writer.text(sample.deviceID)
+                    writer.timestamp(sample.measuredAt)
+                    writer.double(sample.uplinkBitsPerSecond)
+                    writer.double(sample.downlinkBitsPerSecond)
+                    writer.double(sample.rttSeconds)
+                    writer.double(sample.computeFLOPs)
+                    writer.endRow()
+                    try writer.flushIfFull()
+                }
+            }
         }
     }
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Store and service throughput: telemetry COPY and ingest, link-estimate reads, plan writes,
+# a 100k-device re-planning cycle, telemetry over HTTP, webhook deliveries.
+# Each benchmark runs on a fresh database in a private, durable PostgreSQL cluster under /tmp
+# (or on SPLITD_BENCH_DATABASE_URL's server). JSON lines on stdout, saved to out/bench-service.jsonl.
+# Usage: ops/bench/service.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source ops/install-deps
+swift build -c release --product splitd >&2
+mkdir -p out
+database=()
+[ -n "${SPLITD_BENCH_DATABASE_URL:-}" ] && database=(--database-url "$SPLITD_BENCH_DATABASE_URL")
+{
+  .build/release/splitd bench store --rows 1000000 --devices 100000 "${database[@]}"
+  .build/release/splitd bench fleet --devices 100000 --workers 2 "${database[@]}"
+  for devices in 10000 1000; do
+    .build/release/splitd bench telemetry --rows 300000 --devices "$devices" --workers 4 "${database[@]}"
+  done
+  .build/release/splitd bench webhooks --devices 20000 --workers 2 "${database[@]}"
+} 2>/dev/null | grep '^{' | tee out/bench-service.jsonl
