@@ -110,6 +110,16 @@ CREATE TABLE split_plans (
     FOREIGN KEY (model_name, model_version) REFERENCES models (name, version)
 );
 CREATE UNIQUE INDEX split_plans_current ON split_plans (device_id) WHERE superseded_at IS NULL;
+-- Long layer lists are TOASTed; lz4 compresses them several times faster than the default pglz.
+-- Servers built without lz4 keep pglz.
+DO $$
+BEGIN
+    ALTER TABLE split_plans ALTER COLUMN device_layers SET COMPRESSION lz4;
+    ALTER TABLE split_plans ALTER COLUMN breakdown SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+    NULL;
+END
+$$;
 CREATE INDEX split_plans_device_time ON split_plans (device_id, computed_at DESC);
 
 -- Planner bookkeeping per device: why it needs planning (set where the change happens:
