@@ -57,6 +57,18 @@ public struct BinaryCopyWriter {
         buffer.append(contentsOf: bytes)
     }
 
+    public mutating func double(_ value: Double?) {
+        if let value { double(value) } else { null() }
+    }
+
+    /// A `timestamptz`: microseconds since 2000-01-01 00:00:00 UTC.
+    public mutating func timestamp(_ date: Date) {
+        fieldsInRow += 1
+        append32(8)
+        let micros = ((date.timeIntervalSince1970 - 946_684_800) * 1_000_000).rounded()
+        append64(UInt64(bitPattern: Int64(micros)))
+    }
+
     public mutating func null() {
         fieldsInRow += 1
         append32(UInt32.max)

@@ -97,8 +97,12 @@ public enum TelemetryRepository {
         }
         return try connection.transaction {
             try ensurePartitions(from: earliest, to: latest, connection: connection)
-            return try connection.copyIn("COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops) FROM STDIN") { writer in
+            // Binary: the server skips parsing timestamps and floats from text.
+            return try connection.copyInBinary(
+                "COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops) FROM STDIN WITH (FORMAT binary)"
+            ) { writer in
                 for sample in samples {
+                    writer.beginRow()
                     writer.text(sample.deviceID)
                     writer.timestamp(sample.measuredAt)
                     writer.double(sample.uplinkBitsPerSecond)
