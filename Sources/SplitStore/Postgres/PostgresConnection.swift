@@ -109,58 +109,42 @@ public final class PostgresConnection: @unchecked Sendable {
     /// after rows to bound memory. Returns the row count.
     @discardableResult
     public func copyIn(_ sql: String, write: (inout CopyWriter) throws -> Void) throws -> Int {
-        let handle = try open()
-        let start = PQexec(handle, sql)
-        guard let start, PQresultStatus(start) == PGRES_COPY_IN else {
-            return try check(start, sql: sql).affectedRows  // reports the error
-        }
-        PQclear(start)
-        var writer = CopyWriter()
-        writer.sink = { bytes in
-            let status = bytes.withUnsafeBufferPointer { pointer in
-                pointer.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
-            }
-            guard status == 1 else { throw PostgresError(.connection, message: "COPY failed: \(Self.trimmed(PQerrorMessage(handle)))") }
-        }
-        do {
+        try streamCopy(sql) { send in
+            var writer = CopyWriter()
+            writer.sink = send
             try write(&writer)
             try writer.flush()
-        } catch {
-            _ = PQputCopyEnd(handle, "aborted by client")
-            while let result = PQgetResult(handle) { PQclear(result) }
-            throw error
         }
-        guard PQputCopyEnd(handle, nil) == 1 else {
-            throw PostgresError(.connection, message: "COPY end failed: \(Self.trimmed(PQerrorMessage(handle)))")
-        }
-        var copied = 0
-        var failure: Error?
-        while let result = PQgetResult(handle) {
-            do { copied = try check(result, sql: sql).affectedRows } catch { failure = failure ?? error }
-        }
-        if let failure { throw failure }
-        return copied
     }
 
     /// Streams binary rows written by `write` into `COPY ... FROM STDIN WITH (FORMAT binary)`.
     @discardableResult
     public func copyInBinary(_ sql: String, write: (inout BinaryCopyWriter) throws -> Void) throws -> Int {
+        try streamCopy(sql) { send in
+            var writer = BinaryCopyWriter()
+            writer.sink = send
+            try write(&writer)
+            try writer.finish()
+        }
+    }
+
+    /// The COPY protocol: start, let `produce` send the data through the given function, end,
+    /// and collect the result. A failure while producing aborts the COPY (nothing is stored).
+    private func streamCopy(_ sql: String, produce: (@escaping ([UInt8]) throws -> Void) throws -> Void) throws -> Int {
         let handle = try open()
         let start = PQexec(handle, sql)
         guard let start, PQresultStatus(start) == PGRES_COPY_IN else {
             return try check(start, sql: sql).affectedRows  // reports the error
         }
         PQclear(start)
-        var writer = BinaryCopyWriter()
-        writer.sink = { bytes in
+        let send: ([UInt8]) throws -> Void = { bytes in
             let status = bytes.withUnsafeBufferPointer { pointer in
                 pointer.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
             }
             guard status == 1 else { throw PostgresError(.connection, message: "COPY failed: \(Self.trimmed(PQerrorMessage(handle)))") }
         }
         do {
-            try write(&writer)
-            try writer.finish()
+            try produce(send)
         } catch {
             _ = PQputCopyEnd(handle, "aborted by client")
             while let result = PQgetResult(handle) { PQclear(result) }
