@@ -17,7 +17,13 @@ public struct TargetPolicy: Sendable, Equatable {
         var hosts = Set<String>()
         var ranges: [IPRange] = []
         for entry in allowList.map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
-            if let range = IPRange(entry) { ranges.append(range) } else { hosts.insert(entry.lowercased()) }
+            if let range = IPRange(entry) {
+                ranges.append(range)
+            } else if entry.contains("/") || entry.contains(" ") {
+                throw WebhookError.invalidAllowListEntry(entry)
+            } else {
+                hosts.insert(entry.lowercased())
+            }
         }
         self.allowedHosts = hosts
         self.allowedRanges = ranges

@@ -50,12 +50,14 @@ public enum WebhookError: Error, Equatable, CustomStringConvertible, Sendable {
     case invalidSecret
     case invalidURL(String)
     case forbiddenTarget(String)
+    case invalidAllowListEntry(String)
 
     public var description: String {
         switch self {
         case .invalidSecret: return "webhook secret is not whsec_<base64>"
         case .invalidURL(let reason): return "invalid callback URL: \(reason)"
         case .forbiddenTarget(let reason): return "callback URL refused: \(reason)"
+        case .invalidAllowListEntry(let entry): return "'\(entry)' is neither a host name nor an address or CIDR range (like 10.0.0.0/8)"
         }
     }
 }

@@ -160,8 +160,7 @@ struct Bench: AsyncParsableCommand {
     var workers: Int = 2
 
     func run() async throws {
-        let logger = makeLogger(.warning)
-        _ = logger
+        _ = makeLogger(.warning)  // bootstraps logging for the services under test
         guard let data = FileManager.default.contents(atPath: model) else { throw ValidationError("cannot read model '\(model)'") }
         let graph = try SplitCore.ModelGraph(json: data)
         let scratch = try Benchmarks.Scratch.make(databaseURL: databaseURL)

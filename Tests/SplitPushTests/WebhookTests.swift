@@ -64,6 +64,7 @@ struct TargetPolicyTests {
         #expect(throws: Never.self) { try policy.vet("http://10.9.8.7/hook") }
         #expect(throws: Never.self) { try policy.vet("http://[::1]:9/hook") }
         #expect(throws: WebhookError.self) { try policy.vet("http://192.168.0.1/hook") }
+        #expect(throws: WebhookError.invalidAllowListEntry("10.0.0.0/33")) { try TargetPolicy(allowList: ["10.0.0.0/33"]) }
         let named = try TargetPolicy(allowList: ["localhost"]).vet("https://localhost:4443/x")
         #expect(["127.0.0.1", "::1"].contains(named.address) && named.port == 4443)
     }

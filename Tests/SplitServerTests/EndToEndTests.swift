@@ -266,7 +266,8 @@ struct EndToEndTests {
     @Test("configuration is validated at start with an error naming the variable")
     func configurationErrors() throws {
         for (variable, value, mentions) in [("SPLITD_LISTEN", "0.0.0.0:8080", "SPLITD_ADMIN_TOKEN"), ("SPLITD_PLAN_INTERVAL", "soon", "SPLITD_PLAN_INTERVAL"),
-                                            ("SPLITD_MIN_GAIN", "2", "SPLITD_MIN_GAIN"), ("SPLITD_LOG_LEVEL", "loud", "SPLITD_LOG_LEVEL")] {
+                                            ("SPLITD_MIN_GAIN", "2", "SPLITD_MIN_GAIN"), ("SPLITD_LOG_LEVEL", "loud", "SPLITD_LOG_LEVEL"),
+                                            ("SPLITD_WEBHOOK_ALLOW", "10.0.0.0/33", "SPLITD_WEBHOOK_ALLOW")] {
             let process = Process()
             process.executableURL = Daemon.binary
             var environment = ProcessInfo.processInfo.environment

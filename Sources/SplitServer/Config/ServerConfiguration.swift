@@ -125,6 +125,8 @@ public struct ServerConfiguration: Sendable {
         }
         do {
             _ = try TargetPolicy(allowList: configuration.webhookAllowList)
+        } catch let error as WebhookError {
+            throw ConfigurationError("SPLITD_WEBHOOK_ALLOW", "has an invalid entry: \(error)")
         }
         if configuration.adminToken == nil && !configuration.listensOnLoopbackOnly {
             throw ConfigurationError("SPLITD_ADMIN_TOKEN", "is required when listening on \(configuration.listenHost) (not loopback-only)")
