@@ -4,12 +4,6 @@ import Foundation
 /// Standard Webhooks signatures: `webhook-signature: v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`
 /// with `key` the base64-decoded part of a `whsec_...` secret.
 public enum WebhookSignature {
-    /// A fresh secret, `whsec_` + base64 of 32 random bytes.
-    public static func newSecret() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }).base64EncodedString()
-    }
-
     /// The signing key of a `whsec_` secret (the raw bytes of its base64 part).
     public static func key(fromSecret secret: String) throws -> SymmetricKey {
         let encoded = secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret

@@ -10,6 +10,8 @@ public struct ModelGraph: Sendable {
     public let name: String
     /// Layers in topological order.
     public let layers: [Layer]
+    /// Their names, in the same order.
+    public let layerNames: [String]
     /// Indices of the model's output layers (declared, or else the layers nobody reads).
     public let outputs: [Int]
     /// Indices of the model's input layers (the layers with no inputs).
@@ -93,6 +95,7 @@ public struct ModelGraph: Sendable {
 
         self.name = name
         self.layers = order.map { unordered[$0] }
+        self.layerNames = layers.map(\.name)
         var indexByName: [String: Int] = [:]
         indexByName.reserveCapacity(layers.count)
         for (index, layer) in layers.enumerated() { indexByName[layer.name] = index }

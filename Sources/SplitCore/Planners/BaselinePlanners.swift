@@ -2,9 +2,7 @@ extension SplitPlanner {
     /// `chain`: Neurosurgeon-style. Layers in topological order; the device part is the pinned
     /// device layers plus a prefix of the free layers; the best prefix under the same cost formula.
     func solveChain() {
-        let rules = model.rules
-        let free = (0..<model.graph.count).filter { rules.isFree($0) }
-        placeBestPrefix(of: free, allowedCuts: nil)
+        placeBestPrefix(of: model.chainOrder, allowedCuts: nil)
         placeForced()
     }
 
@@ -12,19 +10,7 @@ extension SplitPlanner {
     /// layer of the decomposition that, when the graph has block labels, is not inside a block
     /// (unlabelled, or the last layer of its block). The layers of a block are never split.
     func solveBoundary() {
-        let decomposition = model.decomposition
-        let graph = model.graph
-        var lastOfBlock: [String: Int] = [:]
-        for layer in 0..<graph.count { if let block = graph.layers[layer].block { lastOfBlock[block] = layer } }
-        let free = decomposition.freeLayers.all.map { Int($0) }
-        var position = [Int: Int]()
-        for (index, layer) in free.enumerated() { position[layer] = index }
-        var cuts = [0, free.count]
-        for boundary in decomposition.boundaries {
-            if let block = graph.layers[boundary].block, lastOfBlock[block] != boundary { continue }
-            cuts.append(position[boundary]! + 1)
-        }
-        placeBestPrefix(of: free, allowedCuts: cuts)
+        placeBestPrefix(of: model.boundaryOrder, allowedCuts: model.boundaryCuts)
         placeForced()
         placeFollowers()
     }

@@ -28,6 +28,11 @@ public final class PreparedModel: Sendable {
     let regions: [CutInstance]
     /// Per-candidate cost sums for the `block` planner.
     let blockTables: BlockCostTables
+    /// `chain`: the free layers in topological order (its prefixes are the candidate splits).
+    let chainOrder: [Int]
+    /// `boundary`: the free non-follower layers and the prefix lengths that end at a block boundary.
+    let boundaryOrder: [Int]
+    let boundaryCuts: [Int]
 
     /// Prepares `graph` for planning.
     ///
@@ -65,9 +70,27 @@ public final class PreparedModel: Sendable {
                 externals: decomposition.externals(ofRegion: region),
                 membership: { decomposition.membership(of: $0, region: region, rules: rules, localIndex: localIndex) })
         }
+        chainOrder = (0..<graph.count).filter { rules.isFree($0) }
+        (boundaryOrder, boundaryCuts) = Self.boundaryCuts(graph: graph, decomposition: decomposition)
         blockTables = BlockCostTables(
             graph: graph, decomposition: decomposition, rules: rules, regions: regions,
             deviceProfileSeconds: deviceProfileSeconds, serverProfileSeconds: serverProfileSeconds)
+    }
+
+    /// Cut positions for the `boundary` baseline: after a decomposition boundary that, when the
+    /// graph has block labels, is not inside a block (unlabelled, or the last layer of its block).
+    static func boundaryCuts(graph: ModelGraph, decomposition: BlockDecomposition) -> (order: [Int], cuts: [Int]) {
+        var lastOfBlock: [String: Int] = [:]
+        for layer in 0..<graph.count { if let block = graph.layers[layer].block { lastOfBlock[block] = layer } }
+        let free = decomposition.freeLayers.all.map { Int($0) }
+        var position = [Int: Int]()
+        for (index, layer) in free.enumerated() { position[layer] = index }
+        var cuts = [0, free.count]
+        for boundary in decomposition.boundaries {
+            if let block = graph.layers[boundary].block, lastOfBlock[block] != boundary { continue }
+            cuts.append(position[boundary]! + 1)
+        }
+        return (free, cuts)
     }
 
     /// Per-iteration time coefficients under `conditions`.

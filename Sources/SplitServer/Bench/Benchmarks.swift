@@ -134,7 +134,7 @@ public enum Benchmarks {
         let read = seconds(started)
         report(line(["benchmark": "read_link_estimates", "devices": estimates.count, "seconds": read]))
 
-        let names = graph.layers.map(\.name)
+        let names = graph.layerNames
         let model = try PreparedModel(graph: graph)
         let planner = SplitPlanner(model: model)
         var plans: [NewPlan] = []

@@ -88,7 +88,7 @@ struct FleetPlanner: Sendable {
             replace = true
         }
         guard replace else { return Decision(plan: plan, store: nil, fingerprintInForce: candidate.current?.splitFingerprint) }
-        let names = model.graph.layers.map(\.name)
+        let names = model.graph.layerNames
         let store = NewPlan(
             deviceID: candidate.deviceID, modelName: candidate.modelName, modelVersion: candidate.modelVersion,
             algorithm: plan.algorithm.rawValue, conditions: conditions, deviceLayers: plan.deviceLayers.map { names[$0] },

@@ -48,7 +48,7 @@ public enum FleetRepository {
     /// pinned version, if any), and so must the edge server.
     public static func registerDevice(id: String, settings: DeviceSettings, connection: PostgresConnection) throws -> DeviceCredentials {
         let credentials = DeviceCredentials(
-            token: "sdt_" + Secrets.randomToken(bytes: 32), webhookSecret: "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())
+            token: "sdt_" + Secrets.randomToken(bytes: 32), webhookSecret: Secrets.webhookSecret())
         try connection.transaction {
             try checkReferences(settings, connection: connection)
             do {
