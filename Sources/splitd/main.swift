@@ -158,16 +158,19 @@ struct Bench: AsyncParsableCommand {
     var rows: Int = 1_000_000
     @Option(help: "Concurrent workers or clients.")
     var workers: Int = 2
+    @Option(name: .customLong("plan-batch"), help: "Plans per transaction when writing plans (store), as SPLITD_PLAN_BATCH.")
+    var planBatch: Int = 1000
 
     func run() async throws {
         _ = makeLogger(.warning)  // bootstraps logging for the services under test
+        guard planBatch >= 1, workers >= 1, devices >= 1, rows >= 1 else { throw ValidationError("--plan-batch, --workers, --devices and --rows must be at least 1") }
         guard let data = FileManager.default.contents(atPath: model) else { throw ValidationError("cannot read model '\(model)'") }
         let graph = try SplitCore.ModelGraph(json: data)
         let scratch = try Benchmarks.Scratch.make(databaseURL: databaseURL)
         defer { scratch.cleanUp() }
         let report: (String) -> Void = { print($0) }
         switch what {
-        case "store": try Benchmarks.store(scratch: scratch, graph: graph, rows: rows, devices: devices, report: report)
+        case "store": try Benchmarks.store(scratch: scratch, graph: graph, rows: rows, devices: devices, planBatch: planBatch, report: report)
         case "fleet": try await Benchmarks.fleet(scratch: scratch, graph: graph, devices: devices, workers: workers, report: report)
         case "telemetry":
             try await Benchmarks.telemetryHTTP(scratch: scratch, graph: graph, devices: min(devices, 10_000), requests: max(1, rows / 10_000),

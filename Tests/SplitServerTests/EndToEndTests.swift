@@ -234,7 +234,7 @@ struct EndToEndTests {
         _ = try await Fleet.setUp(daemon, callback: nil)
         #expect(try await daemon.json("GET", "/healthz", token: nil).0 == 200)
         let ready = try await daemon.json("GET", "/readyz", token: nil)
-        #expect(ready.0 == 200 && ready.1["schema_version"] as? Int == 1)
+        #expect(ready.0 == 200 && ready.1["schema_version"] as? Int == TestCluster.migrations.last?.version)
         #expect(await eventually { (try? await daemon.json("GET", "/v1/devices/dev-1/plan").0) == 200 })
         let (metricsStatus, metrics) = try await daemon.request("GET", "/metrics", token: nil)
         let text = String(decoding: metrics, as: UTF8.self)

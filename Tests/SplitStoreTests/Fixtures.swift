@@ -34,7 +34,7 @@ enum Fixtures {
         NewPlan(deviceID: device, modelName: model, modelVersion: 1, algorithm: "block",
                 conditions: PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
                                                uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: 2e7, rttSeconds: 0.01),
-                deviceLayers: ["x", "a"], cutLayers: ["a"], predictedDelaySeconds: 1.5, transferBytes: 16000,
+                deviceLayers: ["x", "a"], cutLayers: ["a"], splitFingerprint: "\(model)-x-a", predictedDelaySeconds: 1.5, transferBytes: 16000,
                 breakdown: DelayBreakdown(deviceComputeSeconds: 1, serverComputeSeconds: 0.1, uplinkSeconds: 0.2, downlinkSeconds: 0.19, rttSeconds: 0.01),
                 solveMicroseconds: 2.5, reason: .newDevice, deliver: deliver)
     }

@@ -68,6 +68,42 @@ struct MigrationTests {
         #expect(try connection.query("SELECT count(*) AS n FROM schema_migrations").int(0, "n") == TestCluster.migrations.count)
     }
 
+    @Test("0002 moves every stored plan's layer lists into shared splits; split_plans reads the same before and after")
+    func sharedSplitsMigration() throws {
+        let database = try TestDatabase.make(migrated: false)
+        defer { database.drop() }
+        let connection = try database.connect()
+        let first = try #require(TestCluster.migrations.first { $0.version == 1 })
+        try Migrator(migrations: [first]).migrate(connection)
+        try connection.execute("""
+            INSERT INTO models (name, version, graph, layer_count, block_count, sha256) VALUES ('m', 1, '{}', 3, 0, 'h1'), ('m', 2, '{}', 3, 0, 'h2');
+            INSERT INTO edge_servers (id, compute_flops) VALUES ('e', 1e13);
+            INSERT INTO devices (id, model_name, edge_server_id, batch_size, compute_flops, webhook_secret, token_hash)
+            SELECT 'd' || i, 'm', 'e', 32, 1e11, 's', 't' || i FROM generate_series(1, 4) i;
+            INSERT INTO split_plans (device_id, model_name, model_version, algorithm, uplink_bps, downlink_bps, rtt_seconds, device_flops,
+                                     server_flops, batch_size, device_layers, cut_layers, predicted_delay_seconds, transfer_bytes, breakdown,
+                                     solve_microseconds, superseded_at, reason)
+            SELECT 'd' || (1 + i % 4), 'm', 1 + i / 6, 'dag', i, 2, 0, 1, 1, 32,
+                   CASE WHEN i % 3 = 0 THEN ARRAY['x'] WHEN i % 3 = 1 THEN ARRAY['x', 'a'] ELSE ARRAY['x', 'a', 'b''"{,}'] END,
+                   CASE WHEN i % 3 = 0 THEN ARRAY['x'] ELSE ARRAY['a'] END, i, 10, '{"device_compute_seconds": 0.25, "downlink_seconds": 1e-7, "rtt_seconds": 0, "server_compute_seconds": 0.1, "uplink_seconds": 1}'::jsonb
+                   || jsonb_build_object('device_compute_seconds', (i / 4.0)::float8), 1,
+                   CASE WHEN i < 8 THEN now() END, 'requested'
+            FROM generate_series(0, 11) i;
+            INSERT INTO webhook_deliveries (id, plan_id, device_id) SELECT 'msg_' || id, id, device_id FROM split_plans;
+            """)
+        let snapshot = "SELECT string_agg(format('%s|%s|%s|%s|%s|%s|%s', id, device_id, model_name, model_version, device_layers, cut_layers, breakdown), E'\\n' ORDER BY id) AS rows FROM split_plans"
+        let before = try #require(try connection.query(snapshot).string(0, "rows"))
+        try Migrator(migrations: TestCluster.migrations).migrate(connection)
+        #expect(try connection.query(snapshot).string(0, "rows") == before)
+        // Three splits per model version, two versions.
+        #expect(try connection.query("SELECT count(*) AS n FROM splits").int(0, "n") == 6)
+        #expect(try connection.query("SELECT count(*) AS n FROM split_history").int(0, "n") == 12)
+        #expect(try connection.query("SELECT count(*) AS n FROM webhook_deliveries w JOIN plans p ON p.id = w.plan_id").int(0, "n") == 12)
+        // New plans continue the old id sequence.
+        let next = try connection.query("SELECT nextval('plans_id_seq') AS id").int(0, "id")
+        #expect(next == 13)
+    }
+
     @Test("a failing migration is rolled back entirely")
     func failingMigrationRollsBack() throws {
         let database = try TestDatabase.make()

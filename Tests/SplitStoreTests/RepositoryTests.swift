@@ -151,6 +151,7 @@ struct RepositoryTests {
         var second = Fixtures.plan(for: devices[0], uplink: 5e7)
         second.reason = .telemetryChange
         second.deviceLayers = ["x", "a", "b\"quoted, odd"]
+        second.splitFingerprint = "tiny-x-a-b"
         let secondIDs = try connection.transaction { try PlanRepository.store([second], connection: connection) }
         let current = try #require(try PlanRepository.current(deviceID: devices[0], connection: connection))
         #expect(current.id == secondIDs[0])
@@ -166,8 +167,111 @@ struct RepositoryTests {
         #expect(view.string(1, "delivery_status") == "pending" && view.string(1, "valid_until") == nil)
         // The unique index forbids two current plans even if someone tries by hand.
         #expect(throws: PostgresError.self) {
-            try connection.query("UPDATE split_plans SET superseded_at = NULL WHERE device_id = $1", [devices[0]])
+            try connection.query("UPDATE plans SET superseded_at = NULL WHERE device_id = $1", [devices[0]])
         }
+    }
+
+    @Test("plans share their splits: one splits row per distinct split, found again by later batches")
+    func plansShareSplits() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let connection = try database.connect()
+        let devices = try Fixtures.fleet(connection, devices: 6)
+        var odd = Fixtures.plan(for: devices[5])
+        odd.deviceLayers = ["x", "a", Fixtures.hostileName]
+        odd.cutLayers = [Fixtures.hostileName]
+        odd.splitFingerprint = "tiny-x-a-hostile"
+        let first = try connection.transaction {
+            try PlanRepository.store(devices.prefix(5).map { Fixtures.plan(for: $0) } + [odd], connection: connection)
+        }
+        #expect(first.count == 6)
+        #expect(try connection.query("SELECT count(*) AS n FROM splits").int(0, "n") == 2)
+        #expect(try connection.query("SELECT count(DISTINCT split_id) AS n FROM plans").int(0, "n") == 2)
+        // A later batch with a known split reuses its row.
+        _ = try connection.transaction { try PlanRepository.store([Fixtures.plan(for: devices[0], uplink: 3e7)], connection: connection) }
+        #expect(try connection.query("SELECT count(*) AS n FROM splits").int(0, "n") == 2)
+        // The view gives every plan its layer lists back, names verbatim.
+        let stored = try #require(try PlanRepository.current(deviceID: devices[5], connection: connection))
+        #expect(stored.deviceLayers == ["x", "a", Fixtures.hostileName] && stored.cutLayers == [Fixtures.hostileName])
+        #expect(try PlanRepository.current(deviceID: devices[0], connection: connection)?.deviceLayers == ["x", "a"])
+        let digest = try connection.query("SELECT bool_and(digest = splitd_split_digest(device_layers)) AS ok FROM splits").bool(0, "ok")
+        #expect(digest == true)
+    }
+
+    @Test("two writers adding the same new splits in opposite order both succeed and share the rows")
+    func concurrentNewSplits() async throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let setup = try database.connect()
+        let devices = try Fixtures.fleet(setup, devices: 4)
+        func plan(_ device: String, second: Bool) -> NewPlan {
+            var plan = Fixtures.plan(for: device)
+            if second {
+                plan.deviceLayers = ["x"]
+                plan.cutLayers = ["x"]
+                plan.splitFingerprint = "tiny-x"
+            }
+            return plan
+        }
+        let url = database.url
+        let batches = [[plan(devices[0], second: false), plan(devices[1], second: true)],
+                       [plan(devices[2], second: true), plan(devices[3], second: false)]]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for batch in batches {
+                group.addTask {
+                    let connection = try PostgresConnection(url: url)
+                    defer { connection.close() }
+                    try connection.transaction {
+                        _ = try PlanRepository.store(batch, connection: connection)
+                        Thread.sleep(forTimeInterval: 0.3)  // hold the new splits uncommitted while the other writer arrives
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try setup.query("SELECT count(*) AS n FROM splits").int(0, "n") == 2)
+        #expect(try setup.query("SELECT count(*) AS n FROM split_plans").int(0, "n") == 4)
+        let shared = try setup.query("SELECT count(DISTINCT split_id) AS n FROM plans WHERE device_id = ANY($1::text[])", [PostgresValue.textArray([devices[1], devices[2]])])
+        #expect(shared.int(0, "n") == 1)
+    }
+
+    @Test("plan references are enforced per statement: unknown devices or splits, deleting used rows, rewriting history")
+    func planReferences() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let connection = try database.connect()
+        let devices = try Fixtures.fleet(connection, devices: 2)
+        let ids = try connection.transaction { try PlanRepository.store(devices.map { Fixtures.plan(for: $0) }, connection: connection) }
+        func violation(_ sql: String, _ parameters: [any PostgresEncodable] = []) -> PostgresError? {
+            do {
+                try connection.query(sql, parameters)
+                return nil
+            } catch { return error as? PostgresError }
+        }
+        let insert = """
+            INSERT INTO plans (device_id, split_id, algorithm, uplink_bps, downlink_bps, rtt_seconds, device_flops, server_flops,
+                               batch_size, predicted_delay_seconds, transfer_bytes, device_compute_seconds, server_compute_seconds,
+                               uplink_seconds, downlink_seconds, solve_microseconds, superseded_at, reason)
+            SELECT $1, $2, 'block', 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, now(), 'requested'
+            """
+        let splitID = try #require(try connection.query("SELECT min(id) AS id FROM splits").int(0, "id"))
+        let unknownDevice = violation(insert, ["no-such-device", splitID])
+        #expect(unknownDevice?.sqlState == "23503" && unknownDevice?.message.contains("no-such-device") == true)
+        let unknownSplit = violation(insert, [devices[0], splitID + 1000])
+        #expect(unknownSplit?.sqlState == "23503" && unknownSplit?.message.contains("unknown split") == true)
+        #expect(try connection.query("SELECT count(*) AS n FROM plans").int(0, "n") == 2, "nothing stored")
+        // A bad row in a COPY batch rejects the whole batch.
+        var stray = Fixtures.plan(for: "ghost")
+        stray.splitFingerprint = Fixtures.plan(for: devices[0]).splitFingerprint
+        #expect(throws: PostgresError.self) {
+            try connection.transaction { try PlanRepository.store([Fixtures.plan(for: devices[1], uplink: 9e7), stray], connection: connection) }
+        }
+        #expect(try connection.query("SELECT count(*) AS n FROM plans").int(0, "n") == 2)
+        #expect(violation("DELETE FROM devices WHERE id = $1", [devices[0]])?.sqlState == "23503")
+        #expect(violation("DELETE FROM splits")?.sqlState == "23503")
+        #expect(violation("UPDATE plans SET device_id = $1 WHERE id = $2", [devices[1], ids[0]])?.sqlState == "23000")
+        #expect(violation("UPDATE plans SET superseded_at = now() WHERE id = $1", [ids[0]]) == nil, "superseding stays allowed")
+        #expect(violation("UPDATE devices SET active = false WHERE id = $1", [devices[0]]) == nil, "deactivating stays allowed")
     }
 
     @Test("planning candidates are claimed with SKIP LOCKED: concurrent claimers get disjoint devices")

@@ -84,6 +84,14 @@ public enum Benchmarks {
         try connection.execute("ANALYZE")
     }
 
+    /// Lets the previous phase's background work finish before a measurement: vacuum and analyze
+    /// (autovacuum would otherwise start on the freshly loaded tables mid-run, on the same two
+    /// cores) and a checkpoint (needs a superuser or pg_checkpoint; skipped when refused).
+    static func settle(_ connection: PostgresConnection) {
+        _ = try? connection.execute("VACUUM (ANALYZE)")
+        _ = try? connection.execute("CHECKPOINT")
+    }
+
     static func line(_ fields: [String: Any]) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
@@ -92,7 +100,7 @@ public enum Benchmarks {
     static func seconds(_ start: DispatchTime) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
 
     /// COPY ingest rate, reading 100k link estimates, writing 100k plan rows.
-    public static func store(scratch: Scratch, graph: ModelGraph, rows: Int, devices: Int, report: (String) -> Void) throws {
+    public static func store(scratch: Scratch, graph: ModelGraph, rows: Int, devices: Int, planBatch: Int, report: (String) -> Void) throws {
         let connection = try PostgresConnection(url: scratch.url)
         defer { connection.close() }
         try seedFleet(connection, graph: graph, devices: devices, callback: nil)
@@ -145,21 +153,26 @@ public enum Benchmarks {
             let plan = try planner.plan(.block, conditions: conditions)
             plans.append(NewPlan(deviceID: estimate.deviceID, modelName: graph.name, modelVersion: 1, algorithm: "block", conditions: conditions,
                                  deviceLayers: plan.deviceLayers.map { names[$0] }, cutLayers: plan.cutLayers.map { names[$0] },
+                                 splitFingerprint: PlanRepository.fingerprint(modelName: graph.name, modelVersion: 1, onDevice: plan.onDevice),
                                  predictedDelaySeconds: plan.delaySeconds, transferBytes: plan.transferBytes, breakdown: plan.breakdown,
                                  solveMicroseconds: plan.solveMicroseconds, reason: index % 2 == 0 ? .newDevice : .telemetryChange, deliver: false))
         }
         let averageLayers = Double(plans.map(\.deviceLayers.count).reduce(0, +)) / Double(max(plans.count, 1))
-        for writers in [1, 2] {
-            try connection.execute("TRUNCATE split_plans CASCADE")
-            // Each writer stores its share in its own transaction, as the planning workers do.
-            let share = (plans.count + writers - 1) / writers
+        // As the planning workers store them: one transaction per batch of `planBatch` plans.
+        let planBatches = stride(from: 0, to: plans.count, by: planBatch).map { Array(plans[$0..<min(plans.count, $0 + planBatch)]) }
+        // New devices with one and two writers, then every device again (each plan supersedes one).
+        for (writers, supersede) in [(1, false), (2, false), (2, true)] {
+            if !supersede { try connection.execute("TRUNCATE plans, splits CASCADE") }
+            settle(connection)
             let pool = ConnectionPool(url: scratch.url, maximumConnections: writers)
             started = DispatchTime.now()
-            try runConcurrently(writers, writers: writers) { [plans] index in
-                let part = Array(plans[min(plans.count, index * share)..<min(plans.count, (index + 1) * share)])
-                _ = try pool.withConnectionBlocking { connection in try connection.transaction { try PlanRepository.store(part, connection: connection) } }
+            try runConcurrently(planBatches.count, writers: writers) { index in
+                _ = try pool.withConnectionBlocking { connection in try connection.transaction { try PlanRepository.store(planBatches[index], connection: connection) } }
             }
-            report(line(["benchmark": "write_plans", "writers": writers, "plans": plans.count, "seconds": seconds(started), "mean_device_layers": averageLayers]))
+            let elapsed = seconds(started)
+            let splits = try connection.query("SELECT count(*) AS n FROM splits").int(0, "n") ?? 0
+            report(line(["benchmark": "write_plans", "writers": writers, "plans": plans.count, "plans_per_transaction": planBatch, "seconds": elapsed,
+                         "superseding": supersede, "mean_device_layers": averageLayers, "distinct_splits": splits]))
         }
     }
 
@@ -236,7 +249,7 @@ public enum Benchmarks {
             NewPlan(deviceID: ids.string(row, "id")!, modelName: graph.name, modelVersion: 1, algorithm: "block",
                     conditions: PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
                                                    uplinkBitsPerSecond: 1e8, downlinkBitsPerSecond: 2e8, rttSeconds: 0.01),
-                    deviceLayers: ["x", "conv1"], cutLayers: ["conv1"], predictedDelaySeconds: 1, transferBytes: 1000,
+                    deviceLayers: ["x", "conv1"], cutLayers: ["conv1"], splitFingerprint: "x-conv1", predictedDelaySeconds: 1, transferBytes: 1000,
                     breakdown: DelayBreakdown(deviceComputeSeconds: 0.5, serverComputeSeconds: 0.1, uplinkSeconds: 0.2, downlinkSeconds: 0.19, rttSeconds: 0.01),
                     solveMicroseconds: 1, reason: .newDevice, deliver: true)
         }

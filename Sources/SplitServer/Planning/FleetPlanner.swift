@@ -92,7 +92,7 @@ struct FleetPlanner: Sendable {
         let store = NewPlan(
             deviceID: candidate.deviceID, modelName: candidate.modelName, modelVersion: candidate.modelVersion,
             algorithm: plan.algorithm.rawValue, conditions: conditions, deviceLayers: plan.deviceLayers.map { names[$0] },
-            cutLayers: plan.cutLayers.map { names[$0] }, predictedDelaySeconds: plan.delaySeconds, transferBytes: plan.transferBytes,
+            cutLayers: plan.cutLayers.map { names[$0] }, splitFingerprint: fingerprint, predictedDelaySeconds: plan.delaySeconds, transferBytes: plan.transferBytes,
             breakdown: plan.breakdown, solveMicroseconds: plan.solveMicroseconds, reason: reason, deliver: candidate.deliverable)
         return Decision(plan: plan, store: store, fingerprintInForce: fingerprint)
     }

@@ -76,7 +76,8 @@ public struct PlanEvaluation: Sendable {
     }
 }
 
-/// SQL for `split_plans`, `planning_state`, and enqueueing deliveries with new plans.
+/// SQL for plans (`plans`, `splits`, the view `split_plans`), `planning_state`, and enqueueing
+/// deliveries with new plans.
 public enum PlanRepository {
     /// SHA-256 over model, version and the device/server side of every layer: equal iff the
     /// splits are equal.
@@ -107,13 +108,20 @@ public enum PlanRepository {
                    s.requested_reason, dp.updated_at AS device_profile_at, sp.updated_at AS server_profile_at,
                    s.split_fingerprint, p.id AS plan_id, p.model_version AS plan_model_version, p.device_flops AS plan_device_flops,
                    p.server_flops AS plan_server_flops, p.batch_size AS plan_batch_size, p.transfer_bytes AS plan_transfer_bytes,
-                   (p.breakdown->>'device_compute_seconds')::float8 + (p.breakdown->>'server_compute_seconds')::float8 AS plan_compute_seconds
+                   p.device_compute_seconds + p.server_compute_seconds AS plan_compute_seconds
             FROM planning_state s
             JOIN devices d ON d.id = s.device_id AND d.active
             JOIN edge_servers es ON es.id = d.edge_server_id
             JOIN link_estimates e ON e.device_id = d.id
             CROSS JOIN LATERAL (SELECT max(version) AS version FROM models m WHERE m.name = d.model_name) latest
-            LEFT JOIN split_plans p ON p.device_id = d.id AND p.superseded_at IS NULL
+            -- LATERAL: always an index probe per device, whatever the (fast-changing) plan statistics say.
+            LEFT JOIN LATERAL (
+                SELECT p.id, ps.model_version, p.device_flops, p.server_flops, p.batch_size, p.transfer_bytes,
+                       p.device_compute_seconds, p.server_compute_seconds
+                FROM plans p JOIN splits ps ON ps.id = p.split_id
+                WHERE p.device_id = d.id AND p.superseded_at IS NULL
+                LIMIT 1  -- (at most one anyway; keeps the subquery from being flattened into the join)
+            ) p ON true
             LEFT JOIN device_profiles dp ON dp.device_id = d.id
             LEFT JOIN server_profiles sp ON sp.edge_server_id = d.edge_server_id AND sp.model_name = d.model_name
             WHERE s.requested_reason IS NOT NULL
@@ -172,32 +180,37 @@ public enum PlanRepository {
     }
 
     /// Stores new plans in bulk: supersedes each device's current plan, drops its undelivered
-    /// older deliveries, inserts the plans (COPY) and enqueues a delivery per deliverable plan, all
-    /// on `connection` (call inside the claiming transaction). Returns the new plan ids in order.
+    /// older deliveries, finds or adds their splits, inserts the plans (COPY) and enqueues a
+    /// delivery per deliverable plan, all on `connection` (call inside the claiming transaction).
+    /// Returns the new plan ids in order.
     @discardableResult
     public static func store(_ plans: [NewPlan], connection: PostgresConnection) throws -> [Int64] {
         guard !plans.isEmpty else { return [] }
         let devices = plans.map(\.deviceID)
         guard Set(devices).count == devices.count else { throw StoreError(.invalid, "one plan per device per batch") }
-        try connection.query("UPDATE split_plans SET superseded_at = now() WHERE device_id = ANY($1::text[]) AND superseded_at IS NULL", [devices])
-        try connection.query("""
-            UPDATE webhook_deliveries SET status = 'superseded', lease_owner = NULL, lease_expires_at = NULL
-            WHERE device_id = ANY($1::text[]) AND status IN ('pending', 'failed')
-            """, [devices])
-        let idsResult = try connection.query("SELECT nextval('split_plans_id_seq') AS id FROM generate_series(1, $1)", [plans.count])
+        let splitIDs = try splitIDs(for: plans, connection: connection)
+        // One round trip: supersede the current plans, drop their undelivered deliveries, take ids.
+        let idsResult = try connection.query("""
+            WITH superseded AS (
+                UPDATE plans SET superseded_at = now() WHERE device_id = ANY($1::text[]) AND superseded_at IS NULL
+            ), dropped AS (
+                UPDATE webhook_deliveries SET status = 'superseded', lease_owner = NULL, lease_expires_at = NULL
+                WHERE device_id = ANY($1::text[]) AND status IN ('pending', 'failed')
+            )
+            SELECT nextval('plans_id_seq') AS id FROM generate_series(1, $2)
+            """, [PostgresValue.textArray(devices), plans.count])
         let ids = try (0..<idsResult.rowCount).map { Int64(try idsResult.require($0, "id", idsResult.int)) }
-        // Binary COPY: the layer-name arrays dominate, and binary arrays skip text parsing.
         try connection.copyInBinary("""
-            COPY split_plans (id, device_id, model_name, model_version, algorithm, uplink_bps, downlink_bps, rtt_seconds,
-                              device_flops, server_flops, batch_size, device_layers, cut_layers, predicted_delay_seconds,
-                              transfer_bytes, breakdown, solve_microseconds, reason) FROM STDIN WITH (FORMAT binary)
+            COPY plans (id, device_id, split_id, algorithm, uplink_bps, downlink_bps, rtt_seconds, device_flops, server_flops,
+                        batch_size, predicted_delay_seconds, transfer_bytes, device_compute_seconds, server_compute_seconds,
+                        uplink_seconds, downlink_seconds, solve_microseconds, reason)
+            FROM STDIN WITH (FORMAT binary)
             """) { writer in
-            for (id, plan) in zip(ids, plans) {
+            for (index, plan) in plans.enumerated() {
                 writer.beginRow()
-                writer.int64(id)
+                writer.int64(ids[index])
                 writer.text(plan.deviceID)
-                writer.text(plan.modelName)
-                writer.int32(Int32(plan.modelVersion))
+                writer.int64(splitIDs[index])
                 writer.text(plan.algorithm)
                 writer.double(plan.conditions.uplinkBitsPerSecond)
                 writer.double(plan.conditions.downlinkBitsPerSecond)
@@ -205,11 +218,12 @@ public enum PlanRepository {
                 writer.double(plan.conditions.deviceFLOPsPerSecond)
                 writer.double(plan.conditions.serverFLOPsPerSecond)
                 writer.int32(Int32(plan.conditions.batchSize))
-                writer.textArray(plan.deviceLayers)
-                writer.textArray(plan.cutLayers)
                 writer.double(plan.predictedDelaySeconds)
                 writer.double(plan.transferBytes)
-                writer.jsonb(breakdownJSON(plan.breakdown))
+                writer.double(plan.breakdown.deviceComputeSeconds)
+                writer.double(plan.breakdown.serverComputeSeconds)
+                writer.double(plan.breakdown.uplinkSeconds)
+                writer.double(plan.breakdown.downlinkSeconds)
                 writer.double(plan.solveMicroseconds)
                 writer.text(plan.reason.rawValue)
                 writer.endRow()
@@ -224,12 +238,66 @@ public enum PlanRepository {
         return ids
     }
 
-    /// The breakdown as JSON (the same keys as `DelayBreakdown`'s Codable form), written by hand:
-    /// this runs once per stored plan.
-    static func breakdownJSON(_ breakdown: DelayBreakdown) -> String {
-        "{\"device_compute_seconds\": \(breakdown.deviceComputeSeconds), \"downlink_seconds\": \(breakdown.downlinkSeconds), "
-            + "\"rtt_seconds\": \(breakdown.rttSeconds), \"server_compute_seconds\": \(breakdown.serverComputeSeconds), "
-            + "\"uplink_seconds\": \(breakdown.uplinkSeconds)}"
+    /// The `splits` row of each plan, in order. A fleet shares few splits, so the batch is reduced
+    /// to its distinct splits (by fingerprint), and one statement adds the new ones and finds the
+    /// rest. Layer lists travel as one flat array sliced per split on the server.
+    static func splitIDs(for plans: [NewPlan], connection: PostgresConnection) throws -> [Int64] {
+        var slotOfFingerprint: [String: Int] = [:]
+        var distinct: [NewPlan] = []
+        let slots = plans.map { plan in
+            if let slot = slotOfFingerprint[plan.splitFingerprint] { return slot }
+            slotOfFingerprint[plan.splitFingerprint] = distinct.count
+            distinct.append(plan)
+            return distinct.count - 1
+        }
+        var deviceNames: [String] = [], cutNames: [String] = []
+        var deviceBounds: [Int64] = [], cutBounds: [Int64] = []  // 1-based first and last index, pairwise
+        for plan in distinct {
+            deviceBounds += [Int64(deviceNames.count + 1), Int64(deviceNames.count + plan.deviceLayers.count)]
+            deviceNames += plan.deviceLayers
+            cutBounds += [Int64(cutNames.count + 1), Int64(cutNames.count + plan.cutLayers.count)]
+            cutNames += plan.cutLayers
+        }
+        let parameters: [PostgresValue] = [
+            .textArray(distinct.map(\.modelName)), .intArray(distinct.map { Int64($0.modelVersion) }),
+            .intArray(stride(from: 0, to: deviceBounds.count, by: 2).map { deviceBounds[$0] }),
+            .intArray(stride(from: 1, to: deviceBounds.count, by: 2).map { deviceBounds[$0] }), .textArray(deviceNames),
+            .intArray(stride(from: 0, to: cutBounds.count, by: 2).map { cutBounds[$0] }),
+            .intArray(stride(from: 1, to: cutBounds.count, by: 2).map { cutBounds[$0] }), .textArray(cutNames),
+        ]
+        var resolved = [Int64?](repeating: nil, count: distinct.count)
+        // A split another open transaction is adding makes this insert wait for that commit;
+        // inserting in key order keeps two writers from waiting on each other. Once it commits,
+        // this statement's snapshot misses it (and the insert skips it): the next round sees it.
+        for _ in 0..<3 where resolved.contains(nil) {
+            let result = try connection.query("""
+                WITH input AS (
+                    SELECT v.slot, v.model_name, v.model_version::integer AS model_version,
+                           ($5::text[])[v.device_first:v.device_last] AS device_layers, ($8::text[])[v.cut_first:v.cut_last] AS cut_layers
+                    FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $6::int8[], $7::int8[])
+                         WITH ORDINALITY AS v(model_name, model_version, device_first, device_last, cut_first, cut_last, slot)
+                ), keyed AS (
+                    SELECT input.*, splitd_split_digest(device_layers) AS digest FROM input
+                ), inserted AS (
+                    INSERT INTO splits (model_name, model_version, digest, device_layers, cut_layers)
+                    SELECT model_name, model_version, digest, device_layers, cut_layers FROM keyed
+                    ORDER BY model_name, model_version, digest
+                    ON CONFLICT (model_name, model_version, digest) DO NOTHING
+                    RETURNING id, model_name, model_version, digest
+                )
+                SELECT k.slot, coalesce(n.id, s.id) AS id
+                FROM keyed k
+                LEFT JOIN inserted n ON n.model_name = k.model_name AND n.model_version = k.model_version AND n.digest = k.digest
+                LEFT JOIN splits s ON s.model_name = k.model_name AND s.model_version = k.model_version AND s.digest = k.digest
+                """, parameters)
+            for row in 0..<result.rowCount {
+                let slot = try result.require(row, "slot", result.int) - 1
+                resolved[slot] = result.int(row, "id").map(Int64.init)
+            }
+        }
+        let ids = resolved.compactMap { $0 }
+        guard ids.count == distinct.count else { throw StoreError(.conflict, "splits being added concurrently could not be resolved; retry") }
+        return slots.map { ids[$0] }
     }
 
     /// The plan in force for a device.

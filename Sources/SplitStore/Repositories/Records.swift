@@ -148,6 +148,9 @@ public struct NewPlan: Sendable {
     public var conditions: PlanningConditions
     public var deviceLayers: [String]
     public var cutLayers: [String]
+    /// `PlanRepository.fingerprint` of the split: plans of one batch with the same fingerprint
+    /// share one `splits` row, found without comparing layer lists.
+    public var splitFingerprint: String
     public var predictedDelaySeconds: Double
     public var transferBytes: Double
     public var breakdown: DelayBreakdown
@@ -157,7 +160,7 @@ public struct NewPlan: Sendable {
     public var deliver: Bool
 
     public init(deviceID: String, modelName: String, modelVersion: Int, algorithm: String, conditions: PlanningConditions,
-                deviceLayers: [String], cutLayers: [String], predictedDelaySeconds: Double, transferBytes: Double,
+                deviceLayers: [String], cutLayers: [String], splitFingerprint: String, predictedDelaySeconds: Double, transferBytes: Double,
                 breakdown: DelayBreakdown, solveMicroseconds: Double, reason: PlanReason, deliver: Bool) {
         self.deviceID = deviceID
         self.modelName = modelName
@@ -166,6 +169,7 @@ public struct NewPlan: Sendable {
         self.conditions = conditions
         self.deviceLayers = deviceLayers
         self.cutLayers = cutLayers
+        self.splitFingerprint = splitFingerprint
         self.predictedDelaySeconds = predictedDelaySeconds
         self.transferBytes = transferBytes
         self.breakdown = breakdown
