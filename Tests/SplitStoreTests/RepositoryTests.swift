@@ -176,20 +176,26 @@ struct RepositoryTests {
         let database = try TestDatabase.make()
         defer { database.drop() }
         let connection = try database.connect()
-        let devices = try Fixtures.fleet(connection, devices: 6)
+        let devices = try Fixtures.fleet(connection, devices: 7)
         var odd = Fixtures.plan(for: devices[5])
         odd.deviceLayers = ["x", "a", Fixtures.hostileName]
         odd.cutLayers = [Fixtures.hostileName]
         odd.splitFingerprint = "tiny-x-a-hostile"
+        var serverOnly = Fixtures.plan(for: devices[6])  // raw upload allowed: nothing on the device
+        serverOnly.deviceLayers = []
+        serverOnly.cutLayers = []
+        serverOnly.splitFingerprint = "tiny-none"
         let first = try connection.transaction {
-            try PlanRepository.store(devices.prefix(5).map { Fixtures.plan(for: $0) } + [odd], connection: connection)
+            try PlanRepository.store([serverOnly] + devices.prefix(5).map { Fixtures.plan(for: $0) } + [odd], connection: connection)
         }
-        #expect(first.count == 6)
-        #expect(try connection.query("SELECT count(*) AS n FROM splits").int(0, "n") == 2)
-        #expect(try connection.query("SELECT count(DISTINCT split_id) AS n FROM plans").int(0, "n") == 2)
+        #expect(first.count == 7)
+        #expect(try connection.query("SELECT count(*) AS n FROM splits").int(0, "n") == 3)
+        #expect(try connection.query("SELECT count(DISTINCT split_id) AS n FROM plans").int(0, "n") == 3)
         // A later batch with a known split reuses its row.
         _ = try connection.transaction { try PlanRepository.store([Fixtures.plan(for: devices[0], uplink: 3e7)], connection: connection) }
-        #expect(try connection.query("SELECT count(*) AS n FROM splits").int(0, "n") == 2)
+        #expect(try connection.query("SELECT count(*) AS n FROM splits").int(0, "n") == 3)
+        let empty = try #require(try PlanRepository.current(deviceID: devices[6], connection: connection))
+        #expect(empty.deviceLayers.isEmpty && empty.cutLayers.isEmpty)
         // The view gives every plan its layer lists back, names verbatim.
         let stored = try #require(try PlanRepository.current(deviceID: devices[5], connection: connection))
         #expect(stored.deviceLayers == ["x", "a", Fixtures.hostileName] && stored.cutLayers == [Fixtures.hostileName])

@@ -250,20 +250,20 @@ public enum PlanRepository {
             distinct.append(plan)
             return distinct.count - 1
         }
-        var deviceNames: [String] = [], cutNames: [String] = []
-        var deviceBounds: [Int64] = [], cutBounds: [Int64] = []  // 1-based first and last index, pairwise
+        // Each split's layers are the 1-based slice first...last of the flat name arrays.
+        var deviceNames: [String] = [], deviceFirst: [Int64] = [], deviceLast: [Int64] = []
+        var cutNames: [String] = [], cutFirst: [Int64] = [], cutLast: [Int64] = []
         for plan in distinct {
-            deviceBounds += [Int64(deviceNames.count + 1), Int64(deviceNames.count + plan.deviceLayers.count)]
+            deviceFirst.append(Int64(deviceNames.count + 1))
             deviceNames += plan.deviceLayers
-            cutBounds += [Int64(cutNames.count + 1), Int64(cutNames.count + plan.cutLayers.count)]
+            deviceLast.append(Int64(deviceNames.count))
+            cutFirst.append(Int64(cutNames.count + 1))
             cutNames += plan.cutLayers
+            cutLast.append(Int64(cutNames.count))
         }
         let parameters: [PostgresValue] = [
             .textArray(distinct.map(\.modelName)), .intArray(distinct.map { Int64($0.modelVersion) }),
-            .intArray(stride(from: 0, to: deviceBounds.count, by: 2).map { deviceBounds[$0] }),
-            .intArray(stride(from: 1, to: deviceBounds.count, by: 2).map { deviceBounds[$0] }), .textArray(deviceNames),
-            .intArray(stride(from: 0, to: cutBounds.count, by: 2).map { cutBounds[$0] }),
-            .intArray(stride(from: 1, to: cutBounds.count, by: 2).map { cutBounds[$0] }), .textArray(cutNames),
+            .intArray(deviceFirst), .intArray(deviceLast), .textArray(deviceNames), .intArray(cutFirst), .intArray(cutLast), .textArray(cutNames),
         ]
         var resolved = [Int64?](repeating: nil, count: distinct.count)
         // A split another open transaction is adding makes this insert wait for that commit;
