@@ -1,7 +1,7 @@
 -- splitd schema, version 2: plans share their splits, keep their delay breakdown in columns, and
 -- have their references checked per statement.
 --
--- A fleet running one model uses few distinct splits (a few dozen for 100,000 ResNet-50 devices),
+-- A fleet running one model uses few distinct splits (2 for 100,000 ResNet-50 devices benchmarked),
 -- yet every plan stored its layer lists again (73 names, about 1 KB, on average). Splits now live
 -- once in `splits`; the plan table (renamed `plans`) keeps a `split_id`. The view `split_plans`
 -- joins them back with the same columns as before, so SQL against `split_plans` and

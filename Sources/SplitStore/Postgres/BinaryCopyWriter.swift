@@ -1,16 +1,13 @@
 import Foundation
 
 /// Writes rows for `COPY ... FROM STDIN WITH (FORMAT binary)`: each field is a length and its
-/// bytes in PostgreSQL's binary wire format. Used where text parsing would dominate (plans carry
-/// arrays of layer names; the server parses binary arrays far faster than text literals).
+/// bytes in PostgreSQL's binary wire format. Used where text parsing would dominate (telemetry
+/// timestamps and floats, the numeric columns of plans).
 public struct BinaryCopyWriter {
     var buffer: [UInt8] = []
     var sink: ([UInt8]) throws -> Void = { _ in }
     private var fieldCountPosition = -1
     private var fieldsInRow: UInt16 = 0
-
-    /// Type OID of `text`, for array elements.
-    static let textOID: UInt32 = 25
 
     init() {
         buffer.reserveCapacity(1 << 20)
@@ -72,38 +69,6 @@ public struct BinaryCopyWriter {
     public mutating func null() {
         fieldsInRow += 1
         append32(UInt32.max)
-    }
-
-    /// A `jsonb` value (binary format version 1 followed by the JSON text).
-    public mutating func jsonb(_ json: String) {
-        fieldsInRow += 1
-        let bytes = json.utf8
-        append32(UInt32(bytes.count + 1))
-        buffer.append(1)
-        buffer.append(contentsOf: bytes)
-    }
-
-    /// A one-dimensional `text[]`.
-    public mutating func textArray(_ values: [String]) {
-        fieldsInRow += 1
-        let lengthPosition = buffer.count
-        append32(0)
-        let start = buffer.count
-        append32(1)                       // dimensions
-        append32(0)                       // has nulls
-        append32(Self.textOID)            // element type
-        append32(UInt32(values.count))    // dimension size
-        append32(1)                       // lower bound
-        for value in values {
-            let bytes = value.utf8
-            append32(UInt32(bytes.count))
-            buffer.append(contentsOf: bytes)
-        }
-        let length = UInt32(buffer.count - start)
-        buffer[lengthPosition] = UInt8(length >> 24)
-        buffer[lengthPosition + 1] = UInt8((length >> 16) & 0xFF)
-        buffer[lengthPosition + 2] = UInt8((length >> 8) & 0xFF)
-        buffer[lengthPosition + 3] = UInt8(length & 0xFF)
     }
 
     /// Sends the buffer on when it holds about a megabyte (call between rows).
