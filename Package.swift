@@ -25,6 +25,8 @@ let package = Package(
     targets: [
         // Pure planning: graphs, cost model, max-flow, planners. No I/O.
         .target(name: "SplitCore"),
+        // Small shared helpers: hex, secure random tokens, constant-time comparison.
+        .target(name: "SplitSupport"),
         // Training-delay simulation over network traces.
         .target(name: "SplitSim", dependencies: ["SplitCore"]),
         // PostgreSQL through libpq: pool, migrations, embedded cluster, repositories.
@@ -32,18 +34,19 @@ let package = Package(
         .target(name: "CSpawn"),
         .target(
             name: "SplitStore",
-            dependencies: ["CLibPQ", "CSpawn", "SplitCore", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["CLibPQ", "CSpawn", "SplitCore", "SplitSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // Signed webhooks through libcurl.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
         .target(
             name: "SplitPush",
-            dependencies: ["CCurl", "CCurlShim", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["CCurl", "CCurlShim", "SplitSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // The daemon: HTTP API, planning loop, delivery workers, maintenance.
         .target(
             name: "SplitServer",
             dependencies: [
-                "SplitCore", "SplitStore", "SplitPush",
+                "SplitCore", "SplitStore", "SplitPush", "SplitSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -5,6 +5,7 @@ import ServiceLifecycle
 import SplitCore
 import SplitPush
 import SplitStore
+import SplitSupport
 
 /// The splitd daemon: HTTP API, fleet planning, webhook delivery and maintenance as one service
 /// group with graceful shutdown on SIGTERM/SIGINT.
@@ -15,15 +16,15 @@ public enum Daemon {
         if let url = configuration.databaseURL { return (url, nil) }
         try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o711])
-        let embedded = EmbeddedPostgres(stateDirectory: configuration.stateDirectory)
-        let url = try embedded.start()
+        let embedded = EmbeddedPostgres(stateDirectory: configuration.stateDirectory, binDirectory: configuration.postgresBinDirectory)
+        let url = try embedded.start(adopt: true)
         logger.info("using the embedded PostgreSQL cluster", metadata: ["data": "\(embedded.dataDirectory.path)", "url": "\(url)"])
         return (url, embedded)
     }
 
     /// Applies (or, with auto-migrate off, checks) migrations; throws with a clear message on drift.
-    public static func migrate(url: String, apply: Bool, logger: Logger) throws -> Migrator {
-        let migrator = Migrator(migrations: try Migration.load(from: try Migration.defaultDirectory()))
+    public static func migrate(url: String, apply: Bool, directory: String?, logger: Logger) throws -> Migrator {
+        let migrator = Migrator(migrations: try Migration.load(from: try Migration.defaultDirectory(configured: directory)))
         let connection = try PostgresConnection(url: url)
         defer { connection.close() }
         if apply {
@@ -38,10 +39,14 @@ public enum Daemon {
         return migrator
     }
 
-    /// The admin token: configured, or (loopback-only listeners) generated once and kept in the
-    /// state directory with mode 0600.
-    public static func adminToken(_ configuration: ServerConfiguration, logger: Logger) throws -> String {
-        if let token = configuration.adminToken { return token }
+    /// The admin tokens: configured, or (loopback-only listeners) one generated once and kept in
+    /// the state directory with mode 0600.
+    public static func adminTokens(_ configuration: ServerConfiguration, logger: Logger) throws -> [String] {
+        if !configuration.adminTokens.isEmpty { return configuration.adminTokens }
+        return [try generatedAdminToken(configuration, logger: logger)]
+    }
+
+    static func generatedAdminToken(_ configuration: ServerConfiguration, logger: Logger) throws -> String {
         let file = configuration.adminTokenFile
         if let existing = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), existing.count >= 16 {
             logger.info("admin token read from the state directory", metadata: ["file": "\(file.path)"])
@@ -49,7 +54,7 @@ public enum Daemon {
         }
         try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true)
         var generator = SystemRandomNumberGenerator()
-        let token = "sda_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let token = "sda_" + Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
         _ = FileManager.default.createFile(atPath: file.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
         logger.notice("generated an admin token (loopback-only listener)", metadata: ["file": "\(file.path)"])
         return token
@@ -63,19 +68,19 @@ public enum Daemon {
                 do { try embedded.stop() } catch { logger.error("stopping the embedded PostgreSQL failed", metadata: ["error": "\(error)"]) }
             }
         }
-        let migrator = try migrate(url: url, apply: configuration.autoMigrate, logger: logger)
-        let token = try adminToken(configuration, logger: logger)
+        let migrator = try migrate(url: url, apply: configuration.autoMigrate, directory: configuration.migrationsDirectory, logger: logger)
+        let tokens = try adminTokens(configuration, logger: logger)
         let pool = ConnectionPool(url: url, maximumConnections: configuration.poolSize)
         let metrics = ServerMetrics.shared
         let cache = ModelCache()
         let policy = try TargetPolicy(allowList: configuration.webhookAllowList)
         let api = APIDependencies(
-            pool: pool, auth: Authenticator(adminToken: token, pool: pool), cache: cache, metrics: metrics, policy: policy,
+            pool: pool, auth: Authenticator(adminTokens: tokens, pool: pool), cache: cache, metrics: metrics, policy: policy,
             migrator: migrator, smoothing: configuration.smoothing, thresholds: configuration.replanThresholds, maximumBodyBytes: configuration.maximumBodyBytes,
             telemetryRetentionDays: configuration.telemetryRetentionDays, logger: logger)
         let planner = FleetPlanner(
             cache: cache, minimumGain: configuration.minimumGain,
-            algorithm: PlanningAlgorithm(rawValue: configuration.algorithm) ?? .block, logger: logger)
+            algorithm: configuration.algorithm, logger: logger)
         let planning = PlanningService(pool: pool, planner: planner, interval: configuration.planInterval, batchSize: configuration.planBatchSize,
                                        workers: configuration.planWorkers, metrics: metrics, logger: logger)
         let delivery = DeliveryService(

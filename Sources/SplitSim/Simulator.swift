@@ -119,7 +119,7 @@ public final class Simulator {
 
     public init(model: PreparedModel, trace: NetworkTrace, settings: SimulationSettings) throws {
         guard settings.replanEverySeconds.isFinite && settings.replanEverySeconds > 0 else {
-            throw PlanningError.invalidParameter(name: "replan-every", reason: "must be a number of seconds > 0")
+            throw PlanningError.invalidParameter(.replanInterval, reason: "must be a number of seconds > 0")
         }
         try settings.conditions(for: trace.samples[0]).validate()
         self.model = model

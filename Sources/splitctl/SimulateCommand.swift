@@ -11,8 +11,11 @@ struct TraceOptions: ParsableArguments {
     var synthetic: String?
     @Option(help: "Seed of the synthetic trace.")
     var seed: UInt64 = 1
-    @Option(help: "Length of the synthetic trace, seconds (for --trace: cut or extend the file's duration).")
+    @Option(help: ArgumentHelp("Length of the synthetic trace: 600, 10m, 1h (for --trace: cut or extend the file's duration).", valueName: "duration"),
+            transform: { try Limits.parseDuration($0, range: TraceOptions.durationRange) })
     var duration: Double?
+
+    static let durationRange = ValueRange("trace duration", unit: "s", 1e-3...1e8)
 
     /// The trace, with `--uplink`/`--downlink`/`--rtt` as the synthetic base rates.
     func load(base: PlanningConditions) throws -> NetworkTrace {
@@ -64,7 +67,8 @@ struct SimulateCommand: ParsableCommand {
     @OptionGroup var conditionOptions: ConditionOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var traceOptions: TraceOptions
-    @Option(name: .customLong("replan-every"), help: "Seconds between re-planning moments.")
+    @Option(name: .customLong("replan-every"), help: ArgumentHelp("Time between re-planning moments: 10, 10s, 500ms.", valueName: "duration"),
+            transform: { try Limits.parseDuration($0, range: ValueRange("re-planning interval", unit: "s", 1e-6...1e8)) })
     var replanEvery: Double = 10
     @Option(help: "Comma-separated policies: dag,block,chain,boundary,static,server-only.")
     var policies: String = "dag,block,chain,boundary,static,server-only"
@@ -135,7 +139,8 @@ struct TraceCommand: ParsableCommand {
     var synthetic: String
     @Option(help: "Seed.")
     var seed: UInt64 = 1
-    @Option(help: "Length, seconds.")
+    @Option(help: ArgumentHelp("Length: 600, 10m, 1h.", valueName: "duration"),
+            transform: { try Limits.parseDuration($0, range: TraceOptions.durationRange) })
     var duration: Double = 600
     @OptionGroup var conditionOptions: ConditionOptions
 

@@ -14,23 +14,26 @@ public struct LayerProfile: Sendable, Equatable {
     public let batchSize: Int
     /// Free-form description of the hardware, when the file gives one.
     public let hardware: String?
+    /// The model the profile was measured for (the graph's `name`), when the file says.
+    public let model: String?
 
     /// Creates a profile from per-layer forward and backward milliseconds measured at `batchSize`.
-    public init(batchSize: Int, milliseconds: [String: (forward: Double, backward: Double)], hardware: String? = nil) throws {
-        guard batchSize >= 1 else {
-            throw ProfileError(field: "batch_size", "must be an integer >= 1, got \(batchSize)")
+    public init(batchSize: Int, milliseconds: [String: (forward: Double, backward: Double)], hardware: String? = nil,
+                model: String? = nil) throws {
+        guard batchSize >= 1 && Double(batchSize) <= Limits.batchSize.bounds.upperBound else {
+            throw ProfileError(field: "batch_size", "must be an integer between 1 and 1000000, got \(batchSize)")
         }
         var perSample: [String: Double] = [:]
         for (name, times) in milliseconds {
-            for (field, value) in [("forward_ms", times.forward), ("backward_ms", times.backward)]
-            where !(value.isFinite && value >= 0) {
-                throw ProfileError(layer: name, field: field, "must be a finite number >= 0, got \(value)")
+            for (field, value) in [("forward_ms", times.forward), ("backward_ms", times.backward)] {
+                if let violation = Limits.profileMilliseconds.violation(value) { throw ProfileError(layer: name, field: field, violation) }
             }
             perSample[name] = (times.forward + times.backward) / 1000 / Double(batchSize)
         }
         self.secondsPerSample = perSample
         self.batchSize = batchSize
         self.hardware = hardware
+        self.model = model
     }
 
     /// Parses a `splitprofile/1` JSON document.
@@ -45,15 +48,23 @@ public struct LayerProfile: Sendable, Equatable {
         guard file.format == Self.formatTag else {
             throw ProfileError(field: "format", "expected \"\(Self.formatTag)\", got \(file.format.map { "\"\($0)\"" } ?? "nothing")")
         }
-        guard let batch = file.batchSize, batch.isFinite, batch == batch.rounded(), batch >= 1, batch <= 1e9 else {
-            throw ProfileError(field: "batch_size", "must be an integer >= 1")
+        guard let batch = file.batchSize, batch.isFinite, batch == batch.rounded(), Limits.batchSize.violation(batch) == nil else {
+            throw ProfileError(field: "batch_size", "must be an integer between 1 and 1000000")
         }
         guard let layers = file.layers else {
             throw ProfileError(field: "layers", "missing object mapping layer names to {forward_ms, backward_ms}")
         }
         try self.init(
             batchSize: Int(batch), milliseconds: layers.mapValues { ($0.forwardMilliseconds, $0.backwardMilliseconds) },
-            hardware: file.hardware)
+            hardware: file.hardware, model: file.model)
+    }
+
+    /// Why this profile cannot be used with `graph`: it names another model. Nil when it names
+    /// `graph`'s model or none. A profile of another model would give its times to whichever
+    /// layers happen to share names, silently; callers refuse it unless the user forces it.
+    public func modelMismatch(with graph: ModelGraph) -> String? {
+        guard let model, model != graph.name else { return nil }
+        return "profile is for model '\(model)', not '\(graph.name)'"
     }
 
     /// Layer names in the profile that the graph does not have (worth a warning, not an error).
@@ -99,9 +110,10 @@ private struct ProfileFile: Decodable {
     var format: String?
     var batchSize: Double?
     var hardware: String?
+    var model: String?
     var layers: [String: Entry]?
     enum CodingKeys: String, CodingKey {
-        case format, hardware, layers
+        case format, hardware, layers, model
         case batchSize = "batch_size"
     }
 }

@@ -26,20 +26,29 @@ public struct PlanningConditions: Sendable, Equatable, Hashable {
         self.rttSeconds = rttSeconds
     }
 
-    /// Throws `PlanningError.invalidParameter` naming the first value out of range.
+    /// Throws `PlanningError.invalidParameter` naming the first value outside `Limits`.
     public func validate() throws {
-        guard batchSize >= 1 && batchSize <= 1_000_000_000 else {
-            throw PlanningError.invalidParameter(name: "batch", reason: "must be an integer between 1 and 1e9, got \(batchSize)")
+        guard batchSize >= 1 && batchSize <= Int(Limits.batchSize.bounds.upperBound) else {
+            throw PlanningError.invalidParameter(.batchSize, reason: Limits.batchSize.violation(Double(batchSize)) ?? "out of range")
         }
-        let positive: [(String, Double)] = [
-            ("device-flops", deviceFLOPsPerSecond), ("server-flops", serverFLOPsPerSecond),
-            ("uplink", uplinkBitsPerSecond), ("downlink", downlinkBitsPerSecond),
+        let checks: [(PlanningParameter, Double, ValueRange)] = [
+            (.deviceFLOPs, deviceFLOPsPerSecond, Limits.computeThroughput), (.serverFLOPs, serverFLOPsPerSecond, Limits.computeThroughput),
+            (.uplink, uplinkBitsPerSecond, Limits.linkRate), (.downlink, downlinkBitsPerSecond, Limits.linkRate), (.rtt, rttSeconds, Limits.rtt),
         ]
-        for (name, value) in positive where !(value.isFinite && value > 0) {
-            throw PlanningError.invalidParameter(name: name, reason: "must be a finite number > 0, got \(value)")
-        }
-        guard rttSeconds.isFinite && rttSeconds >= 0 else {
-            throw PlanningError.invalidParameter(name: "rtt", reason: "must be a finite number >= 0 seconds, got \(rttSeconds)")
+        for (parameter, value, range) in checks {
+            if let violation = range.violation(value) { throw PlanningError.invalidParameter(parameter, reason: violation) }
         }
     }
+}
+
+/// The planning inputs a `PlanningError.invalidParameter` can name. Each surface says them in its
+/// own words (a CLI flag, a JSON field); the core names them neutrally.
+public enum PlanningParameter: String, Sendable, CaseIterable {
+    case batchSize = "batch size"
+    case deviceFLOPs = "device compute throughput"
+    case serverFLOPs = "server compute throughput"
+    case uplink = "uplink rate"
+    case downlink = "downlink rate"
+    case rtt = "round-trip time"
+    case replanInterval = "re-planning interval"
 }

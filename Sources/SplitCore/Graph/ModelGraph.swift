@@ -155,13 +155,12 @@ public struct ModelGraph: Sendable {
         guard !layer.name.isEmpty else {
             throw GraphError(.emptyName, layer: "#\(position)", field: "name", "layer name must not be empty")
         }
-        let numbers: [(String, Double)] = [
-            ("forward_flops", layer.forwardFLOPs), ("backward_flops", layer.backwardFLOPs),
-            ("output_bytes", layer.outputBytes), ("param_bytes", layer.parameterBytes),
+        let numbers: [(String, Double, ValueRange)] = [
+            ("forward_flops", layer.forwardFLOPs, Limits.layerFLOPs), ("backward_flops", layer.backwardFLOPs, Limits.layerFLOPs),
+            ("output_bytes", layer.outputBytes, Limits.layerBytes), ("param_bytes", layer.parameterBytes, Limits.layerBytes),
         ]
-        for (field, value) in numbers where !(value.isFinite && value >= 0) {
-            throw GraphError(.invalidField, layer: layer.name, field: field,
-                             "must be a finite number >= 0, got \(value)")
+        for (field, value, range) in numbers {
+            if let violation = range.violation(value) { throw GraphError(.invalidField, layer: layer.name, field: field, violation) }
         }
     }
 

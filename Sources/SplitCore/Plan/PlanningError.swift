@@ -3,7 +3,7 @@ public enum PlanningError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A layer must be both on the device and on the server.
     case conflictingConstraints(layer: String, deviceReason: String, serverReason: String)
     /// A planning parameter is out of range.
-    case invalidParameter(name: String, reason: String)
+    case invalidParameter(PlanningParameter, reason: String)
     /// Exhaustive search was asked for a graph with too many free layers.
     case tooManyFreeLayers(count: Int, limit: Int)
     /// An algorithm name that does not exist.
@@ -15,8 +15,8 @@ public enum PlanningError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case let .conflictingConstraints(layer, deviceReason, serverReason):
             return "no valid split: layer '\(layer)' must run on the device (\(deviceReason)) and on the server (\(serverReason))"
-        case let .invalidParameter(name, reason):
-            return "\(name): \(reason)"
+        case let .invalidParameter(parameter, reason):
+            return "\(parameter.rawValue) \(reason)"
         case let .tooManyFreeLayers(count, limit):
             return "brute force refuses graphs with more than \(limit) free layers (this one has \(count)); use dag or block"
         case let .invalidSplit(reason):

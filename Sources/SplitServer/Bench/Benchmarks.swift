@@ -333,7 +333,7 @@ extension Benchmarks {
         let pool = ConnectionPool(url: scratch.url, maximumConnections: concurrency + 2)
         let token = "bench-admin-token-0123456789"
         let migrator = Migrator(migrations: try Migration.load(from: try Migration.defaultDirectory()))
-        let api = APIDependencies(pool: pool, auth: Authenticator(adminToken: token, pool: pool), cache: ModelCache(), metrics: ServerMetrics.shared,
+        let api = APIDependencies(pool: pool, auth: Authenticator(adminTokens: [token], pool: pool), cache: ModelCache(), metrics: ServerMetrics.shared,
                                   policy: try TargetPolicy(), migrator: migrator, smoothing: LinkSmoothing(), thresholds: ReplanThresholds(), maximumBodyBytes: 64 << 20,
                                   telemetryRetentionDays: 30, logger: logger)
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)

@@ -74,25 +74,33 @@ struct DeliveryService: Service {
         try await pool.withConnection { [schedule, metrics, logger, refused, sendable] connection in
             for (delivery, reason) in refused {
                 try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: nil, error: reason, retryAt: nil, connection: connection)
-                metrics.delivery("refused").increment()
-                logger.warning("webhook refused", metadata: ["device": "\(delivery.deviceID)", "reason": "\(reason)"])
+                metrics.delivery("refused")
+                logger.error("webhook refused by the SSRF guard; delivery is dead", metadata: ["device": "\(delivery.deviceID)", "delivery": "\(delivery.id)", "reason": "\(reason)"])
             }
             let delivered = zip(sendable, outcomes).filter { $0.1.delivered }
             try DeliveryRepository.markDelivered(ids: delivered.map(\.0.id), owner: owner, statusCodes: delivered.map { $0.1.statusCode! }, connection: connection)
-            metrics.delivery("delivered").increment(by: delivered.count)
+            metrics.delivery("delivered", count: delivered.count)
             for (delivery, outcome) in zip(sendable, outcomes) where !outcome.delivered {
                 if outcome.statusCode == 410 {
                     try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: 410, error: "receiver answered 410 Gone; webhook disabled",
                                                       retryAt: nil, connection: connection)
                     try FleetRepository.setWebhookEnabled(deviceID: delivery.deviceID, false, connection: connection)
-                    metrics.delivery("gone").increment()
+                    metrics.delivery("gone")
                     logger.notice("webhook gone; disabled", metadata: ["device": "\(delivery.deviceID)"])
                 } else {
                     let retryAt = schedule.nextAttempt(after: delivery.attempt, retryAfter: outcome.retryAfter)
                     let reason = outcome.error ?? "HTTP \(outcome.statusCode ?? 0)"
                     try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: outcome.statusCode, error: reason,
                                                       retryAt: retryAt, connection: connection)
-                    metrics.delivery(retryAt == nil ? "dead" : "retry").increment()
+                    metrics.delivery(retryAt == nil ? "dead" : "retry")
+                    var metadata: Logger.Metadata = ["device": "\(delivery.deviceID)", "delivery": "\(delivery.id)", "attempt": "\(delivery.attempt)",
+                                                     "error": "\(reason)"]
+                    if let retryAt {
+                        metadata["next_attempt"] = "\(Timestamp.format(retryAt))"
+                        logger.warning("webhook attempt failed; will retry", metadata: metadata)
+                    } else {
+                        logger.error("webhook delivery is dead: every attempt failed", metadata: metadata)
+                    }
                 }
             }
         }
@@ -102,7 +110,7 @@ struct DeliveryService: Service {
     private func reportQueueDepth() async {
         while keepRunning {
             if let depth = try? await pool.withConnection({ try DeliveryRepository.queueDepth(connection: $0) }) {
-                metrics.queueDepth.record(depth)
+                metrics.webhookQueue(depth: depth)
             }
             await sleepUnlessShuttingDown(5)
         }

@@ -2,16 +2,18 @@ import Crypto
 import Foundation
 import Hummingbird
 import SplitStore
+import SplitSupport
 
 /// Bearer-token authentication: the configured admin token, or a device's own token (looked up by
 /// its SHA-256; the token itself is never stored). Missing or unknown tokens are 401; a valid
 /// token used where it is not allowed is 403.
 struct Authenticator: Sendable {
-    let adminTokenDigest: Data
+    let adminTokenDigests: [Data]
     let pool: ConnectionPool
 
-    init(adminToken: String, pool: ConnectionPool) {
-        adminTokenDigest = Data(SHA256.hash(data: Data(adminToken.utf8)))
+    /// Several admin tokens may be valid at once, so rotating one needs no downtime.
+    init(adminTokens: [String], pool: ConnectionPool) {
+        adminTokenDigests = adminTokens.map { Data(SHA256.hash(data: Data($0.utf8))) }
         self.pool = pool
     }
 
@@ -24,7 +26,11 @@ struct Authenticator: Sendable {
         }
         let token = String(parts[1])
         // Compare digests so the comparison takes the same time whatever the token.
-        if Self.constantTimeEqual(Data(SHA256.hash(data: Data(token.utf8))), adminTokenDigest) { return .admin }
+        let digest = Data(SHA256.hash(data: Data(token.utf8)))
+        // Every digest is compared (no early exit), each in constant time.
+        var matches = false
+        for admin in adminTokenDigests where ConstantTime.equal(digest, admin) { matches = true }
+        if matches { return .admin }
         guard token.hasPrefix("sdt_"),
               let device = try await pool.withConnection({ try FleetRepository.authenticate(token: token, connection: $0) }) else {
             throw APIError.unauthorized("unknown or revoked token")
@@ -43,12 +49,5 @@ struct Authenticator: Sendable {
         let caller = try await principal(request)
         if caller == .admin || caller == .device(id) { return caller }
         throw APIError.forbidden("a device token may only act for its own device")
-    }
-
-    static func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for (x, y) in zip(a, b) { difference |= x ^ y }
-        return difference == 0
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SplitSupport
 
 /// SQL for the fleet: `edge_servers`, `devices`, their profiles and API tokens.
 public enum FleetRepository {
@@ -48,7 +49,7 @@ public enum FleetRepository {
     /// pinned version, if any), and so must the edge server.
     public static func registerDevice(id: String, settings: DeviceSettings, connection: PostgresConnection) throws -> DeviceCredentials {
         let credentials = DeviceCredentials(
-            token: "sdt_" + Secrets.randomToken(bytes: 32), webhookSecret: Secrets.webhookSecret())
+            token: "sdt_" + SecureRandom.token(bytes: 32), webhookSecret: SecureRandom.webhookSecret())
         try connection.transaction {
             try checkReferences(settings, connection: connection)
             do {
@@ -192,7 +193,7 @@ public enum FleetRepository {
 
     /// SHA-256 hex of a token: what is stored and looked up.
     public static func tokenHash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(token.utf8)))
     }
 
     private static func checkReferences(_ settings: DeviceSettings, connection: PostgresConnection) throws {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SplitSupport
 import SplitCore
 
 /// A device that needs planning, with everything the planner needs, claimed by one replica.
@@ -89,7 +90,7 @@ public enum PlanRepository {
             if index % 8 == 7 { bytes.append(byte); byte = 0 }
         }
         bytes.append(byte)
-        return SHA256.hash(data: bytes).prefix(16).map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(SHA256.hash(data: bytes).prefix(16))
     }
 
     /// Claims up to `limit` devices that need planning (`FOR UPDATE SKIP LOCKED` on their planning
@@ -233,7 +234,7 @@ public enum PlanRepository {
         let deliveries = zip(ids, plans).filter { $0.1.deliver }
         if !deliveries.isEmpty {
             try connection.copyIn("COPY webhook_deliveries (id, plan_id, device_id) FROM STDIN",
-                                  rows: deliveries.lazy.map { id, plan in ["msg_" + Secrets.randomToken(bytes: 16), String(id), plan.deviceID] })
+                                  rows: deliveries.lazy.map { id, plan in ["msg_" + SecureRandom.token(bytes: 16), String(id), plan.deviceID] })
         }
         return ids
     }

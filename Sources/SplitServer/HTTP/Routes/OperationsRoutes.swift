@@ -1,12 +1,13 @@
 import Foundation
 import Hummingbird
+import SplitCore
 import SplitStore
 
 extension APIRoutes {
     /// Health, readiness, metrics and the OpenAPI document (no authentication).
     static func addOperationsRoutes(to router: Router<SplitRequestContext>, _ api: APIDependencies) {
         router.get("/healthz") { _, _ -> Response in
-            JSONResponse.make(object: ["status": "ok"])
+            JSONResponse.make(object: ["status": "ok", "version": SplitdVersion.current])
         }
 
         router.get("/readyz") { _, _ -> Response in

@@ -43,9 +43,16 @@ extension APIRoutes {
             do {
                 try conditions.validate()
             } catch let error as PlanningError {
-                if case .invalidParameter(let name, let reason) = error {
-                    let field = ["batch": "batch_size", "device-flops": "device_flops", "server-flops": "server_flops",
-                                 "uplink": "uplink_bps", "downlink": "downlink_bps", "rtt": "rtt_seconds"][name] ?? name
+                if case .invalidParameter(let parameter, let reason) = error {
+                    let field: String
+                    switch parameter {
+                    case .batchSize: field = "batch_size"
+                    case .deviceFLOPs: field = "device_flops"
+                    case .serverFLOPs: field = "server_flops"
+                    case .uplink: field = "uplink_bps"
+                    case .downlink: field = "downlink_bps"
+                    case .rtt, .replanInterval: field = "rtt_seconds"
+                    }
                     throw APIError.invalid(field, reason)
                 }
                 throw error

@@ -43,7 +43,7 @@ extension APIRoutes {
             let accepted = try await api.store { [samples] in
                 try TelemetryRepository.ingest(samples, smoothing: smoothing, thresholds: thresholds, connection: $0)
             }
-            api.metrics.telemetrySamples.increment(by: accepted)
+            api.metrics.telemetryStored(accepted)
             return JSONResponse.make(status: .accepted, object: ["accepted": accepted])
         }
     }
