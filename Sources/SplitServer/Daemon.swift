@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 import SplitCore
 import SplitPush
@@ -60,6 +61,22 @@ public enum Daemon {
         return token
     }
 
+    /// The box that encrypts stored webhook secrets: its key from `SPLITD_SECRET_KEY`, or one
+    /// generated once into the state directory (mode 0600). Replicas sharing a database need the
+    /// same key; the database remembers a digest of it and refuses another.
+    public static func secretBox(_ configuration: ServerConfiguration, logger: Logger) throws -> SecretBox {
+        if let key = configuration.secretKey { return try SecretBox(base64Key: key) }
+        let file = configuration.stateDirectory.appendingPathComponent("secret-key")
+        if let existing = try? String(contentsOf: file, encoding: .utf8) { return try SecretBox(base64Key: existing) }
+        try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true)
+        let key = Data(SecureRandom.bytes(32)).base64EncodedString()
+        guard FileManager.default.createFile(atPath: file.path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigurationError("SPLITD_SECRET_KEY", "is unset and \(file.path) cannot be written; set it (head -c 32 /dev/urandom | base64)")
+        }
+        logger.notice("generated the key that encrypts stored webhook secrets", metadata: ["file": "\(file.path)"])
+        return try SecretBox(base64Key: key)
+    }
+
     /// Runs until SIGTERM/SIGINT: starts everything, serves, then drains and stops.
     public static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
         let (url, embedded) = try database(configuration, logger: logger)
@@ -70,21 +87,28 @@ public enum Daemon {
         }
         let migrator = try migrate(url: url, apply: configuration.autoMigrate, directory: configuration.migrationsDirectory, logger: logger)
         let tokens = try adminTokens(configuration, logger: logger)
+        let secrets = try secretBox(configuration, logger: logger)
         let pool = ConnectionPool(url: url, maximumConnections: configuration.poolSize)
+        try await pool.withConnection { connection in
+            try SettingsRepository.verifySecretKey(secrets, connection: connection)
+            let sealed = try FleetRepository.sealPlaintextSecrets(secrets, connection: connection)
+            if sealed > 0 { logger.notice("encrypted webhook secrets stored in clear by an earlier version", metadata: ["devices": "\(sealed)"]) }
+        }
         let metrics = ServerMetrics.shared
         let cache = ModelCache()
         let policy = try TargetPolicy(allowList: configuration.webhookAllowList)
+        let store = PostgresAPIStore(pool: pool, cache: cache, migrator: migrator, secrets: secrets, smoothing: configuration.smoothing,
+                                     thresholds: configuration.replanThresholds)
         let api = APIDependencies(
-            pool: pool, auth: Authenticator(adminTokens: tokens, pool: pool), cache: cache, metrics: metrics, policy: policy,
-            migrator: migrator, smoothing: configuration.smoothing, thresholds: configuration.replanThresholds, maximumBodyBytes: configuration.maximumBodyBytes,
-            telemetryRetentionDays: configuration.telemetryRetentionDays, logger: logger)
+            store: store, auth: Authenticator(adminTokens: tokens, store: store), metrics: metrics, policy: policy,
+            maximumBodyBytes: configuration.maximumBodyBytes, telemetryRetentionDays: configuration.telemetryRetentionDays, logger: logger)
         let planner = FleetPlanner(
-            cache: cache, minimumGain: configuration.minimumGain,
+            cache: cache, rule: ReplaceRule(minimumGain: configuration.minimumGain),
             algorithm: configuration.algorithm, logger: logger)
         let planning = PlanningService(pool: pool, planner: planner, interval: configuration.planInterval, batchSize: configuration.planBatchSize,
                                        workers: configuration.planWorkers, metrics: metrics, logger: logger)
         let delivery = DeliveryService(
-            pool: pool, client: WebhookClient(timeoutSeconds: configuration.webhookTimeout), policy: policy,
+            pool: pool, secrets: secrets, client: WebhookClient(timeoutSeconds: configuration.webhookTimeout), policy: policy,
             schedule: configuration.retrySchedule, owner: configuration.instanceID, batchSize: configuration.deliveryBatchSize,
             workers: configuration.deliveryWorkers, leaseSeconds: configuration.deliveryLeaseSeconds, metrics: metrics, logger: logger)
         let maintenance = MaintenanceService(pool: pool, owner: configuration.instanceID, retentionDays: configuration.telemetryRetentionDays,
@@ -104,9 +128,12 @@ public enum Daemon {
         do {
             try await group.run()
         } catch {
-            logger.error("service group failed", metadata: ["error": "\(error)"])
             SystemdNotifier.notify("STOPPING=1")
             await pool.close()
+            if let io = error as? IOError, io.errnoCode == EADDRINUSE {
+                throw ConfigurationError("SPLITD_LISTEN", "cannot listen on \(host):\(configuration.listenPort): the address is already in use (another splitd?)")
+            }
+            logger.error("service group failed", metadata: ["error": "\(error)"])
             throw error
         }
         SystemdNotifier.notify("STOPPING=1")

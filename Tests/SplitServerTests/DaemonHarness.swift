@@ -9,6 +9,8 @@ import Testing
 /// A real `splitd` process on loopback against a test database.
 final class Daemon: @unchecked Sendable {
     static let adminToken = "test-admin-token-0123456789"
+    /// Every test daemon shares this key, as replicas of one deployment must.
+    static let secretKey = Data((0..<32).map { UInt8($0) }).base64EncodedString()
 
     let database: TestDatabase
     let port: Int
@@ -29,7 +31,7 @@ final class Daemon: @unchecked Sendable {
             "SPLITD_WEBHOOK_ALLOW": "127.0.0.1", "SPLITD_PLAN_INTERVAL": "200ms", "SPLITD_WEBHOOK_RETRY": "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
             "SPLITD_INSTANCE_ID": instance, "SPLITD_MIGRATIONS_DIR": packageRoot.appendingPathComponent("migrations").path,
             "SPLITD_STATE_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("splitd-state-\(instance)").path,
-            "SPLITD_LOG_LEVEL": "info", "SPLITD_DELIVERY_LEASE": "3s",
+            "SPLITD_LOG_LEVEL": "info", "SPLITD_DELIVERY_LEASE": "3s", "SPLITD_SECRET_KEY": Self.secretKey,
         ]) { _, new in new }
         environment.merge(extra) { _, new in new }
         self.environment = environment

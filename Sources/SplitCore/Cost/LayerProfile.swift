@@ -36,27 +36,37 @@ public struct LayerProfile: Sendable, Equatable {
         self.model = model
     }
 
-    /// Parses a `splitprofile/1` JSON document.
-    public init(json data: Data) throws {
-        let file: ProfileFile
+    /// Parses a `splitprofile/1` JSON document; errors name the layer and field.
+    public init(json data: some Collection<UInt8>) throws {
         do {
-            file = try JSONDecoder().decode(ProfileFile.self, from: data)
-        } catch let error as DecodingError {
-            let graphError = GraphError(decoding: error)
-            throw ProfileError(field: graphError.field, graphError.reason)
+            let root = try JSONObject(parsing: data)
+            let format = try root.string("format")
+            guard format == Self.formatTag else {
+                throw ProfileError(field: "format", "expected \"\(Self.formatTag)\", got \(format.map { "\"\($0)\"" } ?? "nothing")")
+            }
+            let batch = try root.integer("batch_size", within: 1...Int(Limits.batchSize.bounds.upperBound))
+            guard let batch else { throw ProfileError(field: "batch_size", "must be an integer between 1 and 1000000") }
+            guard let layers = try root.object("layers") else {
+                throw ProfileError(field: "layers", "missing object mapping layer names to {forward_ms, backward_ms}")
+            }
+            var milliseconds: [String: (forward: Double, backward: Double)] = [:]
+            for (name, value) in layers.members {
+                let entry = try JSONObject(value, path: "layers.\(name)")
+                try JSONObject.check(name, field: "layers", maximumLength: ModelGraph.maximumNameLength, allowEmpty: false)
+                do {
+                    milliseconds[name] = (try entry.requiredNumber("forward_ms", within: Limits.profileMilliseconds),
+                                          try entry.requiredNumber("backward_ms", within: Limits.profileMilliseconds))
+                } catch let error as JSONFieldError {
+                    throw ProfileError(layer: name, field: String(error.field.split(separator: ".").last ?? ""), error.reason)
+                }
+            }
+            try self.init(batchSize: batch, milliseconds: milliseconds,
+                          hardware: try root.string("hardware", maximumLength: 1000), model: try root.string("model", maximumLength: 1000))
+        } catch let error as JSONSyntaxError {
+            throw ProfileError(error.description)
+        } catch let error as JSONFieldError {
+            throw ProfileError(field: error.field, error.reason)
         }
-        guard file.format == Self.formatTag else {
-            throw ProfileError(field: "format", "expected \"\(Self.formatTag)\", got \(file.format.map { "\"\($0)\"" } ?? "nothing")")
-        }
-        guard let batch = file.batchSize, batch.isFinite, batch == batch.rounded(), Limits.batchSize.violation(batch) == nil else {
-            throw ProfileError(field: "batch_size", "must be an integer between 1 and 1000000")
-        }
-        guard let layers = file.layers else {
-            throw ProfileError(field: "layers", "missing object mapping layer names to {forward_ms, backward_ms}")
-        }
-        try self.init(
-            batchSize: Int(batch), milliseconds: layers.mapValues { ($0.forwardMilliseconds, $0.backwardMilliseconds) },
-            hardware: file.hardware, model: file.model)
     }
 
     /// Why this profile cannot be used with `graph`: it names another model. Nil when it names
@@ -94,26 +104,5 @@ public struct ProfileError: Error, Sendable, Equatable, CustomStringConvertible 
         if let layer { parts.append("layer '\(layer)'") }
         if let field { parts.append("field '\(field)'") }
         return parts.isEmpty ? "profile: \(reason)" : "profile \(parts.joined(separator: ", ")): \(reason)"
-    }
-}
-
-/// The on-disk shape of a splitprofile/1 document.
-private struct ProfileFile: Decodable {
-    struct Entry: Decodable {
-        var forwardMilliseconds: Double
-        var backwardMilliseconds: Double
-        enum CodingKeys: String, CodingKey {
-            case forwardMilliseconds = "forward_ms"
-            case backwardMilliseconds = "backward_ms"
-        }
-    }
-    var format: String?
-    var batchSize: Double?
-    var hardware: String?
-    var model: String?
-    var layers: [String: Entry]?
-    enum CodingKeys: String, CodingKey {
-        case format, hardware, layers, model
-        case batchSize = "batch_size"
     }
 }

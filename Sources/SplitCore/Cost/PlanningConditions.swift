@@ -52,3 +52,31 @@ public enum PlanningParameter: String, Sendable, CaseIterable {
     case rtt = "round-trip time"
     case replanInterval = "re-planning interval"
 }
+
+/// The JSON shape of conditions, the same in every document that carries them (plan reports,
+/// the HTTP API's plan inputs and stateless planning requests).
+extension PlanningConditions: Codable {
+    enum CodingKeys: String, CodingKey {
+        case batchSize = "batch_size"
+        case deviceFLOPsPerSecond = "device_flops"
+        case serverFLOPsPerSecond = "server_flops"
+        case uplinkBitsPerSecond = "uplink_bps"
+        case downlinkBitsPerSecond = "downlink_bps"
+        case rttSeconds = "rtt_seconds"
+    }
+
+    /// The JSON keys of the conditions.
+    public static let jsonKeys: Set<String> = ["batch_size", "device_flops", "server_flops", "uplink_bps", "downlink_bps", "rtt_seconds"]
+
+    /// Reads conditions from the members of `object` (`rtt_seconds` optional, default 0), each
+    /// checked against `Limits` with the field named.
+    public init(json object: JSONObject) throws {
+        self.init(
+            batchSize: try object.requiredInteger("batch_size", within: 1...Int(Limits.batchSize.bounds.upperBound)),
+            deviceFLOPsPerSecond: try object.requiredNumber("device_flops", within: Limits.computeThroughput),
+            serverFLOPsPerSecond: try object.requiredNumber("server_flops", within: Limits.computeThroughput),
+            uplinkBitsPerSecond: try object.requiredNumber("uplink_bps", within: Limits.linkRate),
+            downlinkBitsPerSecond: try object.requiredNumber("downlink_bps", within: Limits.linkRate),
+            rttSeconds: try object.number("rtt_seconds", within: Limits.rtt) ?? 0)
+    }
+}

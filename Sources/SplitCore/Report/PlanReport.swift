@@ -25,24 +25,27 @@ public struct PlanReport: Codable, Sendable, Equatable {
     /// The conditions planned for.
     public var conditions: ConditionsReport
 
-    /// The conditions part of a report.
+    /// The conditions part of a report: the conditions, and the raw-upload rule planned under.
     public struct ConditionsReport: Codable, Sendable, Equatable {
-        public var batchSize: Int
-        public var deviceFLOPsPerSecond: Double
-        public var serverFLOPsPerSecond: Double
-        public var uplinkBitsPerSecond: Double
-        public var downlinkBitsPerSecond: Double
-        public var rttSeconds: Double
+        public var conditions: PlanningConditions
         public var allowRawUpload: Bool
 
-        enum CodingKeys: String, CodingKey {
-            case batchSize = "batch_size"
-            case deviceFLOPsPerSecond = "device_flops"
-            case serverFLOPsPerSecond = "server_flops"
-            case uplinkBitsPerSecond = "uplink_bps"
-            case downlinkBitsPerSecond = "downlink_bps"
-            case rttSeconds = "rtt_seconds"
-            case allowRawUpload = "allow_raw_upload"
+        enum CodingKeys: String, CodingKey { case allowRawUpload = "allow_raw_upload" }
+
+        public init(conditions: PlanningConditions, allowRawUpload: Bool) {
+            self.conditions = conditions
+            self.allowRawUpload = allowRawUpload
+        }
+
+        public init(from decoder: Decoder) throws {
+            conditions = try PlanningConditions(from: decoder)
+            allowRawUpload = try decoder.container(keyedBy: CodingKeys.self).decode(Bool.self, forKey: .allowRawUpload)
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            try conditions.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(allowRawUpload, forKey: .allowRawUpload)
         }
     }
 
@@ -69,12 +72,7 @@ public struct PlanReport: Codable, Sendable, Equatable {
         transferBytes = plan.transferBytes
         breakdown = plan.breakdown
         solveMicroseconds = plan.solveMicroseconds
-        self.conditions = ConditionsReport(
-            batchSize: conditions.batchSize, deviceFLOPsPerSecond: conditions.deviceFLOPsPerSecond,
-            serverFLOPsPerSecond: conditions.serverFLOPsPerSecond,
-            uplinkBitsPerSecond: conditions.uplinkBitsPerSecond,
-            downlinkBitsPerSecond: conditions.downlinkBitsPerSecond, rttSeconds: conditions.rttSeconds,
-            allowRawUpload: model.rules.allowRawUpload)
+        self.conditions = ConditionsReport(conditions: conditions, allowRawUpload: model.rules.allowRawUpload)
     }
 
     /// Compact JSON with sorted keys.

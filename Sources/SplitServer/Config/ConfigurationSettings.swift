@@ -45,6 +45,14 @@ extension ServerConfiguration {
             }
             configuration.adminTokens = tokens
         },
+        text("SPLITD_SECRET_KEY", "generated into <state>/secret-key", "base64 of 32 random bytes; encrypts the webhook secrets stored in the database. Every replica on one database needs the same key (generate: head -c 32 /dev/urandom | base64)") { text, configuration in
+            do {
+                _ = try SecretBox(base64Key: text)
+            } catch let error as SecretBoxError {
+                throw ConfigurationError("SPLITD_SECRET_KEY", "\(error)")
+            }
+            configuration.secretKey = text
+        },
         duration("SPLITD_PLAN_INTERVAL", "10s", "planning period") { $0.planInterval = $1 },
         number("SPLITD_MIN_GAIN", "0.05", 0...1, "a new split replaces the current one only if predicted at least this much (relative) faster") { $0.minimumGain = $1 },
         number("SPLITD_REPLAN_THRESHOLD", "0.1", 0...100, "relative link change since the last evaluation that marks a device for planning") {

@@ -52,6 +52,8 @@ public struct ServerConfiguration: Sendable {
     public var postgresBinDirectory: String?
     /// Directory of the migration files (nil: found next to the binary or in the checkout).
     public var migrationsDirectory: String?
+    /// Base64 of the 32-byte key that encrypts stored webhook secrets (nil: kept in the state directory).
+    public var secretKey: String?
 
     /// The defaults, before any variable or flag.
     public init() {}

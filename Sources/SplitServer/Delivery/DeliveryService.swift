@@ -13,6 +13,7 @@ import SplitStore
 /// flight finishes and this replica's remaining leases are handed back.
 struct DeliveryService: Service {
     let pool: ConnectionPool
+    let secrets: SecretBox
     let client: WebhookClient
     let policy: TargetPolicy
     let schedule: RetrySchedule
@@ -48,8 +49,8 @@ struct DeliveryService: Service {
 
     /// Claims, sends and records one batch; returns how many were claimed.
     func deliverBatch(owner: String) async throws -> Int {
-        let claimed = try await pool.withConnection { [batchSize, leaseSeconds] connection in
-            try DeliveryRepository.claim(owner: owner, limit: batchSize, leaseSeconds: leaseSeconds, connection: connection)
+        let claimed = try await pool.withConnection { [batchSize, leaseSeconds, secrets] connection in
+            try DeliveryRepository.claim(owner: owner, limit: batchSize, leaseSeconds: leaseSeconds, secrets: secrets, connection: connection)
         }
         guard !claimed.isEmpty else { return 0 }
         let now = Date()
@@ -61,7 +62,10 @@ struct DeliveryService: Service {
                 let target = try policy.vet(delivery.callbackURL)
                 let body = WebhookPayload(plan: delivery.plan, now: now).encoded()
                 let timestamp = Int(now.timeIntervalSince1970)
-                let signature = try WebhookSignature.sign(id: delivery.id, timestamp: timestamp, body: body, secret: delivery.webhookSecret)
+                // During a secret rotation's overlap, one signature per valid secret (Standard Webhooks).
+                let signature = try delivery.webhookSecrets.map {
+                    try WebhookSignature.sign(id: delivery.id, timestamp: timestamp, body: body, secret: $0)
+                }.joined(separator: " ")
                 requests.append(WebhookRequest(target: target, body: body, headers: [
                     "content-type": "application/json", "webhook-id": delivery.id,
                     "webhook-timestamp": String(timestamp), "webhook-signature": signature]))

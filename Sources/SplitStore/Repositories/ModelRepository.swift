@@ -22,9 +22,9 @@ public enum ModelRepository {
                 """, [graph.name, PostgresValue.json(json), graph.count, graph.blockLabels.count, digest])
             // Devices that follow the latest version need a plan for the new one.
             try connection.query("""
-                UPDATE planning_state s SET requested_reason = 'model change', requested_at = now()
+                UPDATE planning_state s SET requested_reason = $2, requested_at = now()
                 FROM devices d WHERE d.id = s.device_id AND d.model_name = $1 AND d.model_version IS NULL AND d.active
-                """, [graph.name])
+                """, [graph.name, PlanReason.modelChange.rawValue])
             return (try decode(inserted, 0), true)
         }
     }
