@@ -106,6 +106,19 @@ public enum DeliveryRepository {
                   retryAt.map { PostgresValue.timestamp($0) } ?? .null]).affectedRows == 1
     }
 
+    /// Hands back these leases without counting the attempt; due again after `delaySeconds`.
+    @discardableResult
+    public static func release(ids: [String], owner: String, delaySeconds: Double, connection: PostgresConnection) throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        return try connection.query("""
+            UPDATE webhook_deliveries
+            SET status = CASE WHEN status = 'superseded' THEN 'superseded' WHEN attempts > 1 THEN 'failed' ELSE 'pending' END,
+                lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = now() + $3::float8 * interval '1 second',
+                attempts = greatest(attempts - 1, 0)
+            WHERE id = ANY($1::text[]) AND lease_owner = $2 AND status IN ('delivering', 'superseded')
+            """, [PostgresValue.textArray(ids), owner, delaySeconds]).affectedRows
+    }
+
     /// Hands back every lease `owner` holds (on shutdown): those deliveries are due again at once.
     @discardableResult
     public static func releaseLeases(owner: String, connection: PostgresConnection) throws -> Int {
