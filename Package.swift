@@ -74,7 +74,10 @@ let package = Package(
             dependencies: ["SplitPush", "SplitTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(
             name: "SplitServerTests",
-            dependencies: ["SplitStore", "SplitCore", "SplitPush", "SplitTestSupport", "splitd", "splitctl"]),
+            dependencies: [
+                "SplitStore", "SplitCore", "SplitPush", "SplitServer", "SplitTestSupport", "splitd", "splitctl",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
         .testTarget(name: "SplitCTLTests", dependencies: ["splitctl"]),
     ],
     swiftLanguageModes: [.v6]

@@ -18,6 +18,9 @@ final class Daemon: @unchecked Sendable {
     let logFile: URL
     private var process: Process?
     private let environment: [String: String]
+    private let exchangesLock = NSLock()
+    /// Every API exchange so far, as JSON lines for ops/openapi-check.
+    private var exchanges: [String] = []
 
     /// Starts splitd with fast timers for tests; `extra` overrides any variable.
     init(database: TestDatabase, instance: String = "t\(UUID().uuidString.prefix(6))", extra: [String: String] = [:]) async throws {
@@ -97,7 +100,34 @@ final class Daemon: @unchecked Sendable {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        if path.hasPrefix("/v1/") || path == "/healthz" || path == "/readyz" {
+            let exchange: [String: Any] = ["method": method, "path": path, "status": status,
+                                           "body": (try? JSONSerialization.jsonObject(with: data)) ?? NSNull()]
+            if let line = try? JSONSerialization.data(withJSONObject: exchange) {
+                exchangesLock.withLock { exchanges.append(String(decoding: line, as: UTF8.self)) }
+            }
+        }
+        return (status, data)
+    }
+
+    /// Runs ops/openapi-check over every exchange this daemon answered: the responses must match
+    /// the OpenAPI document (path, method, status and body schema). Returns the mismatches.
+    func openAPIMismatches() throws -> [String] {
+        let lines = exchangesLock.withLock { exchanges }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("splitd-exchanges-\(instance).jsonl")
+        try lines.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", packageRoot.appendingPathComponent("ops/openapi-check").path, file.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard output.contains("exchange(s) checked") else { throw HarnessError("ops/openapi-check did not run: \(output)") }
+        return process.terminationStatus == 0 ? [] : output.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("ops/openapi-check:") }
     }
 
     /// A request with a JSON object body, returning the status and the decoded JSON object.

@@ -44,6 +44,10 @@ struct MetricsAndErrorsMiddleware: RouterMiddleware {
         switch error {
         case let error as APIError: return error
         case let error as StoreErrorConvertible: return error.apiError
+        case let error as HTTPError:
+            // Hummingbird's own errors (a body over the limit, say) get the same JSON shape.
+            let code = error.status == .contentTooLarge ? "payload_too_large" : "http_\(error.status.code)"
+            return APIError(error.status, code, error.body ?? error.status.reasonPhrase)
         case let error as HTTPResponseError: return error
         case is StoreUnavailable: return APIError(.serviceUnavailable, "database_unavailable", "the database is not reachable; try again")
         default:

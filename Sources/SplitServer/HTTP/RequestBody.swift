@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import SplitCore
 
 /// Reading request bodies: size limits, and JSON whose errors say where (line and column for
@@ -10,6 +11,8 @@ enum RequestBody {
         do {
             let buffer = try await request.collectBody(upTo: limit)
             return buffer.withUnsafeReadableBytes { Data($0) }
+        } catch is NIOTooManyBytesError {
+            throw APIError.tooLarge("request body is larger than \(limit) bytes")
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError.tooLarge("request body is larger than \(limit) bytes")
         }
