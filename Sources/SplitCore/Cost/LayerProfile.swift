@@ -3,20 +3,29 @@ import Foundation
 /// Measured per-layer training times on one machine (`splitprofile/1`), overriding FLOP estimates.
 ///
 /// Times are stored per sample: a profile measured at batch `p` is assumed to scale linearly, so
-/// at batch `b` a layer takes `b / p` times its measured time.
+/// at batch `b` a layer takes `b / p` times its measured time. A layer may also give
+/// `memory_bytes`: the activation memory it keeps for the backward pass at batch `p`, which on the
+/// device replaces the estimate `b × output_bytes` of `DeviceMemoryTerms` (scaled the same way).
 public struct LayerProfile: Sendable, Equatable {
+    /// The largest `memory_bytes` a layer may report (1 PB): anything above is a unit mistake.
+    public static let maximumMemoryBytes = 1e15
+
     /// The format tag of profile documents.
     public static let formatTag = "splitprofile/1"
 
     /// Measured forward plus backward seconds per sample, by layer name.
     public let secondsPerSample: [String: Double]
+    /// Measured activation bytes kept for backward per sample (`memory_bytes / batch_size`), by layer.
+    public let memoryBytesPerSample: [String: Double]
     /// Batch size the profile was measured at.
     public let batchSize: Int
     /// Free-form description of the hardware, when the file gives one.
     public let hardware: String?
 
-    /// Creates a profile from per-layer forward and backward milliseconds measured at `batchSize`.
-    public init(batchSize: Int, milliseconds: [String: (forward: Double, backward: Double)], hardware: String? = nil) throws {
+    /// Creates a profile from per-layer forward and backward milliseconds measured at `batchSize`,
+    /// and optionally per-layer activation memory (`memoryBytes`, bytes at `batchSize`).
+    public init(batchSize: Int, milliseconds: [String: (forward: Double, backward: Double)],
+                memoryBytes: [String: Double] = [:], hardware: String? = nil) throws {
         guard batchSize >= 1 else {
             throw ProfileError(field: "batch_size", "must be an integer >= 1, got \(batchSize)")
         }
@@ -28,7 +37,15 @@ public struct LayerProfile: Sendable, Equatable {
             }
             perSample[name] = (times.forward + times.backward) / 1000 / Double(batchSize)
         }
+        var memoryPerSample: [String: Double] = [:]
+        for (name, bytes) in memoryBytes {
+            guard bytes.isFinite && bytes >= 0 && bytes <= Self.maximumMemoryBytes else {
+                throw ProfileError(layer: name, field: "memory_bytes", "must be a finite number of bytes between 0 and 1e15, got \(bytes)")
+            }
+            memoryPerSample[name] = bytes / Double(batchSize)
+        }
         self.secondsPerSample = perSample
+        self.memoryBytesPerSample = memoryPerSample
         self.batchSize = batchSize
         self.hardware = hardware
     }
@@ -53,12 +70,12 @@ public struct LayerProfile: Sendable, Equatable {
         }
         try self.init(
             batchSize: Int(batch), milliseconds: layers.mapValues { ($0.forwardMilliseconds, $0.backwardMilliseconds) },
-            hardware: file.hardware)
+            memoryBytes: layers.compactMapValues(\.memoryBytes), hardware: file.hardware)
     }
 
     /// Layer names in the profile that the graph does not have (worth a warning, not an error).
     public func unknownLayers(in graph: ModelGraph) -> [String] {
-        secondsPerSample.keys.filter { graph.index(of: $0) == nil }.sorted()
+        Set(secondsPerSample.keys).union(memoryBytesPerSample.keys).filter { graph.index(of: $0) == nil }.sorted()
     }
 }
 
@@ -91,9 +108,11 @@ private struct ProfileFile: Decodable {
     struct Entry: Decodable {
         var forwardMilliseconds: Double
         var backwardMilliseconds: Double
+        var memoryBytes: Double?
         enum CodingKeys: String, CodingKey {
             case forwardMilliseconds = "forward_ms"
             case backwardMilliseconds = "backward_ms"
+            case memoryBytes = "memory_bytes"
         }
     }
     var format: String?

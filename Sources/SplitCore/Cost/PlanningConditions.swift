@@ -12,11 +12,19 @@ public struct PlanningConditions: Sendable, Equatable, Hashable {
     public var downlinkBitsPerSecond: Double
     /// Round-trip time added once per iteration, seconds.
     public var rttSeconds: Double
+    /// The optimizer the device trains with; only the device memory of a split depends on it.
+    /// Adam by default: the most state per weight, so the default never underestimates memory.
+    public var optimizer: Optimizer
+    /// Device memory available for training, bytes, or nil for no limit. With a limit, `dag`,
+    /// `block` and `brute` return the fastest split whose memory M(D) fits (`DeviceMemoryTerms`),
+    /// or throw `PlanningError.deviceMemoryExceeded` with the least memory any valid split needs.
+    public var deviceMemoryLimitBytes: Int64?
 
     /// Creates conditions; call `validate()` before planning with user-supplied values.
     public init(
         batchSize: Int, deviceFLOPsPerSecond: Double, serverFLOPsPerSecond: Double,
-        uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double, rttSeconds: Double = 0
+        uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double, rttSeconds: Double = 0,
+        optimizer: Optimizer = .adam, deviceMemoryLimitBytes: Int64? = nil
     ) {
         self.batchSize = batchSize
         self.deviceFLOPsPerSecond = deviceFLOPsPerSecond
@@ -24,6 +32,8 @@ public struct PlanningConditions: Sendable, Equatable, Hashable {
         self.uplinkBitsPerSecond = uplinkBitsPerSecond
         self.downlinkBitsPerSecond = downlinkBitsPerSecond
         self.rttSeconds = rttSeconds
+        self.optimizer = optimizer
+        self.deviceMemoryLimitBytes = deviceMemoryLimitBytes
     }
 
     /// Throws `PlanningError.invalidParameter` naming the first value out of range.
@@ -40,6 +50,10 @@ public struct PlanningConditions: Sendable, Equatable, Hashable {
         }
         guard rttSeconds.isFinite && rttSeconds >= 0 else {
             throw PlanningError.invalidParameter(name: "rtt", reason: "must be a finite number >= 0 seconds, got \(rttSeconds)")
+        }
+        if let limit = deviceMemoryLimitBytes, !(limit >= 1 && limit <= DeviceMemoryTerms.maximumTotalBytes) {
+            throw PlanningError.invalidParameter(
+                name: "device-memory", reason: "must be between 1 byte and \(DeviceMemoryTerms.maximumTotalBytes) bytes (9 PB), got \(limit)")
         }
     }
 }
