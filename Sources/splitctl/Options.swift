@@ -42,6 +42,32 @@ struct ConditionOptions: ParsableArguments {
     }
 }
 
+/// Device memory options shared by `plan`, `evaluate` and `simulate`.
+struct MemoryOptions: ParsableArguments {
+    @Option(name: .customLong("device-memory"),
+            help: "Device memory available for training: bytes, or 2G / 2GB (10^9), 2Gi / 2GiB (2^30); units k M G T P, Ki Mi Gi Ti Pi. Plans never exceed it.")
+    var deviceMemory: String?
+    @Option(help: "Optimizer on the device, for its memory: sgd|momentum|adam (0, 1, 2 state values per weight).")
+    var optimizer: Optimizer = .adam
+
+    /// `conditions` with this optimizer and limit.
+    func apply(to conditions: PlanningConditions) throws -> PlanningConditions {
+        var conditions = conditions
+        conditions.optimizer = optimizer
+        if let deviceMemory { conditions.deviceMemoryLimitBytes = try Self.bytes(deviceMemory, option: "--device-memory") }
+        return conditions
+    }
+
+    /// A byte count given to `option`, or a usage error naming it.
+    static func bytes(_ text: String, option: String) throws -> Int64 {
+        do {
+            return try ByteQuantity.parse(text)
+        } catch {
+            throw InputError("\(option) \(error)")
+        }
+    }
+}
+
 /// Model options: profiles and the raw-upload rule.
 struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("device-profile"), help: "Measured device times (splitprofile/1 JSON).")
@@ -100,5 +126,9 @@ enum InputFiles {
 }
 
 extension PlanningAlgorithm: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument) }
+}
+
+extension Optimizer: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument) }
 }

@@ -63,6 +63,7 @@ struct SimulateCommand: ParsableCommand {
     var graph: String
     @OptionGroup var conditionOptions: ConditionOptions
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var memoryOptions: MemoryOptions
     @OptionGroup var traceOptions: TraceOptions
     @Option(name: .customLong("replan-every"), help: "Seconds between re-planning moments.")
     var replanEvery: Double = 10
@@ -74,7 +75,7 @@ struct SimulateCommand: ParsableCommand {
     var plot: String?
 
     func run() throws {
-        let base = try conditionOptions.conditions()
+        let base = try memoryOptions.apply(to: try conditionOptions.conditions())
         let policies = try self.policies.split(separator: ",").map { name -> SimulationPolicy in
             guard let policy = SimulationPolicy(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
                 throw InputError("--policies: unknown policy '\(name)'; expected \(SimulationPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -87,7 +88,8 @@ struct SimulateCommand: ParsableCommand {
         let trace = try traceOptions.load(base: base)
         let settings = SimulationSettings(
             batchSize: base.batchSize, deviceFLOPsPerSecond: base.deviceFLOPsPerSecond, serverFLOPsPerSecond: base.serverFLOPsPerSecond,
-            defaultRTTSeconds: base.rttSeconds, replanEverySeconds: replanEvery)
+            defaultRTTSeconds: base.rttSeconds, replanEverySeconds: replanEvery, optimizer: base.optimizer,
+            deviceMemoryLimitBytes: base.deviceMemoryLimitBytes)
         let simulator = try Simulator(model: model, trace: trace, settings: settings)
         let progress = ProgressLine(label: "simulating \(model.graph.name)")
         let report = try simulator.run(policies) { progress.update($0) }
