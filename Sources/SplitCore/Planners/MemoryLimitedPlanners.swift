@@ -67,7 +67,8 @@ extension SplitPlanner {
         costs.resize(model.graph.count)
         let fastest = solveBlockWise(conditions)
         if memory.bytes(onDevice: onDevice, graph: model.graph) <= limitBytes { return false }
-        if blockMemoryTables == nil { blockMemoryTables = BlockMemoryTables(model: model, terms: memory) }
+        var memoryTables = blockMemoryTables ?? BlockMemoryTables(model: model, terms: memory)
+        defer { blockMemoryTables = memoryTables }
         let tables = model.blockTables
         let work = blockWorkspace
         let coefficients = PreparedModel.Coefficients(conditions)
@@ -76,30 +77,25 @@ extension SplitPlanner {
         var bestCandidate = -1
         var bestPlacement = RegionPlacement.allServer
         searchCosts.resize(model.graph.count)
-        do {
-            let memoryTables = blockMemoryTables!
-            for index in 0..<tables.boundaryCandidates.count {
-                let candidate = Int(tables.boundaryCandidates[index])
-                guard memoryTables.baseBytes[candidate] <= limitBytes else { continue }
-                let row = tables.boundaryRows[index]
-                let cost = row.deviceFLOPs * coefficients.deviceSecondsPerFLOP + row.serverFLOPs * coefficients.serverSecondsPerFLOP
-                    + row.bytes * coefficients.transferSecondsPerByte + row.measuredSecondsPerSample * coefficients.batch
-                if cost < best {
-                    (best, bestCandidate) = (cost, candidate)
-                }
+        for index in 0..<tables.boundaryCandidates.count {
+            let candidate = Int(tables.boundaryCandidates[index])
+            guard memoryTables.baseBytes[candidate] <= limitBytes else { continue }
+            let row = tables.boundaryRows[index]
+            let cost = row.deviceFLOPs * coefficients.deviceSecondsPerFLOP + row.serverFLOPs * coefficients.serverSecondsPerFLOP
+                + row.bytes * coefficients.transferSecondsPerByte + row.measuredSecondsPerSample * coefficients.batch
+            if cost < best { (best, bestCandidate) = (cost, candidate) }
+        }
+        work.order.removeAll(keepingCapacity: true)
+        for index in 0..<tables.regionCandidates.count {
+            let candidate = Int(tables.regionCandidates[index])
+            let base = memoryTables.baseBytes[candidate]
+            guard base <= limitBytes else { continue }
+            work.order.append(Int32(candidate))
+            if base + memoryTables.allServerBytes[candidate] <= limitBytes, work.base[candidate] + work.allServer[candidate] < best {
+                (best, bestCandidate, bestPlacement) = (work.base[candidate] + work.allServer[candidate], candidate, .allServer)
             }
-            work.order.removeAll(keepingCapacity: true)
-            for index in 0..<tables.regionCandidates.count {
-                let candidate = Int(tables.regionCandidates[index])
-                let base = memoryTables.baseBytes[candidate]
-                guard base <= limitBytes else { continue }
-                work.order.append(Int32(candidate))
-                if base + memoryTables.allServerBytes[candidate] <= limitBytes, work.base[candidate] + work.allServer[candidate] < best {
-                    (best, bestCandidate, bestPlacement) = (work.base[candidate] + work.allServer[candidate], candidate, .allServer)
-                }
-                if base + memoryTables.allDeviceBytes[candidate] <= limitBytes, work.base[candidate] + work.allDevice[candidate] < best {
-                    (best, bestCandidate, bestPlacement) = (work.base[candidate] + work.allDevice[candidate], candidate, .allDevice)
-                }
+            if base + memoryTables.allDeviceBytes[candidate] <= limitBytes, work.base[candidate] + work.allDevice[candidate] < best {
+                (best, bestCandidate, bestPlacement) = (work.base[candidate] + work.allDevice[candidate], candidate, .allDevice)
             }
         }
         let lower = work.lowerBound
@@ -110,14 +106,14 @@ extension SplitPlanner {
             let search = regionSearch(candidate)
             fillRegionSeconds(candidate, coefficients)
             search.load(costs: costs, memory: memory)
-            let outcome = search.search(budgetBytes: limitBytes - blockMemoryTables!.baseBytes[candidate],
+            let outcome = search.search(budgetBytes: limitBytes - memoryTables.baseBytes[candidate],
                                         cutoffSeconds: best - work.base[candidate], scratch: &searchCosts)
             if outcome.found && work.base[candidate] + outcome.delaySeconds < best {
                 (best, bestCandidate, bestPlacement) = (work.base[candidate] + outcome.delaySeconds, candidate, .solved)
             }
         }
         guard bestCandidate >= 0 else {
-            throw PlanningError.deviceMemoryExceeded(requiredBytes: minimumBlockMemory(), limitBytes: limitBytes)
+            throw PlanningError.deviceMemoryExceeded(requiredBytes: minimumBlockMemory(&memoryTables), limitBytes: limitBytes)
         }
         if bestPlacement == .solved { regionSearch(bestCandidate).writeBest(into: &onDevice) }
         writeBlockPartition(candidate: bestCandidate, regionPlacement: bestPlacement == .solved ? nil : bestPlacement == .allDevice,
@@ -125,20 +121,20 @@ extension SplitPlanner {
         return best > fastest * (1 + Self.memoryBoundTolerance)
     }
 
-    /// The least memory of any valid split, block-wise (see `solveBlockWiseUnderLimit`).
-    private func minimumBlockMemory() -> Int64 {
+    /// The least memory of any valid split, block-wise (see `solveBlockWiseUnderLimit`); caches
+    /// each region's least memory in `tables`.
+    private func minimumBlockMemory(_ tables: inout BlockMemoryTables) -> Int64 {
         let decomposition = model.decomposition
         var smallest = Int64.max
         for candidate in 0..<decomposition.regionCount {
-            var bytes = blockMemoryTables!.baseBytes[candidate]
+            var bytes = tables.baseBytes[candidate]
             if decomposition.regionStart[candidate + 1] > decomposition.regionStart[candidate] {
-                if blockMemoryTables!.minimumRegionBytes[candidate] < 0 {
+                if tables.minimumRegionBytes[candidate] < 0 {
                     let search = regionSearch(candidate)
-                    search.load(costs: costs, memory: blockMemoryTables!.terms)
-                    searchCosts.resize(model.graph.count)
-                    blockMemoryTables!.minimumRegionBytes[candidate] = search.minimumMemory(scratch: &searchCosts)
+                    search.load(costs: costs, memory: tables.terms)
+                    tables.minimumRegionBytes[candidate] = search.minimumMemory(scratch: &searchCosts)
                 }
-                bytes += blockMemoryTables!.minimumRegionBytes[candidate]
+                bytes += tables.minimumRegionBytes[candidate]
             }
             smallest = min(smallest, bytes)
         }
