@@ -38,21 +38,29 @@ public struct SimulationSettings: Sendable {
     public var defaultRTTSeconds: Double
     /// Seconds between re-planning moments.
     public var replanEverySeconds: Double
+    /// The device's optimizer (for memory) and its memory limit, bytes (nil: none). Every policy
+    /// plans under the limit; memory does not depend on the network, so a policy that cannot
+    /// fit fails at its first plan.
+    public var optimizer: Optimizer
+    public var deviceMemoryLimitBytes: Int64?
 
     public init(batchSize: Int, deviceFLOPsPerSecond: Double, serverFLOPsPerSecond: Double,
-                defaultRTTSeconds: Double = 0.01, replanEverySeconds: Double = 10) {
+                defaultRTTSeconds: Double = 0.01, replanEverySeconds: Double = 10,
+                optimizer: Optimizer = .adam, deviceMemoryLimitBytes: Int64? = nil) {
         self.batchSize = batchSize
         self.deviceFLOPsPerSecond = deviceFLOPsPerSecond
         self.serverFLOPsPerSecond = serverFLOPsPerSecond
         self.defaultRTTSeconds = defaultRTTSeconds
         self.replanEverySeconds = replanEverySeconds
+        self.optimizer = optimizer
+        self.deviceMemoryLimitBytes = deviceMemoryLimitBytes
     }
 
     func conditions(for sample: NetworkTrace.Sample) -> PlanningConditions {
         PlanningConditions(
             batchSize: batchSize, deviceFLOPsPerSecond: deviceFLOPsPerSecond, serverFLOPsPerSecond: serverFLOPsPerSecond,
             uplinkBitsPerSecond: sample.uplinkBitsPerSecond, downlinkBitsPerSecond: sample.downlinkBitsPerSecond,
-            rttSeconds: sample.rttSeconds ?? defaultRTTSeconds)
+            rttSeconds: sample.rttSeconds ?? defaultRTTSeconds, optimizer: optimizer, deviceMemoryLimitBytes: deviceMemoryLimitBytes)
     }
 }
 

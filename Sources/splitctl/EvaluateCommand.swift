@@ -17,11 +17,12 @@ struct EvaluateCommand: ParsableCommand {
     var plan: String?
     @OptionGroup var conditionOptions: ConditionOptions
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var memoryOptions: MemoryOptions
     @Option(help: "Output: table|json.")
     var format: PlanCommand.Format = .table
 
     func run() throws {
-        let conditions = try conditionOptions.conditions()
+        let conditions = try memoryOptions.apply(to: try conditionOptions.conditions())
         let model = try modelOptions.prepare(graphPath: graph)
         let names: [String]
         switch (deviceLayers, plan) {

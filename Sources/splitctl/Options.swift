@@ -51,6 +51,33 @@ struct ConditionOptions: ParsableArguments {
         case .downlink: return "--downlink"
         case .rtt: return "--rtt"
         case .replanInterval: return "--replan-every"
+        case .deviceMemory: return "--device-memory"
+        }
+    }
+}
+
+/// Device memory options shared by `plan`, `evaluate` and `simulate`.
+struct MemoryOptions: ParsableArguments {
+    @Option(name: .customLong("device-memory"),
+            help: "Device memory available for training: bytes, or 2G / 2GB (10^9), 2Gi / 2GiB (2^30); units k M G T P, Ki Mi Gi Ti Pi. Plans never exceed it.")
+    var deviceMemory: String?
+    @Option(help: "Optimizer on the device, for its memory: sgd|momentum|adam (0, 1, 2 state values per weight).")
+    var optimizer: Optimizer = .adam
+
+    /// `conditions` with this optimizer and limit.
+    func apply(to conditions: PlanningConditions) throws -> PlanningConditions {
+        var conditions = conditions
+        conditions.optimizer = optimizer
+        if let deviceMemory { conditions.deviceMemoryLimitBytes = try Self.bytes(deviceMemory, option: "--device-memory") }
+        return conditions
+    }
+
+    /// A byte count given to `option`, or a usage error naming it.
+    static func bytes(_ text: String, option: String) throws -> Int64 {
+        do {
+            return try ByteQuantity.parse(text)
+        } catch {
+            throw InputError("\(option) \(error)")
         }
     }
 }
@@ -123,4 +150,8 @@ extension PlanningAlgorithm: ExpressibleByArgument {}
 /// A warning line on stderr.
 func warn(_ message: String) {
     FileHandle.standardError.write(Data("splitctl: warning: \(message)\n".utf8))
+}
+
+extension Optimizer: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument) }
 }

@@ -13,15 +13,26 @@ struct PlanCommand: ParsableCommand {
     var graph: String
     @OptionGroup var conditionOptions: ConditionOptions
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var memoryOptions: MemoryOptions
     @Option(help: "Planner: \(PlanningAlgorithm.allCases.map(\.rawValue).joined(separator: "|")).")
     var algorithm: PlanningAlgorithm = .dag
     @Option(help: "Output: table|json|dot.")
     var format: Format = .table
 
     func run() throws {
-        let conditions = try conditionOptions.conditions()
+        let conditions = try memoryOptions.apply(to: try conditionOptions.conditions())
         let model = try modelOptions.prepare(graphPath: graph)
-        let plan = try SplitPlanner(model: model).plan(algorithm, conditions: conditions)
+        let plan: Plan
+        do {
+            plan = try SplitPlanner(model: model).plan(algorithm, conditions: conditions)
+        } catch PlanningError.deviceMemoryExceeded(let required, let limit) {
+            if format == .json {
+                let report = MemoryInfeasibleReport(requiredBytes: required, limitBytes: limit, algorithm: algorithm, model: model, conditions: conditions)
+                FileHandle.standardOutput.write(report.jsonData())
+                print()
+            }
+            throw FailureError("\(model.graph.name): \(PlanningError.deviceMemoryExceeded(requiredBytes: required, limitBytes: limit))")
+        }
         switch format {
         case .json:
             FileHandle.standardOutput.write(PlanReport(plan: plan, model: model, conditions: conditions).jsonData())

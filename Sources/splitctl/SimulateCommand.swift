@@ -66,6 +66,7 @@ struct SimulateCommand: ParsableCommand {
     var graph: String
     @OptionGroup var conditionOptions: ConditionOptions
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var memoryOptions: MemoryOptions
     @OptionGroup var traceOptions: TraceOptions
     @Option(name: .customLong("replan-every"), help: ArgumentHelp("Time between re-planning moments: 10, 10s, 500ms.", valueName: "duration"),
             transform: { try Limits.parseDuration($0, range: ValueRange("re-planning interval", unit: "s", 1e-6...1e8)) })
@@ -78,7 +79,7 @@ struct SimulateCommand: ParsableCommand {
     var plot: String?
 
     func run() throws {
-        let base = try conditionOptions.conditions()
+        let base = try memoryOptions.apply(to: try conditionOptions.conditions())
         let policies = try self.policies.split(separator: ",").map { name -> SimulationPolicy in
             guard let policy = SimulationPolicy(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
                 throw InputError("--policies: unknown policy '\(name)'; expected \(SimulationPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -91,7 +92,8 @@ struct SimulateCommand: ParsableCommand {
         let trace = try traceOptions.load(base: base)
         let settings = SimulationSettings(
             batchSize: base.batchSize, deviceFLOPsPerSecond: base.deviceFLOPsPerSecond, serverFLOPsPerSecond: base.serverFLOPsPerSecond,
-            defaultRTTSeconds: base.rttSeconds, replanEverySeconds: replanEvery)
+            defaultRTTSeconds: base.rttSeconds, replanEverySeconds: replanEvery, optimizer: base.optimizer,
+            deviceMemoryLimitBytes: base.deviceMemoryLimitBytes)
         let simulator = try Simulator(model: model, trace: trace, settings: settings)
         let progress = ProgressLine(label: "simulating \(model.graph.name)")
         let report = try simulator.run(policies) { progress.update($0) }

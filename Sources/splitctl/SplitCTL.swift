@@ -29,7 +29,7 @@ struct SplitCTL: ParsableCommand {
             case let error as InputError: (message, status) = (error.message, 2)
             case let error as GraphError: (message, status) = (error.description, 2)
             case let error as ProfileError: (message, status) = (error.description, 2)
-            case let error as PlanningError: (message, status) = (error.description, 2)
+            case let error as PlanningError: (message, status) = (error.description, error.isMemoryShortfall ? 1 : 2)
             case let error as TraceError: (message, status) = (error.description, 2)
             case let error as FailureError: (message, status) = (error.message, 1)
             default:
@@ -54,4 +54,14 @@ struct InputError: Error {
 struct FailureError: Error {
     let message: String
     init(_ message: String) { self.message = message }
+}
+
+extension PlanningError {
+    /// Not enough device memory: a failure to plan (exit 1), not bad input.
+    var isMemoryShortfall: Bool {
+        switch self {
+        case .deviceMemoryExceeded, .splitExceedsDeviceMemory, .noCandidateWithinMemory: return true
+        default: return false
+        }
+    }
 }

@@ -63,7 +63,9 @@ struct QuantityTests {
         #expect(try Limits.parseSize("2GB", range: Limits.deviceMemory) == 2e9)
         #expect(try Limits.parseSize("2GiB", range: Limits.deviceMemory) == 2_147_483_648)
         #expect(try Limits.parseSize("512MiB", range: Limits.deviceMemory) == 536_870_912)
-        #expect(try Limits.parseSize("1.5gb", range: Limits.deviceMemory) == 1.5e9)
+        #expect(try Limits.parseSize("1.5Gi", range: Limits.deviceMemory) == 1.5 * 1_073_741_824)
+        #expect(throws: QuantityError.self) { try Limits.parseSize("2Gb", range: Limits.deviceMemory) }
+        #expect(throws: QuantityError.self) { try Limits.parseSize("2m", range: Limits.deviceMemory) }
         #expect(throws: QuantityError.self) { try Limits.parseSize("2 apples", range: Limits.deviceMemory) }
         #expect(throws: QuantityError.self) { try Limits.parseSize("12", range: Limits.deviceMemory) }
     }

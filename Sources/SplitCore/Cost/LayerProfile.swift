@@ -3,13 +3,17 @@ import Foundation
 /// Measured per-layer training times on one machine (`splitprofile/1`), overriding FLOP estimates.
 ///
 /// Times are stored per sample: a profile measured at batch `p` is assumed to scale linearly, so
-/// at batch `b` a layer takes `b / p` times its measured time.
+/// at batch `b` a layer takes `b / p` times its measured time. A layer may also give
+/// `memory_bytes`: the activation memory it keeps for the backward pass at batch `p`, which on the
+/// device replaces the estimate `b × output_bytes` of `DeviceMemoryTerms` (scaled the same way).
 public struct LayerProfile: Sendable, Equatable {
     /// The format tag of profile documents.
     public static let formatTag = "splitprofile/1"
 
     /// Measured forward plus backward seconds per sample, by layer name.
     public let secondsPerSample: [String: Double]
+    /// Measured activation bytes kept for backward per sample (`memory_bytes / batch_size`), by layer.
+    public let memoryBytesPerSample: [String: Double]
     /// Batch size the profile was measured at.
     public let batchSize: Int
     /// Free-form description of the hardware, when the file gives one.
@@ -17,9 +21,10 @@ public struct LayerProfile: Sendable, Equatable {
     /// The model the profile was measured for (the graph's `name`), when the file says.
     public let model: String?
 
-    /// Creates a profile from per-layer forward and backward milliseconds measured at `batchSize`.
-    public init(batchSize: Int, milliseconds: [String: (forward: Double, backward: Double)], hardware: String? = nil,
-                model: String? = nil) throws {
+    /// Creates a profile from per-layer forward and backward milliseconds measured at `batchSize`,
+    /// and optionally per-layer activation memory (`memoryBytes`, bytes at `batchSize`).
+    public init(batchSize: Int, milliseconds: [String: (forward: Double, backward: Double)],
+                memoryBytes: [String: Double] = [:], hardware: String? = nil, model: String? = nil) throws {
         guard batchSize >= 1 && Double(batchSize) <= Limits.batchSize.bounds.upperBound else {
             throw ProfileError(field: "batch_size", "must be an integer between 1 and 1000000, got \(batchSize)")
         }
@@ -30,7 +35,13 @@ public struct LayerProfile: Sendable, Equatable {
             }
             perSample[name] = (times.forward + times.backward) / 1000 / Double(batchSize)
         }
+        var memoryPerSample: [String: Double] = [:]
+        for (name, bytes) in memoryBytes {
+            if let violation = Limits.measuredMemory.violation(bytes) { throw ProfileError(layer: name, field: "memory_bytes", violation) }
+            memoryPerSample[name] = bytes / Double(batchSize)
+        }
         self.secondsPerSample = perSample
+        self.memoryBytesPerSample = memoryPerSample
         self.batchSize = batchSize
         self.hardware = hardware
         self.model = model
@@ -50,17 +61,19 @@ public struct LayerProfile: Sendable, Equatable {
                 throw ProfileError(field: "layers", "missing object mapping layer names to {forward_ms, backward_ms}")
             }
             var milliseconds: [String: (forward: Double, backward: Double)] = [:]
+            var memory: [String: Double] = [:]
             for (name, value) in layers.members {
                 let entry = try JSONObject(value, path: "layers.\(name)")
                 try JSONObject.check(name, field: "layers", maximumLength: ModelGraph.maximumNameLength, allowEmpty: false)
                 do {
                     milliseconds[name] = (try entry.requiredNumber("forward_ms", within: Limits.profileMilliseconds),
                                           try entry.requiredNumber("backward_ms", within: Limits.profileMilliseconds))
+                    memory[name] = try entry.number("memory_bytes", within: Limits.measuredMemory)
                 } catch let error as JSONFieldError {
                     throw ProfileError(layer: name, field: String(error.field.split(separator: ".").last ?? ""), error.reason)
                 }
             }
-            try self.init(batchSize: batch, milliseconds: milliseconds,
+            try self.init(batchSize: batch, milliseconds: milliseconds, memoryBytes: memory,
                           hardware: try root.string("hardware", maximumLength: 1000), model: try root.string("model", maximumLength: 1000))
         } catch let error as JSONSyntaxError {
             throw ProfileError(error.description)
@@ -79,7 +92,7 @@ public struct LayerProfile: Sendable, Equatable {
 
     /// Layer names in the profile that the graph does not have (worth a warning, not an error).
     public func unknownLayers(in graph: ModelGraph) -> [String] {
-        secondsPerSample.keys.filter { graph.index(of: $0) == nil }.sorted()
+        Set(secondsPerSample.keys).union(memoryBytesPerSample.keys).filter { graph.index(of: $0) == nil }.sorted()
     }
 }
 

@@ -12,11 +12,19 @@ public struct PlanningConditions: Sendable, Equatable, Hashable {
     public var downlinkBitsPerSecond: Double
     /// Round-trip time added once per iteration, seconds.
     public var rttSeconds: Double
+    /// The optimizer the device trains with; only the device memory of a split depends on it.
+    /// Adam by default: the most state per weight, so the default never underestimates memory.
+    public var optimizer: Optimizer
+    /// Device memory available for training, bytes, or nil for no limit. With a limit, `dag`,
+    /// `block` and `brute` return the fastest split whose memory M(D) fits (`DeviceMemoryTerms`),
+    /// or throw `PlanningError.deviceMemoryExceeded` with the least memory any valid split needs.
+    public var deviceMemoryLimitBytes: Int64?
 
     /// Creates conditions; call `validate()` before planning with user-supplied values.
     public init(
         batchSize: Int, deviceFLOPsPerSecond: Double, serverFLOPsPerSecond: Double,
-        uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double, rttSeconds: Double = 0
+        uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double, rttSeconds: Double = 0,
+        optimizer: Optimizer = .adam, deviceMemoryLimitBytes: Int64? = nil
     ) {
         self.batchSize = batchSize
         self.deviceFLOPsPerSecond = deviceFLOPsPerSecond
@@ -24,6 +32,8 @@ public struct PlanningConditions: Sendable, Equatable, Hashable {
         self.uplinkBitsPerSecond = uplinkBitsPerSecond
         self.downlinkBitsPerSecond = downlinkBitsPerSecond
         self.rttSeconds = rttSeconds
+        self.optimizer = optimizer
+        self.deviceMemoryLimitBytes = deviceMemoryLimitBytes
     }
 
     /// Throws `PlanningError.invalidParameter` naming the first value outside `Limits`.
@@ -38,6 +48,10 @@ public struct PlanningConditions: Sendable, Equatable, Hashable {
         for (parameter, value, range) in checks {
             if let violation = range.violation(value) { throw PlanningError.invalidParameter(parameter, reason: violation) }
         }
+        if let limit = deviceMemoryLimitBytes, !(limit >= 1 && limit <= DeviceMemoryTerms.maximumTotalBytes) {
+            throw PlanningError.invalidParameter(
+                .deviceMemory, reason: "must be between 1 byte and \(DeviceMemoryTerms.maximumTotalBytes) bytes (9 PB), got \(limit)")
+        }
     }
 }
 
@@ -51,6 +65,7 @@ public enum PlanningParameter: String, Sendable, CaseIterable {
     case downlink = "downlink rate"
     case rtt = "round-trip time"
     case replanInterval = "re-planning interval"
+    case deviceMemory = "device memory limit"
 }
 
 /// The JSON shape of conditions, the same in every document that carries them (plan reports,
@@ -63,10 +78,39 @@ extension PlanningConditions: Codable {
         case uplinkBitsPerSecond = "uplink_bps"
         case downlinkBitsPerSecond = "downlink_bps"
         case rttSeconds = "rtt_seconds"
+        case optimizer
+        case deviceMemoryLimitBytes = "device_memory_limit_bytes"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            batchSize: try container.decode(Int.self, forKey: .batchSize),
+            deviceFLOPsPerSecond: try container.decode(Double.self, forKey: .deviceFLOPsPerSecond),
+            serverFLOPsPerSecond: try container.decode(Double.self, forKey: .serverFLOPsPerSecond),
+            uplinkBitsPerSecond: try container.decode(Double.self, forKey: .uplinkBitsPerSecond),
+            downlinkBitsPerSecond: try container.decode(Double.self, forKey: .downlinkBitsPerSecond),
+            rttSeconds: try container.decode(Double.self, forKey: .rttSeconds),
+            optimizer: try container.decodeIfPresent(Optimizer.self, forKey: .optimizer) ?? .adam,
+            deviceMemoryLimitBytes: try container.decodeIfPresent(Int64.self, forKey: .deviceMemoryLimitBytes))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(batchSize, forKey: .batchSize)
+        try container.encode(deviceFLOPsPerSecond, forKey: .deviceFLOPsPerSecond)
+        try container.encode(serverFLOPsPerSecond, forKey: .serverFLOPsPerSecond)
+        try container.encode(uplinkBitsPerSecond, forKey: .uplinkBitsPerSecond)
+        try container.encode(downlinkBitsPerSecond, forKey: .downlinkBitsPerSecond)
+        try container.encode(rttSeconds, forKey: .rttSeconds)
+        try container.encode(optimizer, forKey: .optimizer)
+        try container.encodeIfPresent(deviceMemoryLimitBytes, forKey: .deviceMemoryLimitBytes)
     }
 
     /// The JSON keys of the conditions.
-    public static let jsonKeys: Set<String> = ["batch_size", "device_flops", "server_flops", "uplink_bps", "downlink_bps", "rtt_seconds"]
+    public static let jsonKeys: Set<String> = [
+        "batch_size", "device_flops", "server_flops", "uplink_bps", "downlink_bps", "rtt_seconds", "optimizer", "device_memory_limit_bytes",
+    ]
 
     /// Reads conditions from the members of `object` (`rtt_seconds` optional, default 0), each
     /// checked against `Limits` with the field named.
@@ -77,6 +121,16 @@ extension PlanningConditions: Codable {
             serverFLOPsPerSecond: try object.requiredNumber("server_flops", within: Limits.computeThroughput),
             uplinkBitsPerSecond: try object.requiredNumber("uplink_bps", within: Limits.linkRate),
             downlinkBitsPerSecond: try object.requiredNumber("downlink_bps", within: Limits.linkRate),
-            rttSeconds: try object.number("rtt_seconds", within: Limits.rtt) ?? 0)
+            rttSeconds: try object.number("rtt_seconds", within: Limits.rtt) ?? 0,
+            optimizer: try Self.optimizer(object),
+            deviceMemoryLimitBytes: try object.number("device_memory_limit_bytes", within: Limits.deviceMemory).map { Int64($0) })
+    }
+
+    static func optimizer(_ object: JSONObject) throws -> Optimizer {
+        guard let name = try object.string("optimizer", maximumLength: 32) else { return .adam }
+        guard let optimizer = Optimizer(rawValue: name) else {
+            throw JSONFieldError(field: object.field("optimizer"), "must be one of \(Optimizer.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
+        }
+        return optimizer
     }
 }

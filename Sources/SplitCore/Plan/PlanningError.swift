@@ -10,6 +10,14 @@ public enum PlanningError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownAlgorithm(String)
     /// A given split breaks a placement rule.
     case invalidSplit(String)
+    /// No valid split fits the device memory limit; `requiredBytes` is the least memory any valid
+    /// split needs (exact), `limitBytes` the limit.
+    case deviceMemoryExceeded(requiredBytes: Int64, limitBytes: Int64)
+    /// A given split needs more device memory than the limit.
+    case splitExceedsDeviceMemory(neededBytes: Int64, limitBytes: Int64)
+    /// A baseline planner has no candidate split within the limit (`dag`, `block` and `brute`
+    /// search every valid split and may still find one).
+    case noCandidateWithinMemory(algorithm: String, limitBytes: Int64)
 
     public var description: String {
         switch self {
@@ -21,6 +29,12 @@ public enum PlanningError: Error, Sendable, Equatable, CustomStringConvertible {
             return "brute force refuses graphs with more than \(limit) free layers (this one has \(count)); use dag or block"
         case let .invalidSplit(reason):
             return "not a valid split: \(reason)"
+        case let .deviceMemoryExceeded(required, limit):
+            return "no valid split fits in \(ByteQuantity.describe(limit)) of device memory: the smallest valid split needs \(ByteQuantity.describe(required))"
+        case let .splitExceedsDeviceMemory(needed, limit):
+            return "the split needs \(ByteQuantity.describe(needed)) of device memory, more than the limit of \(ByteQuantity.describe(limit))"
+        case let .noCandidateWithinMemory(algorithm, limit):
+            return "\(algorithm): none of its candidate splits fits in \(ByteQuantity.describe(limit)) of device memory (dag and block search every valid split)"
         case let .unknownAlgorithm(name):
             return "unknown algorithm '\(name)'; expected one of \(PlanningAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))"
         }

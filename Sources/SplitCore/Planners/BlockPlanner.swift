@@ -3,6 +3,9 @@ final class BlockWorkspace {
     let base: FlatBuffer<Double>
     let lowerBound: FlatBuffer<Double>
     let upperBound: FlatBuffer<Double>
+    /// Region part of the delay with the whole region on the server / on the device.
+    let allServer: FlatBuffer<Double>
+    let allDevice: FlatBuffer<Double>
     /// Candidates worth a region solve, best lower bound first.
     var order: [Int32] = []
     /// Region solves in the latest plan (for benchmarks and tests).
@@ -12,6 +15,8 @@ final class BlockWorkspace {
         base = FlatBuffer(repeating: 0, count: candidates)
         lowerBound = FlatBuffer(repeating: 0, count: candidates)
         upperBound = FlatBuffer(repeating: 0, count: candidates)
+        allServer = FlatBuffer(repeating: 0, count: candidates)
+        allDevice = FlatBuffer(repeating: 0, count: candidates)
         order.reserveCapacity(candidates)
     }
 }
@@ -21,7 +26,7 @@ extension SplitPlanner {
     static let pruningTolerance = 1e-12
 
     /// How the best candidate's region is placed.
-    private enum RegionPlacement { case allServer, allDevice, solved }
+    enum RegionPlacement { case allServer, allDevice, solved }
 
     /// `block`: exact block-wise planning (argument in `BlockDecomposition`).
     ///
@@ -32,8 +37,10 @@ extension SplitPlanner {
     /// min(all-server, all-device), so the best upper bound is the incumbent and regions are
     /// solved, with exact integer max-flow, in order of their lower bound until none can beat it.
     /// Candidate totals are compared in Double: the optimum matches `dag` to within
-    /// `pruningTolerance` relative (tests check 1e-9 on thousands of graphs).
-    func solveBlockWise(_ conditions: PlanningConditions) {
+    /// `pruningTolerance` relative (tests check 1e-9 on thousands of graphs). Returns the best
+    /// total (the delay without the round trip).
+    @discardableResult
+    func solveBlockWise(_ conditions: PlanningConditions) -> Double {
         let tables = model.blockTables
         let work = blockWorkspace
         let coefficients = PreparedModel.Coefficients(conditions)
@@ -66,6 +73,8 @@ extension SplitPlanner {
             let allDevice = row.pointee.regionDevice.seconds(secondsPerFLOP: deviceRate, batch: batch)
                 + row.pointee.exitBytes * byteRate
             work.base[candidate] = base
+            work.allServer[candidate] = allServer
+            work.allDevice[candidate] = allDevice
             let upper = base + min(allServer, allDevice)
             work.upperBound[candidate] = upper
             let computeMinimum = row.pointee.regionProfiled
@@ -107,6 +116,7 @@ extension SplitPlanner {
 
         writeBlockPartition(candidate: bestCandidate, regionPlacement: bestPlacement == .solved ? nil : bestPlacement == .allDevice,
                             touched: touchedLow..<max(touchedLow, touchedHigh))
+        return best
     }
 
     /// Writes the partition of candidate `candidate` into `onDevice`: free layers before its region
@@ -114,7 +124,7 @@ extension SplitPlanner {
     /// region solve left them when `regionPlacement` is nil). Free layers are stored in slot order,
     /// so only the layers between the previous block partition's region and this one change, plus
     /// the `touched` range that this plan's region solves overwrote.
-    private func writeBlockPartition(candidate: Int, regionPlacement: Bool?, touched: Range<Int>) {
+    func writeBlockPartition(candidate: Int, regionPlacement: Bool?, touched: Range<Int>) {
         let decomposition = model.decomposition
         let tables = model.blockTables
         let free = decomposition.freeLayers
@@ -161,14 +171,20 @@ extension SplitPlanner {
         let instance = model.regions[region]
         let solver = regionSolvers[region] ?? MaxFlowSolver(topology: instance.topology)
         regionSolvers[region] = solver
+        fillRegionSeconds(region, coefficients)
         let scale = instance.members.withUnsafeBufferPointer { members in
             instance.externalLayers.withUnsafeBufferPointer { externals in
-                model.fillSeconds(members, allLayers: false, coefficients, into: &costs)
-                model.fillSeconds(externals, allLayers: false, coefficients, into: &costs)
-                return costs.quantize(members: members, transferOnly: externals)
+                costs.quantize(members: members, transferOnly: externals)
             }
         }
         let cut = instance.solve(with: solver, costs: costs, onDevice: &onDevice)
         return Double(cut) / scale
+    }
+
+    /// Fills the second-valued costs of region `region`'s members and external producers.
+    func fillRegionSeconds(_ region: Int, _ coefficients: PreparedModel.Coefficients) {
+        let instance = model.regions[region]
+        instance.members.withUnsafeBufferPointer { model.fillSeconds($0, allLayers: false, coefficients, into: &costs) }
+        instance.externalLayers.withUnsafeBufferPointer { model.fillSeconds($0, allLayers: false, coefficients, into: &costs) }
     }
 }

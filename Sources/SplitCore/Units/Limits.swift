@@ -54,6 +54,8 @@ public enum Limits {
     public static let layerBytes = ValueRange("byte count", unit: "bytes", 0...1e13)
     /// A measured per-layer time: up to 10^7 ms (about 2.8 hours) per iteration.
     public static let profileMilliseconds = ValueRange("time", unit: "ms", 0...1e7)
+    /// A measured per-layer memory (splitprofile/1 `memory_bytes`): up to 1 PB.
+    public static let measuredMemory = ValueRange("memory size", unit: "bytes", 0...1e15)
     /// Device memory available for training: 1 MB to 1 PB.
     public static let deviceMemory = ValueRange("memory size", unit: "bytes", 1e6...1e15)
 

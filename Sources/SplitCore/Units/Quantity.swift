@@ -7,7 +7,8 @@
 /// - durations (s): `10ms`, `0.5s`, `250us`/`250µs`, `100ns`, `2m`/`2min` (minutes), `1h`; a bare
 ///   number is seconds.
 /// - throughput (FLOP/s): `100G`, `1.5T`, `2e13`, `100GFLOPS`, `100 GFLOP/s`.
-/// - sizes (bytes): `2G`/`2GB` (10^9), `2GiB` (2^30), `512MiB`, `64k`, `1e9`; case-insensitive.
+/// - sizes (bytes): `2G`/`2GB` (10^9), `2Gi`/`2GiB` (2^30), `512MiB`, `64k`, `1e9` (the units of
+///   `ByteQuantity`; lower-case `m` and `b` are refused: milli and bits).
 ///
 /// Lower-case `m` is refused for rates and throughput because it is ambiguous (SI milli, but
 /// people mean mega): `100m` asks the user to write `100M`. Values must be finite and ≥ 0 here;
@@ -35,7 +36,7 @@ public enum Quantity {
             case .rate: return "20M, 20Mbps, 20 Mbit/s, 500kbps, 1.5G"
             case .duration: return "10ms, 0.5s, 250us, 2m, 1h"
             case .throughput: return "100G, 1.5T, 2e13, 100GFLOPS"
-            case .size: return "2G, 2GB, 2GiB, 512MiB"
+            case .size: return "2G, 2GB, 2Gi, 2GiB, 512MiB"
             }
         }
     }
@@ -113,13 +114,8 @@ public enum Quantity {
             let (prefix, rest) = try decimalPrefix(unit, kind: kind, text: text)
             if ["", "flops", "flop/s"].contains(rest.lowercased()) { return prefix }
         case .size:
-            let lower = unit.lowercased()
-            let binary: [String: Double] = ["kib": 1024, "mib": 1_048_576, "gib": 1_073_741_824, "tib": 1_099_511_627_776]
-            if let factor = binary[lower] { return factor }
-            var body = lower
-            if body.hasSuffix("b") { body.removeLast() }
-            let decimal: [String: Double] = ["": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15]
-            if let factor = decimal[body] { return factor }
+            if let factor = ByteQuantity.units[unit] { return factor }
+            throw QuantityError(text: text, kind: kind, "has an unknown unit '\(unit)'; use bytes, k/M/G/T/P (powers of 1000) or Ki/Mi/Gi/Ti/Pi (powers of 1024), optionally followed by B (lower-case m is milli and b is bits)")
         }
         throw QuantityError(text: text, kind: kind, "has an unknown unit '\(unit)' (e.g. \(kind.examples))")
     }
