@@ -13,26 +13,42 @@ struct SINumber: ExpressibleByArgument {
     var defaultValueDescription: String { "\(value)" }
 }
 
-/// Hardware and network options shared by `plan`, `bench` and `simulate`.
-struct ConditionOptions: ParsableArguments {
+/// Compute-side options (everything but the link rates), shared by `table` and, through
+/// `ConditionOptions`, by `plan`, `evaluate`, `bench` and `simulate`.
+struct ComputeOptions: ParsableArguments {
     @Option(help: "Samples per training iteration.")
     var batch: Int = 32
     @Option(name: .customLong("device-flops"), help: "Device throughput, FLOP/s (SI suffixes allowed: 100G).")
     var deviceFLOPs: SINumber = SINumber(1e11)
     @Option(name: .customLong("server-flops"), help: "Edge-server throughput, FLOP/s.")
     var serverFLOPs: SINumber = SINumber(2e13)
+    @Option(help: "Round-trip time, seconds (10m = 10 ms).")
+    var rtt: SINumber = SINumber(0.01)
+
+    /// The compute-side conditions, validated.
+    func conditions() throws -> ComputeConditions {
+        let conditions = ComputeConditions(batchSize: batch, deviceFLOPsPerSecond: deviceFLOPs.value,
+                                           serverFLOPsPerSecond: serverFLOPs.value, rttSeconds: rtt.value)
+        do {
+            try conditions.validate()
+        } catch let error as PlanningError {
+            throw InputError("--\(error.description)")
+        }
+        return conditions
+    }
+}
+
+/// Hardware and network options shared by `plan`, `evaluate`, `bench` and `simulate`.
+struct ConditionOptions: ParsableArguments {
+    @OptionGroup var compute: ComputeOptions
     @Option(help: "Uplink rate, bit/s (device to server).")
     var uplink: SINumber = SINumber(20e6)
     @Option(help: "Downlink rate, bit/s (server to device).")
     var downlink: SINumber = SINumber(40e6)
-    @Option(help: "Round-trip time, seconds (10m = 10 ms).")
-    var rtt: SINumber = SINumber(0.01)
 
     /// The conditions, validated.
     func conditions() throws -> PlanningConditions {
-        let conditions = PlanningConditions(
-            batchSize: batch, deviceFLOPsPerSecond: deviceFLOPs.value, serverFLOPsPerSecond: serverFLOPs.value,
-            uplinkBitsPerSecond: uplink.value, downlinkBitsPerSecond: downlink.value, rttSeconds: rtt.value)
+        let conditions = try compute.conditions().conditions(uplinkBitsPerSecond: uplink.value, downlinkBitsPerSecond: downlink.value)
         do {
             try conditions.validate()
         } catch let error as PlanningError {

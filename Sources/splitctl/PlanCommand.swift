@@ -29,7 +29,7 @@ struct PlanCommand: ParsableCommand {
         case .dot:
             print(PlanDot.render(plan: plan, model: model), terminator: "")
         case .table:
-            print(PlanTable.render(plan: plan, model: model, conditions: conditions), terminator: "")
+            print(PlanText.render(plan: plan, model: model, conditions: conditions), terminator: "")
         }
     }
 }
