@@ -102,6 +102,40 @@ public struct PlanTableReport: Codable, Sendable, Equatable {
         self.parameterBytes = parameterBytes
     }
 
+    /// The table this report describes, layers resolved by name in `graph`.
+    ///
+    /// - Throws: `PlanningError.invalidParameter` naming the segment and field when a layer is not
+    ///   in `graph` or the segments do not cover (0, ∞) in order.
+    public func table(graph: ModelGraph) throws -> PlanTable {
+        guard !segments.isEmpty else { throw PlanningError.invalidParameter(name: "segments", reason: "must not be empty") }
+        func indices(_ names: [String], _ field: String) throws -> [Int] {
+            try names.map { name in
+                guard let index = graph.index(of: name) else {
+                    throw PlanningError.invalidParameter(name: field, reason: "'\(name)' is not a layer of '\(graph.name)'")
+                }
+                return index
+            }
+        }
+        var result: [PlanTable.Segment] = []
+        for (index, segment) in segments.enumerated() {
+            let expectedMinimum = index == 0 ? 0 : segments[index - 1].maxEffectiveBitsPerSecond
+            guard segment.minEffectiveBitsPerSecond == expectedMinimum,
+                  (segment.maxEffectiveBitsPerSecond == nil) == (index == segments.count - 1),
+                  segment.maxEffectiveBitsPerSecond.map({ $0 > segment.minEffectiveBitsPerSecond }) ?? true else {
+                throw PlanningError.invalidParameter(
+                    name: "segments[\(index)]", reason: "segments must cover (0, ∞) in increasing order, each starting where the previous ends")
+            }
+            result.append(PlanTable.Segment(
+                minEffectiveBitsPerSecond: segment.minEffectiveBitsPerSecond, maxEffectiveBitsPerSecond: segment.maxEffectiveBitsPerSecond,
+                deviceLayers: try indices(segment.deviceLayers, "segments[\(index)].device_layers").sorted(),
+                cutLayers: try indices(segment.cutLayers, "segments[\(index)].cut_layers"),
+                transferBytes: segment.transferBytes, fixedSeconds: segment.fixedSeconds))
+        }
+        let compute = ComputeConditions(batchSize: conditions.batchSize, deviceFLOPsPerSecond: conditions.deviceFLOPsPerSecond,
+                                        serverFLOPsPerSecond: conditions.serverFLOPsPerSecond, rttSeconds: conditions.rttSeconds)
+        return PlanTable(conditions: compute, segments: result, plannerCalls: 0)
+    }
+
     /// Compact JSON with sorted keys (throws `EncodingError` only for a non-finite number).
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
