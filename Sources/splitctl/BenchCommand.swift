@@ -11,14 +11,29 @@ struct BenchCommand: ParsableCommand {
             Each iteration plans with a different uplink/downlink pair (log-uniform over \
             1 Mbit/s–10 Gbit/s, fixed seed), so no result can be reused between iterations. \
             The time is the planner's whole job: costs for the new conditions, the cut, and \
-            the delay evaluation.
+            the delay evaluation. --algorithm table times a whole plan table (the block \
+            planner probed over every link rate) per iteration and reports its planner calls \
+            and segments.
             """)
+
+    /// What one benchmark row times.
+    enum Target {
+        case plan(PlanningAlgorithm)
+        case table
+
+        var name: String {
+            switch self {
+            case .plan(let algorithm): return algorithm.rawValue
+            case .table: return "table"
+            }
+        }
+    }
 
     enum Format: String, ExpressibleByArgument { case table, json }
 
     @Argument(help: "Model graph files.")
     var graphs: [String]
-    @Option(help: "Comma-separated planners to measure.")
+    @Option(help: "Comma-separated planners to measure, or table (a whole plan table with block).")
     var algorithm: String = "dag,block"
     @Option(help: "Timed plans per graph and planner (after a warm-up of a tenth as many).")
     var iterations: Int = 5_000
@@ -29,21 +44,28 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         guard iterations >= 1 && iterations <= 10_000_000 else { throw InputError("--iterations must be between 1 and 10000000") }
-        let algorithms = try algorithm.split(separator: ",").map { name -> PlanningAlgorithm in
-            guard let algorithm = PlanningAlgorithm(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                throw InputError(PlanningError.unknownAlgorithm(String(name)).description)
+        let targets = try algorithm.split(separator: ",").map { name -> Target in
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            if trimmed == "table" { return .table }
+            guard let algorithm = PlanningAlgorithm(rawValue: trimmed) else {
+                throw InputError(PlanningError.unknownAlgorithm(String(name)).description + " (or table)")
             }
-            return algorithm
+            return .plan(algorithm)
         }
         var base = try conditionOptions.conditions()
         if format == .table {
-            print("graph".padding(toLength: 16, withPad: " ", startingAt: 0) + "layers".leftPadded(7) + "  " + "algorithm".padding(toLength: 12, withPad: " ", startingAt: 0) + "median µs".leftPadded(11) + "p99 µs".leftPadded(11))
+            print("graph".padding(toLength: 16, withPad: " ", startingAt: 0) + "layers".leftPadded(7) + "  " + "algorithm".padding(toLength: 12, withPad: " ", startingAt: 0) + "median µs".leftPadded(11) + "p99 µs".leftPadded(11)
+                  + "calls".leftPadded(7) + "segments".leftPadded(10))
         }
         for path in graphs {
             let model = try modelOptions.prepare(graphPath: path)
             let planner = SplitPlanner(model: model)
-            for algorithm in algorithms {
+            for target in targets {
                 var random = BenchRandom(seed: 42)
+                var calls = 1, segments: Int?
+                // For tables: the wall time of whole block plans (costs, cut, evaluation), the unit
+                // a table's cost is compared in.
+                var planWall: [Double] = []
                 var samples: [Double] = []
                 samples.reserveCapacity(iterations)
                 let warmUp = max(1, iterations / 10)
@@ -52,28 +74,53 @@ struct BenchCommand: ParsableCommand {
                 for iteration in 0..<(warmUp + iterations) {
                     base.uplinkBitsPerSecond = random.logUniform(1e6, 1e10)
                     base.downlinkBitsPerSecond = random.logUniform(1e6, 1e10)
-                    let plan = try planner.plan(algorithm, conditions: base)
-                    if iteration >= warmUp { samples.append(plan.solveMicroseconds) }
+                    switch target {
+                    case .plan(let algorithm):
+                        let plan = try planner.plan(algorithm, conditions: base)
+                        if iteration >= warmUp { samples.append(plan.solveMicroseconds) }
+                    case .table:
+                        let clock = ContinuousClock()
+                        let started = clock.now
+                        let table = try PlanTable.compute(model: model, conditions: ComputeConditions(base)) { try planner.plan(.block, conditions: $0) }
+                        let elapsed = started.duration(to: clock.now)
+                        if iteration >= warmUp {
+                            samples.append(Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12)
+                        }
+                        calls = table.plannerCalls
+                        segments = table.segments.count
+                        let planStarted = clock.now
+                        _ = try planner.plan(.block, conditions: base)
+                        let planElapsed = planStarted.duration(to: clock.now)
+                        if iteration >= warmUp {
+                            planWall.append(Double(planElapsed.components.seconds) * 1e6 + Double(planElapsed.components.attoseconds) / 1e12)
+                        }
+                    }
                     if iteration % 256 == 0, Date().timeIntervalSince(lastProgress) > 1 {
                         lastProgress = Date()
-                        FileHandle.standardError.write(Data("\r\(model.graph.name) \(algorithm.rawValue): \(iteration)/\(warmUp + iterations)".utf8))
+                        FileHandle.standardError.write(Data("\r\(model.graph.name) \(target.name): \(iteration)/\(warmUp + iterations)".utf8))
                     }
                 }
                 if lastProgress != started { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                 samples.sort()
+                planWall.sort()
                 let median = samples[samples.count / 2]
+                let plansEquivalent = planWall.isEmpty ? nil : median / planWall[planWall.count / 2]
                 let p99 = samples[min(samples.count - 1, Int((Double(samples.count) * 0.99).rounded(.up)) - 1)]
                 switch format {
                 case .json:
-                    let line: [String: Any] = ["graph": model.graph.name, "layers": model.graph.count, "algorithm": algorithm.rawValue,
+                    var line: [String: Any] = ["graph": model.graph.name, "layers": model.graph.count, "algorithm": target.name,
                                                "median_us": (median * 100).rounded() / 100, "p99_us": (p99 * 100).rounded() / 100,
-                                               "iterations": iterations]
+                                               "iterations": iterations, "planner_calls": calls]
+                    if let segments { line["segments"] = segments }
+                    if let plansEquivalent { line["block_plans_equivalent"] = (plansEquivalent * 10).rounded() / 10 }
                     let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
                     print(String(decoding: data, as: UTF8.self))
                 case .table:
                     print(model.graph.name.padding(toLength: 16, withPad: " ", startingAt: 0) + "\(model.graph.count)".leftPadded(7) + "  "
-                          + algorithm.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
-                          + String(format: "%.2f", median).leftPadded(11) + String(format: "%.2f", p99).leftPadded(11))
+                          + target.name.padding(toLength: 12, withPad: " ", startingAt: 0)
+                          + String(format: "%.2f", median).leftPadded(11) + String(format: "%.2f", p99).leftPadded(11)
+                          + "\(calls)".leftPadded(7) + (segments.map { "\($0)" } ?? "-").leftPadded(10)
+                          + (plansEquivalent.map { String(format: "  = %.1f whole block plans", $0) } ?? ""))
                 }
             }
         }

@@ -118,3 +118,7 @@ enum InputFiles {
 extension PlanningAlgorithm: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument) }
 }
+
+extension Optimizer: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument) }
+}

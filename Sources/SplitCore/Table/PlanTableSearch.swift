@@ -146,8 +146,8 @@ extension PlanTable {
         let model: PreparedModel
         let conditions: ComputeConditions
         var calls = 0
+        /// Every distinct split found (few: about one per segment), in the order found.
         var lines: [Line] = []
-        var seen: Set<[Bool]> = []
 
         init(model: PreparedModel, conditions: ComputeConditions) {
             self.model = model
@@ -161,7 +161,7 @@ extension PlanTable {
             let line = Line(onDevice: plan.onDevice, cutLayers: plan.cutLayers,
                             fixedSeconds: plan.breakdown.deviceComputeSeconds + plan.breakdown.serverComputeSeconds + plan.breakdown.rttSeconds,
                             transferBytes: plan.transferBytes, probeBitsPerSecond: rate)
-            let isNew = seen.insert(plan.onDevice).inserted
+            let isNew = !lines.contains { $0.onDevice == plan.onDevice }
             if isNew { lines.append(line) }
             return (line, isNew)
         }
