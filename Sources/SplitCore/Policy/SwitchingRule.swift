@@ -21,8 +21,12 @@ public struct SwitchingRule: Sendable, Equatable, Hashable {
     /// Smallest saving worth a switch, relative to the current delay (0 = any saving).
     public var minimumRelativeGain: Double
 
-    /// Default horizon: 10 iterations (see `horizonIterations`; README "Switching costs").
-    public static let defaultHorizonIterations = 10
+    /// Default horizon: 1 iteration. A move is made only when it pays for itself within the
+    /// first iteration with the new split, so no switch makes the next iteration slower than
+    /// staying would at the current rates. Longer horizons trust the current rates for longer:
+    /// they win when rates hold for many iterations and lose badly when they flip within one
+    /// (README "Switching costs" measures both).
+    public static let defaultHorizonIterations = 1
 
     /// Creates a rule.
     public init(horizonIterations: Int = SwitchingRule.defaultHorizonIterations, minimumRelativeGain: Double = 0) {
