@@ -348,7 +348,7 @@ def _example():
     host, _, port = arguments.listen.rpartition(":")
     client = SplitClient(arguments.secret, arguments.device, arguments.optimizer, SwitchingRule(arguments.horizon))
     receiver = WebhookReceiver(client, (host, int(port))).start()
-    print(f"listening on {arguments.listen}; register it as the device's callback_url")
+    print(f"listening on {host}:{receiver.port}; register it as the device's callback_url")
     uplink, downlink = 100e6, 200e6
     for iteration in range(arguments.iterations):
         # Stand-in for a real link estimate: a random walk around 100/200 Mbit/s.

@@ -30,10 +30,15 @@ public struct PlanTableReport: Codable, Sendable, Equatable {
 
     /// The compute-side conditions of a table.
     public struct Conditions: Codable, Sendable, Equatable {
+        /// Samples per training iteration.
         public var batchSize: Int
+        /// Device compute throughput, FLOP/s.
         public var deviceFLOPsPerSecond: Double
+        /// Edge-server compute throughput, FLOP/s.
         public var serverFLOPsPerSecond: Double
+        /// Round-trip time included in every segment's fixed seconds.
         public var rttSeconds: Double
+        /// Whether layers reading model inputs may run on the server.
         public var allowRawUpload: Bool
 
         enum CodingKeys: String, CodingKey {
@@ -47,12 +52,17 @@ public struct PlanTableReport: Codable, Sendable, Equatable {
 
     /// One segment, layers by name.
     public struct Segment: Codable, Sendable, Equatable {
+        /// Lowest effective rate, bit/s (0 for the first segment).
         public var minEffectiveBitsPerSecond: Double
-        /// nil (JSON null) for the last, unbounded segment.
+        /// Highest effective rate, bit/s; nil (JSON null) for the last, unbounded segment.
         public var maxEffectiveBitsPerSecond: Double?
+        /// Names of device layers, topological order.
         public var deviceLayers: [String]
+        /// Names of device layers whose output crosses to the server.
         public var cutLayers: [String]
+        /// Bytes per iteration in one direction, batch included.
         public var transferBytes: Double
+        /// Compute plus rtt per iteration, seconds.
         public var fixedSeconds: Double
 
         enum CodingKeys: String, CodingKey {
