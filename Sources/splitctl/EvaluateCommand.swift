@@ -17,12 +17,11 @@ struct EvaluateCommand: ParsableCommand {
     var plan: String?
     @OptionGroup var conditionOptions: ConditionOptions
     @OptionGroup var modelOptions: ModelOptions
-    @OptionGroup var memoryOptions: MemoryOptions
     @Option(help: "Output: table|json.")
     var format: PlanCommand.Format = .table
 
     func run() throws {
-        let conditions = try memoryOptions.apply(to: try conditionOptions.conditions())
+        let conditions = try conditionOptions.conditions()
         let model = try modelOptions.prepare(graphPath: graph)
         let names: [String]
         switch (deviceLayers, plan) {
@@ -51,7 +50,7 @@ struct EvaluateCommand: ParsableCommand {
             FileHandle.standardOutput.write(report.jsonData())
             print()
         case .table, .dot:
-            print(PlanTable.render(plan: result, model: model, conditions: conditions, algorithmLabel: "(given split)"), terminator: "")
+            print(PlanText.render(plan: result, model: model, conditions: conditions, algorithmLabel: "(given split)"), terminator: "")
         }
     }
 }

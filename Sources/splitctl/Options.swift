@@ -2,12 +2,13 @@ import ArgumentParser
 import Foundation
 import SplitCore
 
-/// Hardware and network options shared by `plan`, `bench`, `simulate` and `evaluate`.
+/// Compute-side options (everything but the link rates), shared by `table` and, through
+/// `ConditionOptions`, by `plan`, `evaluate`, `bench` and `simulate`.
 ///
 /// Every quantity goes through `Limits` (SplitCore): the units people write (`20Mbps`, `10ms`,
 /// `100G`), refused when ambiguous (`100m`) or outside the physical range, with the reason.
 /// Values may start with '-' (so `--uplink -5M` is refused as negative, not as a missing value).
-struct ConditionOptions: ParsableArguments {
+struct ComputeOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Samples per training iteration (1...1000000).")
     var batch: Int = 32
     @Option(name: .customLong("device-flops"), parsing: .unconditional,
@@ -17,6 +18,25 @@ struct ConditionOptions: ParsableArguments {
     @Option(name: .customLong("server-flops"), parsing: .unconditional,
             help: ArgumentHelp("Edge-server throughput, FLOP/s.", valueName: "flop/s"), transform: Limits.parseThroughput)
     var serverFLOPs: Double = 2e13
+    @Option(parsing: .unconditional, help: ArgumentHelp("Round-trip time: 10ms, 0.01 (seconds), 250us.", valueName: "duration"),
+            transform: { try Limits.parseDuration($0, range: Limits.rtt) })
+    var rtt: Double = 0.01
+    @OptionGroup var memory: MemoryOptions
+
+    /// The compute-side conditions, validated (without the memory limit when `memoryLimit` is
+    /// false: `bench` reads `--device-memory` as a list or a sweep itself).
+    func conditions(memoryLimit: Bool = true) throws -> ComputeConditions {
+        var conditions = ComputeConditions(batchSize: batch, deviceFLOPsPerSecond: deviceFLOPs, serverFLOPsPerSecond: serverFLOPs, rttSeconds: rtt)
+        conditions.optimizer = memory.optimizer
+        conditions.deviceMemoryLimitBytes = memoryLimit ? try memory.limitBytes() : nil
+        try ConditionOptions.validated { try conditions.validate() }
+        return conditions
+    }
+}
+
+/// Hardware and network options shared by `plan`, `evaluate`, `bench` and `simulate`.
+struct ConditionOptions: ParsableArguments {
+    @OptionGroup var compute: ComputeOptions
     @Option(parsing: .unconditional,
             help: ArgumentHelp("Uplink rate (device to server), bit/s: 20M, 20Mbps, 20 Mbit/s, 500kbps.", valueName: "rate"),
             transform: Limits.parseRate)
@@ -24,21 +44,21 @@ struct ConditionOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Downlink rate (server to device), bit/s.", valueName: "rate"),
             transform: Limits.parseRate)
     var downlink: Double = 40e6
-    @Option(parsing: .unconditional, help: ArgumentHelp("Round-trip time: 10ms, 0.01 (seconds), 250us.", valueName: "duration"),
-            transform: { try Limits.parseDuration($0, range: Limits.rtt) })
-    var rtt: Double = 0.01
 
     /// The conditions, validated.
-    func conditions() throws -> PlanningConditions {
-        let conditions = PlanningConditions(
-            batchSize: batch, deviceFLOPsPerSecond: deviceFLOPs, serverFLOPsPerSecond: serverFLOPs,
-            uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: downlink, rttSeconds: rtt)
-        do {
-            try conditions.validate()
-        } catch PlanningError.invalidParameter(let parameter, let reason) {
-            throw InputError("\(Self.flag(for: parameter)): \(reason)")
-        }
+    func conditions(memoryLimit: Bool = true) throws -> PlanningConditions {
+        let conditions = try compute.conditions(memoryLimit: memoryLimit).conditions(uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: downlink)
+        try Self.validated { try conditions.validate() }
         return conditions
+    }
+
+    /// Runs `check`, turning a core `invalidParameter` into a usage error naming the flag.
+    static func validated(_ check: () throws -> Void) throws {
+        do {
+            try check()
+        } catch PlanningError.invalidParameter(let parameter, let reason) {
+            throw InputError("\(flag(for: parameter)): \(reason)")
+        }
     }
 
     /// The flag that sets `parameter`.
@@ -52,24 +72,23 @@ struct ConditionOptions: ParsableArguments {
         case .rtt: return "--rtt"
         case .replanInterval: return "--replan-every"
         case .deviceMemory: return "--device-memory"
+        case .switchHorizon: return "--switch-horizon"
+        case .minimumGain: return "--min-gain"
         }
     }
 }
 
-/// Device memory options shared by `plan`, `evaluate` and `simulate`.
+/// The device's memory limit and optimizer, part of the compute side of every command.
 struct MemoryOptions: ParsableArguments {
     @Option(name: .customLong("device-memory"),
             help: "Device memory available for training: bytes, or 2G / 2GB (10^9), 2Gi / 2GiB (2^30); units k M G T P, Ki Mi Gi Ti Pi. Plans never exceed it.")
     var deviceMemory: String?
-    @Option(help: "Optimizer on the device, for its memory: sgd|momentum|adam (0, 1, 2 state values per weight).")
+    @Option(help: "Optimizer on the device: sgd|momentum|adam (0, 1, 2 state values per weight); sets its training memory and what a split change moves.")
     var optimizer: Optimizer = .adam
 
-    /// `conditions` with this optimizer and limit.
-    func apply(to conditions: PlanningConditions) throws -> PlanningConditions {
-        var conditions = conditions
-        conditions.optimizer = optimizer
-        if let deviceMemory { conditions.deviceMemoryLimitBytes = try Self.bytes(deviceMemory, option: "--device-memory") }
-        return conditions
+    /// The limit in bytes, if one was given.
+    func limitBytes() throws -> Int64? {
+        try deviceMemory.map { try Self.bytes($0, option: "--device-memory") }
     }
 
     /// A byte count given to `option`, or a usage error naming it.
@@ -152,6 +171,5 @@ func warn(_ message: String) {
     FileHandle.standardError.write(Data("splitctl: warning: \(message)\n".utf8))
 }
 
-extension Optimizer: ExpressibleByArgument {
-    public init?(argument: String) { self.init(rawValue: argument) }
-}
+extension Optimizer: ExpressibleByArgument {}
+

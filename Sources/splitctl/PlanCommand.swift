@@ -13,14 +13,13 @@ struct PlanCommand: ParsableCommand {
     var graph: String
     @OptionGroup var conditionOptions: ConditionOptions
     @OptionGroup var modelOptions: ModelOptions
-    @OptionGroup var memoryOptions: MemoryOptions
     @Option(help: "Planner: \(PlanningAlgorithm.allCases.map(\.rawValue).joined(separator: "|")).")
     var algorithm: PlanningAlgorithm = .dag
     @Option(help: "Output: table|json|dot.")
     var format: Format = .table
 
     func run() throws {
-        let conditions = try memoryOptions.apply(to: try conditionOptions.conditions())
+        let conditions = try conditionOptions.conditions()
         let model = try modelOptions.prepare(graphPath: graph)
         let plan: Plan
         do {
@@ -40,7 +39,7 @@ struct PlanCommand: ParsableCommand {
         case .dot:
             print(PlanDot.render(plan: plan, model: model), terminator: "")
         case .table:
-            print(PlanTable.render(plan: plan, model: model, conditions: conditions), terminator: "")
+            print(PlanText.render(plan: plan, model: model, conditions: conditions), terminator: "")
         }
     }
 }

@@ -10,7 +10,8 @@ struct SplitCTL: ParsableCommand {
         commandName: "splitctl",
         abstract: "Plan, evaluate and benchmark split-learning model splits.",
         version: SplitdVersion.current,
-        subcommands: [PlanCommand.self, EvaluateCommand.self, SimulateCommand.self, TraceCommand.self, BenchCommand.self, ValidateCommand.self])
+        subcommands: [PlanCommand.self, TableCommand.self, EvaluateCommand.self, SimulateCommand.self, TraceCommand.self, BenchCommand.self,
+                      ValidateCommand.self])
 
     /// Runs a command; exit codes: 0 ok, 1 failure, 2 bad input or usage. Never a stack trace.
     static func main() {

@@ -19,6 +19,9 @@ public struct PlanningConditions: Sendable, Equatable, Hashable {
     /// `block` and `brute` return the fastest split whose memory M(D) fits (`DeviceMemoryTerms`),
     /// or throw `PlanningError.deviceMemoryExceeded` with the least memory any valid split needs.
     public var deviceMemoryLimitBytes: Int64?
+    /// Set by `PlanTable` on its probes: the lower envelope is exact over every rate in (0, ∞),
+    /// so its search may probe rates beyond `Limits.linkRate` (any finite positive rate).
+    var isTableProbe = false
 
     /// Creates conditions; call `validate()` before planning with user-supplied values.
     public init(
@@ -43,7 +46,8 @@ public struct PlanningConditions: Sendable, Equatable, Hashable {
         }
         let checks: [(PlanningParameter, Double, ValueRange)] = [
             (.deviceFLOPs, deviceFLOPsPerSecond, Limits.computeThroughput), (.serverFLOPs, serverFLOPsPerSecond, Limits.computeThroughput),
-            (.uplink, uplinkBitsPerSecond, Limits.linkRate), (.downlink, downlinkBitsPerSecond, Limits.linkRate), (.rtt, rttSeconds, Limits.rtt),
+            (.uplink, uplinkBitsPerSecond, isTableProbe ? Limits.anyPositive : Limits.linkRate),
+            (.downlink, downlinkBitsPerSecond, isTableProbe ? Limits.anyPositive : Limits.linkRate), (.rtt, rttSeconds, Limits.rtt),
         ]
         for (parameter, value, range) in checks {
             if let violation = range.violation(value) { throw PlanningError.invalidParameter(parameter, reason: violation) }
@@ -66,6 +70,8 @@ public enum PlanningParameter: String, Sendable, CaseIterable {
     case rtt = "round-trip time"
     case replanInterval = "re-planning interval"
     case deviceMemory = "device memory limit"
+    case switchHorizon = "switching horizon"
+    case minimumGain = "minimum gain"
 }
 
 /// The JSON shape of conditions, the same in every document that carries them (plan reports,

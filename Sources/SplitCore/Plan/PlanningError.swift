@@ -4,6 +4,8 @@ public enum PlanningError: Error, Sendable, Equatable, CustomStringConvertible {
     case conflictingConstraints(layer: String, deviceReason: String, serverReason: String)
     /// A planning parameter is out of range.
     case invalidParameter(PlanningParameter, reason: String)
+    /// A plan table document does not describe a table of this model.
+    case invalidTable(field: String, reason: String)
     /// Exhaustive search was asked for a graph with too many free layers.
     case tooManyFreeLayers(count: Int, limit: Int)
     /// An algorithm name that does not exist.
@@ -25,6 +27,8 @@ public enum PlanningError: Error, Sendable, Equatable, CustomStringConvertible {
             return "no valid split: layer '\(layer)' must run on the device (\(deviceReason)) and on the server (\(serverReason))"
         case let .invalidParameter(parameter, reason):
             return "\(parameter.rawValue) \(reason)"
+        case let .invalidTable(field, reason):
+            return "plan table \(field): \(reason)"
         case let .tooManyFreeLayers(count, limit):
             return "brute force refuses graphs with more than \(limit) free layers (this one has \(count)); use dag or block"
         case let .invalidSplit(reason):

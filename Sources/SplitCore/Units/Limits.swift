@@ -59,6 +59,9 @@ public enum Limits {
     /// Device memory available for training: 1 MB to 1 PB.
     public static let deviceMemory = ValueRange("memory size", unit: "bytes", 1e6...1e15)
 
+    /// Any finite positive number (internal probes, never user input).
+    static let anyPositive = ValueRange("positive number", unit: "", Double.leastNormalMagnitude...Double.greatestFiniteMagnitude)
+
     /// Rates typed without a unit below this are refused as likely mistakes (`--uplink 100`
     /// probably meant 100M); `100bps` is the deliberate form.
     public static let bareRateMinimum = 1e3

@@ -2,7 +2,7 @@ import Foundation
 import SplitCore
 
 /// The human view of a plan.
-enum PlanTable {
+enum PlanText {
     static func render(plan: Plan, model: PreparedModel, conditions: PlanningConditions, algorithmLabel: String? = nil) -> String {
         let graph = model.graph
         let breakdown = plan.breakdown
