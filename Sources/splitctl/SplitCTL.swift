@@ -9,7 +9,7 @@ struct SplitCTL: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "splitctl",
         abstract: "Plan, evaluate and benchmark split-learning model splits.",
-        subcommands: [PlanCommand.self, EvaluateCommand.self, SimulateCommand.self, TraceCommand.self, BenchCommand.self, ValidateCommand.self])
+        subcommands: [PlanCommand.self, EvaluateCommand.self, SimulateCommand.self, TraceCommand.self, BenchCommand.self, ValidateCommand.self, ImportCommand.self])
 
     /// Runs a command; exit codes: 0 ok, 1 failure, 2 bad input or usage. Never a stack trace.
     static func main() {
