@@ -29,7 +29,7 @@ struct GraphWalker {
         self.opset = opset
         self.options = options
         var infos: [String: ONNXValueInfo] = [:]
-        for info in graph.valueInfo + graph.outputs { infos[info.name] = info }
+        for info in graph.outputs + graph.valueInfo where info.dims != nil || infos[info.name] == nil { infos[info.name] = info }
         valueInfo = infos
         consumed = Set(graph.nodes.flatMap(\.inputs) + graph.outputs.map(\.name))
     }
