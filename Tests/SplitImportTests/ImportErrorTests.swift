@@ -99,3 +99,41 @@ struct ImportErrorTests {
         #expect(try ImportOptions.parseInputShape("input.1=1x3x224x224") == ("input.1", [1, 3, 224, 224]))
     }
 }
+
+@Suite("Hostile shape values")
+struct HostileShapeTests {
+    /// A model whose graph input feeds one node with the given static second input.
+    func model(_ op: String, second: [Int64], ints: [String: [Int64]] = [:], int: [String: Int64] = [:]) -> Data {
+        var builder = ONNXTestBuilder()
+        builder.inputs = [("x", ["1", "4", "8", "8"], 1)]
+        // Convolutions get a real (external) 4x4x3x3 weight; other operators an int64 vector.
+        builder.initializers = op.hasPrefix("Conv") ? [("k", second, 1, nil)] : [("k", [Int64(second.count)], 7, second)]
+        builder.node(op, "/hostile/\(op)", inputs: ["x", "k"], ints: ints, int: int)
+        builder.outputs = ["/hostile/\(op)_out"]
+        return builder.encoded()
+    }
+
+    @Test("huge repeats, pads, targets, kernels and block sizes are shape errors, never overflow traps")
+    func hostileValues() {
+        let huge: Int64 = 1 << 55
+        let cases: [(String, Data)] = [
+            ("Tile", model("Tile", second: [huge, huge, 1, 1])),
+            ("Pad", model("Pad", second: [Int64.max, Int64.max, 0, 0, Int64.max, Int64.max, 0, 0])),
+            ("Reshape", model("Reshape", second: [huge, huge, -1])),
+            ("Expand", model("Expand", second: [huge, huge, huge, 8])),
+            ("ConvTranspose", model("ConvTranspose", second: [4, 4, 3, 3], ints: ["strides": [Int64.max, Int64.max]])),
+            ("DepthToSpace", model("DepthToSpace", second: [1], int: ["blocksize": Int64.max])),
+            ("Conv", model("Conv", second: [4, 4, 3, 3], ints: ["dilations": [Int64.max, Int64.max], "kernel_shape": [Int64.max, 3]])),
+        ]
+        for (op, data) in cases {
+            do {
+                _ = try ONNXImporter.importGraph(data: data)
+                Issue.record("\(op): hostile values were accepted")
+            } catch let error as ImportError {
+                #expect(error.node == "/hostile/\(op)" && error.kind == .shapeInference, "\(op): \(error)")
+            } catch {
+                Issue.record("\(op): untyped error \(error)")
+            }
+        }
+    }
+}

@@ -47,19 +47,17 @@ struct NodeContext {
     /// Integer contents of an optional input, nil when absent.
     func optionalIntegers(_ index: Int) throws -> [Int]? { has(index) ? try integers(index) : nil }
 
-    /// An integer-list attribute as `Int`s.
+    /// Attribute integers are clamped to ±2^31 (exporters write INT64_MAX for "to the end"), so
+    /// products of two of them, or of one and a dimension, cannot overflow.
+    static let attributeLimit: Int64 = 1 << 31
+
+    /// An integer-list attribute as `Int`s (clamped to ±2^31).
     func intsAttribute(_ name: String) throws -> [Int]? {
-        guard let values = node.ints(name) else { return nil }
-        return try values.map { value in
-            guard abs(value) <= Int64(Shape.maximumElements) else { throw ShapeFailure("attribute '\(name)' holds \(value)") }
-            return Int(value)
-        }
+        node.ints(name)?.map { Int(min(max($0, -Self.attributeLimit), Self.attributeLimit)) }
     }
 
-    /// An integer attribute as `Int`.
+    /// An integer attribute as `Int` (clamped to ±2^31).
     func intAttribute(_ name: String, _ fallback: Int) throws -> Int {
-        let value = node.int(name, Int64(fallback))
-        guard abs(value) <= Int64(Shape.maximumElements) else { throw ShapeFailure("attribute '\(name)' holds \(value)") }
-        return Int(value)
+        Int(min(max(node.int(name, Int64(fallback)), -Self.attributeLimit), Self.attributeLimit))
     }
 }

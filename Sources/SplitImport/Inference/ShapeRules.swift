@@ -157,7 +157,7 @@ enum ShapeRules {
         var sizes: [Int] = []
         for index in 0..<count {
             let extent: Int = (kernel[index] - 1) * dilations[index] + 1
-            let stretched: Int = strides[index] * (input[index + 2] - 1) + outputPadding[index]
+            let stretched: Int = try Shape.product([strides[index], input[index + 2] - 1]) + outputPadding[index]
             sizes.append(stretched + extent - pads[index] - pads[index + count])
         }
         return try Shape.validated([input[0], channels] + sizes)

@@ -23,6 +23,7 @@ enum TensorShapeRules {
             for shape in shapes {
                 guard shape.count == first.count else { throw ShapeFailure("inputs have different ranks") }
                 result[axis] += shape[axis]
+                guard result[axis] <= Shape.maximumElements else { throw ShapeFailure("concatenation is too large") }
             }
             return [(result, type0)]
         case "Split": return try split(context)
@@ -60,7 +61,7 @@ enum TensorShapeRules {
             let shape = try context.shape(0)
             let repeats = try context.integers(1)
             guard repeats.count == shape.count else { throw ShapeFailure("repeats do not match rank \(shape.count)") }
-            return [(try Shape.validated(zip(shape, repeats).map(*)), type0)]
+            return [(try Shape.validated(zip(shape, repeats).map { try Shape.product([$0, $1]) }), type0)]
         case "Resize", "Upsample": return [(try resize(context), type0)]
         case "Pad": return [(try pad(context), type0)]
         case "ArgMax", "ArgMin":
@@ -94,9 +95,9 @@ enum TensorShapeRules {
         case "DepthToSpace", "SpaceToDepth":
             let shape = try context.shape(0)
             let block = try context.intAttribute("blocksize", 1)
-            guard shape.count == 4, block >= 1 else { throw ShapeFailure("expects N x C x H x W and blocksize >= 1") }
+            guard shape.count == 4, block >= 1, block <= 1 << 15 else { throw ShapeFailure("expects N x C x H x W and blocksize 1...32768") }
             if context.node.opType == "DepthToSpace" {
-                return [([shape[0], shape[1] / (block * block), shape[2] * block, shape[3] * block], type0)]
+                return [([shape[0], shape[1] / (block * block), try Shape.product([shape[2], block]), try Shape.product([shape[3], block])], type0)]
             }
             return [([shape[0], shape[1] * block * block, shape[2] / block, shape[3] / block], type0)]
         case "EyeLike":
@@ -181,7 +182,7 @@ enum TensorShapeRules {
         let total = Shape.elementCount(shape)
         let unknown = result.indices.filter { result[$0] == -1 }
         guard unknown.count <= 1 else { throw ShapeFailure("target \(target) has more than one -1") }
-        let known = result.filter { $0 != -1 }.reduce(1, *)
+        let known = try Shape.product(result.filter { $0 != -1 })
         if let index = unknown.first {
             guard known > 0, total % known == 0 else { throw ShapeFailure("cannot reshape \(Shape.describe(shape)) to \(target)") }
             result[index] = total / known

@@ -45,15 +45,26 @@ enum Shape {
         return shape
     }
 
-    /// Converts folded values to integers, rejecting non-integers; magnitudes are clamped to 2^62
-    /// (exporters write INT64_MAX for "to the end" in `Slice`), so later arithmetic cannot overflow.
+    /// Converts folded values to integers, rejecting non-integers; magnitudes are clamped to 2^60
+    /// (exporters write INT64_MAX for "to the end" in `Slice`), so sums of a few stay in range.
     static func integers(_ values: [Double], what: String) throws -> [Int] {
         try values.map { value in
             guard value.isFinite, value == value.rounded() else {
                 throw ShapeFailure("\(what) holds \(value), not an integer")
             }
-            return Int(max(min(value, 0x1p62), -0x1p62))
+            return Int(max(min(value, 0x1p60), -0x1p60))
         }
+    }
+
+    /// Product of `factors`, or a failure when it leaves the valid element range.
+    static func product(_ factors: [Int]) throws -> Int {
+        var result = 1
+        for factor in factors {
+            let (next, overflow) = result.multipliedReportingOverflow(by: factor)
+            guard !overflow, abs(next) <= maximumElements else { throw ShapeFailure("size \(factors.map(String.init).joined(separator: " x ")) is too large") }
+            result = next
+        }
+        return result
     }
 
     /// Numpy-style broadcast of several shapes.

@@ -88,12 +88,16 @@ struct GraphWalker {
                 throw ImportError(.invalidOption, field: "--input \(input.name)",
                                   "the model declares rank \(declared.count), got \(Shape.describe(override))")
             }
-            return override
+            do {
+                return try Shape.validated(override)
+            } catch let failure as ShapeFailure {
+                throw ImportError(.invalidOption, field: "--input \(input.name)", failure.reason)
+            }
         }
         guard let dims = input.dims else {
             throw ImportError(.unsupportedModel, field: "input '\(input.name)'", "has no shape; pass --input \(input.name)=1x...")
         }
-        return try dims.enumerated().map { index, dimension in
+        let shape = try dims.enumerated().map { index, dimension in
             switch dimension {
             case .value(let value) where value >= 1 && value <= 1 << 30: return Int(value)
             case .symbol where index == 0, .unknown where index == 0:
@@ -105,6 +109,10 @@ struct GraphWalker {
                                   "dimension \(index) is \(what); pass --input \(input.name)=\(dims.map { if case .value(let v) = $0 { return String(v) } else { return "N" } }.joined(separator: "x"))")
             }
         }
+        guard let validated = try? Shape.validated(shape) else {
+            throw ImportError(.unsupportedModel, field: "input '\(input.name)'", "shape \(Shape.describe(shape)) is too large")
+        }
+        return validated
     }
 
     /// Processes one node: folds it when it is static, aliases identities, otherwise adds a layer.
@@ -131,7 +139,7 @@ struct GraphWalker {
                 if let outputs = try ShapeRules.infer(context) {
                     knownOperator = true
                     for (position, output) in outputs.prefix(node.outputs.count).enumerated() {
-                        shapes[position] = output.shape
+                        shapes[position] = try Shape.validated(output.shape)
                         types[position] = output.elementType
                     }
                 }
