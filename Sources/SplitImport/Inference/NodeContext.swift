@@ -18,7 +18,11 @@ struct NodeContext {
 
     /// The shape of input `index`, which must be known.
     func shape(_ index: Int) throws -> [Int] {
-        guard let shape = try input(index).shape else { throw ShapeFailure("the shape of input #\(index) ('\(node.inputs[index])') is unknown") }
+        let input = try input(index)
+        guard let shape = input.shape else {
+            let cause = input.unknownBecause.map { " (\($0))" } ?? ""
+            throw ShapeFailure("the shape of input #\(index) ('\(node.inputs[index])') is unknown\(cause)")
+        }
         return shape
     }
 
@@ -31,7 +35,8 @@ struct NodeContext {
     func values(_ index: Int) throws -> [Double] {
         let input = try input(index)
         guard let values = input.values else {
-            throw ShapeFailure("the value of input #\(index) ('\(node.inputs[index])') is not known statically")
+            let cause = input.unknownBecause.map { " (\($0))" } ?? ""
+            throw ShapeFailure("the value of input #\(index) ('\(node.inputs[index])') is not known statically\(cause)")
         }
         if let count = input.elementCount, count != values.count {
             throw ShapeFailure("input '\(node.inputs[index])' has \(values.count) values for \(count) elements")

@@ -14,6 +14,8 @@ struct ValueState {
     /// Parameters (float initializers) this static value was computed from, as indices into the
     /// importer's parameter table; the first layer that reads the value is charged for them.
     var parameters: [Int] = []
+    /// For static values whose shape or contents are unknown: why (the producing node and reason).
+    var unknownBecause: String?
 
     /// Number of elements, when the shape is known.
     var elementCount: Int? { shape.map(Shape.elementCount) }

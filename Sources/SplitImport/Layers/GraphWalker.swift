@@ -164,8 +164,14 @@ struct GraphWalker {
             }
             let folded = shapes.first.flatMap { $0 }.map { ConstantFolding.fold(context, outputShapes: [$0]) }
             for (position, output) in node.outputs.enumerated() where !output.isEmpty {
-                values[output] = ValueState(elementType: types[position], shape: shapes[position],
-                                            values: position == 0 ? folded?.first ?? nil : nil, isStatic: true, parameters: parameters)
+                var state = ValueState(elementType: types[position], shape: shapes[position],
+                                       values: position == 0 ? folded?.first ?? nil : nil, isStatic: true, parameters: parameters)
+                if state.shape == nil {
+                    state.unknownBecause = "node '\(label)' (\(op)): " + (failure ?? (knownOperator ? "no shape" : "unknown operator"))
+                } else if state.values == nil {
+                    state.unknownBecause = "node '\(label)' (\(op)) was not folded"
+                }
+                values[output] = state
             }
             summary.foldedNodeCount += 1
             return
