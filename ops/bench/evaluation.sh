@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Training-delay evaluation: dag against the baselines over the sample models, two device
 # classes and the three example traces. Prints a Markdown table (and saves raw JSON in out/).
-# Usage: ops/bench/evaluation.sh
+# Usage: ops/bench/evaluation.sh   (MODELS="a b" to choose graphs in ops/models/, e.g. ones imported
+#        with `splitctl import MODEL.onnx --output ops/models/NAME.json`)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 swift build -c release --product splitctl >&2
 mkdir -p out/evaluation
-models=(resnet50 vgg16 googlenet mobilenet_v2 vit_b_16 densenet121 gpt2)
+read -r -a models <<< "${MODELS:-resnet50 vgg16 googlenet mobilenet_v2 vit_b_16 densenet121 gpt2}"
 declare -A devices=([jetson]=1e11 [phone]=3e10)
 for model in "${models[@]}"; do
   for device in jetson phone; do
