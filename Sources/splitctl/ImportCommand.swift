@@ -18,7 +18,7 @@ struct ImportCommand: ParsableCommand {
     var source: Source = .onnx
     @Option(name: .customLong("input"), help: "Shape of a graph input, NAME=1x3x224x224 (repeatable); the first dimension is the batch.")
     var inputShapes: [String] = []
-    @Option(help: "Name of the imported graph (default: the file's graph name, or its file name).")
+    @Option(help: "Name of the imported graph (default: the file name up to its first dot).")
     var name: String?
     @Option(help: "Write the graph here instead of stdout.")
     var output: String?

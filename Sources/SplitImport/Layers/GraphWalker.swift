@@ -23,6 +23,10 @@ struct GraphWalker {
     private let valueInfo: [String: ONNXValueInfo]
     private let consumed: Set<String>
     private var batch = 1
+    /// Whether an `--input` override changed the first input's batch from the exported one.
+    private var batchOverridden = false
+    /// Layers whose output shape came from `value_info` rather than a shape rule.
+    private var valueInfoShapedLayers = 0
 
     init(graph: ONNXGraph, opset: Int, options: ImportOptions) {
         self.graph = graph
@@ -71,6 +75,9 @@ struct GraphWalker {
             if position == 0 {
                 batch = max(shape.first ?? 1, 1)
                 summary.batchSize = batch
+                if case .value(let exported)? = input.dims?.first, options.inputShapes[input.name] != nil, Int(exported) != batch {
+                    batchOverridden = true
+                }
             } else if let first = shape.first, first != batch, shape.count > 1 {
                 warnings.append("input '\(input.name)' has first dimension \(first), not the batch size \(batch) of the first input")
             }
@@ -148,10 +155,12 @@ struct GraphWalker {
                 failure = error.reason
             }
         }
+        var fromValueInfo = false
         for (position, output) in node.outputs.enumerated() where shapes[position] == nil {
             if let info = valueInfo[output], let concrete = concreteShape(info) {
                 shapes[position] = concrete
                 types[position] = info.elementType ?? types[position]
+                fromValueInfo = fromValueInfo || position == 0
             }
         }
 
@@ -229,6 +238,7 @@ struct GraphWalker {
         }
         layers.append(layer)
         layerPaths.append(BlockLabels.modulePath(of: node))
+        if fromValueInfo { valueInfoShapedLayers += 1 }
     }
 
     /// Names of the layers producing the graph's outputs (constant outputs are skipped with a warning).
@@ -245,6 +255,9 @@ struct GraphWalker {
             if !names.contains(layers[layer].name) { names.append(layers[layer].name) }
         }
         guard !names.isEmpty else { throw ImportError(.unsupportedModel, field: "graph.output", "no graph output depends on the inputs") }
+        if batchOverridden && valueInfoShapedLayers > 0 {
+            warnings.append("\(valueInfoShapedLayers) layer shapes come from the file's value_info, which was exported at a different batch size than --input gives; per-sample numbers of those layers may be off (export at the batch you give, or leave the batch as exported)")
+        }
         return names
     }
 
