@@ -113,6 +113,24 @@ struct HostileShapeTests {
         return builder.encoded()
     }
 
+    @Test("a Reshape target concatenated from mismatched constants is a shape error naming the cause")
+    func mismatchedConcat() {
+        var builder = ONNXTestBuilder()
+        builder.inputs = [("x", ["1", "6"], 1)]
+        builder.initializers = [("a", [2, 1], 7, [1, 2]), ("b", [1, 1], 7, [3])]
+        builder.node("Concat", "/plumbing/Concat", inputs: ["a", "b"], int: ["axis": 1])
+        builder.node("Reshape", "/head/Reshape", inputs: ["x", "/plumbing/Concat_out"])
+        builder.outputs = ["/head/Reshape_out"]
+        do {
+            _ = try ONNXImporter.importGraph(data: builder.encoded())
+            Issue.record("mismatched Concat was accepted")
+        } catch let error as ImportError {
+            #expect(error.node == "/head/Reshape" && error.reason.contains("/plumbing/Concat") && error.reason.contains("outside the concatenation axis"))
+        } catch {
+            Issue.record("untyped error \(error)")
+        }
+    }
+
     @Test("huge repeats, pads, targets, kernels and block sizes are shape errors, never overflow traps")
     func hostileValues() {
         let huge: Int64 = 1 << 55

@@ -22,6 +22,9 @@ enum TensorShapeRules {
             result[axis] = 0
             for shape in shapes {
                 guard shape.count == first.count else { throw ShapeFailure("inputs have different ranks") }
+                for index in shape.indices where index != axis && shape[index] != first[index] {
+                    throw ShapeFailure("inputs differ outside the concatenation axis: \(shapes.map(Shape.describe).joined(separator: ", "))")
+                }
                 result[axis] += shape[axis]
                 guard result[axis] <= Shape.maximumElements else { throw ShapeFailure("concatenation is too large") }
             }
