@@ -42,6 +42,7 @@ struct ONNXTestBuilder {
         var outputs: [String]
         var ints: [String: [Int64]] = [:]
         var int: [String: Int64] = [:]
+        var strings: [String: String] = [:]
         var tensor: (name: String, dims: [Int64], values: [Int64])? = nil
         var domain = ""
     }
@@ -78,6 +79,9 @@ struct ONNXTestBuilder {
                     }
                     for (name, value) in node.int.sorted(by: { $0.key < $1.key }) {
                         proto.message(5) { $0.string(1, name); $0.int(3, value); $0.int(20, 2) }
+                    }
+                    for (name, value) in node.strings.sorted(by: { $0.key < $1.key }) {
+                        proto.message(5) { $0.string(1, name); $0.string(4, value); $0.int(20, 3) }
                     }
                     if let tensor = node.tensor {
                         proto.message(5) { attribute in

@@ -132,10 +132,12 @@ enum ConstantFolding {
     /// Elementwise evaluation over numpy broadcasting (`Expand` broadcasts its data input only).
     private static func broadcastValues(_ context: NodeContext, outputShape: [Int]) throws -> [Double] {
         let op = context.node.opType
-        let operandIndices = op == "Expand" ? [0] : (0..<context.inputs.count).filter(context.has)
+        let unary = op == "Expand" || !(ShapeRules.broadcasting.contains(op) || ShapeRules.logical.contains(op) || op == "Where")
+        let operandIndices = unary ? [0] : (0..<context.inputs.count).filter(context.has)
         let shapes = try operandIndices.map(context.shape)
         let values = try operandIndices.map(context.values)
         let rank = outputShape.count
+        guard shapes.allSatisfy({ $0.count <= rank }) else { throw ShapeFailure("an operand has a higher rank than the output") }
         let strides: [[Int]] = shapes.map { shape in
             var running = 1
             var result = [Int](repeating: 0, count: rank)

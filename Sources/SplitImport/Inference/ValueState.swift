@@ -63,7 +63,7 @@ enum Shape {
         var result = 1
         for factor in factors {
             let (next, overflow) = result.multipliedReportingOverflow(by: factor)
-            guard !overflow, abs(next) <= maximumElements else { throw ShapeFailure("size \(factors.map(String.init).joined(separator: " x ")) is too large") }
+            guard !overflow, next <= maximumElements, next >= -maximumElements else { throw ShapeFailure("size \(factors.map(String.init).joined(separator: " x ")) is too large") }
             result = next
         }
         return result
@@ -90,7 +90,7 @@ enum Shape {
     /// Normalises a possibly negative axis against `rank`.
     static func axis(_ axis: Int, rank: Int) throws -> Int {
         let normalised = axis < 0 ? axis + rank : axis
-        guard normalised >= 0, normalised < max(rank, 1) else { throw ShapeFailure("axis \(axis) is out of range for rank \(rank)") }
+        guard normalised >= 0, normalised < rank else { throw ShapeFailure("axis \(axis) is out of range for rank \(rank)") }
         return normalised
     }
 
