@@ -14,7 +14,7 @@ struct ImportCommand: ParsableCommand {
 
     @Argument(help: "MODEL.onnx, or a PipeDream graph.txt with --from pipedream.")
     var model: String
-    @Option(name: .customLong("from"), help: "Input format: onnx|pipedream.")
+    @Option(name: .customLong("from"), help: "Input format.")
     var source: Source = .onnx
     @Option(name: .customLong("input"), help: "Shape of a graph input, NAME=1x3x224x224 (repeatable); the first dimension is the batch.")
     var inputShapes: [String] = []
@@ -22,7 +22,7 @@ struct ImportCommand: ParsableCommand {
     var name: String?
     @Option(help: "Write the graph here instead of stdout.")
     var output: String?
-    @Option(name: .customLong("unknown-ops"), help: "Unknown operators: error|zero (zero FLOPs, with a warning).")
+    @Option(name: .customLong("unknown-ops"), help: "Operators without a FLOP formula: reject the model, or count zero FLOPs with a warning.")
     var unknownOperators: ImportOptions.UnknownOperators = .error
     @Option(name: .customLong("profile-output"), help: "PipeDream: write the measured times here (splitprofile/1).")
     var profileOutput: String?
