@@ -32,7 +32,9 @@ struct ImportCommand: ParsableCommand {
     var profiledFLOPs: SINumber = SINumber(1e13)
 
     func run() throws {
-        let data = try InputFiles.read(model, what: "model file")
+        // Mapped, not read: an export with inline weights can be hundreds of MB, and the reader
+        // skips tensor payloads without touching their pages.
+        let data = try (try? Data(contentsOf: URL(fileURLWithPath: model), options: .alwaysMapped)) ?? InputFiles.read(model, what: "model file")
         let fileName = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
         let result: ImportResult
         do {
