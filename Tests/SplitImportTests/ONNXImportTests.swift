@@ -59,6 +59,25 @@ struct ONNXImportTests {
         }
     }
 
+    @Test("a model that exists only as ONNX (BERT-base, dynamo): contraction FLOPs, every parameter once, 12 blocks")
+    func bertOnlyAsONNX() throws {
+        let data = try Fixtures.data("bert.dynamo.onnx")
+        let result = try ONNXImporter.importGraph(data: data)
+        // Per layer at sequence 128, hidden 768, FFN 3072: Q, K, V and output projections, two FFN
+        // matrices, and the two attention products, each 2 FLOPs per multiply-accumulate.
+        let (sequence, hidden, ffn) = (128.0, 768.0, 3072.0)
+        let perLayer = 4 * 2 * sequence * hidden * hidden + 2 * 2 * sequence * hidden * ffn + 2 * 2 * sequence * sequence * hidden
+        let contractions = result.graph.layers.filter { OperatorCosts.contractions.contains($0.op) }.reduce(0) { $0 + $1.forwardFLOPs }
+        #expect(contractions == 12 * perLayer)
+        #expect(result.summary.forwardFLOPs < 12 * perLayer * 1.01)
+        // Every floating-point initializer is reachable and counted exactly once.
+        let model = try ONNXDecoder.model(from: data)
+        let initializerBytes = model.graph.initializers.filter { ONNXDataType.isFloatingPoint($0.dataType) }
+            .reduce(0.0) { $0 + Double($1.dims.reduce(1, *)) * (ONNXDataType.byteSize($1.dataType) ?? 0) }
+        #expect(result.summary.parameterBytes == initializerBytes)
+        #expect(result.graph.blockLabels == (0..<12).map { "m.encoder.layer.\($0)" })
+    }
+
     @Test("block labels come from scopes: indexed modules, dynamo name scopes, repeated structures")
     func blockLabels() throws {
         let resnet = try ONNXImporter.importGraph(data: try Fixtures.data("resnet50.ts.onnx")).graph
