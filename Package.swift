@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "SplitSim", targets: ["SplitSim"]),
         .library(name: "SplitStore", targets: ["SplitStore"]),
         .library(name: "SplitPush", targets: ["SplitPush"]),
+        .library(name: "SplitImport", targets: ["SplitImport"]),
         .executable(name: "splitctl", targets: ["splitctl"]),
         .executable(name: "splitd", targets: ["splitd"]),
     ],
@@ -28,6 +29,8 @@ let package = Package(
         .target(name: "SplitCore"),
         // Small shared helpers: hex, secure random tokens, constant-time comparison.
         .target(name: "SplitSupport"),
+        // Model import: ONNX (own protobuf wire reader) and PipeDream profiles to splitgraph/1. No I/O.
+        .target(name: "SplitImport", dependencies: ["SplitCore"]),
         // Training-delay simulation over network traces.
         .target(name: "SplitSim", dependencies: ["SplitCore"]),
         // PostgreSQL through libpq: pool, migrations, embedded cluster, repositories.
@@ -61,9 +64,10 @@ let package = Package(
             dependencies: ["SplitServer", "SplitStore", "SplitCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "splitctl",
-            dependencies: ["SplitCore", "SplitSim", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["SplitCore", "SplitSim", "SplitImport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "SplitCoreTests", dependencies: ["SplitCore"]),
         .testTarget(name: "SplitSimTests", dependencies: ["SplitSim", "SplitCore"]),
+        .testTarget(name: "SplitImportTests", dependencies: ["SplitImport", "SplitCore"], exclude: ["Fixtures"]),
         .target(
             name: "SplitTestSupport",
             dependencies: ["SplitStore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types")],

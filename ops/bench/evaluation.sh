@@ -15,9 +15,10 @@ if [[ -z "${SPLITCTL:-}" ]]; then
 fi
 out=out/evaluation
 mkdir -p "$out"
-models=(resnet50 vgg16 googlenet mobilenet_v2 vit_b_16 densenet121 gpt2)
+# MODELS="a b" chooses graphs in ops/models/ (e.g. ones imported with `splitctl import MODEL.onnx --output ops/models/NAME.json`).
+read -r -a models <<< "${MODELS:-resnet50 vgg16 googlenet mobilenet_v2 vit_b_16 densenet121 gpt2}"
 declare -A devices=([jetson]=1e11 [phone]=3e10)
-simulate() { "$SPLITCTL" simulate "ops/models/$1.json" --trace "ops/traces/$2.csv" --batch 32 --device-flops "$3" --server-flops 2e13 --format json "${@:4}"; }
+simulate() { "$SPLITCTL" simulate "ops/models/$1.json" --trace "ops/traces/$2.csv" --batch 32 --device-flops "$3" --server-flops 2e13 --optimizer momentum --format json "${@:4}"; }
 
 for model in "${models[@]}"; do
   for device in jetson phone; do
