@@ -137,3 +137,67 @@ struct TablesAndMemoryTests {
         #expect(await daemon.stop() == 0)
     }
 }
+
+/// The device-side client (ops/client/splitd_client.py) against the real daemon.
+@Suite("Device client end to end", .serialized)
+struct DeviceClientTests {
+    /// Runs the client as a device would: listens for the daemon's webhook, then prints, for each
+    /// rate pair, the table's split and the split `split_for` answers, as JSON.
+    static let probe = """
+        import json, sys, time
+        sys.path.insert(0, sys.argv[1])
+        from splitd_client import SplitClient, WebhookReceiver, PlanTable
+        client = SplitClient(secret=sys.argv[2], device="dev-1")
+        receiver = WebhookReceiver(client, ("127.0.0.1", int(sys.argv[3])))
+        receiver.start()
+        print("listening", flush=True)
+        deadline = time.time() + 30
+        while client.table is None and time.time() < deadline:
+            time.sleep(0.05)
+        rates = json.loads(sys.argv[4])
+        out = {"sequence": client.sequence, "horizon": client.rule.horizon_iterations, "choices": []}
+        for up, down in rates:
+            table = client.table
+            segment = table.segments[table.segment_index(PlanTable.effective_bps(up, down))]
+            split = client.split_for(up, down)
+            out["choices"].append({"table_cut": segment.cut_layers, "chosen_cut": split.cut_layers})
+        receiver.stop()
+        print(json.dumps(out), flush=True)
+        """
+
+    @Test("the client verifies the daemon's signed table, adopts its switching rule, and picks the optimal split for any rate with no round trip")
+    func clientAgainstDaemon() async throws {
+        let database = try TestDatabase.make(migrated: false)
+        defer { database.drop() }
+        let daemon = try await Daemon(database: database)
+        let port = try Daemon.freePort()
+        let (_, secret) = try await Fleet.setUp(daemon, callback: "http://127.0.0.1:\(port)/hook")
+        let rates: [[Double]] = [[1e6, 2e6], [2e7, 4e7], [2e8, 4e8], [5e9, 1e10]]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", Self.probe, packageRoot.appendingPathComponent("ops/client").path, secret, "\(port)",
+                             String(decoding: try JSONSerialization.data(withJSONObject: rates), as: UTF8.self)]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        let lastLine = try #require(text.split(separator: "\n").last)
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any])
+        #expect(result["sequence"] is Int, "a table arrived and was verified: \(text)")
+        #expect(result["horizon"] as? Int == 1000, "the client applies the daemon's rule")
+        let choices = try #require(result["choices"] as? [[String: Any]])
+        #expect(choices.count == rates.count)
+        for (rate, choice) in zip(rates, choices) {
+            // The table's split is the optimum the daemon's planner gives for the same rates.
+            let (status, plan) = try await daemon.json("POST", "/v1/plan", ["model": "resnet18", "batch_size": 32, "device_flops": 1e11, "server_flops": 2e13,
+                                                                            "uplink_bps": rate[0], "downlink_bps": rate[1], "rtt_seconds": 0.01,
+                                                                            "algorithm": "block"])
+            #expect(status == 200)
+            #expect(choice["table_cut"] as? [String] == plan["cut_layers"] as? [String], "at \(rate)")
+            #expect(choice["chosen_cut"] as? [String] == plan["cut_layers"] as? [String], "with a 1000-iteration horizon the client moves at \(rate)")
+        }
+        #expect(await daemon.stop() == 0)
+    }
+}
