@@ -22,8 +22,10 @@ final class Daemon: @unchecked Sendable {
     /// Every API exchange so far, as JSON lines for ops/openapi-check.
     private var exchanges: [String] = []
 
-    /// Starts splitd with fast timers for tests; `extra` overrides any variable.
-    init(database: TestDatabase, instance: String = "t\(UUID().uuidString.prefix(6))", extra: [String: String] = [:]) async throws {
+    /// Starts splitd with fast timers for tests; `extra` overrides any variable and `unset`
+    /// removes one (e.g. `SPLITD_DATABASE_URL`, so splitd runs its embedded cluster).
+    init(database: TestDatabase, instance: String = "t\(UUID().uuidString.prefix(6))", extra: [String: String] = [:],
+         unset: Set<String> = []) async throws {
         self.database = database
         self.instance = instance
         port = try Self.freePort()
@@ -40,6 +42,7 @@ final class Daemon: @unchecked Sendable {
             "SPLITD_SWITCH_HORIZON": "1000",
         ]) { _, new in new }
         environment.merge(extra) { _, new in new }
+        for variable in unset { environment[variable] = nil }
         self.environment = environment
         try await start()
     }
