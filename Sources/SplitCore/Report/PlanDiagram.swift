@@ -220,8 +220,14 @@ struct PlanDiagram {
             breaks.append(boundary)
             start = boundary
         }
+        var rowOfDepth = [Int](repeating: 0, count: depthCount)
+        var row = 0
+        for index in 0..<depthCount {
+            while row < breaks.count && breaks[row] <= index { row += 1 }
+            rowOfDepth[index] = row
+        }
         for node in nodes.indices {
-            let row = breaks.filter { $0 <= depth[node] }.count
+            let row = rowOfDepth[depth[node]]
             nodes[node].row = row
             nodes[node].position = depth[node] - (row == 0 ? 0 : breaks[row - 1])
         }
