@@ -12,6 +12,8 @@ struct APIDependencies: Sendable {
     let maximumBodyBytes: Int
     let telemetryRetentionDays: Int
     let logger: Logger
+    /// Parsed and prepared models, shared with the planner.
+    var modelCache = ModelCache()
 }
 
 /// Records `splitd_http_requests_total{route,method,status}` and turns errors into JSON bodies:
