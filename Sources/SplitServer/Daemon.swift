@@ -85,7 +85,8 @@ public enum Daemon {
         let store = PostgresAPIStore(pool: pool, cache: cache, migrator: migrator, secrets: secrets, smoothing: configuration.smoothing,
                                      thresholds: configuration.replanThresholds)
         return APIDependencies(
-            store: store, auth: Authenticator(adminTokens: adminTokens, store: store), metrics: metrics,
+            store: store, auth: Authenticator(adminTokens: adminTokens, store: store, tokens: DeviceTokenCache(ttlSeconds: configuration.tokenCacheSeconds)),
+            telemetry: TelemetryCommitter(store: store), metrics: metrics,
             policy: try TargetPolicy(allowList: configuration.webhookAllowList), maximumBodyBytes: configuration.maximumBodyBytes,
             telemetryRetentionDays: configuration.telemetryRetentionDays, logger: logger, modelCache: cache)
     }

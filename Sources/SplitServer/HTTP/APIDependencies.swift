@@ -7,6 +7,8 @@ import SplitPush
 struct APIDependencies: Sendable {
     let store: any APIStore
     let auth: Authenticator
+    /// Where telemetry goes: group commit in front of `store`.
+    let telemetry: TelemetryCommitter
     let metrics: ServerMetrics
     let policy: TargetPolicy
     let maximumBodyBytes: Int

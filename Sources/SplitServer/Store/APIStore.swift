@@ -35,12 +35,13 @@ protocol APIStore: Sendable {
     func putDeviceProfile(deviceID: String, profileJSON: String) async throws
     /// New credentials for a device (see `FleetRepository.rotateCredentials`).
     func rotateCredentials(deviceID: String, _ request: CredentialRotation, rotatedBy: String) async throws -> RotatedCredentials
-    /// The active device a bearer token belongs to.
-    func authenticateDevice(token: String) async throws -> String?
+    /// The active device a bearer token belongs to (and how long a previous token has left).
+    func authenticateDevice(token: String) async throws -> DeviceTokenGrant?
 
     // MARK: Telemetry and plans
-    /// Stores a telemetry batch all-or-nothing; the count stored.
-    func ingest(_ samples: [TelemetrySample]) async throws -> Int
+    /// Stores telemetry batches in one transaction, each all-or-nothing on its own (see
+    /// `TelemetryRepository.ingest(batches:)`); one outcome per batch, in order.
+    func ingest(batches: [TelemetryBatch]) async throws -> [TelemetryBatchOutcome]
     func currentPlan(deviceID: String) async throws -> StoredPlan?
     func planHistory(deviceID: String, limit: Int, before: Date?) async throws -> [StoredPlan]
 

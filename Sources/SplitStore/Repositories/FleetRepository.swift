@@ -132,14 +132,23 @@ public enum FleetRepository {
     /// The active device a bearer token belongs to, if any: its current token, or the previous
     /// one while a rotation's grace period lasts.
     public static func authenticate(token: String, connection: PostgresConnection) throws -> String? {
+        try tokenGrant(token: token, connection: connection)?.deviceID
+    }
+
+    /// The active device a bearer token belongs to, and for how much longer when it is a previous
+    /// token in its grace period (nil: until it is rotated or the device deactivated).
+    public static func tokenGrant(token: String, connection: PostgresConnection) throws -> DeviceTokenGrant? {
         let hash = tokenHash(token)
+        // The remaining grace is computed by the server, so clock skew between hosts does not matter.
         let result = try connection.query("""
-            SELECT id FROM devices WHERE token_hash = $1 AND active
+            SELECT id, NULL::float8 AS valid_for_seconds FROM devices WHERE token_hash = $1 AND active
             UNION ALL
-            SELECT id FROM devices WHERE previous_token_hash = $1 AND previous_token_expires_at > now() AND active
+            SELECT id, extract(epoch FROM previous_token_expires_at - now())::float8 FROM devices
+            WHERE previous_token_hash = $1 AND previous_token_expires_at > now() AND active
             LIMIT 1
             """, [hash])
-        return result.rowCount > 0 ? result.string(0, "id") : nil
+        guard result.rowCount > 0, let id = result.string(0, "id") else { return nil }
+        return DeviceTokenGrant(deviceID: id, validForSeconds: result.double(0, "valid_for_seconds"))
     }
 
     /// Issues new credentials for a device: a new token and/or a new webhook secret, returned
