@@ -112,8 +112,13 @@ actor InMemoryAPIStore: APIStore {
                                   previousTokenValidUntil: nil, previousSecretValidUntil: nil)
     }
 
-    func authenticateDevice(token: String) -> DeviceTokenGrant? {
-        tokens[token].flatMap { deviceRecords[$0]?.active == true ? DeviceTokenGrant(deviceID: $0) : nil }
+    func deviceTokenGrants(tokenHashes: [String]) -> [String: DeviceTokenGrant] {
+        var grants: [String: DeviceTokenGrant] = [:]
+        for (token, device) in tokens where deviceRecords[device]?.active == true {
+            let hash = FleetRepository.tokenHash(token)
+            if tokenHashes.contains(hash) { grants[hash] = DeviceTokenGrant(deviceID: device) }
+        }
+        return grants
     }
 
     /// Group transactions seen, and the batches each held (for group commit tests).

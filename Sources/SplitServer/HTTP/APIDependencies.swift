@@ -55,7 +55,7 @@ struct MetricsAndErrorsMiddleware: RouterMiddleware {
         case let error as HTTPResponseError: return error
         case is StoreUnavailable: return APIError(.serviceUnavailable, "database_unavailable", "the database is not reachable; try again")
         default:
-            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            context.logger.error("request failed", metadata: ["error": "\(error)", "caller": "\(context.actor)"])
             return APIError(.internalServerError, "internal", "internal error (request \(context.id)); see the server log")
         }
     }

@@ -1,23 +1,27 @@
 import Crypto
 import Foundation
 import Hummingbird
+import SplitStore
 import SplitSupport
 
 /// Bearer-token authentication: one of the configured admin tokens, or a device's own token
 /// (looked up by its SHA-256; the token itself is never stored), answered from `tokens` when this
-/// replica verified it recently. Missing or unknown tokens are 401; a valid token used where it
-/// is not allowed is 403.
+/// replica verified it recently, else from the database (lookups made at the same time share
+/// one query). Missing or unknown tokens are 401; a valid token used where it is not allowed is 403.
 struct Authenticator: Sendable {
     let adminTokenDigests: [Data]
-    let store: any APIStore
     /// Device tokens verified recently (see `DeviceTokenCache` for how long a revoked one lasts).
     let tokens: DeviceTokenCache
+    private let lookups: GroupingQueue<String, DeviceTokenGrant?>
 
     /// Several admin tokens may be valid at once, so rotating one needs no downtime.
     init(adminTokens: [String], store: any APIStore, tokens: DeviceTokenCache = DeviceTokenCache(ttlSeconds: 0)) {
         adminTokenDigests = adminTokens.map { Data(SHA256.hash(data: Data($0.utf8))) }
-        self.store = store
         self.tokens = tokens
+        lookups = GroupingQueue(maximumWeight: 1000) { hashes in
+            let grants = try await store.deviceTokenGrants(tokenHashes: Array(Set(hashes)))
+            return hashes.map { grants[$0] }
+        }
     }
 
     /// Runs a change to a device's credentials or state, then forgets the device's cached tokens
@@ -45,7 +49,7 @@ struct Authenticator: Sendable {
         let hash = Hex.encode(digest)
         if let device = tokens.device(tokenHash: hash) { return (.device(device), "device:\(device)", hash) }
         let epoch = tokens.epoch()
-        guard let grant = try await store.authenticateDevice(token: token) else { throw APIError.unauthorized("unknown or revoked token") }
+        guard let grant = try await lookups.submit(hash) else { throw APIError.unauthorized("unknown or revoked token") }
         tokens.insert(tokenHash: hash, deviceID: grant.deviceID, validForSeconds: grant.validForSeconds, epoch: epoch)
         return (.device(grant.deviceID), "device:\(grant.deviceID)", hash)
     }
@@ -66,7 +70,9 @@ struct AuthMiddleware: RouterMiddleware {
         context.principal = principal
         context.actor = actor
         context.deviceTokenHash = tokenHash
-        context.logger[metadataKey: "caller"] = "\(actor)"
+        // Operators' requests carry who sent them in every log line; devices' requests (the hot
+        // path: setting metadata re-renders it) only in the error log, from `context.actor`.
+        if principal == .admin { context.logger[metadataKey: "caller"] = "\(actor)" }
         return try await next(request, context)
     }
 }

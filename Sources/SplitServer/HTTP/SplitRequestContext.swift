@@ -13,11 +13,14 @@ public struct SplitRequestContext: RequestContext {
     var deviceTokenHash: String?
 
     /// Responses are JSON with sorted keys and unescaped slashes.
-    public var responseEncoder: JSONEncoder {
+    public var responseEncoder: JSONEncoder { Self.encoder }
+
+    /// One encoder for every response (its settings never change after this).
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
-    }
+    }()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

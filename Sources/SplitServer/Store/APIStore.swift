@@ -35,8 +35,9 @@ protocol APIStore: Sendable {
     func putDeviceProfile(deviceID: String, profileJSON: String) async throws
     /// New credentials for a device (see `FleetRepository.rotateCredentials`).
     func rotateCredentials(deviceID: String, _ request: CredentialRotation, rotatedBy: String) async throws -> RotatedCredentials
-    /// The active device a bearer token belongs to (and how long a previous token has left).
-    func authenticateDevice(token: String) async throws -> DeviceTokenGrant?
+    /// The active devices device tokens belong to, by the tokens' SHA-256 (hex), with how long
+    /// a previous token has left; unknown or revoked ones are absent.
+    func deviceTokenGrants(tokenHashes: [String]) async throws -> [String: DeviceTokenGrant]
 
     // MARK: Telemetry and plans
     /// Stores telemetry batches in one transaction, each all-or-nothing on its own (see

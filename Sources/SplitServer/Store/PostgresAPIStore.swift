@@ -96,8 +96,8 @@ struct PostgresAPIStore: APIStore {
         }
     }
 
-    func authenticateDevice(token: String) async throws -> DeviceTokenGrant? {
-        try await run { try FleetRepository.tokenGrant(token: token, connection: $0) }
+    func deviceTokenGrants(tokenHashes: [String]) async throws -> [String: DeviceTokenGrant] {
+        try await run { try FleetRepository.tokenGrants(hashes: tokenHashes, connection: $0) }
     }
 
     func ingest(batches: [TelemetryBatch]) async throws -> [TelemetryBatchOutcome] {

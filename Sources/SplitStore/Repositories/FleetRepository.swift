@@ -132,23 +132,26 @@ public enum FleetRepository {
     /// The active device a bearer token belongs to, if any: its current token, or the previous
     /// one while a rotation's grace period lasts.
     public static func authenticate(token: String, connection: PostgresConnection) throws -> String? {
-        try tokenGrant(token: token, connection: connection)?.deviceID
+        let hash = tokenHash(token)
+        return try tokenGrants(hashes: [hash], connection: connection)[hash]?.deviceID
     }
 
-    /// The active device a bearer token belongs to, and for how much longer when it is a previous
-    /// token in its grace period (nil: until it is rotated or the device deactivated).
-    public static func tokenGrant(token: String, connection: PostgresConnection) throws -> DeviceTokenGrant? {
-        let hash = tokenHash(token)
+    /// The active devices that bearer tokens (by SHA-256 hex) belong to, and for how much longer
+    /// when one is a previous token in its grace period; unknown or revoked hashes are absent.
+    public static func tokenGrants(hashes: [String], connection: PostgresConnection) throws -> [String: DeviceTokenGrant] {
         // The remaining grace is computed by the server, so clock skew between hosts does not matter.
         let result = try connection.query("""
-            SELECT id, NULL::float8 AS valid_for_seconds FROM devices WHERE token_hash = $1 AND active
+            SELECT token_hash AS hash, id, NULL::float8 AS valid_for_seconds FROM devices WHERE token_hash = ANY($1::text[]) AND active
             UNION ALL
-            SELECT id, extract(epoch FROM previous_token_expires_at - now())::float8 FROM devices
-            WHERE previous_token_hash = $1 AND previous_token_expires_at > now() AND active
-            LIMIT 1
-            """, [hash])
-        guard result.rowCount > 0, let id = result.string(0, "id") else { return nil }
-        return DeviceTokenGrant(deviceID: id, validForSeconds: result.double(0, "valid_for_seconds"))
+            SELECT previous_token_hash, id, extract(epoch FROM previous_token_expires_at - now())::float8 FROM devices
+            WHERE previous_token_hash = ANY($1::text[]) AND previous_token_expires_at > now() AND active
+            """, [PostgresValue.textArray(hashes)])
+        var grants: [String: DeviceTokenGrant] = [:]
+        for row in 0..<result.rowCount {
+            guard let hash = result.string(row, "hash"), let id = result.string(row, "id"), grants[hash] == nil else { continue }
+            grants[hash] = DeviceTokenGrant(deviceID: id, validForSeconds: result.double(row, "valid_for_seconds"))
+        }
+        return grants
     }
 
     /// Issues new credentials for a device: a new token and/or a new webhook secret, returned
