@@ -127,13 +127,14 @@ actor InMemoryAPIStore: APIStore {
     func ingest(batches: [TelemetryBatch]) throws -> [TelemetryBatchOutcome] {
         groupSizes.append(batches.count)
         return batches.map { batch in
+            if let hash = batch.tokenHash, !batch.samples.allSatisfy({ sample in
+                deviceRecords[sample.deviceID]?.active == true && tokens.contains { FleetRepository.tokenHash($0.key) == hash && $0.value == sample.deviceID }
+            }) {
+                return .tokenRevoked
+            }
             if let index = batch.samples.firstIndex(where: { deviceRecords[$0.deviceID]?.active != true }) {
                 return .refused(StoreError(.invalid, field: "samples[\(index)].device",
                                            "unknown or inactive device '\(batch.samples[index].deviceID)'; nothing from this batch was stored"))
-            }
-            if let hash = batch.tokenHash,
-               !batch.samples.allSatisfy({ sample in tokens.contains { FleetRepository.tokenHash($0.key) == hash && $0.value == sample.deviceID } }) {
-                return .tokenRevoked
             }
             samples += batch.samples
             return .stored(batch.samples.count)

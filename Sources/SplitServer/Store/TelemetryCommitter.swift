@@ -32,4 +32,7 @@ struct TelemetryCommitter: Sendable {
         guard batch.samples.count <= groupableSamples else { return try await store.ingest(batches: [batch])[0] }
         return try await queue.submit(batch)
     }
+
+    /// Requests waiting for the next group (for tests).
+    var waiting: Int { get async { await queue.waitingCount } }
 }

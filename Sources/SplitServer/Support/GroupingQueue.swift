@@ -19,6 +19,9 @@ actor GroupingQueue<Input: Sendable, Output: Sendable> {
         self.maximumWeight = maximumWeight
     }
 
+    /// Inputs waiting for the next batch (for tests).
+    var waitingCount: Int { waiting.count }
+
     /// Queues `input` and returns its output once its batch has been handled.
     func submit(_ input: Input) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in

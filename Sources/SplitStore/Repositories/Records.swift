@@ -179,7 +179,7 @@ public enum TelemetryBatchOutcome: Sendable, Equatable {
     case stored(Int)
     /// Nothing was stored: a sample names an unknown or inactive device (the field says which).
     case refused(StoreError)
-    /// Nothing was stored: the batch's token no longer belongs to its device.
+    /// Nothing was stored: the batch's token no longer belongs to its device, or the device was deactivated.
     case tokenRevoked
 }
 

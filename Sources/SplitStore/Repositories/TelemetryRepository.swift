@@ -17,7 +17,8 @@ public enum TelemetryRepository {
     }
 
     /// Stores several batches in one transaction (group commit), each all-or-nothing on its own:
-    /// a batch naming an unknown or inactive device, or whose token was revoked, is left out and
+    /// a batch naming an unknown or inactive device (refused), or sent with a token that no longer
+    /// belongs to the active device of each of its samples (revoked), is left out and
     /// the others are stored. The result is exactly that of ingesting the batches one after the
     /// other in the given order: rows are the same; estimates fold each batch's samples in that
     /// order (sorted by device and time within a batch, as a lone batch is); and a device is
@@ -40,11 +41,13 @@ public enum TelemetryRepository {
             var outcomes: [TelemetryBatchOutcome] = []
             var accepted: [TelemetryBatch] = []
             for batch in batches {
-                if let index = batch.samples.firstIndex(where: { tokens[$0.deviceID] == nil }) {
+                if let hash = batch.tokenHash,
+                   !batch.samples.allSatisfy({ tokens[$0.deviceID].map { $0.current == hash || $0.previous == hash } ?? false }) {
+                    // The token no longer belongs to an active device it speaks for (rotated, or the device deactivated).
+                    outcomes.append(.tokenRevoked)
+                } else if let index = batch.samples.firstIndex(where: { tokens[$0.deviceID] == nil }) {
                     outcomes.append(.refused(StoreError(.invalid, field: "samples[\(index)].device",
                                                         "unknown or inactive device '\(batch.samples[index].deviceID)'; nothing from this batch was stored")))
-                } else if let hash = batch.tokenHash, !batch.samples.allSatisfy({ tokens[$0.deviceID].map { $0.current == hash || $0.previous == hash } ?? false }) {
-                    outcomes.append(.tokenRevoked)
                 } else {
                     outcomes.append(.stored(batch.samples.count))
                     if !batch.samples.isEmpty { accepted.append(batch) }
