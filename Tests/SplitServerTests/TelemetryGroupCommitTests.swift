@@ -108,12 +108,12 @@ struct TelemetryGroupCommitTests {
         RouteTests.json(["samples": [["device": device, "measured_at": Timestamp.format(Date()), "uplink_bps": uplink, "downlink_bps": 4e7, "rtt_seconds": 0.01]]])
     }
 
-    /// Waits (polling, with a deadline) until `condition` holds.
+    /// Waits (polling every millisecond, with a deadline) until `condition` holds.
     static func until(_ condition: () async -> Bool) async -> Bool {
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             if await condition() { return true }
-            await Task.yield()
+            try? await Task.sleep(nanoseconds: 1_000_000)
         }
         return await condition()
     }
