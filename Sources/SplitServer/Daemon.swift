@@ -77,6 +77,20 @@ public enum Daemon {
         return try SecretBox(base64Key: key)
     }
 
+    /// The HTTP API's dependencies on PostgreSQL as `configuration` sets them up (the daemon's,
+    /// and the service benchmarks').
+    static func api(_ configuration: ServerConfiguration, pool: ConnectionPool, migrator: Migrator, secrets: SecretBox, adminTokens: [String],
+                    metrics: ServerMetrics, logger: Logger) throws -> APIDependencies {
+        let cache = ModelCache()
+        let store = PostgresAPIStore(pool: pool, cache: cache, migrator: migrator, secrets: secrets, smoothing: configuration.smoothing,
+                                     thresholds: configuration.replanThresholds)
+        return APIDependencies(
+            store: store, auth: Authenticator(adminTokens: adminTokens, store: store, tokens: DeviceTokenCache(ttlSeconds: configuration.tokenCacheSeconds)),
+            telemetry: TelemetryCommitter(store: store), metrics: metrics,
+            policy: try TargetPolicy(allowList: configuration.webhookAllowList), maximumBodyBytes: configuration.maximumBodyBytes,
+            telemetryRetentionDays: configuration.telemetryRetentionDays, logger: logger, modelCache: cache)
+    }
+
     /// Runs until SIGTERM/SIGINT: starts everything, serves, then drains and stops.
     public static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
         let (url, embedded) = try database(configuration, logger: logger)
@@ -95,15 +109,10 @@ public enum Daemon {
             if sealed > 0 { logger.notice("encrypted webhook secrets stored in clear by an earlier version", metadata: ["devices": "\(sealed)"]) }
         }
         let metrics = ServerMetrics.shared
-        let cache = ModelCache()
-        let policy = try TargetPolicy(allowList: configuration.webhookAllowList)
-        let store = PostgresAPIStore(pool: pool, cache: cache, migrator: migrator, secrets: secrets, smoothing: configuration.smoothing,
-                                     thresholds: configuration.replanThresholds)
-        let api = APIDependencies(
-            store: store, auth: Authenticator(adminTokens: tokens, store: store), metrics: metrics, policy: policy,
-            maximumBodyBytes: configuration.maximumBodyBytes, telemetryRetentionDays: configuration.telemetryRetentionDays, logger: logger)
+        let api = try Self.api(configuration, pool: pool, migrator: migrator, secrets: secrets, adminTokens: tokens, metrics: metrics, logger: logger)
+        let policy = api.policy
         let planner = FleetPlanner(
-            cache: cache, tables: TableCache(), rule: configuration.switchingRule,
+            cache: api.modelCache, tables: TableCache(), rule: configuration.switchingRule,
             algorithm: configuration.algorithm, logger: logger)
         let planning = PlanningService(pool: pool, planner: planner, interval: configuration.planInterval, batchSize: configuration.planBatchSize,
                                        workers: configuration.planWorkers, metrics: metrics, logger: logger)

@@ -1,6 +1,7 @@
 /// Comparisons whose time does not depend on where the inputs differ (for secrets and digests).
 public enum ConstantTime {
     /// Whether `a` and `b` hold the same bytes; only their lengths leak through timing.
+    @inlinable
     public static func equal<A: Collection, B: Collection>(_ a: A, _ b: B) -> Bool where A.Element == UInt8, B.Element == UInt8 {
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0

@@ -171,7 +171,9 @@ struct Bench: AsyncParsableCommand {
         discussion: """
             store:     telemetry ingest through COPY, reading 100k link estimates, writing 100k plans
             fleet:     one re-planning cycle of --devices new devices, then one after 10% of links moved
-            telemetry: telemetry over HTTP (the API in this process, concurrent clients)
+            telemetry: telemetry over HTTP (the API in this process, concurrent clients) from a collector
+                       (10k-sample requests, admin token); with --per-device, as devices send it: one
+                       sample per request with each device's own token over --connections connections
             webhooks:  draining --devices enqueued deliveries into a local receiver
             Prints one JSON line per measurement.
             """)
@@ -190,6 +192,12 @@ struct Bench: AsyncParsableCommand {
     var workers: Int = 2
     @Option(name: .customLong("plan-batch"), help: "Plans per transaction when writing plans (store), as SPLITD_PLAN_BATCH.")
     var planBatch: Int = 1000
+    @Flag(name: .customLong("per-device"), help: "telemetry: one sample per request, each device with its own token.")
+    var perDevice = false
+    @Option(help: "telemetry --per-device: concurrent keep-alive HTTP connections.")
+    var connections: Int = 200
+    @Option(help: "telemetry --per-device: seconds measured (after a warm-up of a quarter of that, at least 2 s).")
+    var seconds: Double = 20
 
     func run() async throws {
         var logging = ServerConfiguration()
@@ -204,6 +212,10 @@ struct Bench: AsyncParsableCommand {
         switch what {
         case "store": try Benchmarks.store(scratch: scratch, graph: graph, rows: rows, devices: devices, planBatch: planBatch, report: report)
         case "fleet": try await Benchmarks.fleet(scratch: scratch, graph: graph, devices: devices, workers: workers, report: report)
+        case "telemetry" where perDevice:
+            guard connections >= 1, seconds > 0 else { throw ValidationError("--connections must be at least 1 and --seconds positive") }
+            try await Benchmarks.telemetryPerDevice(scratch: scratch, graph: graph, devices: devices, connections: connections, seconds: seconds,
+                                                    warmUpSeconds: max(2, seconds / 4), configuration: ServerConfiguration(), report: report)
         case "telemetry":
             try await Benchmarks.telemetryHTTP(scratch: scratch, graph: graph, devices: min(devices, 10_000), requests: max(1, rows / 10_000),
                                                concurrency: workers, report: report)

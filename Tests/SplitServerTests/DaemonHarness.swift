@@ -67,12 +67,14 @@ final class Daemon: @unchecked Sendable {
         process.standardError = handle
         try process.run()
         self.process = process
-        let deadline = Date().addingTimeInterval(30)
+        // Generous: the whole suite starts many daemons at once on two cores.
+        let deadline = Date().addingTimeInterval(90)
         while Date() < deadline {
             if !process.isRunning { throw HarnessError("splitd exited with \(process.terminationStatus):\n\(log())") }
             if let (status, _) = try? await request("GET", "/readyz", token: nil), status == 200 { return }
             try await Task.sleep(nanoseconds: 100_000_000)
         }
+        await kill9()  // never leave a daemon behind a failed test
         throw HarnessError("splitd did not become ready:\n\(log())")
     }
 

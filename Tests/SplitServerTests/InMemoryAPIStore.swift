@@ -114,16 +114,33 @@ actor InMemoryAPIStore: APIStore {
                                   previousTokenValidUntil: nil, previousSecretValidUntil: nil)
     }
 
-    func authenticateDevice(token: String) -> String? {
-        tokens[token].flatMap { deviceRecords[$0]?.active == true ? $0 : nil }
+    func deviceTokenGrants(tokenHashes: [String]) -> [String: DeviceTokenGrant] {
+        var grants: [String: DeviceTokenGrant] = [:]
+        for (token, device) in tokens where deviceRecords[device]?.active == true {
+            let hash = FleetRepository.tokenHash(token)
+            if tokenHashes.contains(hash) { grants[hash] = DeviceTokenGrant(deviceID: device) }
+        }
+        return grants
     }
 
-    func ingest(_ batch: [TelemetrySample]) throws -> Int {
-        if let index = batch.firstIndex(where: { deviceRecords[$0.deviceID]?.active != true }) {
-            throw StoreError(.invalid, field: "samples[\(index)].device", "unknown or inactive device '\(batch[index].deviceID)'; nothing from this batch was stored")
+    /// Group transactions seen, and the batches each held (for group commit tests).
+    private(set) var groupSizes: [Int] = []
+
+    func ingest(batches: [TelemetryBatch]) throws -> [TelemetryBatchOutcome] {
+        groupSizes.append(batches.count)
+        return batches.map { batch in
+            if let hash = batch.tokenHash, !batch.samples.allSatisfy({ sample in
+                deviceRecords[sample.deviceID]?.active == true && tokens.contains { FleetRepository.tokenHash($0.key) == hash && $0.value == sample.deviceID }
+            }) {
+                return .tokenRevoked
+            }
+            if let index = batch.samples.firstIndex(where: { deviceRecords[$0.deviceID]?.active != true }) {
+                return .refused(StoreError(.invalid, field: "samples[\(index)].device",
+                                           "unknown or inactive device '\(batch.samples[index].deviceID)'; nothing from this batch was stored"))
+            }
+            samples += batch.samples
+            return .stored(batch.samples.count)
         }
-        samples += batch
-        return batch.count
     }
 
     func currentPlan(deviceID: String) -> StoredPlan? { plans[deviceID]?.last }

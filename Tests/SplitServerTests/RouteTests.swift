@@ -24,8 +24,9 @@ struct RouteTests {
 
         init(maximumBodyBytes: Int = 1 << 20) async throws {
             let api = APIDependencies(
-                store: store, auth: Authenticator(adminTokens: [RouteTests.admin, "second-admin-token-0123"], store: store),
-                metrics: ServerMetrics.shared, policy: try TargetPolicy(allowList: ["127.0.0.1"]), maximumBodyBytes: maximumBodyBytes,
+                store: store, auth: Authenticator(adminTokens: [RouteTests.admin, "second-admin-token-0123"], store: store,
+                                                  tokens: DeviceTokenCache(ttlSeconds: 60)),
+                telemetry: TelemetryCommitter(store: store), metrics: ServerMetrics.shared, policy: try TargetPolicy(allowList: ["127.0.0.1"]), maximumBodyBytes: maximumBodyBytes,
                 telemetryRetentionDays: 30, logger: Logger(label: "route-tests"))
             router = APIRoutes.router(api)
             app = Application(router: router)

@@ -334,10 +334,8 @@ extension Benchmarks {
         let pool = ConnectionPool(url: scratch.url, maximumConnections: concurrency + 2)
         let token = "bench-admin-token-0123456789"
         let migrator = Migrator(migrations: try Migration.load(from: try Migration.defaultDirectory()))
-        let store = PostgresAPIStore(pool: pool, cache: ModelCache(), migrator: migrator, secrets: try SecretBox(keyBytes: [UInt8](repeating: 7, count: 32)),
-                                     smoothing: LinkSmoothing(), thresholds: ReplanThresholds())
-        let api = APIDependencies(store: store, auth: Authenticator(adminTokens: [token], store: store), metrics: ServerMetrics.shared,
-                                  policy: try TargetPolicy(), maximumBodyBytes: 64 << 20, telemetryRetentionDays: 30, logger: logger)
+        let api = try Daemon.api(ServerConfiguration(), pool: pool, migrator: migrator, secrets: try SecretBox(keyBytes: [UInt8](repeating: 7, count: 32)),
+                                 adminTokens: [token], metrics: ServerMetrics.shared, logger: logger)
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(router: APIRoutes.router(api), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)

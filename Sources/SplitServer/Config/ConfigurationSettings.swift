@@ -95,6 +95,13 @@ extension ServerConfiguration {
         duration("SPLITD_DELIVERY_LEASE", "60s", "lease on claimed deliveries (a crashed replica's are retried after it)") { $0.deliveryLeaseSeconds = $1 },
         integer("SPLITD_TELEMETRY_RETENTION_DAYS", "30", 1...36_500, "telemetry partitions older than this are dropped") { $0.telemetryRetentionDays = $1 },
         integer("SPLITD_DB_POOL", "16", 1...512, "database connections") { $0.poolSize = $1 },
+        text("SPLITD_TOKEN_CACHE_TTL", "10s", "how long a replica trusts a device token it verified (0: ask the database every time); a token revoked on another replica still reads there for at most this long, and never stores telemetry") { text, configuration in
+            do {
+                configuration.tokenCacheSeconds = text == "0" ? 0 : try Limits.parseDuration(text, range: durationRange)
+            } catch let error as QuantityError {
+                throw ConfigurationError("SPLITD_TOKEN_CACHE_TTL", "must be 0 or a duration like 10s, 500ms or 1m: \(error)")
+            }
+        },
         flag("SPLITD_AUTO_MIGRATE", "true", "apply pending migrations at start (false: refuse to start until 'splitd migrate')") { $0.autoMigrate = $1 },
         text("SPLITD_INSTANCE_ID", "host-pid", "unique name of this replica (leases, delivery ownership)") { text, configuration in
             configuration.instanceID = text

@@ -44,6 +44,9 @@ public struct ServerConfiguration: Sendable {
     public var telemetryRetentionDays = 30
     public var autoMigrate = true
     public var poolSize = 16
+    /// How long a replica trusts a device token it verified (bounds how long a token revoked on
+    /// another replica still reads there; telemetry is re-checked when stored), seconds.
+    public var tokenCacheSeconds: TimeInterval = 10
     /// Unique name of this replica (leases and delivery ownership).
     public var instanceID = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
     /// Largest request body accepted (models may be big), bytes.

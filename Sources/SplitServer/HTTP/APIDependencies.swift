@@ -7,11 +7,15 @@ import SplitPush
 struct APIDependencies: Sendable {
     let store: any APIStore
     let auth: Authenticator
+    /// Where telemetry goes: group commit in front of `store`.
+    let telemetry: TelemetryCommitter
     let metrics: ServerMetrics
     let policy: TargetPolicy
     let maximumBodyBytes: Int
     let telemetryRetentionDays: Int
     let logger: Logger
+    /// Parsed and prepared models, shared with the planner.
+    var modelCache = ModelCache()
 }
 
 /// Records `splitd_http_requests_total{route,method,status}` and turns errors into JSON bodies:
@@ -51,7 +55,7 @@ struct MetricsAndErrorsMiddleware: RouterMiddleware {
         case let error as HTTPResponseError: return error
         case is StoreUnavailable: return APIError(.serviceUnavailable, "database_unavailable", "the database is not reachable; try again")
         default:
-            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            context.logger.error("request failed", metadata: ["error": "\(error)", "caller": "\(context.actor)"])
             return APIError(.internalServerError, "internal", "internal error (request \(context.id)); see the server log")
         }
     }

@@ -9,13 +9,18 @@ public struct SplitRequestContext: RequestContext {
     var principal: Principal?
     /// Who the caller is, for audit records: `admin:<digest prefix of the token>` or `device:<id>`.
     var actor = "anonymous"
+    /// For a device token, its SHA-256 (hex): telemetry re-checks it when it is stored.
+    var deviceTokenHash: String?
 
     /// Responses are JSON with sorted keys and unescaped slashes.
-    public var responseEncoder: JSONEncoder {
+    public var responseEncoder: JSONEncoder { Self.encoder }
+
+    /// One encoder for every response (its settings never change after this).
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
-    }
+    }()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

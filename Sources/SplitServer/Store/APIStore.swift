@@ -35,12 +35,14 @@ protocol APIStore: Sendable {
     func putDeviceProfile(deviceID: String, profileJSON: String) async throws
     /// New credentials for a device (see `FleetRepository.rotateCredentials`).
     func rotateCredentials(deviceID: String, _ request: CredentialRotation, rotatedBy: String) async throws -> RotatedCredentials
-    /// The active device a bearer token belongs to.
-    func authenticateDevice(token: String) async throws -> String?
+    /// The active devices device tokens belong to, by the tokens' SHA-256 (hex), with how long
+    /// a previous token has left; unknown or revoked ones are absent.
+    func deviceTokenGrants(tokenHashes: [String]) async throws -> [String: DeviceTokenGrant]
 
     // MARK: Telemetry and plans
-    /// Stores a telemetry batch all-or-nothing; the count stored.
-    func ingest(_ samples: [TelemetrySample]) async throws -> Int
+    /// Stores telemetry batches in one transaction, each all-or-nothing on its own (see
+    /// `TelemetryRepository.ingest(batches:)`); one outcome per batch, in order.
+    func ingest(batches: [TelemetryBatch]) async throws -> [TelemetryBatchOutcome]
     func currentPlan(deviceID: String) async throws -> StoredPlan?
     /// When no split fits the device's memory: the least memory any valid split needs, and its limit.
     func infeasibility(deviceID: String) async throws -> (requiredBytes: Int64, limitBytes: Int64?)?

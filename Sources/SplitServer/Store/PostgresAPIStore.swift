@@ -96,13 +96,13 @@ struct PostgresAPIStore: APIStore {
         }
     }
 
-    func authenticateDevice(token: String) async throws -> String? {
-        try await run { try FleetRepository.authenticate(token: token, connection: $0) }
+    func deviceTokenGrants(tokenHashes: [String]) async throws -> [String: DeviceTokenGrant] {
+        try await run { try FleetRepository.tokenGrants(hashes: tokenHashes, connection: $0) }
     }
 
-    func ingest(_ samples: [TelemetrySample]) async throws -> Int {
+    func ingest(batches: [TelemetryBatch]) async throws -> [TelemetryBatchOutcome] {
         let smoothing = self.smoothing, thresholds = self.thresholds
-        return try await run { try TelemetryRepository.ingest(samples, smoothing: smoothing, thresholds: thresholds, connection: $0) }
+        return try await run { try TelemetryRepository.ingest(batches: batches, smoothing: smoothing, thresholds: thresholds, connection: $0) }
     }
 
     func currentPlan(deviceID: String) async throws -> StoredPlan? {

@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import Prometheus
+import Synchronization
 
 /// The daemon's metrics, exported in Prometheus text format at `/metrics`, each with its `# HELP`.
 ///
@@ -17,6 +18,19 @@ public final class ServerMetrics: Sendable {
     private let planningCycle: DurationHistogram
     private let telemetrySamples: Prometheus.Counter
     private let queueDepth: Prometheus.Gauge
+    /// The per-route request metrics, made once each (the registry's lookup costs more than a request's work).
+    private let requestMetrics = Mutex<[RequestKey: RequestMetrics]>([:])
+
+    private struct RequestKey: Hashable {
+        var route: String
+        var method: String
+        var status: Int
+    }
+
+    private struct RequestMetrics {
+        var count: Prometheus.Counter
+        var latency: DurationHistogram
+    }
 
     private static let bootstrap: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
@@ -76,12 +90,20 @@ public final class ServerMetrics: Sendable {
 
     /// HTTP requests by route, method and status, and their latency by route.
     func request(route: String, method: String, status: Int, seconds: Double) {
-        registry.makeCounter(descriptor: Self.name("http_requests", "total", "HTTP requests by route, method and status."),
-                             labels: [("route", route), ("method", method), ("status", String(status))]).increment()
-        registry.makeDurationHistogram(
-            descriptor: Self.name("http_request", "seconds", "HTTP request latency by route."), labels: [("route", route)],
-            buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10].map { .nanoseconds(Int64($0 * 1e9)) }
-        ).recordNanoseconds(Int64(seconds * 1e9))
+        let key = RequestKey(route: route, method: method, status: status)
+        let metrics = requestMetrics.withLock { cached in
+            if let metrics = cached[key] { return metrics }
+            let metrics = RequestMetrics(
+                count: registry.makeCounter(descriptor: Self.name("http_requests", "total", "HTTP requests by route, method and status."),
+                                            labels: [("route", route), ("method", method), ("status", String(status))]),
+                latency: registry.makeDurationHistogram(
+                    descriptor: Self.name("http_request", "seconds", "HTTP request latency by route."), labels: [("route", route)],
+                    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10].map { .nanoseconds(Int64($0 * 1e9)) }))
+            cached[key] = metrics
+            return metrics
+        }
+        metrics.count.increment()
+        metrics.latency.recordNanoseconds(Int64(seconds * 1e9))
     }
 
     /// The Prometheus text exposition.

@@ -136,13 +136,25 @@ public enum FleetRepository {
     /// one while a rotation's grace period lasts.
     public static func authenticate(token: String, connection: PostgresConnection) throws -> String? {
         let hash = tokenHash(token)
+        return try tokenGrants(hashes: [hash], connection: connection)[hash]?.deviceID
+    }
+
+    /// The active devices that bearer tokens (by SHA-256 hex) belong to, and for how much longer
+    /// when one is a previous token in its grace period; unknown or revoked hashes are absent.
+    public static func tokenGrants(hashes: [String], connection: PostgresConnection) throws -> [String: DeviceTokenGrant] {
+        // The remaining grace is computed by the server, so clock skew between hosts does not matter.
         let result = try connection.query("""
-            SELECT id FROM devices WHERE token_hash = $1 AND active
+            SELECT token_hash AS hash, id, NULL::float8 AS valid_for_seconds FROM devices WHERE token_hash = ANY($1::text[]) AND active
             UNION ALL
-            SELECT id FROM devices WHERE previous_token_hash = $1 AND previous_token_expires_at > now() AND active
-            LIMIT 1
-            """, [hash])
-        return result.rowCount > 0 ? result.string(0, "id") : nil
+            SELECT previous_token_hash, id, extract(epoch FROM previous_token_expires_at - now())::float8 FROM devices
+            WHERE previous_token_hash = ANY($1::text[]) AND previous_token_expires_at > now() AND active
+            """, [PostgresValue.textArray(hashes)])
+        var grants: [String: DeviceTokenGrant] = [:]
+        for row in 0..<result.rowCount {
+            guard let hash = result.string(row, "hash"), let id = result.string(row, "id"), grants[hash] == nil else { continue }
+            grants[hash] = DeviceTokenGrant(deviceID: id, validForSeconds: result.double(row, "valid_for_seconds"))
+        }
+        return grants
     }
 
     /// Issues new credentials for a device: a new token and/or a new webhook secret, returned

@@ -168,6 +168,42 @@ public struct NewPlan: Sendable {
 }
 
 /// A store-level refusal: the request names something that does not exist or already does.
+/// The device a bearer token belongs to.
+public struct DeviceTokenGrant: Sendable, Equatable {
+    public var deviceID: String
+    /// For a previous token in its grace period, the seconds it has left; nil for the current token.
+    public var validForSeconds: Double?
+
+    public init(deviceID: String, validForSeconds: Double? = nil) {
+        self.deviceID = deviceID
+        self.validForSeconds = validForSeconds
+    }
+}
+
+/// One request's telemetry, stored all-or-nothing; several may be stored in one transaction.
+public struct TelemetryBatch: Sendable {
+    /// The samples, in the order they were sent.
+    public var samples: [TelemetrySample]
+    /// With a device's token: its SHA-256 (hex), checked again in the transaction that stores the
+    /// batch, so a token revoked meanwhile (on any replica) stores nothing.
+    public var tokenHash: String?
+
+    public init(samples: [TelemetrySample], tokenHash: String? = nil) {
+        self.samples = samples
+        self.tokenHash = tokenHash
+    }
+}
+
+/// What became of one batch of a group.
+public enum TelemetryBatchOutcome: Sendable, Equatable {
+    /// Every sample was stored (the count).
+    case stored(Int)
+    /// Nothing was stored: a sample names an unknown or inactive device (the field says which).
+    case refused(StoreError)
+    /// Nothing was stored: the batch's token no longer belongs to its device, or the device was deactivated.
+    case tokenRevoked
+}
+
 public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable { case notFound, conflict, invalid }
     public let kind: Kind

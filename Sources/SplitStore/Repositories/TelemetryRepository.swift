@@ -9,51 +9,148 @@ public enum TelemetryRepository {
     public static func ingest(_ samples: [TelemetrySample], smoothing: LinkSmoothing = LinkSmoothing(),
                               thresholds: ReplanThresholds = ReplanThresholds(), connection: PostgresConnection) throws -> Int {
         guard !samples.isEmpty else { return 0 }
-        let deviceIDs = Array(Set(samples.map(\.deviceID)))
+        switch try ingest(batches: [TelemetryBatch(samples: samples)], smoothing: smoothing, thresholds: thresholds, connection: connection)[0] {
+        case .stored(let count): return count
+        case .refused(let error): throw error
+        case .tokenRevoked: throw StoreError(.invalid, field: "token", "the token no longer belongs to the device")
+        }
+    }
+
+    /// Stores several batches in one transaction (group commit), each all-or-nothing on its own:
+    /// a batch naming an unknown or inactive device (refused), or sent with a token that no longer
+    /// belongs to the active device of each of its samples (revoked), is left out and
+    /// the others are stored. The result is exactly that of ingesting the batches one after the
+    /// other in the given order: rows are the same; estimates fold each batch's samples in that
+    /// order (sorted by device and time within a batch, as a lone batch is); and a device is
+    /// marked for re-planning if its estimate after *any* of the batches moved beyond the
+    /// thresholds, as it would have been by that batch's own transaction. Returns one outcome per
+    /// batch.
+    public static func ingest(batches: [TelemetryBatch], smoothing: LinkSmoothing = LinkSmoothing(),
+                              thresholds: ReplanThresholds = ReplanThresholds(), connection: PostgresConnection) throws -> [TelemetryBatchOutcome] {
+        var distinct = Set<String>()
+        for batch in batches { for sample in batch.samples { distinct.insert(sample.deviceID) } }
         return try connection.transaction {
-            let known = try connection.query("SELECT id FROM devices WHERE id = ANY($1::text[]) AND active", [deviceIDs])
-            let knownIDs = Set((0..<known.rowCount).compactMap { known.string($0, "id") })
-            if let index = samples.firstIndex(where: { !knownIDs.contains($0.deviceID) }) {
-                throw StoreError(.invalid, field: "samples[\(index)].device", "unknown or inactive device '\(samples[index].deviceID)'; nothing from this batch was stored")
+            let known = try connection.query("""
+                SELECT id, token_hash, CASE WHEN previous_token_expires_at > now() THEN previous_token_hash END AS previous_token_hash
+                FROM devices WHERE id = ANY($1::text[]) AND active
+                """, [PostgresValue.textArray(Array(distinct))])
+            var tokens: [String: (current: String?, previous: String?)] = [:]
+            for row in 0..<known.rowCount {
+                if let id = known.string(row, "id") { tokens[id] = (known.string(row, "token_hash"), known.string(row, "previous_token_hash")) }
             }
-            try append(samples, connection: connection)
-            // Fold the batch into the estimates, holding their rows so concurrent batches serialize.
-            var estimates = Dictionary(uniqueKeysWithValues: try estimates(deviceIDs: deviceIDs, forUpdate: true, connection: connection).map { ($0.deviceID, $0) })
-            for sample in samples.sorted(by: { ($0.deviceID, $0.measuredAt) < ($1.deviceID, $1.measuredAt) }) {
+            var outcomes: [TelemetryBatchOutcome] = []
+            var accepted: [TelemetryBatch] = []
+            for batch in batches {
+                if let hash = batch.tokenHash,
+                   !batch.samples.allSatisfy({ tokens[$0.deviceID].map { $0.current == hash || $0.previous == hash } ?? false }) {
+                    // The token no longer belongs to an active device it speaks for (rotated, or the device deactivated).
+                    outcomes.append(.tokenRevoked)
+                } else if let index = batch.samples.firstIndex(where: { tokens[$0.deviceID] == nil }) {
+                    outcomes.append(.refused(StoreError(.invalid, field: "samples[\(index)].device",
+                                                        "unknown or inactive device '\(batch.samples[index].deviceID)'; nothing from this batch was stored")))
+                } else {
+                    outcomes.append(.stored(batch.samples.count))
+                    if !batch.samples.isEmpty { accepted.append(batch) }
+                }
+            }
+            guard !accepted.isEmpty else { return outcomes }
+            try store(accepted, connection: connection)
+            try fold(accepted, smoothing: smoothing, thresholds: thresholds, connection: connection)
+            return outcomes
+        }
+    }
+
+    /// The rows of `batches`: partitions for each batch's days, then one COPY.
+    private static func store(_ batches: [TelemetryBatch], connection: PostgresConnection) throws {
+        // Only the days some batch spans, as separate ingests would create (not every day between).
+        var ranges: [(from: Date, to: Date)] = []
+        for batch in batches {
+            guard var range = batch.samples.first.map({ (from: $0.measuredAt, to: $0.measuredAt) }) else { continue }
+            for sample in batch.samples {
+                range.from = min(range.from, sample.measuredAt)
+                range.to = max(range.to, sample.measuredAt)
+            }
+            ranges.append(range)
+        }
+        ranges.sort { $0.from < $1.from }
+        var merged: [(from: Date, to: Date)] = []
+        for range in ranges {
+            if let last = merged.last, day(range.from) <= day(last.to) + 1 {
+                merged[merged.count - 1].to = max(last.to, range.to)
+            } else {
+                merged.append(range)
+            }
+        }
+        for range in merged { try ensurePartitions(from: range.from, to: range.to, connection: connection) }
+        try copy(batches.flatMap(\.samples), connection: connection)
+    }
+
+    /// The UTC day number of `date` (partitions are by UTC day).
+    private static func day(_ date: Date) -> Int { Int((date.timeIntervalSince1970 / 86_400).rounded(.down)) }
+
+    /// Folds `batches` into the link estimates, in order, holding the estimates' rows so concurrent
+    /// ingests serialize; then marks for re-planning every device whose estimate after some batch
+    /// moved beyond the thresholds since its last evaluation.
+    private static func fold(_ batches: [TelemetryBatch], smoothing: LinkSmoothing, thresholds: ReplanThresholds,
+                             connection: PostgresConnection) throws {
+        var deviceIDs: [String] = []
+        var seen = Set<String>()
+        for batch in batches { for sample in batch.samples where seen.insert(sample.deviceID).inserted { deviceIDs.append(sample.deviceID) } }
+        var estimates = Dictionary(uniqueKeysWithValues: try estimates(deviceIDs: deviceIDs, forUpdate: true, connection: connection).map { ($0.deviceID, $0) })
+        // The estimate of each device after each batch that touched it: what that batch's own
+        // transaction would have compared with the thresholds.
+        var checkpoints: [LinkEstimate] = []
+        for batch in batches {
+            var touched: [String] = []
+            for sample in batch.samples.sorted(by: { ($0.deviceID, $0.measuredAt) < ($1.deviceID, $1.measuredAt) }) {
+                if touched.last != sample.deviceID { touched.append(sample.deviceID) }
                 estimates[sample.deviceID] = smoothing.fold(sample, into: estimates[sample.deviceID])
             }
-            let updated = deviceIDs.compactMap { estimates[$0] }
-            try connection.query("""
-                INSERT INTO link_estimates (device_id, uplink_bps, downlink_bps, rtt_seconds, compute_flops, samples, measured_at, memory_bytes, updated_at)
-                SELECT * , now() FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::int8[], $7::timestamptz[],
-                                             $8::float8[])
-                ON CONFLICT (device_id) DO UPDATE SET uplink_bps = excluded.uplink_bps, downlink_bps = excluded.downlink_bps,
-                    rtt_seconds = excluded.rtt_seconds, compute_flops = excluded.compute_flops, samples = excluded.samples,
-                    measured_at = excluded.measured_at, memory_bytes = excluded.memory_bytes, updated_at = now()
-                """, [updated.map(\.deviceID), PostgresValue.doubleArray(updated.map(\.uplinkBitsPerSecond)),
-                      PostgresValue.doubleArray(updated.map(\.downlinkBitsPerSecond)), PostgresValue.doubleArray(updated.map(\.rttSeconds)),
-                      PostgresValue.optionalDoubleArray(updated.map(\.computeFLOPs)),
-                      PostgresValue.intArray(updated.map { Int64($0.samples) }),
-                      PostgresValue.textArray(updated.map { PostgresTimestamp.format($0.measuredAt) }),
-                      PostgresValue.optionalDoubleArray(updated.map(\.memoryBytes))])
-            // Devices whose link moved beyond the thresholds since their last evaluation need planning.
-            try connection.query("""
-                UPDATE planning_state s
-                SET requested_reason = CASE WHEN e.memory_bytes IS NOT NULL AND (s.evaluated_memory_bytes IS NULL
-                                                 OR abs(ln(e.memory_bytes / s.evaluated_memory_bytes)) > $6) THEN $7 ELSE $5 END,
-                    requested_at = now()
-                FROM link_estimates e, devices d
-                WHERE e.device_id = ANY($1::text[]) AND s.device_id = e.device_id AND d.id = e.device_id
-                  AND s.requested_reason IS NULL AND s.evaluated_at IS NOT NULL
-                  AND (abs(ln(e.uplink_bps / s.evaluated_uplink_bps)) > $2 OR abs(ln(e.downlink_bps / s.evaluated_downlink_bps)) > $2
-                       OR abs(e.rtt_seconds - s.evaluated_rtt_seconds) > $3
-                       OR abs(ln(coalesce(e.compute_flops, d.compute_flops) / s.evaluated_compute_flops)) > $4
-                       OR (e.memory_bytes IS NOT NULL AND (s.evaluated_memory_bytes IS NULL OR abs(ln(e.memory_bytes / s.evaluated_memory_bytes)) > $6)))
-                """, [updated.map(\.deviceID), log1p(thresholds.relativeRateChange), thresholds.rttChangeSeconds,
-                      log1p(thresholds.relativeComputeChange), PlanReason.telemetryChange.rawValue, log1p(thresholds.relativeMemoryChange),
-                      PlanReason.memoryChange.rawValue])
-            return samples.count
+            for device in touched {
+                guard var estimate = estimates[device] else { continue }
+                // As the next batch's own transaction would read it back: time to the microsecond.
+                estimate.measuredAt = PostgresTimestamp.parse(PostgresTimestamp.format(estimate.measuredAt)) ?? estimate.measuredAt
+                estimates[device] = estimate
+                checkpoints.append(estimate)
+            }
         }
+        let updated = deviceIDs.compactMap { estimates[$0] }
+        try connection.query("""
+            INSERT INTO link_estimates (device_id, uplink_bps, downlink_bps, rtt_seconds, compute_flops, samples, measured_at, memory_bytes, updated_at)
+            SELECT * , now() FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::int8[], $7::timestamptz[],
+                                         $8::float8[])
+            ON CONFLICT (device_id) DO UPDATE SET uplink_bps = excluded.uplink_bps, downlink_bps = excluded.downlink_bps,
+                rtt_seconds = excluded.rtt_seconds, compute_flops = excluded.compute_flops, samples = excluded.samples,
+                measured_at = excluded.measured_at, memory_bytes = excluded.memory_bytes, updated_at = now()
+            """, [PostgresValue.textArray(updated.map(\.deviceID)), PostgresValue.doubleArray(updated.map(\.uplinkBitsPerSecond)),
+                  PostgresValue.doubleArray(updated.map(\.downlinkBitsPerSecond)), PostgresValue.doubleArray(updated.map(\.rttSeconds)),
+                  PostgresValue.optionalDoubleArray(updated.map(\.computeFLOPs)),
+                  PostgresValue.intArray(updated.map { Int64($0.samples) }),
+                  PostgresValue.textArray(updated.map { PostgresTimestamp.format($0.measuredAt) }),
+                  PostgresValue.optionalDoubleArray(updated.map(\.memoryBytes))])
+        // A device moved beyond the thresholds since its last evaluation needs planning. One row
+        // per checkpoint: the device is marked if any of them moved (a change of the memory it
+        // reports is named as such; `UPDATE ... FROM` applies one of several matching rows, and
+        // any of them marks the device).
+        try connection.query("""
+            UPDATE planning_state s
+            SET requested_reason = CASE WHEN e.memory_bytes IS NOT NULL AND (s.evaluated_memory_bytes IS NULL
+                                             OR abs(ln(e.memory_bytes / s.evaluated_memory_bytes)) > $10) THEN $11 ELSE $8 END,
+                requested_at = now()
+            FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::float8[])
+                     AS e(device_id, uplink_bps, downlink_bps, rtt_seconds, compute_flops, memory_bytes),
+                 devices d
+            WHERE s.device_id = e.device_id AND d.id = e.device_id
+              AND s.requested_reason IS NULL AND s.evaluated_at IS NOT NULL
+              AND (abs(ln(e.uplink_bps / s.evaluated_uplink_bps)) > $7 OR abs(ln(e.downlink_bps / s.evaluated_downlink_bps)) > $7
+                   OR abs(e.rtt_seconds - s.evaluated_rtt_seconds) > $9
+                   OR abs(ln(coalesce(e.compute_flops, d.compute_flops) / s.evaluated_compute_flops)) > $12
+                   OR (e.memory_bytes IS NOT NULL AND (s.evaluated_memory_bytes IS NULL OR abs(ln(e.memory_bytes / s.evaluated_memory_bytes)) > $10)))
+            """, [PostgresValue.textArray(checkpoints.map(\.deviceID)), PostgresValue.doubleArray(checkpoints.map(\.uplinkBitsPerSecond)),
+                  PostgresValue.doubleArray(checkpoints.map(\.downlinkBitsPerSecond)), PostgresValue.doubleArray(checkpoints.map(\.rttSeconds)),
+                  PostgresValue.optionalDoubleArray(checkpoints.map(\.computeFLOPs)), PostgresValue.optionalDoubleArray(checkpoints.map(\.memoryBytes)),
+                  log1p(thresholds.relativeRateChange), PlanReason.telemetryChange.rawValue, thresholds.rttChangeSeconds,
+                  log1p(thresholds.relativeMemoryChange), PlanReason.memoryChange.rawValue, log1p(thresholds.relativeComputeChange)])
     }
 
     /// Stores samples as they are (partitions created, rows in with COPY) without checking devices
@@ -69,22 +166,27 @@ public enum TelemetryRepository {
         }
         return try connection.transaction {
             try ensurePartitions(from: earliest, to: latest, connection: connection)
-            // Binary: the server skips parsing timestamps and floats from text.
-            return try connection.copyInBinary(
-                "COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops, memory_bytes) FROM STDIN WITH (FORMAT binary)"
-            ) { writer in
-                for sample in samples {
-                    writer.beginRow()
-                    writer.text(sample.deviceID)
-                    writer.timestamp(sample.measuredAt)
-                    writer.double(sample.uplinkBitsPerSecond)
-                    writer.double(sample.downlinkBitsPerSecond)
-                    writer.double(sample.rttSeconds)
-                    writer.double(sample.computeFLOPs)
-                    writer.double(sample.memoryBytes)
-                    writer.endRow()
-                    try writer.flushIfFull()
-                }
+            return try copy(samples, connection: connection)
+        }
+    }
+
+    /// The rows, with one binary COPY (the server skips parsing timestamps and floats from text).
+    @discardableResult
+    private static func copy(_ samples: [TelemetrySample], connection: PostgresConnection) throws -> Int {
+        try connection.copyInBinary(
+            "COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops, memory_bytes) FROM STDIN WITH (FORMAT binary)"
+        ) { writer in
+            for sample in samples {
+                writer.beginRow()
+                writer.text(sample.deviceID)
+                writer.timestamp(sample.measuredAt)
+                writer.double(sample.uplinkBitsPerSecond)
+                writer.double(sample.downlinkBitsPerSecond)
+                writer.double(sample.rttSeconds)
+                writer.double(sample.computeFLOPs)
+                writer.double(sample.memoryBytes)
+                writer.endRow()
+                try writer.flushIfFull()
             }
         }
     }

@@ -44,7 +44,7 @@ extension APIRoutes {
 
         group.delete("/v1/devices/:id") { _, context -> Response in
             let id = try Check.pathParameter("id", context)
-            guard try await api.store.deactivateDevice(id: id) else {
+            guard try await api.auth.revoking(device: id, { try await api.store.deactivateDevice(id: id) }) else {
                 throw APIError.notFound("device '\(id)' does not exist or is already deactivated")
             }
             return Response(status: .noContent)
@@ -66,7 +66,9 @@ extension APIRoutes {
             let id = try Check.pathParameter("id", context)
             var request = request
             let body = try await RequestBody.decode(Requests.Credentials.self, &request, limit: 1 << 16)
-            let rotated = try await api.store.rotateCredentials(deviceID: id, body.rotation, rotatedBy: context.actor)
+            let rotated = try await api.auth.revoking(device: id) {
+                try await api.store.rotateCredentials(deviceID: id, body.rotation, rotatedBy: context.actor)
+            }
             context.logger.notice("credentials rotated", metadata: [
                 "device": "\(id)", "token": "\(body.rotation.token)", "webhook_secret": "\(body.rotation.webhookSecret)"])
             return Responses.Credentials(id: id, token: rotated.token, webhookSecret: rotated.webhookSecret,

@@ -4,9 +4,10 @@ import SplitCore
 import SplitStore
 
 extension APIRoutes {
-    /// `POST /v1/telemetry`: all-or-nothing batches from operators, or from a device (its own only).
+    /// `POST /v1/telemetry`: all-or-nothing batches from operators, or from a device (its own only),
+    /// answered once stored (small ones are group-committed with concurrent requests).
     static func addTelemetryRoutes(to group: RouterGroup<SplitRequestContext>, _ api: APIDependencies) {
-        group.post("/v1/telemetry") { request, context -> EditedResponse<Responses.TelemetryAccepted> in
+        group.post("/v1/telemetry") { request, context -> Response in
             var request = request
             let body = try await RequestBody.decode(Requests.Telemetry.self, &request, limit: 16 << 20)
             let now = Date()
@@ -25,9 +26,19 @@ extension APIRoutes {
                     downlinkBitsPerSecond: sample.link.downlinkBitsPerSecond, rttSeconds: sample.link.rttSeconds ?? 0,
                     computeFLOPs: sample.computeFLOPs, memoryBytes: sample.memoryBytes))
             }
-            let accepted = try await api.store.ingest(samples)
-            api.metrics.telemetryStored(accepted)
-            return EditedResponse(status: .accepted, response: Responses.TelemetryAccepted(accepted: accepted))
+            switch try await api.telemetry.ingest(TelemetryBatch(samples: samples, tokenHash: context.deviceTokenHash)) {
+            case .stored(let accepted):
+                api.metrics.telemetryStored(accepted)
+                // Written directly: the hot path of every device, and the same bytes JSONEncoder makes.
+                return Response(status: .accepted, headers: [.contentType: "application/json; charset=utf-8"],
+                                body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"accepted\":\(accepted)}")))
+            case .refused(let error):
+                throw error
+            case .tokenRevoked:
+                // Revoked on another replica since this one cached the token.
+                if case .device(let own) = context.principal { api.auth.tokens.evict(deviceID: own) }
+                throw APIError.unauthorized("unknown or revoked token")
+            }
         }
     }
 }

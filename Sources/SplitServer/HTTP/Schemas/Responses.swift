@@ -271,10 +271,6 @@ enum Responses {
         }
     }
 
-    struct TelemetryAccepted: ResponseEncodable {
-        var accepted: Int
-    }
-
     struct ProfileStored: ResponseEncodable {
         var device: String?
         var edgeServer: String?
