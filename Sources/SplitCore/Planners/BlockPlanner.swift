@@ -20,8 +20,9 @@ extension SplitPlanner {
     /// Relative gap below which a region's lower bound cannot improve on the incumbent.
     static let pruningTolerance = 1e-12
 
-    /// How the best candidate's region is placed.
-    private enum RegionPlacement { case allServer, allDevice, solved }
+    /// How the best candidate's region is placed: on one side, as a max-flow left it, or as a
+    /// stored cut of its envelope.
+    private enum RegionPlacement: Equatable { case allServer, allDevice, solved, envelope(Int) }
 
     /// `block`: exact block-wise planning (argument in `BlockDecomposition`).
     ///
@@ -92,21 +93,52 @@ extension SplitPlanner {
         work.regionSolves = 0
         // Free-layer range whose sides region solves overwrote (they must be rewritten below).
         var touchedLow = Int.max, touchedHigh = Int.min
+        var lastSolved = -1
         for candidate in work.order {
             guard work.lowerBound[candidate] < best * slack else { break }
             work.regionSolves += 1
-            touchedLow = min(touchedLow, Int(tables.regionFirstFree[candidate]))
-            touchedHigh = max(touchedHigh, Int(tables.regionEndFree[candidate]))
-            let total = work.base[candidate] + solveRegion(Int(candidate), coefficients)
+            let total: Double
+            let placement: RegionPlacement
+            if let envelope = model.envelopes[Int(candidate)] {
+                let cut = envelope.cheapest(deviceSecondsPerFLOP: deviceRate, serverSecondsPerFLOP: serverRate, secondsPerByte: byteRate)
+                total = work.base[candidate] + cut.seconds
+                placement = .envelope(cut.cut)
+            } else {
+                touchedLow = min(touchedLow, Int(tables.regionFirstFree[candidate]))
+                touchedHigh = max(touchedHigh, Int(tables.regionEndFree[candidate]))
+                total = work.base[candidate] + solveRegion(Int(candidate), coefficients)
+                placement = .solved
+                lastSolved = Int(candidate)
+            }
             if total < best {
                 best = total
                 bestCandidate = Int(candidate)
-                bestPlacement = .solved
+                bestPlacement = placement
             }
         }
+        // Windows overlap: a later max-flow may have overwritten the best one's layers.
+        if bestPlacement == .solved && lastSolved != bestCandidate { _ = solveRegion(bestCandidate, coefficients) }
+        if case .envelope(let cut) = bestPlacement {
+            writeEnvelopeCut(candidate: bestCandidate, cut: cut)
+            touchedLow = min(touchedLow, Int(tables.regionFirstFree[bestCandidate]))
+            touchedHigh = max(touchedHigh, Int(tables.regionEndFree[bestCandidate]))
+        }
+        let regionPlacement: Bool? = switch bestPlacement {
+        case .allServer: false
+        case .allDevice: true
+        case .solved, .envelope: nil
+        }
+        writeBlockPartition(candidate: bestCandidate, regionPlacement: regionPlacement, touched: touchedLow..<max(touchedLow, touchedHigh))
+    }
 
-        writeBlockPartition(candidate: bestCandidate, regionPlacement: bestPlacement == .solved ? nil : bestPlacement == .allDevice,
-                            touched: touchedLow..<max(touchedLow, touchedHigh))
+    /// Writes stored cut `cut` of candidate `candidate`'s envelope into its members' sides.
+    private func writeEnvelopeCut(candidate: Int, cut: Int) {
+        guard let envelope = model.envelopes[candidate] else { return }
+        let members = model.regions[candidate].members
+        let offset = cut * envelope.memberCount
+        onDevice.withUnsafeMutableBufferPointer { onDevice in
+            for local in 0..<members.count { onDevice[Int(members[local])] = envelope.sides[offset + local] }
+        }
     }
 
     /// Writes the partition of candidate `candidate` into `onDevice`: free layers before its region

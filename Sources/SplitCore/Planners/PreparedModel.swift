@@ -24,8 +24,10 @@ public final class PreparedModel: Sendable {
     let outputBytes: [Double]
     /// Restructured network over the whole graph (the `dag` planner).
     let wholeGraph: CutInstance
-    /// Restructured network per region (the `block` planner).
+    /// Restructured network per block candidate (the `block` planner).
     let regions: [CutInstance]
+    /// Per block candidate: its min cut for every condition, when it has no measured layer.
+    let envelopes: [RegionEnvelope?]
     /// Per-candidate cost sums for the `block` planner.
     let blockTables: BlockCostTables
     /// `chain`: the free layers in topological order (its prefixes are the candidate splits).
@@ -60,15 +62,17 @@ public final class PreparedModel: Sendable {
             pinnedDevice: { rules.forcedDevice[$0] }, pinnedServer: { rules.forcedServer[$0] })
         let decomposition = BlockDecomposition(graph: graph, rules: rules, hasZeroCompute: zeroCompute)
         self.decomposition = decomposition
-        var localIndex = [Int32](repeating: -1, count: graph.count)
-        for region in 0..<decomposition.regionCount {
-            for (local, layer) in decomposition.members(ofRegion: region).enumerated() { localIndex[layer] = Int32(local) }
-        }
-        regions = (0..<decomposition.regionCount).map { region in
+        let regions = (0..<decomposition.candidateCount).map { candidate in
             CutInstance(
-                graph: graph, members: decomposition.members(ofRegion: region),
-                externals: decomposition.externals(ofRegion: region),
-                membership: { decomposition.membership(of: $0, region: region, rules: rules, localIndex: localIndex) })
+                graph: graph, members: decomposition.members(ofCandidate: candidate),
+                externals: decomposition.externals(ofCandidate: candidate),
+                membership: { decomposition.membership(of: $0, candidate: candidate, rules: rules) })
+        }
+        let isMeasured = (0..<graph.count).map { !deviceProfileSeconds[$0].isNaN || !serverProfileSeconds[$0].isNaN }
+        self.regions = regions
+        envelopes = regions.enumerated().map { candidate, instance in
+            RegionEnvelope.build(instance: instance, candidate: candidate, decomposition: decomposition, graph: graph,
+                                 rules: rules, isMeasured: isMeasured)
         }
         chainOrder = (0..<graph.count).filter { rules.isFree($0) }
         (boundaryOrder, boundaryCuts) = Self.boundaryCuts(graph: graph, decomposition: decomposition)
