@@ -70,10 +70,13 @@ public final class PreparedModel: Sendable {
         }
         let isMeasured = (0..<graph.count).map { !deviceProfileSeconds[$0].isNaN || !serverProfileSeconds[$0].isNaN }
         self.regions = regions
-        envelopes = regions.enumerated().map { candidate, instance in
-            RegionEnvelope.build(instance: instance, candidate: candidate, decomposition: decomposition, graph: graph,
-                                 rules: rules, isMeasured: isMeasured)
+        var budget = RegionEnvelope.modelBudget
+        var envelopes: [RegionEnvelope?] = []
+        for (candidate, instance) in regions.enumerated() {
+            envelopes.append(RegionEnvelope.build(instance: instance, candidate: candidate, decomposition: decomposition,
+                                                  graph: graph, rules: rules, isMeasured: isMeasured, budget: &budget))
         }
+        self.envelopes = envelopes
         chainOrder = (0..<graph.count).filter { rules.isFree($0) }
         (boundaryOrder, boundaryCuts) = Self.boundaryCuts(graph: graph, decomposition: decomposition)
         blockTables = BlockCostTables(

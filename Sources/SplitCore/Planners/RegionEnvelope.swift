@@ -33,6 +33,9 @@ final class RegionEnvelope: Sendable {
     static let solveLimit = 160
     /// Windows larger than this keep per-plan cuts (the search would cost too much to prepare).
     static let memberLimit = 4096
+    /// Members × max-flows one model's searches may spend in all (about a second of preparation;
+    /// NASNet-A Large takes 61,390); windows past it keep per-plan cuts.
+    static let modelBudget = 1 << 21
 
     /// The window's exact min-cut time under these rates and the stored cut that achieves it.
     @inline(__always)
@@ -59,14 +62,19 @@ final class RegionEnvelope: Sendable {
         self.memberCount = memberCount
     }
 
-    /// Searches both families for candidate `candidate`; nil when a member is measured, the
-    /// window is empty or too large, or the search exceeds `solveLimit`.
+    /// Searches both families for candidate `candidate`, spending from `budget` (members × solves);
+    /// nil when a member is measured, the window is empty or too large, or the search exceeds
+    /// `solveLimit` or the budget.
     static func build(instance: CutInstance, candidate: Int, decomposition: BlockDecomposition, graph: ModelGraph,
-                      rules: PlacementRules, isMeasured: [Bool]) -> RegionEnvelope? {
+                      rules: PlacementRules, isMeasured: [Bool], budget: inout Int) -> RegionEnvelope? {
         let members = instance.members.map { Int($0) }
         guard !members.isEmpty, members.count <= memberLimit, !members.contains(where: { isMeasured[$0] }) else { return nil }
         var search = Search(instance: instance, candidate: candidate, decomposition: decomposition, graph: graph, rules: rules)
-        guard let faster = search.envelope(serverFamily: false), let slower = search.envelope(serverFamily: true) else { return nil }
+        let solveLimit = min(Self.solveLimit, budget / members.count)
+        let faster = search.envelope(serverFamily: false, solveLimit: solveLimit)
+        let slower = faster == nil ? nil : search.envelope(serverFamily: true, solveLimit: solveLimit)
+        budget -= search.solves * members.count
+        guard let faster, let slower else { return nil }
         return RegionEnvelope(cuts: faster + slower, fasterServerCuts: faster.count,
                               totalFLOPs: search.totalFLOPs, memberCount: members.count)
     }
@@ -106,17 +114,17 @@ final class RegionEnvelope: Sendable {
         /// the server (a < b).
         func weight(_ cut: Cut, serverFamily: Bool) -> Double { serverFamily ? totalFLOPs - cut.deviceFLOPs : cut.deviceFLOPs }
 
-        /// The stored cuts of one family, or nil past the solve limit.
-        mutating func envelope(serverFamily: Bool) -> [Cut]? {
-            guard let left = solve(t: 0, serverFamily: serverFamily),
-                  let right = solve(t: .infinity, serverFamily: serverFamily) else { return nil }
+        /// The stored cuts of one family, or nil once the search has taken `solveLimit` max-flows.
+        mutating func envelope(serverFamily: Bool, solveLimit: Int) -> [Cut]? {
+            guard let left = solve(t: 0, serverFamily: serverFamily, solveLimit: solveLimit),
+                  let right = solve(t: .infinity, serverFamily: serverFamily, solveLimit: solveLimit) else { return nil }
             var cuts = [left, right]
             var pending = [(left, right)]
             while let (low, high) = pending.popLast() {
                 let slopeGap = low.bytes - high.bytes
                 let crossing = (weight(high, serverFamily: serverFamily) - weight(low, serverFamily: serverFamily)) / slopeGap
                 guard slopeGap > 0, crossing.isFinite, crossing > 0 else { continue }
-                guard let middle = solve(t: crossing, serverFamily: serverFamily) else { return nil }
+                guard let middle = solve(t: crossing, serverFamily: serverFamily, solveLimit: solveLimit) else { return nil }
                 let line = weight(low, serverFamily: serverFamily) + crossing * low.bytes
                 let found = weight(middle, serverFamily: serverFamily) + crossing * middle.bytes
                 // Max-flow on costs rounded to 2^60 units finds the minimum to ~1e-16; a cut
@@ -131,9 +139,9 @@ final class RegionEnvelope: Sendable {
 
         /// The min cut with compute weights of the family and transfers scaled by t (compute
         /// ignored at t = ∞), with its exact FLOPs and bytes.
-        mutating func solve(t: Double, serverFamily: Bool) -> Cut? {
+        mutating func solve(t: Double, serverFamily: Bool, solveLimit: Int) -> Cut? {
+            guard solves < solveLimit else { return nil }
             solves += 1
-            guard solves <= RegionEnvelope.solveLimit else { return nil }
             let members = instance.members, externals = instance.externalLayers
             for layer in members.map({ Int($0) }) {
                 let flops = t.isInfinite ? 0 : graph.layers[layer].trainingFLOPs
