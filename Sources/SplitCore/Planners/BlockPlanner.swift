@@ -26,14 +26,15 @@ extension SplitPlanner {
 
     /// `block`: exact block-wise planning (argument in `BlockDecomposition`).
     ///
-    /// Every candidate region c costs base(c) + cut(c), where base(c) sums the device time before
-    /// Rc, the server time after it and the transfers certain for c, and cut(c) is Rc's min cut.
-    /// base(c) and the bounds below come from `BlockCostTables` in O(1) per candidate, without
-    /// touching individual layers. cut(c) lies between sum(min(device, server)) over Rc and
-    /// min(all-server, all-device), so the best upper bound is the incumbent and regions are
-    /// solved, with exact integer max-flow, in order of their lower bound until none can beat it.
-    /// Candidate totals are compared in Double: the optimum matches `dag` to within
-    /// `pruningTolerance` relative (tests check 1e-9 on thousands of graphs).
+    /// Every candidate c (a window Wc, or an empty range after a boundary) costs base(c) + cut(c),
+    /// where base(c) sums the device time before Wc, the server time after it and the transfers
+    /// certain for c, and cut(c) is Wc's min cut. base(c) and the bounds below come from
+    /// `BlockCostTables` in O(1) per candidate, without touching individual layers. cut(c) lies
+    /// between sum(min(device, server)) over Wc and min(all-server, all-device), so the best upper
+    /// bound is the incumbent and windows are cut in order of their lower bound until none can beat
+    /// it: priced from their `RegionEnvelope` when they have one (no max-flow), otherwise by exact
+    /// integer max-flow. Candidate totals are compared in Double: the optimum matches `dag` to
+    /// within `pruningTolerance` relative (tests check 1e-12 on thousands of graphs).
     func solveBlockWise(_ conditions: PlanningConditions) {
         let tables = model.blockTables
         let work = blockWorkspace
