@@ -115,4 +115,68 @@ struct CellPlannerTests {
             }
         }
     }
+
+    @Test("every valid split of 600 small NASNet-like graphs agrees with some candidate (windows cover all splits)")
+    func windowsCoverEverySplit() throws {
+        var checked = 0, seed: UInt64 = 70_000
+        while checked < 600 {
+            seed += 1
+            guard let graph = RandomGraphs.nasnetLike(seed: seed, cells: 1 + Int(seed % 3), combines: 1...2, branchLength: 2),
+                  let model = try Self.prepare(graph, allowRaw: seed % 2 == 0) else { continue }
+            let decomposition = model.decomposition
+            let free = decomposition.freeLayers.all.map { Int($0) }
+            guard free.count <= 18 else { continue }
+            // Depth-first over the free non-follower layers in topological order: a layer may join
+            // the device part only if its free producers are there (forced ones are on the device).
+            var onDevice = [Bool](repeating: false, count: graph.count)
+            for layer in 0..<graph.count where model.rules.forcedDevice[layer] { onDevice[layer] = true }
+            var splits = 0, uncovered = 0
+            func visit(_ index: Int) {
+                if index == free.count {
+                    splits += 1
+                    let covered = (0..<decomposition.candidateCount).contains { candidate in
+                        let first = Int(decomposition.candidateFirst[candidate]), end = Int(decomposition.candidateEnd[candidate])
+                        return free[..<first].allSatisfy { onDevice[$0] } && free[end...].allSatisfy { !onDevice[$0] }
+                    }
+                    if !covered { uncovered += 1 }
+                    return
+                }
+                let layer = free[index]
+                onDevice[layer] = false
+                visit(index + 1)
+                if graph.predecessors(of: layer).allSatisfy({ onDevice[$0] || decomposition.isFollower[$0] && onDevice[graph.predecessors(of: $0).first ?? $0] }) {
+                    onDevice[layer] = true
+                    visit(index + 1)
+                    onDevice[layer] = false
+                }
+            }
+            visit(0)
+            #expect(uncovered == 0, "seed \(seed): \(uncovered) of \(splits) valid splits agree with no candidate")
+            checked += 1
+        }
+    }
+
+    @Test("each window's envelope price equals its max-flow cut under random conditions, on 300 NASNet-like graphs")
+    func envelopeMatchesMaxFlow() throws {
+        var windows = 0
+        for seed in UInt64(200_000)..<200_300 {
+            guard let graph = RandomGraphs.nasnetLike(seed: seed, cells: 2 + Int(seed % 7)),
+                  let model = try Self.prepare(graph, allowRaw: seed % 2 == 0) else { continue }
+            let planner = SplitPlanner(model: model)
+            for variant in UInt64(0)..<3 {
+                let coefficients = PreparedModel.Coefficients(RandomGraphs.conditions(seed: seed * 3 + variant))
+                planner.costs.resize(graph.count)
+                for candidate in 0..<model.decomposition.candidateCount {
+                    guard let envelope = model.envelopes[candidate] else { continue }
+                    let priced = envelope.cheapest(deviceSecondsPerFLOP: coefficients.deviceSecondsPerFLOP,
+                                                   serverSecondsPerFLOP: coefficients.serverSecondsPerFLOP,
+                                                   secondsPerByte: coefficients.transferSecondsPerByte).seconds
+                    let cut = planner.solveRegion(candidate, coefficients)
+                    #expect(relativeDifference(priced, cut) <= 1e-10, "seed \(seed)/\(variant) window \(candidate): envelope \(priced) max-flow \(cut)")
+                    windows += 1
+                }
+            }
+        }
+        #expect(windows >= 2_000)
+    }
 }
