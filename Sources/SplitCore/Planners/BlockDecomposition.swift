@@ -83,8 +83,9 @@ public final class BlockDecomposition: Sendable {
         externalList.range(externalStart[candidate], externalStart[candidate + 1]).map { Int($0) }
     }
 
-    /// Derives the decomposition. `hasZeroCompute[v]` tells whether v costs nothing on either side.
-    init(graph: ModelGraph, rules: PlacementRules, hasZeroCompute: [Bool]) {
+    /// Derives the decomposition. `hasZeroCompute[v]` tells whether v costs nothing on either side;
+    /// `splitEveryRegion` splits every region that has windows (see `RegionWindows.windows`).
+    init(graph: ModelGraph, rules: PlacementRules, hasZeroCompute: [Bool], splitEveryRegion: Bool = false) {
         let count = graph.count
         var isFollower = [Bool](repeating: false, count: count)
         for layer in stride(from: count - 1, through: 0, by: -1)
@@ -108,7 +109,8 @@ public final class BlockDecomposition: Sendable {
             if first == end {
                 candidates.append(first..<end)
             } else {
-                candidates += RegionWindows.windows(first: first, end: end, freeLayers: free, position: position, graph: graph)
+                candidates += RegionWindows.windows(first: first, end: end, freeLayers: free, position: position, graph: graph,
+                                                    always: splitEveryRegion)
             }
         }
         let candidateFirst = candidates.map { Int32($0.lowerBound) }

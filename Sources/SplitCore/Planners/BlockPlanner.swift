@@ -7,12 +7,16 @@ final class BlockWorkspace {
     var order: [Int32] = []
     /// Region solves in the latest plan (for benchmarks and tests).
     var regionSolves = 0
+    /// Sides of the best max-flow-cut window's members, kept because windows overlap and a later
+    /// cut may overwrite them in `onDevice`.
+    let bestSides: FlatBuffer<Bool>
 
-    init(candidates: Int) {
+    init(candidates: Int, largestWindow: Int) {
         base = FlatBuffer(repeating: 0, count: candidates)
         lowerBound = FlatBuffer(repeating: 0, count: candidates)
         upperBound = FlatBuffer(repeating: 0, count: candidates)
         order.reserveCapacity(candidates)
+        bestSides = FlatBuffer(repeating: false, count: largestWindow)
     }
 }
 
@@ -115,10 +119,11 @@ extension SplitPlanner {
                 best = total
                 bestCandidate = Int(candidate)
                 bestPlacement = placement
+                if placement == .solved { copySides(of: bestCandidate, toWorkspace: true) }
             }
         }
         // Windows overlap: a later max-flow may have overwritten the best one's layers.
-        if bestPlacement == .solved && lastSolved != bestCandidate { _ = solveRegion(bestCandidate, coefficients) }
+        if bestPlacement == .solved && lastSolved != bestCandidate { copySides(of: bestCandidate, toWorkspace: false) }
         if case .envelope(let cut) = bestPlacement {
             writeEnvelopeCut(candidate: bestCandidate, cut: cut)
             touchedLow = min(touchedLow, Int(tables.regionFirstFree[bestCandidate]))
@@ -130,6 +135,17 @@ extension SplitPlanner {
         case .solved, .envelope: nil
         }
         writeBlockPartition(candidate: bestCandidate, regionPlacement: regionPlacement, touched: touchedLow..<max(touchedLow, touchedHigh))
+    }
+
+    /// Copies candidate `candidate`'s members' sides from `onDevice` into the workspace, or back.
+    private func copySides(of candidate: Int, toWorkspace: Bool) {
+        let members = model.regions[candidate].members
+        let saved = blockWorkspace.bestSides
+        onDevice.withUnsafeMutableBufferPointer { onDevice in
+            for local in 0..<members.count {
+                if toWorkspace { saved[local] = onDevice[Int(members[local])] } else { onDevice[Int(members[local])] = saved[local] }
+            }
+        }
     }
 
     /// Writes stored cut `cut` of candidate `candidate`'s envelope into its members' sides.

@@ -39,8 +39,16 @@ public final class PreparedModel: Sendable {
     /// Prepares `graph` for planning.
     ///
     /// - Throws: `PlanningError.conflictingConstraints` when no valid split exists.
-    public init(graph: ModelGraph, deviceProfile: LayerProfile? = nil, serverProfile: LayerProfile? = nil,
-                allowRawUpload: Bool = false) throws {
+    public convenience init(graph: ModelGraph, deviceProfile: LayerProfile? = nil, serverProfile: LayerProfile? = nil,
+                            allowRawUpload: Bool = false) throws {
+        try self.init(graph: graph, deviceProfile: deviceProfile, serverProfile: serverProfile, allowRawUpload: allowRawUpload,
+                      splitEveryRegion: false)
+    }
+
+    /// Prepares `graph`; `splitEveryRegion` splits even small regions into windows (tests use it
+    /// to exercise windows on graphs small enough for brute force).
+    init(graph: ModelGraph, deviceProfile: LayerProfile?, serverProfile: LayerProfile?, allowRawUpload: Bool,
+         splitEveryRegion: Bool) throws {
         let rules = try PlacementRules(graph: graph, allowRawUpload: allowRawUpload)
         self.graph = graph
         self.rules = rules
@@ -60,7 +68,8 @@ public final class PreparedModel: Sendable {
             graph: graph, members: Array(0..<graph.count), externals: [],
             membership: { .member($0) },
             pinnedDevice: { rules.forcedDevice[$0] }, pinnedServer: { rules.forcedServer[$0] })
-        let decomposition = BlockDecomposition(graph: graph, rules: rules, hasZeroCompute: zeroCompute)
+        let decomposition = BlockDecomposition(graph: graph, rules: rules, hasZeroCompute: zeroCompute,
+                                               splitEveryRegion: splitEveryRegion)
         self.decomposition = decomposition
         let regions = (0..<decomposition.candidateCount).map { candidate in
             CutInstance(
@@ -71,10 +80,11 @@ public final class PreparedModel: Sendable {
         let isMeasured = (0..<graph.count).map { !deviceProfileSeconds[$0].isNaN || !serverProfileSeconds[$0].isNaN }
         self.regions = regions
         var budget = RegionEnvelope.modelBudget
+        var workspace = RegionEnvelope.Workspace(layerCount: graph.count)
         var envelopes: [RegionEnvelope?] = []
         for (candidate, instance) in regions.enumerated() {
-            envelopes.append(RegionEnvelope.build(instance: instance, candidate: candidate, decomposition: decomposition,
-                                                  graph: graph, rules: rules, isMeasured: isMeasured, budget: &budget))
+            envelopes.append(RegionEnvelope.build(instance: instance, candidate: candidate, decomposition: decomposition, graph: graph,
+                                                  rules: rules, isMeasured: isMeasured, workspace: &workspace, budget: &budget))
         }
         self.envelopes = envelopes
         chainOrder = (0..<graph.count).filter { rules.isFree($0) }

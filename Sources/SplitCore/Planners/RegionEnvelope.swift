@@ -62,14 +62,28 @@ final class RegionEnvelope: Sendable {
         self.memberCount = memberCount
     }
 
+    /// Buffers over all layers that the searches of one model share.
+    struct Workspace {
+        var costs = LayerCosts()
+        var onDevice: [Bool]
+
+        /// Buffers for a graph of `layerCount` layers.
+        init(layerCount: Int) {
+            costs.resize(layerCount)
+            onDevice = [Bool](repeating: false, count: layerCount)
+        }
+    }
+
     /// Searches both families for candidate `candidate`, spending from `budget` (members × solves);
     /// nil when a member is measured, the window is empty or too large, or the search exceeds
     /// `solveLimit` or the budget.
     static func build(instance: CutInstance, candidate: Int, decomposition: BlockDecomposition, graph: ModelGraph,
-                      rules: PlacementRules, isMeasured: [Bool], budget: inout Int) -> RegionEnvelope? {
-        let members = instance.members.map { Int($0) }
-        guard !members.isEmpty, members.count <= memberLimit, !members.contains(where: { isMeasured[$0] }) else { return nil }
+                      rules: PlacementRules, isMeasured: [Bool], workspace: inout Workspace, budget: inout Int) -> RegionEnvelope? {
+        let members = instance.members
+        guard !members.isEmpty, members.count <= memberLimit, !members.contains(where: { isMeasured[Int($0)] }) else { return nil }
         var search = Search(instance: instance, candidate: candidate, decomposition: decomposition, graph: graph, rules: rules)
+        swap(&search.workspace, &workspace)
+        defer { swap(&search.workspace, &workspace) }
         let solveLimit = min(Self.solveLimit, budget / members.count)
         let faster = search.envelope(serverFamily: false, solveLimit: solveLimit)
         let slower = faster == nil ? nil : search.envelope(serverFamily: true, solveLimit: solveLimit)
@@ -94,8 +108,8 @@ final class RegionEnvelope: Sendable {
         let rules: PlacementRules
         let solver: MaxFlowSolver
         let totalFLOPs: Double
-        var costs = LayerCosts()
-        var onDevice: [Bool]
+        /// Borrowed from the model's shared workspace for the duration of the search.
+        var workspace = Workspace(layerCount: 0)
         var solves = 0
 
         init(instance: CutInstance, candidate: Int, decomposition: BlockDecomposition, graph: ModelGraph, rules: PlacementRules) {
@@ -106,8 +120,6 @@ final class RegionEnvelope: Sendable {
             self.rules = rules
             solver = MaxFlowSolver(topology: instance.topology)
             totalFLOPs = instance.members.reduce(0) { $0 + graph.layers[Int($1)].trainingFLOPs }
-            costs.resize(graph.count)
-            onDevice = [Bool](repeating: false, count: graph.count)
         }
 
         /// The weight the family minimises besides transfers: FLOPs on the device (a ≥ b) or on
@@ -143,35 +155,36 @@ final class RegionEnvelope: Sendable {
             guard solves < solveLimit else { return nil }
             solves += 1
             let members = instance.members, externals = instance.externalLayers
-            for layer in members.map({ Int($0) }) {
+            let scale = t.isInfinite ? 1 : t
+            for member in members {
+                let layer = Int(member)
                 let flops = t.isInfinite ? 0 : graph.layers[layer].trainingFLOPs
-                costs.deviceSeconds[layer] = serverFamily ? 0 : flops
-                costs.serverSeconds[layer] = serverFamily ? flops : 0
-                costs.transferSeconds[layer] = graph.layers[layer].outputBytes * (t.isInfinite ? 1 : t)
+                workspace.costs.deviceSeconds[layer] = serverFamily ? 0 : flops
+                workspace.costs.serverSeconds[layer] = serverFamily ? flops : 0
+                workspace.costs.transferSeconds[layer] = graph.layers[layer].outputBytes * scale
             }
-            for layer in externals.map({ Int($0) }) {
-                costs.transferSeconds[layer] = graph.layers[layer].outputBytes * (t.isInfinite ? 1 : t)
-            }
+            for external in externals { workspace.costs.transferSeconds[Int(external)] = graph.layers[Int(external)].outputBytes * scale }
             _ = members.withUnsafeBufferPointer { members in
-                externals.withUnsafeBufferPointer { externals in costs.quantize(members: members, transferOnly: externals) }
+                externals.withUnsafeBufferPointer { externals in workspace.costs.quantize(members: members, transferOnly: externals) }
             }
-            _ = instance.solve(with: solver, costs: costs, onDevice: &onDevice)
+            _ = instance.solve(with: solver, costs: workspace.costs, onDevice: &workspace.onDevice)
             var deviceFLOPs = 0.0, bytes = 0.0
-            for layer in members.map({ Int($0) }) where onDevice[layer] {
+            for member in members where workspace.onDevice[Int(member)] {
+                let layer = Int(member)
                 deviceFLOPs += graph.layers[layer].trainingFLOPs
                 if graph.successors(of: layer).contains(where: { readsOnServer($0) }) { bytes += graph.layers[layer].outputBytes }
             }
-            for layer in externals.map({ Int($0) }) where graph.successors(of: layer).contains(where: { readsOnServer($0) }) {
-                bytes += graph.layers[layer].outputBytes
+            for external in externals where graph.successors(of: Int(external)).contains(where: { readsOnServer($0) }) {
+                bytes += graph.layers[Int(external)].outputBytes
             }
-            return Cut(deviceFLOPs: deviceFLOPs, bytes: bytes, sides: members.map { onDevice[Int($0)] })
+            return Cut(deviceFLOPs: deviceFLOPs, bytes: bytes, sides: members.map { workspace.onDevice[Int($0)] })
         }
 
         /// Whether `consumer` runs on the server in the latest solve (members as solved, layers
         /// after the window on the server, followers with their producer).
         func readsOnServer(_ consumer: Int) -> Bool {
             switch decomposition.membership(of: consumer, candidate: candidate, rules: rules) {
-            case .member: return !onDevice[consumer]
+            case .member: return !workspace.onDevice[consumer]
             case .serverSide: return true
             case .deviceSide, .ignored: return false
             }

@@ -20,16 +20,22 @@
 /// their windows span about two cells: the decomposition finds these width-2 separators from
 /// the graph alone. On series graphs every region is one window, as before.
 enum RegionWindows {
+    /// Regions up to this size stay one window, as before windows existed: a small region costs
+    /// little to cut, and one candidate prices faster than several overlapping ones.
+    static let smallestSplitRegion = 64
     /// Regions larger than this stay one window (the reachability bitsets grow quadratically).
     static let largestSplitRegion = 4096
-    /// A region whose windows add up to more than this many times its size stays one window.
+    /// A region whose windows add up to more than this many times its size stays one window, and
+    /// so does one whose largest window exceeds half of it (splitting would save little).
     static let overlapLimit = 4
 
     /// The windows of the region at free positions `first..<end`, as position ranges in order
     /// (first and end both increasing). `position[layer]` is a layer's free position or -1.
-    static func windows(first: Int, end: Int, freeLayers: [Int], position: [Int32], graph: ModelGraph) -> [Range<Int>] {
+    /// `always` splits regardless of size and savings (tests use it on brute-force-sized graphs).
+    static func windows(first: Int, end: Int, freeLayers: [Int], position: [Int32], graph: ModelGraph,
+                        always: Bool = false) -> [Range<Int>] {
         let count = end - first
-        guard count > 1 && count <= largestSplitRegion else { return [first..<end] }
+        guard count > (always ? 1 : smallestSplitRegion) && count <= largestSplitRegion else { return [first..<end] }
         let words = (count + 63) / 64
         // reach[i]: bitset of region layers that descend from layer i (i included).
         var reach = [UInt64](repeating: 0, count: count * words)
@@ -54,7 +60,8 @@ enum RegionWindows {
             windows.append((first + local)..<(first + farthest + 1))
         }
         let total = windows.reduce(0) { $0 + $1.count }
-        return total > overlapLimit * count ? [first..<end] : windows
+        let largest = windows.map(\.count).max() ?? count
+        return total > overlapLimit * count || (!always && 2 * largest > count) ? [first..<end] : windows
     }
 
     /// The last position in `after + 1..<count` whose bit is clear in row `row`, or `after`.

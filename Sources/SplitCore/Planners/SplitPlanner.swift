@@ -38,7 +38,7 @@ public final class SplitPlanner {
         self.model = model
         onDevice = [Bool](repeating: false, count: model.graph.count)
         regionSolvers = [MaxFlowSolver?](repeating: nil, count: model.regions.count)
-        blockWorkspace = BlockWorkspace(candidates: model.decomposition.candidateCount)
+        blockWorkspace = BlockWorkspace(candidates: model.decomposition.candidateCount, largestWindow: model.decomposition.largestWindow)
     }
 
     /// Plans one split with `algorithm` under `conditions`.
