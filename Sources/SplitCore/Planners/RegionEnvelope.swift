@@ -38,7 +38,7 @@ final class RegionEnvelope: Sendable {
     static let modelBudget = 1 << 21
 
     /// The window's exact min-cut time under these rates and the stored cut that achieves it.
-    @inline(__always)
+    @inline(never)
     func cheapest(deviceSecondsPerFLOP a: Double, serverSecondsPerFLOP b: Double, secondsPerByte c: Double) -> (seconds: Double, cut: Int) {
         let range = a >= b ? 0..<fasterServerCuts : fasterServerCuts..<deviceFLOPs.count
         var best = Double.infinity, bestCut = range.lowerBound
