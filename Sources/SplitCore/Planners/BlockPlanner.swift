@@ -160,7 +160,7 @@ extension SplitPlanner {
 
     /// Writes the partition of candidate `candidate` into `onDevice`: free layers before its region
     /// on the device, after it on the server, the region's own layers all on one side (or as the
-    /// region solve left them when `regionPlacement` is nil). Free layers are stored in slot order,
+    /// region solve left them when `regionPlacement` is nil). Free layers are stored in topological order,
     /// so only the layers between the previous block partition's region and this one change, plus
     /// the `touched` range that this plan's region solves overwrote.
     private func writeBlockPartition(candidate: Int, regionPlacement: Bool?, touched: Range<Int>) {
