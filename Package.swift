@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "SplitSim", targets: ["SplitSim"]),
         .library(name: "SplitStore", targets: ["SplitStore"]),
         .library(name: "SplitPush", targets: ["SplitPush"]),
+        .library(name: "SplitImport", targets: ["SplitImport"]),
         .executable(name: "splitctl", targets: ["splitctl"]),
         .executable(name: "splitd", targets: ["splitd"]),
     ],
@@ -21,10 +22,15 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Pure planning: graphs, cost model, max-flow, planners. No I/O.
         .target(name: "SplitCore"),
+        // Small shared helpers: hex, secure random tokens, constant-time comparison.
+        .target(name: "SplitSupport"),
+        // Model import: ONNX (own protobuf wire reader) and PipeDream profiles to splitgraph/1. No I/O.
+        .target(name: "SplitImport", dependencies: ["SplitCore"]),
         // Training-delay simulation over network traces.
         .target(name: "SplitSim", dependencies: ["SplitCore"]),
         // PostgreSQL through libpq: pool, migrations, embedded cluster, repositories.
@@ -32,20 +38,22 @@ let package = Package(
         .target(name: "CSpawn"),
         .target(
             name: "SplitStore",
-            dependencies: ["CLibPQ", "CSpawn", "SplitCore", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["CLibPQ", "CSpawn", "SplitCore", "SplitSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // Signed webhooks through libcurl.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
         .target(
             name: "SplitPush",
-            dependencies: ["CCurl", "CCurlShim", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["CCurl", "CCurlShim", "SplitSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // The daemon: HTTP API, planning loop, delivery workers, maintenance.
         .target(
             name: "SplitServer",
             dependencies: [
-                "SplitCore", "SplitStore", "SplitPush",
+                "SplitCore", "SplitStore", "SplitPush", "SplitSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -56,9 +64,10 @@ let package = Package(
             dependencies: ["SplitServer", "SplitStore", "SplitCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "splitctl",
-            dependencies: ["SplitCore", "SplitSim", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["SplitCore", "SplitSim", "SplitImport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "SplitCoreTests", dependencies: ["SplitCore"]),
         .testTarget(name: "SplitSimTests", dependencies: ["SplitSim", "SplitCore"]),
+        .testTarget(name: "SplitImportTests", dependencies: ["SplitImport", "SplitCore"], exclude: ["Fixtures"]),
         .target(
             name: "SplitTestSupport",
             dependencies: ["SplitStore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types")],
@@ -69,7 +78,10 @@ let package = Package(
             dependencies: ["SplitPush", "SplitTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(
             name: "SplitServerTests",
-            dependencies: ["SplitStore", "SplitCore", "SplitPush", "SplitTestSupport", "splitd", "splitctl"]),
+            dependencies: [
+                "SplitStore", "SplitCore", "SplitPush", "SplitServer", "SplitTestSupport", "splitd", "splitctl",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
         .testTarget(name: "SplitCTLTests", dependencies: ["splitctl"]),
     ],
     swiftLanguageModes: [.v6]

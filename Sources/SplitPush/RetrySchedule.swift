@@ -15,18 +15,6 @@ public struct RetrySchedule: Sendable, Equatable {
         self.jitter = jitter
     }
 
-    /// Parses `5s,30s,2m,10m,1h,6h` (units ms, s, m, h; bare numbers are seconds).
-    public init?(parsing text: String, jitter: Double = 0.2) {
-        var delays: [TimeInterval] = []
-        for part in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
-            let unit = [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)].first { part.hasSuffix($0.0) }
-            guard let value = Double(part.dropLast(unit?.0.count ?? 0)), value >= 0, value.isFinite else { return nil }
-            delays.append(value * (unit?.1 ?? 1))
-        }
-        guard !delays.isEmpty else { return nil }
-        self.init(delays: delays, jitter: jitter)
-    }
-
     /// When to try again after failed attempt number `attempt` (1-based), or nil when done.
     /// A `Retry-After` from the receiver is honoured when it asks for more time.
     public func nextAttempt(after attempt: Int, now: Date = Date(), retryAfter: TimeInterval? = nil) -> Date? {

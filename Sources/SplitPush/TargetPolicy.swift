@@ -29,6 +29,9 @@ public struct TargetPolicy: Sendable, Equatable {
         self.allowedRanges = ranges
     }
 
+    /// The longest callback URL accepted, bytes.
+    public static let maximumURLLength = 2048
+
     /// A vetted target: the URL plus the address to connect to.
     public struct Target: Sendable, Equatable {
         public var url: String
@@ -40,6 +43,12 @@ public struct TargetPolicy: Sendable, Equatable {
 
     /// Checks `url` and resolves its host; throws `WebhookError` when it may not be called.
     public func vet(_ url: String) throws -> Target {
+        guard url.utf8.count <= Self.maximumURLLength else {
+            throw WebhookError.invalidURL("longer than \(Self.maximumURLLength) bytes")
+        }
+        guard !url.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F }) else {
+            throw WebhookError.invalidURL("control characters, spaces or line breaks are not allowed in a URL")
+        }
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
               var host = components.host?.lowercased(), !host.isEmpty else {
             throw WebhookError.invalidURL("'\(url)' is not an absolute URL")
@@ -48,6 +57,7 @@ public struct TargetPolicy: Sendable, Equatable {
         guard scheme == "https" || scheme == "http" else { throw WebhookError.invalidURL("scheme '\(scheme)' is not http(s)") }
         guard components.user == nil && components.password == nil else { throw WebhookError.invalidURL("credentials in URLs are not allowed") }
         let port = components.port ?? (scheme == "https" ? 443 : 80)
+        guard (1...65_535).contains(port) else { throw WebhookError.invalidURL("port \(port) is not in 1...65535") }
         let addresses = try Self.resolve(host)
         guard let first = addresses.first else { throw WebhookError.forbiddenTarget("'\(host)' does not resolve") }
         let hostAllowed = allowedHosts.contains(host)
@@ -132,11 +142,19 @@ public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
 
     /// Whether the address is globally routable (not loopback, private, link-local, ...).
     public var isPublic: Bool {
-        let blocked = ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-                       "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
-                       "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "64:ff9b::/96"]
-        return !blocked.compactMap(IPRange.init).contains { $0.contains(self) }
+        !Self.nonPublicRanges.contains { $0.contains(self) }
     }
+
+    /// Special-purpose ranges (IANA registries): private, loopback, link-local, documentation,
+    /// multicast, and every IPv6 form that embeds or translates an IPv4 address (IPv4-compatible
+    /// `::a.b.c.d`, 6to4 `2002::/16`, Teredo `2001::/32`, NAT64 `64:ff9b::/96` and the
+    /// local-use `64:ff9b:1::/48`), since those can reach IPv4 hosts the IPv4 rules refuse.
+    static let nonPublicRanges: [IPRange] = [
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+        "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+        "::/96", "::1/128", "100::/64", "2001::/32", "2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
+        "64:ff9b::/96", "64:ff9b:1::/48",
+    ].compactMap(IPRange.init)
 }
 
 /// A CIDR range (`10.0.0.0/8`, `fd00::/8`) or a single address.

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SplitSupport
 
 /// Standard Webhooks signatures: `webhook-signature: v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`
 /// with `key` the base64-decoded part of a `whsec_...` secret.
@@ -27,15 +28,7 @@ public enum WebhookSignature {
                               now: Date = Date(), tolerance: TimeInterval = 300) -> Bool {
         guard abs(now.timeIntervalSince1970 - Double(timestamp)) <= tolerance,
               let expected = try? sign(id: id, timestamp: timestamp, body: body, secret: secret) else { return false }
-        return header.split(separator: " ").contains { constantTimeEqual(String($0), expected) }
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var difference: UInt8 = 0
-        for index in 0..<x.count { difference |= x[index] ^ y[index] }
-        return difference == 0
+        return header.split(separator: " ").contains { ConstantTime.equal(String($0), expected) }
     }
 }
 

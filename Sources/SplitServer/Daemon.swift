@@ -1,10 +1,12 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 import SplitCore
 import SplitPush
 import SplitStore
+import SplitSupport
 
 /// The splitd daemon: HTTP API, fleet planning, webhook delivery and maintenance as one service
 /// group with graceful shutdown on SIGTERM/SIGINT.
@@ -15,15 +17,15 @@ public enum Daemon {
         if let url = configuration.databaseURL { return (url, nil) }
         try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o711])
-        let embedded = EmbeddedPostgres(stateDirectory: configuration.stateDirectory)
-        let url = try embedded.start()
+        let embedded = EmbeddedPostgres(stateDirectory: configuration.stateDirectory, binDirectory: configuration.postgresBinDirectory)
+        let url = try embedded.start(adopt: true)
         logger.info("using the embedded PostgreSQL cluster", metadata: ["data": "\(embedded.dataDirectory.path)", "url": "\(url)"])
         return (url, embedded)
     }
 
     /// Applies (or, with auto-migrate off, checks) migrations; throws with a clear message on drift.
-    public static func migrate(url: String, apply: Bool, logger: Logger) throws -> Migrator {
-        let migrator = Migrator(migrations: try Migration.load(from: try Migration.defaultDirectory()))
+    public static func migrate(url: String, apply: Bool, directory: String?, logger: Logger) throws -> Migrator {
+        let migrator = Migrator(migrations: try Migration.load(from: try Migration.defaultDirectory(configured: directory)))
         let connection = try PostgresConnection(url: url)
         defer { connection.close() }
         if apply {
@@ -38,10 +40,14 @@ public enum Daemon {
         return migrator
     }
 
-    /// The admin token: configured, or (loopback-only listeners) generated once and kept in the
-    /// state directory with mode 0600.
-    public static func adminToken(_ configuration: ServerConfiguration, logger: Logger) throws -> String {
-        if let token = configuration.adminToken { return token }
+    /// The admin tokens: configured, or (loopback-only listeners) one generated once and kept in
+    /// the state directory with mode 0600.
+    public static func adminTokens(_ configuration: ServerConfiguration, logger: Logger) throws -> [String] {
+        if !configuration.adminTokens.isEmpty { return configuration.adminTokens }
+        return [try generatedAdminToken(configuration, logger: logger)]
+    }
+
+    static func generatedAdminToken(_ configuration: ServerConfiguration, logger: Logger) throws -> String {
         let file = configuration.adminTokenFile
         if let existing = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), existing.count >= 16 {
             logger.info("admin token read from the state directory", metadata: ["file": "\(file.path)"])
@@ -49,10 +55,26 @@ public enum Daemon {
         }
         try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true)
         var generator = SystemRandomNumberGenerator()
-        let token = "sda_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let token = "sda_" + Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
         _ = FileManager.default.createFile(atPath: file.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
         logger.notice("generated an admin token (loopback-only listener)", metadata: ["file": "\(file.path)"])
         return token
+    }
+
+    /// The box that encrypts stored webhook secrets: its key from `SPLITD_SECRET_KEY`, or one
+    /// generated once into the state directory (mode 0600). Replicas sharing a database need the
+    /// same key; the database remembers a digest of it and refuses another.
+    public static func secretBox(_ configuration: ServerConfiguration, logger: Logger) throws -> SecretBox {
+        if let key = configuration.secretKey { return try SecretBox(base64Key: key) }
+        let file = configuration.stateDirectory.appendingPathComponent("secret-key")
+        if let existing = try? String(contentsOf: file, encoding: .utf8) { return try SecretBox(base64Key: existing) }
+        try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true)
+        let key = Data(SecureRandom.bytes(32)).base64EncodedString()
+        guard FileManager.default.createFile(atPath: file.path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigurationError("SPLITD_SECRET_KEY", "is unset and \(file.path) cannot be written; set it (head -c 32 /dev/urandom | base64)")
+        }
+        logger.notice("generated the key that encrypts stored webhook secrets", metadata: ["file": "\(file.path)"])
+        return try SecretBox(base64Key: key)
     }
 
     /// Runs until SIGTERM/SIGINT: starts everything, serves, then drains and stops.
@@ -63,23 +85,30 @@ public enum Daemon {
                 do { try embedded.stop() } catch { logger.error("stopping the embedded PostgreSQL failed", metadata: ["error": "\(error)"]) }
             }
         }
-        let migrator = try migrate(url: url, apply: configuration.autoMigrate, logger: logger)
-        let token = try adminToken(configuration, logger: logger)
+        let migrator = try migrate(url: url, apply: configuration.autoMigrate, directory: configuration.migrationsDirectory, logger: logger)
+        let tokens = try adminTokens(configuration, logger: logger)
+        let secrets = try secretBox(configuration, logger: logger)
         let pool = ConnectionPool(url: url, maximumConnections: configuration.poolSize)
+        try await pool.withConnection { connection in
+            try SettingsRepository.verifySecretKey(secrets, connection: connection)
+            let sealed = try FleetRepository.sealPlaintextSecrets(secrets, connection: connection)
+            if sealed > 0 { logger.notice("encrypted webhook secrets stored in clear by an earlier version", metadata: ["devices": "\(sealed)"]) }
+        }
         let metrics = ServerMetrics.shared
         let cache = ModelCache()
         let policy = try TargetPolicy(allowList: configuration.webhookAllowList)
+        let store = PostgresAPIStore(pool: pool, cache: cache, migrator: migrator, secrets: secrets, smoothing: configuration.smoothing,
+                                     thresholds: configuration.replanThresholds)
         let api = APIDependencies(
-            pool: pool, auth: Authenticator(adminToken: token, pool: pool), cache: cache, metrics: metrics, policy: policy,
-            migrator: migrator, smoothing: configuration.smoothing, thresholds: configuration.replanThresholds, maximumBodyBytes: configuration.maximumBodyBytes,
-            telemetryRetentionDays: configuration.telemetryRetentionDays, logger: logger)
+            store: store, auth: Authenticator(adminTokens: tokens, store: store), metrics: metrics, policy: policy,
+            maximumBodyBytes: configuration.maximumBodyBytes, telemetryRetentionDays: configuration.telemetryRetentionDays, logger: logger)
         let planner = FleetPlanner(
-            cache: cache, minimumGain: configuration.minimumGain,
-            algorithm: PlanningAlgorithm(rawValue: configuration.algorithm) ?? .block, logger: logger)
+            cache: cache, rule: ReplaceRule(minimumGain: configuration.minimumGain),
+            algorithm: configuration.algorithm, logger: logger)
         let planning = PlanningService(pool: pool, planner: planner, interval: configuration.planInterval, batchSize: configuration.planBatchSize,
                                        workers: configuration.planWorkers, metrics: metrics, logger: logger)
         let delivery = DeliveryService(
-            pool: pool, client: WebhookClient(timeoutSeconds: configuration.webhookTimeout), policy: policy,
+            pool: pool, secrets: secrets, client: WebhookClient(timeoutSeconds: configuration.webhookTimeout), policy: policy,
             schedule: configuration.retrySchedule, owner: configuration.instanceID, batchSize: configuration.deliveryBatchSize,
             workers: configuration.deliveryWorkers, leaseSeconds: configuration.deliveryLeaseSeconds, metrics: metrics, logger: logger)
         let maintenance = MaintenanceService(pool: pool, owner: configuration.instanceID, retentionDays: configuration.telemetryRetentionDays,
@@ -99,9 +128,12 @@ public enum Daemon {
         do {
             try await group.run()
         } catch {
-            logger.error("service group failed", metadata: ["error": "\(error)"])
             SystemdNotifier.notify("STOPPING=1")
             await pool.close()
+            if let io = error as? IOError, io.errnoCode == EADDRINUSE {
+                throw ConfigurationError("SPLITD_LISTEN", "cannot listen on \(host):\(configuration.listenPort): the address is already in use (another splitd?)")
+            }
+            logger.error("service group failed", metadata: ["error": "\(error)"])
             throw error
         }
         SystemdNotifier.notify("STOPPING=1")

@@ -2,7 +2,7 @@ import Foundation
 
 /// Renders per-iteration delay over time, one line per policy, as a self-contained SVG.
 public enum DelayChart {
-    static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+    static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
 
     /// The SVG document for `report`.
     public static func svg(_ report: SimulationReport, title: String) -> String {

@@ -50,7 +50,7 @@ struct EvaluateCommand: ParsableCommand {
             FileHandle.standardOutput.write(report.jsonData())
             print()
         case .table, .dot:
-            print(PlanTable.render(plan: result, model: model, conditions: conditions, algorithmLabel: "(given split)"), terminator: "")
+            print(PlanText.render(plan: result, model: model, conditions: conditions, algorithmLabel: "(given split)"), terminator: "")
         }
     }
 }

@@ -2,43 +2,102 @@ import ArgumentParser
 import Foundation
 import SplitCore
 
-/// A number on the command line that accepts SI suffixes (`20M`, `1.5T`).
-struct SINumber: ExpressibleByArgument {
-    let value: Double
-    init(_ value: Double) { self.value = value }
-    init?(argument: String) {
-        guard let value = SIQuantity.parse(argument) else { return nil }
-        self.value = value
+/// Compute-side options (everything but the link rates), shared by `table` and, through
+/// `ConditionOptions`, by `plan`, `evaluate`, `bench` and `simulate`.
+///
+/// Every quantity goes through `Limits` (SplitCore): the units people write (`20Mbps`, `10ms`,
+/// `100G`), refused when ambiguous (`100m`) or outside the physical range, with the reason.
+/// Values may start with '-' (so `--uplink -5M` is refused as negative, not as a missing value).
+struct ComputeOptions: ParsableArguments {
+    @Option(parsing: .unconditional, help: "Samples per training iteration (1...1000000).")
+    var batch: Int = 32
+    @Option(name: .customLong("device-flops"), parsing: .unconditional,
+            help: ArgumentHelp("Device throughput, FLOP/s: 100G, 1.5T, 1e11.", valueName: "flop/s"),
+            transform: Limits.parseThroughput)
+    var deviceFLOPs: Double = 1e11
+    @Option(name: .customLong("server-flops"), parsing: .unconditional,
+            help: ArgumentHelp("Edge-server throughput, FLOP/s.", valueName: "flop/s"), transform: Limits.parseThroughput)
+    var serverFLOPs: Double = 2e13
+    @Option(parsing: .unconditional, help: ArgumentHelp("Round-trip time: 10ms, 0.01 (seconds), 250us.", valueName: "duration"),
+            transform: { try Limits.parseDuration($0, range: Limits.rtt) })
+    var rtt: Double = 0.01
+    @OptionGroup var memory: MemoryOptions
+
+    /// The compute-side conditions, validated (without the memory limit when `memoryLimit` is
+    /// false: `bench` reads `--device-memory` as a list or a sweep itself).
+    func conditions(memoryLimit: Bool = true) throws -> ComputeConditions {
+        var conditions = ComputeConditions(batchSize: batch, deviceFLOPsPerSecond: deviceFLOPs, serverFLOPsPerSecond: serverFLOPs, rttSeconds: rtt)
+        conditions.optimizer = memory.optimizer
+        conditions.deviceMemoryLimitBytes = memoryLimit ? try memory.limitBytes() : nil
+        try ConditionOptions.validated { try conditions.validate() }
+        return conditions
     }
-    var defaultValueDescription: String { "\(value)" }
 }
 
-/// Hardware and network options shared by `plan`, `bench` and `simulate`.
+/// Hardware and network options shared by `plan`, `evaluate`, `bench` and `simulate`.
 struct ConditionOptions: ParsableArguments {
-    @Option(help: "Samples per training iteration.")
-    var batch: Int = 32
-    @Option(name: .customLong("device-flops"), help: "Device throughput, FLOP/s (SI suffixes allowed: 100G).")
-    var deviceFLOPs: SINumber = SINumber(1e11)
-    @Option(name: .customLong("server-flops"), help: "Edge-server throughput, FLOP/s.")
-    var serverFLOPs: SINumber = SINumber(2e13)
-    @Option(help: "Uplink rate, bit/s (device to server).")
-    var uplink: SINumber = SINumber(20e6)
-    @Option(help: "Downlink rate, bit/s (server to device).")
-    var downlink: SINumber = SINumber(40e6)
-    @Option(help: "Round-trip time, seconds (10m = 10 ms).")
-    var rtt: SINumber = SINumber(0.01)
+    @OptionGroup var compute: ComputeOptions
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Uplink rate (device to server), bit/s: 20M, 20Mbps, 20 Mbit/s, 500kbps.", valueName: "rate"),
+            transform: Limits.parseRate)
+    var uplink: Double = 20e6
+    @Option(parsing: .unconditional, help: ArgumentHelp("Downlink rate (server to device), bit/s.", valueName: "rate"),
+            transform: Limits.parseRate)
+    var downlink: Double = 40e6
 
     /// The conditions, validated.
-    func conditions() throws -> PlanningConditions {
-        let conditions = PlanningConditions(
-            batchSize: batch, deviceFLOPsPerSecond: deviceFLOPs.value, serverFLOPsPerSecond: serverFLOPs.value,
-            uplinkBitsPerSecond: uplink.value, downlinkBitsPerSecond: downlink.value, rttSeconds: rtt.value)
-        do {
-            try conditions.validate()
-        } catch let error as PlanningError {
-            throw InputError("--\(error.description)")
-        }
+    func conditions(memoryLimit: Bool = true) throws -> PlanningConditions {
+        let conditions = try compute.conditions(memoryLimit: memoryLimit).conditions(uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: downlink)
+        try Self.validated { try conditions.validate() }
         return conditions
+    }
+
+    /// Runs `check`, turning a core `invalidParameter` into a usage error naming the flag.
+    static func validated(_ check: () throws -> Void) throws {
+        do {
+            try check()
+        } catch PlanningError.invalidParameter(let parameter, let reason) {
+            throw InputError("\(flag(for: parameter)): \(reason)")
+        }
+    }
+
+    /// The flag that sets `parameter`.
+    static func flag(for parameter: PlanningParameter) -> String {
+        switch parameter {
+        case .batchSize: return "--batch"
+        case .deviceFLOPs: return "--device-flops"
+        case .serverFLOPs: return "--server-flops"
+        case .uplink: return "--uplink"
+        case .downlink: return "--downlink"
+        case .rtt: return "--rtt"
+        case .replanInterval: return "--replan-every"
+        case .deviceMemory: return "--device-memory"
+        case .switchHorizon: return "--switch-horizon"
+        case .minimumGain: return "--min-gain"
+        }
+    }
+}
+
+/// The device's memory limit and optimizer, part of the compute side of every command.
+struct MemoryOptions: ParsableArguments {
+    @Option(name: .customLong("device-memory"),
+            help: "Device memory available for training: bytes, or 2G / 2GB (10^9), 2Gi / 2GiB (2^30); units k M G T P, Ki Mi Gi Ti Pi. Plans never exceed it.")
+    var deviceMemory: String?
+    @Option(help: "Optimizer on the device: sgd|momentum|adam (0, 1, 2 state values per weight); sets its training memory and what a split change moves.")
+    var optimizer: Optimizer = .adam
+
+    /// The limit in bytes, if one was given.
+    func limitBytes() throws -> Int64? {
+        try deviceMemory.map { try Self.bytes($0, option: "--device-memory") }
+    }
+
+    /// A byte count given to `option`, or a usage error naming it.
+    static func bytes(_ text: String, option: String) throws -> Int64 {
+        do {
+            return try ByteQuantity.parse(text)
+        } catch {
+            throw InputError("\(option) \(error)")
+        }
     }
 }
 
@@ -50,13 +109,15 @@ struct ModelOptions: ParsableArguments {
     var serverProfile: String?
     @Flag(name: .customLong("allow-raw-upload"), help: "Let layers that read model inputs run on the server.")
     var allowRawUpload = false
+    @Flag(name: .customLong("force-profile"), help: "Use a profile even though its 'model' names another model.")
+    var forceProfile = false
 
     /// Loads `path` and prepares it with these options.
     func prepare(graphPath path: String) throws -> PreparedModel {
         let graph = try InputFiles.graph(at: path)
         return try PreparedModel(
-            graph: graph, deviceProfile: try deviceProfile.map { try InputFiles.profile(at: $0, for: graph) },
-            serverProfile: try serverProfile.map { try InputFiles.profile(at: $0, for: graph) },
+            graph: graph, deviceProfile: try deviceProfile.map { try InputFiles.profile(at: $0, for: graph, force: forceProfile) },
+            serverProfile: try serverProfile.map { try InputFiles.profile(at: $0, for: graph, force: forceProfile) },
             allowRawUpload: allowRawUpload)
     }
 }
@@ -83,14 +144,18 @@ enum InputFiles {
         }
     }
 
-    static func profile(at path: String, for graph: ModelGraph) throws -> LayerProfile {
+    static func profile(at path: String, for graph: ModelGraph, force: Bool) throws -> LayerProfile {
         let data = try read(path, what: "profile file")
         do {
             let profile = try LayerProfile(json: data)
+            if let mismatch = profile.modelMismatch(with: graph) {
+                guard force else { throw InputError("\(path): \(mismatch) (use --force-profile to use it anyway)") }
+                warn("\(path): \(mismatch); used anyway (--force-profile)")
+            }
             let unknown = profile.unknownLayers(in: graph)
             if !unknown.isEmpty {
                 let sample = unknown.prefix(3).joined(separator: ", ")
-                FileHandle.standardError.write(Data("splitctl: warning: \(path): \(unknown.count) profiled layer(s) not in graph '\(graph.name)' (\(sample)\(unknown.count > 3 ? ", ..." : ""))\n".utf8))
+                warn("\(path): \(unknown.count) profiled layer(s) not in graph '\(graph.name)' (\(sample)\(unknown.count > 3 ? ", ..." : ""))")
             }
             return profile
         } catch let error as ProfileError {
@@ -99,6 +164,12 @@ enum InputFiles {
     }
 }
 
-extension PlanningAlgorithm: ExpressibleByArgument {
-    public init?(argument: String) { self.init(rawValue: argument) }
+extension PlanningAlgorithm: ExpressibleByArgument {}
+
+/// A warning line on stderr.
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("splitctl: warning: \(message)\n".utf8))
 }
+
+extension Optimizer: ExpressibleByArgument {}
+

@@ -21,7 +21,17 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let conditions = try conditionOptions.conditions()
         let model = try modelOptions.prepare(graphPath: graph)
-        let plan = try SplitPlanner(model: model).plan(algorithm, conditions: conditions)
+        let plan: Plan
+        do {
+            plan = try SplitPlanner(model: model).plan(algorithm, conditions: conditions)
+        } catch PlanningError.deviceMemoryExceeded(let required, let limit) {
+            if format == .json {
+                let report = MemoryInfeasibleReport(requiredBytes: required, limitBytes: limit, algorithm: algorithm, model: model, conditions: conditions)
+                FileHandle.standardOutput.write(report.jsonData())
+                print()
+            }
+            throw FailureError("\(model.graph.name): \(PlanningError.deviceMemoryExceeded(requiredBytes: required, limitBytes: limit))")
+        }
         switch format {
         case .json:
             FileHandle.standardOutput.write(PlanReport(plan: plan, model: model, conditions: conditions).jsonData())
@@ -29,7 +39,7 @@ struct PlanCommand: ParsableCommand {
         case .dot:
             print(PlanDot.render(plan: plan, model: model), terminator: "")
         case .table:
-            print(PlanTable.render(plan: plan, model: model, conditions: conditions), terminator: "")
+            print(PlanText.render(plan: plan, model: model, conditions: conditions), terminator: "")
         }
     }
 }

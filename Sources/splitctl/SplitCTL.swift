@@ -9,7 +9,9 @@ struct SplitCTL: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "splitctl",
         abstract: "Plan, evaluate and benchmark split-learning model splits.",
-        subcommands: [PlanCommand.self, EvaluateCommand.self, SimulateCommand.self, TraceCommand.self, BenchCommand.self, ValidateCommand.self])
+        version: SplitdVersion.current,
+        subcommands: [PlanCommand.self, TableCommand.self, EvaluateCommand.self, SimulateCommand.self, TraceCommand.self, BenchCommand.self,
+                      ValidateCommand.self, ImportCommand.self])
 
     /// Runs a command; exit codes: 0 ok, 1 failure, 2 bad input or usage. Never a stack trace.
     static func main() {
@@ -28,7 +30,7 @@ struct SplitCTL: ParsableCommand {
             case let error as InputError: (message, status) = (error.message, 2)
             case let error as GraphError: (message, status) = (error.description, 2)
             case let error as ProfileError: (message, status) = (error.description, 2)
-            case let error as PlanningError: (message, status) = (error.description, 2)
+            case let error as PlanningError: (message, status) = (error.description, error.isMemoryShortfall ? 1 : 2)
             case let error as TraceError: (message, status) = (error.description, 2)
             case let error as FailureError: (message, status) = (error.message, 1)
             default:
@@ -53,4 +55,14 @@ struct InputError: Error {
 struct FailureError: Error {
     let message: String
     init(_ message: String) { self.message = message }
+}
+
+extension PlanningError {
+    /// Not enough device memory: a failure to plan (exit 1), not bad input.
+    var isMemoryShortfall: Bool {
+        switch self {
+        case .deviceMemoryExceeded, .splitExceedsDeviceMemory, .noCandidateWithinMemory: return true
+        default: return false
+        }
+    }
 }

@@ -11,6 +11,7 @@ struct SplitD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "splitd",
         abstract: "Split-learning planning service: HTTP API, fleet re-planning, signed webhook push.",
+        version: SplitdVersion.current,
         subcommands: [Serve.self, Migrate.self, Database.self, Bench.self],
         defaultSubcommand: Serve.self)
 
@@ -25,6 +26,8 @@ struct SplitD: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("splitd: configuration error: \(error)\n".utf8))
             Foundation.exit(2)
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)  // the command has said what it had to
         } catch {
             let code = exitCode(for: error)
             if code == .success {
@@ -39,45 +42,64 @@ struct SplitD: AsyncParsableCommand {
     }
 }
 
-/// Flags that mirror the `SPLITD_*` variables (a flag wins over the variable).
+/// The configuration flags: one per `ServerConfiguration.settings` entry (a flag wins over its
+/// variable), parsed from that list so flags, variables and `--help` cannot drift apart.
 struct ConfigurationOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (SPLITD_DATABASE_URL); unset: embedded cluster in the state directory.")
-    var databaseURL: String?
-    @Option(name: .customLong("state-dir"), help: "State directory (SPLITD_STATE_DIR, default ./.splitd).")
-    var stateDirectory: String?
-    @Option(help: "HOST:PORT to listen on (SPLITD_LISTEN, default 127.0.0.1:8080).")
-    var listen: String?
-    @Option(name: .customLong("admin-token"), help: "Operator bearer token (SPLITD_ADMIN_TOKEN).")
-    var adminToken: String?
-    @Option(name: .customLong("plan-interval"), help: "Re-planning period (SPLITD_PLAN_INTERVAL, default 10s).")
-    var planInterval: String?
-    @Option(name: .customLong("min-gain"), help: "Relative gain for a new split (SPLITD_MIN_GAIN, default 0.05).")
-    var minimumGain: String?
-    @Option(name: .customLong("webhook-allow"), help: "Hosts/CIDRs exempt from the SSRF guard (SPLITD_WEBHOOK_ALLOW).")
-    var webhookAllow: String?
-    @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical (SPLITD_LOG_LEVEL).")
-    var logLevel: String?
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Settings as --flag VALUE (see below).", visibility: .hidden))
+    var settingArguments: [String] = []
+
+    /// The settings' flags, variables and defaults, for `--help`.
+    static let settingsHelp: String = {
+        var lines = ["SETTINGS (each flag overrides its environment variable):"]
+        for setting in ServerConfiguration.settings {
+            lines.append("  \(setting.flag) <value>")
+            lines.append("        \(setting.variable); default \(setting.defaultValue): \(setting.help)")
+        }
+        return lines.joined(separator: "\n")
+    }()
+
+    /// The flag values given, keyed by variable; unknown flags are refused.
+    func overrides() throws -> [String: String] {
+        var overrides: [String: String] = [:]
+        var index = 0
+        while index < settingArguments.count {
+            let argument = settingArguments[index]
+            var flag = argument, value: String?
+            if let equals = argument.firstIndex(of: "=") {
+                flag = String(argument[..<equals])
+                value = String(argument[argument.index(after: equals)...])
+            }
+            guard flag.hasPrefix("--"), let setting = ServerConfiguration.settings.first(where: { $0.flag == flag }) else {
+                throw ValidationError("unknown option '\(flag)'; 'splitd serve --help' lists every setting")
+            }
+            if value == nil {
+                index += 1
+                guard index < settingArguments.count else { throw ValidationError("\(flag) needs a value") }
+                value = settingArguments[index]
+            }
+            overrides[setting.variable] = value
+            index += 1
+        }
+        return overrides
+    }
 
     func load() throws -> ServerConfiguration {
-        var overrides: [String: String] = [:]
-        overrides["SPLITD_DATABASE_URL"] = databaseURL
-        overrides["SPLITD_STATE_DIR"] = stateDirectory
-        overrides["SPLITD_LISTEN"] = listen
-        overrides["SPLITD_ADMIN_TOKEN"] = adminToken
-        overrides["SPLITD_PLAN_INTERVAL"] = planInterval
-        overrides["SPLITD_MIN_GAIN"] = minimumGain
-        overrides["SPLITD_WEBHOOK_ALLOW"] = webhookAllow
-        overrides["SPLITD_LOG_LEVEL"] = logLevel
-        return try ServerConfiguration.load(overrides: overrides)
+        try ServerConfiguration.load(overrides: try overrides())
     }
 }
 
-/// Sets up swift-log once, to stderr at the configured level.
-func makeLogger(_ level: Logger.Level) -> Logger {
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
+/// Sets up swift-log once, to stderr at the configured level and format.
+func makeLogger(_ configuration: ServerConfiguration) -> Logger {
+    let level = configuration.logLevel
+    switch configuration.logFormat {
+    case .text:
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    case .json:
+        LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
     }
     var logger = Logger(label: "splitd")
     logger.logLevel = level
@@ -85,26 +107,27 @@ func makeLogger(_ level: Logger.Level) -> Logger {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the daemon (the default).")
+    static let configuration = CommandConfiguration(abstract: "Run the daemon (the default).", discussion: ConfigurationOptions.settingsHelp)
     @OptionGroup var options: ConfigurationOptions
 
     func run() async throws {
         let configuration = try options.load()
-        let logger = makeLogger(configuration.logLevel)
+        let logger = makeLogger(configuration)
         try await Daemon.run(configuration, logger: logger)
     }
 }
 
 struct Migrate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+    static let configuration = CommandConfiguration(
+        abstract: "Apply pending database migrations and exit.", discussion: "Takes the same settings as 'splitd serve'.")
     @OptionGroup var options: ConfigurationOptions
 
     func run() throws {
         let configuration = try options.load()
-        let logger = makeLogger(configuration.logLevel)
+        let logger = makeLogger(configuration)
         let (url, embedded) = try Daemon.database(configuration, logger: logger)
         defer { try? embedded?.stop() }
-        let migrator = try Daemon.migrate(url: url, apply: true, logger: logger)
+        let migrator = try Daemon.migrate(url: url, apply: true, directory: configuration.migrationsDirectory, logger: logger)
         let connection = try PostgresConnection(url: url)
         defer { connection.close() }
         let status = try migrator.verify(connection)
@@ -114,22 +137,29 @@ struct Migrate: ParsableCommand {
 
 struct Database: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "db", abstract: "Manage the embedded PostgreSQL cluster in the state directory: start, stop, status, url.")
+        commandName: "db", abstract: "Manage the embedded PostgreSQL cluster in the state directory: start, stop, status, url.",
+        discussion: "Takes the settings of 'splitd serve' (--state-dir, --pg-bin); status exits 3 when the cluster is stopped.")
     @Argument(help: "start | stop | status | url")
     var action: String
-    @Option(name: .customLong("state-dir"), help: "State directory (SPLITD_STATE_DIR, default ./.splitd).")
-    var stateDirectory: String?
+    @OptionGroup var options: ConfigurationOptions
 
     func run() throws {
-        let directory = stateDirectory ?? ProcessInfo.processInfo.environment["SPLITD_STATE_DIR"] ?? ".splitd"
-        let cluster = EmbeddedPostgres(stateDirectory: URL(fileURLWithPath: directory, isDirectory: true))
+        let configuration = try ServerConfiguration.load(overrides: try options.overrides())
+        let cluster = EmbeddedPostgres(stateDirectory: configuration.stateDirectory, binDirectory: configuration.postgresBinDirectory)
         switch action {
         case "start": print(try cluster.start())
         case "stop": try cluster.forceStop()
         case "status":
-            print(cluster.running ? "running: \(cluster.url())" : "stopped (\(cluster.dataDirectory.path))")
-            if !cluster.running { throw ExitCode(3) }
-        case "url": print(cluster.url())
+            guard cluster.running else {
+                print("stopped (\(cluster.dataDirectory.path))")
+                throw ExitCode(3)
+            }
+            print("running: \(cluster.url())")
+        case "url":
+            guard cluster.exists else {
+                throw ValidationError("no embedded cluster in \(configuration.stateDirectory.path) yet; start splitd (or 'splitd db start') first")
+            }
+            print(cluster.url())
         default: throw ValidationError("unknown action '\(action)'; expected start, stop, status or url")
         }
     }
@@ -162,7 +192,9 @@ struct Bench: AsyncParsableCommand {
     var planBatch: Int = 1000
 
     func run() async throws {
-        _ = makeLogger(.warning)  // bootstraps logging for the services under test
+        var logging = ServerConfiguration()
+        logging.logLevel = .warning
+        _ = makeLogger(logging)  // bootstraps logging for the services under test
         guard planBatch >= 1, workers >= 1, devices >= 1, rows >= 1 else { throw ValidationError("--plan-batch, --workers, --devices and --rows must be at least 1") }
         guard let data = FileManager.default.contents(atPath: model) else { throw ValidationError("cannot read model '\(model)'") }
         let graph = try SplitCore.ModelGraph(json: data)

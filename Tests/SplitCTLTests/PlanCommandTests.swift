@@ -3,7 +3,7 @@ import Testing
 
 @Suite("splitctl plan")
 struct PlanCommandTests {
-    static let conditions = ["--batch", "32", "--device-flops", "1e11", "--server-flops", "20T", "--uplink", "20M", "--downlink", "40e6", "--rtt", "10m"]
+    static let conditions = ["--batch", "32", "--device-flops", "1e11", "--server-flops", "20T", "--uplink", "20M", "--downlink", "40e6", "--rtt", "10ms"]
 
     @Test("json output is exactly one object with the documented fields, and dag equals block")
     func jsonOutput() throws {

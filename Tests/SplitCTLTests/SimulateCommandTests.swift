@@ -13,12 +13,16 @@ struct SimulateCommandTests {
         #expect(first.stdout == second.stdout)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
         let policies = try #require(object["policies"] as? [[String: Any]])
-        #expect(policies.map { $0["policy"] as? String } == ["dag", "block", "chain", "boundary", "static", "server-only"])
+        #expect(policies.map { $0["policy"] as? String } == ["dag", "block", "chain", "boundary", "static", "server-only", "table"])
         for policy in policies {
-            for key in ["iterations", "mean_delay_seconds", "p95_delay_seconds", "plan_changes"] { #expect(policy[key] != nil, "missing \(key)") }
+            for key in ["iterations", "mean_delay_seconds", "p95_delay_seconds", "plan_changes", "migration_seconds", "migration_bytes"] {
+                #expect(policy[key] != nil, "missing \(key)")
+            }
         }
+        #expect(object["optimizer"] as? String == "adam", "the default: never underestimates what a switch moves")
+        #expect(object["switch_horizon_iterations"] as? Int == 1)
         let reduction = try #require(object["reduction_percent"] as? [String: Double])
-        #expect(Set(reduction.keys) == ["block", "chain", "boundary", "static", "server-only"])
+        #expect(Set(reduction.keys) == ["block", "chain", "boundary", "static", "server-only", "table"])
         #expect(abs(reduction["block"]!) < 1e-9)
         #expect(policies[0]["iterations"] as? Int == policies[1]["iterations"] as? Int)
     }
@@ -31,11 +35,39 @@ struct SimulateCommandTests {
                                   "--format", "csv", "--plot", plot.path])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
-        #expect(lines.first == "policy,iterations,mean_delay_seconds,p95_delay_seconds,plan_changes,dag_reduction_percent")
+        #expect(lines.first == "policy,iterations,mean_delay_seconds,p95_delay_seconds,plan_changes,migration_seconds,migration_bytes,dag_reduction_percent")
         #expect(lines.count == 4)
         let svg = try String(contentsOf: plot, encoding: .utf8)
         #expect(svg.hasPrefix("<svg"))
         #expect(svg.contains("<polyline") && svg.contains("server-only"))
+    }
+
+    @Test("--optimizer scales what a split change moves; --free-migration prices it at zero")
+    func optimizerAndFreeMigration() throws {
+        // A fast minute, then a slow link: ResNet-50's cut moves once, from maxpool to avgpool,
+        // bringing layer1–layer4 (about 94 MB of weights) down to the device.
+        let path = try CLI.temporaryFile("time_seconds,uplink_bps,downlink_bps\n0,1e9,1e9\n60,2e6,2e6\n", suffix: ".csv")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // The slow link makes the maxpool cut ~200 s per iteration against ~8 s: over 10
+        // iterations that pays for the move even with Adam (3 × 94 MB at 2 Mbit/s ≈ 1,130 s).
+        func run(_ optimizer: String, _ extra: [String] = []) throws -> [[String: Any]] {
+            let result = try CLI.run(["simulate", "ops/models/resnet50.json", "--trace", path, "--duration", "3000",
+                                      "--policies", "dag,table", "--switch-horizon", "10", "--optimizer", optimizer, "--format", "json"] + extra)
+            #expect(result.status == 0, "\(result.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            #expect(object["optimizer"] as? String == optimizer)
+            #expect(object["switch_horizon_iterations"] as? Int == 10)
+            return try #require(object["policies"] as? [[String: Any]])
+        }
+        let sgd = try run("sgd"), adam = try run("adam"), free = try run("sgd", ["--free-migration"])
+        for index in 0..<2 {
+            #expect(sgd[index]["plan_changes"] as? Int == 1 && adam[index]["plan_changes"] as? Int == 1)
+            let sgdBytes = try #require(sgd[index]["migration_bytes"] as? Double), adamBytes = try #require(adam[index]["migration_bytes"] as? Double)
+            #expect(sgdBytes > 90e6 && sgdBytes < 102.3e6, "\(sgdBytes)")
+            #expect(abs(adamBytes - 3 * sgdBytes) <= 1e-9 * adamBytes, "weights and two moments against weights only")
+            #expect(free[index]["migration_seconds"] as? Double == 0)
+            #expect(try #require(free[index]["mean_delay_seconds"] as? Double) < (try #require(sgd[index]["mean_delay_seconds"] as? Double)))
+        }
     }
 
     @Test("trace generates CSV that simulate reads back")
@@ -55,6 +87,8 @@ struct SimulateCommandTests {
         ("time_seconds,uplink_bps,downlink_bps\n0,-4,1e6\n", [String](), "uplink_bps"),
         ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n", ["--policies", "dag,psychic"], "psychic"),
         ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n", ["--replan-every", "0"], "replan-every"),
+        ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n", ["--switch-horizon", "-1"], "switch-horizon"),
+        ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n", ["--optimizer", "rmsprop"], "optimizer"),
     ])
     func badInput(trace: String, extra: [String], mentions: String) throws {
         let path = try CLI.temporaryFile(trace, suffix: ".csv")

@@ -88,15 +88,52 @@ struct CostModelTests {
         #expect(throws: PlanningError.self) { try PreparedModel(graph: graph, allowRawUpload: true) }
     }
 
-    @Test("conditions out of range are rejected naming the parameter", arguments: [
-        ("batch", PlanningConditions(batchSize: 0, deviceFLOPsPerSecond: 1, serverFLOPsPerSecond: 1, uplinkBitsPerSecond: 1, downlinkBitsPerSecond: 1)),
-        ("device-flops", PlanningConditions(batchSize: 1, deviceFLOPsPerSecond: .nan, serverFLOPsPerSecond: 1, uplinkBitsPerSecond: 1, downlinkBitsPerSecond: 1)),
-        ("uplink", PlanningConditions(batchSize: 1, deviceFLOPsPerSecond: 1, serverFLOPsPerSecond: 1, uplinkBitsPerSecond: -5, downlinkBitsPerSecond: 1)),
-        ("rtt", PlanningConditions(batchSize: 1, deviceFLOPsPerSecond: 1, serverFLOPsPerSecond: 1, uplinkBitsPerSecond: 1, downlinkBitsPerSecond: 1, rttSeconds: .infinity)),
+    static func conditions(batch: Int = 1, device: Double = 1e11, server: Double = 2e13, uplink: Double = 1e8, downlink: Double = 1e8,
+                           rtt: Double = 0) -> PlanningConditions {
+        PlanningConditions(batchSize: batch, deviceFLOPsPerSecond: device, serverFLOPsPerSecond: server, uplinkBitsPerSecond: uplink,
+                           downlinkBitsPerSecond: downlink, rttSeconds: rtt)
+    }
+
+    @Test("conditions outside the physical limits are rejected naming the parameter neutrally", arguments: [
+        (PlanningParameter.batchSize, conditions(batch: 0)), (.batchSize, conditions(batch: 2_000_000)),
+        (.deviceFLOPs, conditions(device: .nan)), (.deviceFLOPs, conditions(device: 1e-300)), (.serverFLOPs, conditions(server: 1e300)),
+        (.uplink, conditions(uplink: -5)), (.uplink, conditions(uplink: .leastNonzeroMagnitude)), (.downlink, conditions(downlink: .infinity)),
+        (.rtt, conditions(rtt: .infinity)), (.rtt, conditions(rtt: -1)), (.rtt, conditions(rtt: 1e-300)),
     ])
-    func invalidConditions(name: String, conditions: PlanningConditions) {
-        #expect(throws: PlanningError.self) { try conditions.validate() }
-        do { try conditions.validate() } catch { #expect("\(error)".hasPrefix(name)) }
+    func invalidConditions(parameter: PlanningParameter, conditions: PlanningConditions) {
+        do {
+            try conditions.validate()
+            Issue.record("accepted \(conditions)")
+        } catch PlanningError.invalidParameter(let named, let reason) {
+            #expect(named == parameter)
+            #expect(reason.hasPrefix("must be"))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test("the extremes of every accepted range plan without trapping and give finite delays")
+    func extremesPlan() throws {
+        let most = Limits.layerFLOPs.bounds.upperBound, biggest = Limits.layerBytes.bounds.upperBound
+        let graph = try ModelGraph(name: "extreme", layers: [
+            Layer(name: "x", outputBytes: biggest),
+            Layer(name: "a", inputs: ["x"], forwardFLOPs: most, backwardFLOPs: most, outputBytes: biggest, parameterBytes: biggest),
+            Layer(name: "b", inputs: ["a"], forwardFLOPs: most, backwardFLOPs: 0, outputBytes: 0),
+            Layer(name: "c", inputs: ["b", "a"], forwardFLOPs: 0, backwardFLOPs: most, outputBytes: biggest),
+        ])
+        let model = try PreparedModel(graph: graph)
+        let planner = SplitPlanner(model: model)
+        for device in [Limits.computeThroughput.bounds.lowerBound, Limits.computeThroughput.bounds.upperBound] {
+            for rate in [Limits.linkRate.bounds.lowerBound, Limits.linkRate.bounds.upperBound] {
+                for batch in [1, 1_000_000] {
+                    let conditions = Self.conditions(batch: batch, device: device, server: 1e3, uplink: rate, downlink: rate, rtt: 60)
+                    for algorithm in [PlanningAlgorithm.dag, .block, .chain, .boundary, .serverOnly, .brute] {
+                        let plan = try planner.plan(algorithm, conditions: conditions)
+                        #expect(plan.delaySeconds.isFinite && plan.delaySeconds > 0)
+                    }
+                }
+            }
+        }
     }
 
     @Test("profiles override FLOP estimates and scale linearly with the batch")

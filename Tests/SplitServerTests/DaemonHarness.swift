@@ -9,6 +9,8 @@ import Testing
 /// A real `splitd` process on loopback against a test database.
 final class Daemon: @unchecked Sendable {
     static let adminToken = "test-admin-token-0123456789"
+    /// Every test daemon shares this key, as replicas of one deployment must.
+    static let secretKey = Data((0..<32).map { UInt8($0) }).base64EncodedString()
 
     let database: TestDatabase
     let port: Int
@@ -16,6 +18,9 @@ final class Daemon: @unchecked Sendable {
     let logFile: URL
     private var process: Process?
     private let environment: [String: String]
+    private let exchangesLock = NSLock()
+    /// Every API exchange so far, as JSON lines for ops/openapi-check.
+    private var exchanges: [String] = []
 
     /// Starts splitd with fast timers for tests; `extra` overrides any variable.
     init(database: TestDatabase, instance: String = "t\(UUID().uuidString.prefix(6))", extra: [String: String] = [:]) async throws {
@@ -29,7 +34,7 @@ final class Daemon: @unchecked Sendable {
             "SPLITD_WEBHOOK_ALLOW": "127.0.0.1", "SPLITD_PLAN_INTERVAL": "200ms", "SPLITD_WEBHOOK_RETRY": "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
             "SPLITD_INSTANCE_ID": instance, "SPLITD_MIGRATIONS_DIR": packageRoot.appendingPathComponent("migrations").path,
             "SPLITD_STATE_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("splitd-state-\(instance)").path,
-            "SPLITD_LOG_LEVEL": "info", "SPLITD_DELIVERY_LEASE": "3s",
+            "SPLITD_LOG_LEVEL": "info", "SPLITD_DELIVERY_LEASE": "3s", "SPLITD_SECRET_KEY": Self.secretKey,
         ]) { _, new in new }
         environment.merge(extra) { _, new in new }
         self.environment = environment
@@ -95,7 +100,34 @@ final class Daemon: @unchecked Sendable {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        if path.hasPrefix("/v1/") || path == "/healthz" || path == "/readyz" {
+            let exchange: [String: Any] = ["method": method, "path": path, "status": status,
+                                           "body": (try? JSONSerialization.jsonObject(with: data)) ?? NSNull()]
+            if let line = try? JSONSerialization.data(withJSONObject: exchange) {
+                exchangesLock.withLock { exchanges.append(String(decoding: line, as: UTF8.self)) }
+            }
+        }
+        return (status, data)
+    }
+
+    /// Runs ops/openapi-check over every exchange this daemon answered: the responses must match
+    /// the OpenAPI document (path, method, status and body schema). Returns the mismatches.
+    func openAPIMismatches() throws -> [String] {
+        let lines = exchangesLock.withLock { exchanges }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("splitd-exchanges-\(instance).jsonl")
+        try lines.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", packageRoot.appendingPathComponent("ops/openapi-check").path, file.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard output.contains("exchange(s) checked") else { throw HarnessError("ops/openapi-check did not run: \(output)") }
+        return process.terminationStatus == 0 ? [] : output.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("ops/openapi-check:") }
     }
 
     /// A request with a JSON object body, returning the status and the decoded JSON object.

@@ -43,6 +43,10 @@ struct EndToEndTests {
         #expect(await eventually {
             (try? connection.query("SELECT count(*) AS n FROM split_history WHERE device = 'dev-1' AND delivery_status = 'delivered'").int(0, "n")) == 2
         })
+        // The webhook body has the documented shape too: validate it with the same checker.
+        let webhookBody = try JSONSerialization.jsonObject(with: second[1].body)
+        #expect((webhookBody as? [String: Any]).flatMap { $0["data"] as? [String: Any] }?["sequence"] as? Int == plans[0]["id"] as? Int)
+        #expect(try daemon.openAPIMismatches() == [])
         #expect(await daemon.stop() == 0)
         await receiver.stop()
     }
@@ -107,6 +111,7 @@ struct EndToEndTests {
         let huge = Data(repeating: UInt8(ascii: " "), count: 17 << 20)
         #expect(try await daemon.request("POST", "/v1/telemetry", body: huge).0 == 413)
         #expect(try count("devices") == 2)
+        #expect(try daemon.openAPIMismatches() == [])
         #expect(await daemon.stop() == 0)
     }
 

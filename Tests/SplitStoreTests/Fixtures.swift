@@ -7,6 +7,9 @@ import SplitTestSupport
 enum Fixtures {
     static let hostileName = "x'); DROP TABLE devices; --\"\\ 🚀"
 
+    /// The key store tests encrypt webhook secrets with.
+    static let secrets = try! SecretBox(keyBytes: Array(0..<32))
+
     static func graph(name: String = "tiny") throws -> ModelGraph {
         try ModelGraph(name: name, layers: [
             Layer(name: "x", outputBytes: 1000),
@@ -25,7 +28,7 @@ enum Fixtures {
         return try (0..<count).map { index in
             let id = "dev-\(model)-\(index)"
             _ = try FleetRepository.registerDevice(id: id, settings: DeviceSettings(
-                modelName: model, edgeServerID: "edge-1", batchSize: 32, computeFLOPs: 1e11, callbackURL: callback), connection: connection)
+                modelName: model, edgeServerID: "edge-1", batchSize: 32, computeFLOPs: 1e11, callbackURL: callback), secrets: Fixtures.secrets, connection: connection)
             return id
         }
     }

@@ -40,7 +40,7 @@ struct RepositoryTests {
         #expect(throws: StoreError.self) { try FleetRepository.createEdgeServer(id: Fixtures.hostileName, computeFLOPs: 1, connection: connection) }
         let settings = DeviceSettings(modelName: "tiny", edgeServerID: Fixtures.hostileName, batchSize: 16, computeFLOPs: 3e10,
                                       memoryBytes: 8 << 30, allowRawUpload: true, callbackURL: "https://example.test/h")
-        let credentials = try FleetRepository.registerDevice(id: Fixtures.hostileName, settings: settings, connection: connection)
+        let credentials = try FleetRepository.registerDevice(id: Fixtures.hostileName, settings: settings, secrets: Fixtures.secrets, connection: connection)
         #expect(credentials.token.hasPrefix("sdt_") && credentials.webhookSecret.hasPrefix("whsec_"))
         let device = try #require(try FleetRepository.device(id: Fixtures.hostileName, connection: connection))
         #expect(device.batchSize == 16 && device.memoryBytes == 8 << 30 && device.allowRawUpload && device.active)
@@ -52,10 +52,10 @@ struct RepositoryTests {
         // Unknown references are refused.
         var bad = settings
         bad.modelName = "nope"
-        #expect(throws: StoreError.self) { try FleetRepository.registerDevice(id: "d2", settings: bad, connection: connection) }
+        #expect(throws: StoreError.self) { try FleetRepository.registerDevice(id: "d2", settings: bad, secrets: Fixtures.secrets, connection: connection) }
         bad = settings
         bad.modelVersion = 7
-        #expect(throws: StoreError.self) { try FleetRepository.registerDevice(id: "d2", settings: bad, connection: connection) }
+        #expect(throws: StoreError.self) { try FleetRepository.registerDevice(id: "d2", settings: bad, secrets: Fixtures.secrets, connection: connection) }
         // Update and deactivate.
         var changed = settings
         changed.batchSize = 64
@@ -319,35 +319,35 @@ struct RepositoryTests {
         let connection = try database.connect()
         let devices = try Fixtures.fleet(connection, devices: 2)
         try connection.transaction { _ = try PlanRepository.store(devices.map { Fixtures.plan(for: $0) }, connection: connection) }
-        let claimed = try DeliveryRepository.claim(owner: "a", limit: 10, leaseSeconds: 30, connection: connection)
+        let claimed = try DeliveryRepository.claim(owner: "a", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection)
         #expect(claimed.count == 2)
-        #expect(claimed.allSatisfy { $0.attempt == 1 && $0.callbackURL == "http://127.0.0.1:9/hook" && $0.webhookSecret.hasPrefix("whsec_") })
-        #expect(try DeliveryRepository.claim(owner: "b", limit: 10, leaseSeconds: 30, connection: connection).isEmpty)
+        #expect(claimed.allSatisfy { $0.attempt == 1 && $0.callbackURL == "http://127.0.0.1:9/hook" && $0.webhookSecrets.count == 1 && $0.webhookSecrets[0].hasPrefix("whsec_") })
+        #expect(try DeliveryRepository.claim(owner: "b", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection).isEmpty)
         // Someone else cannot finish a delivery it does not hold.
         #expect(try !DeliveryRepository.markDelivered(id: claimed[0].id, owner: "b", statusCode: 200, connection: connection))
         #expect(try DeliveryRepository.markDelivered(id: claimed[0].id, owner: "a", statusCode: 204, connection: connection))
         // A crashed owner's lease expires and the delivery is claimed again, same id, next attempt.
         try connection.query("UPDATE webhook_deliveries SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [claimed[1].id])
-        let reclaimed = try DeliveryRepository.claim(owner: "b", limit: 10, leaseSeconds: 30, connection: connection)
+        let reclaimed = try DeliveryRepository.claim(owner: "b", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection)
         #expect(reclaimed.map(\.id) == [claimed[1].id])
         #expect(reclaimed[0].attempt == 2)
         #expect(try !DeliveryRepository.markFailed(id: claimed[1].id, owner: "a", statusCode: 500, error: "late", retryAt: Date(), connection: connection))
         #expect(try DeliveryRepository.markFailed(id: claimed[1].id, owner: "b", statusCode: 500, error: "server error", retryAt: Date().addingTimeInterval(3600), connection: connection))
-        #expect(try DeliveryRepository.claim(owner: "c", limit: 10, leaseSeconds: 30, connection: connection).isEmpty)
+        #expect(try DeliveryRepository.claim(owner: "c", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection).isEmpty)
         try connection.query("UPDATE webhook_deliveries SET next_attempt_at = now() WHERE id = $1", [claimed[1].id])
-        let third = try DeliveryRepository.claim(owner: "c", limit: 10, leaseSeconds: 30, connection: connection)
+        let third = try DeliveryRepository.claim(owner: "c", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection)
         #expect(try DeliveryRepository.markFailed(id: third[0].id, owner: "c", statusCode: 500, error: "gave up", retryAt: nil, connection: connection))
         #expect(try DeliveryRepository.status(id: third[0].id, connection: connection)?.status == "dead")
         // Releasing leases on shutdown makes them due again without costing an attempt.
         try connection.transaction { _ = try PlanRepository.store([Fixtures.plan(for: devices[0], uplink: 3e7)], connection: connection) }
-        let held = try DeliveryRepository.claim(owner: "d", limit: 10, leaseSeconds: 300, connection: connection)
+        let held = try DeliveryRepository.claim(owner: "d", limit: 10, leaseSeconds: 300, secrets: Fixtures.secrets, connection: connection)
         #expect(try DeliveryRepository.releaseLeases(owner: "d", connection: connection) == 1)
-        let back = try DeliveryRepository.claim(owner: "e", limit: 10, leaseSeconds: 300, connection: connection)
+        let back = try DeliveryRepository.claim(owner: "e", limit: 10, leaseSeconds: 300, secrets: Fixtures.secrets, connection: connection)
         #expect(back.map(\.id) == held.map(\.id) && back[0].attempt == 1)
         // Deliveries of a deactivated device die instead of being sent.
         try connection.query("UPDATE webhook_deliveries SET status = 'pending', lease_owner = NULL WHERE id = $1", [back[0].id])
         _ = try FleetRepository.deactivateDevice(id: devices[0], connection: connection)
-        #expect(try DeliveryRepository.claim(owner: "f", limit: 10, leaseSeconds: 30, connection: connection).isEmpty)
+        #expect(try DeliveryRepository.claim(owner: "f", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection).isEmpty)
     }
 
     @Test("leases: one owner at a time; the fencing token grows when the lease changes hands")

@@ -7,21 +7,26 @@ import SplitStore
 public let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 public enum TestCluster {
-    /// The cluster, started on first use.
-    public static let shared: EmbeddedPostgres = {
+    /// The cluster, started on first use, or why it could not be started.
+    private static let started: Result<EmbeddedPostgres, TestRequirementError> = {
         let directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("splitd-test-\(getpid())")
         let cluster = EmbeddedPostgres(stateDirectory: directory, durable: false)
         do {
             try cluster.start()
         } catch {
-            fatalError("cannot start the test PostgreSQL cluster: \(error)")
+            return .failure(TestRequirementError(
+                "this test needs a PostgreSQL server (initdb and pg_ctl; `ops/install-deps` installs the postgresql package), and starting one failed: \(error)"))
         }
         atexit {
-            try? TestCluster.shared.forceStop()
-            try? FileManager.default.removeItem(at: TestCluster.shared.stateDirectory)
+            guard let cluster = try? TestCluster.shared() else { return }
+            try? cluster.forceStop()
+            try? FileManager.default.removeItem(at: cluster.stateDirectory)
         }
-        return cluster
+        return .success(cluster)
     }()
+
+    /// The cluster; throws a clear requirement error when PostgreSQL cannot be started.
+    public static func shared() throws -> EmbeddedPostgres { try started.get() }
 
     public static let migrations: [Migration] = {
         let directory = packageRoot.appendingPathComponent("migrations")
@@ -36,7 +41,7 @@ public struct TestDatabase: Sendable {
 
     /// Creates an empty database (optionally migrated).
     public static func make(migrated: Bool = true, function: String = #function) throws -> TestDatabase {
-        let cluster = TestCluster.shared
+        let cluster = try TestCluster.shared()
         let name = "t_" + function.prefix(20).filter { $0.isLetter || $0.isNumber }.lowercased() + "_" + UUID().uuidString.prefix(8).lowercased()
         try cluster.ensureDatabase(name)
         let database = TestDatabase(name: name, url: cluster.url(database: name))
@@ -50,5 +55,11 @@ public struct TestDatabase: Sendable {
 
     public func connect() throws -> PostgresConnection { try PostgresConnection(url: url) }
 
-    public func drop() { try? TestCluster.shared.dropDatabase(name) }
+    public func drop() { try? TestCluster.shared().dropDatabase(name) }
+}
+
+/// A test cannot run because something it needs is missing; the message says what and how to get it.
+public struct TestRequirementError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -44,8 +44,12 @@ public final class WebhookReceiver: Sendable {
     /// The port it listens on (127.0.0.1).
     public let port: Int
 
-    /// Starts listening on 127.0.0.1 at a free port (or `port`).
-    public init(port requested: Int = 0) async throws {
+    /// The address it listens on (127.0.0.1 or ::1).
+    public let host: String
+
+    /// Starts listening on `host` (127.0.0.1 by default, or ::1) at a free port (or `port`).
+    public init(port requested: Int = 0, host: String = "127.0.0.1") async throws {
+        self.host = host
         let log = self.log
         let router = Router()
         router.post("/**") { request, _ -> Response in
@@ -63,7 +67,7 @@ public final class WebhookReceiver: Sendable {
         var logger = Logger(label: "receiver")
         logger.logLevel = .critical
         let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: requested), serverName: "receiver"),
+            router: router, configuration: .init(address: .hostname(host, port: requested), serverName: "receiver"),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
         task = Task { try await app.runService(gracefulShutdownSignals: []) }
         var iterator = stream.makeAsyncIterator()
@@ -89,7 +93,7 @@ public final class WebhookReceiver: Sendable {
     }
 
     /// URL of `path` on this receiver.
-    public func url(_ path: String = "/hook") -> String { "http://127.0.0.1:\(port)\(path)" }
+    public func url(_ path: String = "/hook") -> String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)" }
 
     /// Stops listening.
     public func stop() async {

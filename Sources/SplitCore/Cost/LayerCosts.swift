@@ -25,6 +25,22 @@ public struct LayerCosts: Sendable {
     /// The budget for the sum of all finite capacities.
     static let unitBudget = Double(Int64(1) << 60)
 
+    /// `seconds · scale` rounded half up, saturating at the budget instead of trapping. Inputs
+    /// within `Limits` keep every total finite, so saturation never happens for accepted values;
+    /// it is what keeps a value that slipped past validation from crashing the process.
+    @inline(__always)
+    static func units(_ seconds: Double, scale: Double) -> Int64 {
+        let scaled = seconds * scale + 0.5
+        guard scaled < unitBudget else { return Int64(1) << 60 }  // also NaN
+        return scaled > 0 ? Int64(scaled) : 0
+    }
+
+    /// Units per second that fit `total` seconds into the budget (1 when there is nothing to fit).
+    @inline(__always)
+    static func scale(total: Double) -> Double {
+        total > 0 && total.isFinite ? unitBudget / total : 1
+    }
+
     /// Creates empty buffers; `PreparedModel.computeCosts` fills them.
     public init() {}
 
@@ -48,12 +64,12 @@ public struct LayerCosts: Sendable {
         transferSeconds.withUnsafeBufferPointer { transfer in
             for layer in 0..<count { total += device[layer] + server[layer] + transfer[layer] }
         }}}
-        unitsPerSecond = total > 0 ? Self.unitBudget / total : 1
+        unitsPerSecond = Self.scale(total: total)
         let scale = unitsPerSecond
         func convert(_ seconds: [Double], _ units: inout [Int64]) {
             seconds.withUnsafeBufferPointer { seconds in
                 units.withUnsafeMutableBufferPointer { units in
-                    for layer in 0..<count { units[layer] = Int64(seconds[layer] * scale + 0.5) }
+                    for layer in 0..<count { units[layer] = Self.units(seconds[layer], scale: scale) }
                 }
             }
         }
@@ -70,13 +86,13 @@ extension LayerCosts {
         var total = 0.0
         for layer in members { total += deviceSeconds[Int(layer)] + serverSeconds[Int(layer)] + transferSeconds[Int(layer)] }
         for layer in transferOnly { total += transferSeconds[Int(layer)] }
-        let scale = total > 0 ? Self.unitBudget / total : 1
+        let scale = Self.scale(total: total)
         for layer in members {
-            deviceUnits[Int(layer)] = Int64(deviceSeconds[Int(layer)] * scale + 0.5)
-            serverUnits[Int(layer)] = Int64(serverSeconds[Int(layer)] * scale + 0.5)
-            transferUnits[Int(layer)] = Int64(transferSeconds[Int(layer)] * scale + 0.5)
+            deviceUnits[Int(layer)] = Self.units(deviceSeconds[Int(layer)], scale: scale)
+            serverUnits[Int(layer)] = Self.units(serverSeconds[Int(layer)], scale: scale)
+            transferUnits[Int(layer)] = Self.units(transferSeconds[Int(layer)], scale: scale)
         }
-        for layer in transferOnly { transferUnits[Int(layer)] = Int64(transferSeconds[Int(layer)] * scale + 0.5) }
+        for layer in transferOnly { transferUnits[Int(layer)] = Self.units(transferSeconds[Int(layer)], scale: scale) }
         return scale
     }
 }

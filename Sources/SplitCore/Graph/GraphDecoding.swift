@@ -6,18 +6,57 @@ extension ModelGraph {
 
     /// Parses and validates a `splitgraph/1` JSON document.
     ///
-    /// Unknown fields are ignored. Every rejection is a `GraphError` naming the layer and field.
-    public init(json data: Data) throws {
-        let file: GraphFile
+    /// Unknown fields are ignored. Every rejection is a `GraphError` naming the layer and field
+    /// (and, for malformed JSON, the line and column).
+    public init(json data: some Collection<UInt8>) throws {
+        let root: JSONObject
         do {
-            file = try JSONDecoder().decode(GraphFile.self, from: data)
-        } catch let error as GraphError {
-            throw error
-        } catch let error as DecodingError {
-            throw GraphError(decoding: error)
+            root = try JSONObject(parsing: data)
+        } catch let error as JSONSyntaxError {
+            throw GraphError(.invalidJSON, error.description)
+        } catch let error as JSONFieldError {
+            throw GraphError(.invalidJSON, "a splitgraph/1 document must be a JSON object: \(error)")
         }
-        try self.init(name: file.name ?? "", layers: file.layers, outputs: file.outputs)
+        try self.init(document: root)
     }
+
+    /// Reads and validates a `splitgraph/1` document already parsed into `root` (for callers that
+    /// embed a graph in a larger document, such as the HTTP API's stateless planning).
+    public init(document root: JSONObject) throws {
+        let format: String?
+        do {
+            format = try root.string("format")
+        } catch {
+            throw GraphError(.wrongFormat, field: "format", "must be the string \"\(ModelGraph.formatTag)\"")
+        }
+        guard let format else { throw GraphError(.wrongFormat, field: "format", "missing 'format'; expected \"\(ModelGraph.formatTag)\"") }
+        guard format == ModelGraph.formatTag else {
+            throw GraphError(.wrongFormat, field: "format", "expected \"\(ModelGraph.formatTag)\", got \"\(format)\"")
+        }
+        let name: String
+        let outputs: [String]?
+        let layerValues: [JSONValue]
+        do {
+            name = try root.string("name", maximumLength: Self.maximumNameLength) ?? ""
+            outputs = try root.strings("outputs", maximumLength: Self.maximumNameLength)
+            guard let values = try root.array("layers") else {
+                throw GraphError(.missingField, field: "layers", "missing 'layers' array")
+            }
+            layerValues = values
+        } catch let error as JSONFieldError {
+            throw GraphError(.invalidField, field: error.field, error.reason)
+        }
+        guard layerValues.count <= Self.maximumLayerCount else {
+            throw GraphError(.tooManyLayers, "graph has \(layerValues.count) layers; at most \(Self.maximumLayerCount) are accepted")
+        }
+        var layers: [Layer] = []
+        layers.reserveCapacity(layerValues.count)
+        for (position, value) in layerValues.enumerated() { layers.append(try Layer(json: value, position: position)) }
+        try self.init(name: name, layers: layers, outputs: outputs)
+    }
+
+    /// The longest layer, block, op or model name accepted, in characters.
+    public static let maximumNameLength = 1000
 
     /// Encodes the graph back into `splitgraph/1` JSON (layers in topological order).
     public func jsonData() -> Data {
@@ -29,7 +68,7 @@ extension ModelGraph {
 }
 
 /// The on-disk shape of a splitgraph/1 document.
-struct GraphFile: Codable {
+struct GraphFile: Encodable {
     var name: String?
     var outputs: [String]?
     var layers: [Layer]
@@ -42,23 +81,6 @@ struct GraphFile: Codable {
         self.layers = layers
     }
 
-    init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        let format = try? container.decodeIfPresent(String.self, forKey: .format)
-        guard let format else {
-            throw GraphError(.wrongFormat, field: "format", "missing 'format'; expected \"\(ModelGraph.formatTag)\"")
-        }
-        guard format == ModelGraph.formatTag else {
-            throw GraphError(.wrongFormat, field: "format", "expected \"\(ModelGraph.formatTag)\", got \"\(format)\"")
-        }
-        name = try container.decodeIfPresent(String.self, forKey: .name)
-        outputs = try container.decodeIfPresent([String].self, forKey: .outputs)
-        guard container.contains(.layers) else {
-            throw GraphError(.missingField, field: "layers", "missing 'layers' array")
-        }
-        layers = try container.decode([Layer].self, forKey: .layers)
-    }
-
     func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(ModelGraph.formatTag, forKey: .format)
@@ -68,7 +90,7 @@ struct GraphFile: Codable {
     }
 }
 
-extension Layer: Codable {
+extension Layer: Encodable {
     enum CodingKeys: String, CodingKey {
         case name, op, inputs, block
         case forwardFLOPs = "forward_flops"
@@ -77,47 +99,48 @@ extension Layer: Codable {
         case parameterBytes = "param_bytes"
     }
 
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        let position = decoder.codingPath.last?.intValue ?? 0
-        let decodedName = try? container.decodeIfPresent(String.self, forKey: .name)
-        guard let name = decodedName else {
-            let found = container.contains(.name) ? "'name' must be a string" : "missing 'name'"
-            throw GraphError(.missingField, layer: "#\(position)", field: "name", found)
+    /// Reads layer number `position` of a document, naming the layer and field in every error.
+    init(json value: JSONValue, position: Int) throws {
+        let object: JSONObject
+        do {
+            object = try JSONObject(value, path: "layers[\(position)]")
+        } catch {
+            throw GraphError(.invalidField, layer: "#\(position)", field: "layers[\(position)]", "must be an object, got \(value.kindDescription)")
+        }
+        let name: String
+        do {
+            guard let text = try object.string("name", maximumLength: ModelGraph.maximumNameLength) else {
+                throw GraphError(.missingField, layer: "#\(position)", field: "name", object.contains("name") ? "'name' must be a string" : "missing 'name'")
+            }
+            name = text
+        } catch let error as JSONFieldError {
+            throw GraphError(.invalidField, layer: "#\(position)", field: "name", error.reason)
         }
         let label = name.isEmpty ? "#\(position)" : name
-
-        func number(_ key: CodingKeys, required: Bool) throws -> Double {
-            guard container.contains(key), (try? container.decodeNil(forKey: key)) == false else {
-                if required { throw GraphError(.missingField, layer: label, field: key.rawValue, "missing required number") }
-                return 0
+        func read<T>(_ key: String, _ body: () throws -> T) throws -> T {
+            do {
+                return try body()
+            } catch let error as JSONFieldError {
+                throw GraphError(.invalidField, layer: label, field: key, error.reason)
             }
-            guard let value = try? container.decode(Double.self, forKey: key) else {
-                throw GraphError(.invalidField, layer: label, field: key.rawValue, "must be a number")
+        }
+        func number(_ key: String, required: Bool, range: ValueRange) throws -> Double {
+            guard let value = try read(key, { try object.number(key, within: range) }) else {
+                if required { throw GraphError(.missingField, layer: label, field: key, "missing required number") }
+                return 0
             }
             return value
         }
-        var inputs: [String] = []
-        if container.contains(.inputs) {
-            guard let decoded = try? container.decode([String].self, forKey: .inputs) else {
-                throw GraphError(.invalidField, layer: label, field: "inputs", "must be an array of layer names")
-            }
-            inputs = decoded
-        }
-        let block: String?
-        do {
-            block = try container.decodeIfPresent(String.self, forKey: .block)
-        } catch {
-            throw GraphError(.invalidField, layer: label, field: "block", "must be a string")
-        }
+        let inputs = try read("inputs") { try object.strings("inputs", maximumLength: ModelGraph.maximumNameLength) } ?? []
+        let block = try read("block") { try object.string("block", maximumLength: ModelGraph.maximumNameLength) }
         self.init(
             name: name,
-            op: (try? container.decodeIfPresent(String.self, forKey: .op)) ?? "",
+            op: try read("op") { try object.string("op", maximumLength: ModelGraph.maximumNameLength) } ?? "",
             inputs: inputs,
-            forwardFLOPs: try number(.forwardFLOPs, required: true),
-            backwardFLOPs: try number(.backwardFLOPs, required: true),
-            outputBytes: try number(.outputBytes, required: true),
-            parameterBytes: try number(.parameterBytes, required: false),
+            forwardFLOPs: try number("forward_flops", required: true, range: Limits.layerFLOPs),
+            backwardFLOPs: try number("backward_flops", required: true, range: Limits.layerFLOPs),
+            outputBytes: try number("output_bytes", required: true, range: Limits.layerBytes),
+            parameterBytes: try number("param_bytes", required: false, range: Limits.layerBytes),
             block: block?.isEmpty == true ? nil : block
         )
     }
@@ -135,25 +158,9 @@ extension Layer: Codable {
     }
 }
 
-extension GraphError {
-    /// Maps a Foundation decoding failure to a message that says where in the document it happened.
-    public init(decoding error: DecodingError) {
-        func path(_ codingPath: [CodingKey]) -> String {
-            codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-                .trimmingCharacters(in: CharacterSet(charactersIn: "."))
-        }
-        switch error {
-        case .dataCorrupted(let context) where context.codingPath.isEmpty:
-            let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            self.init(.invalidJSON, "invalid JSON: \(detail ?? context.debugDescription)")
-        case .dataCorrupted(let context):
-            self.init(.invalidField, field: path(context.codingPath), context.debugDescription)
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            self.init(.invalidField, field: path(context.codingPath), "has the wrong type: \(context.debugDescription)")
-        case .keyNotFound(let key, let context):
-            self.init(.missingField, field: path(context.codingPath + [key]), "missing required field")
-        @unknown default:
-            self.init(.invalidJSON, "invalid document: \(error)")
-        }
+/// A graph encodes as its `splitgraph/1` document (layers in topological order).
+extension ModelGraph: Encodable {
+    public func encode(to encoder: Encoder) throws {
+        try GraphFile(name: name, outputs: outputs.map { layers[$0].name }, layers: layers).encode(to: encoder)
     }
 }

@@ -62,6 +62,7 @@ public struct ModelGraph: Sendable {
         guard unordered.count <= Self.maximumLayerCount else {
             throw GraphError(.tooManyLayers, "graph has \(unordered.count) layers; at most \(Self.maximumLayerCount) are accepted")
         }
+        guard !name.utf8.contains(0) else { throw GraphError(.invalidField, field: "name", "must not contain NUL (\\u0000)") }
         var positionByName: [String: Int] = [:]
         positionByName.reserveCapacity(unordered.count)
         for (position, layer) in unordered.enumerated() {
@@ -155,13 +156,16 @@ public struct ModelGraph: Sendable {
         guard !layer.name.isEmpty else {
             throw GraphError(.emptyName, layer: "#\(position)", field: "name", "layer name must not be empty")
         }
-        let numbers: [(String, Double)] = [
-            ("forward_flops", layer.forwardFLOPs), ("backward_flops", layer.backwardFLOPs),
-            ("output_bytes", layer.outputBytes), ("param_bytes", layer.parameterBytes),
+        let texts: [(String, String)] = [("name", layer.name), ("op", layer.op), ("block", layer.block ?? "")] + layer.inputs.map { ("inputs", $0) }
+        for (field, text) in texts where text.utf8.contains(0) {
+            throw GraphError(.invalidField, layer: field == "name" ? "#\(position)" : layer.name, field: field, "must not contain NUL (\\u0000)")
+        }
+        let numbers: [(String, Double, ValueRange)] = [
+            ("forward_flops", layer.forwardFLOPs, Limits.layerFLOPs), ("backward_flops", layer.backwardFLOPs, Limits.layerFLOPs),
+            ("output_bytes", layer.outputBytes, Limits.layerBytes), ("param_bytes", layer.parameterBytes, Limits.layerBytes),
         ]
-        for (field, value) in numbers where !(value.isFinite && value >= 0) {
-            throw GraphError(.invalidField, layer: layer.name, field: field,
-                             "must be a finite number >= 0, got \(value)")
+        for (field, value, range) in numbers {
+            if let violation = range.violation(value) { throw GraphError(.invalidField, layer: layer.name, field: field, violation) }
         }
     }
 

@@ -42,6 +42,15 @@ final class CutInstance: Sendable {
     let externalNodes: [Int32]
     /// Arcs with infinite capacity (aux → consumer, consumer → producer), reverse zero.
     let infiniteArcs: [Int32]
+    /// Per member i: its member consumers (local indices) are
+    /// `consumerList[consumerStart[i]..<consumerStart[i+1]]`; `feedsServerSide[i]` tells whether
+    /// it also feeds a layer fixed on the server. Used to price a partition of the members.
+    let consumerStart: [Int32]
+    let consumerList: [Int32]
+    let feedsServerSide: [Bool]
+    /// Per external producer j: its member consumers, in the same layout.
+    let externalConsumerStart: [Int32]
+    let externalConsumerList: [Int32]
 
     enum TransferKind: UInt8, Sendable {
         /// No consumer in or beyond the instance.
@@ -107,6 +116,7 @@ final class CutInstance: Sendable {
             }
         }
         var externalNodes: [Int32] = []
+        var externalConsumerStart: [Int32] = [0], externalConsumerList: [Int32] = []
         for producer in externals {
             let aux = nextAux
             nextAux += 1
@@ -114,9 +124,18 @@ final class CutInstance: Sendable {
             for consumer in graph.successors(of: producer) {
                 if case .member(let local) = membership(consumer) {
                     infinite.append(Int32(builder.addArc(from: aux, to: local)))
+                    externalConsumerList.append(Int32(local))
                 }
             }
+            externalConsumerStart.append(Int32(externalConsumerList.count))
         }
+        var consumerStart: [Int32] = [0]
+        for consumers in memberConsumers { consumerStart.append(consumerStart.last! + Int32(consumers.count)) }
+        self.consumerStart = consumerStart
+        self.consumerList = memberConsumers.flatMap { $0.map { Int32($0) } }
+        self.feedsServerSide = feedsServer
+        self.externalConsumerStart = externalConsumerStart
+        self.externalConsumerList = externalConsumerList
         self.members = members.map { Int32($0) }
         self.topology = builder.build()
         self.transferKind = kinds

@@ -51,6 +51,12 @@ public struct Plan: Sendable, Equatable {
     public var transferBytes: Double
     /// Wall time the planner took, microseconds.
     public var solveMicroseconds: Double
+    /// Training memory M(D) of the device part under the plan's batch size and optimizer, bytes
+    /// (`DeviceMemoryTerms`).
+    public var deviceMemoryBytes: Int64
+    /// Whether the device memory limit cost delay: the fastest split without the limit does not
+    /// fit, so this plan is slower than it (by more than 1e-9 relative).
+    public var memoryBound: Bool
 
     /// Indices of device layers in topological order.
     public var deviceLayers: [Int] { onDevice.indices.filter { onDevice[$0] } }
@@ -100,16 +106,23 @@ extension PreparedModel {
 }
 
 extension PreparedModel {
-    /// The plan for a split chosen elsewhere (`onDevice[v]` for every layer): its delay and
-    /// breakdown under `conditions`. Throws `PlanningError.invalidSplit` if it breaks a rule.
+    /// The plan for a split chosen elsewhere (`onDevice[v]` for every layer): its delay,
+    /// breakdown and device memory under `conditions`. Throws `PlanningError.invalidSplit` if it
+    /// breaks a rule, `.splitExceedsDeviceMemory` if it needs more than the conditions' limit.
     public func plan(forSplit onDevice: [Bool], conditions: PlanningConditions, algorithm: PlanningAlgorithm = .dag) throws -> Plan {
         try conditions.validate()
         if let violation = violation(of: onDevice) { throw PlanningError.invalidSplit(violation) }
+        let memory = try memoryTerms(batchSize: conditions.batchSize, optimizer: conditions.optimizer,
+                                     saturating: conditions.deviceMemoryLimitBytes == nil).bytes(onDevice: onDevice, graph: graph)
+        if let limit = conditions.deviceMemoryLimitBytes, memory > limit {
+            throw PlanningError.splitExceedsDeviceMemory(neededBytes: memory, limitBytes: limit)
+        }
         var costs = LayerCosts()
         computeCosts(conditions, into: &costs)
         let evaluation = evaluate(onDevice: onDevice, costs: costs, conditions: conditions)
         return Plan(algorithm: algorithm, onDevice: onDevice, delaySeconds: evaluation.breakdown.totalSeconds,
                     breakdown: evaluation.breakdown, cutLayers: evaluation.cutLayers,
-                    transferBytes: evaluation.transferBytes, solveMicroseconds: 0)
+                    transferBytes: evaluation.transferBytes, solveMicroseconds: 0,
+                    deviceMemoryBytes: memory, memoryBound: false)
     }
 }

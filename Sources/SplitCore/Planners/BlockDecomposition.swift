@@ -4,9 +4,13 @@
 /// ## Why the block-wise optimum is exact
 /// Layers fall into four kinds: forced onto the device (inputs, raw-input readers and their
 /// ancestors), forced onto the server (outputs and their descendants), *followers* and the *free*
-/// rest. A follower is a zero-compute layer with exactly one producer whose consumers are all
-/// followers (assertion and guard nodes of traced graphs): placing it with its producer costs
-/// nothing, so some optimum does so, and followers can be left out and put back at the end.
+/// rest. A follower is a layer that costs nothing (no compute on either side, no resident device
+/// memory r_v) with exactly one producer and only followers as consumers (assertion and guard
+/// nodes of traced graphs). Moving every follower to its producer's side never raises the delay
+/// nor the device memory M(D): it adds no compute and no memory, a follower never becomes a cut
+/// layer (its consumers move with it), and its producer can only stop being one. So for any split,
+/// with or without a memory limit, an equally good one places followers with their producers,
+/// and followers can be left out and put back at the end.
 ///
 /// A *boundary* is a free layer that is comparable with every other free layer: each is its
 /// ancestor or its descendant. In a topological order of the free layers this means every layer
@@ -83,8 +87,9 @@ public final class BlockDecomposition: Sendable {
         externalList.range(externalStart[candidate], externalStart[candidate + 1]).map { Int($0) }
     }
 
-    /// Derives the decomposition. `hasZeroCompute[v]` tells whether v costs nothing on either side;
-    /// `splitEveryRegion` splits every region that has windows (see `RegionWindows.windows`).
+    /// Derives the decomposition. `hasZeroCompute[v]` tells whether v costs nothing: no compute on
+    /// either side and no resident device memory. `splitEveryRegion` splits every region that has
+    /// windows (see `RegionWindows.windows`).
     init(graph: ModelGraph, rules: PlacementRules, hasZeroCompute: [Bool], splitEveryRegion: Bool = false) {
         let count = graph.count
         var isFollower = [Bool](repeating: false, count: count)

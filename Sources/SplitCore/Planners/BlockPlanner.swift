@@ -3,6 +3,9 @@ final class BlockWorkspace {
     let base: FlatBuffer<Double>
     let lowerBound: FlatBuffer<Double>
     let upperBound: FlatBuffer<Double>
+    /// Region part of the delay with the whole region on the server / on the device.
+    let allServer: FlatBuffer<Double>
+    let allDevice: FlatBuffer<Double>
     /// Candidates worth a region solve, best lower bound first.
     var order: [Int32] = []
     /// Region solves in the latest plan (for benchmarks and tests).
@@ -15,6 +18,8 @@ final class BlockWorkspace {
         base = FlatBuffer(repeating: 0, count: candidates)
         lowerBound = FlatBuffer(repeating: 0, count: candidates)
         upperBound = FlatBuffer(repeating: 0, count: candidates)
+        allServer = FlatBuffer(repeating: 0, count: candidates)
+        allDevice = FlatBuffer(repeating: 0, count: candidates)
         order.reserveCapacity(candidates)
         bestSides = FlatBuffer(repeating: false, count: largestWindow)
     }
@@ -26,7 +31,7 @@ extension SplitPlanner {
 
     /// How the best candidate's region is placed: on one side, as a max-flow left it, or as a
     /// stored cut of its envelope.
-    private enum RegionPlacement: Equatable { case allServer, allDevice, solved, envelope(Int) }
+    enum RegionPlacement: Equatable { case allServer, allDevice, solved, envelope(Int) }
 
     /// `block`: exact block-wise planning (argument in `BlockDecomposition`).
     ///
@@ -38,8 +43,10 @@ extension SplitPlanner {
     /// bound is the incumbent and windows are cut in order of their lower bound until none can beat
     /// it: priced from their `RegionEnvelope` when they have one (no max-flow), otherwise by exact
     /// integer max-flow. Candidate totals are compared in Double: the optimum matches `dag` to
-    /// within `pruningTolerance` relative (tests check 1e-12 on thousands of graphs).
-    func solveBlockWise(_ conditions: PlanningConditions) {
+    /// within `pruningTolerance` relative (tests check 1e-12 on thousands of graphs). Returns the best
+    /// total (the delay without the round trip).
+    @discardableResult
+    func solveBlockWise(_ conditions: PlanningConditions) -> Double {
         let tables = model.blockTables
         let work = blockWorkspace
         let coefficients = PreparedModel.Coefficients(conditions)
@@ -72,6 +79,8 @@ extension SplitPlanner {
             let allDevice = row.pointee.regionDevice.seconds(secondsPerFLOP: deviceRate, batch: batch)
                 + row.pointee.exitBytes * byteRate
             work.base[candidate] = base
+            work.allServer[candidate] = allServer
+            work.allDevice[candidate] = allDevice
             let upper = base + min(allServer, allDevice)
             work.upperBound[candidate] = upper
             let computeMinimum = row.pointee.regionProfiled
@@ -135,6 +144,7 @@ extension SplitPlanner {
         case .solved, .envelope: nil
         }
         writeBlockPartition(candidate: bestCandidate, regionPlacement: regionPlacement, touched: touchedLow..<max(touchedLow, touchedHigh))
+        return best
     }
 
     /// Copies candidate `candidate`'s members' sides from `onDevice` into the workspace, or back.
@@ -163,7 +173,7 @@ extension SplitPlanner {
     /// region solve left them when `regionPlacement` is nil). Free layers are stored in topological order,
     /// so only the layers between the previous block partition's region and this one change, plus
     /// the `touched` range that this plan's region solves overwrote.
-    private func writeBlockPartition(candidate: Int, regionPlacement: Bool?, touched: Range<Int>) {
+    func writeBlockPartition(candidate: Int, regionPlacement: Bool?, touched: Range<Int>) {
         let decomposition = model.decomposition
         let tables = model.blockTables
         let free = decomposition.freeLayers
@@ -210,14 +220,20 @@ extension SplitPlanner {
         let instance = model.regions[region]
         let solver = regionSolvers[region] ?? MaxFlowSolver(topology: instance.topology)
         regionSolvers[region] = solver
+        fillRegionSeconds(region, coefficients)
         let scale = instance.members.withUnsafeBufferPointer { members in
             instance.externalLayers.withUnsafeBufferPointer { externals in
-                model.fillSeconds(members, allLayers: false, coefficients, into: &costs)
-                model.fillSeconds(externals, allLayers: false, coefficients, into: &costs)
-                return costs.quantize(members: members, transferOnly: externals)
+                costs.quantize(members: members, transferOnly: externals)
             }
         }
         let cut = instance.solve(with: solver, costs: costs, onDevice: &onDevice)
         return Double(cut) / scale
+    }
+
+    /// Fills the second-valued costs of region `region`'s members and external producers.
+    func fillRegionSeconds(_ region: Int, _ coefficients: PreparedModel.Coefficients) {
+        let instance = model.regions[region]
+        instance.members.withUnsafeBufferPointer { model.fillSeconds($0, allLayers: false, coefficients, into: &costs) }
+        instance.externalLayers.withUnsafeBufferPointer { model.fillSeconds($0, allLayers: false, coefficients, into: &costs) }
     }
 }

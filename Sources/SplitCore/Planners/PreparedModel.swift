@@ -22,6 +22,12 @@ public final class PreparedModel: Sendable {
     let serverProfileSeconds: [Double]
     /// Per-layer output bytes per sample.
     let outputBytes: [Double]
+    /// Per-layer parameter bytes.
+    let parameterBytes: [Double]
+    /// Per-layer activation bytes kept for backward per sample: the device profile's measured
+    /// `memory_bytes` per sample, else the output bytes, or 0 for a layer that reaches no model
+    /// output (see `DeviceMemoryTerms`).
+    let keptBytesPerSample: [Double]
     /// Restructured network over the whole graph (the `dag` planner).
     let wholeGraph: CutInstance
     /// Restructured network per block candidate (the `block` planner).
@@ -56,13 +62,26 @@ public final class PreparedModel: Sendable {
         self.serverProfile = serverProfile
         trainingFLOPs = graph.layers.map(\.trainingFLOPs)
         outputBytes = graph.layers.map(\.outputBytes)
+        parameterBytes = graph.layers.map(\.parameterBytes)
+        // Layers from which no model output is reachable never take part in the backward pass.
+        var reachesOutput = graph.isOutput
+        for layer in stride(from: graph.count - 1, through: 0, by: -1) where !reachesOutput[layer] {
+            reachesOutput[layer] = graph.successors(of: layer).contains { reachesOutput[$0] }
+        }
+        let keptBytesPerSample = (0..<graph.count).map { layer in
+            deviceProfile?.memoryBytesPerSample[graph.layers[layer].name] ?? (reachesOutput[layer] ? graph.layers[layer].outputBytes : 0)
+        }
+        self.keptBytesPerSample = keptBytesPerSample
         let deviceProfileSeconds = graph.layers.map { deviceProfile?.secondsPerSample[$0.name] ?? .nan }
         let serverProfileSeconds = graph.layers.map { serverProfile?.secondsPerSample[$0.name] ?? .nan }
         self.deviceProfileSeconds = deviceProfileSeconds
         self.serverProfileSeconds = serverProfileSeconds
+        // Layers that cost nothing anywhere: no compute on either side and no resident device
+        // memory (the block planner may place them with their producer, see BlockDecomposition).
         let zeroCompute = (0..<graph.count).map { layer in
             graph.layers[layer].trainingFLOPs == 0
                 && !(deviceProfileSeconds[layer] > 0) && !(serverProfileSeconds[layer] > 0)
+                && graph.layers[layer].parameterBytes == 0 && keptBytesPerSample[layer] == 0
         }
         wholeGraph = CutInstance(
             graph: graph, members: Array(0..<graph.count), externals: [],

@@ -2,6 +2,8 @@ import Foundation
 
 /// The JSON shape of a plan, shared by `splitctl plan --format json` and the HTTP API.
 public struct PlanReport: Codable, Sendable, Equatable {
+    /// `planned` (a split that fits); see `MemoryInfeasibleReport` for the other status.
+    public var status = "planned"
     /// Planner used.
     public var algorithm: String
     /// Model name.
@@ -22,32 +24,42 @@ public struct PlanReport: Codable, Sendable, Equatable {
     public var breakdown: DelayBreakdown
     /// Planner wall time, microseconds.
     public var solveMicroseconds: Double
+    /// Training memory M(D) of the device part, bytes.
+    public var deviceMemoryBytes: Int64
+    /// `true` when the device memory limit binds (the fastest split without it does not fit);
+    /// absent otherwise.
+    public var memoryBound: Bool?
     /// The conditions planned for.
     public var conditions: ConditionsReport
 
-    /// The conditions part of a report.
+    /// The conditions part of a report: the conditions, and the raw-upload rule planned under.
     public struct ConditionsReport: Codable, Sendable, Equatable {
-        public var batchSize: Int
-        public var deviceFLOPsPerSecond: Double
-        public var serverFLOPsPerSecond: Double
-        public var uplinkBitsPerSecond: Double
-        public var downlinkBitsPerSecond: Double
-        public var rttSeconds: Double
+        public var conditions: PlanningConditions
         public var allowRawUpload: Bool
 
-        enum CodingKeys: String, CodingKey {
-            case batchSize = "batch_size"
-            case deviceFLOPsPerSecond = "device_flops"
-            case serverFLOPsPerSecond = "server_flops"
-            case uplinkBitsPerSecond = "uplink_bps"
-            case downlinkBitsPerSecond = "downlink_bps"
-            case rttSeconds = "rtt_seconds"
-            case allowRawUpload = "allow_raw_upload"
+        enum CodingKeys: String, CodingKey { case allowRawUpload = "allow_raw_upload" }
+
+        public init(conditions: PlanningConditions, allowRawUpload: Bool) {
+            self.conditions = conditions
+            self.allowRawUpload = allowRawUpload
+        }
+
+        public init(from decoder: Decoder) throws {
+            conditions = try PlanningConditions(from: decoder)
+            allowRawUpload = try decoder.container(keyedBy: CodingKeys.self).decode(Bool.self, forKey: .allowRawUpload)
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            try conditions.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(allowRawUpload, forKey: .allowRawUpload)
         }
     }
 
     enum CodingKeys: String, CodingKey {
-        case algorithm, model, layers, breakdown, conditions
+        case status, algorithm, model, layers, breakdown, conditions
+        case deviceMemoryBytes = "device_memory_bytes"
+        case memoryBound = "memory_bound"
         case delaySeconds = "delay_seconds"
         case deviceLayers = "device_layers"
         case serverLayers = "server_layers"
@@ -69,12 +81,53 @@ public struct PlanReport: Codable, Sendable, Equatable {
         transferBytes = plan.transferBytes
         breakdown = plan.breakdown
         solveMicroseconds = plan.solveMicroseconds
-        self.conditions = ConditionsReport(
-            batchSize: conditions.batchSize, deviceFLOPsPerSecond: conditions.deviceFLOPsPerSecond,
-            serverFLOPsPerSecond: conditions.serverFLOPsPerSecond,
-            uplinkBitsPerSecond: conditions.uplinkBitsPerSecond,
-            downlinkBitsPerSecond: conditions.downlinkBitsPerSecond, rttSeconds: conditions.rttSeconds,
-            allowRawUpload: model.rules.allowRawUpload)
+        deviceMemoryBytes = plan.deviceMemoryBytes
+        memoryBound = plan.memoryBound ? true : nil
+        self.conditions = ConditionsReport(conditions: conditions, allowRawUpload: model.rules.allowRawUpload)
+    }
+
+    /// Compact JSON with sorted keys.
+    public func jsonData() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try! encoder.encode(self)
+    }
+}
+
+/// The JSON shape of "no valid split fits the device memory limit" (`splitctl plan --format json`
+/// exits 1 with this on stdout; the HTTP API can send the same body).
+public struct MemoryInfeasibleReport: Codable, Sendable, Equatable {
+    /// Always `infeasible`.
+    public var status = "infeasible"
+    /// Always `device_memory`: the limit is what no split meets.
+    public var reason = "device_memory"
+    /// Planner asked.
+    public var algorithm: String
+    /// Model name.
+    public var model: String
+    /// The least memory any valid split needs, bytes (exact).
+    public var requiredDeviceMemoryBytes: Int64
+    /// The limit, bytes.
+    public var deviceMemoryLimitBytes: Int64
+    /// One line for people.
+    public var message: String
+    /// The conditions planned for.
+    public var conditions: PlanReport.ConditionsReport
+
+    enum CodingKeys: String, CodingKey {
+        case status, reason, algorithm, model, message, conditions
+        case requiredDeviceMemoryBytes = "required_device_memory_bytes"
+        case deviceMemoryLimitBytes = "device_memory_limit_bytes"
+    }
+
+    /// Describes `PlanningError.deviceMemoryExceeded(requiredBytes, limitBytes)` for `model`.
+    public init(requiredBytes: Int64, limitBytes: Int64, algorithm: PlanningAlgorithm, model: PreparedModel, conditions: PlanningConditions) {
+        self.algorithm = algorithm.rawValue
+        self.model = model.graph.name
+        requiredDeviceMemoryBytes = requiredBytes
+        deviceMemoryLimitBytes = limitBytes
+        message = PlanningError.deviceMemoryExceeded(requiredBytes: requiredBytes, limitBytes: limitBytes).description
+        self.conditions = PlanReport.ConditionsReport(conditions: conditions, allowRawUpload: model.rules.allowRawUpload)
     }
 
     /// Compact JSON with sorted keys.

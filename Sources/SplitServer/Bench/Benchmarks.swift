@@ -153,7 +153,7 @@ public enum Benchmarks {
             let plan = try planner.plan(.block, conditions: conditions)
             plans.append(NewPlan(deviceID: estimate.deviceID, modelName: graph.name, modelVersion: 1, algorithm: "block", conditions: conditions,
                                  deviceLayers: plan.deviceLayers.map { names[$0] }, cutLayers: plan.cutLayers.map { names[$0] },
-                                 splitFingerprint: PlanRepository.fingerprint(modelName: graph.name, modelVersion: 1, onDevice: plan.onDevice),
+                                 splitFingerprint: SplitFingerprint.of(modelName: graph.name, modelVersion: 1, onDevice: plan.onDevice),
                                  predictedDelaySeconds: plan.delaySeconds, transferBytes: plan.transferBytes, breakdown: plan.breakdown,
                                  solveMicroseconds: plan.solveMicroseconds, reason: index % 2 == 0 ? .newDevice : .telemetryChange, deliver: false))
         }
@@ -214,7 +214,7 @@ public enum Benchmarks {
         logger.logLevel = .warning
         let pool = ConnectionPool(url: scratch.url, maximumConnections: workers + 2)
         let service = PlanningService(
-            pool: pool, planner: FleetPlanner(cache: ModelCache(), minimumGain: 0.05, algorithm: .block, logger: logger),
+            pool: pool, planner: FleetPlanner(cache: ModelCache(), rule: ReplaceRule(minimumGain: 0.05), algorithm: .block, logger: logger),
             interval: 10, batchSize: 1000, workers: workers, metrics: ServerMetrics.shared, logger: logger)
         var started = DispatchTime.now()
         let first = await service.runCycle()
@@ -258,7 +258,8 @@ public enum Benchmarks {
         logger.logLevel = .warning
         let pool = ConnectionPool(url: scratch.url, maximumConnections: workers + 4)
         let service = DeliveryService(
-            pool: pool, client: WebhookClient(timeoutSeconds: 10), policy: try TargetPolicy(allowList: ["127.0.0.1"]), schedule: .standard,
+            pool: pool, secrets: try SecretBox(keyBytes: [UInt8](repeating: 7, count: 32)), client: WebhookClient(timeoutSeconds: 10),
+            policy: try TargetPolicy(allowList: ["127.0.0.1"]), schedule: .standard,
             owner: "bench", batchSize: batch, workers: workers, leaseSeconds: 60, metrics: ServerMetrics.shared, logger: logger)
         let started = DispatchTime.now()
         let run = Task { try await service.run() }
@@ -333,9 +334,10 @@ extension Benchmarks {
         let pool = ConnectionPool(url: scratch.url, maximumConnections: concurrency + 2)
         let token = "bench-admin-token-0123456789"
         let migrator = Migrator(migrations: try Migration.load(from: try Migration.defaultDirectory()))
-        let api = APIDependencies(pool: pool, auth: Authenticator(adminToken: token, pool: pool), cache: ModelCache(), metrics: ServerMetrics.shared,
-                                  policy: try TargetPolicy(), migrator: migrator, smoothing: LinkSmoothing(), thresholds: ReplanThresholds(), maximumBodyBytes: 64 << 20,
-                                  telemetryRetentionDays: 30, logger: logger)
+        let store = PostgresAPIStore(pool: pool, cache: ModelCache(), migrator: migrator, secrets: try SecretBox(keyBytes: [UInt8](repeating: 7, count: 32)),
+                                     smoothing: LinkSmoothing(), thresholds: ReplanThresholds())
+        let api = APIDependencies(store: store, auth: Authenticator(adminTokens: [token], store: store), metrics: ServerMetrics.shared,
+                                  policy: try TargetPolicy(), maximumBodyBytes: 64 << 20, telemetryRetentionDays: 30, logger: logger)
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(router: APIRoutes.router(api), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)

@@ -1,27 +1,25 @@
 import Foundation
 import SplitStore
 
-/// The JSON body of a `split_plan.updated` webhook.
+/// The JSON body of a `split_plan.updated` webhook: `{type, timestamp, data}` where `data` is the
+/// plan in the same shape as `GET /v1/devices/{id}/plan`, plus `plan_id` (= `id`) and
+/// `sequence`: a number that grows with every plan of the device, so a receiver keeps the
+/// highest it has seen and ignores anything lower (a late retry of an older plan).
 struct WebhookPayload: Encodable {
     struct PlanData: Encodable {
-        var device: String
-        var model: String
-        var modelVersion: Int
-        var planID: Int64
-        var deviceLayers: [String]
-        var cutLayers: [String]
-        var predictedDelaySeconds: Double
-        var breakdown: [String: Double]
-        var computedAt: String
+        var plan: Responses.Plan
+        var sequence: Int64
 
         enum CodingKeys: String, CodingKey {
-            case device, model, breakdown
-            case modelVersion = "model_version"
             case planID = "plan_id"
-            case deviceLayers = "device_layers"
-            case cutLayers = "cut_layers"
-            case predictedDelaySeconds = "predicted_delay_seconds"
-            case computedAt = "computed_at"
+            case sequence
+        }
+
+        func encode(to encoder: Encoder) throws {
+            try plan.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(plan.id, forKey: .planID)
+            try container.encode(sequence, forKey: .sequence)
         }
     }
 
@@ -31,10 +29,9 @@ struct WebhookPayload: Encodable {
 
     init(plan: StoredPlan, now: Date) {
         timestamp = iso8601(now)
-        let breakdown = (try? JSONSerialization.jsonObject(with: Data(plan.breakdownJSON.utf8)) as? [String: Double]) ?? [:]
-        data = PlanData(device: plan.deviceID, model: plan.modelName, modelVersion: plan.modelVersion, planID: plan.id,
-                        deviceLayers: plan.deviceLayers, cutLayers: plan.cutLayers, predictedDelaySeconds: plan.predictedDelaySeconds,
-                        breakdown: breakdown, computedAt: iso8601(plan.computedAt))
+        // Plan ids come from one sequence and a device's plans are made one after another (its
+        // planning state row is locked while it is planned), so they grow per device.
+        data = PlanData(plan: Responses.Plan(plan), sequence: plan.id)
     }
 
     func encoded() -> Data {

@@ -2,36 +2,22 @@ import Foundation
 import Hummingbird
 import Logging
 import SplitPush
-import SplitStore
 
-/// What route handlers need.
+/// What route handlers need: the storage seam, authentication, the SSRF guard and limits.
 struct APIDependencies: Sendable {
-    let pool: ConnectionPool
+    let store: any APIStore
     let auth: Authenticator
-    let cache: ModelCache
     let metrics: ServerMetrics
     let policy: TargetPolicy
-    let migrator: Migrator
-    let smoothing: LinkSmoothing
-    let thresholds: ReplanThresholds
     let maximumBodyBytes: Int
     let telemetryRetentionDays: Int
     let logger: Logger
-
-    /// Runs store work, turning store refusals into API errors and database outages into 503.
-    func store<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        do {
-            return try await pool.withConnection(body)
-        } catch let error as StoreError {
-            throw APIError(error)
-        } catch let error as PostgresError where error.isConnectionFailure {
-            throw APIError(.serviceUnavailable, "database_unavailable", "the database is not reachable; try again")
-        }
-    }
 }
 
-/// Records `splitd_http_requests_total{route,method,status}` and turns unexpected errors into
-/// JSON 500s (logged with the request id) so clients always get `{error, detail}`.
+/// Records `splitd_http_requests_total{route,method,status}` and turns errors into JSON bodies:
+/// store refusals into 404/409/422, field errors into 422, an unreachable database into 503,
+/// anything unexpected into a 500 logged with the request id, so clients always get
+/// `{error, detail}` and never a closed connection.
 struct MetricsAndErrorsMiddleware: RouterMiddleware {
     typealias Context = SplitRequestContext
     let metrics: ServerMetrics
@@ -47,13 +33,26 @@ struct MetricsAndErrorsMiddleware: RouterMiddleware {
             let response = try await next(request, context)
             status = response.status.code
             return response
-        } catch let error as HTTPResponseError {
-            status = error.status.code
-            throw error
         } catch {
+            let mapped = Self.map(error, context: context)
+            status = mapped.status.code
+            throw mapped
+        }
+    }
+
+    static func map(_ error: Error, context: Context) -> any HTTPResponseError {
+        switch error {
+        case let error as APIError: return error
+        case let error as StoreErrorConvertible: return error.apiError
+        case let error as HTTPError:
+            // Hummingbird's own errors (a body over the limit, say) get the same JSON shape.
+            let code = error.status == .contentTooLarge ? "payload_too_large" : "http_\(error.status.code)"
+            return APIError(error.status, code, error.body ?? error.status.reasonPhrase)
+        case let error as HTTPResponseError: return error
+        case is StoreUnavailable: return APIError(.serviceUnavailable, "database_unavailable", "the database is not reachable; try again")
+        default:
             context.logger.error("request failed", metadata: ["error": "\(error)"])
-            status = 500
-            throw APIError(.internalServerError, "internal", "internal error (request \(context.id)); see the server log")
+            return APIError(.internalServerError, "internal", "internal error (request \(context.id)); see the server log")
         }
     }
 }

@@ -20,16 +20,24 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         self.field = field
     }
 
+    /// The JSON body of an error.
+    struct Body: Encodable {
+        var error: String
+        var detail: String
+        var field: String?
+    }
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var body: [String: String] = ["error": code, "detail": detail]
-        if let field { body["field"] = field }
-        var response = JSONResponse.make(status: status, object: body)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(Body(error: code, detail: detail, field: field))) ?? Data()
+        var response = Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         for field in headers { response.headers.append(field) }
         return response
     }
 
     static func badRequest(_ detail: String, field: String? = nil) -> APIError { APIError(.badRequest, "bad_request", detail, field: field) }
-    static func invalid(_ field: String, _ detail: String) -> APIError { APIError(.unprocessableContent, "invalid_field", "\(field): \(detail)", field: field) }
+    static func invalid(_ field: String, _ detail: String) -> APIError { APIError(.unprocessableContent, "invalid_field", "\(field) \(detail)", field: field) }
     static func notFound(_ detail: String) -> APIError { APIError(.notFound, "not_found", detail) }
     static func conflict(_ detail: String, field: String? = nil) -> APIError { APIError(.conflict, "conflict", detail, field: field) }
     static func unauthorized(_ detail: String) -> APIError {
@@ -48,23 +56,10 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         case .invalid: self.init(.unprocessableContent, "invalid_field", error.field.map { "\($0): \(error.message)" } ?? error.message, field: error.field)
         }
     }
-}
 
-/// JSON responses.
-enum JSONResponse {
-    static func make(status: HTTPResponse.Status = .ok, data: Data) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-
-    static func make(status: HTTPResponse.Status = .ok, object: Any) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return make(status: status, data: data)
-    }
-
-    static func make<T: Encodable>(status: HTTPResponse.Status = .ok, _ value: T) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return make(status: status, data: (try? encoder.encode(value)) ?? Data("{}".utf8))
+    /// The API error for a field that cannot be accepted.
+    init(_ error: JSONFieldError) {
+        self.init(.unprocessableContent, "invalid_field", error.description, field: error.field)
     }
 }
 

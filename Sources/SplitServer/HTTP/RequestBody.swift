@@ -1,79 +1,92 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import SplitCore
 
-/// Reading request bodies: size limits and JSON decoding with errors that name the field.
+/// Reading request bodies: size limits, and JSON whose errors say where (line and column for
+/// malformed JSON: 400; the field's path for a value that cannot be accepted: 422).
 enum RequestBody {
     /// The raw body, refusing more than `limit` bytes with 413.
     static func data(_ request: inout Request, limit: Int) async throws -> Data {
         do {
             let buffer = try await request.collectBody(upTo: limit)
-            return Data(buffer: buffer)
+            return buffer.withUnsafeReadableBytes { Data($0) }
+        } catch is NIOTooManyBytesError {
+            throw APIError.tooLarge("request body is larger than \(limit) bytes")
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError.tooLarge("request body is larger than \(limit) bytes")
         }
     }
 
-    /// Decodes a JSON body into `T`: invalid JSON is 400, a wrong or missing field 422 naming it.
-    static func decode<T: Decodable>(_ type: T.Type, from request: inout Request, limit: Int) async throws -> T {
-        let body = try await data(&request, limit: limit)
-        return try decode(type, from: body)
+    /// The body as a JSON object.
+    static func object(_ request: inout Request, limit: Int) async throws -> JSONObject {
+        try object(from: try await data(&request, limit: limit))
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, from body: Data) throws -> T {
+    /// `body` as a JSON object.
+    static func object(from body: Data) throws -> JSONObject {
         guard !body.isEmpty else { throw APIError.badRequest("request body is empty; expected a JSON object") }
         do {
-            return try JSONDecoder().decode(type, from: body)
-        } catch let error as APIError {
-            throw error
-        } catch let error as DecodingError {
-            let mapped = GraphError(decoding: error)
-            if mapped.kind == .invalidJSON { throw APIError.badRequest(mapped.reason) }
-            let field = mapped.field ?? "body"
-            switch error {
-            case .keyNotFound: throw APIError.invalid(field, "is required")
-            case .typeMismatch(let expected, _): throw APIError.invalid(field, "must be \(describe(expected))")
-            case .valueNotFound(let expected, _): throw APIError.invalid(field, "must be \(describe(expected)), not null")
-            default: throw APIError.invalid(field, mapped.reason)
-            }
+            return try JSONObject(parsing: body)
+        } catch let error as JSONSyntaxError {
+            throw APIError.badRequest(error.description)
+        } catch let error as JSONFieldError {
+            throw APIError.badRequest("the request body \(error.reason)")
         }
     }
 
-    static func describe(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type: return "a string"
-        case is Int.Type, is Int64.Type: return "an integer"
-        case is Double.Type: return "a number"
-        case is Bool.Type: return "true or false"
-        default: return type is any Collection.Type ? "an array" : "an object"
+    /// Decodes the body into `T`, mapping field errors to 422 naming the field.
+    static func decode<T: JSONRequest>(_ type: T.Type, _ request: inout Request, limit: Int) async throws -> T {
+        try decode(type, from: try await object(&request, limit: limit))
+    }
+
+    static func decode<T: JSONRequest>(_ type: T.Type, from object: JSONObject) throws -> T {
+        do {
+            return try T(json: object)
+        } catch let error as JSONFieldError {
+            throw APIError(error)
         }
     }
 }
 
-/// Validation of decoded values, throwing 422 with the field's path.
+/// A request body read from JSON, checking every field as it is read.
+protocol JSONRequest {
+    init(json: JSONObject) throws
+}
+
+/// Validation shared by request bodies.
 enum Check {
-    static func positive(_ value: Double, _ field: String) throws {
-        guard value.isFinite && value > 0 else { throw APIError.invalid(field, "must be a finite number > 0, got \(value)") }
+    /// Ids and names used as keys: 1...200 characters, no '/', newline or NUL.
+    static func identifier(_ object: JSONObject, _ key: String) throws -> String? {
+        guard let value = try object.string(key, maximumLength: 200, allowEmpty: false) else { return nil }
+        try identifier(value, object.field(key))
+        return value
     }
 
-    static func nonNegative(_ value: Double, _ field: String) throws {
-        guard value.isFinite && value >= 0 else { throw APIError.invalid(field, "must be a finite number >= 0, got \(value)") }
+    static func requiredIdentifier(_ object: JSONObject, _ key: String) throws -> String {
+        guard let value = try identifier(object, key) else { throw JSONFieldError(field: object.field(key), "is required") }
+        return value
     }
 
     static func identifier(_ value: String, _ field: String) throws {
-        guard !value.isEmpty, value.count <= 200 else { throw APIError.invalid(field, "must be a non-empty string of at most 200 characters") }
+        guard !value.isEmpty, value.count <= 200 else { throw JSONFieldError(field: field, "must be a non-empty string of at most 200 characters") }
         guard !value.contains(where: { $0.isNewline || $0 == "\0" || $0 == "/" }) else {
-            throw APIError.invalid(field, "must not contain '/', newlines or NUL")
+            throw JSONFieldError(field: field, "must not contain '/', newlines or NUL")
         }
     }
 
-    static func range(_ value: Int, _ bounds: ClosedRange<Int>, _ field: String) throws {
-        guard bounds.contains(value) else { throw APIError.invalid(field, "must be between \(bounds.lowerBound) and \(bounds.upperBound), got \(value)") }
+    /// An integer query parameter within `range`.
+    static func queryInteger(_ request: Request, _ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw APIError.invalid(name, "must be an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
     }
-}
 
-extension Data {
-    init(buffer: ByteBuffer) {
-        self = buffer.withUnsafeReadableBytes { Data($0) }
+    /// A path parameter, percent-decoded.
+    static func pathParameter(_ name: String, _ context: SplitRequestContext) throws -> String {
+        guard let raw = context.parameters.get(name) else { throw APIError.badRequest("missing path parameter \(name)") }
+        return raw.removingPercentEncoding ?? raw
     }
 }

@@ -5,10 +5,10 @@ import SplitStore
 
 /// Plans one batch of devices inside one transaction: claim (SKIP LOCKED), plan, decide, store.
 ///
-/// A new plan replaces the current one only if its split differs and it is predicted to be at
-/// least `minimumGain` faster than the current split under the same, new conditions (so a link
-/// wobbling around a switching point does not flap the split), or if the current plan became
-/// invalid: a new model version, a device change that breaks it, or no plan yet.
+/// Whether a new plan replaces a device's current one is `ReplaceRule` (SplitCore). One device
+/// that cannot be planned (its model conflicts with its raw-upload rule, or the database refuses
+/// its row) never fails the batch: it is recorded with its reason and retried after a backoff
+/// (`PlanRepository.recordFailures`), and the others are stored.
 struct FleetPlanner: Sendable {
     struct Outcome: Sendable {
         var claimed = 0
@@ -18,7 +18,7 @@ struct FleetPlanner: Sendable {
     }
 
     let cache: ModelCache
-    let minimumGain: Double
+    let rule: ReplaceRule
     let algorithm: PlanningAlgorithm
     let logger: Logger
 
@@ -29,7 +29,8 @@ struct FleetPlanner: Sendable {
             var outcome = Outcome(claimed: candidates.count)
             var planners: [ObjectIdentifier: SplitPlanner] = [:]
             var plans: [NewPlan] = []
-            var evaluations: [PlanEvaluation] = []
+            var evaluations: [String: PlanEvaluation] = [:]
+            var failures: [(deviceID: String, reason: String)] = []
             for candidate in candidates {
                 do {
                     let model = try cache.prepared(for: candidate, connection: connection)
@@ -38,21 +39,46 @@ struct FleetPlanner: Sendable {
                     let decision = try decide(candidate, model: model, planner: planner, connection: connection)
                     outcome.solveSeconds.append(decision.plan.solveMicroseconds / 1e6)
                     if let newPlan = decision.store { plans.append(newPlan) }
-                    evaluations.append(PlanEvaluation(deviceID: candidate.deviceID, modelVersion: candidate.modelVersion, link: candidate.link,
-                                                      deviceFLOPs: candidate.deviceFLOPs, splitFingerprint: decision.fingerprintInForce))
+                    evaluations[candidate.deviceID] = PlanEvaluation(
+                        deviceID: candidate.deviceID, modelVersion: candidate.modelVersion, link: candidate.link,
+                        deviceFLOPs: candidate.deviceFLOPs, splitFingerprint: decision.fingerprintInForce)
                 } catch {
-                    // Record the evaluation anyway so a device that cannot be planned (say, its
-                    // model conflicts with its raw-upload rule) is not retried every cycle.
-                    outcome.failed += 1
-                    logger.warning("cannot plan device", metadata: ["device": "\(candidate.deviceID)", "error": "\(error)"])
-                    evaluations.append(PlanEvaluation(deviceID: candidate.deviceID, modelVersion: candidate.modelVersion, link: candidate.link,
-                                                      deviceFLOPs: candidate.deviceFLOPs, splitFingerprint: candidate.current?.splitFingerprint))
+                    failures.append((candidate.deviceID, "\(error)"))
                 }
             }
-            try PlanRepository.store(plans, connection: connection)
-            try PlanRepository.recordEvaluations(evaluations, connection: connection)
-            outcome.stored = plans.count
+            let refused = try store(plans, connection: connection)
+            for failed in refused {
+                evaluations[failed.deviceID] = nil
+                failures.append(failed)
+            }
+            for failure in failures {
+                logger.warning("cannot plan device; retried after a backoff", metadata: ["device": "\(failure.deviceID)", "error": "\(failure.reason)"])
+            }
+            try PlanRepository.recordEvaluations(Array(evaluations.values), connection: connection)
+            try PlanRepository.recordFailures(failures, connection: connection)
+            outcome.failed = failures.count
+            outcome.stored = plans.count - refused.count
             return outcome
+        }
+    }
+
+    /// Stores the plans together; if the database refuses the batch, stores them one by one so
+    /// a plan it refuses fails only its own device. Returns the devices whose plan failed.
+    private func store(_ plans: [NewPlan], connection: PostgresConnection) throws -> [(deviceID: String, reason: String)] {
+        guard !plans.isEmpty else { return [] }
+        do {
+            try connection.transaction { _ = try PlanRepository.store(plans, connection: connection) }
+            return []
+        } catch where !connection.isBroken {
+            var failed: [(deviceID: String, reason: String)] = []
+            for plan in plans {
+                do {
+                    try connection.transaction { _ = try PlanRepository.store([plan], connection: connection) }
+                } catch where !connection.isBroken {
+                    failed.append((plan.deviceID, "storing the plan failed: \(error)"))
+                }
+            }
+            return failed
         }
     }
 
@@ -71,23 +97,25 @@ struct FleetPlanner: Sendable {
         if algorithm == .block, model.violation(of: plan.onDevice) != nil {
             plan = try planner.plan(.dag, conditions: conditions)  // defensive fallback; never expected
         }
-        let fingerprint = PlanRepository.fingerprint(modelName: candidate.modelName, modelVersion: candidate.modelVersion, onDevice: plan.onDevice)
+        let fingerprint = SplitFingerprint.of(modelName: candidate.modelName, modelVersion: candidate.modelVersion, onDevice: plan.onDevice)
         let reason: PlanReason
-        var replace: Bool
-        if let current = candidate.current, current.modelVersion == candidate.modelVersion {
+        let current: ReplaceRule.Current
+        if let plan = candidate.current, plan.modelVersion == candidate.modelVersion {
             reason = candidate.requestedReason ?? .telemetryChange
-            if current.splitFingerprint == fingerprint {
-                replace = false
-            } else if let oldDelay = try currentDelay(current, candidate: candidate, model: model, conditions: conditions, connection: connection) {
-                replace = oldDelay.isInfinite || (oldDelay - plan.delaySeconds) >= minimumGain * oldDelay
+            if plan.splitFingerprint == fingerprint {
+                current = .valid(fingerprint: fingerprint, delaySeconds: 0)
+            } else if let delay = try currentDelay(plan, candidate: candidate, model: model, conditions: conditions, connection: connection) {
+                current = .valid(fingerprint: plan.splitFingerprint ?? "", delaySeconds: delay)
             } else {
-                replace = true  // the current split is no longer valid for this device
+                current = .invalid
             }
         } else {
             reason = candidate.current == nil ? (candidate.requestedReason ?? .newDevice) : .modelChange
-            replace = true
+            current = candidate.current == nil ? .none : .invalid
         }
-        guard replace else { return Decision(plan: plan, store: nil, fingerprintInForce: candidate.current?.splitFingerprint) }
+        guard rule.replaces(current, candidateFingerprint: fingerprint, candidateDelaySeconds: plan.delaySeconds) else {
+            return Decision(plan: plan, store: nil, fingerprintInForce: candidate.current?.splitFingerprint)
+        }
         let names = model.graph.layerNames
         let store = NewPlan(
             deviceID: candidate.deviceID, modelName: candidate.modelName, modelVersion: candidate.modelVersion,

@@ -38,10 +38,8 @@ struct PlanningService: Service {
                             }
                             planned += outcome.claimed
                             stored += outcome.stored
-                            metrics.plansComputed.increment(by: outcome.claimed - outcome.failed)
-                            metrics.plansStored.increment(by: outcome.stored)
-                            if outcome.failed > 0 { metrics.planFailures.increment(by: outcome.failed) }
-                            for seconds in outcome.solveSeconds { metrics.planSolve.recordNanoseconds(Int64(seconds * 1e9)) }
+                            metrics.planned(evaluated: outcome.claimed - outcome.failed, stored: outcome.stored, failed: outcome.failed,
+                                            solveSeconds: outcome.solveSeconds)
                             if outcome.claimed < batchSize { break }
                         } catch {
                             logger.error("planning batch failed", metadata: ["error": "\(error)"])
@@ -54,7 +52,7 @@ struct PlanningService: Service {
             return await group.reduce(into: (0, 0)) { $0.0 += $1.0; $0.1 += $1.1 }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        metrics.planningCycle.recordNanoseconds(Int64(seconds * 1e9))
+        metrics.planningCycle(seconds: seconds)
         if totals.0 > 0 {
             logger.info("planning cycle", metadata: ["devices": "\(totals.0)", "stored": "\(totals.1)", "seconds": "\(String(format: "%.3f", seconds))"])
         }

@@ -2,24 +2,24 @@ import Foundation
 import Metrics
 import Prometheus
 
-/// The daemon's metrics, exported in Prometheus text format at `/metrics`.
+/// The daemon's metrics, exported in Prometheus text format at `/metrics`, each with its `# HELP`.
+///
+/// They are registered on the Prometheus registry directly (with help text) rather than through
+/// the swift-metrics facade, whose handlers carry no help; the facade is still bootstrapped onto
+/// the same registry for libraries that report through it.
 public final class ServerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    let plansComputed: Metrics.Counter
-    let plansStored: Metrics.Counter
-    let planFailures: Metrics.Counter
-    let planSolve: Metrics.Timer
-    let planningCycle: Metrics.Timer
-    let telemetrySamples: Metrics.Counter
-    let queueDepth: Metrics.Gauge
+    private let plansComputed: Prometheus.Counter
+    private let plansStored: Prometheus.Counter
+    private let planFailures: Prometheus.Counter
+    private let planSolve: DurationHistogram
+    private let planningCycle: DurationHistogram
+    private let telemetrySamples: Prometheus.Counter
+    private let queueDepth: Prometheus.Gauge
 
     private static let bootstrap: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        // Plans take microseconds: buckets from 1 µs to 10 ms.
-        factory.durationHistogramBuckets["splitd_plan_solve_seconds"] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000].map { .microseconds($0) }
-        factory.durationHistogramBuckets["splitd_planning_cycle_seconds"] = [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60].map { .milliseconds(Int64($0 * 1000)) }
-        MetricsSystem.bootstrap(factory)
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         return registry
     }()
 
@@ -27,25 +27,57 @@ public final class ServerMetrics: Sendable {
     public static let shared = ServerMetrics()
 
     private init() {
-        registry = Self.bootstrap
-        plansComputed = Metrics.Counter(label: "splitd_plans_computed_total")
-        plansStored = Metrics.Counter(label: "splitd_plans_stored_total")
-        planFailures = Metrics.Counter(label: "splitd_plan_failures_total")
-        planSolve = Metrics.Timer(label: "splitd_plan_solve_seconds")
-        planningCycle = Metrics.Timer(label: "splitd_planning_cycle_seconds")
-        telemetrySamples = Metrics.Counter(label: "splitd_telemetry_samples_total")
-        queueDepth = Metrics.Gauge(label: "splitd_webhook_queue_depth")
+        let registry = Self.bootstrap
+        self.registry = registry
+        plansComputed = registry.makeCounter(descriptor: Self.name("plans_computed", "total", "Devices evaluated by the planner."))
+        plansStored = registry.makeCounter(descriptor: Self.name("plans_stored", "total", "New plans stored (each replaced a device's current plan or was its first)."))
+        planFailures = registry.makeCounter(descriptor: Self.name("plan_failures", "total", "Devices the planner could not plan (recorded and retried later)."))
+        // Plans take microseconds: buckets from 1 µs to 10 ms.
+        planSolve = registry.makeDurationHistogram(
+            descriptor: Self.name("plan_solve", "seconds", "Time to compute one device's optimal split."),
+            buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000].map { .microseconds($0) })
+        planningCycle = registry.makeDurationHistogram(
+            descriptor: Self.name("planning_cycle", "seconds", "Time of one planning cycle (claim, plan, store) of one worker."),
+            buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60].map { .milliseconds(Int64($0 * 1000)) })
+        telemetrySamples = registry.makeCounter(descriptor: Self.name("telemetry_samples", "total", "Telemetry samples accepted and stored."))
+        queueDepth = registry.makeGauge(descriptor: Self.name("webhook_queue_depth", "", "Webhook deliveries waiting (pending or to be retried)."))
     }
 
-    /// Deliveries by outcome: delivered, retry, dead, gone (410), refused (SSRF guard).
-    func delivery(_ outcome: String) -> Metrics.Counter {
-        Metrics.Counter(label: "splitd_webhook_deliveries_total", dimensions: [("outcome", outcome)])
+    private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "splitd", metricName: metric, unitName: unit, helpText: help)
     }
 
-    /// HTTP requests by route, method and status.
+    /// One planning batch: devices evaluated, plans stored, failures, and each solve time.
+    func planned(evaluated: Int, stored: Int, failed: Int, solveSeconds: [Double]) {
+        plansComputed.increment(by: Int64(evaluated))
+        plansStored.increment(by: Int64(stored))
+        if failed > 0 { planFailures.increment(by: Int64(failed)) }
+        for seconds in solveSeconds { planSolve.recordNanoseconds(Int64(seconds * 1e9)) }
+    }
+
+    /// One planning cycle took `seconds`.
+    func planningCycle(seconds: Double) { planningCycle.recordNanoseconds(Int64(seconds * 1e9)) }
+
+    /// `count` telemetry samples were stored.
+    func telemetryStored(_ count: Int) { telemetrySamples.increment(by: Int64(count)) }
+
+    /// The number of deliveries waiting.
+    func webhookQueue(depth: Int) { queueDepth.set(to: Double(depth)) }
+
+    /// Deliveries by outcome: delivered, retry, dead, gone (410), refused (SSRF guard), superseded.
+    func delivery(_ outcome: String, count: Int = 1) {
+        registry.makeCounter(descriptor: Self.name("webhook_deliveries", "total", "Webhook delivery attempts by outcome."), labels: [("outcome", outcome)])
+            .increment(by: Int64(count))
+    }
+
+    /// HTTP requests by route, method and status, and their latency by route.
     func request(route: String, method: String, status: Int, seconds: Double) {
-        Metrics.Counter(label: "splitd_http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))]).increment()
-        Metrics.Timer(label: "splitd_http_request_seconds", dimensions: [("route", route)]).recordNanoseconds(Int64(seconds * 1e9))
+        registry.makeCounter(descriptor: Self.name("http_requests", "total", "HTTP requests by route, method and status."),
+                             labels: [("route", route), ("method", method), ("status", String(status))]).increment()
+        registry.makeDurationHistogram(
+            descriptor: Self.name("http_request", "seconds", "HTTP request latency by route."), labels: [("route", route)],
+            buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10].map { .nanoseconds(Int64($0 * 1e9)) }
+        ).recordNanoseconds(Int64(seconds * 1e9))
     }
 
     /// The Prometheus text exposition.

@@ -13,6 +13,8 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     public let stateDirectory: URL
     /// Whether to keep full durability (fsync); tests turn it off for speed.
     public let durable: Bool
+    /// Directory of `initdb` and `pg_ctl`; nil finds them (`SPLITD_PG_BIN`, Debian's layout, PATH).
+    public let binDirectory: String?
     private let lock = NSLock()
     private var startedByUs = false
 
@@ -25,9 +27,10 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     public static let databaseName = "splitd"
     public static let superuser = "splitd"
 
-    public init(stateDirectory: URL, durable: Bool = true) {
+    public init(stateDirectory: URL, durable: Bool = true, binDirectory: String? = nil) {
         self.stateDirectory = stateDirectory.standardizedFileURL
         self.durable = durable
+        self.binDirectory = binDirectory
     }
 
     /// The TCP port the cluster listens on (chosen at creation, stored in its configuration).
@@ -51,11 +54,15 @@ public final class EmbeddedPostgres: @unchecked Sendable {
 
     /// Creates the cluster if needed, starts it if it is not running, makes sure the `splitd`
     /// database exists, and returns its URL.
+    ///
+    /// With `adopt`, a cluster that is already running (left behind by a crashed daemon, say) is
+    /// treated as started by this process: `stop()` stops it. The daemon adopts; `splitd db start`
+    /// and tests do not.
     @discardableResult
-    public func start() throws -> String {
+    public func start(adopt: Bool = false) throws -> String {
         lock.lock()
         defer { lock.unlock() }
-        let binaries = try PostgresBinaries.locate()
+        let binaries = try PostgresBinaries.locate(configured: binDirectory)
         let runAs = try Self.unprivilegedUser()
         try FileManager.default.createDirectory(at: clusterDirectory, withIntermediateDirectories: true)
         // The socket path must fit in sockaddr_un (107 bytes).
@@ -82,6 +89,8 @@ public final class EmbeddedPostgres: @unchecked Sendable {
                 throw EmbeddedPostgresError("PostgreSQL did not start (\(error)); last log lines:\n\(tail)")
             }
             startedByUs = true
+        } else if adopt {
+            startedByUs = true
         }
         try ensureDatabase(Self.databaseName)
         return url()
@@ -97,7 +106,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
 
     /// Stops the cluster whoever started it.
     public func forceStop() throws {
-        let binaries = try PostgresBinaries.locate()
+        let binaries = try PostgresBinaries.locate(configured: binDirectory)
         let runAs = try Self.unprivilegedUser()
         if isRunning(binaries: binaries, runAs: runAs) {
             try run(binaries.pgCtl, ["-D", dataDirectory.path, "-m", "fast", "-w", "stop"], as: runAs)
@@ -107,13 +116,16 @@ public final class EmbeddedPostgres: @unchecked Sendable {
 
     /// Restarts the server (fast mode), as an operator would; existing connections are terminated.
     public func restart() throws {
-        let binaries = try PostgresBinaries.locate()
+        let binaries = try PostgresBinaries.locate(configured: binDirectory)
         try run(binaries.pgCtl, ["-D", dataDirectory.path, "-l", logFile.path, "-m", "fast", "-w", "restart"], as: try Self.unprivilegedUser())
     }
 
+    /// Whether the cluster has been created (by `initdb`) in the state directory.
+    public var exists: Bool { FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) }
+
     /// Whether the server answers.
     public var running: Bool {
-        guard let binaries = try? PostgresBinaries.locate(), let runAs = try? Self.unprivilegedUser() else { return false }
+        guard let binaries = try? PostgresBinaries.locate(configured: binDirectory), let runAs = try? Self.unprivilegedUser() else { return false }
         return isRunning(binaries: binaries, runAs: runAs)
     }
 
@@ -217,10 +229,10 @@ struct PostgresBinaries {
     let initdb: String
     let pgCtl: String
 
-    /// `SPLITD_PG_BIN`, else the newest `/usr/lib/postgresql/*/bin` (Debian), else `pg_config --bindir`, else PATH.
-    static func locate() throws -> PostgresBinaries {
+    /// `configured`, else `SPLITD_PG_BIN`, else the newest `/usr/lib/postgresql/*/bin` (Debian), else PATH.
+    static func locate(configured: String? = nil) throws -> PostgresBinaries {
         var candidates: [String] = []
-        if let configured = ProcessInfo.processInfo.environment["SPLITD_PG_BIN"] { candidates.append(configured) }
+        if let configured = configured ?? ProcessInfo.processInfo.environment["SPLITD_PG_BIN"] { candidates.append(configured) }
         let debian = "/usr/lib/postgresql"
         if let versions = try? FileManager.default.contentsOfDirectory(atPath: debian) {
             for version in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) { candidates.append("\(debian)/\(version)/bin") }

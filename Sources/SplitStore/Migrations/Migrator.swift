@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SplitSupport
 
 /// One schema migration: `migrations/NNNN_name.sql`.
 public struct Migration: Sendable, Equatable {
@@ -13,7 +14,7 @@ public struct Migration: Sendable, Equatable {
         self.version = version
         self.name = name
         self.sql = sql
-        self.checksum = SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        self.checksum = Hex.encode(SHA256.hash(data: Data(sql.utf8)))
     }
 
     /// Loads every `NNNN_name.sql` in `directory`, ordered by version.
@@ -43,10 +44,10 @@ public struct Migration: Sendable, Equatable {
 
     /// Where the migration files are: `SPLITD_MIGRATIONS_DIR`, else `share/splitd/migrations` next
     /// to the executable's prefix, else `./migrations`, else the source checkout this was built from.
-    public static func defaultDirectory() throws -> URL {
+    public static func defaultDirectory(configured: String? = nil) throws -> URL {
         let environment = ProcessInfo.processInfo.environment
         var candidates: [URL] = []
-        if let configured = environment["SPLITD_MIGRATIONS_DIR"] { candidates.append(URL(fileURLWithPath: configured)) }
+        if let configured = configured ?? environment["SPLITD_MIGRATIONS_DIR"] { candidates.append(URL(fileURLWithPath: configured)) }
         let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
         candidates.append(executable.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("share/splitd/migrations"))
         candidates.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("migrations"))

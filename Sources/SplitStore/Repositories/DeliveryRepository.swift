@@ -1,4 +1,5 @@
 import Foundation
+import SplitCore
 
 /// A claimed webhook delivery with everything needed to send it.
 public struct ClaimedDelivery: Sendable, Equatable {
@@ -8,7 +9,8 @@ public struct ClaimedDelivery: Sendable, Equatable {
     public var attempt: Int
     public var deviceID: String
     public var callbackURL: String
-    public var webhookSecret: String
+    /// Signing secrets: the current one, and the previous one while a rotation's overlap lasts.
+    public var webhookSecrets: [String]
     public var plan: StoredPlan
 }
 
@@ -18,7 +20,11 @@ public enum DeliveryRepository {
     /// time, or delivering with an expired lease: a crashed owner's work) to `owner` for
     /// `leaseSeconds`, skipping rows other replicas hold. Deliveries whose device lost its
     /// callback, was deactivated or answered 410 become dead instead of being sent.
-    public static func claim(owner: String, limit: Int, leaseSeconds: Double, connection: PostgresConnection) throws -> [ClaimedDelivery] {
+    ///
+    /// At most one delivery per device is in flight: a device's newer delivery waits until its
+    /// older attempt finishes (so a receiver never gets an older plan after a newer one).
+    public static func claim(owner: String, limit: Int, leaseSeconds: Double, secrets: SecretBox,
+                             connection: PostgresConnection) throws -> [ClaimedDelivery] {
         try connection.transaction {
             try connection.query("""
                 UPDATE webhook_deliveries w SET status = 'dead', lease_owner = NULL, lease_expires_at = NULL,
@@ -30,9 +36,11 @@ public enum DeliveryRepository {
             let claimed = try connection.query("""
                 UPDATE webhook_deliveries w
                 SET status = 'delivering', lease_owner = $1, lease_expires_at = now() + $3 * interval '1 second', attempts = w.attempts + 1
-                FROM (SELECT id FROM webhook_deliveries
-                      WHERE (status IN ('pending', 'failed') AND next_attempt_at <= now())
-                         OR (status = 'delivering' AND lease_expires_at < now())
+                FROM (SELECT id FROM webhook_deliveries due
+                      WHERE ((status IN ('pending', 'failed') AND next_attempt_at <= now())
+                             OR (status = 'delivering' AND lease_expires_at < now()))
+                        AND NOT EXISTS (SELECT FROM webhook_deliveries other
+                                        WHERE other.device_id = due.device_id AND other.id <> due.id AND other.lease_expires_at > now())
                       ORDER BY next_attempt_at
                       LIMIT $2
                       FOR UPDATE SKIP LOCKED) due
@@ -43,18 +51,21 @@ public enum DeliveryRepository {
             let planIDs = try (0..<claimed.rowCount).map { Int64(try claimed.require($0, "plan_id", claimed.int)) }
             let details = try connection.query("""
                 SELECT \(PlanRepository.qualifiedColumns(table: "p")),
-                       d.callback_url, d.webhook_secret
+                       d.callback_url, d.webhook_secret,
+                       CASE WHEN d.previous_secret_expires_at > now() THEN d.previous_webhook_secret END AS previous_webhook_secret
                 FROM split_plans p JOIN devices d ON d.id = p.device_id WHERE p.id = ANY($1::int8[])
                 """, [PostgresValue.intArray(planIDs)])
-            var byPlan: [Int64: (StoredPlan, String, String)] = [:]
+            var byPlan: [Int64: (StoredPlan, String, [String])] = [:]
             for row in 0..<details.rowCount {
                 let plan = try PlanRepository.decode(details, row)
-                byPlan[plan.id] = (plan, details.string(row, "callback_url") ?? "", try details.require(row, "webhook_secret", details.string))
+                var keys = [try secrets.open(try details.require(row, "webhook_secret", details.string))]
+                if let previous = details.string(row, "previous_webhook_secret") { keys.append(try secrets.open(previous)) }
+                byPlan[plan.id] = (plan, details.string(row, "callback_url") ?? "", keys)
             }
             return try (0..<claimed.rowCount).compactMap { row in
-                guard let (plan, url, secret) = byPlan[Int64(try claimed.require(row, "plan_id", claimed.int))] else { return nil }
+                guard let (plan, url, keys) = byPlan[Int64(try claimed.require(row, "plan_id", claimed.int))] else { return nil }
                 return ClaimedDelivery(id: try claimed.require(row, "id", claimed.string), attempt: try claimed.require(row, "attempts", claimed.int),
-                                       deviceID: plan.deviceID, callbackURL: url, webhookSecret: secret, plan: plan)
+                                       deviceID: plan.deviceID, callbackURL: url, webhookSecrets: keys, plan: plan)
             }
         }
     }
@@ -65,7 +76,7 @@ public enum DeliveryRepository {
         try connection.query("""
             UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), last_status_code = $3, last_error = NULL,
                    lease_owner = NULL, lease_expires_at = NULL
-            WHERE id = $1 AND lease_owner = $2 AND status = 'delivering'
+            WHERE id = $1 AND lease_owner = $2 AND status IN ('delivering', 'superseded')
             """, [id, owner, statusCode]).affectedRows == 1
     }
 
@@ -77,29 +88,45 @@ public enum DeliveryRepository {
             UPDATE webhook_deliveries w SET status = 'delivered', delivered_at = now(), last_status_code = done.code, last_error = NULL,
                    lease_owner = NULL, lease_expires_at = NULL
             FROM unnest($1::text[], $3::int8[]) AS done(id, code)
-            WHERE w.id = done.id AND w.lease_owner = $2 AND w.status = 'delivering'
+            WHERE w.id = done.id AND w.lease_owner = $2 AND w.status IN ('delivering', 'superseded')
             """, [ids, owner, PostgresValue.intArray(statusCodes.map { Int64($0) })]).affectedRows
     }
 
-    /// Records a failed attempt: retried at `retryAt`, or dead when `retryAt` is nil.
+    /// Records a failed attempt: retried at `retryAt`, or dead when `retryAt` is nil. A delivery
+    /// superseded while it was in flight stays superseded: it is never retried.
     @discardableResult
     public static func markFailed(id: String, owner: String, statusCode: Int?, error: String, retryAt: Date?, connection: PostgresConnection) throws -> Bool {
         try connection.query("""
-            UPDATE webhook_deliveries SET status = CASE WHEN $5::timestamptz IS NULL THEN 'dead' ELSE 'failed' END,
-                   next_attempt_at = coalesce($5::timestamptz, next_attempt_at), last_status_code = $3, last_error = $4,
-                   lease_owner = NULL, lease_expires_at = NULL
-            WHERE id = $1 AND lease_owner = $2 AND status = 'delivering'
+            UPDATE webhook_deliveries
+            SET status = CASE WHEN status = 'superseded' THEN 'superseded' WHEN $5::timestamptz IS NULL THEN 'dead' ELSE 'failed' END,
+                next_attempt_at = coalesce($5::timestamptz, next_attempt_at), last_status_code = $3, last_error = $4,
+                lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = $1 AND lease_owner = $2 AND status IN ('delivering', 'superseded')
             """, [id, owner, statusCode.map { PostgresValue.int(Int64($0)) } ?? .null, String(error.prefix(1000)),
                   retryAt.map { PostgresValue.timestamp($0) } ?? .null]).affectedRows == 1
+    }
+
+    /// Hands back these leases without counting the attempt; due again after `delaySeconds`.
+    @discardableResult
+    public static func release(ids: [String], owner: String, delaySeconds: Double, connection: PostgresConnection) throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        return try connection.query("""
+            UPDATE webhook_deliveries
+            SET status = CASE WHEN status = 'superseded' THEN 'superseded' WHEN attempts > 1 THEN 'failed' ELSE 'pending' END,
+                lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = now() + $3::float8 * interval '1 second',
+                attempts = greatest(attempts - 1, 0)
+            WHERE id = ANY($1::text[]) AND lease_owner = $2 AND status IN ('delivering', 'superseded')
+            """, [PostgresValue.textArray(ids), owner, delaySeconds]).affectedRows
     }
 
     /// Hands back every lease `owner` holds (on shutdown): those deliveries are due again at once.
     @discardableResult
     public static func releaseLeases(owner: String, connection: PostgresConnection) throws -> Int {
         try connection.query("""
-            UPDATE webhook_deliveries SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = now(),
-                   attempts = greatest(attempts - 1, 0)
-            WHERE lease_owner = $1 AND status = 'delivering'
+            UPDATE webhook_deliveries
+            SET status = CASE WHEN status = 'superseded' THEN 'superseded' ELSE 'failed' END, lease_owner = NULL, lease_expires_at = NULL,
+                next_attempt_at = now(), attempts = greatest(attempts - 1, 0)
+            WHERE lease_owner = $1 AND status IN ('delivering', 'superseded')
             """, [owner]).affectedRows
     }
 

@@ -1,5 +1,7 @@
 import Crypto
 import Foundation
+import SplitCore
+import SplitSupport
 
 /// SQL for the fleet: `edge_servers`, `devices`, their profiles and API tokens.
 public enum FleetRepository {
@@ -46,9 +48,10 @@ public enum FleetRepository {
 
     /// Registers a device and returns its one-time credentials. The model must exist (and the
     /// pinned version, if any), and so must the edge server.
-    public static func registerDevice(id: String, settings: DeviceSettings, connection: PostgresConnection) throws -> DeviceCredentials {
+    public static func registerDevice(id: String, settings: DeviceSettings, secrets: SecretBox, connection: PostgresConnection) throws -> DeviceCredentials {
         let credentials = DeviceCredentials(
-            token: "sdt_" + Secrets.randomToken(bytes: 32), webhookSecret: Secrets.webhookSecret())
+            token: "sdt_" + SecureRandom.token(bytes: 32), webhookSecret: SecureRandom.webhookSecret())
+        let sealedSecret = try secrets.seal(credentials.webhookSecret)
         try connection.transaction {
             try checkReferences(settings, connection: connection)
             do {
@@ -59,7 +62,7 @@ public enum FleetRepository {
                     """, [id, settings.modelName, settings.modelVersion.map { PostgresValue.int(Int64($0)) } ?? .null,
                           settings.edgeServerID, settings.batchSize, settings.computeFLOPs,
                           settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload,
-                          settings.callbackURL, credentials.webhookSecret, tokenHash(credentials.token)])
+                          settings.callbackURL, sealedSecret, tokenHash(credentials.token)])
             } catch let error as PostgresError where error.sqlState == PostgresError.State.uniqueViolation {
                 throw StoreError(.conflict, field: "id", "device '\(id)' already exists")
             }
@@ -103,8 +106,10 @@ public enum FleetRepository {
             let result = try connection.query("UPDATE devices SET active = false, updated_at = now() WHERE id = $1 AND active", [id])
             if result.affectedRows == 1 {
                 try connection.query("""
-                    UPDATE webhook_deliveries SET status = 'superseded', lease_owner = NULL, lease_expires_at = NULL
-                    WHERE device_id = $1 AND status IN ('pending', 'failed')
+                    UPDATE webhook_deliveries SET status = 'superseded',
+                           lease_owner = CASE WHEN status = 'delivering' THEN lease_owner END,
+                           lease_expires_at = CASE WHEN status = 'delivering' THEN lease_expires_at END
+                    WHERE device_id = $1 AND status IN ('pending', 'failed', 'delivering')
                     """, [id])
             }
             return result.affectedRows == 1
@@ -124,10 +129,79 @@ public enum FleetRepository {
         return try (0..<result.rowCount).map { try decodeDevice(result, $0) }
     }
 
-    /// The active device a bearer token belongs to, if any.
+    /// The active device a bearer token belongs to, if any: its current token, or the previous
+    /// one while a rotation's grace period lasts.
     public static func authenticate(token: String, connection: PostgresConnection) throws -> String? {
-        let result = try connection.query("SELECT id FROM devices WHERE token_hash = $1 AND active", [tokenHash(token)])
+        let hash = tokenHash(token)
+        let result = try connection.query("""
+            SELECT id FROM devices WHERE token_hash = $1 AND active
+            UNION ALL
+            SELECT id FROM devices WHERE previous_token_hash = $1 AND previous_token_expires_at > now() AND active
+            LIMIT 1
+            """, [hash])
         return result.rowCount > 0 ? result.string(0, "id") : nil
+    }
+
+    /// Issues new credentials for a device: a new token and/or a new webhook secret, returned
+    /// once. The old token stops at once, or after `tokenGraceSeconds`; the old secret keeps
+    /// signing beside the new one for `secretOverlapSeconds`. Each rotation is recorded in
+    /// `credential_rotations` with `rotatedBy` (never the secrets).
+    public static func rotateCredentials(deviceID: String, token: Bool, webhookSecret: Bool, tokenGraceSeconds: Double,
+                                         secretOverlapSeconds: Double, rotatedBy: String, secrets: SecretBox,
+                                         connection: PostgresConnection) throws -> RotatedCredentials {
+        let newToken = token ? "sdt_" + SecureRandom.token(bytes: 32) : nil
+        let newSecret = webhookSecret ? SecureRandom.webhookSecret() : nil
+        let sealed = try newSecret.map { try secrets.seal($0) }
+        return try connection.transaction {
+            let result = try connection.query("""
+                UPDATE devices SET
+                    previous_token_hash = CASE WHEN $2::text IS NULL THEN previous_token_hash
+                                               WHEN $4::float8 > 0 THEN token_hash END,
+                    previous_token_expires_at = CASE WHEN $2::text IS NULL THEN previous_token_expires_at
+                                                     WHEN $4::float8 > 0 THEN now() + $4::float8 * interval '1 second' END,
+                    token_hash = coalesce($2, token_hash),
+                    previous_webhook_secret = CASE WHEN $3::text IS NULL THEN previous_webhook_secret
+                                                   WHEN $5::float8 > 0 THEN webhook_secret END,
+                    previous_secret_expires_at = CASE WHEN $3::text IS NULL THEN previous_secret_expires_at
+                                                      WHEN $5::float8 > 0 THEN now() + $5::float8 * interval '1 second' END,
+                    webhook_secret = coalesce($3, webhook_secret),
+                    updated_at = now()
+                WHERE id = $1 AND active
+                RETURNING previous_token_expires_at, previous_secret_expires_at
+                """, [deviceID, newToken.map(tokenHash), sealed, tokenGraceSeconds, secretOverlapSeconds])
+            guard result.rowCount == 1 else { throw StoreError(.notFound, field: "id", "device '\(deviceID)' does not exist") }
+            let tokenValidUntil = token ? result.date(0, "previous_token_expires_at") : nil
+            let secretValidUntil = webhookSecret ? result.date(0, "previous_secret_expires_at") : nil
+            for (credential, rotated, until) in [("token", token, tokenValidUntil), ("webhook_secret", webhookSecret, secretValidUntil)] where rotated {
+                try connection.query("""
+                    INSERT INTO credential_rotations (device_id, credential, rotated_by, previous_valid_until) VALUES ($1, $2, $3, $4)
+                    """, [deviceID, credential, rotatedBy, until.map { PostgresValue.timestamp($0) } ?? .null])
+            }
+            return RotatedCredentials(token: newToken, webhookSecret: newSecret, previousTokenValidUntil: tokenValidUntil,
+                                      previousSecretValidUntil: secretValidUntil)
+        }
+    }
+
+    /// Encrypts every webhook secret still stored in clear (written before encryption existed);
+    /// returns how many. Idempotent.
+    @discardableResult
+    public static func sealPlaintextSecrets(_ secrets: SecretBox, connection: PostgresConnection) throws -> Int {
+        try connection.transaction {
+            let result = try connection.query("""
+                SELECT id, webhook_secret, previous_webhook_secret FROM devices
+                WHERE webhook_secret NOT LIKE 'sbx1:%' OR previous_webhook_secret NOT LIKE 'sbx1:%' FOR UPDATE
+                """)
+            for row in 0..<result.rowCount {
+                let id = try result.require(row, "id", result.string)
+                let current = try result.require(row, "webhook_secret", result.string)
+                let previous = result.string(row, "previous_webhook_secret")
+                try connection.query("UPDATE devices SET webhook_secret = $2, previous_webhook_secret = $3 WHERE id = $1", [
+                    id, SecretBox.isSealed(current) ? current : try secrets.seal(current),
+                    try previous.map { SecretBox.isSealed($0) ? $0 : try secrets.seal($0) },
+                ])
+            }
+            return result.rowCount
+        }
     }
 
     /// Stops (or resumes) webhook delivery for a device, e.g. after its receiver answered 410 Gone.
@@ -192,7 +266,7 @@ public enum FleetRepository {
 
     /// SHA-256 hex of a token: what is stored and looked up.
     public static func tokenHash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(token.utf8)))
     }
 
     private static func checkReferences(_ settings: DeviceSettings, connection: PostgresConnection) throws {
@@ -208,7 +282,7 @@ public enum FleetRepository {
     static let serverColumns = "id, compute_flops, created_at, updated_at"
     static let deviceColumns = """
         id, model_name, model_version, edge_server_id, batch_size, compute_flops, memory_bytes, allow_raw_upload,
-        callback_url, webhook_secret, webhook_enabled, active, created_at, updated_at
+        callback_url, webhook_enabled, active, created_at, updated_at
         """
 
     static func decodeServer(_ result: PostgresResult, _ row: Int) throws -> EdgeServer {
@@ -222,7 +296,7 @@ public enum FleetRepository {
             modelVersion: result.int(row, "model_version"), edgeServerID: try result.require(row, "edge_server_id", result.string),
             batchSize: try result.require(row, "batch_size", result.int), computeFLOPs: try result.require(row, "compute_flops", result.double),
             memoryBytes: result.int(row, "memory_bytes").map { Int64($0) }, allowRawUpload: try result.require(row, "allow_raw_upload", result.bool),
-            callbackURL: result.string(row, "callback_url"), webhookSecret: try result.require(row, "webhook_secret", result.string),
+            callbackURL: result.string(row, "callback_url"),
             webhookEnabled: try result.require(row, "webhook_enabled", result.bool), active: try result.require(row, "active", result.bool),
             createdAt: try result.require(row, "created_at", result.date), updatedAt: try result.require(row, "updated_at", result.date))
     }

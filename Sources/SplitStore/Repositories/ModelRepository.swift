@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SplitSupport
 import SplitCore
 
 /// SQL for `models`: versioned model graphs.
@@ -8,7 +9,7 @@ public enum ModelRepository {
     /// Returns the stored version and whether it was created now.
     public static func store(_ graph: ModelGraph, connection: PostgresConnection) throws -> (model: StoredModel, created: Bool) {
         let json = String(decoding: graph.jsonData(), as: UTF8.self)
-        let digest = SHA256.hash(data: Data(json.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.encode(SHA256.hash(data: Data(json.utf8)))
         return try connection.transaction {
             // Serialize version numbering per model name.
             try connection.query("SELECT pg_advisory_xact_lock(hashtext('splitd.model:' || $1))", [graph.name])
@@ -21,9 +22,9 @@ public enum ModelRepository {
                 """, [graph.name, PostgresValue.json(json), graph.count, graph.blockLabels.count, digest])
             // Devices that follow the latest version need a plan for the new one.
             try connection.query("""
-                UPDATE planning_state s SET requested_reason = 'model change', requested_at = now()
+                UPDATE planning_state s SET requested_reason = $2, requested_at = now()
                 FROM devices d WHERE d.id = s.device_id AND d.model_name = $1 AND d.model_version IS NULL AND d.active
-                """, [graph.name])
+                """, [graph.name, PlanReason.modelChange.rawValue])
             return (try decode(inserted, 0), true)
         }
     }

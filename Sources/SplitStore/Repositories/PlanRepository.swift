@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SplitSupport
 import SplitCore
 
 /// A device that needs planning, with everything the planner needs, claimed by one replica.
@@ -45,19 +46,6 @@ public struct PlanningCandidate: Sendable {
     }
 }
 
-/// When a link has "moved": relative change of a rate, or absolute change of RTT, beyond these.
-public struct ReplanThresholds: Sendable, Equatable {
-    public var relativeRateChange: Double
-    public var rttChangeSeconds: Double
-    public var relativeComputeChange: Double
-
-    public init(relativeRateChange: Double = 0.1, rttChangeSeconds: Double = 0.005, relativeComputeChange: Double = 0.1) {
-        self.relativeRateChange = relativeRateChange
-        self.rttChangeSeconds = rttChangeSeconds
-        self.relativeComputeChange = relativeComputeChange
-    }
-}
-
 /// What one evaluation of a candidate decided (stored whether or not a new plan was made).
 public struct PlanEvaluation: Sendable {
     public var deviceID: String
@@ -79,19 +67,6 @@ public struct PlanEvaluation: Sendable {
 /// SQL for plans (`plans`, `splits`, the view `split_plans`), `planning_state`, and enqueueing
 /// deliveries with new plans.
 public enum PlanRepository {
-    /// SHA-256 over model, version and the device/server side of every layer: equal iff the
-    /// splits are equal.
-    public static func fingerprint(modelName: String, modelVersion: Int, onDevice: [Bool]) -> String {
-        var bytes = Data("\(modelName)\n\(modelVersion)\n".utf8)
-        var byte: UInt8 = 0
-        for (index, device) in onDevice.enumerated() {
-            if device { byte |= 1 << UInt8(index % 8) }
-            if index % 8 == 7 { bytes.append(byte); byte = 0 }
-        }
-        bytes.append(byte)
-        return SHA256.hash(data: bytes).prefix(16).map { String(format: "%02x", $0) }.joined()
-    }
-
     /// Claims up to `limit` devices that need planning (`FOR UPDATE SKIP LOCKED` on their planning
     /// state, so concurrent replicas never claim the same device). Call inside a transaction and
     /// record the evaluations before committing.
@@ -124,7 +99,7 @@ public enum PlanRepository {
             ) p ON true
             LEFT JOIN device_profiles dp ON dp.device_id = d.id
             LEFT JOIN server_profiles sp ON sp.edge_server_id = d.edge_server_id AND sp.model_name = d.model_name
-            WHERE s.requested_reason IS NOT NULL
+            WHERE s.requested_reason IS NOT NULL AND (s.retry_at IS NULL OR s.retry_at <= now())
             ORDER BY s.requested_at
             LIMIT $1
             FOR UPDATE OF s SKIP LOCKED
@@ -167,6 +142,7 @@ public enum PlanRepository {
         guard !evaluations.isEmpty else { return }
         try connection.query("""
             UPDATE planning_state s SET requested_reason = NULL, requested_at = NULL, evaluated_at = now(),
+                   failures = 0, last_failure = NULL, retry_at = NULL,
                    evaluated_model_version = v.model_version, evaluated_uplink_bps = v.uplink, evaluated_downlink_bps = v.downlink,
                    evaluated_rtt_seconds = v.rtt, evaluated_compute_flops = v.flops, split_fingerprint = v.fingerprint
             FROM unnest($1::text[], $2::int8[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::text[])
@@ -177,6 +153,19 @@ public enum PlanRepository {
                   PostgresValue.doubleArray(evaluations.map(\.link.downlinkBitsPerSecond)),
                   PostgresValue.doubleArray(evaluations.map(\.link.rttSeconds)), PostgresValue.doubleArray(evaluations.map(\.deviceFLOPs)),
                   PostgresValue.textArray(evaluations.map { $0.splitFingerprint ?? "" })])
+    }
+
+    /// Records that planning failed for these devices: they stay marked, and are claimed again
+    /// only after a backoff that doubles with each consecutive failure (10 s, 20 s, ... up to an
+    /// hour), so one device that cannot be planned never holds up the others nor spins.
+    public static func recordFailures(_ failures: [(deviceID: String, reason: String)], connection: PostgresConnection) throws {
+        guard !failures.isEmpty else { return }
+        try connection.query("""
+            UPDATE planning_state s SET failures = s.failures + 1, last_failure = f.reason,
+                   retry_at = now() + least(3600, 10 * power(2, least(s.failures, 12))) * interval '1 second'
+            FROM unnest($1::text[], $2::text[]) AS f(device_id, reason)
+            WHERE s.device_id = f.device_id
+            """, [PostgresValue.textArray(failures.map(\.deviceID)), PostgresValue.textArray(failures.map { String($0.reason.prefix(1000)) })])
     }
 
     /// Stores new plans in bulk: supersedes each device's current plan, drops its undelivered
@@ -194,8 +183,12 @@ public enum PlanRepository {
             WITH superseded AS (
                 UPDATE plans SET superseded_at = now() WHERE device_id = ANY($1::text[]) AND superseded_at IS NULL
             ), dropped AS (
-                UPDATE webhook_deliveries SET status = 'superseded', lease_owner = NULL, lease_expires_at = NULL
-                WHERE device_id = ANY($1::text[]) AND status IN ('pending', 'failed')
+                -- In-flight attempts keep their lease (so the device's next delivery waits for them) but
+                -- are never retried; see DeliveryRepository.markFailed.
+                UPDATE webhook_deliveries SET status = 'superseded',
+                       lease_owner = CASE WHEN status = 'delivering' THEN lease_owner END,
+                       lease_expires_at = CASE WHEN status = 'delivering' THEN lease_expires_at END
+                WHERE device_id = ANY($1::text[]) AND status IN ('pending', 'failed', 'delivering')
             )
             SELECT nextval('plans_id_seq') AS id FROM generate_series(1, $2)
             """, [PostgresValue.textArray(devices), plans.count])
@@ -233,7 +226,7 @@ public enum PlanRepository {
         let deliveries = zip(ids, plans).filter { $0.1.deliver }
         if !deliveries.isEmpty {
             try connection.copyIn("COPY webhook_deliveries (id, plan_id, device_id) FROM STDIN",
-                                  rows: deliveries.lazy.map { id, plan in ["msg_" + Secrets.randomToken(bytes: 16), String(id), plan.deviceID] })
+                                  rows: deliveries.lazy.map { id, plan in ["msg_" + SecureRandom.token(bytes: 16), String(id), plan.deviceID] })
         }
         return ids
     }
@@ -322,8 +315,8 @@ public enum PlanRepository {
 
     static let columns = """
         id, device_id, model_name, model_version, computed_at, algorithm, uplink_bps, downlink_bps, rtt_seconds, device_flops,
-        server_flops, batch_size, device_layers, cut_layers, predicted_delay_seconds, transfer_bytes, breakdown::text AS breakdown,
-        solve_microseconds, superseded_at, reason
+        server_flops, batch_size, device_layers, cut_layers, predicted_delay_seconds, transfer_bytes, device_compute_seconds,
+        server_compute_seconds, uplink_seconds, downlink_seconds, solve_microseconds, superseded_at, reason
         """
 
     /// `columns` with each column qualified by `table` (for joins).
@@ -343,7 +336,12 @@ public enum PlanRepository {
             deviceLayers: try result.require(row, "device_layers", result.textArray), cutLayers: try result.require(row, "cut_layers", result.textArray),
             predictedDelaySeconds: try result.require(row, "predicted_delay_seconds", result.double),
             transferBytes: try result.require(row, "transfer_bytes", result.double),
-            breakdownJSON: try result.require(row, "breakdown", result.string),
+            breakdown: DelayBreakdown(
+                deviceComputeSeconds: try result.require(row, "device_compute_seconds", result.double),
+                serverComputeSeconds: try result.require(row, "server_compute_seconds", result.double),
+                uplinkSeconds: try result.require(row, "uplink_seconds", result.double),
+                downlinkSeconds: try result.require(row, "downlink_seconds", result.double),
+                rttSeconds: try result.require(row, "rtt_seconds", result.double)),
             solveMicroseconds: try result.require(row, "solve_microseconds", result.double),
             supersededAt: result.date(row, "superseded_at"), reason: try result.require(row, "reason", result.string))
     }

@@ -33,7 +33,6 @@ public struct Device: Sendable, Equatable {
     public var memoryBytes: Int64?
     public var allowRawUpload: Bool
     public var callbackURL: String?
-    public var webhookSecret: String
     public var webhookEnabled: Bool
     public var active: Bool
     public var createdAt: Date
@@ -72,45 +71,13 @@ public struct DeviceCredentials: Sendable, Equatable {
     public var webhookSecret: String
 }
 
-/// One telemetry measurement.
-public struct TelemetrySample: Sendable, Equatable {
-    public var deviceID: String
-    public var measuredAt: Date
-    public var uplinkBitsPerSecond: Double
-    public var downlinkBitsPerSecond: Double
-    public var rttSeconds: Double
-    public var computeFLOPs: Double?
-
-    public init(deviceID: String, measuredAt: Date, uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double,
-                rttSeconds: Double, computeFLOPs: Double? = nil) {
-        self.deviceID = deviceID
-        self.measuredAt = measuredAt
-        self.uplinkBitsPerSecond = uplinkBitsPerSecond
-        self.downlinkBitsPerSecond = downlinkBitsPerSecond
-        self.rttSeconds = rttSeconds
-        self.computeFLOPs = computeFLOPs
-    }
-}
-
-/// The smoothed link of a device.
-public struct LinkEstimate: Sendable, Equatable {
-    public var deviceID: String
-    public var uplinkBitsPerSecond: Double
-    public var downlinkBitsPerSecond: Double
-    public var rttSeconds: Double
-    public var computeFLOPs: Double?
-    public var samples: Int
-    public var measuredAt: Date
-}
-
-/// Why a plan was made (stored in `split_plans.reason`).
-public enum PlanReason: String, Sendable, CaseIterable {
-    case newDevice = "new device"
-    case deviceChanged = "device changed"
-    case newProfile = "new profile"
-    case telemetryChange = "telemetry change"
-    case modelChange = "model change"
-    case requested
+/// New credentials from a rotation: what was rotated (returned once), and until when the old
+/// one stays valid (nil: it stopped at once).
+public struct RotatedCredentials: Sendable, Equatable {
+    public var token: String?
+    public var webhookSecret: String?
+    public var previousTokenValidUntil: Date?
+    public var previousSecretValidUntil: Date?
 }
 
 /// A plan row of the history.
@@ -132,8 +99,8 @@ public struct StoredPlan: Sendable, Equatable {
     public var predictedDelaySeconds: Double
     /// Bytes per iteration, one direction.
     public var transferBytes: Double
-    /// The breakdown as JSON text.
-    public var breakdownJSON: String
+    /// The predicted delay's parts.
+    public var breakdown: DelayBreakdown
     public var solveMicroseconds: Double
     public var supersededAt: Date?
     public var reason: String
@@ -148,7 +115,7 @@ public struct NewPlan: Sendable {
     public var conditions: PlanningConditions
     public var deviceLayers: [String]
     public var cutLayers: [String]
-    /// `PlanRepository.fingerprint` of the split: plans of one batch with the same fingerprint
+    /// `SplitFingerprint` of the split: plans of one batch with the same fingerprint
     /// share one `splits` row, found without comparing layer lists.
     public var splitFingerprint: String
     public var predictedDelaySeconds: Double
@@ -193,21 +160,4 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { message }
-}
-
-/// Random identifiers and secrets.
-enum Secrets {
-    /// A Standard Webhooks secret: `whsec_` + base64 of 32 random bytes.
-    static func webhookSecret() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }).base64EncodedString()
-    }
-
-    /// `count` random bytes, base64url without padding.
-    static func randomToken(bytes count: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
 }

@@ -1,40 +1,5 @@
 import Foundation
-
-/// How link estimates follow telemetry: an exponentially weighted moving average over time.
-///
-/// Each new sample (in time order, newer than the estimate) moves the estimate by
-/// `α = 1 − exp(−Δt / τ)`, Δt the time since the estimate's last sample: a sample right after the
-/// previous one moves it a little, one after a long silence replaces it. Rates are averaged in
-/// log space (a drop from 100 to 10 Mbit/s weighs like a rise from 10 to 100), RTT and device
-/// compute linearly. Samples older than the estimate are stored but not folded in.
-public struct LinkSmoothing: Sendable, Equatable {
-    /// τ, seconds.
-    public var timeConstantSeconds: Double
-
-    public init(timeConstantSeconds: Double = 30) { self.timeConstantSeconds = timeConstantSeconds }
-
-    /// The estimate after folding `sample` into `estimate` (or starting from it).
-    public func fold(_ sample: TelemetrySample, into estimate: LinkEstimate?) -> LinkEstimate {
-        guard var estimate else {
-            return LinkEstimate(deviceID: sample.deviceID, uplinkBitsPerSecond: sample.uplinkBitsPerSecond,
-                                downlinkBitsPerSecond: sample.downlinkBitsPerSecond, rttSeconds: sample.rttSeconds,
-                                computeFLOPs: sample.computeFLOPs, samples: 1, measuredAt: sample.measuredAt)
-        }
-        guard sample.measuredAt > estimate.measuredAt else { return estimate }
-        let elapsed = sample.measuredAt.timeIntervalSince(estimate.measuredAt)
-        let weight = timeConstantSeconds > 0 ? 1 - exp(-elapsed / timeConstantSeconds) : 1
-        func logBlend(_ old: Double, _ new: Double) -> Double { exp(log(old) + weight * (log(new) - log(old))) }
-        estimate.uplinkBitsPerSecond = logBlend(estimate.uplinkBitsPerSecond, sample.uplinkBitsPerSecond)
-        estimate.downlinkBitsPerSecond = logBlend(estimate.downlinkBitsPerSecond, sample.downlinkBitsPerSecond)
-        estimate.rttSeconds += weight * (sample.rttSeconds - estimate.rttSeconds)
-        if let compute = sample.computeFLOPs {
-            estimate.computeFLOPs = estimate.computeFLOPs.map { logBlend($0, compute) } ?? compute
-        }
-        estimate.samples += 1
-        estimate.measuredAt = sample.measuredAt
-        return estimate
-    }
-}
+import SplitCore
 
 /// SQL for `telemetry` (partitioned by day) and `link_estimates`.
 public enum TelemetryRepository {
@@ -71,7 +36,7 @@ public enum TelemetryRepository {
                       PostgresValue.textArray(updated.map { PostgresTimestamp.format($0.measuredAt) })])
             // Devices whose link moved beyond the thresholds since their last evaluation need planning.
             try connection.query("""
-                UPDATE planning_state s SET requested_reason = 'telemetry change', requested_at = now()
+                UPDATE planning_state s SET requested_reason = $5, requested_at = now()
                 FROM link_estimates e, devices d
                 WHERE e.device_id = ANY($1::text[]) AND s.device_id = e.device_id AND d.id = e.device_id
                   AND s.requested_reason IS NULL AND s.evaluated_at IS NOT NULL
@@ -79,7 +44,7 @@ public enum TelemetryRepository {
                        OR abs(e.rtt_seconds - s.evaluated_rtt_seconds) > $3
                        OR abs(ln(coalesce(e.compute_flops, d.compute_flops) / s.evaluated_compute_flops)) > $4)
                 """, [updated.map(\.deviceID), log1p(thresholds.relativeRateChange), thresholds.rttChangeSeconds,
-                      log1p(thresholds.relativeComputeChange)])
+                      log1p(thresholds.relativeComputeChange), PlanReason.telemetryChange.rawValue])
             return samples.count
         }
     }

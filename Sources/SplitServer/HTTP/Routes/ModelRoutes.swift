@@ -5,56 +5,71 @@ import SplitStore
 
 extension APIRoutes {
     /// `POST /v1/models`, `GET /v1/models`, `GET /v1/models/{name}`.
-    static func addModelRoutes(to router: Router<SplitRequestContext>, _ api: APIDependencies) {
-        router.post("/v1/models") { request, _ -> Response in
-            try await api.auth.requireAdmin(request)
+    static func addModelRoutes(to group: RouterGroup<SplitRequestContext>, _ api: APIDependencies) {
+        group.post("/v1/models") { request, _ -> EditedResponse<Responses.RegisteredModel> in
             var request = request
             let body = try await RequestBody.data(&request, limit: api.maximumBodyBytes)
-            let graph: ModelGraph
-            do {
-                graph = try ModelGraph(json: body)
-            } catch let error as GraphError {
-                if error.kind == .invalidJSON { throw APIError.badRequest(error.description) }
-                throw APIError(.unprocessableContent, "invalid_graph", error.description, field: error.field)
-            }
-            try Check.identifier(graph.name, "name")
-            let (model, created) = try await api.store { try ModelRepository.store(graph, connection: $0) }
-            return JSONResponse.make(status: created ? .created : .ok, object: [
-                "name": model.name, "version": model.version, "layers": model.layerCount, "blocks": model.blockCount, "created": created])
+            let graph = try ModelBodies.graph(body)
+            let (model, created) = try await api.store.registerModel(graph)
+            ModelBodies.releaseMemory(afterBodyOf: body.count)
+            return EditedResponse(status: created ? .created : .ok, response: Responses.RegisteredModel(
+                name: model.name, version: model.version, layers: model.layerCount, blocks: model.blockCount, created: created))
         }
 
-        router.get("/v1/models") { request, _ -> Response in
-            try await api.auth.requireAdmin(request)
-            let models = try await api.store { try ModelRepository.latest(connection: $0) }
-            return JSONResponse.make(object: ["models": models.map(API.model)])
+        group.get("/v1/models") { _, _ in
+            Responses.Models(models: try await api.store.latestModels().map { Responses.Model($0) })
         }
 
-        router.get("/v1/models/:name") { request, context -> Response in
-            try await api.auth.requireAdmin(request)
-            let name = try pathParameter("name", context)
-            let version = try request.uri.queryParameters.get("version").map { text -> Int in
-                guard let version = Int(text), version >= 1 else { throw APIError.invalid("version", "must be an integer >= 1") }
-                return version
+        group.get("/v1/models/:name") { request, context in
+            let name = try Check.pathParameter("name", context)
+            let version = try Check.queryInteger(request, "version", 1...Int(Int32.max))
+            guard let (model, versions) = try await api.store.model(name: name, version: version) else {
+                throw APIError.notFound("model '\(name)'\(version.map { " version \($0)" } ?? "") does not exist")
             }
-            let includeGraph = request.uri.queryParameters.get("graph") == "true"
-            let (model, versions) = try await api.store { connection in
-                (try ModelRepository.find(name: name, version: version, connection: connection),
-                 try ModelRepository.versionCount(name: name, connection: connection))
-            }
-            guard let model else { throw APIError.notFound("model '\(name)'\(version.map { " version \($0)" } ?? "") does not exist") }
-            var object = API.model(model)
-            object["versions"] = versions
-            if includeGraph { object["graph"] = try JSONSerialization.jsonObject(with: Data(model.graphJSON.utf8)) }
-            return JSONResponse.make(object: object)
+            let graph = request.uri.queryParameters.get("graph") == "true" ? try ModelGraph(json: Data(model.graphJSON.utf8)) : nil
+            return Responses.Model(model, versions: versions, graph: graph)
         }
-    }
-
-    /// A path parameter, percent-decoded.
-    static func pathParameter(_ name: String, _ context: SplitRequestContext) throws -> String {
-        guard let raw = context.parameters.get(name) else { throw APIError.badRequest("missing path parameter \(name)") }
-        return raw.removingPercentEncoding ?? raw
     }
 }
 
-/// Builds the API router.
-enum APIRoutes {}
+/// Reading model graphs from request bodies.
+enum ModelBodies {
+    /// The most layers a graph sent over HTTP may have (files for `splitctl` may have more):
+    /// keeps one request's memory bounded (see README, "Limits").
+    static let maximumLayers = 200_000
+
+    /// Parses and validates a splitgraph/1 body: malformed JSON is 400 (line and column), a
+    /// graph that breaks a rule 422 naming the layer and field.
+    static func graph(_ body: Data) throws -> ModelGraph {
+        let root = try RequestBody.object(from: body)
+        if let layers = try? root.array("layers"), layers.count > maximumLayers {
+            throw APIError.tooLarge("graph has \(layers.count) layers; the API accepts at most \(maximumLayers) (plan bigger graphs with splitctl)")
+        }
+        return try graph(root)
+    }
+
+    /// Validates a parsed splitgraph/1 document; `prefix` is the body field it came from.
+    static func graph(_ document: JSONObject, prefix: String? = nil) throws -> ModelGraph {
+        do {
+            let graph = try ModelGraph(document: document)
+            try Check.identifier(graph.name, prefix.map { "\($0).name" } ?? "name")
+            return graph
+        } catch let error as GraphError {
+            let field = [prefix, error.field].compactMap { $0 }.joined(separator: ".")
+            throw APIError(.unprocessableContent, "invalid_graph", "\(prefix.map { "\($0): " } ?? "")\(error)", field: field.isEmpty ? nil : field)
+        }
+    }
+
+    /// Hands freed heap back to the system after a large body: glibc keeps freed arenas mapped,
+    /// so without this one big registration would keep the process's memory high for good.
+    static func releaseMemory(afterBodyOf bytes: Int) {
+        guard bytes > 8 << 20, let trim = mallocTrim else { return }
+        _ = trim(0)
+    }
+
+    /// glibc's `malloc_trim`, looked up at run time (it is not in Swift's Glibc module).
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+    }()
+}

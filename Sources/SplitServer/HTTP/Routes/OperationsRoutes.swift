@@ -1,23 +1,23 @@
 import Foundation
 import Hummingbird
-import SplitStore
+import SplitCore
 
 extension APIRoutes {
     /// Health, readiness, metrics and the OpenAPI document (no authentication).
     static func addOperationsRoutes(to router: Router<SplitRequestContext>, _ api: APIDependencies) {
-        router.get("/healthz") { _, _ -> Response in
-            JSONResponse.make(object: ["status": "ok"])
+        router.get("/healthz") { _, _ in
+            Responses.Health(status: "ok", version: SplitdVersion.current)
         }
 
-        router.get("/readyz") { _, _ -> Response in
+        router.get("/readyz") { _, _ -> EditedResponse<Responses.Readiness> in
             do {
-                let status = try await api.pool.withConnection { try api.migrator.verify($0) }
+                let status = try await api.store.schemaStatus()
                 guard status.pending.isEmpty else {
-                    return JSONResponse.make(status: .serviceUnavailable, object: ["status": "migrations pending", "pending": status.pending])
+                    return EditedResponse(status: .serviceUnavailable, response: Responses.Readiness(status: "migrations pending", pending: status.pending))
                 }
-                return JSONResponse.make(object: ["status": "ready", "schema_version": status.applied.last ?? 0])
+                return EditedResponse(response: Responses.Readiness(status: "ready", schemaVersion: status.applied.last ?? 0))
             } catch {
-                return JSONResponse.make(status: .serviceUnavailable, object: ["status": "database unavailable", "detail": "\(error)"])
+                return EditedResponse(status: .serviceUnavailable, response: Responses.Readiness(status: "database unavailable", detail: "\(error)"))
             }
         }
 
@@ -27,22 +27,17 @@ extension APIRoutes {
         }
 
         router.get("/openapi.yaml") { _, _ -> Response in
-            guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"), let data = try? Data(contentsOf: url) else {
-                throw APIError.notFound("OpenAPI document not bundled")
-            }
-            return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            guard let document = OpenAPIDocument.text else { throw APIError.notFound("OpenAPI document not bundled") }
+            return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: document)))
         }
     }
+}
 
-    /// The whole API router.
-    static func router(_ api: APIDependencies) -> Router<SplitRequestContext> {
-        let router = Router(context: SplitRequestContext.self)
-        router.add(middleware: MetricsAndErrorsMiddleware(metrics: api.metrics))
-        addOperationsRoutes(to: router, api)
-        addModelRoutes(to: router, api)
-        addFleetRoutes(to: router, api)
-        addTelemetryRoutes(to: router, api)
-        addPlanRoutes(to: router, api)
-        return router
-    }
+/// The bundled OpenAPI document: the API's contract.
+public enum OpenAPIDocument {
+    /// Its text, or nil when the resource is missing.
+    public static let text: String? = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else { return nil }
+        return try? String(contentsOf: url, encoding: .utf8)
+    }()
 }

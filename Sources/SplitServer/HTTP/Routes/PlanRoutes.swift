@@ -4,77 +4,54 @@ import SplitCore
 import SplitStore
 
 extension APIRoutes {
-    /// Plans of a device, and stateless planning.
-    static func addPlanRoutes(to router: Router<SplitRequestContext>, _ api: APIDependencies) {
-        router.get("/v1/devices/:id/plan") { request, context -> Response in
-            let id = try pathParameter("id", context)
-            try await api.auth.requireAdminOrDevice(id, request)
-            let plan = try await api.store { try PlanRepository.current(deviceID: id, connection: $0) }
-            guard let plan else { throw APIError.notFound("device '\(id)' has no plan yet (it needs a link estimate: telemetry or a link at registration)") }
-            return JSONResponse.make(object: API.plan(plan))
+    /// A device's plans: its own token or an admin's.
+    static func addDevicePlanRoutes(to group: RouterGroup<SplitRequestContext>, _ api: APIDependencies) {
+        group.get("/v1/devices/:id/plan") { _, context in
+            let id = try Check.pathParameter("id", context)
+            try context.authorize(device: id)
+            guard let plan = try await api.store.currentPlan(deviceID: id) else {
+                throw APIError.notFound("device '\(id)' has no plan yet (it needs a link estimate: telemetry or a link at registration)")
+            }
+            return Responses.Plan(plan)
         }
 
-        router.get("/v1/devices/:id/plans") { request, context -> Response in
-            let id = try pathParameter("id", context)
-            try await api.auth.requireAdminOrDevice(id, request)
-            let limit = try request.uri.queryParameters.get("limit").map { text -> Int in
-                guard let limit = Int(text), (1...1000).contains(limit) else { throw APIError.invalid("limit", "must be an integer in 1...1000") }
-                return limit
-            } ?? 50
+        group.get("/v1/devices/:id/plans") { request, context in
+            let id = try Check.pathParameter("id", context)
+            try context.authorize(device: id)
+            let limit = try Check.queryInteger(request, "limit", 1...1000) ?? 50
             let before = try request.uri.queryParameters.get("before").map { text -> Date in
                 guard let date = parseISO8601(String(text)) else { throw APIError.invalid("before", "must be an RFC 3339 timestamp") }
                 return date
             }
-            let plans = try await api.store { try PlanRepository.history(deviceID: id, limit: limit, before: before, connection: $0) }
-            var object: [String: Any] = ["plans": plans.map(API.plan)]
-            if plans.count == limit, let last = plans.last { object["next_before"] = iso8601(last.computedAt) }
-            return JSONResponse.make(object: object)
+            let plans = try await api.store.planHistory(deviceID: id, limit: limit, before: before)
+            let next = plans.count == limit ? plans.last.map { iso8601($0.computedAt) } : nil
+            return Responses.PlanHistory(plans: plans.map { Responses.Plan($0) }, nextBefore: next)
         }
+    }
 
-        router.post("/v1/plan") { request, _ -> Response in
-            try await api.auth.requireAdmin(request)
+    /// `POST /v1/plan`: stateless planning of an inline graph or a registered model (operators).
+    static func addStatelessPlanRoute(to group: RouterGroup<SplitRequestContext>, _ api: APIDependencies) {
+        group.post("/v1/plan") { request, _ -> PlanReport in
             var request = request
-            let body = try await RequestBody.data(&request, limit: api.maximumBodyBytes)
-            let parameters = try RequestBody.decode(API.PlanRequest.self, from: body)
-            let conditions = PlanningConditions(
-                batchSize: parameters.batchSize, deviceFLOPsPerSecond: parameters.deviceFLOPs, serverFLOPsPerSecond: parameters.serverFLOPs,
-                uplinkBitsPerSecond: parameters.uplinkBitsPerSecond, downlinkBitsPerSecond: parameters.downlinkBitsPerSecond,
-                rttSeconds: parameters.rttSeconds ?? 0)
-            do {
-                try conditions.validate()
-            } catch let error as PlanningError {
-                if case .invalidParameter(let name, let reason) = error {
-                    let field = ["batch": "batch_size", "device-flops": "device_flops", "server-flops": "server_flops",
-                                 "uplink": "uplink_bps", "downlink": "downlink_bps", "rtt": "rtt_seconds"][name] ?? name
-                    throw APIError.invalid(field, reason)
-                }
-                throw error
+            let body = try await RequestBody.object(&request, limit: api.maximumBodyBytes)
+            if let layers = try? body.object("graph")?.array("layers"), layers.count > ModelBodies.maximumLayers {
+                throw APIError.tooLarge("graph has \(layers.count) layers; the API accepts at most \(ModelBodies.maximumLayers)")
             }
-            let algorithmName = parameters.algorithm ?? "dag"
-            guard let algorithm = PlanningAlgorithm(rawValue: algorithmName) else {
-                throw APIError.invalid("algorithm", PlanningError.unknownAlgorithm(algorithmName).description)
-            }
-            let raw = parameters.allowRawUpload ?? false
+            let parameters = try RequestBody.decode(Requests.Plan.self, from: body)
             let model: PreparedModel
             do {
-                if let name = parameters.model {
-                    let stored = try await api.store { try ModelRepository.find(name: name, version: parameters.modelVersion, connection: $0) }
-                    guard let stored else { throw APIError.invalid("model", "model '\(name)' does not exist") }
-                    model = try await api.store { connection in
-                        try api.cache.prepared(ModelCache.Key(model: stored.name, version: stored.version, allowRawUpload: raw), connection: connection)
-                    }
-                } else {
-                    let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
-                    guard let graph = object?["graph"] else { throw APIError.invalid("graph", "give an inline 'graph' (splitgraph/1) or a registered 'model'") }
-                    let graphData = try JSONSerialization.data(withJSONObject: graph)
+                switch parameters.source {
+                case .registered(let name, let version):
                     do {
-                        model = try PreparedModel(graph: try ModelGraph(json: graphData), allowRawUpload: raw)
-                    } catch let error as GraphError {
-                        throw APIError(.unprocessableContent, "invalid_graph", "graph: \(error)", field: error.field.map { "graph.\($0)" } ?? "graph")
+                        model = try await api.store.preparedModel(name: name, version: version, allowRawUpload: parameters.allowRawUpload)
+                    } catch let error as StoreError where error.kind == .notFound {
+                        throw APIError.invalid(error.field ?? "model", error.message)
                     }
+                case .inline(let document):
+                    model = try PreparedModel(graph: try ModelBodies.graph(document, prefix: "graph"), allowRawUpload: parameters.allowRawUpload)
                 }
-                let plan = try SplitPlanner(model: model).plan(algorithm, conditions: conditions)
-                return JSONResponse.make(data: PlanReport(plan: plan, model: model, conditions: conditions).jsonData())
+                let plan = try SplitPlanner(model: model).plan(parameters.algorithm, conditions: parameters.conditions)
+                return PlanReport(plan: plan, model: model, conditions: parameters.conditions)
             } catch let error as PlanningError {
                 throw APIError(.unprocessableContent, "unplannable", error.description)
             }

@@ -2,7 +2,7 @@ import Foundation
 import SplitCore
 
 /// The human view of a plan.
-enum PlanTable {
+enum PlanText {
     static func render(plan: Plan, model: PreparedModel, conditions: PlanningConditions, algorithmLabel: String? = nil) -> String {
         let graph = model.graph
         let breakdown = plan.breakdown
@@ -15,6 +15,11 @@ enum PlanTable {
         out += "delay      \(formatSeconds(plan.delaySeconds)) per iteration (batch \(conditions.batchSize))\n"
         out += "split      \(plan.deviceLayers.count) layers on device, \(plan.serverLayers.count) on server\n"
         out += "transfer   \(formatBytes(plan.transferBytes)) up and down per iteration\n"
+        var memory = "memory     \(ByteQuantity.short(plan.deviceMemoryBytes)) on the device (\(conditions.optimizer.rawValue)"
+        if let limit = conditions.deviceMemoryLimitBytes {
+            memory += ", limit \(ByteQuantity.short(limit))" + (plan.memoryBound ? "; the limit binds: the fastest split does not fit" : "")
+        }
+        out += memory + ")\n"
         if algorithmLabel == nil { out += "solved in  \(String(format: "%.1f", plan.solveMicroseconds)) µs\n" }
         out += "\n"
         out += "cut layers (device → server):\n"

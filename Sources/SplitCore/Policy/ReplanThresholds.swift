@@ -1,0 +1,31 @@
+import Foundation
+
+/// When a link has "moved" enough since a device was last evaluated to plan it again: a rate or
+/// the device's throughput changed by more than a relative amount (in either direction: a
+/// factor of 1 + r up or down), or the RTT by more than an absolute amount.
+///
+/// Ingest applies the same rule in SQL over whole batches (`TelemetryRepository.ingest`); this is
+/// its definition, and the in-process stores and tests use it directly.
+public struct ReplanThresholds: Sendable, Equatable {
+    /// Relative change of either rate that counts as a move (0.1: ×1.1 or ÷1.1).
+    public var relativeRateChange: Double
+    /// Absolute RTT change that counts as a move, seconds.
+    public var rttChangeSeconds: Double
+    /// Relative change of the measured device throughput that counts as a move.
+    public var relativeComputeChange: Double
+
+    public init(relativeRateChange: Double = 0.1, rttChangeSeconds: Double = 0.005, relativeComputeChange: Double = 0.1) {
+        self.relativeRateChange = relativeRateChange
+        self.rttChangeSeconds = rttChangeSeconds
+        self.relativeComputeChange = relativeComputeChange
+    }
+
+    /// Whether `estimate` moved beyond the thresholds from what was last evaluated.
+    public func moved(from evaluated: LinkEstimate, to estimate: LinkEstimate, registeredFLOPs: Double) -> Bool {
+        func ratioBeyond(_ old: Double, _ new: Double, _ relative: Double) -> Bool { abs(log(new / old)) > log1p(relative) }
+        return ratioBeyond(evaluated.uplinkBitsPerSecond, estimate.uplinkBitsPerSecond, relativeRateChange)
+            || ratioBeyond(evaluated.downlinkBitsPerSecond, estimate.downlinkBitsPerSecond, relativeRateChange)
+            || abs(estimate.rttSeconds - evaluated.rttSeconds) > rttChangeSeconds
+            || ratioBeyond(evaluated.computeFLOPs ?? registeredFLOPs, estimate.computeFLOPs ?? registeredFLOPs, relativeComputeChange)
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import Logging
+import SplitCore
+import SplitPush
+import SplitStore
+
+/// One setting of `ServerConfiguration`: its variable, its flag, its default and meaning, and
+/// how its text is parsed into the configuration.
+public struct ConfigurationSetting: Sendable {
+    /// The environment variable (`SPLITD_PLAN_INTERVAL`).
+    public let variable: String
+    /// What it is for, one line.
+    public let help: String
+    /// The default, as a person would write it.
+    public let defaultValue: String
+    let apply: @Sendable (String, inout ServerConfiguration) throws -> Void
+
+    /// The matching flag: the variable without `SPLITD_`, lower-case, `-` for `_` (`--plan-interval`).
+    public var flag: String { "--" + variable.dropFirst("SPLITD_".count).lowercased().replacingOccurrences(of: "_", with: "-") }
+}
+
+extension ServerConfiguration {
+    /// Every setting splitd reads, in the order README and `--help` list them.
+    public static let settings: [ConfigurationSetting] = [
+        text("SPLITD_DATABASE_URL", "unset", "postgres://user:pass@host:port/db?sslmode=... or a libpq string; unset starts the embedded cluster") { text, configuration in
+            guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") || text.contains("=") else {
+                throw ConfigurationError("SPLITD_DATABASE_URL", "must be a postgres:// URL or a libpq connection string")
+            }
+            configuration.databaseURL = text
+        },
+        text("SPLITD_STATE_DIR", "./.splitd (systemd: /var/lib/splitd)", "embedded cluster and generated admin token") { text, configuration in
+            configuration.stateDirectory = URL(fileURLWithPath: text, isDirectory: true).standardizedFileURL
+        },
+        text("SPLITD_LISTEN", "127.0.0.1:8080", "HTTP listener, HOST:PORT ([::1]:8080 for IPv6)") { text, configuration in
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+                throw ConfigurationError("SPLITD_LISTEN", "must be HOST:PORT (e.g. 127.0.0.1:8080 or 0.0.0.0:8080), got '\(text)'")
+            }
+            configuration.listenHost = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            configuration.listenPort = port
+        },
+        text("SPLITD_ADMIN_TOKEN", "generated on loopback", "operator bearer token(s), comma-separated so a new one can be added before the old is removed; required unless the listener is loopback-only, where one is generated into <state>/admin-token (mode 0600)") { text, configuration in
+            let tokens = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !tokens.isEmpty, tokens.allSatisfy({ $0.count >= 16 }) else {
+                throw ConfigurationError("SPLITD_ADMIN_TOKEN", "must be one or more comma-separated tokens of at least 16 characters")
+            }
+            configuration.adminTokens = tokens
+        },
+        text("SPLITD_SECRET_KEY", "generated into <state>/secret-key", "base64 of 32 random bytes; encrypts the webhook secrets stored in the database. Every replica on one database needs the same key (generate: head -c 32 /dev/urandom | base64)") { text, configuration in
+            do {
+                _ = try SecretBox(base64Key: text)
+            } catch let error as SecretBoxError {
+                throw ConfigurationError("SPLITD_SECRET_KEY", "\(error)")
+            }
+            configuration.secretKey = text
+        },
+        duration("SPLITD_PLAN_INTERVAL", "10s", "planning period") { $0.planInterval = $1 },
+        number("SPLITD_MIN_GAIN", "0.05", 0...1, "a new split replaces the current one only if predicted at least this much (relative) faster") { $0.minimumGain = $1 },
+        number("SPLITD_REPLAN_THRESHOLD", "0.1", 0...100, "relative link change since the last evaluation that marks a device for planning") {
+            $0.replanThresholds.relativeRateChange = $1
+        },
+        duration("SPLITD_SMOOTHING", "30s", "time constant τ of the link-estimate EWMA") { $0.smoothing = LinkSmoothing(timeConstantSeconds: $1) },
+        integer("SPLITD_PLAN_BATCH", "1000", 1...100_000, "devices per planning transaction") { $0.planBatchSize = $1 },
+        integer("SPLITD_PLAN_WORKERS", "2", 1...64, "concurrent planning workers") { $0.planWorkers = $1 },
+        text("SPLITD_ALGORITHM", "block", "fleet planner: block or dag") { text, configuration in
+            guard let algorithm = PlanningAlgorithm(rawValue: text), [.block, .dag].contains(algorithm) else {
+                throw ConfigurationError("SPLITD_ALGORITHM", "must be block or dag, got '\(text)'")
+            }
+            configuration.algorithm = algorithm
+        },
+        text("SPLITD_WEBHOOK_ALLOW", "empty", "hosts and CIDRs exempt from the SSRF guard, e.g. 127.0.0.1,10.0.0.0/8") { text, configuration in
+            let entries = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            do {
+                _ = try TargetPolicy(allowList: entries)
+            } catch let error as WebhookError {
+                throw ConfigurationError("SPLITD_WEBHOOK_ALLOW", "has an invalid entry: \(error)")
+            }
+            configuration.webhookAllowList = entries
+        },
+        text("SPLITD_WEBHOOK_RETRY", "5s,30s,2m,10m,1h,6h", "retry delays after each failed attempt, then dead (±20% jitter)") { text, configuration in
+            do {
+                let delays = try text.split(separator: ",").map { try Limits.parseDuration(String($0), range: retryDelayRange) }
+                guard !delays.isEmpty else { throw QuantityError(text: text, kind: .duration, "is empty") }
+                configuration.retrySchedule = RetrySchedule(delays: delays)
+            } catch let error as QuantityError {
+                throw ConfigurationError("SPLITD_WEBHOOK_RETRY", "must be a comma-separated list of durations like 5s,30s,2m,10m,1h,6h: \(error)")
+            }
+        },
+        duration("SPLITD_WEBHOOK_TIMEOUT", "10s", "per webhook request") { $0.webhookTimeout = $1 },
+        integer("SPLITD_DELIVERY_BATCH", "256", 1...10_000, "deliveries claimed per batch") { $0.deliveryBatchSize = $1 },
+        integer("SPLITD_DELIVERY_WORKERS", "2", 1...64, "concurrent delivery loops") { $0.deliveryWorkers = $1 },
+        duration("SPLITD_DELIVERY_LEASE", "60s", "lease on claimed deliveries (a crashed replica's are retried after it)") { $0.deliveryLeaseSeconds = $1 },
+        integer("SPLITD_TELEMETRY_RETENTION_DAYS", "30", 1...36_500, "telemetry partitions older than this are dropped") { $0.telemetryRetentionDays = $1 },
+        integer("SPLITD_DB_POOL", "16", 1...512, "database connections") { $0.poolSize = $1 },
+        flag("SPLITD_AUTO_MIGRATE", "true", "apply pending migrations at start (false: refuse to start until 'splitd migrate')") { $0.autoMigrate = $1 },
+        text("SPLITD_INSTANCE_ID", "host-pid", "unique name of this replica (leases, delivery ownership)") { text, configuration in
+            configuration.instanceID = text
+        },
+        integer("SPLITD_MAX_BODY_BYTES", "67108864 (64 MiB)", 1024...(1 << 30), "largest request body accepted") { $0.maximumBodyBytes = $1 },
+        text("SPLITD_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical") { text, configuration in
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                throw ConfigurationError("SPLITD_LOG_LEVEL", "must be one of trace, debug, info, notice, warning, error, critical; got '\(text)'")
+            }
+            configuration.logLevel = level
+        },
+        text("SPLITD_LOG_FORMAT", "text", "text, or json for one JSON object per line (log shippers)") { text, configuration in
+            guard let format = LogFormat(rawValue: text.lowercased()) else {
+                throw ConfigurationError("SPLITD_LOG_FORMAT", "must be text or json, got '\(text)'")
+            }
+            configuration.logFormat = format
+        },
+        text("SPLITD_PG_BIN", "found", "directory of PostgreSQL's initdb and pg_ctl for the embedded cluster (default: newest /usr/lib/postgresql/*/bin, then PATH)") {
+            $1.postgresBinDirectory = $0
+        },
+        text("SPLITD_MIGRATIONS_DIR", "found", "directory of the migration files (default: share/splitd/migrations beside the binary, ./migrations, the source checkout)") {
+            $1.migrationsDirectory = $0
+        },
+    ]
+
+    static let retryDelayRange = ValueRange("retry delay", unit: "s", 0...7 * 86_400, allowsZero: true)
+    static let durationRange = ValueRange("duration", unit: "s", 1e-3...7 * 86_400)
+
+    /// The setting named `variable`.
+    public static func setting(_ variable: String) -> ConfigurationSetting? { settings.first { $0.variable == variable } }
+
+    private static func text(_ variable: String, _ defaultValue: String, _ help: String,
+                             _ apply: @escaping @Sendable (String, inout ServerConfiguration) throws -> Void) -> ConfigurationSetting {
+        ConfigurationSetting(variable: variable, help: help, defaultValue: defaultValue, apply: apply)
+    }
+
+    private static func duration(_ variable: String, _ defaultValue: String, _ help: String,
+                                 _ set: @escaping @Sendable (inout ServerConfiguration, TimeInterval) -> Void) -> ConfigurationSetting {
+        text(variable, defaultValue, help) { text, configuration in
+            do {
+                set(&configuration, try Limits.parseDuration(text, range: durationRange))
+            } catch let error as QuantityError {
+                throw ConfigurationError(variable, "must be a duration like 10s, 500ms, 2m or 1h: \(error)")
+            }
+        }
+    }
+
+    private static func number(_ variable: String, _ defaultValue: String, _ range: ClosedRange<Double>, _ help: String,
+                               _ set: @escaping @Sendable (inout ServerConfiguration, Double) -> Void) -> ConfigurationSetting {
+        text(variable, defaultValue, help) { text, configuration in
+            guard let value = Double(text), range.contains(value) else {
+                throw ConfigurationError(variable, "must be a number in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+            }
+            set(&configuration, value)
+        }
+    }
+
+    private static func integer(_ variable: String, _ defaultValue: String, _ range: ClosedRange<Int>, _ help: String,
+                                _ set: @escaping @Sendable (inout ServerConfiguration, Int) -> Void) -> ConfigurationSetting {
+        text(variable, defaultValue, help) { text, configuration in
+            guard let value = Int(text), range.contains(value) else {
+                throw ConfigurationError(variable, "must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+            }
+            set(&configuration, value)
+        }
+    }
+
+    private static func flag(_ variable: String, _ defaultValue: String, _ help: String,
+                             _ set: @escaping @Sendable (inout ServerConfiguration, Bool) -> Void) -> ConfigurationSetting {
+        text(variable, defaultValue, help) { text, configuration in
+            switch text.lowercased() {
+            case "1", "true", "yes", "on": set(&configuration, true)
+            case "0", "false", "no", "off": set(&configuration, false)
+            default: throw ConfigurationError(variable, "must be true or false, got '\(text)'")
+            }
+        }
+    }
+}

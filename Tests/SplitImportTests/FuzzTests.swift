@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+@testable import SplitImport
+
+/// SplitMix64: a small seeded generator, so every fuzz run is reproducible.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite("Fuzzing the ONNX reader and importer")
+struct FuzzTests {
+    /// One random corruption of `data`: flipped bytes, truncation, inserted or duplicated bytes,
+    /// a run of 0xff (overlong varints, huge lengths) or a zeroed run.
+    static func mutate(_ data: Data, _ generator: inout SeededGenerator) -> Data {
+        var bytes = [UInt8](data)
+        guard !bytes.isEmpty else { return data }
+        let position = Int.random(in: 0..<bytes.count, using: &generator)
+        switch Int.random(in: 0..<6, using: &generator) {
+        case 0:
+            for _ in 0..<Int.random(in: 1...8, using: &generator) {
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator)
+            }
+        case 1:
+            bytes.removeSubrange(position...)
+        case 2:
+            bytes.insert(contentsOf: (0..<Int.random(in: 1...16, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }, at: position)
+        case 3:
+            let end = min(bytes.count, position + Int.random(in: 1...10, using: &generator))
+            bytes.replaceSubrange(position..<end, with: repeatElement(0xff, count: end - position))
+        case 4:
+            let end = min(bytes.count, position + Int.random(in: 1...64, using: &generator))
+            bytes.insert(contentsOf: bytes[position..<end], at: Int.random(in: 0...bytes.count, using: &generator))
+        default:
+            let end = min(bytes.count, position + Int.random(in: 1...32, using: &generator))
+            bytes.replaceSubrange(position..<end, with: repeatElement(0, count: end - position))
+        }
+        return Data(bytes)
+    }
+
+    /// Imports `data`; anything but success or an `ImportError` is a failure.
+    static func check(_ data: Data, _ label: String) -> Bool {
+        do {
+            _ = try ONNXImporter.importGraph(data: data, options: ImportOptions(unknownOperators: .zero))
+            return true
+        } catch is ImportError {
+            return false
+        } catch {
+            Issue.record("\(label): untyped error \(error)")
+            return false
+        }
+    }
+
+    @Test("4,000 mutations of the small fixtures: no crash, only typed errors")
+    func mutatedSmallFixtures() throws {
+        var generator = SeededGenerator(state: 12)
+        let files = ["resnet18.ts.onnx", "vgg16.ts.onnx", "resnet50.ts.onnx", "googlenet.ts.onnx", "mobilenet_v2.ts.onnx"]
+        let originals = try files.map(Fixtures.data)
+        var rejected = 0
+        for iteration in 0..<4_000 {
+            let index = iteration % originals.count
+            var data = Self.mutate(originals[index], &generator)
+            if iteration % 3 == 0 { data = Self.mutate(data, &generator) }
+            if !Self.check(data, "\(files[index]) mutation \(iteration)") { rejected += 1 }
+        }
+        // Most corruptions must be caught; some (inside names or unused payloads) are harmless.
+        #expect(rejected > 1_000)
+    }
+
+    @Test("300 mutations of the transformer fixtures and 1,000 random buffers: no crash, only typed errors")
+    func mutatedLargeFixturesAndGarbage() throws {
+        var generator = SeededGenerator(state: 99)
+        let originals = try ["vit_b_16.ts.onnx", "gpt2.dynamo.onnx", "mobilenet_v2.dynamo.onnx"].map(Fixtures.data)
+        for iteration in 0..<300 {
+            _ = Self.check(Self.mutate(originals[iteration % originals.count], &generator), "large mutation \(iteration)")
+        }
+        var accepted = 0
+        for iteration in 0..<1_000 {
+            let length = Int.random(in: 0...512, using: &generator)
+            let data = Data((0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            if Self.check(data, "garbage \(iteration)") { accepted += 1 }
+        }
+        #expect(accepted == 0)
+    }
+}
