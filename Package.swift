@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "SplitServer",
             dependencies: [
-                "SplitCore", "SplitStore", "SplitPush", "SplitSupport",
+                "SplitCore", "SplitImport", "SplitStore", "SplitPush", "SplitSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -207,11 +207,14 @@ private final class Engine: @unchecked Sendable {
         headers = curl_slist_append(headers, "Expect:")  // no 100-continue round trip
         transfer.headers = headers
         _ = splitd_curl_setopt_pointer(easy, CURLOPT_HTTPHEADER, headers)
-        // CURLOPT_RESOLVE takes "HOST:PORT:ADDRESS" with IPv6 literals in brackets on both sides.
-        let address = request.target.address.contains(":") ? "[\(request.target.address)]" : request.target.address
-        let host = request.target.host.contains(":") ? "[\(request.target.host)]" : request.target.host
-        transfer.resolve = curl_slist_append(nil, "\(host):\(request.target.port):\(address)")
-        _ = splitd_curl_setopt_pointer(easy, CURLOPT_RESOLVE, transfer.resolve)
+        // A host name is pinned to the vetted address with CURLOPT_RESOLVE ("HOST:PORT:ADDRESS",
+        // an IPv6 address in brackets). An address literal needs no pinning (no DNS can change
+        // it), and libcurl before 8.x cannot parse a bracketed IPv6 host in that option.
+        if IPAddress(request.target.host) == nil {
+            let address = request.target.address.contains(":") ? "[\(request.target.address)]" : request.target.address
+            transfer.resolve = curl_slist_append(nil, "\(request.target.host):\(request.target.port):\(address)")
+            _ = splitd_curl_setopt_pointer(easy, CURLOPT_RESOLVE, transfer.resolve)
+        }
         _ = splitd_curl_setopt_string(easy, CURLOPT_USERAGENT, transfer.userAgent)
         _ = splitd_curl_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
         _ = splitd_curl_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")

@@ -103,12 +103,13 @@ public enum Daemon {
             store: store, auth: Authenticator(adminTokens: tokens, store: store), metrics: metrics, policy: policy,
             maximumBodyBytes: configuration.maximumBodyBytes, telemetryRetentionDays: configuration.telemetryRetentionDays, logger: logger)
         let planner = FleetPlanner(
-            cache: cache, rule: ReplaceRule(minimumGain: configuration.minimumGain),
+            cache: cache, tables: TableCache(), rule: configuration.switchingRule,
             algorithm: configuration.algorithm, logger: logger)
         let planning = PlanningService(pool: pool, planner: planner, interval: configuration.planInterval, batchSize: configuration.planBatchSize,
                                        workers: configuration.planWorkers, metrics: metrics, logger: logger)
         let delivery = DeliveryService(
             pool: pool, secrets: secrets, client: WebhookClient(timeoutSeconds: configuration.webhookTimeout), policy: policy,
+            switching: configuration.switchingRule,
             schedule: configuration.retrySchedule, owner: configuration.instanceID, batchSize: configuration.deliveryBatchSize,
             workers: configuration.deliveryWorkers, leaseSeconds: configuration.deliveryLeaseSeconds, metrics: metrics, logger: logger)
         let maintenance = MaintenanceService(pool: pool, owner: configuration.instanceID, retentionDays: configuration.telemetryRetentionDays,

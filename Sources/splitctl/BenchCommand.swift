@@ -10,14 +10,16 @@ struct BenchCommand: ParsableCommand {
         discussion: """
             Each iteration plans with a different uplink/downlink pair (log-uniform over \
             1 Mbit/s–10 Gbit/s, fixed seed), so no result can be reused between iterations. \
-            The time is the planner's solve: costs for the new conditions and the cut; the delay \
-            evaluation that follows is the same for every planner and not timed. \
-            --algorithm table times a whole plan table (the block planner probed over every link \
-            rate) per iteration and reports its planner calls and segments. With --device-memory \
+            A planner's time is its solve (the plan's solve_microseconds): costs for the new \
+            conditions and the cut; the delay evaluation that follows is the same for every \
+            planner and not timed. --algorithm table times a whole plan table (the block planner \
+            probed over every link rate, each probe's evaluation included) per iteration, wall \
+            clock, and reports its planner calls and segments. With --device-memory \
             every plan is made under a memory limit, taken in turn from the list (or, with \
             'sweep', from 16 limits per graph spread evenly from the least memory any valid split \
             needs to the memory of the largest device part); the table adds how many plans the \
-            limit bound and how many found nothing that fits.
+            limit bound and how many found nothing that fits (those are timed wall clock, up to \
+            the error).
             """)
 
     /// What one benchmark row times.

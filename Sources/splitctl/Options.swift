@@ -92,12 +92,18 @@ struct MemoryOptions: ParsableArguments {
     }
 
     /// A byte count given to `option`, or a usage error naming it.
+    /// A device memory size: the units of `ByteQuantity`, within `Limits.deviceMemory` (as in the API).
     static func bytes(_ text: String, option: String) throws -> Int64 {
+        let bytes: Int64
         do {
-            return try ByteQuantity.parse(text)
+            bytes = try ByteQuantity.parse(text)
         } catch {
             throw InputError("\(option) \(error)")
         }
+        if let violation = Limits.deviceMemory.violation(Double(bytes)) {
+            throw InputError("\(option) '\(text)' \(violation)")
+        }
+        return bytes
     }
 }
 

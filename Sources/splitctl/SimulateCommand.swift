@@ -169,25 +169,3 @@ struct TraceCommand: ParsableCommand {
         print(try options.load(base: try conditionOptions.conditions()).csv(), terminator: "")
     }
 }
-
-/// A progress line on stderr, shown only once work has taken more than a second and only on a terminal-like stream.
-final class ProgressLine {
-    private let label: String
-    private let started = Date()
-    private var shown = false
-    private var lastDraw = Date.distantPast
-
-    init(label: String) { self.label = label }
-
-    func update(_ fraction: Double) {
-        let now = Date()
-        guard now.timeIntervalSince(started) > 1, now.timeIntervalSince(lastDraw) > 0.2 else { return }
-        lastDraw = now
-        shown = true
-        FileHandle.standardError.write(Data("\r\(label): \(Int(fraction * 100))%".utf8))
-    }
-
-    func finish() {
-        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    }
-}

@@ -34,14 +34,23 @@ struct SplitCTL: ParsableCommand {
             case let error as TraceError: (message, status) = (error.description, 2)
             case let error as FailureError: (message, status) = (error.message, 1)
             default:
-                var first = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-                if first.hasPrefix("Error: ") { first.removeFirst("Error: ".count) }
-                message = first + " (see 'splitctl help')"
+                message = oneLine(fullMessage(for: error)) + " (see 'splitctl help')"
                 status = code == .validationFailure ? 2 : code.rawValue == 64 ? 2 : 1
             }
             FileHandle.standardError.write(Data("splitctl: error: \(message)\n".utf8))
             Foundation.exit(status)
         }
+    }
+
+    /// The first line of an argument parser message without its `Error: ` prefix, with the
+    /// bulleted list of valid values that follows it folded in ("Please provide one of the
+    /// following: dag, block, ..."), so an error stays one line and still names the choices.
+    static func oneLine(_ message: String) -> String {
+        let lines = message.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var first = lines.first ?? message
+        if first.hasPrefix("Error: ") { first.removeFirst("Error: ".count) }
+        let choices = lines.dropFirst().prefix { $0.hasPrefix("  - ") }.map { $0.dropFirst(4) }
+        return choices.isEmpty ? first : first + " " + choices.joined(separator: ", ")
     }
 }
 

@@ -20,10 +20,14 @@ enum CLI {
         let stderr: String
     }
 
-    /// Runs `splitctl arguments...` with the package root as working directory.
-    static func run(_ arguments: [String]) throws -> Result {
+    /// The built `splitd`, beside `splitctl` (built with the whole package, not with this target alone).
+    static var daemonBinary: URL { binary.deletingLastPathComponent().appendingPathComponent("splitd") }
+
+    /// Runs `splitctl arguments...` (or `executable`) with the package root as working directory;
+    /// stderr goes to a pipe with `standardErrorPipe`, to a file otherwise.
+    static func run(_ arguments: [String], executable: URL? = nil, standardErrorPipe: Bool = false) throws -> Result {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable ?? binary
         process.arguments = arguments
         process.currentDirectoryURL = packageRoot
         // Capture into files: no pipe can fill up and block the child.
@@ -38,15 +42,18 @@ enum CLI {
         }
         let outHandle = try FileHandle(forWritingTo: outURL)
         let errHandle = try FileHandle(forWritingTo: errURL)
+        let errPipe = Pipe()
         process.standardOutput = outHandle
-        process.standardError = errHandle
+        process.standardError = standardErrorPipe ? errPipe : errHandle
         try process.run()
+        // Read the pipe to its end before waiting, so the child never blocks on a full pipe.
+        let piped = standardErrorPipe ? errPipe.fileHandleForReading.readDataToEndOfFile() : nil
         process.waitUntilExit()
         try outHandle.close()
         try errHandle.close()
         return Result(status: process.terminationStatus,
                       stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-                      stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+                      stderr: String(decoding: try piped ?? Data(contentsOf: errURL), as: UTF8.self))
     }
 
     /// Writes `contents` to a fresh temporary file and returns its path.

@@ -44,12 +44,12 @@ struct PlanCommandTests {
         #expect(result.stdout.contains("breakdown"))
     }
 
-    @Test("dot output is a Graphviz digraph with coloured sides and block clusters")
+    @Test("dot output is a Graphviz digraph with coloured sides, a red cut and a legend")
     func dotOutput() throws {
         let result = try CLI.run(["plan", "ops/models/resnet18.json", "--format", "dot"] + Self.conditions)
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("digraph \"resnet18\" {"))
-        #expect(result.stdout.contains("subgraph cluster_"))
+        #expect(result.stdout.contains("subgraph cluster_legend"))
         #expect(result.stdout.contains("#9ecae1"))
         #expect(result.stdout.contains("#fdae6b"))
         #expect(result.stdout.contains("color=\"#d62728\""))
@@ -173,5 +173,55 @@ struct EvaluateCommandTests {
         let unknown = try CLI.run(["evaluate", "ops/models/resnet18.json", "--device-layers", "x,ghost"])
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("'ghost'"))
+    }
+}
+
+@Suite("splitctl input footguns")
+struct InputFootgunTests {
+    @Test("units people write are accepted, and mean what they say", arguments: [
+        (["--uplink", "20Mbps", "--downlink", "40 Mbit/s", "--rtt", "10ms"], 20e6, 0.01),
+        (["--uplink", "20M", "--downlink", "40e6", "--rtt", "0.01"], 20e6, 0.01),
+        (["--uplink", "2.5MB/s", "--downlink", "40M", "--rtt", "250us"], 20e6, 250e-6),
+    ])
+    func unitsAccepted(arguments: [String], uplink: Double, rtt: Double) throws {
+        let result = try CLI.run(["plan", "ops/models/resnet18.json", "--format", "json"] + arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let conditions = try #require(object["conditions"] as? [String: Any])
+        #expect(conditions["uplink_bps"] as? Double == uplink)
+        #expect(abs((conditions["rtt_seconds"] as? Double ?? -1) - rtt) < 1e-15)
+    }
+
+    @Test("ambiguous, absurd and negative values exit 2 with the reason, never a trap or a silent plan", arguments: [
+        (["--uplink", "100m"], "ambiguous"), (["--uplink", "100"], "under 1 kbit/s"), (["--uplink", "-5M"], "negative"),
+        (["--device-flops", "1e-300"], "--device-flops"), (["--rtt", "10m"], "'ms' for milliseconds"), (["--batch", "0"], "--batch"),
+        (["--uplink", "fast"], "not a number"),
+    ])
+    func badValues(arguments: [String], mentions: String) throws {
+        let result = try CLI.run(["plan", "ops/models/resnet18.json"] + arguments)
+        #expect(result.status == 2, "\(arguments): \(result.stdout) \(result.stderr)")
+        #expect(result.stderr.contains(mentions), "\(arguments): \(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)")
+    }
+
+    @Test("a profile for another model is refused unless forced")
+    func profileMismatch() throws {
+        let refused = try CLI.run(["plan", "ops/models/resnet50.json", "--device-profile", "ops/profiles/mobilenet_v2.cpu2.json"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("profile is for model 'mobilenet_v2', not 'resnet50'") && refused.stderr.contains("--force-profile"))
+        let forced = try CLI.run(["plan", "ops/models/resnet50.json", "--device-profile", "ops/profiles/mobilenet_v2.cpu2.json", "--force-profile"])
+        #expect(forced.status == 0)
+        #expect(forced.stderr.contains("warning") && forced.stderr.contains("used anyway"))
+        let matching = try CLI.run(["plan", "ops/models/resnet50.json", "--device-profile", "ops/profiles/resnet50.cpu2.json"])
+        #expect(matching.status == 0 && matching.stderr.isEmpty)
+    }
+
+    @Test("invalid JSON in a graph file names the file, line and column")
+    func invalidJSON() throws {
+        let path = try CLI.temporaryFile("{\n  \"format\": \"splitgraph/1\",\n  \"layers\": [1,,]\n}")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try CLI.run(["plan", path])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(path) && result.stderr.contains("line 3, column"), "\(result.stderr)")
     }
 }

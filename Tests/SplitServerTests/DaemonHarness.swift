@@ -22,8 +22,10 @@ final class Daemon: @unchecked Sendable {
     /// Every API exchange so far, as JSON lines for ops/openapi-check.
     private var exchanges: [String] = []
 
-    /// Starts splitd with fast timers for tests; `extra` overrides any variable.
-    init(database: TestDatabase, instance: String = "t\(UUID().uuidString.prefix(6))", extra: [String: String] = [:]) async throws {
+    /// Starts splitd with fast timers for tests; `extra` overrides any variable and `unset`
+    /// removes one (e.g. `SPLITD_DATABASE_URL`, so splitd runs its embedded cluster).
+    init(database: TestDatabase, instance: String = "t\(UUID().uuidString.prefix(6))", extra: [String: String] = [:],
+         unset: Set<String> = []) async throws {
         self.database = database
         self.instance = instance
         port = try Self.freePort()
@@ -35,8 +37,12 @@ final class Daemon: @unchecked Sendable {
             "SPLITD_INSTANCE_ID": instance, "SPLITD_MIGRATIONS_DIR": packageRoot.appendingPathComponent("migrations").path,
             "SPLITD_STATE_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("splitd-state-\(instance)").path,
             "SPLITD_LOG_LEVEL": "info", "SPLITD_DELIVERY_LEASE": "3s", "SPLITD_SECRET_KEY": Self.secretKey,
+            // Most tests move links far and expect the split to follow: a long switching horizon
+            // lets the saving pay for the migration (the rule itself is tested on its own).
+            "SPLITD_SWITCH_HORIZON": "1000",
         ]) { _, new in new }
         environment.merge(extra) { _, new in new }
+        for variable in unset { environment[variable] = nil }
         self.environment = environment
         try await start()
     }
@@ -158,18 +164,19 @@ enum Fleet {
 
     /// Registers a model, an edge server and one device; returns the device's token and secret.
     static func setUp(_ daemon: Daemon, model: String = "resnet18", device: String = "dev-1", callback: String?,
-                      uplink: Double = 2e8, edge: String = "edge-1") async throws -> (token: String, secret: String) {
+                      uplink: Double = 2e8, edge: String = "edge-1", extra: [String: Any] = [:]) async throws -> (token: String, secret: String) {
         let (modelStatus, _) = try await daemon.request("POST", "/v1/models", body: try modelJSON(model))
         #expect(modelStatus == 201 || modelStatus == 200)
         let (edgeStatus, _) = try await daemon.json("POST", "/v1/edge-servers", ["id": edge, "compute_flops": 2e13])
         #expect(edgeStatus == 201 || edgeStatus == 409)
-        return try await register(daemon, device: device, model: model, callback: callback, uplink: uplink, edge: edge)
+        return try await register(daemon, device: device, model: model, callback: callback, uplink: uplink, edge: edge, extra: extra)
     }
 
     static func register(_ daemon: Daemon, device: String, model: String = "resnet18", callback: String?, uplink: Double = 2e8,
-                         edge: String = "edge-1") async throws -> (token: String, secret: String) {
+                         edge: String = "edge-1", extra: [String: Any] = [:]) async throws -> (token: String, secret: String) {
         var body: [String: Any] = ["id": device, "model": model, "edge_server": edge, "batch_size": 32, "compute_flops": 1e11,
                                    "link": ["uplink_bps": uplink, "downlink_bps": uplink * 2, "rtt_seconds": 0.01]]
+        body.merge(extra) { _, new in new }
         if let callback { body["callback_url"] = callback }
         let (status, created) = try await daemon.json("POST", "/v1/devices", body)
         guard status == 201, let token = created["token"] as? String, let secret = created["webhook_secret"] as? String else {

@@ -12,7 +12,8 @@ struct EndToEndTests {
         defer { database.drop() }
         let receiver = try await WebhookReceiver()
         let daemon = try await Daemon(database: database)
-        let (token, secret) = try await Fleet.setUp(daemon, callback: receiver.url("/hooks/dev-1"))
+        // A device that wants a push per split change (table pushes have their own test).
+        let (token, secret) = try await Fleet.setUp(daemon, callback: receiver.url("/hooks/dev-1"), extra: ["push": "split"])
         let deliveries = await receiver.waitFor(1)
         let webhook = try #require(deliveries.first)
         #expect(webhook.path == "/hooks/dev-1")

@@ -11,6 +11,7 @@ actor InMemoryAPIStore: APIStore {
     private var deviceRecords: [String: Device] = [:]
     private var tokens: [String: String] = [:]
     private var plans: [String: [StoredPlan]] = [:]
+    private var infeasible: [String: (requiredBytes: Int64, limitBytes: Int64?)] = [:]
     private(set) var samples: [TelemetrySample] = []
     private(set) var profiles: [String: String] = [:]
     private(set) var rotations: [(device: String, rotatedBy: String)] = []
@@ -67,7 +68,8 @@ actor InMemoryAPIStore: APIStore {
         }
         deviceRecords[id] = Device(id: id, modelName: settings.modelName, modelVersion: settings.modelVersion, edgeServerID: settings.edgeServerID,
                                    batchSize: settings.batchSize, computeFLOPs: settings.computeFLOPs, memoryBytes: settings.memoryBytes,
-                                   allowRawUpload: settings.allowRawUpload, callbackURL: settings.callbackURL, webhookEnabled: true, active: true,
+                                   allowRawUpload: settings.allowRawUpload, callbackURL: settings.callbackURL, optimizer: settings.optimizer,
+                                   pushMode: settings.pushMode, webhookEnabled: true, active: true,
                                    createdAt: Date(), updatedAt: Date())
         let credentials = DeviceCredentials(token: "sdt_" + UUID().uuidString, webhookSecret: "whsec_" + Data(UUID().uuidString.utf8).base64EncodedString())
         tokens[credentials.token] = id
@@ -125,6 +127,10 @@ actor InMemoryAPIStore: APIStore {
     }
 
     func currentPlan(deviceID: String) -> StoredPlan? { plans[deviceID]?.last }
+    func infeasibility(deviceID: String) -> (requiredBytes: Int64, limitBytes: Int64?)? { infeasible[deviceID] }
+
+    /// Test setup: a device no split fits.
+    func markInfeasible(_ deviceID: String, requiredBytes: Int64, limitBytes: Int64?) { infeasible[deviceID] = (requiredBytes, limitBytes) }
     func planHistory(deviceID: String, limit: Int, before: Date?) -> [StoredPlan] { Array((plans[deviceID] ?? []).reversed().prefix(limit)) }
     func schemaStatus() -> Migrator.Status { Migrator.Status(applied: [1, 2, 3], pending: []) }
 

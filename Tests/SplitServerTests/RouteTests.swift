@@ -290,3 +290,33 @@ struct RouteTests {
         #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served).sorted())")
     }
 }
+
+@Suite("ONNX uploads in process")
+struct ONNXUploadTests {
+    @Test("POST /v1/models with application/onnx imports on the server; garbage is 422 naming what is wrong; ?name= and ?input= are checked")
+    func onnxUpload() async throws {
+        let harness = try await RouteTests.Harness(maximumBodyBytes: 4 << 20)
+        let onnx = try Data(contentsOf: RouteTests.packageRoot.appendingPathComponent("Tests/SplitImportTests/Fixtures/resnet18.ts.onnx"))
+        try await harness.app.test(.router) { client in
+            var headers = RouteTests.headers(RouteTests.admin)
+            headers[.contentType] = "application/onnx"
+            try await client.execute(uri: "/v1/models?name=resnet18-onnx", method: .post, headers: headers, body: ByteBuffer(data: onnx)) { response in
+                #expect(response.status == .created, "\(String(buffer: response.body))")
+                let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                #expect(object?["name"] as? String == "resnet18-onnx" && (object?["layers"] as? Int ?? 0) >= 50)
+            }
+            try await client.execute(uri: "/v1/models?name=junk", method: .post, headers: headers, body: ByteBuffer(string: "not a protobuf at all")) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(RouteTests.error(response).code == "invalid_model")
+            }
+            try await client.execute(uri: "/v1/models?name=a/b", method: .post, headers: headers, body: ByteBuffer(data: onnx)) { response in
+                #expect(response.status == .unprocessableContent && RouteTests.error(response).field == "name")
+            }
+            try await client.execute(uri: "/v1/models?input=x=1xfoo", method: .post, headers: headers, body: ByteBuffer(data: onnx)) { response in
+                #expect(response.status == .unprocessableContent && RouteTests.error(response).field == "input")
+            }
+        }
+        let stored = await harness.store.latestModels().map(\.name)
+        #expect(stored.sorted() == ["resnet18", "resnet18-onnx"])
+    }
+}

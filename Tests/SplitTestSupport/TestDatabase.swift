@@ -39,6 +39,12 @@ public struct TestDatabase: Sendable {
     public let name: String
     public let url: String
 
+    /// A database that exists already (e.g. in a cluster a test runs itself).
+    public init(name: String, url: String) {
+        self.name = name
+        self.url = url
+    }
+
     /// Creates an empty database (optionally migrated).
     public static func make(migrated: Bool = true, function: String = #function) throws -> TestDatabase {
         let cluster = try TestCluster.shared()

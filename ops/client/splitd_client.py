@@ -11,6 +11,8 @@ split, the *plan table* it came from (the JSON of ``splitctl table --format json
     {"type": "split_plan.updated", "timestamp": "...",
      "data": {"device": "cam-7", "model": "resnet50", "model_version": 3, "plan_id": 812,
               "sequence": 41, "device_layers": [...], "cut_layers": [...],
+              "switching": {"horizon_iterations": 1, "minimum_relative_gain": 0.05, "optimizer": "adam",
+                            "migration_bytes_per_parameter_byte": 3},
               "table": {"model": ..., "conditions": {...},
                         "segments": [{"min_effective_bps": 0, "max_effective_bps": 2.7e7,
                                       "device_layers": [...], "cut_layers": [...],
@@ -19,7 +21,9 @@ split, the *plan table* it came from (the JSON of ``splitctl table --format json
 
 ``WebhookReceiver`` (an HTTP server) checks the Standard Webhooks signature and replay window,
 ignores payloads whose per-device ``sequence`` is not newer than the last one kept, and keeps
-the latest table. ``SplitClient.split_for(uplink_bps, downlink_bps)`` then answers, with no
+the latest table and the switching rule the daemon sends with it (``switching``: the daemon's
+``SPLITD_SWITCH_HORIZON`` and ``SPLITD_MIN_GAIN`` and the device's optimizer), so the device
+decides exactly as the daemon records. ``SplitClient.split_for(uplink_bps, downlink_bps)`` then answers, with no
 round trip, which split to train the next iteration with:
 
 1. the table's segment for the effective rate ``R = 1/(1/uplink + 1/downlink)`` (the segment with
@@ -254,6 +258,12 @@ class SplitClient:
                 sequence = int(data["sequence"])
                 table = PlanTable(data["table"])
                 model = (data.get("model"), data.get("model_version"))
+                switching = data.get("switching")
+                rule, factor = self.rule, self.factor
+                if switching is not None:
+                    # The daemon sends the rule it applies, so the device decides as it does.
+                    rule = SwitchingRule(int(switching["horizon_iterations"]), float(switching["minimum_relative_gain"]))
+                    factor = float(switching["migration_bytes_per_parameter_byte"])
             except (ValueError, KeyError, TypeError) as error:
                 return 400, f"malformed payload: {error!r}"
             self._seen[message_id] = now
@@ -261,6 +271,7 @@ class SplitClient:
                 return 200, f"stale sequence {sequence} (have {self.sequence})"
             self.sequence = sequence
             self.table = table
+            self.rule, self.factor = rule, factor
             if self._current is None:
                 # The daemon's current split is the one the device is expected to run.
                 self._current = (model, list(data.get("device_layers", [])), list(data.get("cut_layers", [])))

@@ -53,3 +53,63 @@ public struct ComputeConditions: Sendable, Equatable, Hashable {
         try conditions(uplinkBitsPerSecond: 1, downlinkBitsPerSecond: 1).validate()
     }
 }
+
+/// The JSON shape of compute-side conditions: the keys of `PlanningConditions` without the rates.
+extension ComputeConditions: Codable {
+    enum CodingKeys: String, CodingKey {
+        case batchSize = "batch_size"
+        case deviceFLOPsPerSecond = "device_flops"
+        case serverFLOPsPerSecond = "server_flops"
+        case rttSeconds = "rtt_seconds"
+        case optimizer
+        case deviceMemoryLimitBytes = "device_memory_limit_bytes"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(batchSize: try container.decode(Int.self, forKey: .batchSize),
+                  deviceFLOPsPerSecond: try container.decode(Double.self, forKey: .deviceFLOPsPerSecond),
+                  serverFLOPsPerSecond: try container.decode(Double.self, forKey: .serverFLOPsPerSecond),
+                  rttSeconds: try container.decode(Double.self, forKey: .rttSeconds))
+        optimizer = try container.decodeIfPresent(Optimizer.self, forKey: .optimizer) ?? .adam
+        deviceMemoryLimitBytes = try container.decodeIfPresent(Int64.self, forKey: .deviceMemoryLimitBytes)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(batchSize, forKey: .batchSize)
+        try container.encode(deviceFLOPsPerSecond, forKey: .deviceFLOPsPerSecond)
+        try container.encode(serverFLOPsPerSecond, forKey: .serverFLOPsPerSecond)
+        try container.encode(rttSeconds, forKey: .rttSeconds)
+        try container.encode(optimizer, forKey: .optimizer)
+        try container.encodeIfPresent(deviceMemoryLimitBytes, forKey: .deviceMemoryLimitBytes)
+    }
+}
+
+/// Conditions as reports print them: the conditions' own keys and `allow_raw_upload` (the
+/// placement rule planned under), flat in one object. One shape for plan and table reports.
+public struct ReportedConditions<Base: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+    /// The conditions.
+    public var conditions: Base
+    /// Whether layers reading model inputs directly were allowed on the server.
+    public var allowRawUpload: Bool
+
+    enum CodingKeys: String, CodingKey { case allowRawUpload = "allow_raw_upload" }
+
+    /// Describes `conditions` planned with `allowRawUpload`.
+    public init(conditions: Base, allowRawUpload: Bool) {
+        self.conditions = conditions
+        self.allowRawUpload = allowRawUpload
+    }
+
+    public init(from decoder: Decoder) throws {
+        conditions = try Base(from: decoder)
+        allowRawUpload = try decoder.container(keyedBy: CodingKeys.self).decode(Bool.self, forKey: .allowRawUpload)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        try conditions.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(allowRawUpload, forKey: .allowRawUpload)
+    }
+}

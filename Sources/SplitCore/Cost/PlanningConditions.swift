@@ -132,7 +132,8 @@ extension PlanningConditions: Codable {
             deviceMemoryLimitBytes: try object.number("device_memory_limit_bytes", within: Limits.deviceMemory).map { Int64($0) })
     }
 
-    static func optimizer(_ object: JSONObject) throws -> Optimizer {
+    /// The `optimizer` field of `object` (default `adam`).
+    public static func optimizer(_ object: JSONObject) throws -> Optimizer {
         guard let name = try object.string("optimizer", maximumLength: 32) else { return .adam }
         guard let optimizer = Optimizer(rawValue: name) else {
             throw JSONFieldError(field: object.field("optimizer"), "must be one of \(Optimizer.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")

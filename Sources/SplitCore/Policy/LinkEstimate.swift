@@ -10,15 +10,18 @@ public struct TelemetrySample: Sendable, Equatable {
     public var downlinkBitsPerSecond: Double
     public var rttSeconds: Double
     public var computeFLOPs: Double?
+    /// Device memory available for training now, bytes, when the device reports it.
+    public var memoryBytes: Double?
 
     public init(deviceID: String, measuredAt: Date, uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double,
-                rttSeconds: Double, computeFLOPs: Double? = nil) {
+                rttSeconds: Double, computeFLOPs: Double? = nil, memoryBytes: Double? = nil) {
         self.deviceID = deviceID
         self.measuredAt = measuredAt
         self.uplinkBitsPerSecond = uplinkBitsPerSecond
         self.downlinkBitsPerSecond = downlinkBitsPerSecond
         self.rttSeconds = rttSeconds
         self.computeFLOPs = computeFLOPs
+        self.memoryBytes = memoryBytes
     }
 }
 
@@ -34,6 +37,8 @@ public struct LinkEstimate: Sendable, Equatable {
     public var rttSeconds: Double
     /// Smoothed measured device throughput, FLOP/s, when telemetry reports it.
     public var computeFLOPs: Double?
+    /// The latest reported available memory, bytes (not smoothed: a limit holds as soon as it is known).
+    public var memoryBytes: Double?
     /// Samples folded in so far.
     public var samples: Int
     /// Time of the latest sample folded in.
@@ -41,12 +46,13 @@ public struct LinkEstimate: Sendable, Equatable {
 
     /// Creates an estimate.
     public init(deviceID: String, uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double, rttSeconds: Double,
-                computeFLOPs: Double?, samples: Int, measuredAt: Date) {
+                computeFLOPs: Double?, memoryBytes: Double? = nil, samples: Int, measuredAt: Date) {
         self.deviceID = deviceID
         self.uplinkBitsPerSecond = uplinkBitsPerSecond
         self.downlinkBitsPerSecond = downlinkBitsPerSecond
         self.rttSeconds = rttSeconds
         self.computeFLOPs = computeFLOPs
+        self.memoryBytes = memoryBytes
         self.samples = samples
         self.measuredAt = measuredAt
     }

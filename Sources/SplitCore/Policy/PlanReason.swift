@@ -6,5 +6,6 @@ public enum PlanReason: String, Sendable, CaseIterable {
     case newProfile = "new profile"
     case telemetryChange = "telemetry change"
     case modelChange = "model change"
+    case memoryChange = "memory change"
     case requested
 }

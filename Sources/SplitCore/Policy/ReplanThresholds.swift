@@ -13,6 +13,8 @@ public struct ReplanThresholds: Sendable, Equatable {
     public var rttChangeSeconds: Double
     /// Relative change of the measured device throughput that counts as a move.
     public var relativeComputeChange: Double
+    /// Relative change of the reported available memory that counts as a move.
+    public var relativeMemoryChange: Double = 0.1
 
     public init(relativeRateChange: Double = 0.1, rttChangeSeconds: Double = 0.005, relativeComputeChange: Double = 0.1) {
         self.relativeRateChange = relativeRateChange
@@ -27,5 +29,6 @@ public struct ReplanThresholds: Sendable, Equatable {
             || ratioBeyond(evaluated.downlinkBitsPerSecond, estimate.downlinkBitsPerSecond, relativeRateChange)
             || abs(estimate.rttSeconds - evaluated.rttSeconds) > rttChangeSeconds
             || ratioBeyond(evaluated.computeFLOPs ?? registeredFLOPs, estimate.computeFLOPs ?? registeredFLOPs, relativeComputeChange)
+            || (estimate.memoryBytes.map { new in evaluated.memoryBytes.map { ratioBeyond($0, new, relativeMemoryChange) } ?? true } ?? false)
     }
 }

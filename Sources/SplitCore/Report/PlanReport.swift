@@ -33,28 +33,7 @@ public struct PlanReport: Codable, Sendable, Equatable {
     public var conditions: ConditionsReport
 
     /// The conditions part of a report: the conditions, and the raw-upload rule planned under.
-    public struct ConditionsReport: Codable, Sendable, Equatable {
-        public var conditions: PlanningConditions
-        public var allowRawUpload: Bool
-
-        enum CodingKeys: String, CodingKey { case allowRawUpload = "allow_raw_upload" }
-
-        public init(conditions: PlanningConditions, allowRawUpload: Bool) {
-            self.conditions = conditions
-            self.allowRawUpload = allowRawUpload
-        }
-
-        public init(from decoder: Decoder) throws {
-            conditions = try PlanningConditions(from: decoder)
-            allowRawUpload = try decoder.container(keyedBy: CodingKeys.self).decode(Bool.self, forKey: .allowRawUpload)
-        }
-
-        public func encode(to encoder: Encoder) throws {
-            try conditions.encode(to: encoder)
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(allowRawUpload, forKey: .allowRawUpload)
-        }
-    }
+    public typealias ConditionsReport = ReportedConditions<PlanningConditions>
 
     enum CodingKeys: String, CodingKey {
         case status, algorithm, model, layers, breakdown, conditions

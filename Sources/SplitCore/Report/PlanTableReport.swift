@@ -28,27 +28,8 @@ public struct PlanTableReport: Codable, Sendable, Equatable {
     /// Parameter bytes of every free layer with parameters, by name.
     public var parameterBytes: [String: Double]
 
-    /// The compute-side conditions of a table.
-    public struct Conditions: Codable, Sendable, Equatable {
-        /// Samples per training iteration.
-        public var batchSize: Int
-        /// Device compute throughput, FLOP/s.
-        public var deviceFLOPsPerSecond: Double
-        /// Edge-server compute throughput, FLOP/s.
-        public var serverFLOPsPerSecond: Double
-        /// Round-trip time included in every segment's fixed seconds.
-        public var rttSeconds: Double
-        /// Whether layers reading model inputs may run on the server.
-        public var allowRawUpload: Bool
-
-        enum CodingKeys: String, CodingKey {
-            case batchSize = "batch_size"
-            case deviceFLOPsPerSecond = "device_flops"
-            case serverFLOPsPerSecond = "server_flops"
-            case rttSeconds = "rtt_seconds"
-            case allowRawUpload = "allow_raw_upload"
-        }
-    }
+    /// The compute-side conditions of a table, and the raw-upload rule.
+    public typealias Conditions = ReportedConditions<ComputeConditions>
 
     /// One segment, layers by name.
     public struct Segment: Codable, Sendable, Equatable {
@@ -96,10 +77,7 @@ public struct PlanTableReport: Codable, Sendable, Equatable {
         let layers = model.graph.layers
         self.model = model.graph.name
         self.algorithm = algorithm.rawValue
-        conditions = Conditions(
-            batchSize: table.conditions.batchSize, deviceFLOPsPerSecond: table.conditions.deviceFLOPsPerSecond,
-            serverFLOPsPerSecond: table.conditions.serverFLOPsPerSecond, rttSeconds: table.conditions.rttSeconds,
-            allowRawUpload: model.rules.allowRawUpload)
+        conditions = Conditions(conditions: table.conditions, allowRawUpload: model.rules.allowRawUpload)
         segments = table.segments.map { segment in
             Segment(minEffectiveBitsPerSecond: segment.minEffectiveBitsPerSecond, maxEffectiveBitsPerSecond: segment.maxEffectiveBitsPerSecond,
                     deviceLayers: segment.deviceLayers.map { layers[$0].name }, cutLayers: segment.cutLayers.map { layers[$0].name },
@@ -141,9 +119,7 @@ public struct PlanTableReport: Codable, Sendable, Equatable {
                 cutLayers: try indices(segment.cutLayers, "segments[\(index)].cut_layers"),
                 transferBytes: segment.transferBytes, fixedSeconds: segment.fixedSeconds))
         }
-        let compute = ComputeConditions(batchSize: conditions.batchSize, deviceFLOPsPerSecond: conditions.deviceFLOPsPerSecond,
-                                        serverFLOPsPerSecond: conditions.serverFLOPsPerSecond, rttSeconds: conditions.rttSeconds)
-        return PlanTable(conditions: compute, segments: result, plannerCalls: 0)
+        return PlanTable(conditions: conditions.conditions, segments: result, plannerCalls: 0)
     }
 
     /// Compact JSON with sorted keys (throws `EncodingError` only for a non-finite number).

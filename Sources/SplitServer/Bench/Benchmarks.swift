@@ -214,7 +214,7 @@ public enum Benchmarks {
         logger.logLevel = .warning
         let pool = ConnectionPool(url: scratch.url, maximumConnections: workers + 2)
         let service = PlanningService(
-            pool: pool, planner: FleetPlanner(cache: ModelCache(), rule: ReplaceRule(minimumGain: 0.05), algorithm: .block, logger: logger),
+            pool: pool, planner: FleetPlanner(cache: ModelCache(), tables: TableCache(), rule: SwitchingRule(minimumRelativeGain: 0.05), algorithm: .block, logger: logger),
             interval: 10, batchSize: 1000, workers: workers, metrics: ServerMetrics.shared, logger: logger)
         var started = DispatchTime.now()
         let first = await service.runCycle()
@@ -259,7 +259,7 @@ public enum Benchmarks {
         let pool = ConnectionPool(url: scratch.url, maximumConnections: workers + 4)
         let service = DeliveryService(
             pool: pool, secrets: try SecretBox(keyBytes: [UInt8](repeating: 7, count: 32)), client: WebhookClient(timeoutSeconds: 10),
-            policy: try TargetPolicy(allowList: ["127.0.0.1"]), schedule: .standard,
+            policy: try TargetPolicy(allowList: ["127.0.0.1"]), switching: SwitchingRule(), schedule: .standard,
             owner: "bench", batchSize: batch, workers: workers, leaseSeconds: 60, metrics: ServerMetrics.shared, logger: logger)
         let started = DispatchTime.now()
         let run = Task { try await service.run() }

@@ -55,6 +55,10 @@ extension ServerConfiguration {
         },
         duration("SPLITD_PLAN_INTERVAL", "10s", "planning period") { $0.planInterval = $1 },
         number("SPLITD_MIN_GAIN", "0.05", 0...1, "a new split replaces the current one only if predicted at least this much (relative) faster") { $0.minimumGain = $1 },
+        integer("SPLITD_SWITCH_HORIZON", "\(SwitchingRule.defaultHorizonIterations)", 0...1_000_000,
+                "a device moves to a better split only if the time saved over this many iterations pays for moving its layers (weights and optimizer state); devices holding tables apply the same rule") {
+            $0.switchHorizonIterations = $1
+        },
         number("SPLITD_REPLAN_THRESHOLD", "0.1", 0...100, "relative link change since the last evaluation that marks a device for planning") {
             $0.replanThresholds.relativeRateChange = $1
         },

@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var planInterval: TimeInterval = 10
     /// Relative improvement a new split must bring before it replaces the current one.
     public var minimumGain = 0.05
+    /// Iterations over which a new split's saving must pay for moving the layers (`SwitchingRule`).
+    public var switchHorizonIterations = SwitchingRule.defaultHorizonIterations
     /// Hosts and CIDRs exempt from the webhook SSRF guard.
     public var webhookAllowList: [String] = []
     public var logLevel: Logger.Level = .info
@@ -80,6 +82,11 @@ public struct ServerConfiguration: Sendable {
     /// True when nothing beyond this machine can reach the listener.
     public var listensOnLoopbackOnly: Bool {
         ["127.0.0.1", "::1", "localhost"].contains(listenHost) || listenHost.hasPrefix("127.")
+    }
+
+    /// The rule that decides when a device moves to a better split.
+    public var switchingRule: SwitchingRule {
+        SwitchingRule(horizonIterations: switchHorizonIterations, minimumRelativeGain: minimumGain)
     }
 
     /// The path where a generated admin token is written.

@@ -22,6 +22,8 @@ struct DeliveryService: Service {
     let secrets: SecretBox
     let client: WebhookClient
     let policy: TargetPolicy
+    /// The rule devices apply to their tables, sent with each plan so they decide as the daemon does.
+    let switching: SwitchingRule
     let schedule: RetrySchedule
     let owner: String
     let batchSize: Int
@@ -143,7 +145,7 @@ struct DeliveryService: Service {
     /// The signed request for a delivery (throws when the SSRF guard refuses its URL).
     func request(for delivery: ClaimedDelivery, now: Date) throws -> WebhookRequest {
         let target = try policy.vet(delivery.callbackURL)
-        let body = WebhookPayload(plan: delivery.plan, now: now).encoded()
+        let body = WebhookPayload(plan: delivery.plan, switching: switching, now: now).encoded()
         let timestamp = Int(now.timeIntervalSince1970)
         // During a secret rotation's overlap, one signature per valid secret (Standard Webhooks).
         let signature = try delivery.webhookSecrets.map {

@@ -1,4 +1,5 @@
 import Foundation
+import SplitCore
 import SplitStore
 
 /// The JSON body of a `split_plan.updated` webhook: `{type, timestamp, data}` where `data` is the
@@ -9,10 +10,11 @@ struct WebhookPayload: Encodable {
     struct PlanData: Encodable {
         var plan: Responses.Plan
         var sequence: Int64
+        var switching: Switching
 
         enum CodingKeys: String, CodingKey {
             case planID = "plan_id"
-            case sequence
+            case sequence, switching
         }
 
         func encode(to encoder: Encoder) throws {
@@ -20,6 +22,21 @@ struct WebhookPayload: Encodable {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(plan.id, forKey: .planID)
             try container.encode(sequence, forKey: .sequence)
+            try container.encode(switching, forKey: .switching)
+        }
+    }
+
+    /// The switching rule and optimizer a device holding the table applies (`SwitchingRule`).
+    struct Switching: Encodable {
+        var horizonIterations: Int
+        var minimumRelativeGain: Double
+        var optimizer: String
+        var migrationBytesPerParameterByte: Double
+        enum CodingKeys: String, CodingKey {
+            case horizonIterations = "horizon_iterations"
+            case minimumRelativeGain = "minimum_relative_gain"
+            case optimizer
+            case migrationBytesPerParameterByte = "migration_bytes_per_parameter_byte"
         }
     }
 
@@ -27,11 +44,14 @@ struct WebhookPayload: Encodable {
     var timestamp: String
     var data: PlanData
 
-    init(plan: StoredPlan, now: Date) {
+    init(plan: StoredPlan, switching rule: SwitchingRule, now: Date) {
         timestamp = iso8601(now)
         // Plan ids come from one sequence and a device's plans are made one after another (its
         // planning state row is locked while it is planned), so they grow per device.
-        data = PlanData(plan: Responses.Plan(plan), sequence: plan.id)
+        let optimizer = plan.optimizer ?? .adam
+        data = PlanData(plan: Responses.Plan(plan), sequence: plan.id, switching: Switching(
+            horizonIterations: rule.horizonIterations, minimumRelativeGain: rule.minimumRelativeGain, optimizer: optimizer.rawValue,
+            migrationBytesPerParameterByte: optimizer.migrationBytesPerParameterByte))
     }
 
     func encoded() -> Data {

@@ -39,7 +39,7 @@ struct PlanningService: Service {
                             planned += outcome.claimed
                             stored += outcome.stored
                             metrics.planned(evaluated: outcome.claimed - outcome.failed, stored: outcome.stored, failed: outcome.failed,
-                                            solveSeconds: outcome.solveSeconds)
+                                            infeasible: outcome.infeasible, solveSeconds: outcome.solveSeconds)
                             if outcome.claimed < batchSize { break }
                         } catch {
                             logger.error("planning batch failed", metadata: ["error": "\(error)"])

@@ -42,6 +42,8 @@ protocol APIStore: Sendable {
     /// Stores a telemetry batch all-or-nothing; the count stored.
     func ingest(_ samples: [TelemetrySample]) async throws -> Int
     func currentPlan(deviceID: String) async throws -> StoredPlan?
+    /// When no split fits the device's memory: the least memory any valid split needs, and its limit.
+    func infeasibility(deviceID: String) async throws -> (requiredBytes: Int64, limitBytes: Int64?)?
     func planHistory(deviceID: String, limit: Int, before: Date?) async throws -> [StoredPlan]
 
     // MARK: Operations

@@ -109,6 +109,10 @@ struct PostgresAPIStore: APIStore {
         try await run { try PlanRepository.current(deviceID: deviceID, connection: $0) }
     }
 
+    func infeasibility(deviceID: String) async throws -> (requiredBytes: Int64, limitBytes: Int64?)? {
+        try await run { try PlanRepository.infeasibility(deviceID: deviceID, connection: $0) }
+    }
+
     func planHistory(deviceID: String, limit: Int, before: Date?) async throws -> [StoredPlan] {
         try await run { try PlanRepository.history(deviceID: deviceID, limit: limit, before: before, connection: $0) }
     }

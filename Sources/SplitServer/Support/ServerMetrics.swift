@@ -12,6 +12,7 @@ public final class ServerMetrics: Sendable {
     private let plansComputed: Prometheus.Counter
     private let plansStored: Prometheus.Counter
     private let planFailures: Prometheus.Counter
+    private let infeasibleDevices: Prometheus.Counter
     private let planSolve: DurationHistogram
     private let planningCycle: DurationHistogram
     private let telemetrySamples: Prometheus.Counter
@@ -32,6 +33,8 @@ public final class ServerMetrics: Sendable {
         plansComputed = registry.makeCounter(descriptor: Self.name("plans_computed", "total", "Devices evaluated by the planner."))
         plansStored = registry.makeCounter(descriptor: Self.name("plans_stored", "total", "New plans stored (each replaced a device's current plan or was its first)."))
         planFailures = registry.makeCounter(descriptor: Self.name("plan_failures", "total", "Devices the planner could not plan (recorded and retried later)."))
+        infeasibleDevices = registry.makeCounter(descriptor: Self.name("infeasible_evaluations", "total",
+                                                                       "Evaluations that found no split fitting the device's memory limit."))
         // Plans take microseconds: buckets from 1 µs to 10 ms.
         planSolve = registry.makeDurationHistogram(
             descriptor: Self.name("plan_solve", "seconds", "Time to compute one device's optimal split."),
@@ -48,7 +51,8 @@ public final class ServerMetrics: Sendable {
     }
 
     /// One planning batch: devices evaluated, plans stored, failures, and each solve time.
-    func planned(evaluated: Int, stored: Int, failed: Int, solveSeconds: [Double]) {
+    func planned(evaluated: Int, stored: Int, failed: Int, infeasible: Int = 0, solveSeconds: [Double]) {
+        if infeasible > 0 { infeasibleDevices.increment(by: Int64(infeasible)) }
         plansComputed.increment(by: Int64(evaluated))
         plansStored.increment(by: Int64(stored))
         if failed > 0 { planFailures.increment(by: Int64(failed)) }

@@ -58,6 +58,16 @@ public struct BinaryCopyWriter {
         if let value { double(value) } else { null() }
     }
 
+    public mutating func int64(_ value: Int64?) {
+        if let value { int64(value) } else { null() }
+    }
+
+    public mutating func bool(_ value: Bool) {
+        fieldsInRow += 1
+        append32(1)
+        buffer.append(value ? 1 : 0)
+    }
+
     /// A `timestamptz`: microseconds since 2000-01-01 00:00:00 UTC.
     public mutating func timestamp(_ date: Date) {
         fieldsInRow += 1

@@ -19,6 +19,8 @@ public enum PostgresValue: Sendable, Equatable {
     case optionalDoubleArray([Double?])
     /// An `int8[]`.
     case intArray([Int64])
+    /// An `int8[]` with NULL elements.
+    case optionalIntArray([Int64?])
 
     /// The text-format encoding libpq sends, or nil for NULL.
     public var textEncoding: String? {
@@ -38,6 +40,7 @@ public enum PostgresValue: Sendable, Equatable {
         case .optionalDoubleArray(let values):
             return "{" + values.map { $0.map { PostgresValue.double($0).textEncoding! } ?? "NULL" }.joined(separator: ",") + "}"
         case .intArray(let values): return "{" + values.map(String.init).joined(separator: ",") + "}"
+        case .optionalIntArray(let values): return "{" + values.map { $0.map(String.init) ?? "NULL" }.joined(separator: ",") + "}"
         }
     }
 }

@@ -50,7 +50,7 @@ public enum DeliveryRepository {
             guard claimed.rowCount > 0 else { return [] }
             let planIDs = try (0..<claimed.rowCount).map { Int64(try claimed.require($0, "plan_id", claimed.int)) }
             let details = try connection.query("""
-                SELECT \(PlanRepository.qualifiedColumns(table: "p")),
+                SELECT \(PlanRepository.qualifiedColumns(table: "p")), \(PlanRepository.tableDocument("p")),
                        d.callback_url, d.webhook_secret,
                        CASE WHEN d.previous_secret_expires_at > now() THEN d.previous_webhook_secret END AS previous_webhook_secret
                 FROM split_plans p JOIN devices d ON d.id = p.device_id WHERE p.id = ANY($1::int8[])

@@ -57,12 +57,12 @@ public enum FleetRepository {
             do {
                 try connection.query("""
                     INSERT INTO devices (id, model_name, model_version, edge_server_id, batch_size, compute_flops, memory_bytes,
-                                         allow_raw_upload, callback_url, webhook_secret, token_hash)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                         allow_raw_upload, callback_url, webhook_secret, token_hash, optimizer, push_mode)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                     """, [id, settings.modelName, settings.modelVersion.map { PostgresValue.int(Int64($0)) } ?? .null,
                           settings.edgeServerID, settings.batchSize, settings.computeFLOPs,
                           settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload,
-                          settings.callbackURL, sealedSecret, tokenHash(credentials.token)])
+                          settings.callbackURL, sealedSecret, tokenHash(credentials.token), settings.optimizer.rawValue, settings.pushMode.rawValue])
             } catch let error as PostgresError where error.sqlState == PostgresError.State.uniqueViolation {
                 throw StoreError(.conflict, field: "id", "device '\(id)' already exists")
             }
@@ -83,15 +83,18 @@ public enum FleetRepository {
             let result = try connection.query("""
                 UPDATE devices SET model_name = $2, model_version = $3, edge_server_id = $4, batch_size = $5, compute_flops = $6,
                                    memory_bytes = $7, allow_raw_upload = $8, callback_url = $9,
-                                   webhook_enabled = webhook_enabled OR callback_url IS DISTINCT FROM $9, updated_at = now()
+                                   webhook_enabled = webhook_enabled OR callback_url IS DISTINCT FROM $9, optimizer = $10, push_mode = $11,
+                                   updated_at = now()
                 WHERE id = $1 RETURNING \(deviceColumns)
                 """, [id, settings.modelName, settings.modelVersion.map { PostgresValue.int(Int64($0)) } ?? .null,
                       settings.edgeServerID, settings.batchSize, settings.computeFLOPs,
-                      settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload, settings.callbackURL])
+                      settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload, settings.callbackURL,
+                      settings.optimizer.rawValue, settings.pushMode.rawValue])
             let after = try decodeDevice(result, 0)
             let planRelevant = before.modelName != after.modelName || before.modelVersion != after.modelVersion
                 || before.edgeServerID != after.edgeServerID || before.batchSize != after.batchSize
                 || before.computeFLOPs != after.computeFLOPs || before.allowRawUpload != after.allowRawUpload
+                || before.memoryBytes != after.memoryBytes || before.optimizer != after.optimizer || before.pushMode != after.pushMode
             if planRelevant {
                 try requestPlan(deviceID: id, reason: before.modelName != after.modelName || before.modelVersion != after.modelVersion
                                 ? .modelChange : .deviceChanged, connection: connection)
@@ -282,7 +285,7 @@ public enum FleetRepository {
     static let serverColumns = "id, compute_flops, created_at, updated_at"
     static let deviceColumns = """
         id, model_name, model_version, edge_server_id, batch_size, compute_flops, memory_bytes, allow_raw_upload,
-        callback_url, webhook_enabled, active, created_at, updated_at
+        callback_url, webhook_enabled, active, created_at, updated_at, optimizer, push_mode
         """
 
     static func decodeServer(_ result: PostgresResult, _ row: Int) throws -> EdgeServer {
@@ -297,6 +300,8 @@ public enum FleetRepository {
             batchSize: try result.require(row, "batch_size", result.int), computeFLOPs: try result.require(row, "compute_flops", result.double),
             memoryBytes: result.int(row, "memory_bytes").map { Int64($0) }, allowRawUpload: try result.require(row, "allow_raw_upload", result.bool),
             callbackURL: result.string(row, "callback_url"),
+            optimizer: Optimizer(rawValue: try result.require(row, "optimizer", result.string)) ?? .adam,
+            pushMode: PushMode(rawValue: try result.require(row, "push_mode", result.string)) ?? .table,
             webhookEnabled: try result.require(row, "webhook_enabled", result.bool), active: try result.require(row, "active", result.bool),
             createdAt: try result.require(row, "created_at", result.date), updatedAt: try result.require(row, "updated_at", result.date))
     }

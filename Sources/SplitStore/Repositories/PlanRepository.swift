@@ -17,6 +17,12 @@ public struct PlanningCandidate: Sendable {
     public var allowRawUpload: Bool
     /// Whether plans for it are pushed (callback URL set and webhooks enabled).
     public var deliverable: Bool
+    /// What it wants pushed, and the optimizer it trains with.
+    public var pushMode: PushMode
+    public var optimizer: Optimizer
+    /// Its device memory limit: the registered `memory_bytes`, or the memory it reported
+    /// available, whichever is smaller (nil: no limit).
+    public var memoryLimitBytes: Int64?
     public var link: LinkEstimate
     /// Why the device was asked to be planned, if it was.
     public var requestedReason: PlanReason?
@@ -34,14 +40,19 @@ public struct PlanningCandidate: Sendable {
         public var deviceFLOPs: Double
         public var serverFLOPs: Double
         public var batchSize: Int
-        /// Compute seconds of its split (device + server), valid while FLOPs and batch are unchanged.
-        public var computeSeconds: Double
-        public var transferBytes: Double
+        /// Its split's cost apart from the link, valid while FLOPs and batch are unchanged.
+        public var cost: SplitCost
+        /// The optimizer and memory limit it was made under, and the digest of its table.
+        public var optimizer: Optimizer?
+        public var memoryLimitBytes: Int64?
+        public var tableDigest: String?
 
         /// Its delay under new link rates, when the compute side has not changed (nil otherwise).
-        public func delay(uplink: Double, downlink: Double, rtt: Double, deviceFLOPs: Double, serverFLOPs: Double, batchSize: Int) -> Double? {
-            guard deviceFLOPs == self.deviceFLOPs, serverFLOPs == self.serverFLOPs, batchSize == self.batchSize else { return nil }
-            return computeSeconds + 8 * transferBytes * (1 / uplink + 1 / downlink) + rtt
+        public func delay(_ conditions: PlanningConditions) -> Double? {
+            guard conditions.deviceFLOPsPerSecond == deviceFLOPs, conditions.serverFLOPsPerSecond == serverFLOPs,
+                  conditions.batchSize == batchSize else { return nil }
+            return cost.delaySeconds(uplinkBitsPerSecond: conditions.uplinkBitsPerSecond, downlinkBitsPerSecond: conditions.downlinkBitsPerSecond,
+                                     rttSeconds: conditions.rttSeconds)
         }
     }
 }
@@ -54,13 +65,17 @@ public struct PlanEvaluation: Sendable {
     public var deviceFLOPs: Double
     /// Fingerprint of the split in force after this evaluation.
     public var splitFingerprint: String?
+    /// When no split fits the device's memory: the least memory any valid split needs.
+    public var infeasibleRequiredBytes: Int64?
 
-    public init(deviceID: String, modelVersion: Int, link: LinkEstimate, deviceFLOPs: Double, splitFingerprint: String?) {
+    public init(deviceID: String, modelVersion: Int, link: LinkEstimate, deviceFLOPs: Double, splitFingerprint: String?,
+                infeasibleRequiredBytes: Int64? = nil) {
         self.deviceID = deviceID
         self.modelVersion = modelVersion
         self.link = link
         self.deviceFLOPs = deviceFLOPs
         self.splitFingerprint = splitFingerprint
+        self.infeasibleRequiredBytes = infeasibleRequiredBytes
     }
 }
 
@@ -78,12 +93,14 @@ public enum PlanRepository {
         let result = try connection.query("""
             SELECT d.id, d.model_name, coalesce(d.model_version, latest.version) AS target_version, d.edge_server_id,
                    es.compute_flops AS server_flops, d.batch_size, coalesce(e.compute_flops, d.compute_flops) AS device_flops,
-                   d.allow_raw_upload, (d.callback_url IS NOT NULL AND d.webhook_enabled) AS deliverable,
+                   d.allow_raw_upload, (d.callback_url IS NOT NULL AND d.webhook_enabled) AS deliverable, d.push_mode, d.optimizer,
+                   least(d.memory_bytes::float8, e.memory_bytes)::int8 AS memory_limit_bytes, e.memory_bytes AS measured_memory,
                    e.uplink_bps, e.downlink_bps, e.rtt_seconds, e.compute_flops AS measured_flops, e.samples, e.measured_at,
                    s.requested_reason, dp.updated_at AS device_profile_at, sp.updated_at AS server_profile_at,
                    s.split_fingerprint, p.id AS plan_id, p.model_version AS plan_model_version, p.device_flops AS plan_device_flops,
                    p.server_flops AS plan_server_flops, p.batch_size AS plan_batch_size, p.transfer_bytes AS plan_transfer_bytes,
-                   p.device_compute_seconds + p.server_compute_seconds AS plan_compute_seconds
+                   p.device_compute_seconds + p.server_compute_seconds AS plan_compute_seconds, p.optimizer AS plan_optimizer,
+                   p.memory_limit_bytes AS plan_memory_limit_bytes, p.table_digest AS plan_table_digest
             FROM planning_state s
             JOIN devices d ON d.id = s.device_id AND d.active
             JOIN edge_servers es ON es.id = d.edge_server_id
@@ -92,8 +109,8 @@ public enum PlanRepository {
             -- LATERAL: always an index probe per device, whatever the (fast-changing) plan statistics say.
             LEFT JOIN LATERAL (
                 SELECT p.id, ps.model_version, p.device_flops, p.server_flops, p.batch_size, p.transfer_bytes,
-                       p.device_compute_seconds, p.server_compute_seconds
-                FROM plans p JOIN splits ps ON ps.id = p.split_id
+                       p.device_compute_seconds, p.server_compute_seconds, p.optimizer, p.memory_limit_bytes, pt.digest AS table_digest
+                FROM plans p JOIN splits ps ON ps.id = p.split_id LEFT JOIN plan_tables pt ON pt.id = p.table_id
                 WHERE p.device_id = d.id AND p.superseded_at IS NULL
                 LIMIT 1  -- (at most one anyway; keeps the subquery from being flattened into the join)
             ) p ON true
@@ -114,8 +131,11 @@ public enum PlanRepository {
                     deviceFLOPs: try result.require(row, "plan_device_flops", result.double),
                     serverFLOPs: try result.require(row, "plan_server_flops", result.double),
                     batchSize: try result.require(row, "plan_batch_size", result.int),
-                    computeSeconds: try result.require(row, "plan_compute_seconds", result.double),
-                    transferBytes: try result.require(row, "plan_transfer_bytes", result.double))
+                    cost: SplitCost(computeSeconds: try result.require(row, "plan_compute_seconds", result.double),
+                                    transferBytes: try result.require(row, "plan_transfer_bytes", result.double)),
+                    optimizer: result.string(row, "plan_optimizer").flatMap(Optimizer.init(rawValue:)),
+                    memoryLimitBytes: result.int(row, "plan_memory_limit_bytes").map(Int64.init),
+                    tableDigest: result.string(row, "plan_table_digest"))
             }
             return PlanningCandidate(
                 deviceID: deviceID, modelName: try result.require(row, "model_name", result.string),
@@ -126,11 +146,14 @@ public enum PlanRepository {
                 deviceFLOPs: try result.require(row, "device_flops", result.double),
                 allowRawUpload: try result.require(row, "allow_raw_upload", result.bool),
                 deliverable: try result.require(row, "deliverable", result.bool),
+                pushMode: PushMode(rawValue: try result.require(row, "push_mode", result.string)) ?? .table,
+                optimizer: Optimizer(rawValue: try result.require(row, "optimizer", result.string)) ?? .adam,
+                memoryLimitBytes: result.int(row, "memory_limit_bytes").map(Int64.init),
                 link: LinkEstimate(
                     deviceID: deviceID, uplinkBitsPerSecond: try result.require(row, "uplink_bps", result.double),
                     downlinkBitsPerSecond: try result.require(row, "downlink_bps", result.double),
                     rttSeconds: try result.require(row, "rtt_seconds", result.double), computeFLOPs: result.double(row, "measured_flops"),
-                    samples: try result.require(row, "samples", result.int), measuredAt: try result.require(row, "measured_at", result.date)),
+                    memoryBytes: result.double(row, "measured_memory"), samples: try result.require(row, "samples", result.int), measuredAt: try result.require(row, "measured_at", result.date)),
                 requestedReason: result.string(row, "requested_reason").flatMap(PlanReason.init(rawValue:)),
                 deviceProfileVersion: result.date(row, "device_profile_at"), serverProfileVersion: result.date(row, "server_profile_at"),
                 current: current)
@@ -144,15 +167,18 @@ public enum PlanRepository {
             UPDATE planning_state s SET requested_reason = NULL, requested_at = NULL, evaluated_at = now(),
                    failures = 0, last_failure = NULL, retry_at = NULL,
                    evaluated_model_version = v.model_version, evaluated_uplink_bps = v.uplink, evaluated_downlink_bps = v.downlink,
-                   evaluated_rtt_seconds = v.rtt, evaluated_compute_flops = v.flops, split_fingerprint = v.fingerprint
-            FROM unnest($1::text[], $2::int8[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::text[])
-                 AS v(device_id, model_version, uplink, downlink, rtt, flops, fingerprint)
+                   evaluated_rtt_seconds = v.rtt, evaluated_compute_flops = v.flops, split_fingerprint = v.fingerprint,
+                   evaluated_memory_bytes = v.memory, infeasible_required_bytes = v.infeasible
+            FROM unnest($1::text[], $2::int8[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::text[], $8::float8[], $9::int8[])
+                 AS v(device_id, model_version, uplink, downlink, rtt, flops, fingerprint, memory, infeasible)
             WHERE s.device_id = v.device_id
             """, [evaluations.map(\.deviceID), PostgresValue.intArray(evaluations.map { Int64($0.modelVersion) }),
                   PostgresValue.doubleArray(evaluations.map(\.link.uplinkBitsPerSecond)),
                   PostgresValue.doubleArray(evaluations.map(\.link.downlinkBitsPerSecond)),
                   PostgresValue.doubleArray(evaluations.map(\.link.rttSeconds)), PostgresValue.doubleArray(evaluations.map(\.deviceFLOPs)),
-                  PostgresValue.textArray(evaluations.map { $0.splitFingerprint ?? "" })])
+                  PostgresValue.textArray(evaluations.map { $0.splitFingerprint ?? "" }),
+                  PostgresValue.optionalDoubleArray(evaluations.map(\.link.memoryBytes)),
+                  PostgresValue.optionalIntArray(evaluations.map(\.infeasibleRequiredBytes))])
     }
 
     /// Records that planning failed for these devices: they stay marked, and are claimed again
@@ -178,6 +204,7 @@ public enum PlanRepository {
         let devices = plans.map(\.deviceID)
         guard Set(devices).count == devices.count else { throw StoreError(.invalid, "one plan per device per batch") }
         let splitIDs = try splitIDs(for: plans, connection: connection)
+        let tableIDs = try tableIDs(for: plans, connection: connection)
         // One round trip: supersede the current plans, drop their undelivered deliveries, take ids.
         let idsResult = try connection.query("""
             WITH superseded AS (
@@ -196,7 +223,8 @@ public enum PlanRepository {
         try connection.copyInBinary("""
             COPY plans (id, device_id, split_id, algorithm, uplink_bps, downlink_bps, rtt_seconds, device_flops, server_flops,
                         batch_size, predicted_delay_seconds, transfer_bytes, device_compute_seconds, server_compute_seconds,
-                        uplink_seconds, downlink_seconds, solve_microseconds, reason)
+                        uplink_seconds, downlink_seconds, solve_microseconds, reason, table_id, optimizer, memory_limit_bytes,
+                        device_memory_bytes, memory_bound)
             FROM STDIN WITH (FORMAT binary)
             """) { writer in
             for (index, plan) in plans.enumerated() {
@@ -219,6 +247,11 @@ public enum PlanRepository {
                 writer.double(plan.breakdown.downlinkSeconds)
                 writer.double(plan.solveMicroseconds)
                 writer.text(plan.reason.rawValue)
+                writer.int64(tableIDs[index])
+                writer.text(plan.conditions.optimizer.rawValue)
+                writer.int64(plan.conditions.deviceMemoryLimitBytes)
+                writer.int64(plan.deviceMemoryBytes)
+                writer.bool(plan.memoryBound)
                 writer.endRow()
                 try writer.flushIfFull()
             }
@@ -293,31 +326,116 @@ public enum PlanRepository {
         return slots.map { ids[$0] }
     }
 
+    /// The `plan_tables` row of each plan's table, in order (nil for a plan without one). Like
+    /// splits, a fleet shares few tables: the batch is reduced to its distinct documents (by
+    /// digest) and one statement adds the new ones and finds the rest.
+    static func tableIDs(for plans: [NewPlan], connection: PostgresConnection) throws -> [Int64?] {
+        var slotOfDigest: [String: Int] = [:]
+        var distinct: [NewPlan] = []
+        let slots = plans.map { plan -> Int? in
+            guard let table = plan.table else { return nil }
+            if let slot = slotOfDigest[table.digest] { return slot }
+            slotOfDigest[table.digest] = distinct.count
+            distinct.append(plan)
+            return distinct.count - 1
+        }
+        guard !distinct.isEmpty else { return plans.map { _ in nil } }
+        let result = try connection.query("""
+            WITH input AS (
+                SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[]) WITH ORDINALITY AS v(model_name, model_version, digest, document, slot)
+            ), inserted AS (
+                INSERT INTO plan_tables (model_name, model_version, digest, document)
+                SELECT model_name, model_version::integer, digest, document::jsonb FROM input ORDER BY model_name, model_version, digest
+                ON CONFLICT (model_name, model_version, digest) DO NOTHING
+                RETURNING id, model_name, model_version, digest
+            )
+            SELECT i.slot, coalesce(n.id, t.id) AS id
+            FROM input i
+            LEFT JOIN inserted n ON n.model_name = i.model_name AND n.model_version = i.model_version AND n.digest = i.digest
+            LEFT JOIN plan_tables t ON t.model_name = i.model_name AND t.model_version = i.model_version AND t.digest = i.digest
+            """, [PostgresValue.textArray(distinct.map(\.modelName)), PostgresValue.intArray(distinct.map { Int64($0.modelVersion) }),
+                  PostgresValue.textArray(distinct.map { $0.table!.digest }), PostgresValue.textArray(distinct.map { $0.table!.document })])
+        var resolved = [Int64?](repeating: nil, count: distinct.count)
+        for row in 0..<result.rowCount {
+            resolved[try result.require(row, "slot", result.int) - 1] = result.int(row, "id").map(Int64.init)
+        }
+        guard !resolved.contains(nil) else {
+            throw StoreError(.conflict, "plan tables being added concurrently could not be resolved; retry")
+        }
+        return slots.map { $0.flatMap { resolved[$0] } }
+    }
+
+    /// The device layers of the splits of these plans, by plan id (one query).
+    public static func deviceLayers(planIDs: [Int64], connection: PostgresConnection) throws -> [Int64: [String]] {
+        guard !planIDs.isEmpty else { return [:] }
+        let result = try connection.query("""
+            SELECT p.id, s.device_layers FROM plans p JOIN splits s ON s.id = p.split_id WHERE p.id = ANY($1::int8[])
+            """, [PostgresValue.intArray(planIDs)])
+        var layers: [Int64: [String]] = [:]
+        for row in 0..<result.rowCount {
+            layers[Int64(try result.require(row, "id", result.int))] = try result.require(row, "device_layers", result.textArray)
+        }
+        return layers
+    }
+
+    /// Ends the plans in force of these devices without a successor (a device no split fits can
+    /// no longer run its plan), and drops their undelivered deliveries.
+    public static func endPlans(deviceIDs: [String], connection: PostgresConnection) throws {
+        guard !deviceIDs.isEmpty else { return }
+        try connection.query("""
+            WITH ended AS (
+                UPDATE plans SET superseded_at = now() WHERE device_id = ANY($1::text[]) AND superseded_at IS NULL
+            )
+            UPDATE webhook_deliveries SET status = 'superseded',
+                   lease_owner = CASE WHEN status = 'delivering' THEN lease_owner END,
+                   lease_expires_at = CASE WHEN status = 'delivering' THEN lease_expires_at END
+            WHERE device_id = ANY($1::text[]) AND status IN ('pending', 'failed', 'delivering')
+            """, [PostgresValue.textArray(deviceIDs)])
+    }
+
+    /// When the device's last evaluation found no split fitting its memory: the least memory any
+    /// valid split needs, and the limit it was evaluated under.
+    public static func infeasibility(deviceID: String, connection: PostgresConnection) throws -> (requiredBytes: Int64, limitBytes: Int64?)? {
+        let result = try connection.query("""
+            SELECT s.infeasible_required_bytes, least(d.memory_bytes::float8, s.evaluated_memory_bytes)::int8 AS limit_bytes
+            FROM planning_state s JOIN devices d ON d.id = s.device_id
+            WHERE s.device_id = $1 AND s.infeasible_required_bytes IS NOT NULL
+            """, [deviceID])
+        guard result.rowCount > 0, let required = result.int(0, "infeasible_required_bytes") else { return nil }
+        return (Int64(required), result.int(0, "limit_bytes").map(Int64.init))
+    }
+
     /// The plan in force for a device.
     public static func current(deviceID: String, connection: PostgresConnection) throws -> StoredPlan? {
-        let result = try connection.query("SELECT \(columns) FROM split_plans WHERE device_id = $1 AND superseded_at IS NULL", [deviceID])
+        let result = try connection.query("SELECT \(columns), \(tableDocument()) FROM split_plans WHERE device_id = $1 AND superseded_at IS NULL", [deviceID])
         return result.rowCount > 0 ? try decode(result, 0) : nil
     }
 
     /// A device's plans, newest first, optionally only those computed before `before`.
     public static func history(deviceID: String, limit: Int, before: Date? = nil, connection: PostgresConnection) throws -> [StoredPlan] {
         let result = try connection.query("""
-            SELECT \(columns) FROM split_plans WHERE device_id = $1 AND ($2::timestamptz IS NULL OR computed_at < $2)
+            SELECT \(columns), NULL::text AS table_document FROM split_plans WHERE device_id = $1 AND ($2::timestamptz IS NULL OR computed_at < $2)
             ORDER BY computed_at DESC, id DESC LIMIT $3
             """, [deviceID, before.map { PostgresValue.timestamp($0) } ?? .null, limit])
         return try (0..<result.rowCount).map { try decode(result, $0) }
     }
 
     public static func plan(id: Int64, connection: PostgresConnection) throws -> StoredPlan? {
-        let result = try connection.query("SELECT \(columns) FROM split_plans WHERE id = $1", [id])
+        let result = try connection.query("SELECT \(columns), \(tableDocument()) FROM split_plans WHERE id = $1", [id])
         return result.rowCount > 0 ? try decode(result, 0) : nil
     }
 
     static let columns = """
         id, device_id, model_name, model_version, computed_at, algorithm, uplink_bps, downlink_bps, rtt_seconds, device_flops,
         server_flops, batch_size, device_layers, cut_layers, predicted_delay_seconds, transfer_bytes, device_compute_seconds,
-        server_compute_seconds, uplink_seconds, downlink_seconds, solve_microseconds, superseded_at, reason
+        server_compute_seconds, uplink_seconds, downlink_seconds, solve_microseconds, superseded_at, reason, optimizer,
+        memory_limit_bytes, device_memory_bytes, memory_bound
         """
+
+    /// The plan's table document, for a select over `split_plans` aliased `alias` (or unaliased).
+    static func tableDocument(_ alias: String? = nil) -> String {
+        "(SELECT document::text FROM plan_tables t WHERE t.id = \(alias.map { "\($0)." } ?? "")table_id) AS table_document"
+    }
 
     /// `columns` with each column qualified by `table` (for joins).
     static func qualifiedColumns(table: String) -> String {
@@ -343,6 +461,10 @@ public enum PlanRepository {
                 downlinkSeconds: try result.require(row, "downlink_seconds", result.double),
                 rttSeconds: try result.require(row, "rtt_seconds", result.double)),
             solveMicroseconds: try result.require(row, "solve_microseconds", result.double),
-            supersededAt: result.date(row, "superseded_at"), reason: try result.require(row, "reason", result.string))
+            supersededAt: result.date(row, "superseded_at"), reason: try result.require(row, "reason", result.string),
+            optimizer: result.string(row, "optimizer").flatMap(Optimizer.init(rawValue:)),
+            memoryLimitBytes: result.int(row, "memory_limit_bytes").map(Int64.init),
+            deviceMemoryBytes: result.int(row, "device_memory_bytes").map(Int64.init),
+            memoryBound: result.bool(row, "memory_bound") ?? false, tableJSON: result.string(row, "table_document"))
     }
 }

@@ -33,6 +33,10 @@ public struct Device: Sendable, Equatable {
     public var memoryBytes: Int64?
     public var allowRawUpload: Bool
     public var callbackURL: String?
+    /// The optimizer it trains with (its training memory; what moves when its split changes).
+    public var optimizer: Optimizer
+    /// What it wants pushed: a table per compute-side change, or each split change.
+    public var pushMode: PushMode
     public var webhookEnabled: Bool
     public var active: Bool
     public var createdAt: Date
@@ -49,9 +53,12 @@ public struct DeviceSettings: Sendable, Equatable {
     public var memoryBytes: Int64?
     public var allowRawUpload: Bool
     public var callbackURL: String?
+    public var optimizer: Optimizer
+    public var pushMode: PushMode
 
     public init(modelName: String, modelVersion: Int? = nil, edgeServerID: String, batchSize: Int, computeFLOPs: Double,
-                memoryBytes: Int64? = nil, allowRawUpload: Bool = false, callbackURL: String? = nil) {
+                memoryBytes: Int64? = nil, allowRawUpload: Bool = false, callbackURL: String? = nil,
+                optimizer: Optimizer = .adam, pushMode: PushMode = .table) {
         self.modelName = modelName
         self.modelVersion = modelVersion
         self.edgeServerID = edgeServerID
@@ -60,6 +67,8 @@ public struct DeviceSettings: Sendable, Equatable {
         self.memoryBytes = memoryBytes
         self.allowRawUpload = allowRawUpload
         self.callbackURL = callbackURL
+        self.optimizer = optimizer
+        self.pushMode = pushMode
     }
 }
 
@@ -104,6 +113,13 @@ public struct StoredPlan: Sendable, Equatable {
     public var solveMicroseconds: Double
     public var supersededAt: Date?
     public var reason: String
+    /// The optimizer, memory limit and device memory it was planned with.
+    public var optimizer: Optimizer?
+    public var memoryLimitBytes: Int64?
+    public var deviceMemoryBytes: Int64?
+    public var memoryBound: Bool
+    /// The plan table it came from (a `PlanTableReport` document), when it has one.
+    public var tableJSON: String?
 }
 
 /// A plan about to be stored.
@@ -125,6 +141,11 @@ public struct NewPlan: Sendable {
     public var reason: PlanReason
     /// Whether to enqueue a webhook delivery for it.
     public var deliver: Bool
+    /// The table it came from: its document (`PlanTableReport` JSON) and that document's digest.
+    public var table: (document: String, digest: String)?
+    /// The device memory of its split, and whether the limit made it slower than the optimum.
+    public var deviceMemoryBytes: Int64?
+    public var memoryBound = false
 
     public init(deviceID: String, modelName: String, modelVersion: Int, algorithm: String, conditions: PlanningConditions,
                 deviceLayers: [String], cutLayers: [String], splitFingerprint: String, predictedDelaySeconds: Double, transferBytes: Double,

@@ -24,27 +24,34 @@ public enum TelemetryRepository {
             }
             let updated = deviceIDs.compactMap { estimates[$0] }
             try connection.query("""
-                INSERT INTO link_estimates (device_id, uplink_bps, downlink_bps, rtt_seconds, compute_flops, samples, measured_at, updated_at)
-                SELECT * , now() FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::int8[], $7::timestamptz[])
+                INSERT INTO link_estimates (device_id, uplink_bps, downlink_bps, rtt_seconds, compute_flops, samples, measured_at, memory_bytes, updated_at)
+                SELECT * , now() FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::int8[], $7::timestamptz[],
+                                             $8::float8[])
                 ON CONFLICT (device_id) DO UPDATE SET uplink_bps = excluded.uplink_bps, downlink_bps = excluded.downlink_bps,
                     rtt_seconds = excluded.rtt_seconds, compute_flops = excluded.compute_flops, samples = excluded.samples,
-                    measured_at = excluded.measured_at, updated_at = now()
+                    measured_at = excluded.measured_at, memory_bytes = excluded.memory_bytes, updated_at = now()
                 """, [updated.map(\.deviceID), PostgresValue.doubleArray(updated.map(\.uplinkBitsPerSecond)),
                       PostgresValue.doubleArray(updated.map(\.downlinkBitsPerSecond)), PostgresValue.doubleArray(updated.map(\.rttSeconds)),
                       PostgresValue.optionalDoubleArray(updated.map(\.computeFLOPs)),
                       PostgresValue.intArray(updated.map { Int64($0.samples) }),
-                      PostgresValue.textArray(updated.map { PostgresTimestamp.format($0.measuredAt) })])
+                      PostgresValue.textArray(updated.map { PostgresTimestamp.format($0.measuredAt) }),
+                      PostgresValue.optionalDoubleArray(updated.map(\.memoryBytes))])
             // Devices whose link moved beyond the thresholds since their last evaluation need planning.
             try connection.query("""
-                UPDATE planning_state s SET requested_reason = $5, requested_at = now()
+                UPDATE planning_state s
+                SET requested_reason = CASE WHEN e.memory_bytes IS NOT NULL AND (s.evaluated_memory_bytes IS NULL
+                                                 OR abs(ln(e.memory_bytes / s.evaluated_memory_bytes)) > $6) THEN $7 ELSE $5 END,
+                    requested_at = now()
                 FROM link_estimates e, devices d
                 WHERE e.device_id = ANY($1::text[]) AND s.device_id = e.device_id AND d.id = e.device_id
                   AND s.requested_reason IS NULL AND s.evaluated_at IS NOT NULL
                   AND (abs(ln(e.uplink_bps / s.evaluated_uplink_bps)) > $2 OR abs(ln(e.downlink_bps / s.evaluated_downlink_bps)) > $2
                        OR abs(e.rtt_seconds - s.evaluated_rtt_seconds) > $3
-                       OR abs(ln(coalesce(e.compute_flops, d.compute_flops) / s.evaluated_compute_flops)) > $4)
+                       OR abs(ln(coalesce(e.compute_flops, d.compute_flops) / s.evaluated_compute_flops)) > $4
+                       OR (e.memory_bytes IS NOT NULL AND (s.evaluated_memory_bytes IS NULL OR abs(ln(e.memory_bytes / s.evaluated_memory_bytes)) > $6)))
                 """, [updated.map(\.deviceID), log1p(thresholds.relativeRateChange), thresholds.rttChangeSeconds,
-                      log1p(thresholds.relativeComputeChange), PlanReason.telemetryChange.rawValue])
+                      log1p(thresholds.relativeComputeChange), PlanReason.telemetryChange.rawValue, log1p(thresholds.relativeMemoryChange),
+                      PlanReason.memoryChange.rawValue])
             return samples.count
         }
     }
@@ -64,7 +71,7 @@ public enum TelemetryRepository {
             try ensurePartitions(from: earliest, to: latest, connection: connection)
             // Binary: the server skips parsing timestamps and floats from text.
             return try connection.copyInBinary(
-                "COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops) FROM STDIN WITH (FORMAT binary)"
+                "COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops, memory_bytes) FROM STDIN WITH (FORMAT binary)"
             ) { writer in
                 for sample in samples {
                     writer.beginRow()
@@ -74,6 +81,7 @@ public enum TelemetryRepository {
                     writer.double(sample.downlinkBitsPerSecond)
                     writer.double(sample.rttSeconds)
                     writer.double(sample.computeFLOPs)
+                    writer.double(sample.memoryBytes)
                     writer.endRow()
                     try writer.flushIfFull()
                 }
@@ -107,7 +115,7 @@ public enum TelemetryRepository {
     public static func estimates(deviceIDs: [String]? = nil, forUpdate: Bool = false, connection: PostgresConnection) throws -> [LinkEstimate] {
         // Two statements, not "$1 IS NULL OR ...": a generic prepared plan for that form cannot
         // use the primary key and scans every estimate against the whole array.
-        let columns = "e.device_id, e.uplink_bps, e.downlink_bps, e.rtt_seconds, e.compute_flops, e.samples, e.measured_at"
+        let columns = "e.device_id, e.uplink_bps, e.downlink_bps, e.rtt_seconds, e.compute_flops, e.memory_bytes, e.samples, e.measured_at"
         let result: PostgresResult
         if let deviceIDs {
             result = try connection.query("""
@@ -123,7 +131,7 @@ public enum TelemetryRepository {
                 uplinkBitsPerSecond: try result.require(row, "uplink_bps", result.double),
                 downlinkBitsPerSecond: try result.require(row, "downlink_bps", result.double),
                 rttSeconds: try result.require(row, "rtt_seconds", result.double), computeFLOPs: result.double(row, "compute_flops"),
-                samples: try result.require(row, "samples", result.int), measuredAt: try result.require(row, "measured_at", result.date))
+                memoryBytes: result.double(row, "memory_bytes"), samples: try result.require(row, "samples", result.int), measuredAt: try result.require(row, "measured_at", result.date))
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import SplitCore
+import SplitImport
 import SplitStore
 
 extension APIRoutes {
@@ -8,8 +9,10 @@ extension APIRoutes {
     static func addModelRoutes(to group: RouterGroup<SplitRequestContext>, _ api: APIDependencies) {
         group.post("/v1/models") { request, _ -> EditedResponse<Responses.RegisteredModel> in
             var request = request
+            let isONNX = request.headers[.contentType].map { $0.lowercased().hasPrefix("application/onnx") } ?? false
+            let options = isONNX ? try ModelBodies.importOptions(request) : nil
             let body = try await RequestBody.data(&request, limit: api.maximumBodyBytes)
-            let graph = try ModelBodies.graph(body)
+            let graph = try options.map { try ModelBodies.importONNX(body, options: $0) } ?? ModelBodies.graph(body)
             let (model, created) = try await api.store.registerModel(graph)
             ModelBodies.releaseMemory(afterBodyOf: body.count)
             return EditedResponse(status: created ? .created : .ok, response: Responses.RegisteredModel(
@@ -46,6 +49,52 @@ enum ModelBodies {
             throw APIError.tooLarge("graph has \(layers.count) layers; the API accepts at most \(maximumLayers) (plan bigger graphs with splitctl)")
         }
         return try graph(root)
+    }
+
+    /// `?name=`, `?input=NAME=1x3x224x224` (repeatable) and `?unknown_ops=error|zero` of an ONNX upload.
+    static func importOptions(_ request: Request) throws -> ImportOptions {
+        var options = ImportOptions()
+        let query = request.uri.queryParameters
+        if let name = query.get("name") {
+            try Check.identifier(String(name), "name")
+            options.name = String(name)
+        }
+        for text in query.getAll("input") {
+            do {
+                let (name, shape) = try ImportOptions.parseInputShape(String(text))
+                options.inputShapes[name] = shape
+            } catch let error as ImportError {
+                throw APIError.invalid("input", error.reason)
+            }
+        }
+        if let mode = query.get("unknown_ops") {
+            guard let parsed = ImportOptions.UnknownOperators(rawValue: String(mode)) else {
+                throw APIError.invalid("unknown_ops", "must be error or zero, got '\(mode)'")
+            }
+            options.unknownOperators = parsed
+        }
+        return options
+    }
+
+    /// Imports an ONNX body (`Content-Type: application/onnx`) on the server: the stored graph is
+    /// the splitgraph/1 result, so plans name its layers. Malformed files and unsupported models
+    /// are 422 naming the node and operator.
+    static func importONNX(_ body: Data, options: ImportOptions) throws -> ModelGraph {
+        let graph: ModelGraph
+        do {
+            graph = try ONNXImporter.importGraph(data: body, options: options).graph
+        } catch let error as ImportError {
+            throw APIError(.unprocessableContent, "invalid_model", "ONNX: \(error)", field: error.location ?? error.field)
+        }
+        guard graph.count <= maximumLayers else {
+            throw APIError.tooLarge("graph has \(graph.count) layers; the API accepts at most \(maximumLayers) (plan bigger graphs with splitctl)")
+        }
+        do {
+            try Check.identifier(graph.name, "name")
+        } catch let error as JSONFieldError {
+            throw APIError.invalid("name", "\(error.reason) (the ONNX graph's name: give ?name=)")
+        }
+        return graph
     }
 
     /// Validates a parsed splitgraph/1 document; `prefix` is the body field it came from.

@@ -3,6 +3,19 @@ import Hummingbird
 import SplitCore
 import SplitStore
 
+/// An error answered with its own JSON body (a 409 saying what memory a split needs).
+struct JSONBodyError<Body: Encodable & Sendable>: Error, HTTPResponseError {
+    let status: HTTPResponse.Status
+    let body: Body
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(body))))
+    }
+}
+
 extension APIRoutes {
     /// A device's plans: its own token or an admin's.
     static func addDevicePlanRoutes(to group: RouterGroup<SplitRequestContext>, _ api: APIDependencies) {
@@ -10,6 +23,13 @@ extension APIRoutes {
             let id = try Check.pathParameter("id", context)
             try context.authorize(device: id)
             guard let plan = try await api.store.currentPlan(deviceID: id) else {
+                if let (required, limit) = try await api.store.infeasibility(deviceID: id) {
+                    throw JSONBodyError(status: .conflict, body: Responses.Infeasible(
+                        detail: "no split of the device's model fits its memory: the smallest valid split needs \(ByteQuantity.describe(required))"
+                            + (limit.map { ", the limit is \(ByteQuantity.describe($0))" } ?? "")
+                            + "; it is planned again when its memory_bytes, reported memory or model changes",
+                        requiredDeviceMemoryBytes: required, deviceMemoryLimitBytes: limit))
+                }
                 throw APIError.notFound("device '\(id)' has no plan yet (it needs a link estimate: telemetry or a link at registration)")
             }
             return Responses.Plan(plan)
@@ -50,8 +70,15 @@ extension APIRoutes {
                 case .inline(let document):
                     model = try PreparedModel(graph: try ModelBodies.graph(document, prefix: "graph"), allowRawUpload: parameters.allowRawUpload)
                 }
+            } catch let error as PlanningError {
+                throw APIError(.unprocessableContent, "unplannable", error.description)
+            }
+            do {
                 let plan = try SplitPlanner(model: model).plan(parameters.algorithm, conditions: parameters.conditions)
                 return PlanReport(plan: plan, model: model, conditions: parameters.conditions)
+            } catch PlanningError.deviceMemoryExceeded(let required, let limit) {
+                throw JSONBodyError(status: .conflict, body: MemoryInfeasibleReport(
+                    requiredBytes: required, limitBytes: limit, algorithm: parameters.algorithm, model: model, conditions: parameters.conditions))
             } catch let error as PlanningError {
                 throw APIError(.unprocessableContent, "unplannable", error.description)
             }

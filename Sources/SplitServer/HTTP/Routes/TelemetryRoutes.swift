@@ -23,7 +23,7 @@ extension APIRoutes {
                 samples.append(TelemetrySample(
                     deviceID: sample.device, measuredAt: sample.measuredAt, uplinkBitsPerSecond: sample.link.uplinkBitsPerSecond,
                     downlinkBitsPerSecond: sample.link.downlinkBitsPerSecond, rttSeconds: sample.link.rttSeconds ?? 0,
-                    computeFLOPs: sample.computeFLOPs))
+                    computeFLOPs: sample.computeFLOPs, memoryBytes: sample.memoryBytes))
             }
             let accepted = try await api.store.ingest(samples)
             api.metrics.telemetryStored(accepted)

@@ -17,6 +17,15 @@ enum Requests {
         }
     }
 
+    /// The `push` field of a device body.
+    static func pushModeField(_ json: JSONObject) throws -> PushMode {
+        guard let name = try json.string("push", maximumLength: 16) else { return .table }
+        guard let mode = PushMode(rawValue: name) else {
+            throw JSONFieldError(field: json.field("push"), "must be \"table\" (a push per table; the device switches by itself) or \"split\" (a push per split change), got '\(name)'")
+        }
+        return mode
+    }
+
     /// A link measurement: the shape shared by a registration's first `link` and each telemetry sample.
     struct Link {
         static let keys: Set<String> = ["uplink_bps", "downlink_bps", "rtt_seconds"]
@@ -40,7 +49,7 @@ enum Requests {
 
         init(json: JSONObject) throws {
             try json.refuseUnknown(["id", "model", "model_version", "edge_server", "batch_size", "compute_flops", "callback_url",
-                                    "memory_bytes", "allow_raw_upload", "link"])
+                                    "memory_bytes", "allow_raw_upload", "link", "optimizer", "push"])
             id = try Check.identifier(json, "id")
             let memory = try json.number("memory_bytes", within: Limits.deviceMemory)
             settings = DeviceSettings(
@@ -51,7 +60,9 @@ enum Requests {
                 computeFLOPs: try json.requiredNumber("compute_flops", within: Limits.computeThroughput),
                 memoryBytes: memory.map { Int64($0) },
                 allowRawUpload: try json.bool("allow_raw_upload") ?? false,
-                callbackURL: try json.string("callback_url", maximumLength: 2048, allowEmpty: false))
+                callbackURL: try json.string("callback_url", maximumLength: 2048, allowEmpty: false),
+                optimizer: try PlanningConditions.optimizer(json),
+                pushMode: try Requests.pushModeField(json))
             if let object = try json.object("link") {
                 try object.refuseUnknown(Link.keys)
                 link = try Link(json: object, rttRequired: false)
@@ -66,6 +77,7 @@ enum Requests {
             var measuredAt: Date
             var link: Link
             var computeFLOPs: Double?
+            var memoryBytes: Double?
         }
 
         /// The most samples one request may carry.
@@ -80,14 +92,15 @@ enum Requests {
                 throw APIError.tooLarge("at most \(Self.maximumSamples) samples per request, got \(objects.count)")
             }
             samples = try objects.map { sample in
-                try sample.refuseUnknown(Link.keys.union(["device", "measured_at", "compute_flops"]))
+                try sample.refuseUnknown(Link.keys.union(["device", "measured_at", "compute_flops", "memory_bytes"]))
                 let text = try sample.requiredString("measured_at", maximumLength: 64)
                 guard let measuredAt = parseISO8601(text) else {
                     throw JSONFieldError(field: sample.field("measured_at"), "must be an RFC 3339 timestamp like 2026-11-27T06:00:00Z")
                 }
                 return Sample(device: try Check.requiredIdentifier(sample, "device"), measuredAt: measuredAt,
                               link: try Link(json: sample, rttRequired: true),
-                              computeFLOPs: try sample.number("compute_flops", within: Limits.computeThroughput))
+                              computeFLOPs: try sample.number("compute_flops", within: Limits.computeThroughput),
+                              memoryBytes: try sample.number("memory_bytes", within: Limits.deviceMemory))
             }
         }
     }

@@ -41,13 +41,15 @@ enum Responses {
         var memoryBytes: Int64?
         var allowRawUpload: Bool
         var callbackURL: String?
+        var optimizer: Optimizer
+        var push: PushMode
         var webhookEnabled: Bool
         var active: Bool
         var createdAt: String
         var updatedAt: String
 
         enum CodingKeys: String, CodingKey {
-            case id, model, active
+            case id, model, active, optimizer, push
             case modelVersion = "model_version"
             case edgeServer = "edge_server"
             case batchSize = "batch_size"
@@ -70,6 +72,8 @@ enum Responses {
             memoryBytes = device.memoryBytes
             allowRawUpload = device.allowRawUpload
             callbackURL = device.callbackURL
+            optimizer = device.optimizer
+            push = device.pushMode
             webhookEnabled = device.webhookEnabled
             active = device.active
             createdAt = iso8601(device.createdAt)
@@ -87,6 +91,8 @@ enum Responses {
             try container.encode(memoryBytes, forKey: .memoryBytes)
             try container.encode(allowRawUpload, forKey: .allowRawUpload)
             try container.encode(callbackURL, forKey: .callbackURL)
+            try container.encode(optimizer, forKey: .optimizer)
+            try container.encode(push, forKey: .push)
             try container.encode(webhookEnabled, forKey: .webhookEnabled)
             try container.encode(active, forKey: .active)
             try container.encode(createdAt, forKey: .createdAt)
@@ -171,9 +177,14 @@ enum Responses {
         var transferBytes: Double
         var solveMicroseconds: Double
         var breakdown: DelayBreakdown
-        /// The conditions it was planned for.
+        /// The conditions it was planned for (optimizer and memory limit included).
         var inputs: PlanningConditions
         var supersededAt: String?
+        /// The device memory its split needs, and whether the limit made it slower than the optimum.
+        var deviceMemoryBytes: Int64?
+        var memoryBound: Bool
+        /// The plan table it came from (omitted in histories).
+        var table: PlanTableReport?
 
         enum CodingKeys: String, CodingKey {
             case id, device, model, algorithm, reason, breakdown, inputs
@@ -185,6 +196,9 @@ enum Responses {
             case transferBytes = "transfer_bytes"
             case solveMicroseconds = "solve_microseconds"
             case supersededAt = "superseded_at"
+            case deviceMemoryBytes = "device_memory_bytes"
+            case memoryBound = "memory_bound"
+            case table
         }
 
         init(_ plan: StoredPlan) {
@@ -203,8 +217,12 @@ enum Responses {
             breakdown = plan.breakdown
             inputs = PlanningConditions(
                 batchSize: plan.batchSize, deviceFLOPsPerSecond: plan.deviceFLOPs, serverFLOPsPerSecond: plan.serverFLOPs,
-                uplinkBitsPerSecond: plan.uplinkBitsPerSecond, downlinkBitsPerSecond: plan.downlinkBitsPerSecond, rttSeconds: plan.rttSeconds)
+                uplinkBitsPerSecond: plan.uplinkBitsPerSecond, downlinkBitsPerSecond: plan.downlinkBitsPerSecond, rttSeconds: plan.rttSeconds,
+                optimizer: plan.optimizer ?? .adam, deviceMemoryLimitBytes: plan.memoryLimitBytes)
             supersededAt = plan.supersededAt.map(iso8601)
+            deviceMemoryBytes = plan.deviceMemoryBytes
+            memoryBound = plan.memoryBound
+            table = plan.tableJSON.flatMap { try? JSONDecoder().decode(PlanTableReport.self, from: Data($0.utf8)) }
         }
 
         func encode(to encoder: Encoder) throws {
@@ -224,6 +242,22 @@ enum Responses {
             try container.encode(breakdown, forKey: .breakdown)
             try container.encode(inputs, forKey: .inputs)
             try container.encode(supersededAt, forKey: .supersededAt)  // null while in force
+            try container.encodeIfPresent(deviceMemoryBytes, forKey: .deviceMemoryBytes)
+            try container.encode(memoryBound, forKey: .memoryBound)
+            try container.encodeIfPresent(table, forKey: .table)
+        }
+    }
+
+    /// `GET /v1/devices/{id}/plan` of a device no split fits (409).
+    struct Infeasible: Encodable {
+        var error = "infeasible"
+        var detail: String
+        var requiredDeviceMemoryBytes: Int64
+        var deviceMemoryLimitBytes: Int64?
+        enum CodingKeys: String, CodingKey {
+            case error, detail
+            case requiredDeviceMemoryBytes = "required_device_memory_bytes"
+            case deviceMemoryLimitBytes = "device_memory_limit_bytes"
         }
     }
 

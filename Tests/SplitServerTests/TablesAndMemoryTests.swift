@@ -1,0 +1,203 @@
+import Foundation
+import SplitCore
+import SplitPush
+import SplitStore
+import SplitTestSupport
+import Testing
+
+/// Plan tables, switching costs and device memory limits in the real daemon.
+@Suite("Tables, switching and memory limits end to end", .serialized)
+struct TablesAndMemoryTests {
+    static func payload(_ delivery: WebhookReceiver.Received) throws -> [String: Any] {
+        let object = try #require(try JSONSerialization.jsonObject(with: delivery.body) as? [String: Any])
+        return try #require(object["data"] as? [String: Any])
+    }
+
+    @Test("a table device gets its table once; a link change inside the table is recorded in the history, not pushed; a split device gets every change")
+    func tablePushes() async throws {
+        let database = try TestDatabase.make(migrated: false)
+        defer { database.drop() }
+        let receiver = try await WebhookReceiver()
+        let daemon = try await Daemon(database: database)
+        let (tableToken, _) = try await Fleet.setUp(daemon, device: "tab-1", callback: receiver.url("/tab-1"))
+        let (splitToken, _) = try await Fleet.register(daemon, device: "spl-1", callback: receiver.url("/spl-1"), extra: ["push": "split"])
+        let first = await receiver.waitFor(2)
+        #expect(first.count == 2)
+        let tablePush = try Self.payload(try #require(first.first { $0.path == "/tab-1" }))
+        let table = try #require(tablePush["table"] as? [String: Any])
+        let segments = try #require(table["segments"] as? [[String: Any]])
+        #expect(segments.count >= 2 && segments.first?["min_effective_bps"] as? Double == 0 && segments.last?["max_effective_bps"] is NSNull)
+        let switching = try #require(tablePush["switching"] as? [String: Any])
+        #expect(switching["horizon_iterations"] as? Int == 1000 && switching["optimizer"] as? String == "adam")
+        #expect(tablePush["sequence"] as? Int == tablePush["id"] as? Int)
+        // The table holds the split the daemon planned for the registered link.
+        let effective = 1 / (1 / 2e8 + 1 / 4e8)
+        let segment = try #require(segments.first { ($0["min_effective_bps"] as? Double ?? 0) <= effective && (($0["max_effective_bps"] as? Double) ?? .infinity) > effective })
+        #expect(segment["cut_layers"] as? [String] == tablePush["cut_layers"] as? [String])
+
+        // Both links collapse: the table device's new split is in the history but not pushed; the split device gets a push.
+        for (device, token) in [("tab-1", tableToken), ("spl-1", splitToken)] {
+            let moved = try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": [Fleet.telemetry(device, uplink: 2e6, at: Date().addingTimeInterval(120))]])
+            #expect(moved.0 == 202)
+        }
+        let connection = try database.connect()
+        #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM plans").int(0, "n")) == 4 })
+        #expect(await receiver.waitFor(3).count == 3)
+        #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'delivered'").int(0, "n")) == 3 })
+        let history = try connection.query("SELECT device, reason, pushed, table_id FROM split_history ORDER BY device, valid_from")
+        #expect(history.rowCount == 4)
+        #expect((0..<history.rowCount).map { "\(history.string($0, "device")!):\(history.bool($0, "pushed")!)" }
+                == ["spl-1:true", "spl-1:true", "tab-1:true", "tab-1:false"])
+        #expect(history.int(2, "table_id") == history.int(3, "table_id"), "the same table: nothing new to push")
+        // The device reads the split it should now run, with its table.
+        let (status, plan) = try await daemon.json("GET", "/v1/devices/tab-1/plan", token: tableToken)
+        #expect(status == 200 && plan["reason"] as? String == "telemetry change" && plan["table"] is [String: Any])
+        #expect(try daemon.openAPIMismatches() == [])
+        #expect(await daemon.stop() == 0)
+        await receiver.stop()
+    }
+
+    @Test("switching is priced: with a short horizon a move that does not pay for its migration is not made")
+    func switchingPriced() async throws {
+        let database = try TestDatabase.make(migrated: false)
+        defer { database.drop() }
+        let daemon = try await Daemon(database: database, extra: ["SPLITD_SWITCH_HORIZON": "0"])
+        let (token, _) = try await Fleet.setUp(daemon, callback: nil, extra: ["push": "split"])
+        let connection = try database.connect()
+        #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM plans").int(0, "n")) == 1 })
+        let moved = try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": [Fleet.telemetry("dev-1", uplink: 2e6, at: Date().addingTimeInterval(120))]])
+        #expect(moved.0 == 202)
+        // The device is evaluated again (its request clears) and keeps its split: no saving repays a move within 0 iterations.
+        #expect(await eventually {
+            (try? connection.query("SELECT count(*) AS n FROM planning_state WHERE device_id = 'dev-1' AND requested_reason IS NULL AND evaluated_uplink_bps < 1e7").int(0, "n")) == 1
+        })
+        #expect(try connection.query("SELECT count(*) AS n FROM plans").int(0, "n") == 1)
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test("memory limits: a capped device gets a split that fits; an infeasible one gets 409 with the memory it needs and no push until its limit grows")
+    func memoryLimits() async throws {
+        let database = try TestDatabase.make(migrated: false)
+        defer { database.drop() }
+        let receiver = try await WebhookReceiver()
+        let daemon = try await Daemon(database: database)
+        // The memory the fastest split needs at this link, and the least any split needs, from the CLI.
+        let free = try JSONSerialization.jsonObject(with: Data(try runSplitctl(["plan", "ops/models/resnet18.json", "--format", "json", "--uplink", "2e6",
+                                                                                 "--downlink", "4e6", "--rtt", "10ms"]).utf8)) as? [String: Any]
+        let unconstrained = try #require(free?["device_memory_bytes"] as? Int64)
+        let limit = unconstrained / 2
+        _ = try await Fleet.setUp(daemon, device: "capped", callback: receiver.url("/capped"), uplink: 2e6, extra: ["memory_bytes": limit])
+        _ = try await Fleet.register(daemon, device: "tiny", callback: receiver.url("/tiny"), extra: ["memory_bytes": 1_000_000])
+        let connection = try database.connect()
+        #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM planning_state WHERE evaluated_at IS NOT NULL").int(0, "n")) == 2 })
+        let capped = try await daemon.json("GET", "/v1/devices/capped/plan")
+        #expect(capped.0 == 200)
+        let memory = try #require(capped.1["device_memory_bytes"] as? Int64)
+        #expect(memory <= limit && capped.1["memory_bound"] as? Bool == true)
+        #expect((capped.1["inputs"] as? [String: Any])?["device_memory_limit_bytes"] as? Int64 == limit)
+        let tiny = try await daemon.json("GET", "/v1/devices/tiny/plan")
+        #expect(tiny.0 == 409 && tiny.1["error"] as? String == "infeasible")
+        let required = try #require(tiny.1["required_device_memory_bytes"] as? Int64)
+        #expect(required > 1_000_000 && tiny.1["device_memory_limit_bytes"] as? Int64 == 1_000_000)
+        #expect(try connection.query("SELECT infeasible_required_bytes AS r FROM planning_state WHERE device_id = 'tiny'").int(0, "r") == Int(required))
+        #expect(try connection.query("SELECT count(*) AS n FROM plans WHERE device_id = 'tiny'").int(0, "n") == 0)
+        let memoryBound = try connection.query("SELECT device FROM split_history WHERE valid_until IS NULL AND memory_bound")
+        #expect(memoryBound.rowCount == 1 && memoryBound.string(0, "device") == "capped")
+        // Raising its limit plans it again, and the plan is pushed.
+        let updated = try await daemon.json("PUT", "/v1/devices/tiny", ["model": "resnet18", "edge_server": "edge-1", "batch_size": 32, "compute_flops": 1e11,
+                                                                        "callback_url": receiver.url("/tiny"), "memory_bytes": required])
+        #expect(updated.0 == 200)
+        #expect(await eventually { (try? await daemon.json("GET", "/v1/devices/tiny/plan").0) == 200 })
+        let received = await receiver.waitFor(2)
+        #expect(received.map(\.path).sorted() == ["/capped", "/tiny"])
+        let metrics = String(decoding: try await daemon.request("GET", "/metrics", token: nil).1, as: UTF8.self)
+        #expect(metrics.contains("splitd_infeasible_evaluations_total 1"))
+        #expect(try daemon.openAPIMismatches() == [])
+        #expect(await daemon.stop() == 0)
+        await receiver.stop()
+    }
+
+    @Test("memory the device reports moves its limit like a link change moves rates")
+    func reportedMemory() async throws {
+        let database = try TestDatabase.make(migrated: false)
+        defer { database.drop() }
+        let daemon = try await Daemon(database: database)
+        let (token, _) = try await Fleet.setUp(daemon, callback: nil, uplink: 2e6)
+        let connection = try database.connect()
+        #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM plans").int(0, "n")) == 1 })
+        let before = try #require(try connection.query("SELECT device_memory_bytes AS m FROM plans").int(0, "m"))
+        var sample = Fleet.telemetry("dev-1", uplink: 2e6, at: Date().addingTimeInterval(60))
+        sample["memory_bytes"] = Double(before) / 3
+        #expect(try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": [sample]]).0 == 202)
+        #expect(await eventually {
+            (try? connection.query("SELECT reason FROM split_plans WHERE superseded_at IS NULL").string(0, "reason")) == "memory change"
+        })
+        let after = try connection.query("SELECT device_memory_bytes AS m, memory_limit_bytes AS l FROM plans WHERE superseded_at IS NULL")
+        #expect(try #require(after.int(0, "m")) <= Int(Double(before) / 3) && after.int(0, "l") == Int(Double(before) / 3))
+        #expect(await daemon.stop() == 0)
+    }
+}
+
+/// The device-side client (ops/client/splitd_client.py) against the real daemon.
+@Suite("Device client end to end", .serialized)
+struct DeviceClientTests {
+    /// Runs the client as a device would: listens for the daemon's webhook, then prints, for each
+    /// rate pair, the table's split and the split `split_for` answers, as JSON.
+    static let probe = """
+        import json, sys, time
+        sys.path.insert(0, sys.argv[1])
+        from splitd_client import SplitClient, WebhookReceiver, PlanTable
+        client = SplitClient(secret=sys.argv[2], device="dev-1")
+        receiver = WebhookReceiver(client, ("127.0.0.1", int(sys.argv[3])))
+        receiver.start()
+        print("listening", flush=True)
+        deadline = time.time() + 30
+        while client.table is None and time.time() < deadline:
+            time.sleep(0.05)
+        rates = json.loads(sys.argv[4])
+        out = {"sequence": client.sequence, "horizon": client.rule.horizon_iterations, "choices": []}
+        for up, down in rates:
+            table = client.table
+            segment = table.segments[table.segment_index(PlanTable.effective_bps(up, down))]
+            split = client.split_for(up, down)
+            out["choices"].append({"table_cut": segment.cut_layers, "chosen_cut": split.cut_layers})
+        receiver.stop()
+        print(json.dumps(out), flush=True)
+        """
+
+    @Test("the client verifies the daemon's signed table, adopts its switching rule, and picks the optimal split for any rate with no round trip")
+    func clientAgainstDaemon() async throws {
+        let database = try TestDatabase.make(migrated: false)
+        defer { database.drop() }
+        let daemon = try await Daemon(database: database)
+        let port = try Daemon.freePort()
+        let (_, secret) = try await Fleet.setUp(daemon, callback: "http://127.0.0.1:\(port)/hook")
+        let rates: [[Double]] = [[1e6, 2e6], [2e7, 4e7], [2e8, 4e8], [5e9, 1e10]]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", Self.probe, packageRoot.appendingPathComponent("ops/client").path, secret, "\(port)",
+                             String(decoding: try JSONSerialization.data(withJSONObject: rates), as: UTF8.self)]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        let lastLine = try #require(text.split(separator: "\n").last)
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any])
+        #expect(result["sequence"] is Int, "a table arrived and was verified: \(text)")
+        #expect(result["horizon"] as? Int == 1000, "the client applies the daemon's rule")
+        let choices = try #require(result["choices"] as? [[String: Any]])
+        #expect(choices.count == rates.count)
+        for (rate, choice) in zip(rates, choices) {
+            // The table's split is the optimum the daemon's planner gives for the same rates.
+            let (status, plan) = try await daemon.json("POST", "/v1/plan", ["model": "resnet18", "batch_size": 32, "device_flops": 1e11, "server_flops": 2e13,
+                                                                            "uplink_bps": rate[0], "downlink_bps": rate[1], "rtt_seconds": 0.01,
+                                                                            "algorithm": "block"])
+            #expect(status == 200)
+            #expect(choice["table_cut"] as? [String] == plan["cut_layers"] as? [String], "at \(rate)")
+            #expect(choice["chosen_cut"] as? [String] == plan["cut_layers"] as? [String], "with a 1000-iteration horizon the client moves at \(rate)")
+        }
+        #expect(await daemon.stop() == 0)
+    }
+}
