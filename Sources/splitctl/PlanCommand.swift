@@ -59,7 +59,7 @@ struct ValidateCommand: ParsableCommand {
         let decomposition = model.decomposition
         let free = (0..<graph.count).filter { model.rules.isFree($0) }.count
         print("\(graph.name): \(graph.count) layers, \(graph.edgeCount) edges, \(graph.inputs.count) input(s), \(graph.outputs.count) output(s)")
-        print("blocks: \(graph.blockLabels.count) labelled; \(decomposition.boundaries.count) boundary layers, \(decomposition.nonEmptyRegionCount) non-empty regions (largest \(decomposition.largestRegion) layers)")
+        print("blocks: \(graph.blockLabels.count) labelled; \(decomposition.boundaries.count) boundary layers, \(decomposition.nonEmptyRegionCount) non-empty regions (largest \(decomposition.largestRegion) layers), \(decomposition.windowCount) windows (largest \(decomposition.largestWindow) layers)")
         print("placement: \(free) free layers, \(model.rules.forcedDevice.filter { $0 }.count) pinned to the device, \(model.rules.forcedServer.filter { $0 }.count) to the server")
     }
 }

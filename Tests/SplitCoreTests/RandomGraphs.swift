@@ -112,3 +112,71 @@ enum RandomGraphs {
 
     static func pow10(_ exponent: Double) -> Double { pow(10, exponent) }
 }
+
+extension RandomGraphs {
+    /// A NASNet-style graph: a stem, then `cells` cells that each read the outputs of the previous
+    /// two cells. A cell adjusts both inputs with short chains, combines pairs of hidden states
+    /// through random branches (chains of 0–`branchLength` layers; 0 is the identity) into adds,
+    /// and concatenates the hidden states nobody inside the cell read. Adds and concats cost no
+    /// compute, as in traced NAS models; sizes are random over orders of magnitude. Sometimes an
+    /// auxiliary head (a chain to a second declared output) leaves a middle cell, and a
+    /// zero-compute guard hangs off a cell output.
+    static func nasnetLike(seed: UInt64, cells: Int, combines: ClosedRange<Int> = 2...5, branchLength: Int = 4) -> ModelGraph? {
+        var random = SeededGenerator(seed: seed)
+        var layers: [Layer] = [Layer(name: "x", op: "input", outputBytes: magnitude(&random, scale: 6e5, zeroChance: 0))]
+        var counter = 0
+        @discardableResult
+        func add(_ inputs: [String], op: String = "conv", compute: Bool = true) -> String {
+            counter += 1
+            let name = "n\(counter)"
+            let flops = compute ? magnitude(&random, scale: 1e8, zeroChance: 0.1) : 0
+            layers.append(Layer(name: name, op: op, inputs: inputs, forwardFLOPs: flops, backwardFLOPs: flops * Double.random(in: 0...2.5, using: &random),
+                                outputBytes: magnitude(&random, scale: 2e5, zeroChance: 0.05)))
+            return name
+        }
+        func chain(from input: String, length: Int) -> String {
+            var last = input
+            for _ in 0..<length { last = add([last]) }
+            return last
+        }
+        let stem = add(["x"])
+        var previous = stem, current = add([stem])
+        var outputs: [String] = []
+        let auxiliaryCell = Bool.random(using: &random) ? Int.random(in: 0..<max(1, cells), using: &random) : -1
+        for cell in 0..<cells {
+            var hidden = [chain(from: previous, length: Int.random(in: 1...3, using: &random)),
+                          chain(from: current, length: Int.random(in: 1...3, using: &random))]
+            var read = Set<String>()
+            for _ in 0..<Int.random(in: combines, using: &random) {
+                let left = hidden.randomElement(using: &random)!, right = hidden.randomElement(using: &random)!
+                read.formUnion([left, right])
+                let leftBranch = chain(from: left, length: Int.random(in: 0...branchLength, using: &random))
+                let rightBranch = chain(from: right, length: Int.random(in: 0...branchLength, using: &random))
+                hidden.append(add([leftBranch, rightBranch], op: "add", compute: false))
+            }
+            let unread = hidden.filter { !read.contains($0) }
+            let output = add(unread.isEmpty ? [hidden[hidden.count - 1]] : unread, op: "concat", compute: false)
+            if cell == auxiliaryCell {
+                outputs.append(chain(from: output, length: Int.random(in: 1...4, using: &random)))
+            }
+            if Bool.random(using: &random) {
+                layers.append(Layer(name: "guard\(cell)", op: "assert", inputs: [output]))
+            }
+            previous = current
+            current = output
+        }
+        outputs.append(add([chain(from: current, length: Int.random(in: 0...2, using: &random))], op: "linear"))
+        layers.shuffle(using: &random)
+        return try? ModelGraph(name: "nasnet-\(seed)", layers: layers, outputs: outputs)
+    }
+
+    /// A profile measuring a random third of `graph`'s layers (milliseconds over orders of magnitude).
+    static func profile(seed: UInt64, graph: ModelGraph) -> LayerProfile? {
+        var random = SeededGenerator(seed: seed ^ 0xBEEF)
+        var milliseconds: [String: (forward: Double, backward: Double)] = [:]
+        for layer in graph.layers where Double.random(in: 0..<1, using: &random) < 0.33 {
+            milliseconds[layer.name] = (magnitude(&random, scale: 1), magnitude(&random, scale: 2))
+        }
+        return try? LayerProfile(batchSize: 8, milliseconds: milliseconds)
+    }
+}

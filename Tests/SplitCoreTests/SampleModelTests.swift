@@ -33,7 +33,7 @@ struct SampleModelTests {
                         delays[algorithm] = plan.delaySeconds
                     }
                     let optimum = delays[.dag]!
-                    #expect(relativeDifference(delays[.block]!, optimum) <= 1e-9, "\(name) device \(device) uplink \(uplink): block \(delays[.block]!) dag \(optimum)")
+                    #expect(relativeDifference(delays[.block]!, optimum) <= 1e-12, "\(name) device \(device) uplink \(uplink): block \(delays[.block]!) dag \(optimum)")
                     for baseline in [PlanningAlgorithm.chain, .boundary, .serverOnly] {
                         #expect(delays[baseline]! >= optimum * (1 - 1e-9), "\(name): \(baseline) below the optimum")
                     }
@@ -56,7 +56,7 @@ struct SampleModelTests {
                                                 uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: uplink)
             let dag = try planner.plan(.dag, conditions: conditions)
             let block = try planner.plan(.block, conditions: conditions)
-            #expect(relativeDifference(block.delaySeconds, dag.delaySeconds) <= 1e-9)
+            #expect(relativeDifference(block.delaySeconds, dag.delaySeconds) <= 1e-12)
             #expect(model.violation(of: block.onDevice) == nil)
         }
     }

@@ -5,7 +5,8 @@ import SplitCore
 /// not depend on the working directory.
 enum SampleModels {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let names = ["resnet18", "resnet50", "vgg16", "googlenet", "mobilenet_v2", "vit_b_16", "densenet121", "gpt2"]
+    static let names = ["resnet18", "resnet50", "vgg16", "googlenet", "mobilenet_v2", "vit_b_16", "densenet121", "gpt2",
+                        "nasnet_a_mobile", "nasnet_a_large"]
 
     static func graph(_ name: String) throws -> ModelGraph {
         try ModelGraph(json: Data(contentsOf: root.appendingPathComponent("ops/models/\(name).json")))

@@ -67,11 +67,14 @@ final class Daemon: @unchecked Sendable {
         process.standardError = handle
         try process.run()
         self.process = process
-        // Generous: the whole suite starts many daemons at once on two cores.
-        let deadline = Date().addingTimeInterval(90)
-        while Date() < deadline {
+        // Gives up after 60 s *and* 50 probes: CPU-bound tests running in parallel can hold every
+        // thread of the test process for longer than the deadline, and then no probe runs at all.
+        let deadline = Date().addingTimeInterval(60)
+        var probes = 0
+        while Date() < deadline || probes < 50 {
             if !process.isRunning { throw HarnessError("splitd exited with \(process.terminationStatus):\n\(log())") }
-            if let (status, _) = try? await request("GET", "/readyz", token: nil), status == 200 { return }
+            probes += 1
+            if let (status, _) = try? await request("GET", "/readyz", token: nil, timeoutSeconds: 2), status == 200 { return }
             try await Task.sleep(nanoseconds: 100_000_000)
         }
         await kill9()  // never leave a daemon behind a failed test
@@ -98,10 +101,11 @@ final class Daemon: @unchecked Sendable {
     func log() -> String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
     /// One HTTP request; returns status and body.
-    func request(_ method: String, _ path: String, token: String? = Daemon.adminToken, body: Data? = nil) async throws -> (Int, Data) {
+    func request(_ method: String, _ path: String, token: String? = Daemon.adminToken, body: Data? = nil,
+                 timeoutSeconds: Double = 30) async throws -> (Int, Data) {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
-        request.timeoutInterval = 30
+        request.timeoutInterval = timeoutSeconds
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if let body {
             request.httpBody = body
@@ -189,11 +193,14 @@ enum Fleet {
     }
 }
 
-/// Polls `condition` until it holds or the timeout passes.
+/// Polls `condition` until it holds; gives up after the timeout *and* at least 50 probes (CPU-bound
+/// tests running in parallel can hold every thread of the test process past a deadline).
 func eventually(timeoutSeconds: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = Date().addingTimeInterval(timeoutSeconds)
-    while Date() < deadline {
+    var probes = 0
+    while Date() < deadline || probes < 50 {
         if try await condition() { return true }
+        probes += 1
         try? await Task.sleep(nanoseconds: 100_000_000)
     }
     return try await condition()

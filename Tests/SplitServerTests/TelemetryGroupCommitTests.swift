@@ -111,11 +111,15 @@ struct TelemetryGroupCommitTests {
         RouteTests.json(["samples": [["device": device, "measured_at": Timestamp.format(Date()), "uplink_bps": uplink, "downlink_bps": 4e7, "rtt_seconds": 0.01]]])
     }
 
-    /// Waits (polling every millisecond, with a deadline) until `condition` holds.
+    /// Waits (polling every millisecond) until `condition` holds; gives up after 60 s *and* 5,000
+    /// probes, since CPU-bound tests running in parallel can hold every thread of the test
+    /// process for longer than the deadline.
     static func until(_ condition: () async -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
+        var probes = 0
+        while Date() < deadline || probes < 5_000 {
             if await condition() { return true }
+            probes += 1
             try? await Task.sleep(nanoseconds: 1_000_000)
         }
         return await condition()

@@ -83,10 +83,14 @@ public final class WebhookReceiver: Sendable {
 
     /// Waits until `count` requests arrived (or the timeout passes) and returns what arrived.
     public func waitFor(_ count: Int, timeoutSeconds: Double = 20) async -> [Received] {
+        // The timeout *and* at least 250 probes: CPU-bound tests running in parallel can hold
+        // every thread of the test process past a deadline.
         let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while Date() < deadline {
+        var probes = 0
+        while Date() < deadline || probes < 250 {
             let received = await log.received
             if received.count >= count { return received }
+            probes += 1
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
         return await log.received

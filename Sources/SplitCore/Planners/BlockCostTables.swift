@@ -80,43 +80,47 @@ final class BlockCostTables: Sendable {
 
     init(graph: ModelGraph, decomposition: BlockDecomposition, rules: PlacementRules, regions: [CutInstance],
          deviceProfileSeconds: [Double], serverProfileSeconds: [Double]) {
-        let candidates = decomposition.regionCount
-        let slots = 2 * candidates - 1
+        let candidates = decomposition.candidateCount
         func side(_ layer: Int, _ measured: [Double]) -> Side {
             measured[layer].isNaN
                 ? Side(flops: graph.layers[layer].trainingFLOPs, measuredSecondsPerSample: 0)
                 : Side(flops: 0, measuredSecondsPerSample: measured[layer])
         }
-        var slotDevice = [Side](repeating: Side(), count: slots)
-        var slotServer = [Side](repeating: Side(), count: slots)
         var forcedDevice = Side(), forcedServer = Side()
-        var regionFLOPs = [Double](repeating: 0, count: candidates)
-        var regionProfiled = [Bool](repeating: false, count: candidates)
         for layer in 0..<graph.count {
             if rules.forcedDevice[layer] { forcedDevice.add(side(layer, deviceProfileSeconds)) }
             if rules.forcedServer[layer] { forcedServer.add(side(layer, serverProfileSeconds)) }
         }
-        for layer in decomposition.freeLayers.all.map({ Int($0) }) {
-            let slot = Int(decomposition.slot[layer] as Int32)
-            slotDevice[slot].add(side(layer, deviceProfileSeconds))
-            slotServer[slot].add(side(layer, serverProfileSeconds))
-            if slot % 2 == 0 {
-                regionFLOPs[slot / 2] += graph.layers[layer].trainingFLOPs
-                if !deviceProfileSeconds[layer].isNaN || !serverProfileSeconds[layer].isNaN { regionProfiled[slot / 2] = true }
-            }
+        // Device side of the free layers before each position, server side from it on.
+        let free = decomposition.freeLayers.all.map { Int($0) }
+        var prefixDevice = [forcedDevice], suffixServer = [Side](repeating: forcedServer, count: free.count + 1)
+        for layer in free {
+            var next = prefixDevice[prefixDevice.count - 1]
+            next.add(side(layer, deviceProfileSeconds))
+            prefixDevice.append(next)
         }
-        var deviceBefore: [Side] = [], serverAfter = [Side](repeating: Side(), count: candidates)
-        var running = forcedDevice
+        for index in stride(from: free.count - 1, through: 0, by: -1) {
+            suffixServer[index] = suffixServer[index + 1]
+            suffixServer[index].add(side(free[index], serverProfileSeconds))
+        }
+        var deviceBefore: [Side] = [], serverAfter: [Side] = []
+        var regionDevice: [Side] = [], regionServer: [Side] = []
+        var regionFLOPs: [Double] = [], regionProfiled: [Bool] = []
         for candidate in 0..<candidates {
-            deviceBefore.append(running)
-            running.add(slotDevice[2 * candidate])
-            if 2 * candidate + 1 < slots { running.add(slotDevice[2 * candidate + 1]) }
-        }
-        running = forcedServer
-        for candidate in stride(from: candidates - 1, through: 0, by: -1) {
-            serverAfter[candidate] = running
-            running.add(slotServer[2 * candidate])
-            if candidate > 0 { running.add(slotServer[2 * candidate - 1]) }
+            let first = Int(decomposition.candidateFirst[candidate]), end = Int(decomposition.candidateEnd[candidate])
+            deviceBefore.append(prefixDevice[first])
+            serverAfter.append(suffixServer[end])
+            var device = Side(), server = Side(), flops = 0.0, profiled = false
+            for layer in free[first..<end] {
+                device.add(side(layer, deviceProfileSeconds))
+                server.add(side(layer, serverProfileSeconds))
+                flops += graph.layers[layer].trainingFLOPs
+                if !deviceProfileSeconds[layer].isNaN || !serverProfileSeconds[layer].isNaN { profiled = true }
+            }
+            regionDevice.append(device)
+            regionServer.append(server)
+            regionFLOPs.append(flops)
+            regionProfiled.append(profiled)
         }
         var certainDelta = [Double](repeating: 0, count: candidates + 1)
         for index in 0..<decomposition.certainLayers.count {
@@ -138,8 +142,8 @@ final class BlockCostTables: Sendable {
         self.deviceBefore = FlatBuffer(deviceBefore)
         self.serverAfter = FlatBuffer(serverAfter)
         self.certainBytes = FlatBuffer(certainBytes)
-        self.regionDevice = FlatBuffer((0..<candidates).map { slotDevice[2 * $0] })
-        self.regionServer = FlatBuffer((0..<candidates).map { slotServer[2 * $0] })
+        self.regionDevice = FlatBuffer(regionDevice)
+        self.regionServer = FlatBuffer(regionServer)
         self.regionFLOPs = FlatBuffer(regionFLOPs)
         self.regionProfiled = FlatBuffer(regionProfiled)
         self.externalBytes = FlatBuffer(bytes(decomposition.externalStart, decomposition.externalList))
@@ -149,13 +153,13 @@ final class BlockCostTables: Sendable {
         for candidate in 0..<candidates {
             rows.append(CandidateRow(
                 deviceBefore: deviceBefore[candidate], serverAfter: serverAfter[candidate],
-                certainBytes: certainBytes[candidate], regionDevice: slotDevice[2 * candidate],
-                regionServer: slotServer[2 * candidate], regionFLOPs: regionFLOPs[candidate],
+                certainBytes: certainBytes[candidate], regionDevice: regionDevice[candidate],
+                regionServer: regionServer[candidate], regionFLOPs: regionFLOPs[candidate],
                 externalBytes: self.externalBytes[candidate], exitBytes: self.exitBytes[candidate],
                 separatorBytes: self.separatorBytes[candidate], regionProfiled: regionProfiled[candidate]))
         }
         self.rows = FlatBuffer(rows)
-        let empty = (0..<candidates).filter { decomposition.regionStart[$0 + 1] == decomposition.regionStart[$0] }
+        let empty = (0..<candidates).filter { decomposition.candidateEnd[$0] == decomposition.candidateFirst[$0] }
         self.boundaryCandidates = FlatBuffer(empty.map { Int32($0) })
         self.boundaryRows = FlatBuffer(empty.map { candidate in
             let row = rows[candidate]
@@ -163,19 +167,9 @@ final class BlockCostTables: Sendable {
                 deviceFLOPs: row.deviceBefore.flops, serverFLOPs: row.serverAfter.flops, bytes: row.certainBytes,
                 measuredSecondsPerSample: row.deviceBefore.measuredSecondsPerSample + row.serverAfter.measuredSecondsPerSample)
         })
-        self.regionCandidates = FlatBuffer((0..<candidates).filter { decomposition.regionStart[$0 + 1] > decomposition.regionStart[$0] }.map { Int32($0) })
-        // Free layers are in topological order, which is also slot order.
-        var first = [Int32](repeating: 0, count: candidates), end = [Int32](repeating: 0, count: candidates)
-        var index = 0
-        let free = decomposition.freeLayers
-        for candidate in 0..<candidates {
-            while index < free.count && Int(decomposition.slot[free[index]]) < 2 * candidate { index += 1 }
-            first[candidate] = Int32(index)
-            while index < free.count && Int(decomposition.slot[free[index]]) == 2 * candidate { index += 1 }
-            end[candidate] = Int32(index)
-        }
-        self.regionFirstFree = FlatBuffer(first)
-        self.regionEndFree = FlatBuffer(end)
+        self.regionCandidates = FlatBuffer((0..<candidates).filter { decomposition.candidateEnd[$0] > decomposition.candidateFirst[$0] }.map { Int32($0) })
+        self.regionFirstFree = FlatBuffer(decomposition.candidateFirst.all.map { $0 })
+        self.regionEndFree = FlatBuffer(decomposition.candidateEnd.all.map { $0 })
     }
 
     /// The min cut of each region's network with compute costs zero and transfers in bytes.

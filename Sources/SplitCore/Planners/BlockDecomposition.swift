@@ -1,4 +1,5 @@
-/// The series structure the block-wise planner collapses: boundary layers and the regions between.
+/// The structure the block-wise planner collapses: boundary layers, the regions between them,
+/// and the windows that cover each region.
 ///
 /// ## Why the block-wise optimum is exact
 /// Layers fall into four kinds: forced onto the device (inputs, raw-input readers and their
@@ -18,20 +19,24 @@
 /// regions R0, b1, R1, ..., bk, Rk. In a valid split the device part is closed under ancestors and
 /// the server part under descendants, so if bj is the first boundary on the server, b(j-1) and
 /// everything before it are on the device, bj and everything after are on the server, and only
-/// R(j-1) can be mixed. The optimum is therefore the best, over the k+1 candidate regions c, of
-/// (device time of everything before Rc) + (server time of everything after) + (transfers that
-/// are certain: a device layer before Rc with a consumer after it) + (min cut of Rc alone, with
-/// layers before it fixed on the device and after it fixed on the server). The last term is solved
-/// by a small restructured max-flow; a region's cut costs at least the sum over its layers of
-/// min(device, server) time, which bounds candidates from below, so regions whose bound cannot beat
-/// the best known plan are never solved (branch and bound — pruning, not approximation).
+/// R(j-1) can be mixed. Inside that region the mixed layers lie in one of its *windows*
+/// (`RegionWindows`; a series region is a single window). So every valid split agrees with some
+/// *candidate* (a window, or an empty range right after a boundary): free layers before it on the
+/// device, after it on the server. The optimum is the best, over the candidates, of (device time
+/// of everything before) + (server time of everything after) + (transfers that are certain: a
+/// device layer before the candidate with a consumer after it) + (min cut of the candidate's
+/// layers alone, with layers before fixed on the device and after fixed on the server). A
+/// candidate's cut costs at least the sum over its layers of min(device, server) time, which
+/// bounds candidates from below, so candidates whose bound cannot beat the best known plan are
+/// never cut (branch and bound — pruning, not approximation); `RegionEnvelope` prices the rest
+/// without a max-flow.
 public final class BlockDecomposition: Sendable {
     /// Layers the block planner places by their producer (see type documentation).
     public let isFollower: [Bool]
     /// Boundary layers in topological order.
     public let boundaries: [Int]
-    /// Slot of each free layer: region c has slot 2c, boundary bi slot 2i-1; -1 for other layers.
-    let slot: FlatBuffer<Int32>
+    /// Position of each free non-follower layer in `freeLayers`, -1 for other layers.
+    let position: FlatBuffer<Int32>
     /// Free non-follower layers in topological order.
     let freeLayers: FlatBuffer<Int32>
     /// Forced layers: onto the device / onto the server.
@@ -40,13 +45,16 @@ public final class BlockDecomposition: Sendable {
     /// Followers in topological order, with their single producer.
     let followers: FlatBuffer<Int32>
     let followerProducers: FlatBuffer<Int32>
-    /// Members of region c: `regionList[regionStart[c]..<regionStart[c+1]]`, topological order.
-    let regionStart: FlatBuffer<Int32>
-    let regionList: FlatBuffer<Int32>
-    /// Device-side producers whose transfer is decided inside region c (they feed it, nothing later).
+    /// Region r (between boundaries) spans free positions `regionFirst[r]..<regionEnd[r]`.
+    let regionFirst: [Int]
+    let regionEnd: [Int]
+    /// Candidate c spans free positions `candidateFirst[c]..<candidateEnd[c]`; both increase with c.
+    let candidateFirst: FlatBuffer<Int32>
+    let candidateEnd: FlatBuffer<Int32>
+    /// Device-side producers whose transfer is decided inside candidate c (they feed it, nothing later).
     let externalStart: FlatBuffer<Int32>
     let externalList: FlatBuffer<Int32>
-    /// Members of region c that also feed a layer after it (pay their transfer when on the device).
+    /// Members of candidate c that also feed a layer after it (pay their transfer when on the device).
     let exitStart: FlatBuffer<Int32>
     let exitList: FlatBuffer<Int32>
     /// Layers whose transfer is certainly paid for candidates `certainFirst...certainLast`.
@@ -54,24 +62,35 @@ public final class BlockDecomposition: Sendable {
     let certainFirst: FlatBuffer<Int32>
     let certainLast: FlatBuffer<Int32>
 
-    /// Number of candidate regions (boundaries + 1).
+    /// Number of regions between boundaries (boundaries + 1).
     public var regionCount: Int { boundaries.count + 1 }
     /// Number of regions that hold at least one layer.
-    public var nonEmptyRegionCount: Int { (0..<regionCount).filter { regionStart[$0 + 1] > regionStart[$0] }.count }
+    public var nonEmptyRegionCount: Int { (0..<regionCount).filter { regionEnd[$0] > regionFirst[$0] }.count }
     /// Size of the largest region.
-    public var largestRegion: Int { (0..<regionCount).map { Int(regionStart[$0 + 1] - regionStart[$0]) }.max() ?? 0 }
+    public var largestRegion: Int { (0..<regionCount).map { regionEnd[$0] - regionFirst[$0] }.max() ?? 0 }
     /// Members of region `region` in topological order.
     public func members(ofRegion region: Int) -> [Int] {
-        regionList.range(regionStart[region], regionStart[region + 1]).map { Int($0) }
+        (regionFirst[region]..<regionEnd[region]).map { Int(freeLayers[$0]) }
     }
-    /// External producers of region `region`.
-    func externals(ofRegion region: Int) -> [Int] {
-        externalList.range(externalStart[region], externalStart[region + 1]).map { Int($0) }
+    /// Number of candidates the block planner prices (windows and cuts right after a boundary).
+    public var candidateCount: Int { candidateFirst.count }
+    /// Number of candidates that hold layers (windows).
+    public var windowCount: Int { (0..<candidateCount).filter { candidateEnd[$0] > candidateFirst[$0] }.count }
+    /// Size of the largest window.
+    public var largestWindow: Int { (0..<candidateCount).map { Int(candidateEnd[$0] - candidateFirst[$0]) }.max() ?? 0 }
+    /// Members of candidate `candidate` in topological order.
+    public func members(ofCandidate candidate: Int) -> [Int] {
+        (Int(candidateFirst[candidate])..<Int(candidateEnd[candidate])).map { Int(freeLayers[$0]) }
+    }
+    /// External producers of candidate `candidate`.
+    func externals(ofCandidate candidate: Int) -> [Int] {
+        externalList.range(externalStart[candidate], externalStart[candidate + 1]).map { Int($0) }
     }
 
     /// Derives the decomposition. `hasZeroCompute[v]` tells whether v costs nothing: no compute on
-    /// either side and no resident device memory.
-    init(graph: ModelGraph, rules: PlacementRules, hasZeroCompute: [Bool]) {
+    /// either side and no resident device memory. `splitEveryRegion` splits every region that has
+    /// windows (see `RegionWindows.windows`).
+    init(graph: ModelGraph, rules: PlacementRules, hasZeroCompute: [Bool], splitEveryRegion: Bool = false) {
         let count = graph.count
         var isFollower = [Bool](repeating: false, count: count)
         for layer in stride(from: count - 1, through: 0, by: -1)
@@ -81,9 +100,98 @@ public final class BlockDecomposition: Sendable {
         let free = (0..<count).filter { rules.isFree($0) && !isFollower[$0] }
         var position = [Int32](repeating: -1, count: count)
         for (index, layer) in free.enumerated() { position[layer] = Int32(index) }
+        let boundaryPositions = Self.boundaryPositions(graph: graph, free: free, position: position)
 
-        // latestProducer[i]: latest free producer of free layer i (-1 if none);
-        // earliestConsumer[i]: earliest free consumer (free.count if none).
+        // Regions between boundaries, and their windows (candidates; an empty region is the cut
+        // right after its boundary).
+        var regionFirst: [Int] = [], regionEnd: [Int] = []
+        var candidates: [Range<Int>] = []
+        for region in 0...boundaryPositions.count {
+            let first = region == 0 ? 0 : boundaryPositions[region - 1] + 1
+            let end = region == boundaryPositions.count ? free.count : boundaryPositions[region]
+            regionFirst.append(first)
+            regionEnd.append(end)
+            if first == end {
+                candidates.append(first..<end)
+            } else {
+                candidates += RegionWindows.windows(first: first, end: end, freeLayers: free, position: position, graph: graph,
+                                                    always: splitEveryRegion)
+            }
+        }
+        let candidateFirst = candidates.map { Int32($0.lowerBound) }
+        let candidateEnd = candidates.map { Int32($0.upperBound) }
+        // Candidates whose first is above / at most a position, whose end is at most a position.
+        func firstAbove(_ value: Int32) -> Int { Self.partition(candidateFirst) { $0 <= value } }
+        func lastFirstAtMost(_ value: Int32) -> Int { Self.partition(candidateFirst) { $0 <= value } - 1 }
+        func lastEndAtMost(_ value: Int32) -> Int { Self.partition(candidateEnd) { $0 <= value } - 1 }
+        func firstEndAbove(_ value: Int32) -> Int { Self.partition(candidateEnd) { $0 <= value } }
+
+        // Transfers of device-side producers (free, or forced onto the device). For candidate c,
+        // a producer at position p (-1 if forced) is before it iff p < first(c); it certainly pays
+        // iff it also feeds a layer after c (position >= end(c), or forced onto the server); if
+        // instead its latest consumer is inside c, it is an external of c. A member pays when on
+        // the device if it feeds a layer after c (an exit).
+        let lastCandidate = candidates.count - 1
+        var certainLayers: [Int32] = [], certainFirst: [Int32] = [], certainLast: [Int32] = []
+        var externals = [[Int32]](repeating: [], count: candidates.count)
+        var exits = [[Int32]](repeating: [], count: candidates.count)
+        for layer in 0..<count where rules.forcedDevice[layer] || position[layer] >= 0 {
+            var latestConsumer: Int32 = -1
+            var feedsServer = false
+            for consumer in graph.successors(of: layer) {
+                if rules.forcedServer[consumer] { feedsServer = true }
+                latestConsumer = max(latestConsumer, position[consumer])
+            }
+            let own = position[layer]
+            let before = firstAbove(own)
+            let lastCertain = feedsServer ? lastCandidate : lastEndAtMost(latestConsumer)
+            if before <= lastCertain {
+                certainLayers.append(Int32(layer))
+                certainFirst.append(Int32(before))
+                certainLast.append(Int32(lastCertain))
+            }
+            if !feedsServer && latestConsumer >= 0 {
+                let firstExternal = max(before, firstEndAbove(latestConsumer))
+                for candidate in stride(from: firstExternal, through: lastFirstAtMost(latestConsumer), by: 1) {
+                    externals[candidate].append(Int32(layer))
+                }
+            }
+            if own >= 0 {
+                let lastExit = feedsServer ? lastFirstAtMost(own) : min(lastFirstAtMost(own), lastEndAtMost(latestConsumer))
+                for candidate in stride(from: firstEndAbove(own), through: lastExit, by: 1) {
+                    exits[candidate].append(Int32(layer))
+                }
+            }
+        }
+        func flatten(_ lists: [[Int32]]) -> (start: FlatBuffer<Int32>, list: FlatBuffer<Int32>) {
+            var start: [Int32] = [0]
+            for list in lists { start.append(start[start.count - 1] + Int32(list.count)) }
+            return (FlatBuffer(start), FlatBuffer(lists.flatMap { $0 }))
+        }
+        self.isFollower = isFollower
+        self.boundaries = boundaryPositions.map { free[$0] }
+        self.position = FlatBuffer(position)
+        self.freeLayers = FlatBuffer(free.map { Int32($0) })
+        self.forcedDeviceLayers = FlatBuffer((0..<count).filter { rules.forcedDevice[$0] }.map { Int32($0) })
+        self.forcedServerLayers = FlatBuffer((0..<count).filter { rules.forcedServer[$0] }.map { Int32($0) })
+        let followers = (0..<count).filter { isFollower[$0] }
+        self.followers = FlatBuffer(followers.map { Int32($0) })
+        self.followerProducers = FlatBuffer(followers.map { Int32(graph.predecessors(of: $0).first ?? $0) })
+        self.regionFirst = regionFirst
+        self.regionEnd = regionEnd
+        self.candidateFirst = FlatBuffer(candidateFirst)
+        self.candidateEnd = FlatBuffer(candidateEnd)
+        (externalStart, externalList) = flatten(externals)
+        (exitStart, exitList) = flatten(exits)
+        self.certainLayers = FlatBuffer(certainLayers)
+        self.certainFirst = FlatBuffer(certainFirst)
+        self.certainLast = FlatBuffer(certainLast)
+    }
+
+    /// Positions (in `free`) of the boundary layers: free layer i is one iff every later free
+    /// layer has a free producer at or after i (so it descends from i) and every earlier one has a
+    /// free consumer at or before i.
+    private static func boundaryPositions(graph: ModelGraph, free: [Int], position: [Int32]) -> [Int] {
         let freeCount = free.count
         var latestProducer = [Int32](repeating: -1, count: freeCount)
         var earliestConsumer = [Int32](repeating: Int32(freeCount), count: freeCount)
@@ -95,8 +203,6 @@ public final class BlockDecomposition: Sendable {
                 earliestConsumer[index] = min(earliestConsumer[index], position[consumer])
             }
         }
-        // Free layer i is a boundary iff every later free layer has a free producer at or after i
-        // (so it descends from i) and every earlier one has a free consumer at or before i.
         var suffixMinimumProducer = [Int32](repeating: Int32.max, count: freeCount + 1)
         for index in stride(from: freeCount - 1, through: 0, by: -1) {
             suffixMinimumProducer[index] = min(suffixMinimumProducer[index + 1], latestProducer[index])
@@ -105,88 +211,31 @@ public final class BlockDecomposition: Sendable {
         var prefixMaximumConsumer: Int32 = -1
         for index in 0..<freeCount {
             if suffixMinimumProducer[index + 1] >= Int32(index) && prefixMaximumConsumer <= Int32(index) {
-                boundaries.append(free[index])
+                boundaries.append(index)
             }
             prefixMaximumConsumer = max(prefixMaximumConsumer, earliestConsumer[index])
         }
-
-        let regionCount = boundaries.count + 1
-        var slot = [Int32](repeating: -1, count: count)
-        var regionMembers = [[Int32]](repeating: [], count: regionCount)
-        var boundariesSeen: Int32 = 0
-        var nextBoundary = 0
-        for layer in free {
-            if nextBoundary < boundaries.count && boundaries[nextBoundary] == layer {
-                nextBoundary += 1
-                boundariesSeen += 1
-                slot[layer] = 2 * boundariesSeen - 1
-            } else {
-                slot[layer] = 2 * boundariesSeen
-                regionMembers[Int(boundariesSeen)].append(Int32(layer))
-            }
-        }
-
-        // Transfers of device-side producers (free, or forced onto the device) per candidate c:
-        // the producer is before Rc iff slot < 2c; it certainly pays iff it also feeds a layer
-        // after Rc (slot > 2c, or forced onto the server); if instead its latest consumer is in Rc
-        // it is an external of Rc.
-        let lastCandidate = Int32(boundaries.count)
-        var certainLayers: [Int32] = [], certainFirst: [Int32] = [], certainLast: [Int32] = []
-        var regionExternals = [[Int32]](repeating: [], count: regionCount)
-        var regionExits = [[Int32]](repeating: [], count: regionCount)
-        for layer in 0..<count where rules.forcedDevice[layer] || slot[layer] >= 0 {
-            var latestConsumerSlot: Int32 = -1
-            var feedsServer = false
-            for consumer in graph.successors(of: layer) {
-                if rules.forcedServer[consumer] { feedsServer = true }
-                latestConsumerSlot = max(latestConsumerSlot, slot[consumer])
-            }
-            let ownSlot = slot[layer]
-            if ownSlot >= 0 && ownSlot % 2 == 0 && (feedsServer || latestConsumerSlot > ownSlot) {
-                regionExits[Int(ownSlot / 2)].append(Int32(layer))
-            }
-            let firstBefore: Int32 = ownSlot < 0 ? 0 : ownSlot / 2 + 1
-            let lastCertain: Int32 = feedsServer ? lastCandidate : (latestConsumerSlot >= 1 ? (latestConsumerSlot - 1) / 2 : -1)
-            if firstBefore <= min(lastCertain, lastCandidate) {
-                certainLayers.append(Int32(layer))
-                certainFirst.append(firstBefore)
-                certainLast.append(min(lastCertain, lastCandidate))
-            }
-            if !feedsServer && latestConsumerSlot >= 0 && latestConsumerSlot % 2 == 0
-                && latestConsumerSlot / 2 >= firstBefore {
-                regionExternals[Int(latestConsumerSlot / 2)].append(Int32(layer))
-            }
-        }
-        func flatten(_ lists: [[Int32]]) -> (start: FlatBuffer<Int32>, list: FlatBuffer<Int32>) {
-            var start: [Int32] = [0]
-            for list in lists { start.append(start.last! + Int32(list.count)) }
-            return (FlatBuffer(start), FlatBuffer(lists.flatMap { $0 }))
-        }
-        self.isFollower = isFollower
-        self.boundaries = boundaries
-        self.slot = FlatBuffer(slot)
-        self.freeLayers = FlatBuffer(free.map { Int32($0) })
-        self.forcedDeviceLayers = FlatBuffer((0..<count).filter { rules.forcedDevice[$0] }.map { Int32($0) })
-        self.forcedServerLayers = FlatBuffer((0..<count).filter { rules.forcedServer[$0] }.map { Int32($0) })
-        let followers = (0..<count).filter { isFollower[$0] }
-        self.followers = FlatBuffer(followers.map { Int32($0) })
-        self.followerProducers = FlatBuffer(followers.map { Int32(graph.predecessors(of: $0).first!) })
-        (regionStart, regionList) = flatten(regionMembers)
-        (externalStart, externalList) = flatten(regionExternals)
-        (exitStart, exitList) = flatten(regionExits)
-        self.certainLayers = FlatBuffer(certainLayers)
-        self.certainFirst = FlatBuffer(certainFirst)
-        self.certainLast = FlatBuffer(certainLast)
+        return boundaries
     }
 
-    /// How a layer relates to the min-cut instance of region `region`.
-    func membership(of layer: Int, region: Int, rules: PlacementRules, localIndex: [Int32]) -> CutInstance.Membership {
+    /// The number of leading elements of the sorted `values` for which `isLow` holds.
+    private static func partition(_ values: [Int32], isLow: (Int32) -> Bool) -> Int {
+        var low = 0, high = values.count
+        while low < high {
+            let middle = (low + high) / 2
+            if isLow(values[middle]) { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// How a layer relates to the min-cut instance of candidate `candidate`.
+    func membership(of layer: Int, candidate: Int, rules: PlacementRules) -> CutInstance.Membership {
         if isFollower[layer] { return .ignored }
         if rules.forcedDevice[layer] { return .deviceSide }
         if rules.forcedServer[layer] { return .serverSide }
-        let own = Int(slot[layer] as Int32)
-        if own < 2 * region { return .deviceSide }
-        if own > 2 * region { return .serverSide }
-        return .member(Int(localIndex[layer]))
+        let own = position[layer]
+        if own < candidateFirst[candidate] { return .deviceSide }
+        if own >= candidateEnd[candidate] { return .serverSide }
+        return .member(Int(own - candidateFirst[candidate]))
     }
 }

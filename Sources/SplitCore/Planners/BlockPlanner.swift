@@ -10,14 +10,18 @@ final class BlockWorkspace {
     var order: [Int32] = []
     /// Region solves in the latest plan (for benchmarks and tests).
     var regionSolves = 0
+    /// Sides of the best max-flow-cut window's members, kept because windows overlap and a later
+    /// cut may overwrite them in `onDevice`.
+    let bestSides: FlatBuffer<Bool>
 
-    init(candidates: Int) {
+    init(candidates: Int, largestWindow: Int) {
         base = FlatBuffer(repeating: 0, count: candidates)
         lowerBound = FlatBuffer(repeating: 0, count: candidates)
         upperBound = FlatBuffer(repeating: 0, count: candidates)
         allServer = FlatBuffer(repeating: 0, count: candidates)
         allDevice = FlatBuffer(repeating: 0, count: candidates)
         order.reserveCapacity(candidates)
+        bestSides = FlatBuffer(repeating: false, count: largestWindow)
     }
 }
 
@@ -25,19 +29,21 @@ extension SplitPlanner {
     /// Relative gap below which a region's lower bound cannot improve on the incumbent.
     static let pruningTolerance = 1e-12
 
-    /// How the best candidate's region is placed.
-    enum RegionPlacement { case allServer, allDevice, solved }
+    /// How the best candidate's region is placed: on one side, as a max-flow left it, or as a
+    /// stored cut of its envelope.
+    enum RegionPlacement: Equatable { case allServer, allDevice, solved, envelope(Int) }
 
     /// `block`: exact block-wise planning (argument in `BlockDecomposition`).
     ///
-    /// Every candidate region c costs base(c) + cut(c), where base(c) sums the device time before
-    /// Rc, the server time after it and the transfers certain for c, and cut(c) is Rc's min cut.
-    /// base(c) and the bounds below come from `BlockCostTables` in O(1) per candidate, without
-    /// touching individual layers. cut(c) lies between sum(min(device, server)) over Rc and
-    /// min(all-server, all-device), so the best upper bound is the incumbent and regions are
-    /// solved, with exact integer max-flow, in order of their lower bound until none can beat it.
-    /// Candidate totals are compared in Double: the optimum matches `dag` to within
-    /// `pruningTolerance` relative (tests check 1e-9 on thousands of graphs). Returns the best
+    /// Every candidate c (a window Wc, or an empty range after a boundary) costs base(c) + cut(c),
+    /// where base(c) sums the device time before Wc, the server time after it and the transfers
+    /// certain for c, and cut(c) is Wc's min cut. base(c) and the bounds below come from
+    /// `BlockCostTables` in O(1) per candidate, without touching individual layers. cut(c) lies
+    /// between sum(min(device, server)) over Wc and min(all-server, all-device), so the best upper
+    /// bound is the incumbent and windows are cut in order of their lower bound until none can beat
+    /// it: priced from their `RegionEnvelope` when they have one (no max-flow), otherwise by exact
+    /// integer max-flow. Candidate totals are compared in Double: the optimum matches `dag` to
+    /// within `pruningTolerance` relative (tests check 1e-12 on thousands of graphs). Returns the best
     /// total (the delay without the round trip).
     @discardableResult
     func solveBlockWise(_ conditions: PlanningConditions) -> Double {
@@ -101,27 +107,70 @@ extension SplitPlanner {
         work.regionSolves = 0
         // Free-layer range whose sides region solves overwrote (they must be rewritten below).
         var touchedLow = Int.max, touchedHigh = Int.min
+        var lastSolved = -1
         for candidate in work.order {
             guard work.lowerBound[candidate] < best * slack else { break }
             work.regionSolves += 1
-            touchedLow = min(touchedLow, Int(tables.regionFirstFree[candidate]))
-            touchedHigh = max(touchedHigh, Int(tables.regionEndFree[candidate]))
-            let total = work.base[candidate] + solveRegion(Int(candidate), coefficients)
+            let total: Double
+            let placement: RegionPlacement
+            if let envelope = model.envelopes[Int(candidate)] {
+                let cut = envelope.cheapest(deviceSecondsPerFLOP: deviceRate, serverSecondsPerFLOP: serverRate, secondsPerByte: byteRate)
+                total = work.base[candidate] + cut.seconds
+                placement = .envelope(cut.cut)
+            } else {
+                touchedLow = min(touchedLow, Int(tables.regionFirstFree[candidate]))
+                touchedHigh = max(touchedHigh, Int(tables.regionEndFree[candidate]))
+                total = work.base[candidate] + solveRegion(Int(candidate), coefficients)
+                placement = .solved
+                lastSolved = Int(candidate)
+            }
             if total < best {
                 best = total
                 bestCandidate = Int(candidate)
-                bestPlacement = .solved
+                bestPlacement = placement
+                if placement == .solved { copySides(of: bestCandidate, toWorkspace: true) }
             }
         }
-
-        writeBlockPartition(candidate: bestCandidate, regionPlacement: bestPlacement == .solved ? nil : bestPlacement == .allDevice,
-                            touched: touchedLow..<max(touchedLow, touchedHigh))
+        // Windows overlap: a later max-flow may have overwritten the best one's layers.
+        if bestPlacement == .solved && lastSolved != bestCandidate { copySides(of: bestCandidate, toWorkspace: false) }
+        if case .envelope(let cut) = bestPlacement {
+            writeEnvelopeCut(candidate: bestCandidate, cut: cut)
+            touchedLow = min(touchedLow, Int(tables.regionFirstFree[bestCandidate]))
+            touchedHigh = max(touchedHigh, Int(tables.regionEndFree[bestCandidate]))
+        }
+        let regionPlacement: Bool? = switch bestPlacement {
+        case .allServer: false
+        case .allDevice: true
+        case .solved, .envelope: nil
+        }
+        writeBlockPartition(candidate: bestCandidate, regionPlacement: regionPlacement, touched: touchedLow..<max(touchedLow, touchedHigh))
         return best
+    }
+
+    /// Copies candidate `candidate`'s members' sides from `onDevice` into the workspace, or back.
+    private func copySides(of candidate: Int, toWorkspace: Bool) {
+        let members = model.regions[candidate].members
+        let saved = blockWorkspace.bestSides
+        onDevice.withUnsafeMutableBufferPointer { onDevice in
+            for local in 0..<members.count {
+                if toWorkspace { saved[local] = onDevice[Int(members[local])] } else { onDevice[Int(members[local])] = saved[local] }
+            }
+        }
+    }
+
+    /// Writes stored cut `cut` of candidate `candidate`'s envelope into its members' sides.
+    private func writeEnvelopeCut(candidate: Int, cut: Int) {
+        guard let envelope = model.envelopes[candidate] else { return }
+        let members = model.regions[candidate].members
+        let offset = cut * envelope.memberCount
+        onDevice.withUnsafeMutableBufferPointer { onDevice in
+            for local in 0..<members.count { onDevice[Int(members[local])] = envelope.sides[offset + local] }
+        }
     }
 
     /// Writes the partition of candidate `candidate` into `onDevice`: free layers before its region
     /// on the device, after it on the server, the region's own layers all on one side (or as the
-    /// region solve left them when `regionPlacement` is nil). Free layers are stored in slot order,
+    /// region solve left them when `regionPlacement` is nil). Free layers are stored in topological order,
     /// so only the layers between the previous block partition's region and this one change, plus
     /// the `touched` range that this plan's region solves overwrote.
     func writeBlockPartition(candidate: Int, regionPlacement: Bool?, touched: Range<Int>) {

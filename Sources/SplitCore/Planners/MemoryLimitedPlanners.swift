@@ -52,17 +52,40 @@ extension SplitPlanner {
         return outcome.delaySeconds > outcome.unconstrainedSeconds * (1 + Self.memoryBoundTolerance)
     }
 
-    /// `block` under a limit. Exact: at most one region of a valid split is mixed (see
-    /// `BlockDecomposition`), and both the delay and the memory split over candidate c into a part
-    /// fixed by c and the region's own part (`BlockCostTables`, `BlockMemoryTables`). So the
-    /// optimum is the best over candidates c of base(c) + the fastest region partition whose
-    /// memory fits the limit minus c's fixed memory, which the budgeted search finds exactly
-    /// (`BudgetedCutSearch`). Candidates whose fixed memory already exceeds the limit are
-    /// skipped; the others are priced in O(1) (a cut at a boundary, or the region wholly on one
-    /// side) and searched in order of their delay lower bound until none can beat the incumbent
-    /// (pruning, not approximation). When nothing fits, the least memory of any valid split is
-    /// the least over candidates of their fixed memory plus their region's least memory (a min
-    /// cut on memory capacities), again by the one-mixed-region argument.
+    /// `block` under a limit. Exact, by the candidate argument of `BlockDecomposition`, which is
+    /// about the structure of valid splits alone (costs and memory play no part in it):
+    ///
+    /// 1. *Every valid split that fits agrees with a candidate.* Let X be an optimal split that
+    ///    fits the limit K. Moving its followers to their producers' sides keeps it valid and
+    ///    raises neither its delay nor its memory (`BlockDecomposition`, first paragraph), so take
+    ///    X with followers placed so. At most one region between boundaries is mixed in X, and
+    ///    inside it the mixed layers lie in one window Wc (`RegionWindows`): free layers before
+    ///    Wc are on the device, after it on the server. (A split mixed in no region agrees with
+    ///    the empty candidate after a boundary, or with a window whose members are all on one
+    ///    side.) Windows overlap, so X may agree with several candidates; any one will do.
+    /// 2. *Delay and memory split over the candidate.* For a split that agrees with c, the delay is
+    ///    base(c) + f_c(Y) and the memory baseBytes(c) + m_c(Y), where Y is its partition of Wc:
+    ///    layers before Wc are device layers whose gradient is certain (a consumer after Wc), or
+    ///    decided inside Wc (an external of c, cut iff a consumer in Wc is on the server), or
+    ///    never cut; members pay their resident bytes on the device and their gradient when a
+    ///    member consumer is on the server or they feed a layer after Wc (`BlockCostTables`,
+    ///    `BlockMemoryTables`). f_c and m_c are exactly the cut functions of Wc's network.
+    /// 3. *Each candidate's search is exact and sound.* The budgeted search over Wc's network
+    ///    with budget K − baseBytes(c) returns the fastest valid Y with m_c(Y) ≤ K − baseBytes(c)
+    ///    (`BudgetedCutSearch`). Conversely every Y it may return, with the free layers before Wc
+    ///    on the device and after it on the server, is a valid split (a prefix is closed under
+    ///    predecessors, a suffix under successors) of exactly that delay and memory.
+    ///
+    /// So the optimum is the best over candidates c of base(c) + the search's answer for Wc: by
+    /// 1 and 2, X's candidate offers a partition as fast as X; by 3, nothing better than X is
+    /// offered. Candidates whose fixed memory already exceeds K are skipped; the others are
+    /// priced in O(1) (a cut at a boundary, or the window wholly on one side) and searched in
+    /// order of their delay lower bound (valid under any limit: it bounds every partition) until
+    /// none can beat the incumbent (pruning, not approximation). The envelopes of the
+    /// unconstrained planner are not used here: the budget couples the window's partition to
+    /// memory, which a one-parameter envelope of time does not describe. When nothing fits, the
+    /// least memory of any valid split is the least over candidates of their fixed memory plus
+    /// their window's least memory (a min cut on memory capacities), by 1 and 2 again.
     private func solveBlockWiseUnderLimit(_ conditions: PlanningConditions, memory: DeviceMemoryTerms, limitBytes: Int64) throws -> Bool {
         costs.resize(model.graph.count)
         let fastest = solveBlockWise(conditions)
@@ -122,13 +145,13 @@ extension SplitPlanner {
     }
 
     /// The least memory of any valid split, block-wise (see `solveBlockWiseUnderLimit`); caches
-    /// each region's least memory in `tables`.
+    /// each window's least memory in `tables`.
     private func minimumBlockMemory(_ tables: inout BlockMemoryTables) -> Int64 {
         let decomposition = model.decomposition
         var smallest = Int64.max
-        for candidate in 0..<decomposition.regionCount {
+        for candidate in 0..<decomposition.candidateCount {
             var bytes = tables.baseBytes[candidate]
-            if decomposition.regionStart[candidate + 1] > decomposition.regionStart[candidate] {
+            if decomposition.candidateEnd[candidate] > decomposition.candidateFirst[candidate] {
                 if tables.minimumRegionBytes[candidate] < 0 {
                     let search = regionSearch(candidate)
                     search.load(costs: costs, memory: tables.terms)
@@ -141,7 +164,7 @@ extension SplitPlanner {
         return smallest
     }
 
-    /// The budgeted search over region `region` (created on first use, sharing its solver).
+    /// The budgeted search over candidate `region`'s window (created on first use, sharing its solver).
     private func regionSearch(_ region: Int) -> BudgetedCutSearch {
         if let search = regionSearches[region] { return search }
         let instance = model.regions[region]

@@ -30,8 +30,10 @@ public final class PreparedModel: Sendable {
     let keptBytesPerSample: [Double]
     /// Restructured network over the whole graph (the `dag` planner).
     let wholeGraph: CutInstance
-    /// Restructured network per region (the `block` planner).
+    /// Restructured network per block candidate (the `block` planner).
     let regions: [CutInstance]
+    /// Per block candidate: its min cut for every condition, when it has no measured layer.
+    let envelopes: [RegionEnvelope?]
     /// Per-candidate cost sums for the `block` planner.
     let blockTables: BlockCostTables
     /// `chain`: the free layers in topological order (its prefixes are the candidate splits).
@@ -43,8 +45,16 @@ public final class PreparedModel: Sendable {
     /// Prepares `graph` for planning.
     ///
     /// - Throws: `PlanningError.conflictingConstraints` when no valid split exists.
-    public init(graph: ModelGraph, deviceProfile: LayerProfile? = nil, serverProfile: LayerProfile? = nil,
-                allowRawUpload: Bool = false) throws {
+    public convenience init(graph: ModelGraph, deviceProfile: LayerProfile? = nil, serverProfile: LayerProfile? = nil,
+                            allowRawUpload: Bool = false) throws {
+        try self.init(graph: graph, deviceProfile: deviceProfile, serverProfile: serverProfile, allowRawUpload: allowRawUpload,
+                      splitEveryRegion: false)
+    }
+
+    /// Prepares `graph`; `splitEveryRegion` splits even small regions into windows (tests use it
+    /// to exercise windows on graphs small enough for brute force).
+    init(graph: ModelGraph, deviceProfile: LayerProfile?, serverProfile: LayerProfile?, allowRawUpload: Bool,
+         splitEveryRegion: Bool) throws {
         let rules = try PlacementRules(graph: graph, allowRawUpload: allowRawUpload)
         self.graph = graph
         self.rules = rules
@@ -77,18 +87,25 @@ public final class PreparedModel: Sendable {
             graph: graph, members: Array(0..<graph.count), externals: [],
             membership: { .member($0) },
             pinnedDevice: { rules.forcedDevice[$0] }, pinnedServer: { rules.forcedServer[$0] })
-        let decomposition = BlockDecomposition(graph: graph, rules: rules, hasZeroCompute: zeroCompute)
+        let decomposition = BlockDecomposition(graph: graph, rules: rules, hasZeroCompute: zeroCompute,
+                                               splitEveryRegion: splitEveryRegion)
         self.decomposition = decomposition
-        var localIndex = [Int32](repeating: -1, count: graph.count)
-        for region in 0..<decomposition.regionCount {
-            for (local, layer) in decomposition.members(ofRegion: region).enumerated() { localIndex[layer] = Int32(local) }
-        }
-        regions = (0..<decomposition.regionCount).map { region in
+        let regions = (0..<decomposition.candidateCount).map { candidate in
             CutInstance(
-                graph: graph, members: decomposition.members(ofRegion: region),
-                externals: decomposition.externals(ofRegion: region),
-                membership: { decomposition.membership(of: $0, region: region, rules: rules, localIndex: localIndex) })
+                graph: graph, members: decomposition.members(ofCandidate: candidate),
+                externals: decomposition.externals(ofCandidate: candidate),
+                membership: { decomposition.membership(of: $0, candidate: candidate, rules: rules) })
         }
+        let isMeasured = (0..<graph.count).map { !deviceProfileSeconds[$0].isNaN || !serverProfileSeconds[$0].isNaN }
+        self.regions = regions
+        var budget = RegionEnvelope.modelBudget
+        var workspace = RegionEnvelope.Workspace(layerCount: graph.count)
+        var envelopes: [RegionEnvelope?] = []
+        for (candidate, instance) in regions.enumerated() {
+            envelopes.append(RegionEnvelope.build(instance: instance, candidate: candidate, decomposition: decomposition, graph: graph,
+                                                  rules: rules, isMeasured: isMeasured, workspace: &workspace, budget: &budget))
+        }
+        self.envelopes = envelopes
         chainOrder = (0..<graph.count).filter { rules.isFree($0) }
         (boundaryOrder, boundaryCuts) = Self.boundaryCuts(graph: graph, decomposition: decomposition)
         blockTables = BlockCostTables(

@@ -49,7 +49,7 @@ public final class SplitPlanner {
         onDevice = [Bool](repeating: false, count: model.graph.count)
         regionSolvers = [MaxFlowSolver?](repeating: nil, count: model.regions.count)
         regionSearches = [BudgetedCutSearch?](repeating: nil, count: model.regions.count)
-        blockWorkspace = BlockWorkspace(candidates: model.decomposition.regionCount)
+        blockWorkspace = BlockWorkspace(candidates: model.decomposition.candidateCount, largestWindow: model.decomposition.largestWindow)
     }
 
     /// Plans one split with `algorithm` under `conditions`: the fastest split, or with a device

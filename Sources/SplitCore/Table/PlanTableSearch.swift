@@ -26,8 +26,9 @@
 /// or closes an interval: with k segments the search makes at most 2k − 1 probes (2 when k = 1),
 /// the two end probes included, plus one for each end probe whose split ties, within what the
 /// extreme rate leaves of its compute time after rounding, with a split of equal transfer and
-/// less compute (seen with measured profiles, whose zero-cost layers make such near-ties; the
-/// search finds the better one at the next crossing). A split already seen also closes an
+/// less compute (seen with measured profiles, whose zero-cost layers make such near-ties, and with
+/// `block` on models of many windows, whose candidates are compared to a relative 1e-12 of a delay
+/// the slowest rate makes almost all transfer; the search finds the better one at the next crossing). A split already seen also closes an
 /// interval, which keeps termination unconditional even if planner rounding broke the premise.
 ///
 /// *The ends.* No finite probe sees the limits R → 0 and R → ∞, so the end probes are placed
