@@ -148,6 +148,41 @@ struct DeliveryRetentionTests {
         try trimmer.execute("COMMIT")
     }
 
+    /// README's statement for deleting old history by hand (plans are kept forever otherwise).
+    static let deleteOldPlans = """
+        WITH old AS (
+            SELECT id FROM plans WHERE superseded_at < now() - interval '365 days' ORDER BY id LIMIT 10000
+        ), deliveries AS (
+            DELETE FROM webhook_deliveries w USING old WHERE w.plan_id = old.id
+        )
+        DELETE FROM plans p USING old WHERE p.id = old.id
+        """
+
+    @Test("README's SQL for deleting old superseded plans removes exactly those and their deliveries, a batch at a time")
+    func deletingOldPlansBySQL() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let connection = try database.connect()
+        let devices = try Fixtures.fleet(connection, devices: 4)
+        for uplink in [1e7, 2e7, 3e7] {
+            try connection.transaction { _ = try PlanRepository.store(devices.map { Fixtures.plan(for: $0, uplink: uplink) }, connection: connection) }
+        }
+        // The first round was superseded two years ago, the second yesterday; the third is in force.
+        try connection.execute("""
+            UPDATE plans SET superseded_at = now() - interval '730 days' WHERE id IN (SELECT id FROM plans ORDER BY id LIMIT 4);
+            UPDATE plans SET superseded_at = now() - interval '1 day' WHERE superseded_at IS NOT NULL AND superseded_at > now() - interval '1 day';
+            """)
+        let old = try connection.query("SELECT id FROM plans ORDER BY id LIMIT 4")
+        let oldIDs = try (0..<old.rowCount).map { Int64(try old.require($0, "id", old.int)) }
+        #expect(try connection.query(Self.deleteOldPlans).affectedRows == 4)
+        #expect(try connection.query(Self.deleteOldPlans).affectedRows == 0)
+        #expect(try connection.query("SELECT count(*) AS n FROM plans WHERE id = ANY($1::int8[])", [PostgresValue.intArray(oldIDs)]).int(0, "n") == 0)
+        #expect(try connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE plan_id = ANY($1::int8[])", [PostgresValue.intArray(oldIDs)]).int(0, "n") == 0)
+        #expect(try connection.query("SELECT count(*) AS n FROM split_history").int(0, "n") == 8)
+        #expect(try connection.query("SELECT count(*) AS n FROM split_history WHERE valid_until IS NULL").int(0, "n") == 4)
+        #expect(try connection.query("SELECT count(*) AS n FROM webhook_deliveries").int(0, "n") == 8)
+    }
+
     @Test("0005 backfills pushed from the outbox, keeps one delivery per plan, and split_history answers as before")
     func migrationKeepsHistory() throws {
         let database = try TestDatabase.make(migrated: false)
