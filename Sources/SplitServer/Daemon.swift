@@ -122,7 +122,7 @@ public enum Daemon {
             schedule: configuration.retrySchedule, owner: configuration.instanceID, batchSize: configuration.deliveryBatchSize,
             workers: configuration.deliveryWorkers, leaseSeconds: configuration.deliveryLeaseSeconds, metrics: metrics, logger: logger)
         let maintenance = MaintenanceService(pool: pool, owner: configuration.instanceID, retentionDays: configuration.telemetryRetentionDays,
-                                             interval: 60, logger: logger)
+                                             interval: 60, logger: logger, deliveryRetentionSeconds: configuration.deliveryRetentionSeconds)
         let host = configuration.listenHost, instance = configuration.instanceID
         let app = Application(
             router: APIRoutes.router(api),

@@ -175,10 +175,12 @@ struct Bench: AsyncParsableCommand {
                        (10k-sample requests, admin token); with --per-device, as devices send it: one
                        sample per request with each device's own token over --connections connections
             webhooks:  draining --devices enqueued deliveries into a local receiver
+            history:   --plans plans of --devices devices and a delivery each, then every README query and one
+                       device's history timed (median, p99), then the outbox trimmed and timed again
             Prints one JSON line per measurement.
             """)
 
-    @Argument(help: "store | fleet | telemetry | webhooks")
+    @Argument(help: "store | fleet | telemetry | webhooks | history")
     var what: String
     @Option(name: .customLong("database-url"), help: "A PostgreSQL server to create the scratch database on.")
     var databaseURL: String?
@@ -198,6 +200,7 @@ struct Bench: AsyncParsableCommand {
     var connections: Int = 200
     @Option(help: "telemetry --per-device: seconds measured (after a warm-up of a quarter of that, at least 2 s).")
     var seconds: Double = 20
+    @OptionGroup var history: HistoryBenchOptions
 
     func run() async throws {
         var logging = ServerConfiguration()
@@ -206,8 +209,9 @@ struct Bench: AsyncParsableCommand {
         guard planBatch >= 1, workers >= 1, devices >= 1, rows >= 1 else { throw ValidationError("--plan-batch, --workers, --devices and --rows must be at least 1") }
         guard let data = FileManager.default.contents(atPath: model) else { throw ValidationError("cannot read model '\(model)'") }
         let graph = try SplitCore.ModelGraph(json: data)
+        let historyOptions = what == "history" ? try history.options(devices: devices) : nil
         let scratch = try Benchmarks.Scratch.make(databaseURL: databaseURL)
-        defer { scratch.cleanUp() }
+        defer { history.keepDatabase ? FileHandle.standardError.write(Data("scratch database kept: \(scratch.url)\n".utf8)) : scratch.cleanUp() }
         let report: (String) -> Void = { print($0) }
         switch what {
         case "store": try Benchmarks.store(scratch: scratch, graph: graph, rows: rows, devices: devices, planBatch: planBatch, report: report)
@@ -220,7 +224,44 @@ struct Bench: AsyncParsableCommand {
             try await Benchmarks.telemetryHTTP(scratch: scratch, graph: graph, devices: min(devices, 10_000), requests: max(1, rows / 10_000),
                                                concurrency: workers, report: report)
         case "webhooks": try await Benchmarks.webhooks(scratch: scratch, graph: graph, count: devices, workers: workers, batch: 256, report: report)
-        default: throw ValidationError("unknown benchmark '\(what)'; expected store, fleet, telemetry or webhooks")
+        case "history":
+            try Benchmarks.history(scratch: scratch, graph: graph, options: historyOptions ?? Benchmarks.HistoryOptions(),
+                                   progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }, report: report)
+        default: throw ValidationError("unknown benchmark '\(what)'; expected store, fleet, telemetry, webhooks or history")
         }
+    }
+}
+
+/// The options of `splitd bench history` (the others ignore them).
+struct HistoryBenchOptions: ParsableArguments {
+    @Option(help: "history: plans stored, spread evenly over --devices (one a day each), with one delivery per plan.")
+    var plans: Int = 10_000_000
+    @Option(help: "history: timed runs per query, after one warm-up (one device's history: ten times as many).")
+    var runs: Int = 20
+    @Option(name: .customLong("delivery-retention"), help: "history: then trim deliveries past this retention (e.g. 7d; 'none' skips it) and time the queries again.")
+    var deliveryRetention: String = "7d"
+    @Flag(help: "history: print each query's EXPLAIN (ANALYZE, BUFFERS) to stderr.")
+    var explain = false
+    @Flag(name: .customLong("keep-database"), help: "Leave the scratch database (and its cluster) in place and print its URL on stderr.")
+    var keepDatabase = false
+
+    /// The history benchmark's settings, checked.
+    func options(devices: Int) throws -> Benchmarks.HistoryOptions {
+        guard plans >= devices, runs >= 1 else { throw ValidationError("--plans must be at least --devices, and --runs at least 1") }
+        var options = Benchmarks.HistoryOptions()
+        options.plans = plans
+        options.devices = devices
+        options.runs = runs
+        options.explain = explain
+        if deliveryRetention == "none" {
+            options.trimRetentionSeconds = nil
+        } else {
+            do {
+                options.trimRetentionSeconds = try Benchmarks.parseRetention(deliveryRetention)
+            } catch {
+                throw ValidationError("--delivery-retention: \(error)")
+            }
+        }
+        return options
     }
 }

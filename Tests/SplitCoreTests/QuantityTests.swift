@@ -29,9 +29,9 @@ struct QuantityTests {
         }
     }
 
-    @Test("durations: ms, s, us, ns, minutes, hours; bare numbers are seconds", arguments: [
+    @Test("durations: ms, s, us, ns, minutes, hours, days; bare numbers are seconds", arguments: [
         ("10ms", 0.01), ("0.01", 0.01), ("250us", 250e-6), ("250µs", 250e-6), ("100ns", 100e-9), ("2m", 120), ("2min", 120), ("1h", 3600),
-        ("1.5s", 1.5), ("0", 0),
+        ("1.5s", 1.5), ("0", 0), ("1d", 86_400), ("0.5d", 43_200), ("1 D", 86_400),
     ])
     func durations(text: String, seconds: Double) throws {
         let parsed = try Limits.parseDuration(text)

@@ -4,8 +4,8 @@
 /// A quantity is a decimal number followed, optionally after spaces, by a unit:
 /// - rates (bit/s): `20M`, `20Mbps`, `20 Mbit/s`, `20Mb/s`, `1.5G`, `500kbps`, `2.5MB/s` (bytes,
 ///   times 8), `64000bps`; a bare number is bit/s.
-/// - durations (s): `10ms`, `0.5s`, `250us`/`250µs`, `100ns`, `2m`/`2min` (minutes), `1h`; a bare
-///   number is seconds.
+/// - durations (s): `10ms`, `0.5s`, `250us`/`250µs`, `100ns`, `2m`/`2min` (minutes), `1h`, `7d`
+///   (days of 86,400 s); a bare number is seconds.
 /// - throughput (FLOP/s): `100G`, `1.5T`, `2e13`, `100GFLOPS`, `100 GFLOP/s`.
 /// - sizes (bytes): `2G`/`2GB` (10^9), `2Gi`/`2GiB` (2^30), `512MiB`, `64k`, `1e9` (the units of
 ///   `ByteQuantity`; lower-case `m` and `b` are refused: milli and bits).
@@ -34,7 +34,7 @@ public enum Quantity {
         var examples: String {
             switch self {
             case .rate: return "20M, 20Mbps, 20 Mbit/s, 500kbps, 1.5G"
-            case .duration: return "10ms, 0.5s, 250us, 2m, 1h"
+            case .duration: return "10ms, 0.5s, 250us, 2m, 1h, 7d"
             case .throughput: return "100G, 1.5T, 2e13, 100GFLOPS"
             case .size: return "2G, 2GB, 2Gi, 2GiB, 512MiB"
             }
@@ -99,7 +99,7 @@ public enum Quantity {
         switch kind {
         case .duration:
             let table: [String: Double] = [
-                "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600,
+                "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86_400,
             ]
             if let factor = table[unit.lowercased()] { return factor }
         case .rate:

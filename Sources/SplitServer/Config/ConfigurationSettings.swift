@@ -94,6 +94,13 @@ extension ServerConfiguration {
         integer("SPLITD_DELIVERY_WORKERS", "2", 1...64, "concurrent delivery loops") { $0.deliveryWorkers = $1 },
         duration("SPLITD_DELIVERY_LEASE", "60s", "lease on claimed deliveries (a crashed replica's are retried after it)") { $0.deliveryLeaseSeconds = $1 },
         integer("SPLITD_TELEMETRY_RETENTION_DAYS", "30", 1...36_500, "telemetry partitions older than this are dropped") { $0.telemetryRetentionDays = $1 },
+        text("SPLITD_DELIVERY_RETENTION", "7d", "finished webhook deliveries (delivered, superseded, dead) are deleted this long after their last attempt; the delivery of each plan in force is kept, and split_history keeps saying which plans were pushed") { text, configuration in
+            do {
+                configuration.deliveryRetentionSeconds = try Limits.parseDuration(text, range: deliveryRetentionRange)
+            } catch let error as QuantityError {
+                throw ConfigurationError("SPLITD_DELIVERY_RETENTION", "must be a duration like 7d, 36h or 90d: \(error)")
+            }
+        },
         integer("SPLITD_DB_POOL", "16", 1...512, "database connections") { $0.poolSize = $1 },
         text("SPLITD_TOKEN_CACHE_TTL", "10s", "how long a replica trusts a device token it verified (0: ask the database every time); a token revoked on another replica still reads there for at most this long, and never stores telemetry") { text, configuration in
             do {
@@ -129,6 +136,8 @@ extension ServerConfiguration {
 
     static let retryDelayRange = ValueRange("retry delay", unit: "s", 0...7 * 86_400, allowsZero: true)
     static let durationRange = ValueRange("duration", unit: "s", 1e-3...7 * 86_400)
+    /// A minute to a hundred years (about forever).
+    static let deliveryRetentionRange = ValueRange("retention", unit: "s", 60...36_500 * 86_400)
 
     /// The setting named `variable`.
     public static func setting(_ variable: String) -> ConfigurationSetting? { settings.first { $0.variable == variable } }

@@ -42,6 +42,8 @@ public struct ServerConfiguration: Sendable {
     public var deliveryWorkers = 2
     public var deliveryLeaseSeconds: Double = 60
     public var telemetryRetentionDays = 30
+    /// How long finished webhook deliveries are kept after their last activity.
+    public var deliveryRetentionSeconds: TimeInterval = 7 * 86_400
     public var autoMigrate = true
     public var poolSize = 16
     /// How long a replica trusts a device token it verified (bounds how long a token revoked on

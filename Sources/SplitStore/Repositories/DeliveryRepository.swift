@@ -130,6 +130,52 @@ public enum DeliveryRepository {
             """, [owner]).affectedRows
     }
 
+    /// Deletes up to `limit` finished deliveries (delivered, superseded, dead) whose last activity
+    /// (creation, last scheduled attempt or delivery) is before `cutoff`, taking them in order of
+    /// that time after `position` (nil: from the oldest). Never deletes a delivery that is pending,
+    /// failed or in flight (including a superseded one whose lease is still live), nor the delivery
+    /// of a plan in force: `split_history` keeps showing how the current plan reached its device.
+    /// Pass the returned position to the next call; a batch that scanned fewer than `limit` rows
+    /// was the last. One statement: call it in its own short transaction so delivery never waits
+    /// on more than one batch.
+    public static func trimFinished(before cutoff: Date, after position: TrimPosition?, limit: Int,
+                                    connection: PostgresConnection) throws -> TrimBatch {
+        // The status test is repeated in the DELETE: it re-reads each row as it is now, so a row
+        // that changed since the batch was read is judged by its current state.
+        let result = try connection.query("""
+            WITH batch AS (
+                SELECT id, greatest(created_at, next_attempt_at, delivered_at) AS finished_at
+                FROM webhook_deliveries
+                WHERE status IN ('delivered', 'dead', 'superseded')
+                  AND greatest(created_at, next_attempt_at, delivered_at) < $1
+                  AND (greatest(created_at, next_attempt_at, delivered_at), id)
+                      > (coalesce('epoch'::timestamptz + $2::int8 * interval '1 microsecond', '-infinity'), coalesce($3::text, ''))
+                ORDER BY greatest(created_at, next_attempt_at, delivered_at), id
+                LIMIT $4
+            ), deleted AS (
+                DELETE FROM webhook_deliveries w
+                USING batch b
+                WHERE w.id = b.id
+                  AND w.status IN ('delivered', 'dead', 'superseded')
+                  AND (w.lease_expires_at IS NULL OR w.lease_expires_at < now())
+                  AND NOT EXISTS (SELECT FROM plans p WHERE p.id = w.plan_id AND p.superseded_at IS NULL)
+                RETURNING w.id
+            ), last AS (
+                SELECT finished_at, id FROM batch ORDER BY finished_at DESC, id DESC LIMIT 1
+            )
+            SELECT (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM deleted) AS deleted,
+                   (SELECT (extract(epoch FROM finished_at) * 1000000)::int8 FROM last) AS last_microseconds,
+                   (SELECT id FROM last) AS last_id
+            """, [PostgresValue.timestamp(cutoff), position.map { PostgresValue.int($0.finishedMicroseconds) } ?? .null,
+                  position.map { PostgresValue.text($0.id) } ?? .null, limit])
+        let scanned = try result.require(0, "scanned", result.int), deleted = try result.require(0, "deleted", result.int)
+        var next: TrimPosition?
+        if let microseconds = result.int(0, "last_microseconds"), let id = result.string(0, "last_id") {
+            next = TrimPosition(finishedMicroseconds: Int64(microseconds), id: id)
+        }
+        return TrimBatch(scanned: scanned, deleted: deleted, position: next ?? position)
+    }
+
     /// Deliveries waiting (pending or failed), for metrics.
     public static func queueDepth(connection: PostgresConnection) throws -> Int {
         try connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status IN ('pending', 'failed', 'delivering')").int(0, "n") ?? 0
@@ -141,4 +187,21 @@ public enum DeliveryRepository {
         guard result.rowCount > 0 else { return nil }
         return (try result.require(0, "status", result.string), try result.require(0, "attempts", result.int), result.int(0, "last_status_code"))
     }
+}
+
+/// Where trimming the outbox got to: the last activity (microseconds since 1970, exact) and id of
+/// the last delivery a batch looked at.
+public struct TrimPosition: Sendable, Equatable {
+    public var finishedMicroseconds: Int64
+    public var id: String
+}
+
+/// What one trimming batch did.
+public struct TrimBatch: Sendable, Equatable {
+    /// Finished deliveries past the cutoff it looked at, and how many of those it deleted (the
+    /// rest are kept: the delivery of a plan in force, or one still leased).
+    public var scanned: Int
+    public var deleted: Int
+    /// Where the next batch starts.
+    public var position: TrimPosition?
 }

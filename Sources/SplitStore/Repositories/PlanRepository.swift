@@ -224,7 +224,7 @@ public enum PlanRepository {
             COPY plans (id, device_id, split_id, algorithm, uplink_bps, downlink_bps, rtt_seconds, device_flops, server_flops,
                         batch_size, predicted_delay_seconds, transfer_bytes, device_compute_seconds, server_compute_seconds,
                         uplink_seconds, downlink_seconds, solve_microseconds, reason, table_id, optimizer, memory_limit_bytes,
-                        device_memory_bytes, memory_bound)
+                        device_memory_bytes, memory_bound, pushed)
             FROM STDIN WITH (FORMAT binary)
             """) { writer in
             for (index, plan) in plans.enumerated() {
@@ -252,6 +252,7 @@ public enum PlanRepository {
                 writer.int64(plan.conditions.deviceMemoryLimitBytes)
                 writer.int64(plan.deviceMemoryBytes)
                 writer.bool(plan.memoryBound)
+                writer.bool(plan.deliver)  // pushed: its delivery is enqueued below
                 writer.endRow()
                 try writer.flushIfFull()
             }
