@@ -48,10 +48,11 @@ struct HistoryRetentionTests {
         let logger = Logger(label: "test")
         let first = MaintenanceService(pool: pool, owner: "a", retentionDays: 30, interval: 60, logger: logger, trimBatchSize: 2)
         let second = MaintenanceService(pool: pool, owner: "b", retentionDays: 30, interval: 60, logger: logger, trimBatchSize: 2)
-        let leaseOfFirst = try #require(try LeaseRepository.acquire(name: MaintenanceService.leaseName, owner: "a", ttlSeconds: 60, connection: connection))
+        let leaseOfFirst = try #require(try LeaseRepository.acquire(name: MaintenanceService.leaseName, owner: "a", ttlSeconds: 3600, connection: connection))
         // The first replica stalls past its lease; the second takes over with a new fencing token.
+        // (Leases of an hour: a loaded test machine can take minutes over this test.)
         try connection.query("UPDATE leases SET expires_at = now() - interval '1 second'")
-        let leaseOfSecond = try #require(try LeaseRepository.acquire(name: MaintenanceService.leaseName, owner: "b", ttlSeconds: 60, connection: connection))
+        let leaseOfSecond = try #require(try LeaseRepository.acquire(name: MaintenanceService.leaseName, owner: "b", ttlSeconds: 3600, connection: connection))
         #expect(leaseOfSecond.fencingToken > leaseOfFirst.fencingToken)
         #expect(try await first.trimDeliveries(leaseOfFirst) == 0)
         #expect(try count() == 10)
