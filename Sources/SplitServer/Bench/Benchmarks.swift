@@ -212,6 +212,7 @@ public enum Benchmarks {
         try seedFleet(connection, graph: graph, devices: devices, callback: "https://bench.invalid/hook")
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
+        settle(connection)
         let pool = ConnectionPool(url: scratch.url, maximumConnections: workers + 2)
         let service = PlanningService(
             pool: pool, planner: FleetPlanner(cache: ModelCache(), tables: TableCache(), rule: SwitchingRule(minimumRelativeGain: 0.05), algorithm: .block, logger: logger),

@@ -1,5 +1,6 @@
 import Foundation
 import SplitCore
+import SplitSupport
 
 /// A claimed webhook delivery with everything needed to send it.
 public struct ClaimedDelivery: Sendable, Equatable {
@@ -67,6 +68,17 @@ public enum DeliveryRepository {
                 return ClaimedDelivery(id: try claimed.require(row, "id", claimed.string), attempt: try claimed.require(row, "attempts", claimed.int),
                                        deviceID: plan.deviceID, callbackURL: url, webhookSecrets: keys, plan: plan)
             }
+        }
+    }
+
+    /// Message ids (`webhook-id`) for the deliveries of these plans: `msg_`, the plan id in 16 hex
+    /// digits, and 96 random bits. Unique (one delivery per plan) and unguessable; in plan order, so
+    /// the outbox's primary key grows at its right edge. 36 characters.
+    public static func messageIDs(planIDs: [Int64]) -> [String] {
+        let random = SecureRandom.tokens(planIDs.count, bytes: 12)
+        return zip(planIDs, random).map { planID, random in
+            let hex = String(UInt64(bitPattern: planID), radix: 16)
+            return "msg_" + String(repeating: "0", count: 16 - hex.count) + hex + random
         }
     }
 

@@ -109,10 +109,8 @@ public enum FleetRepository {
             let result = try connection.query("UPDATE devices SET active = false, updated_at = now() WHERE id = $1 AND active", [id])
             if result.affectedRows == 1 {
                 try connection.query("""
-                    UPDATE webhook_deliveries SET status = 'superseded',
-                           lease_owner = CASE WHEN status = 'delivering' THEN lease_owner END,
-                           lease_expires_at = CASE WHEN status = 'delivering' THEN lease_expires_at END
-                    WHERE device_id = $1 AND status IN ('pending', 'failed', 'delivering')
+                    WITH current AS (SELECT id FROM plans WHERE device_id = $1 AND superseded_at IS NULL)
+                    \(PlanRepository.supersedeDeliveries(ofPlansIn: "current"))
                     """, [id])
             }
             return result.affectedRows == 1

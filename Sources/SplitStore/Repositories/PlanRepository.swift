@@ -90,6 +90,24 @@ public enum PlanRepository {
     /// device or profile change, a new version of the model it follows, or ingest finding that its
     /// link moved beyond the thresholds since it was last evaluated. It must have a link estimate.
     public static func claimCandidates(limit: Int, connection: PostgresConnection) throws -> [PlanningCandidate] {
+        // Two steps. The first locks the batch in `planning_state` alone: a row another replica
+        // updated since this statement's snapshot is re-checked (EvalPlanQual) against this one
+        // table only, where a locking join re-ran the whole join for each such row (seen: one claim
+        // running for minutes behind a replica that was planning the rows it scanned). The checks
+        // on devices and links are subqueries for the same reason. The limit is written into the
+        // statement: without parameters it is planned once per connection.
+        let locked = try connection.query("""
+            SELECT s.device_id FROM planning_state s
+            WHERE s.requested_reason IS NOT NULL AND (s.retry_at IS NULL OR s.retry_at <= now())
+              AND (SELECT d.active FROM devices d WHERE d.id = s.device_id)
+              AND (SELECT true FROM link_estimates e WHERE e.device_id = s.device_id)
+            ORDER BY s.requested_at
+            LIMIT \(max(1, limit))
+            FOR UPDATE OF s SKIP LOCKED
+            """)
+        guard locked.rowCount > 0 else { return [] }
+        let deviceIDs = try (0..<locked.rowCount).map { try locked.require($0, "device_id", locked.string) }
+        // The second reads what planning needs; the rows are ours until commit.
         let result = try connection.query("""
             SELECT d.id, d.model_name, coalesce(d.model_version, latest.version) AS target_version, d.edge_server_id,
                    es.compute_flops AS server_flops, d.batch_size, coalesce(e.compute_flops, d.compute_flops) AS device_flops,
@@ -101,7 +119,8 @@ public enum PlanRepository {
                    p.server_flops AS plan_server_flops, p.batch_size AS plan_batch_size, p.transfer_bytes AS plan_transfer_bytes,
                    p.device_compute_seconds + p.server_compute_seconds AS plan_compute_seconds, p.optimizer AS plan_optimizer,
                    p.memory_limit_bytes AS plan_memory_limit_bytes, p.table_digest AS plan_table_digest
-            FROM planning_state s
+            FROM unnest($1::text[]) WITH ORDINALITY AS claimed(device_id, position)
+            JOIN planning_state s ON s.device_id = claimed.device_id
             JOIN devices d ON d.id = s.device_id AND d.active
             JOIN edge_servers es ON es.id = d.edge_server_id
             JOIN link_estimates e ON e.device_id = d.id
@@ -116,11 +135,8 @@ public enum PlanRepository {
             ) p ON true
             LEFT JOIN device_profiles dp ON dp.device_id = d.id
             LEFT JOIN server_profiles sp ON sp.edge_server_id = d.edge_server_id AND sp.model_name = d.model_name
-            WHERE s.requested_reason IS NOT NULL AND (s.retry_at IS NULL OR s.retry_at <= now())
-            ORDER BY s.requested_at
-            LIMIT $1
-            FOR UPDATE OF s SKIP LOCKED
-            """, [limit])
+            ORDER BY claimed.position
+            """, [PostgresValue.textArray(deviceIDs)])
         return try (0..<result.rowCount).map { row in
             let deviceID = try result.require(row, "id", result.string)
             var current: PlanningCandidate.CurrentPlan?
@@ -205,17 +221,13 @@ public enum PlanRepository {
         guard Set(devices).count == devices.count else { throw StoreError(.invalid, "one plan per device per batch") }
         let splitIDs = try splitIDs(for: plans, connection: connection)
         let tableIDs = try tableIDs(for: plans, connection: connection)
-        // One round trip: supersede the current plans, drop their undelivered deliveries, take ids.
+        // One round trip: supersede the current plans, drop their undelivered deliveries (only a
+        // plan in force can have one), take ids.
         let idsResult = try connection.query("""
             WITH superseded AS (
-                UPDATE plans SET superseded_at = now() WHERE device_id = ANY($1::text[]) AND superseded_at IS NULL
+                UPDATE plans SET superseded_at = now() WHERE device_id = ANY($1::text[]) AND superseded_at IS NULL RETURNING id
             ), dropped AS (
-                -- In-flight attempts keep their lease (so the device's next delivery waits for them) but
-                -- are never retried; see DeliveryRepository.markFailed.
-                UPDATE webhook_deliveries SET status = 'superseded',
-                       lease_owner = CASE WHEN status = 'delivering' THEN lease_owner END,
-                       lease_expires_at = CASE WHEN status = 'delivering' THEN lease_expires_at END
-                WHERE device_id = ANY($1::text[]) AND status IN ('pending', 'failed', 'delivering')
+                \(supersedeDeliveries(ofPlansIn: "superseded"))
             )
             SELECT nextval('plans_id_seq') AS id FROM generate_series(1, $2)
             """, [PostgresValue.textArray(devices), plans.count])
@@ -259,8 +271,9 @@ public enum PlanRepository {
         }
         let deliveries = zip(ids, plans).filter { $0.1.deliver }
         if !deliveries.isEmpty {
+            let messageIDs = DeliveryRepository.messageIDs(planIDs: deliveries.map(\.0))
             try connection.copyIn("COPY webhook_deliveries (id, plan_id, device_id) FROM STDIN",
-                                  rows: deliveries.lazy.map { id, plan in ["msg_" + SecureRandom.token(bytes: 16), String(id), plan.deviceID] })
+                                  rows: zip(messageIDs, deliveries).lazy.map { messageID, delivery in [messageID, String(delivery.0), delivery.1.deviceID] })
         }
         return ids
     }
@@ -385,13 +398,23 @@ public enum PlanRepository {
         guard !deviceIDs.isEmpty else { return }
         try connection.query("""
             WITH ended AS (
-                UPDATE plans SET superseded_at = now() WHERE device_id = ANY($1::text[]) AND superseded_at IS NULL
+                UPDATE plans SET superseded_at = now() WHERE device_id = ANY($1::text[]) AND superseded_at IS NULL RETURNING id
             )
-            UPDATE webhook_deliveries SET status = 'superseded',
-                   lease_owner = CASE WHEN status = 'delivering' THEN lease_owner END,
-                   lease_expires_at = CASE WHEN status = 'delivering' THEN lease_expires_at END
-            WHERE device_id = ANY($1::text[]) AND status IN ('pending', 'failed', 'delivering')
+            \(supersedeDeliveries(ofPlansIn: "ended"))
             """, [PostgresValue.textArray(deviceIDs)])
+    }
+
+    /// The statement that drops the unfinished deliveries of the plans whose ids the CTE `plans`
+    /// returns. In-flight attempts keep their lease (so the device's next delivery waits for them)
+    /// but are never retried; see DeliveryRepository.markFailed. Only a plan in force can have an
+    /// unfinished delivery: a superseded delivery never becomes pending again.
+    static func supersedeDeliveries(ofPlansIn plans: String) -> String {
+        """
+        UPDATE webhook_deliveries SET status = 'superseded',
+               lease_owner = CASE WHEN status = 'delivering' THEN lease_owner END,
+               lease_expires_at = CASE WHEN status = 'delivering' THEN lease_expires_at END
+        WHERE plan_id IN (SELECT id FROM \(plans)) AND status IN ('pending', 'failed', 'delivering')
+        """
     }
 
     /// When the device's last evaluation found no split fitting its memory: the least memory any
