@@ -68,9 +68,11 @@ let package = Package(
         .executableTarget(
             name: "splitctl",
             dependencies: ["SplitCore", "SplitSim", "SplitImport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "SplitCoreTests", dependencies: ["SplitCore"]),
-        .testTarget(name: "SplitSimTests", dependencies: ["SplitSim", "SplitCore"]),
-        .testTarget(name: "SplitImportTests", dependencies: ["SplitImport", "SplitCore"], exclude: ["Fixtures"]),
+        // Seeded corruptions of user input (bytes and JSON) shared by the decoders' fuzz tests.
+        .target(name: "SplitFuzzSupport", dependencies: ["SplitCore"], path: "Tests/SplitFuzzSupport"),
+        .testTarget(name: "SplitCoreTests", dependencies: ["SplitCore", "SplitFuzzSupport"]),
+        .testTarget(name: "SplitSimTests", dependencies: ["SplitSim", "SplitCore", "SplitFuzzSupport"]),
+        .testTarget(name: "SplitImportTests", dependencies: ["SplitImport", "SplitCore", "SplitFuzzSupport"], exclude: ["Fixtures"]),
         .target(
             name: "SplitTestSupport",
             dependencies: ["SplitStore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types")],
@@ -82,7 +84,7 @@ let package = Package(
         .testTarget(
             name: "SplitServerTests",
             dependencies: [
-                "SplitStore", "SplitCore", "SplitPush", "SplitServer", "SplitTestSupport", "splitd", "splitctl",
+                "SplitStore", "SplitCore", "SplitPush", "SplitServer", "SplitTestSupport", "SplitFuzzSupport", "splitd", "splitctl",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
         .testTarget(name: "SplitCTLTests", dependencies: ["splitctl"]),

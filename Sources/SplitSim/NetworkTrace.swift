@@ -93,12 +93,14 @@ extension NetworkTrace {
     public static let csvColumns = ["time_seconds", "uplink_bps", "downlink_bps", "rtt_seconds"]
 
     /// Parses CSV with header `time_seconds,uplink_bps,downlink_bps[,rtt_seconds]` (columns in any
-    /// order; blank lines and lines starting with `#` are ignored).
+    /// order; blank lines and lines starting with `#` are ignored; LF, CRLF or CR line breaks).
     public init(csv text: String, durationSeconds: Double? = nil) throws {
         var header: [String]? = nil
         var columnIndex: [String: Int] = [:]
         var samples: [Sample] = []
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Split on any line break: "\r\n" is one Character in Swift, so splitting on "\n" would
+        // read a whole Windows-edited file as a single line.
+        for (offset, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = offset + 1
             let content = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
             if content.isEmpty || content.hasPrefix("#") { continue }

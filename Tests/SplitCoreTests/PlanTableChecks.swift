@@ -106,7 +106,10 @@ enum PlanTableChecks {
         let probe = table.conditions.conditions(effectiveBitsPerSecond: 1e6)
         model.computeCosts(probe, into: &costs)
         let breakpoints = table.segments.dropFirst().map(\.minEffectiveBitsPerSecond)
-        guard let first = table.segments.first, let last = table.segments.last else { return }
+        guard let first = table.segments.first, let last = table.segments.last else {
+            Issue.record("\(label): empty table")
+            return
+        }
         for split in splits {
             let evaluation = model.evaluate(onDevice: split, costs: costs, conditions: probe)
             let fixed = evaluation.breakdown.deviceComputeSeconds + evaluation.breakdown.serverComputeSeconds + evaluation.breakdown.rttSeconds

@@ -42,9 +42,17 @@ struct SampleModelTests {
         }
     }
 
-    @Test("measured H200 server profiles load, cover the graphs, and block equals dag with them", arguments: SampleModels.names)
+    @Test("exactly the models in SampleModels.profiledNames ship a measured H200 profile")
+    func profiledModels() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: SampleModels.root.appendingPathComponent("ops/profiles").path)
+        let profiled = files.filter { $0.hasSuffix(".h200.json") }.map { String($0.dropLast(".h200.json".count)) }
+        #expect(Set(profiled) == Set(SampleModels.profiledNames))
+        #expect(Set(SampleModels.profiledNames).isSubset(of: SampleModels.names))
+    }
+
+    @Test("measured H200 server profiles load, cover the graphs, and block equals dag with them", arguments: SampleModels.profiledNames)
     func serverProfiles(name: String) throws {
-        guard let profile = try SampleModels.profile("\(name).h200.json") else { return }
+        let profile = try #require(try SampleModels.profile("\(name).h200.json"))
         let graph = try SampleModels.graph(name)
         #expect(profile.batchSize == 32)
         #expect(profile.unknownLayers(in: graph).isEmpty)

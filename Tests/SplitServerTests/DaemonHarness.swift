@@ -86,9 +86,37 @@ final class Daemon: @unchecked Sendable {
     func stop(timeoutSeconds: Double = 20) async -> Int32? {
         guard let process, process.isRunning else { return process?.terminationStatus }
         process.terminate()
+        return await exitStatus(timeoutSeconds: timeoutSeconds)
+    }
+
+    /// SIGTERM without waiting: graceful shutdown starts (see `exitStatus`).
+    func terminate() {
+        if let process, process.isRunning { process.terminate() }
+    }
+
+    /// Waits for the process to exit; its status, or nil if it still runs after the timeout.
+    func exitStatus(timeoutSeconds: Double = 20) async -> Int32? {
+        guard let process else { return nil }
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         while process.isRunning && Date() < deadline { try? await Task.sleep(nanoseconds: 50_000_000) }
         return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Planning cycles this daemon has finished (`splitd_planning_cycle_seconds_count` in
+    /// /metrics), or nil when /metrics cannot be read.
+    func planningCycles() async -> Int? {
+        guard let (status, data) = try? await request("GET", "/metrics", token: nil, timeoutSeconds: 5), status == 200 else { return nil }
+        let text = String(decoding: data, as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("splitd_planning_cycle_seconds_count") }),
+              let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { return nil }
+        return Int(value)
+    }
+
+    /// Waits until a whole planning cycle has run after this call (the count grows by two: the
+    /// cycle in progress, if any, then a full one); false if that does not happen in time.
+    func waitForFreshPlanningCycle() async -> Bool {
+        guard let start = await planningCycles() else { return false }
+        return await eventually { (await planningCycles() ?? start) >= start + 2 }
     }
 
     /// kill -9: no cleanup at all.
@@ -191,17 +219,4 @@ enum Fleet {
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return ["device": device, "measured_at": formatter.string(from: date), "uplink_bps": uplink, "downlink_bps": uplink * 2, "rtt_seconds": 0.01]
     }
-}
-
-/// Polls `condition` until it holds; gives up after the timeout *and* at least 50 probes (CPU-bound
-/// tests running in parallel can hold every thread of the test process past a deadline).
-func eventually(timeoutSeconds: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(timeoutSeconds)
-    var probes = 0
-    while Date() < deadline || probes < 50 {
-        if try await condition() { return true }
-        probes += 1
-        try? await Task.sleep(nanoseconds: 100_000_000)
-    }
-    return try await condition()
 }

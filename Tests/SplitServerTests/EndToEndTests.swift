@@ -172,14 +172,17 @@ struct EndToEndTests {
         for index in 1..<120 { _ = try await Fleet.register(index % 2 == 0 ? first : second, device: "dev-\(index)", callback: nil) }
         let connection = try database.connect()
         #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM split_plans").int(0, "n")) == 120 })
-        try await Task.sleep(nanoseconds: 1_000_000_000)
+        // Both replicas run a whole cycle more: any second plan of a device would be stored by then.
+        #expect(await first.waitForFreshPlanningCycle())
+        #expect(await second.waitForFreshPlanningCycle())
         #expect(try connection.query("SELECT count(*) AS n FROM split_plans").int(0, "n") == 120, "no device planned twice")
         #expect(try connection.query("SELECT max(c) AS m FROM (SELECT count(*) AS c FROM split_plans GROUP BY device_id) x").int(0, "m") == 1)
         // One change per device for 40 devices: exactly 40 new plans, whichever replica makes them.
         let samples = (0..<40).map { Fleet.telemetry("dev-\($0)", uplink: 1e6, at: Date().addingTimeInterval(300)) }
         #expect(try await second.json("POST", "/v1/telemetry", ["samples": samples]).0 == 202)
         #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM split_plans").int(0, "n")) == 160 })
-        try await Task.sleep(nanoseconds: 1_000_000_000)
+        #expect(await first.waitForFreshPlanningCycle())
+        #expect(await second.waitForFreshPlanningCycle())
         #expect(try connection.query("SELECT count(*) AS n FROM split_plans").int(0, "n") == 160)
         #expect(first.log().contains("planning cycle") && second.log().contains("planning cycle"))
         #expect(await first.stop() == 0)
@@ -195,13 +198,25 @@ struct EndToEndTests {
         let daemon = try await Daemon(database: database, extra: ["SPLITD_DELIVERY_LEASE": "60s"])
         let (token, _) = try await Fleet.setUp(daemon, callback: receiver.url())
         _ = await receiver.waitFor(1, timeoutSeconds: 5)
-        let inFlight = Task { try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": (0..<2000).map { Fleet.telemetry("dev-1", uplink: 1e7 + Double($0)) }]).0 }
-        try await Task.sleep(nanoseconds: 20_000_000)
-        let status = await daemon.stop()
-        #expect(status == 0, "\(daemon.log().suffix(2000))")
-        let code = try await inFlight.value
-        #expect(code == 202 || code == 0)
+        // Hold the telemetry table (SHARE blocks the daemon's COPY, not reads) so the request is
+        // certainly in flight, inside its handler, when SIGTERM arrives.
         let connection = try database.connect()
+        let blocker = try database.connect()
+        _ = try blocker.query("BEGIN")
+        _ = try blocker.query("LOCK TABLE telemetry IN SHARE MODE")
+        let stored = try connection.query("SELECT count(*) AS n FROM telemetry").int(0, "n") ?? -1
+        let inFlight = Task { try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": (0..<2000).map { Fleet.telemetry("dev-1", uplink: 1e7 + Double($0)) }]).0 }
+        #expect(await eventually {
+            (try? connection.query("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY telemetry%'").int(0, "n")) == 1
+        })
+        daemon.terminate()
+        // Draining has begun once the listener is closed: new connections are refused.
+        #expect(await eventually { (try? await daemon.request("GET", "/healthz", token: nil, timeoutSeconds: 2)) == nil })
+        _ = try blocker.query("COMMIT")
+        let status = await daemon.exitStatus()
+        #expect(status == 0, "\(daemon.log().suffix(2000))")
+        #expect(try await inFlight.value == 202, "the request in flight at SIGTERM is answered")
+        #expect(try connection.query("SELECT count(*) AS n FROM telemetry").int(0, "n") == stored + 2000)
         #expect(try connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'delivering'").int(0, "n") == 0)
         #expect(daemon.log().contains("splitd stopped"))
         await receiver.stop()

@@ -140,25 +140,26 @@ struct ConnectionPoolTests {
             for _ in 0..<8 { group.addTask { _ = try await pool.withConnection { try $0.query("SELECT pg_sleep(0.02)") } } }
             try await group.waitForAll()
         }
-        // Load during the restart.
+        // Load during the restart: callers keep coming until the test has seen the pool recover.
+        let counts = LoadCounts()
         let load = Task {
-            var failures = 0, successes = 0
-            let deadline = Date().addingTimeInterval(6)
-            while Date() < deadline {
+            while !Task.isCancelled {
                 do {
                     _ = try await pool.withConnection { try $0.query("SELECT 1 AS one") }
-                    successes += 1
+                    await counts.record(success: true)
                 } catch {
-                    failures += 1
-                    try? await Task.sleep(nanoseconds: 50_000_000)
+                    await counts.record(success: false)
+                    try? await Task.sleep(nanoseconds: 50_000_000)  // a caller's back-off, not a wait for the test
                 }
             }
-            return (failures, successes)
         }
-        try await Task.sleep(nanoseconds: 500_000_000)
+        #expect(await eventually { await counts.successes >= 20 }, "the load is served before the restart")
         try cluster.restart()
-        let (failures, successes) = await load.value
-        #expect(successes > 0)
+        let beforeRecovery = await counts.successes
+        #expect(await eventually { await counts.successes >= beforeRecovery + 20 }, "the load is served again after the restart")
+        load.cancel()
+        _ = await load.value
+        let failures = await counts.failures
         // After the restart every caller is served again, without anyone resetting the pool.
         for _ in 0..<20 {
             let one = try await pool.withConnection { try $0.query("SELECT 1 AS one").int(0, "one") }
@@ -227,5 +228,15 @@ struct TimestampTests {
         let date = Date(timeIntervalSince1970: 1_795_759_200.25)
         #expect(Timestamp.format(date) == "2026-11-27T06:00:00.250000Z")
         #expect(Timestamp.parse(Timestamp.format(date)) == date)
+    }
+}
+
+/// Outcomes of the load a test runs against a pool.
+actor LoadCounts {
+    private(set) var successes = 0
+    private(set) var failures = 0
+
+    func record(success: Bool) {
+        if success { successes += 1 } else { failures += 1 }
     }
 }

@@ -222,19 +222,32 @@ struct RepositoryTests {
         let url = database.url
         let batches = [[plan(devices[0], second: false), plan(devices[1], second: true)],
                        [plan(devices[2], second: true), plan(devices[3], second: false)]]
+        let stored = StoredWriters()
+        let overlapped = StoredWriters()
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for batch in batches {
+            for (writer, batch) in batches.enumerated() {
                 group.addTask {
                     let connection = try PostgresConnection(url: url)
-                    defer { connection.close() }
+                    let monitor = try PostgresConnection(url: url)
+                    defer { connection.close(); monitor.close() }
+                    let backend = try connection.query("SELECT pg_backend_pid() AS pid").int(0, "pid") ?? 0
                     try connection.transaction {
                         _ = try PlanRepository.store(batch, connection: connection)
-                        Thread.sleep(forTimeInterval: 0.3)  // hold the new splits uncommitted while the other writer arrives
+                        stored.insert(writer)
+                        // Hold the new splits uncommitted until the other writer has stored its own
+                        // or is waiting for ours: the two transactions overlap.
+                        let arrived = eventuallyBlocking {
+                            stored.count == 2 || (try? monitor.query(
+                                "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND pid <> $1",
+                                [backend]).int(0, "n")) == 1
+                        }
+                        if arrived { overlapped.insert(writer) }
                     }
                 }
             }
             try await group.waitForAll()
         }
+        #expect(overlapped.count == 2, "each writer held its transaction open until the other arrived")
         #expect(try setup.query("SELECT count(*) AS n FROM splits").int(0, "n") == 2)
         #expect(try setup.query("SELECT count(*) AS n FROM split_plans").int(0, "n") == 4)
         let shared = try setup.query("SELECT count(DISTINCT split_id) AS n FROM plans WHERE device_id = ANY($1::text[])", [PostgresValue.textArray([devices[1], devices[2]])])
@@ -367,4 +380,13 @@ struct RepositoryTests {
         try LeaseRepository.release(b, connection: connection)
         #expect(try LeaseRepository.acquire(name: "maintenance", owner: "c", ttlSeconds: 30, connection: connection)?.fencingToken == b.fencingToken + 1)
     }
+}
+
+/// Which concurrent writers have reached a point (shared between threads).
+final class StoredWriters: @unchecked Sendable {
+    private let lock = NSLock()
+    private var writers = Set<Int>()
+
+    func insert(_ writer: Int) { lock.withLock { _ = writers.insert(writer) } }
+    var count: Int { lock.withLock { writers.count } }
 }

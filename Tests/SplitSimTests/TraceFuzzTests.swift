@@ -1,0 +1,108 @@
+import Foundation
+import SplitFuzzSupport
+import Testing
+@testable import SplitSim
+
+/// Seeded corruptions of CSV link traces (what `splitctl simulate --trace` reads): every case
+/// must decode to a valid trace or throw a `TraceError` naming the line or column; never trap.
+@Suite("Fuzzing the network trace reader")
+struct TraceFuzzTests {
+    static let trace = """
+        # lab trace
+        time_seconds,uplink_bps,downlink_bps,rtt_seconds
+        0,1.58883e+08,3.26998e+08,0.0101048
+        1,2e6,4e6,0.02
+
+        2.5,1e9,2e9,0
+        4,5e5,1e6,0.5
+        10,3e7,6e7,0.015
+        """
+
+    /// Values a CSV field must refuse or survive.
+    static let hostileFields = ["", "nan", "NaN", "inf", "-inf", "-1", "0", "1e999", "-1e999", "0x10", "1e-400", "abc", "1,2",
+                                String(repeating: "9", count: 400), "\u{0}", "1\u{0}", " 5 ", "+3", "1_000", "٣"]
+
+    /// `count` cases with one field, line or header of `text` replaced, removed or repeated.
+    static func fieldCases(_ text: String, count: Int, seed: UInt64) -> [FuzzCase] {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        return (0..<count).map { number in
+            var random = SplitFuzzSupport.SplitMix64(seed: seed &* 5_000_011 &+ UInt64(number))
+            var copy = lines
+            let line = Int.random(in: 0..<copy.count, using: &random)
+            var fields = copy[line].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            let what: String
+            switch Int.random(in: 0..<5, using: &random) {
+            case 0, 1:
+                let field = Int.random(in: 0..<fields.count, using: &random)
+                fields[field] = hostileFields.randomElement(using: &random)!
+                copy[line] = fields.joined(separator: ",")
+                what = "field \(field) of line \(line + 1) replaced by \(fields[field].debugDescription.prefix(20))"
+            case 2:
+                copy.remove(at: line)
+                what = "line \(line + 1) removed"
+            case 3:
+                copy.insert(copy[line], at: Int.random(in: 0...copy.count, using: &random))
+                what = "line \(line + 1) repeated"
+            default:
+                fields.append(fields.randomElement(using: &random)!)
+                copy[line] = fields.joined(separator: ",")
+                what = "a field of line \(line + 1) repeated"
+            }
+            return FuzzCase("seed \(seed) case \(number): \(what)", Array(copy.joined(separator: "\n").utf8))
+        }
+    }
+
+    /// Decodes one case as splitctl does (bytes as UTF-8, invalid sequences replaced). A trace
+    /// must satisfy its own rules; an error must be a `TraceError` naming a line within the text
+    /// or a column. Returns whether it decoded.
+    static func check(_ fuzz: FuzzCase) -> Bool {
+        let text = String(decoding: fuzz.bytes, as: UTF8.self)
+        do {
+            let trace = try NetworkTrace(csv: text)
+            #expect(!trace.samples.isEmpty && trace.durationSeconds > trace.samples[0].timeSeconds, "\(fuzz.label)")
+            for (index, sample) in trace.samples.enumerated() {
+                #expect(sample.timeSeconds.isFinite && sample.timeSeconds >= 0, "\(fuzz.label)")
+                #expect(sample.uplinkBitsPerSecond.isFinite && sample.uplinkBitsPerSecond > 0, "\(fuzz.label)")
+                #expect(sample.downlinkBitsPerSecond.isFinite && sample.downlinkBitsPerSecond > 0, "\(fuzz.label)")
+                #expect(sample.rttSeconds.map { $0.isFinite && $0 >= 0 } ?? true, "\(fuzz.label)")
+                if index > 0 { #expect(sample.timeSeconds > trace.samples[index - 1].timeSeconds, "\(fuzz.label)") }
+            }
+            return true
+        } catch let error as TraceError {
+            let lineCount = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).count
+            if let line = error.line {
+                #expect(line >= 1 && line <= lineCount, "\(fuzz.label): \(error) names line \(line) of \(lineCount)")
+            } else {
+                #expect(error.column != nil || error.reason.contains("trace"), "\(fuzz.label): \(error) says not where")
+            }
+            return false
+        } catch {
+            Issue.record("\(fuzz.label): untyped error \(type(of: error)): \(error)")
+            return false
+        }
+    }
+
+    @Test("2,900 corruptions of a small trace and 200 of a shipped one: a valid trace or a TraceError naming the line or column")
+    func corruptions() throws {
+        let bytes = Array(Self.trace.utf8)
+        let small = ByteMutations.truncations(of: bytes, every: 1) + ByteMutations.bitFlips(of: bytes, count: 700, seed: 5)
+            + ByteMutations.corruptions(of: bytes, count: 700, seed: 5) + Self.fieldCases(Self.trace, count: 1_300, seed: 5)
+        let shipped = try String(contentsOf: Models.root.appendingPathComponent("ops/traces/steps.csv"), encoding: .utf8)
+        let prefix = String(shipped.prefix(4_000))
+        let large = ByteMutations.bitFlips(of: Array(prefix.utf8), count: 100, seed: 6) + Self.fieldCases(prefix, count: 100, seed: 6)
+        let decoded = (small + large).filter(Self.check).count
+        #expect(small.count + large.count >= 3_000)
+        #expect(decoded > 100 && decoded < (small.count + large.count) / 2, "\(decoded) decoded")
+    }
+
+    @Test("Windows line endings (CRLF) and a lone CR read the same as LF")
+    func lineEndings() throws {
+        let expected = try NetworkTrace(csv: Self.trace)
+        #expect(try NetworkTrace(csv: Self.trace.replacingOccurrences(of: "\n", with: "\r\n")) == expected)
+        #expect(try NetworkTrace(csv: Self.trace.replacingOccurrences(of: "\n", with: "\r")) == expected)
+        let error = try #require(throws: TraceError.self) {
+            try NetworkTrace(csv: "time_seconds,uplink_bps,downlink_bps\r\n0,1e6,2e6\r\n1,x,2e6\r\n")
+        }
+        #expect(error.line == 3 && error.column == "uplink_bps")
+    }
+}
