@@ -73,3 +73,14 @@ CREATE TRIGGER plans_keep_delivered AFTER DELETE ON plans
 
 DROP INDEX webhook_deliveries_device;
 CREATE INDEX webhook_deliveries_leased_device ON webhook_deliveries (device_id) WHERE lease_expires_at IS NOT NULL;
+
+-- Planning records its evaluation in the statement that claims the batch (PlanRepository.
+-- claimCandidates), so a device whose plan is stored needs no second write to `planning_state`.
+-- What that second write kept, the fingerprint of the split in force, is a property of the split:
+-- it moves to `splits` (set when a split is added; here, from the devices running it).
+-- `planning_state.split_fingerprint` is no longer written.
+ALTER TABLE splits ADD COLUMN fingerprint text;
+UPDATE splits sp SET fingerprint = s.split_fingerprint
+FROM plans p JOIN planning_state s ON s.device_id = p.device_id
+WHERE p.superseded_at IS NULL AND p.split_id = sp.id AND s.split_fingerprint IS NOT NULL;
+COMMENT ON COLUMN planning_state.split_fingerprint IS 'unused since 0006: see splits.fingerprint';

@@ -163,8 +163,11 @@ struct AttackTests {
         #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM plans WHERE device_id = 'good-1'").int(0, "n")) == 1 },
                 "healthy devices are planned although two rows in the same batch are poisoned")
         #expect(await eventually {
-            (try? connection.query("SELECT count(*) AS n FROM planning_state WHERE failures >= 1 AND retry_at > now()").int(0, "n")) == 2
-        })
+            (try? connection.query("""
+                SELECT count(*) AS n FROM planning_state
+                WHERE failures >= 1 AND retry_at > now() AND requested_reason = 'new device' AND requested_at IS NOT NULL
+                """).int(0, "n")) == 2
+        }, "failed devices keep their request (reason and time) and wait for their backoff")
         let failure = try connection.query("SELECT last_failure FROM planning_state WHERE device_id = 'poison-flops'").string(0, "last_failure") ?? ""
         #expect(failure.contains("device compute throughput"), "the reason is recorded: \(failure)")
         #expect(try connection.query("SELECT count(*) AS n FROM plans WHERE device_id LIKE 'poison%'").int(0, "n") == 0)

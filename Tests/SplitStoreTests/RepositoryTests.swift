@@ -291,6 +291,20 @@ struct RepositoryTests {
         #expect(violation("UPDATE plans SET device_id = $1 WHERE id = $2", [devices[1], ids[0]])?.sqlState == "23000")
         #expect(violation("UPDATE plans SET superseded_at = now() WHERE id = $1", [ids[0]]) == nil, "superseding stays allowed")
         #expect(violation("UPDATE devices SET active = false WHERE id = $1", [devices[0]]) == nil, "deactivating stays allowed")
+        // The outbox's references, checked per statement since 0006.
+        let quiet = try connection.transaction {
+            try PlanRepository.store([Fixtures.plan(for: devices[0], uplink: 5e7, deliver: false)], connection: connection)
+        }
+        let otherDevice = violation("INSERT INTO webhook_deliveries (id, plan_id, device_id) VALUES ('msg_x', $1, $2)", [quiet[0], devices[1]])
+        #expect(otherDevice?.sqlState == "23503" && otherDevice?.message.contains("not for a plan of its device") == true)
+        #expect(violation("INSERT INTO webhook_deliveries (id, plan_id, device_id) VALUES ('msg_y', $1, $2)", [ids[0] + 1000, devices[0]])?.sqlState == "23503")
+        let delivered = violation("DELETE FROM plans WHERE id = $1", [ids[0]])
+        #expect(delivered?.sqlState == "23503" && delivered?.message.contains("delete the delivery first") == true)
+        #expect(violation("UPDATE webhook_deliveries SET device_id = $1 WHERE plan_id = $2", [devices[1], ids[0]])?.sqlState == "23000")
+        #expect(try connection.query("SELECT count(*) AS n FROM webhook_deliveries").int(0, "n") == 2, "nothing added")
+        #expect(violation("""
+            WITH gone AS (DELETE FROM webhook_deliveries WHERE plan_id = $1) DELETE FROM plans WHERE id = $1
+            """, [ids[1]]) == nil, "a plan goes with its delivery in one statement")
     }
 
     @Test("planning candidates are claimed with SKIP LOCKED: concurrent claimers get disjoint devices")
@@ -311,7 +325,12 @@ struct RepositoryTests {
         #expect(Set(a.map(\.deviceID)).isDisjoint(with: Set(b.map(\.deviceID))))
         #expect(Set(a.map(\.deviceID)).union(b.map(\.deviceID)) == Set(devices))
         #expect(a.allSatisfy { $0.requestedReason == .newDevice && $0.current == nil && $0.modelVersion == 1 })
-        try PlanRepository.recordEvaluations(a.map { PlanEvaluation(deviceID: $0.deviceID, modelVersion: 1, link: $0.link, deviceFLOPs: $0.deviceFLOPs, splitFingerprint: nil) }, connection: first)
+        // The claim itself recorded the evaluation (what was planned for).
+        let evaluated = try first.query("""
+            SELECT count(*) AS n FROM planning_state
+            WHERE device_id = ANY($1) AND requested_reason IS NULL AND evaluated_at IS NOT NULL AND evaluated_uplink_bps = 1e7 AND evaluated_model_version = 1
+            """, [a.map(\.deviceID)])
+        #expect(evaluated.int(0, "n") == 25)
         try first.execute("COMMIT")
         try second.execute("ROLLBACK")
         // Evaluated devices are not claimed again until something changes; the rolled-back ones are.

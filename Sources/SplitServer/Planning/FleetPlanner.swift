@@ -47,9 +47,8 @@ struct FleetPlanner: Sendable {
             var outcome = Outcome(claimed: candidates.count)
             var planners: [ObjectIdentifier: SplitPlanner] = [:]
             var evaluated: [Evaluation] = []
-            var evaluations: [String: PlanEvaluation] = [:]
-            var failures: [(deviceID: String, reason: String)] = []
-            var infeasible: [String] = []
+            var failures: [(candidate: PlanningCandidate, reason: String)] = []
+            var infeasible: [(deviceID: String, requiredBytes: Int64)] = []
             for candidate in candidates {
                 do {
                     let model = try cache.prepared(for: candidate, connection: connection)
@@ -59,14 +58,11 @@ struct FleetPlanner: Sendable {
                     outcome.solveSeconds.append(evaluation.plan.solveMicroseconds / 1e6)
                     evaluated.append(evaluation)
                 } catch PlanningError.deviceMemoryExceeded(let required, let limit) {
-                    infeasible.append(candidate.deviceID)
-                    evaluations[candidate.deviceID] = PlanEvaluation(
-                        deviceID: candidate.deviceID, modelVersion: candidate.modelVersion, link: candidate.link,
-                        deviceFLOPs: candidate.deviceFLOPs, splitFingerprint: nil, infeasibleRequiredBytes: required)
+                    infeasible.append((candidate.deviceID, required))
                     logger.warning("no split fits the device's memory", metadata: [
                         "device": "\(candidate.deviceID)", "required_bytes": "\(required)", "limit_bytes": "\(limit)"])
                 } catch {
-                    failures.append((candidate.deviceID, "\(error)"))
+                    failures.append((candidate, "\(error)"))
                 }
             }
             // The current splits of devices whose best split is another one, in one query.
@@ -77,27 +73,27 @@ struct FleetPlanner: Sendable {
             }
             let currentLayers = try PlanRepository.deviceLayers(planIDs: currentPlanIDs, connection: connection)
             var plans: [NewPlan] = []
+            var candidateOf: [String: PlanningCandidate] = [:]
             for evaluation in evaluated {
                 do {
-                    let decision = try decide(evaluation, currentLayers: evaluation.candidate.current.flatMap { currentLayers[$0.id] })
-                    if let newPlan = decision.store { plans.append(newPlan) }
-                    evaluations[evaluation.candidate.deviceID] = PlanEvaluation(
-                        deviceID: evaluation.candidate.deviceID, modelVersion: evaluation.candidate.modelVersion, link: evaluation.candidate.link,
-                        deviceFLOPs: evaluation.candidate.deviceFLOPs, splitFingerprint: decision.fingerprintInForce)
+                    if let newPlan = try decide(evaluation, currentLayers: evaluation.candidate.current.flatMap { currentLayers[$0.id] }) {
+                        plans.append(newPlan)
+                        candidateOf[newPlan.deviceID] = evaluation.candidate
+                    }
                 } catch {
-                    failures.append((evaluation.candidate.deviceID, "\(error)"))
+                    failures.append((evaluation.candidate, "\(error)"))
                 }
             }
             let refused = try store(plans, connection: connection)
             for failed in refused {
-                evaluations[failed.deviceID] = nil
-                failures.append(failed)
+                if let candidate = candidateOf[failed.deviceID] { failures.append((candidate, failed.reason)) }
             }
             for failure in failures {
-                logger.warning("cannot plan device; retried after a backoff", metadata: ["device": "\(failure.deviceID)", "error": "\(failure.reason)"])
+                logger.warning("cannot plan device; retried after a backoff", metadata: ["device": "\(failure.candidate.deviceID)", "error": "\(failure.reason)"])
             }
-            try PlanRepository.endPlans(deviceIDs: infeasible, connection: connection)
-            try PlanRepository.recordEvaluations(Array(evaluations.values), connection: connection)
+            // The claim recorded every evaluation; what went differently is recorded here.
+            try PlanRepository.endPlans(deviceIDs: infeasible.map(\.deviceID), connection: connection)
+            try PlanRepository.recordInfeasible(infeasible, connection: connection)
             try PlanRepository.recordFailures(failures, connection: connection)
             outcome.failed = failures.count
             outcome.infeasible = infeasible.count
@@ -153,14 +149,10 @@ struct FleetPlanner: Sendable {
         return Evaluation(candidate: candidate, model: model, conditions: conditions, table: table, plan: plan, fingerprint: fingerprint)
     }
 
-    struct Decision {
-        var store: NewPlan?
-        var fingerprintInForce: String?
-    }
-
-    /// Whether the device moves to the evaluated split (and whether a plan is stored and pushed).
-    /// `currentLayers` are the device layers of its current split when it differs from the new one.
-    private func decide(_ evaluation: Evaluation, currentLayers: [String]?) throws -> Decision {
+    /// The plan to store for the evaluated device (nil: it keeps its plan), which says whether the
+    /// device moves to the evaluated split and whether the plan is pushed. `currentLayers` are the
+    /// device layers of its current split when it differs from the new one.
+    private func decide(_ evaluation: Evaluation, currentLayers: [String]?) throws -> NewPlan? {
         let candidate = evaluation.candidate, model = evaluation.model, conditions = evaluation.conditions
         var runs = evaluation.plan  // the split the device will run after this evaluation
         var fingerprint = evaluation.fingerprint
@@ -187,7 +179,7 @@ struct FleetPlanner: Sendable {
         }
         let tableChanged = candidate.current?.tableDigest != evaluation.table.digest
         let store = switched || (candidate.pushMode == .table && tableChanged)
-        guard store else { return Decision(store: nil, fingerprintInForce: candidate.current?.splitFingerprint) }
+        guard store else { return nil }
         let pushed = candidate.pushMode == .split ? switched : tableChanged
         let names = model.graph.layerNames
         var newPlan = NewPlan(
@@ -199,7 +191,7 @@ struct FleetPlanner: Sendable {
         newPlan.table = (evaluation.table.document, evaluation.table.digest)
         newPlan.deviceMemoryBytes = runs.deviceMemoryBytes
         newPlan.memoryBound = runs.memoryBound
-        return Decision(store: newPlan, fingerprintInForce: fingerprint)
+        return newPlan
     }
 
     /// The current split priced under the new conditions; nil when it can no longer run (a layer

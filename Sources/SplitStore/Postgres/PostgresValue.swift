@@ -21,6 +21,8 @@ public enum PostgresValue: Sendable, Equatable {
     case intArray([Int64])
     /// An `int8[]` with NULL elements.
     case optionalIntArray([Int64?])
+    /// A `timestamptz[]` with NULL elements.
+    case optionalTimestampArray([Date?])
 
     /// The text-format encoding libpq sends, or nil for NULL.
     public var textEncoding: String? {
@@ -41,6 +43,8 @@ public enum PostgresValue: Sendable, Equatable {
             return "{" + values.map { $0.map { PostgresValue.double($0).textEncoding! } ?? "NULL" }.joined(separator: ",") + "}"
         case .intArray(let values): return "{" + values.map(String.init).joined(separator: ",") + "}"
         case .optionalIntArray(let values): return "{" + values.map { $0.map(String.init) ?? "NULL" }.joined(separator: ",") + "}"
+        case .optionalTimestampArray(let values):
+            return "{" + values.map { $0.map { "\"" + PostgresTimestamp.format($0) + "\"" } ?? "NULL" }.joined(separator: ",") + "}"
         }
     }
 }

@@ -31,6 +31,17 @@ public struct PlanningCandidate: Sendable {
     public var serverProfileVersion: Date?
     /// The current plan, if any.
     public var current: CurrentPlan?
+    /// The planning request as it was before the claim cleared it (put back if planning fails).
+    public var claim: Claim
+
+    /// A device's planning request, as claimed.
+    public struct Claim: Sendable {
+        public var reason: String
+        public var requestedAt: Date?
+        /// Consecutive planning failures before this claim, and the memory it lacked if it was infeasible.
+        public var failures: Int
+        public var infeasibleRequiredBytes: Int64?
+    }
 
     /// What the planner needs to know about the plan in force.
     public struct CurrentPlan: Sendable {
@@ -57,77 +68,82 @@ public struct PlanningCandidate: Sendable {
     }
 }
 
-/// What one evaluation of a candidate decided (stored whether or not a new plan was made).
-public struct PlanEvaluation: Sendable {
-    public var deviceID: String
-    public var modelVersion: Int
-    public var link: LinkEstimate
-    public var deviceFLOPs: Double
-    /// Fingerprint of the split in force after this evaluation.
-    public var splitFingerprint: String?
-    /// When no split fits the device's memory: the least memory any valid split needs.
-    public var infeasibleRequiredBytes: Int64?
-
-    public init(deviceID: String, modelVersion: Int, link: LinkEstimate, deviceFLOPs: Double, splitFingerprint: String?,
-                infeasibleRequiredBytes: Int64? = nil) {
-        self.deviceID = deviceID
-        self.modelVersion = modelVersion
-        self.link = link
-        self.deviceFLOPs = deviceFLOPs
-        self.splitFingerprint = splitFingerprint
-        self.infeasibleRequiredBytes = infeasibleRequiredBytes
-    }
-}
-
 /// SQL for plans (`plans`, `splits`, the view `split_plans`), `planning_state`, and enqueueing
 /// deliveries with new plans.
 public enum PlanRepository {
     /// Claims up to `limit` devices that need planning (`FOR UPDATE SKIP LOCKED` on their planning
-    /// state, so concurrent replicas never claim the same device). Call inside a transaction and
-    /// record the evaluations before committing.
+    /// state, so concurrent replicas never claim the same device) and records their evaluation in
+    /// the same statement: the request is cleared and the link, FLOP/s, memory and model version
+    /// planned for become the `evaluated_*` columns that ingest compares new telemetry against.
+    /// Call inside a transaction; a device whose planning then fails goes back with
+    /// `recordFailures`, one no split fits is marked with `recordInfeasible`.
     ///
     /// A device needs planning when something marked it (`requested_reason`): registration, a
     /// device or profile change, a new version of the model it follows, or ingest finding that its
     /// link moved beyond the thresholds since it was last evaluated. It must have a link estimate.
     public static func claimCandidates(limit: Int, connection: PostgresConnection) throws -> [PlanningCandidate] {
-        // Two steps. The first locks the batch in `planning_state` alone: a row another replica
-        // updated since this statement's snapshot is re-checked (EvalPlanQual) against this one
-        // table only, where a locking join re-ran the whole join for each such row (seen: one claim
-        // running for minutes behind a replica that was planning the rows it scanned). The checks
-        // on devices and links are subqueries for the same reason. The limit is written into the
-        // statement: without parameters it is planned once per connection.
-        let locked = try connection.query("""
-            SELECT s.device_id FROM planning_state s
-            WHERE s.requested_reason IS NOT NULL AND (s.retry_at IS NULL OR s.retry_at <= now())
-              AND (SELECT d.active FROM devices d WHERE d.id = s.device_id)
-              AND (SELECT true FROM link_estimates e WHERE e.device_id = s.device_id)
-            ORDER BY s.requested_at
-            LIMIT \(max(1, limit))
-            FOR UPDATE OF s SKIP LOCKED
+        // Two statements. The first locks the batch in `planning_state` alone and records the
+        // evaluation: a row another replica updated since the statement's snapshot is re-checked
+        // (EvalPlanQual) against this one table only, where a locking join re-ran the whole join
+        // for each such row (seen: one claim running for minutes behind a replica planning the
+        // rows it scanned). The checks on devices and links are subqueries for the same reason.
+        // The limit is written into the statement: without parameters it is planned once per
+        // connection, and a daemon uses one batch size.
+        let claimed = try connection.query("""
+            WITH due AS (
+                SELECT s.device_id, s.requested_reason, s.requested_at, s.failures, s.infeasible_required_bytes
+                FROM planning_state s
+                WHERE s.requested_reason IS NOT NULL AND (s.retry_at IS NULL OR s.retry_at <= now())
+                  AND (SELECT d.active FROM devices d WHERE d.id = s.device_id)
+                  AND (SELECT true FROM link_estimates e WHERE e.device_id = s.device_id)
+                ORDER BY s.requested_at
+                LIMIT \(max(1, limit))
+                FOR UPDATE OF s SKIP LOCKED
+            )
+            UPDATE planning_state s
+            SET requested_reason = NULL, requested_at = NULL, evaluated_at = now(), failures = 0, last_failure = NULL,
+                retry_at = NULL, infeasible_required_bytes = NULL,
+                evaluated_model_version = coalesce(d.model_version, (SELECT max(m.version) FROM models m WHERE m.name = d.model_name)),
+                evaluated_uplink_bps = e.uplink_bps, evaluated_downlink_bps = e.downlink_bps, evaluated_rtt_seconds = e.rtt_seconds,
+                evaluated_compute_flops = coalesce(e.compute_flops, d.compute_flops), evaluated_memory_bytes = e.memory_bytes
+            FROM due
+            JOIN devices d ON d.id = due.device_id
+            JOIN link_estimates e ON e.device_id = due.device_id
+            WHERE s.device_id = due.device_id
+            RETURNING due.device_id, due.requested_reason, due.requested_at, due.failures, due.infeasible_required_bytes
             """)
-        guard locked.rowCount > 0 else { return [] }
-        let deviceIDs = try (0..<locked.rowCount).map { try locked.require($0, "device_id", locked.string) }
-        // The second reads what planning needs; the rows are ours until commit.
+        guard claimed.rowCount > 0 else { return [] }
+        var claims: [String: PlanningCandidate.Claim] = [:]
+        var deviceIDs: [String] = []
+        for row in 0..<claimed.rowCount {
+            let deviceID = try claimed.require(row, "device_id", claimed.string)
+            deviceIDs.append(deviceID)
+            claims[deviceID] = PlanningCandidate.Claim(
+                reason: try claimed.require(row, "requested_reason", claimed.string), requestedAt: claimed.date(row, "requested_at"),
+                failures: claimed.int(row, "failures") ?? 0,
+                infeasibleRequiredBytes: claimed.int(row, "infeasible_required_bytes").map(Int64.init))
+        }
+        // The second reads what planning needs (the rows are ours until commit), the split in
+        // force by the fingerprint stored with it.
         let result = try connection.query("""
             SELECT d.id, d.model_name, coalesce(d.model_version, latest.version) AS target_version, d.edge_server_id,
                    es.compute_flops AS server_flops, d.batch_size, coalesce(e.compute_flops, d.compute_flops) AS device_flops,
                    d.allow_raw_upload, (d.callback_url IS NOT NULL AND d.webhook_enabled) AS deliverable, d.push_mode, d.optimizer,
                    least(d.memory_bytes::float8, e.memory_bytes)::int8 AS memory_limit_bytes, e.memory_bytes AS measured_memory,
                    e.uplink_bps, e.downlink_bps, e.rtt_seconds, e.compute_flops AS measured_flops, e.samples, e.measured_at,
-                   s.requested_reason, dp.updated_at AS device_profile_at, sp.updated_at AS server_profile_at,
-                   s.split_fingerprint, p.id AS plan_id, p.model_version AS plan_model_version, p.device_flops AS plan_device_flops,
+                   dp.updated_at AS device_profile_at, sp.updated_at AS server_profile_at,
+                   p.fingerprint AS split_fingerprint, p.id AS plan_id, p.model_version AS plan_model_version, p.device_flops AS plan_device_flops,
                    p.server_flops AS plan_server_flops, p.batch_size AS plan_batch_size, p.transfer_bytes AS plan_transfer_bytes,
                    p.device_compute_seconds + p.server_compute_seconds AS plan_compute_seconds, p.optimizer AS plan_optimizer,
                    p.memory_limit_bytes AS plan_memory_limit_bytes, p.table_digest AS plan_table_digest
             FROM unnest($1::text[]) WITH ORDINALITY AS claimed(device_id, position)
-            JOIN planning_state s ON s.device_id = claimed.device_id
-            JOIN devices d ON d.id = s.device_id AND d.active
+            JOIN devices d ON d.id = claimed.device_id
             JOIN edge_servers es ON es.id = d.edge_server_id
             JOIN link_estimates e ON e.device_id = d.id
             CROSS JOIN LATERAL (SELECT max(version) AS version FROM models m WHERE m.name = d.model_name) latest
             -- LATERAL: always an index probe per device, whatever the (fast-changing) plan statistics say.
             LEFT JOIN LATERAL (
-                SELECT p.id, ps.model_version, p.device_flops, p.server_flops, p.batch_size, p.transfer_bytes,
+                SELECT p.id, ps.model_version, ps.fingerprint, p.device_flops, p.server_flops, p.batch_size, p.transfer_bytes,
                        p.device_compute_seconds, p.server_compute_seconds, p.optimizer, p.memory_limit_bytes, pt.digest AS table_digest
                 FROM plans p JOIN splits ps ON ps.id = p.split_id LEFT JOIN plan_tables pt ON pt.id = p.table_id
                 WHERE p.device_id = d.id AND p.superseded_at IS NULL
@@ -153,6 +169,7 @@ public enum PlanRepository {
                     memoryLimitBytes: result.int(row, "plan_memory_limit_bytes").map(Int64.init),
                     tableDigest: result.string(row, "plan_table_digest"))
             }
+            guard let claim = claims[deviceID] else { throw StoreError(.conflict, "device \(deviceID) was read but not claimed") }
             return PlanningCandidate(
                 deviceID: deviceID, modelName: try result.require(row, "model_name", result.string),
                 modelVersion: try result.require(row, "target_version", result.int),
@@ -169,45 +186,43 @@ public enum PlanRepository {
                     deviceID: deviceID, uplinkBitsPerSecond: try result.require(row, "uplink_bps", result.double),
                     downlinkBitsPerSecond: try result.require(row, "downlink_bps", result.double),
                     rttSeconds: try result.require(row, "rtt_seconds", result.double), computeFLOPs: result.double(row, "measured_flops"),
-                    memoryBytes: result.double(row, "measured_memory"), samples: try result.require(row, "samples", result.int), measuredAt: try result.require(row, "measured_at", result.date)),
-                requestedReason: result.string(row, "requested_reason").flatMap(PlanReason.init(rawValue:)),
+                    memoryBytes: result.double(row, "measured_memory"), samples: try result.require(row, "samples", result.int),
+                    measuredAt: try result.require(row, "measured_at", result.date)),
+                requestedReason: PlanReason(rawValue: claim.reason),
                 deviceProfileVersion: result.date(row, "device_profile_at"), serverProfileVersion: result.date(row, "server_profile_at"),
-                current: current)
+                current: current, claim: claim)
         }
     }
 
-    /// Records what was evaluated (clearing requests), in bulk.
-    public static func recordEvaluations(_ evaluations: [PlanEvaluation], connection: PostgresConnection) throws {
-        guard !evaluations.isEmpty else { return }
+    /// Records that no split fits these devices' memory: the least memory any valid split needs
+    /// (read by the API's 409). Their plans in force end with `endPlans`.
+    public static func recordInfeasible(_ devices: [(deviceID: String, requiredBytes: Int64)], connection: PostgresConnection) throws {
+        guard !devices.isEmpty else { return }
         try connection.query("""
-            UPDATE planning_state s SET requested_reason = NULL, requested_at = NULL, evaluated_at = now(),
-                   failures = 0, last_failure = NULL, retry_at = NULL,
-                   evaluated_model_version = v.model_version, evaluated_uplink_bps = v.uplink, evaluated_downlink_bps = v.downlink,
-                   evaluated_rtt_seconds = v.rtt, evaluated_compute_flops = v.flops, split_fingerprint = v.fingerprint,
-                   evaluated_memory_bytes = v.memory, infeasible_required_bytes = v.infeasible
-            FROM unnest($1::text[], $2::int8[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::text[], $8::float8[], $9::int8[])
-                 AS v(device_id, model_version, uplink, downlink, rtt, flops, fingerprint, memory, infeasible)
+            UPDATE planning_state s SET infeasible_required_bytes = v.required
+            FROM unnest($1::text[], $2::int8[]) AS v(device_id, required)
             WHERE s.device_id = v.device_id
-            """, [evaluations.map(\.deviceID), PostgresValue.intArray(evaluations.map { Int64($0.modelVersion) }),
-                  PostgresValue.doubleArray(evaluations.map(\.link.uplinkBitsPerSecond)),
-                  PostgresValue.doubleArray(evaluations.map(\.link.downlinkBitsPerSecond)),
-                  PostgresValue.doubleArray(evaluations.map(\.link.rttSeconds)), PostgresValue.doubleArray(evaluations.map(\.deviceFLOPs)),
-                  PostgresValue.textArray(evaluations.map { $0.splitFingerprint ?? "" }),
-                  PostgresValue.optionalDoubleArray(evaluations.map(\.link.memoryBytes)),
-                  PostgresValue.optionalIntArray(evaluations.map(\.infeasibleRequiredBytes))])
+            """, [PostgresValue.textArray(devices.map(\.deviceID)), PostgresValue.intArray(devices.map(\.requiredBytes))])
     }
 
-    /// Records that planning failed for these devices: they stay marked, and are claimed again
-    /// only after a backoff that doubles with each consecutive failure (10 s, 20 s, ... up to an
-    /// hour), so one device that cannot be planned never holds up the others nor spins.
-    public static func recordFailures(_ failures: [(deviceID: String, reason: String)], connection: PostgresConnection) throws {
+    /// Records that planning failed for these claimed devices: their request is put back as it
+    /// was, and they are claimed again only after a backoff that doubles with each consecutive
+    /// failure (10 s, 20 s, ... up to an hour), so one device that cannot be planned never holds up
+    /// the others nor spins.
+    public static func recordFailures(_ failures: [(candidate: PlanningCandidate, reason: String)], connection: PostgresConnection) throws {
         guard !failures.isEmpty else { return }
+        let claims = failures.map(\.candidate.claim)
         try connection.query("""
-            UPDATE planning_state s SET failures = s.failures + 1, last_failure = f.reason,
-                   retry_at = now() + least(3600, 10 * power(2, least(s.failures, 12))) * interval '1 second'
-            FROM unnest($1::text[], $2::text[]) AS f(device_id, reason)
+            UPDATE planning_state s SET requested_reason = f.requested_reason, requested_at = coalesce(f.requested_at, now()),
+                   failures = f.failures + 1, last_failure = f.error, infeasible_required_bytes = f.infeasible,
+                   retry_at = now() + least(3600, 10 * power(2, least(f.failures, 12))) * interval '1 second'
+            FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int8[], $5::text[], $6::int8[])
+                 AS f(device_id, requested_reason, requested_at, failures, error, infeasible)
             WHERE s.device_id = f.device_id
-            """, [PostgresValue.textArray(failures.map(\.deviceID)), PostgresValue.textArray(failures.map { String($0.reason.prefix(1000)) })])
+            """, [PostgresValue.textArray(failures.map(\.candidate.deviceID)), PostgresValue.textArray(claims.map(\.reason)),
+                  PostgresValue.optionalTimestampArray(claims.map(\.requestedAt)), PostgresValue.intArray(claims.map { Int64($0.failures) }),
+                  PostgresValue.textArray(failures.map { String($0.reason.prefix(1000)) }),
+                  PostgresValue.optionalIntArray(claims.map(\.infeasibleRequiredBytes))])
     }
 
     /// Stores new plans in bulk: supersedes each device's current plan, drops its undelivered
@@ -304,6 +319,7 @@ public enum PlanRepository {
         let parameters: [PostgresValue] = [
             .textArray(distinct.map(\.modelName)), .intArray(distinct.map { Int64($0.modelVersion) }),
             .intArray(deviceFirst), .intArray(deviceLast), .textArray(deviceNames), .intArray(cutFirst), .intArray(cutLast), .textArray(cutNames),
+            .textArray(distinct.map(\.splitFingerprint)),
         ]
         var resolved = [Int64?](repeating: nil, count: distinct.count)
         // A split another open transaction is adding makes this insert wait for that commit;
@@ -313,17 +329,22 @@ public enum PlanRepository {
             let result = try connection.query("""
                 WITH input AS (
                     SELECT v.slot, v.model_name, v.model_version::integer AS model_version,
-                           ($5::text[])[v.device_first:v.device_last] AS device_layers, ($8::text[])[v.cut_first:v.cut_last] AS cut_layers
-                    FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $6::int8[], $7::int8[])
-                         WITH ORDINALITY AS v(model_name, model_version, device_first, device_last, cut_first, cut_last, slot)
+                           ($5::text[])[v.device_first:v.device_last] AS device_layers, ($8::text[])[v.cut_first:v.cut_last] AS cut_layers,
+                           v.fingerprint
+                    FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $6::int8[], $7::int8[], $9::text[])
+                         WITH ORDINALITY AS v(model_name, model_version, device_first, device_last, cut_first, cut_last, fingerprint, slot)
                 ), keyed AS (
                     SELECT input.*, splitd_split_digest(device_layers) AS digest FROM input
                 ), inserted AS (
-                    INSERT INTO splits (model_name, model_version, digest, device_layers, cut_layers)
-                    SELECT model_name, model_version, digest, device_layers, cut_layers FROM keyed
+                    INSERT INTO splits (model_name, model_version, digest, device_layers, cut_layers, fingerprint)
+                    SELECT model_name, model_version, digest, device_layers, cut_layers, fingerprint FROM keyed
                     ORDER BY model_name, model_version, digest
                     ON CONFLICT (model_name, model_version, digest) DO NOTHING
                     RETURNING id, model_name, model_version, digest
+                ), fingerprinted AS (
+                    -- Splits stored before 0006 and not in force then have no fingerprint yet.
+                    UPDATE splits s SET fingerprint = k.fingerprint FROM keyed k
+                    WHERE s.model_name = k.model_name AND s.model_version = k.model_version AND s.digest = k.digest AND s.fingerprint IS NULL
                 )
                 SELECT k.slot, coalesce(n.id, s.id) AS id
                 FROM keyed k
