@@ -105,6 +105,22 @@ extension PreparedModel {
     }
 }
 
+extension Plan {
+    /// The same split under other link rates and RTT: only the link terms of the delay change
+    /// (compute, transfer bytes, cut and memory depend on the compute side alone). Gives what
+    /// `PreparedModel.plan(forSplit:conditions:)` gives for conditions that differ from this plan's
+    /// only in `uplinkBitsPerSecond`, `downlinkBitsPerSecond` and `rttSeconds`.
+    public func repriced(uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double, rttSeconds: Double) -> Plan {
+        var plan = self
+        let bits = 8 * transferBytes
+        plan.breakdown.uplinkSeconds = bits / uplinkBitsPerSecond
+        plan.breakdown.downlinkSeconds = bits / downlinkBitsPerSecond
+        plan.breakdown.rttSeconds = rttSeconds
+        plan.delaySeconds = plan.breakdown.totalSeconds
+        return plan
+    }
+}
+
 extension PreparedModel {
     /// The plan for a split chosen elsewhere (`onDevice[v]` for every layer): its delay,
     /// breakdown and device memory under `conditions`. Throws `PlanningError.invalidSplit` if it

@@ -1,6 +1,6 @@
 extension SplitPlanner {
     /// Relative delay increase above which a device memory limit counts as binding.
-    static let memoryBoundTolerance = 1e-9
+    public static let memoryBoundTolerance = 1e-9
 
     /// Plans with `algorithm` under a device memory limit; returns whether the limit binds.
     func solveUnderLimit(_ algorithm: PlanningAlgorithm, _ conditions: PlanningConditions, memory: DeviceMemoryTerms,

@@ -37,7 +37,23 @@ struct FleetPlanner: Sendable {
         var conditions: PlanningConditions
         var table: TableCache.Entry
         var plan: Plan
+        var split: SegmentSplit
+    }
+
+    /// A table segment's split under one compute side, with what every device given it shares:
+    /// its plan (priced for the first such device; others reprice the link terms), fingerprint
+    /// and layer names. A batch of a large fleet has few.
+    private struct SegmentSplit {
+        var plan: Plan
         var fingerprint: String
+        var deviceLayerNames: [String]
+        var cutLayerNames: [String]
+    }
+
+    private struct SegmentKey: Hashable {
+        let model: ObjectIdentifier
+        let conditions: ComputeConditions
+        let segment: Int
     }
 
     /// Plans up to `limit` devices on `connection` (which must not be in a transaction).
@@ -46,6 +62,7 @@ struct FleetPlanner: Sendable {
             let candidates = try PlanRepository.claimCandidates(limit: limit, connection: connection)
             var outcome = Outcome(claimed: candidates.count)
             var planners: [ObjectIdentifier: SplitPlanner] = [:]
+            var segments: [SegmentKey: SegmentSplit] = [:]
             var evaluated: [Evaluation] = []
             var failures: [(candidate: PlanningCandidate, reason: String)] = []
             var infeasible: [(deviceID: String, requiredBytes: Int64)] = []
@@ -54,7 +71,7 @@ struct FleetPlanner: Sendable {
                     let model = try cache.prepared(for: candidate, connection: connection)
                     let planner = planners[ObjectIdentifier(model)] ?? SplitPlanner(model: model)
                     planners[ObjectIdentifier(model)] = planner
-                    let evaluation = try evaluate(candidate, model: model, planner: planner)
+                    let evaluation = try evaluate(candidate, model: model, planner: planner, segments: &segments)
                     outcome.solveSeconds.append(evaluation.plan.solveMicroseconds / 1e6)
                     evaluated.append(evaluation)
                 } catch PlanningError.deviceMemoryExceeded(let required, let limit) {
@@ -68,7 +85,7 @@ struct FleetPlanner: Sendable {
             // The current splits of devices whose best split is another one, in one query.
             let currentPlanIDs = evaluated.compactMap { evaluation -> Int64? in
                 guard let current = evaluation.candidate.current, current.modelVersion == evaluation.candidate.modelVersion,
-                      current.splitFingerprint != evaluation.fingerprint else { return nil }
+                      current.splitFingerprint != evaluation.split.fingerprint else { return nil }
                 return current.id
             }
             let currentLayers = try PlanRepository.deviceLayers(planIDs: currentPlanIDs, connection: connection)
@@ -130,23 +147,47 @@ struct FleetPlanner: Sendable {
             rttSeconds: candidate.link.rttSeconds, optimizer: candidate.optimizer, deviceMemoryLimitBytes: candidate.memoryLimitBytes)
     }
 
-    /// The candidate's table and the optimal split for its current link (the table's split).
-    private func evaluate(_ candidate: PlanningCandidate, model: PreparedModel, planner: SplitPlanner) throws -> Evaluation {
+    /// The candidate's table and the optimal split for its current link: the table's split (the
+    /// table is exact for every rate, so no planner runs per device). Whether the memory limit
+    /// binds is read off the table without the limit.
+    private func evaluate(_ candidate: PlanningCandidate, model: PreparedModel, planner: SplitPlanner,
+                          segments: inout [SegmentKey: SegmentSplit]) throws -> Evaluation {
+        let started = DispatchTime.now()
         let conditions = Self.conditions(candidate)
+        try conditions.validate()
         let table = try tables.table(model: model, conditions: conditions, planner: planner, algorithm: algorithm)
-        var plan = try planner.plan(algorithm, conditions: conditions)
-        // The table's split for these rates is optimal like the planner's; when the two differ
-        // (a tie), the table's is the one a device holding the table runs, so it is the one stored.
-        let tableSplit = table.table.segment(forUplink: conditions.uplinkBitsPerSecond, downlink: conditions.downlinkBitsPerSecond)
-            .onDevice(layerCount: model.graph.count)
-        if tableSplit != plan.onDevice {
-            let bound = plan.memoryBound, solve = plan.solveMicroseconds
-            plan = try model.plan(forSplit: tableSplit, conditions: conditions, algorithm: plan.algorithm)
-            plan.memoryBound = bound
-            plan.solveMicroseconds = solve
+        let rate = PlanTable.effectiveBitsPerSecond(uplinkBitsPerSecond: conditions.uplinkBitsPerSecond,
+                                                    downlinkBitsPerSecond: conditions.downlinkBitsPerSecond)
+        let index = table.table.segmentIndex(forEffectiveBitsPerSecond: rate)
+        var compute = ComputeConditions(conditions)
+        compute.rttSeconds = 0
+        let key = SegmentKey(model: ObjectIdentifier(model), conditions: compute, segment: index)
+        let split: SegmentSplit
+        if let shared = segments[key] {
+            split = shared
+        } else {
+            var plan = try model.plan(forSplit: table.table.segments[index].onDevice(layerCount: model.graph.count), conditions: conditions,
+                                      algorithm: algorithm)
+            plan.memoryBound = false
+            let names = model.graph.layerNames
+            split = SegmentSplit(plan: plan, fingerprint: SplitFingerprint.of(modelName: candidate.modelName, modelVersion: candidate.modelVersion,
+                                                                              onDevice: plan.onDevice),
+                                 deviceLayerNames: plan.deviceLayers.map { names[$0] }, cutLayerNames: plan.cutLayers.map { names[$0] })
+            segments[key] = split
         }
-        let fingerprint = SplitFingerprint.of(modelName: candidate.modelName, modelVersion: candidate.modelVersion, onDevice: plan.onDevice)
-        return Evaluation(candidate: candidate, model: model, conditions: conditions, table: table, plan: plan, fingerprint: fingerprint)
+        var plan = split.plan.repriced(uplinkBitsPerSecond: conditions.uplinkBitsPerSecond, downlinkBitsPerSecond: conditions.downlinkBitsPerSecond,
+                                       rttSeconds: conditions.rttSeconds)
+        if conditions.deviceMemoryLimitBytes != nil {
+            // Bound when the fastest split without the limit (at these rates) is faster.
+            var unlimited = conditions
+            unlimited.deviceMemoryLimitBytes = nil
+            let fastest = try tables.table(model: model, conditions: unlimited, planner: planner, algorithm: algorithm).table
+            let fastestSeconds = fastest.segments[fastest.segmentIndex(forEffectiveBitsPerSecond: rate)]
+                .delaySeconds(uplinkBitsPerSecond: conditions.uplinkBitsPerSecond, downlinkBitsPerSecond: conditions.downlinkBitsPerSecond)
+            plan.memoryBound = plan.delaySeconds - conditions.rttSeconds > fastestSeconds * (1 + SplitPlanner.memoryBoundTolerance)
+        }
+        plan.solveMicroseconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e3
+        return Evaluation(candidate: candidate, model: model, conditions: conditions, table: table, plan: plan, split: split)
     }
 
     /// The plan to store for the evaluated device (nil: it keeps its plan), which says whether the
@@ -155,12 +196,13 @@ struct FleetPlanner: Sendable {
     private func decide(_ evaluation: Evaluation, currentLayers: [String]?) throws -> NewPlan? {
         let candidate = evaluation.candidate, model = evaluation.model, conditions = evaluation.conditions
         var runs = evaluation.plan  // the split the device will run after this evaluation
-        var fingerprint = evaluation.fingerprint
+        var fingerprint = evaluation.split.fingerprint
+        var keepsCurrent = false
         let reason: PlanReason
         var switched = true
         if let current = candidate.current, current.modelVersion == candidate.modelVersion {
             reason = candidate.requestedReason ?? .telemetryChange
-            if current.splitFingerprint == evaluation.fingerprint {
+            if current.splitFingerprint == evaluation.split.fingerprint {
                 switched = false
             } else if let currentPlan = try currentPlan(current, layers: currentLayers, model: model, conditions: conditions) {
                 let migration = SplitMigration(from: currentPlan.onDevice, to: evaluation.plan.onDevice, graph: model.graph, optimizer: candidate.optimizer)
@@ -170,6 +212,7 @@ struct FleetPlanner: Sendable {
                                                         downlinkBitsPerSecond: conditions.downlinkBitsPerSecond))
                 if !switched {
                     runs = currentPlan
+                    keepsCurrent = true
                     fingerprint = current.splitFingerprint ?? fingerprint
                 }
             }
@@ -184,8 +227,9 @@ struct FleetPlanner: Sendable {
         let names = model.graph.layerNames
         var newPlan = NewPlan(
             deviceID: candidate.deviceID, modelName: candidate.modelName, modelVersion: candidate.modelVersion,
-            algorithm: runs.algorithm.rawValue, conditions: conditions, deviceLayers: runs.deviceLayers.map { names[$0] },
-            cutLayers: runs.cutLayers.map { names[$0] }, splitFingerprint: fingerprint, predictedDelaySeconds: runs.delaySeconds,
+            algorithm: runs.algorithm.rawValue, conditions: conditions,
+            deviceLayers: keepsCurrent ? runs.deviceLayers.map { names[$0] } : evaluation.split.deviceLayerNames,
+            cutLayers: keepsCurrent ? runs.cutLayers.map { names[$0] } : evaluation.split.cutLayerNames, splitFingerprint: fingerprint, predictedDelaySeconds: runs.delaySeconds,
             transferBytes: runs.transferBytes, breakdown: runs.breakdown, solveMicroseconds: evaluation.plan.solveMicroseconds, reason: reason,
             deliver: candidate.deliverable && pushed)
         newPlan.table = (evaluation.table.document, evaluation.table.digest)
