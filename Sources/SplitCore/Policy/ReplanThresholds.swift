@@ -4,8 +4,7 @@ import Foundation
 /// the device's throughput changed by more than a relative amount (in either direction: a
 /// factor of 1 + r up or down), or the RTT by more than an absolute amount.
 ///
-/// Ingest applies the same rule in SQL over whole batches (`TelemetryRepository.ingest`); this is
-/// its definition, and the in-process stores and tests use it directly.
+/// Ingest (`TelemetryRepository.ingest`), the in-process stores and the tests all use this rule.
 public struct ReplanThresholds: Sendable, Equatable {
     /// Relative change of either rate that counts as a move (0.1: ×1.1 or ÷1.1).
     public var relativeRateChange: Double
@@ -29,6 +28,13 @@ public struct ReplanThresholds: Sendable, Equatable {
             || ratioBeyond(evaluated.downlinkBitsPerSecond, estimate.downlinkBitsPerSecond, relativeRateChange)
             || abs(estimate.rttSeconds - evaluated.rttSeconds) > rttChangeSeconds
             || ratioBeyond(evaluated.computeFLOPs ?? registeredFLOPs, estimate.computeFLOPs ?? registeredFLOPs, relativeComputeChange)
-            || (estimate.memoryBytes.map { new in evaluated.memoryBytes.map { ratioBeyond($0, new, relativeMemoryChange) } ?? true } ?? false)
+            || memoryMoved(from: evaluated, to: estimate)
+    }
+
+    /// Whether the memory the device reports moved beyond its threshold (a first report counts).
+    public func memoryMoved(from evaluated: LinkEstimate, to estimate: LinkEstimate) -> Bool {
+        guard let new = estimate.memoryBytes else { return false }
+        guard let old = evaluated.memoryBytes else { return true }
+        return abs(log(new / old)) > log1p(relativeMemoryChange)
     }
 }

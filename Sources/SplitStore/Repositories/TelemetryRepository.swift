@@ -128,29 +128,44 @@ public enum TelemetryRepository {
                   PostgresValue.intArray(updated.map { Int64($0.samples) }),
                   PostgresValue.textArray(updated.map { PostgresTimestamp.format($0.measuredAt) }),
                   PostgresValue.optionalDoubleArray(updated.map(\.memoryBytes))])
-        // A device moved beyond the thresholds since its last evaluation needs planning. One row
-        // per checkpoint: the device is marked if any of them moved (a change of the memory it
-        // reports is named as such; `UPDATE ... FROM` applies one of several matching rows, and
-        // any of them marks the device).
-        try connection.query("""
-            UPDATE planning_state s
-            SET requested_reason = CASE WHEN e.memory_bytes IS NOT NULL AND (s.evaluated_memory_bytes IS NULL
-                                             OR abs(ln(e.memory_bytes / s.evaluated_memory_bytes)) > $10) THEN $11 ELSE $8 END,
-                requested_at = now()
-            FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::float8[])
-                     AS e(device_id, uplink_bps, downlink_bps, rtt_seconds, compute_flops, memory_bytes),
-                 devices d
-            WHERE s.device_id = e.device_id AND d.id = e.device_id
-              AND s.requested_reason IS NULL AND s.evaluated_at IS NOT NULL
-              AND (abs(ln(e.uplink_bps / s.evaluated_uplink_bps)) > $7 OR abs(ln(e.downlink_bps / s.evaluated_downlink_bps)) > $7
-                   OR abs(e.rtt_seconds - s.evaluated_rtt_seconds) > $9
-                   OR abs(ln(coalesce(e.compute_flops, d.compute_flops) / s.evaluated_compute_flops)) > $12
-                   OR (e.memory_bytes IS NOT NULL AND (s.evaluated_memory_bytes IS NULL OR abs(ln(e.memory_bytes / s.evaluated_memory_bytes)) > $10)))
-            """, [PostgresValue.textArray(checkpoints.map(\.deviceID)), PostgresValue.doubleArray(checkpoints.map(\.uplinkBitsPerSecond)),
-                  PostgresValue.doubleArray(checkpoints.map(\.downlinkBitsPerSecond)), PostgresValue.doubleArray(checkpoints.map(\.rttSeconds)),
-                  PostgresValue.optionalDoubleArray(checkpoints.map(\.computeFLOPs)), PostgresValue.optionalDoubleArray(checkpoints.map(\.memoryBytes)),
-                  log1p(thresholds.relativeRateChange), PlanReason.telemetryChange.rawValue, thresholds.rttChangeSeconds,
-                  log1p(thresholds.relativeMemoryChange), PlanReason.memoryChange.rawValue, log1p(thresholds.relativeComputeChange)])
+        // A device moved beyond the thresholds since its last evaluation needs planning: the
+        // devices are read and marked by primary key (a join over the batch let stale statistics,
+        // e.g. right after a fleet's first planning, pick a plan that scanned planning_state once
+        // per sample), and the rule is `ReplanThresholds.moved`. Each checkpoint is compared: the
+        // device is marked if any moved (a change of the memory it reports is named as such).
+        let evaluated = try connection.query("""
+            SELECT s.device_id, s.evaluated_uplink_bps, s.evaluated_downlink_bps, s.evaluated_rtt_seconds, s.evaluated_compute_flops,
+                   s.evaluated_memory_bytes, d.compute_flops AS registered_flops
+            FROM planning_state s JOIN devices d ON d.id = s.device_id
+            WHERE s.device_id = ANY($1::text[]) AND s.requested_reason IS NULL AND s.evaluated_at IS NOT NULL
+            """, [PostgresValue.textArray(deviceIDs)])
+        var lastEvaluated: [String: (estimate: LinkEstimate, registeredFLOPs: Double)] = [:]
+        for row in 0..<evaluated.rowCount {
+            let deviceID = try evaluated.require(row, "device_id", evaluated.string)
+            guard let uplink = evaluated.double(row, "evaluated_uplink_bps"), let downlink = evaluated.double(row, "evaluated_downlink_bps"),
+                  let rtt = evaluated.double(row, "evaluated_rtt_seconds") else { continue }
+            lastEvaluated[deviceID] = (LinkEstimate(deviceID: deviceID, uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: downlink, rttSeconds: rtt,
+                                                    computeFLOPs: evaluated.double(row, "evaluated_compute_flops"),
+                                                    memoryBytes: evaluated.double(row, "evaluated_memory_bytes"), samples: 0, measuredAt: Date()),
+                                       try evaluated.require(row, "registered_flops", evaluated.double))
+        }
+        var memoryMoved = Set<String>(), linkMoved = Set<String>()
+        for checkpoint in checkpoints {
+            guard let last = lastEvaluated[checkpoint.deviceID],
+                  thresholds.moved(from: last.estimate, to: checkpoint, registeredFLOPs: last.registeredFLOPs) else { continue }
+            if thresholds.memoryMoved(from: last.estimate, to: checkpoint) {
+                memoryMoved.insert(checkpoint.deviceID)
+            } else {
+                linkMoved.insert(checkpoint.deviceID)
+            }
+        }
+        linkMoved.subtract(memoryMoved)
+        for (devices, reason) in [(memoryMoved, PlanReason.memoryChange), (linkMoved, PlanReason.telemetryChange)] where !devices.isEmpty {
+            try connection.query("""
+                UPDATE planning_state SET requested_reason = $2, requested_at = now()
+                WHERE device_id = ANY($1::text[]) AND requested_reason IS NULL
+                """, [PostgresValue.textArray(Array(devices).sorted()), reason.rawValue])
+        }
     }
 
     /// Stores samples as they are (partitions created, rows in with COPY) without checking devices
