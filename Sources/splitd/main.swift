@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SplitBench
 import SplitCore
 import SplitServer
 import SplitStore

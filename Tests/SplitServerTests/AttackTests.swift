@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import SplitPush
 import SplitStore
+import SplitSupport
 import SplitTestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SplitBench
 import SplitCore
 @testable import SplitServer
 import SplitStore

@@ -6,6 +6,7 @@ import SplitCore
 import SplitPush
 @testable import SplitServer
 @testable import SplitStore
+import SplitSupport
 import Testing
 
 /// The HTTP API in process, on the in-memory store: every route's answers and error mapping

@@ -1,6 +1,7 @@
 import Foundation
 import SplitCore
 @testable import SplitStore
+import SplitSupport
 import SplitTestSupport
 import Testing
 

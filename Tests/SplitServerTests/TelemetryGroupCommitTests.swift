@@ -6,6 +6,7 @@ import SplitCore
 import SplitPush
 @testable import SplitServer
 @testable import SplitStore
+import SplitSupport
 import Testing
 
 /// Group commit and the token cache through the router, in process: concurrent devices posting

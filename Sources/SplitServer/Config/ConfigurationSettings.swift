@@ -6,22 +6,22 @@ import SplitStore
 
 /// One setting of `ServerConfiguration`: its variable, its flag, its default and meaning, and
 /// how its text is parsed into the configuration.
-public struct ConfigurationSetting: Sendable {
+package struct ConfigurationSetting: Sendable {
     /// The environment variable (`SPLITD_PLAN_INTERVAL`).
-    public let variable: String
+    package let variable: String
     /// What it is for, one line.
-    public let help: String
+    package let help: String
     /// The default, as a person would write it.
-    public let defaultValue: String
+    package let defaultValue: String
     let apply: @Sendable (String, inout ServerConfiguration) throws -> Void
 
     /// The matching flag: the variable without `SPLITD_`, lower-case, `-` for `_` (`--plan-interval`).
-    public var flag: String { "--" + variable.dropFirst("SPLITD_".count).lowercased().replacingOccurrences(of: "_", with: "-") }
+    package var flag: String { "--" + variable.dropFirst("SPLITD_".count).lowercased().replacingOccurrences(of: "_", with: "-") }
 }
 
 extension ServerConfiguration {
     /// Every setting splitd reads, in the order README and `--help` list them.
-    public static let settings: [ConfigurationSetting] = [
+    package static let settings: [ConfigurationSetting] = [
         text("SPLITD_DATABASE_URL", "unset", "postgres://user:pass@host:port/db?sslmode=... or a libpq string; unset starts the embedded cluster") { text, configuration in
             guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") || text.contains("=") else {
                 throw ConfigurationError("SPLITD_DATABASE_URL", "must be a postgres:// URL or a libpq connection string")
@@ -137,10 +137,10 @@ extension ServerConfiguration {
     static let retryDelayRange = ValueRange("retry delay", unit: "s", 0...7 * 86_400, allowsZero: true)
     static let durationRange = ValueRange("duration", unit: "s", 1e-3...7 * 86_400)
     /// A minute to a hundred years (about forever).
-    static let deliveryRetentionRange = ValueRange("retention", unit: "s", 60...36_500 * 86_400)
+    package static let deliveryRetentionRange = ValueRange("retention", unit: "s", 60...36_500 * 86_400)
 
     /// The setting named `variable`.
-    public static func setting(_ variable: String) -> ConfigurationSetting? { settings.first { $0.variable == variable } }
+    package static func setting(_ variable: String) -> ConfigurationSetting? { settings.first { $0.variable == variable } }
 
     private static func text(_ variable: String, _ defaultValue: String, _ help: String,
                              _ apply: @escaping @Sendable (String, inout ServerConfiguration) throws -> Void) -> ConfigurationSetting {

@@ -8,8 +8,8 @@ import Synchronization
 /// They are registered on the Prometheus registry directly (with help text) rather than through
 /// the swift-metrics facade, whose handlers carry no help; the facade is still bootstrapped onto
 /// the same registry for libraries that report through it.
-public final class ServerMetrics: Sendable {
-    public let registry: PrometheusCollectorRegistry
+package final class ServerMetrics: Sendable {
+    package let registry: PrometheusCollectorRegistry
     private let plansComputed: Prometheus.Counter
     private let plansStored: Prometheus.Counter
     private let planFailures: Prometheus.Counter
@@ -39,7 +39,7 @@ public final class ServerMetrics: Sendable {
     }()
 
     /// The process-wide metrics (the metrics system can be bootstrapped once per process).
-    public static let shared = ServerMetrics()
+    package static let shared = ServerMetrics()
 
     private init() {
         let registry = Self.bootstrap
@@ -107,5 +107,5 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The Prometheus text exposition.
-    public func exposition() -> String { registry.emitToString() }
+    package func exposition() -> String { registry.emitToString() }
 }

@@ -2,11 +2,11 @@ import Foundation
 import SplitCore
 
 /// SQL for `telemetry` (partitioned by day) and `link_estimates`.
-public enum TelemetryRepository {
+package enum TelemetryRepository {
     /// Stores a batch all-or-nothing: every device must exist and be active; partitions for the
     /// batch's days are created; rows go in with COPY; link estimates are updated. Returns the count.
     @discardableResult
-    public static func ingest(_ samples: [TelemetrySample], smoothing: LinkSmoothing = LinkSmoothing(),
+    package static func ingest(_ samples: [TelemetrySample], smoothing: LinkSmoothing = LinkSmoothing(),
                               thresholds: ReplanThresholds = ReplanThresholds(), connection: PostgresConnection) throws -> Int {
         guard !samples.isEmpty else { return 0 }
         switch try ingest(batches: [TelemetryBatch(samples: samples)], smoothing: smoothing, thresholds: thresholds, connection: connection)[0] {
@@ -25,7 +25,7 @@ public enum TelemetryRepository {
     /// marked for re-planning if its estimate after *any* of the batches moved beyond the
     /// thresholds, as it would have been by that batch's own transaction. Returns one outcome per
     /// batch.
-    public static func ingest(batches: [TelemetryBatch], smoothing: LinkSmoothing = LinkSmoothing(),
+    package static func ingest(batches: [TelemetryBatch], smoothing: LinkSmoothing = LinkSmoothing(),
                               thresholds: ReplanThresholds = ReplanThresholds(), connection: PostgresConnection) throws -> [TelemetryBatchOutcome] {
         var distinct = Set<String>()
         for batch in batches { for sample in batch.samples { distinct.insert(sample.deviceID) } }
@@ -157,7 +157,7 @@ public enum TelemetryRepository {
     /// or touching link estimates: the storage path of `ingest`, and a bulk path for backfilling
     /// historical telemetry.
     @discardableResult
-    public static func append(_ samples: [TelemetrySample], connection: PostgresConnection) throws -> Int {
+    package static func append(_ samples: [TelemetrySample], connection: PostgresConnection) throws -> Int {
         guard !samples.isEmpty else { return 0 }
         var earliest = samples[0].measuredAt, latest = earliest
         for sample in samples {
@@ -193,20 +193,20 @@ public enum TelemetryRepository {
 
     /// Creates the daily partitions covering `from`...`to` (UTC days); returns how many were new.
     @discardableResult
-    public static func ensurePartitions(from: Date, to: Date, connection: PostgresConnection) throws -> Int {
+    package static func ensurePartitions(from: Date, to: Date, connection: PostgresConnection) throws -> Int {
         try connection.query("SELECT splitd_ensure_telemetry_partitions($1::timestamptz::date, $2::timestamptz::date) AS created",
                              [from, to]).int(0, "created") ?? 0
     }
 
     /// Drops partitions whose day ended more than `keepDays` days ago; returns their names.
     @discardableResult
-    public static func dropPartitions(keepDays: Int, connection: PostgresConnection) throws -> [String] {
+    package static func dropPartitions(keepDays: Int, connection: PostgresConnection) throws -> [String] {
         let result = try connection.query("SELECT splitd_drop_telemetry_partitions($1) AS dropped", [keepDays])
         return (0..<result.rowCount).compactMap { result.string($0, "dropped") }
     }
 
     /// Names of the existing telemetry partitions, oldest first.
-    public static func partitions(connection: PostgresConnection) throws -> [String] {
+    package static func partitions(connection: PostgresConnection) throws -> [String] {
         let result = try connection.query("""
             SELECT inhrelid::regclass::text AS name FROM pg_inherits WHERE inhparent = 'telemetry'::regclass ORDER BY 1
             """)
@@ -214,7 +214,7 @@ public enum TelemetryRepository {
     }
 
     /// Link estimates of `deviceIDs` (every device when nil).
-    public static func estimates(deviceIDs: [String]? = nil, forUpdate: Bool = false, connection: PostgresConnection) throws -> [LinkEstimate] {
+    package static func estimates(deviceIDs: [String]? = nil, forUpdate: Bool = false, connection: PostgresConnection) throws -> [LinkEstimate] {
         // Two statements, not "$1 IS NULL OR ...": a generic prepared plan for that form cannot
         // use the primary key and scans every estimate against the whole array.
         let columns = "e.device_id, e.uplink_bps, e.downlink_bps, e.rtt_seconds, e.compute_flops, e.memory_bytes, e.samples, e.measured_at"

@@ -34,9 +34,9 @@ extension APIRoutes {
 }
 
 /// The bundled OpenAPI document: the API's contract.
-public enum OpenAPIDocument {
+package enum OpenAPIDocument {
     /// Its text, or nil when the resource is missing.
-    public static let text: String? = {
+    package static let text: String? = {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else { return nil }
         return try? String(contentsOf: url, encoding: .utf8)
     }()
