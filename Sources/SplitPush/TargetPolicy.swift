@@ -67,7 +67,8 @@ package struct TargetPolicy: Sendable, Equatable {
                 throw WebhookError.forbiddenTarget("only https callbacks are allowed (add '\(host)' to SPLITD_WEBHOOK_ALLOW to permit it)")
             }
             if let privateAddress = addresses.first(where: { !$0.isPublic }) {
-                throw WebhookError.forbiddenTarget("'\(host)' resolves to non-public address \(privateAddress) (add it to SPLITD_WEBHOOK_ALLOW to permit it)")
+                throw WebhookError.forbiddenTarget(
+                    "'\(host)' resolves to non-public address \(privateAddress) (add it to SPLITD_WEBHOOK_ALLOW to permit it)")
             }
         }
         return Target(url: url, host: host, port: port, address: first.description)

@@ -155,7 +155,8 @@ private final class Engine: @unchecked Sendable {
             lock.unlock()
             for transfer in incoming {
                 guard let easy = curl_easy_init() else {
-                    transfer.continuation.resume(returning: WebhookOutcome(statusCode: nil, error: "cannot create a curl handle", retryAfter: nil, seconds: 0))
+                    transfer.continuation.resume(returning: WebhookOutcome(statusCode: nil, error: "cannot create a curl handle", retryAfter: nil,
+                                                                           seconds: 0))
                     continue
                 }
                 configure(easy, transfer)
@@ -167,7 +168,8 @@ private final class Engine: @unchecked Sendable {
                 for (easy, transfer) in active {
                     curl_multi_remove_handle(multi, easy)
                     curl_easy_cleanup(easy)
-                    transfer.continuation.resume(returning: WebhookOutcome(statusCode: nil, error: "webhook client shut down", retryAfter: nil, seconds: 0))
+                    transfer.continuation.resume(returning: WebhookOutcome(statusCode: nil, error: "webhook client shut down", retryAfter: nil,
+                                                                           seconds: 0))
                 }
                 stopped.signal()
                 return
@@ -176,7 +178,8 @@ private final class Engine: @unchecked Sendable {
             curl_multi_perform(multi, &running)
             var remaining: Int32 = 0
             while let message = curl_multi_info_read(multi, &remaining) {
-                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle, let transfer = active.removeValue(forKey: easy) else { continue }
+                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
+                      let transfer = active.removeValue(forKey: easy) else { continue }
                 let result = message.pointee.data.result
                 var status = 0
                 _ = splitd_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)

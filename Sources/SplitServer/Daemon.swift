@@ -84,7 +84,8 @@ package enum Daemon {
         let store = PostgresAPIStore(pool: pool, cache: cache, migrator: migrator, secrets: secrets, smoothing: configuration.smoothing,
                                      thresholds: configuration.replanThresholds)
         return APIDependencies(
-            store: store, auth: Authenticator(adminTokens: adminTokens, store: store, tokens: DeviceTokenCache(ttlSeconds: configuration.tokenCacheSeconds)),
+            store: store, auth: Authenticator(adminTokens: adminTokens, store: store,
+                                              tokens: DeviceTokenCache(ttlSeconds: configuration.tokenCacheSeconds)),
             telemetry: TelemetryCommitter(store: store), metrics: metrics,
             policy: try TargetPolicy(allowList: configuration.webhookAllowList), maximumBodyBytes: configuration.maximumBodyBytes,
             telemetryRetentionDays: configuration.telemetryRetentionDays, logger: logger, modelCache: cache)
@@ -140,7 +141,8 @@ package enum Daemon {
             SystemdNotifier.notify("STOPPING=1")
             await pool.close()
             if let io = error as? IOError, io.errnoCode == EADDRINUSE {
-                throw ConfigurationError("SPLITD_LISTEN", "cannot listen on \(host):\(configuration.listenPort): the address is already in use (another splitd?)")
+                throw ConfigurationError("SPLITD_LISTEN",
+                                         "cannot listen on \(host):\(configuration.listenPort): the address is already in use (another splitd?)")
             }
             logger.error("service group failed", metadata: ["error": "\(error)"])
             throw error

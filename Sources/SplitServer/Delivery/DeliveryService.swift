@@ -148,7 +148,8 @@ package struct DeliveryService: Service {
         if !refused.isEmpty || !busy.isEmpty {
             try await pool.withConnection { [metrics, logger, refused, busy] connection in
                 for (delivery, reason) in refused {
-                    try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: nil, error: reason, retryAt: nil, connection: connection)
+                    try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: nil, error: reason, retryAt: nil,
+                                                      connection: connection)
                     metrics.delivery("refused")
                     logger.error("webhook refused by the SSRF guard; delivery is dead",
                                  metadata: ["device": "\(delivery.deviceID)", "delivery": "\(delivery.id)", "reason": "\(reason)"])
@@ -187,7 +188,8 @@ package struct DeliveryService: Service {
                 if !delivered.isEmpty { metrics.delivery("delivered", count: delivered.count) }
                 for (delivery, outcome) in batch where !outcome.delivered {
                     if outcome.statusCode == 410 {
-                        try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: 410, error: "receiver answered 410 Gone; webhook disabled",
+                        try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: 410,
+                                                          error: "receiver answered 410 Gone; webhook disabled",
                                                           retryAt: nil, connection: connection)
                         try FleetRepository.setWebhookEnabled(deviceID: delivery.deviceID, false, connection: connection)
                         metrics.delivery("gone")

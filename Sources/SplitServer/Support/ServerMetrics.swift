@@ -45,8 +45,10 @@ package final class ServerMetrics: Sendable {
         let registry = Self.bootstrap
         self.registry = registry
         plansComputed = registry.makeCounter(descriptor: Self.name("plans_computed", "total", "Devices evaluated by the planner."))
-        plansStored = registry.makeCounter(descriptor: Self.name("plans_stored", "total", "New plans stored (each replaced a device's current plan or was its first)."))
-        planFailures = registry.makeCounter(descriptor: Self.name("plan_failures", "total", "Devices the planner could not plan (recorded and retried later)."))
+        plansStored = registry.makeCounter(descriptor: Self.name("plans_stored", "total",
+                                                                 "New plans stored (each replaced a device's current plan or was its first)."))
+        planFailures = registry.makeCounter(descriptor: Self.name("plan_failures", "total",
+                                                                  "Devices the planner could not plan (recorded and retried later)."))
         infeasibleDevices = registry.makeCounter(descriptor: Self.name("infeasible_evaluations", "total",
                                                                        "Evaluations that found no split fitting the device's memory limit."))
         // Plans take microseconds: buckets from 1 µs to 10 ms.
@@ -84,7 +86,8 @@ package final class ServerMetrics: Sendable {
 
     /// Deliveries by outcome: delivered, retry, dead, gone (410), refused (SSRF guard), superseded.
     func delivery(_ outcome: String, count: Int = 1) {
-        registry.makeCounter(descriptor: Self.name("webhook_deliveries", "total", "Webhook delivery attempts by outcome."), labels: [("outcome", outcome)])
+        registry.makeCounter(descriptor: Self.name("webhook_deliveries", "total", "Webhook delivery attempts by outcome."), labels: [("outcome",
+                outcome)])
             .increment(by: Int64(count))
     }
 

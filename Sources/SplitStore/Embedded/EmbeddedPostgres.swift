@@ -67,7 +67,8 @@ package final class EmbeddedPostgres: @unchecked Sendable {
         try FileManager.default.createDirectory(at: clusterDirectory, withIntermediateDirectories: true)
         // The socket path must fit in sockaddr_un (107 bytes).
         guard socketDirectory.path.utf8.count + 20 < 107 else {
-            throw EmbeddedPostgresError("state directory path is too long for a unix socket: \(socketDirectory.path) (use a shorter SPLITD_STATE_DIR)")
+            throw EmbeddedPostgresError(
+                "state directory path is too long for a unix socket: \(socketDirectory.path) (use a shorter SPLITD_STATE_DIR)")
         }
         try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
         if let user = runAs {
@@ -75,7 +76,10 @@ package final class EmbeddedPostgres: @unchecked Sendable {
             do {
                 try run("/usr/bin/test", ["-x", clusterDirectory.path], as: user)
             } catch {
-                throw EmbeddedPostgresError("running as root, the embedded PostgreSQL runs as '\(user)', which cannot reach \(clusterDirectory.path); choose a SPLITD_STATE_DIR that user can traverse (e.g. /var/lib/splitd)")
+                throw EmbeddedPostgresError("""
+                    running as root, the embedded PostgreSQL runs as '\(user)', which cannot reach \(clusterDirectory.path); choose a \
+                    SPLITD_STATE_DIR that user can traverse (e.g. /var/lib/splitd)
+                    """)
             }
         }
         if !FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) {
@@ -191,7 +195,10 @@ package final class EmbeddedPostgres: @unchecked Sendable {
     static func unprivilegedUser() throws -> String? {
         guard geteuid() == 0 else { return nil }
         guard getpwnam("postgres") != nil else {
-            throw EmbeddedPostgresError("running as root, the embedded PostgreSQL needs a 'postgres' system user (install the postgresql package) or run splitd as another user")
+            throw EmbeddedPostgresError("""
+                running as root, the embedded PostgreSQL needs a 'postgres' system user (install the postgresql package) or run splitd as another \
+                user
+                """)
         }
         return "postgres"
     }
@@ -207,7 +214,8 @@ package final class EmbeddedPostgres: @unchecked Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
         guard bound == 0 else { throw EmbeddedPostgresError("cannot bind a loopback port") }
-        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0,
+                &length) } }
         guard named == 0 else { throw EmbeddedPostgresError("cannot read the chosen port") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
@@ -218,7 +226,10 @@ package final class EmbeddedPostgres: @unchecked Sendable {
         let (program, programArguments) = user.map { ("/usr/sbin/runuser", ["-u", $0, "--", executable] + arguments) } ?? (executable, arguments)
         let result = try ChildProcess.run(program, programArguments)
         guard result.status == 0 else {
-            throw EmbeddedPostgresError("\((executable as NSString).lastPathComponent) \(arguments.last ?? "") failed (\(result.status)): \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw EmbeddedPostgresError("""
+                \((executable as NSString).lastPathComponent) \(arguments.last ?? "") failed (\(result.status)): \
+                \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))
+                """)
         }
         return result.output
     }
@@ -244,7 +255,8 @@ struct PostgresBinaries {
                 return PostgresBinaries(initdb: initdb, pgCtl: pgCtl)
             }
         }
-        throw EmbeddedPostgresError("PostgreSQL server programs (initdb, pg_ctl) not found; install the 'postgresql' package (ops/install-deps) or set SPLITD_PG_BIN")
+        throw EmbeddedPostgresError(
+            "PostgreSQL server programs (initdb, pg_ctl) not found; install the 'postgresql' package (ops/install-deps) or set SPLITD_PG_BIN")
     }
 }
 

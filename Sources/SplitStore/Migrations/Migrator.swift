@@ -57,7 +57,8 @@ package struct Migration: Sendable, Equatable {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), isDirectory.boolValue { return candidate }
         }
-        throw MigrationError("migrations directory not found (looked in \(candidates.map(\.path).joined(separator: ", "))); set SPLITD_MIGRATIONS_DIR")
+        throw MigrationError(
+            "migrations directory not found (looked in \(candidates.map(\.path).joined(separator: ", "))); set SPLITD_MIGRATIONS_DIR")
     }
 }
 
@@ -108,7 +109,8 @@ package struct Migrator: Sendable {
                                          [migration.version, migration.name, migration.checksum])
                 }
             } catch let error as PostgresError {
-                throw MigrationError("migration \(String(format: "%04d", migration.version))_\(migration.name).sql failed and was rolled back: \(error)")
+                throw MigrationError(
+                    "migration \(String(format: "%04d", migration.version))_\(migration.name).sql failed and was rolled back: \(error)")
             }
             applied.append(migration.version)
         }
@@ -126,16 +128,26 @@ package struct Migrator: Sendable {
             let checksum = try rows.require(row, "checksum", rows.string)
             let name = rows.string(row, "name") ?? "?"
             guard let migration = migrations.first(where: { $0.version == version }) else {
-                throw MigrationError("the database has migration \(String(format: "%04d", version))_\(name), which this splitd does not know: the database is ahead of the binary; upgrade splitd")
+                throw MigrationError("""
+                    the database has migration \(String(format: "%04d", version))_\(name), which this splitd does not know: the database is ahead \
+                    of the binary; upgrade splitd
+                    """)
             }
             guard migration.checksum == checksum else {
-                throw MigrationError("migration \(String(format: "%04d", version))_\(migration.name).sql was changed after it was applied (checksum \(checksum.prefix(12))… in the database, \(migration.checksum.prefix(12))… on disk); restore the file and add a new migration instead")
+                throw MigrationError("""
+                    migration \(String(format: "%04d", version))_\(migration.name).sql was changed after it was applied (checksum \
+                    \(checksum.prefix(12))… in the database, \(migration.checksum.prefix(12))… on disk); restore the file and add a new migration \
+                    instead
+                    """)
             }
             applied.append(version)
         }
         let pending = migrations.map(\.version).filter { !applied.contains($0) }
         if let first = pending.first, let last = applied.last, first < last {
-            throw MigrationError("migration \(String(format: "%04d", first)) is older than applied migration \(String(format: "%04d", last)); migrations must be added in order")
+            throw MigrationError("""
+                migration \(String(format: "%04d", first)) is older than applied migration \(String(format: "%04d", last)); migrations must be \
+                added in order
+                """)
         }
         return Status(applied: applied, pending: pending)
     }

@@ -48,7 +48,8 @@ package enum FleetRepository {
 
     /// Registers a device and returns its one-time credentials. The model must exist (and the
     /// pinned version, if any), and so must the edge server.
-    package static func registerDevice(id: String, settings: DeviceSettings, secrets: SecretBox, connection: PostgresConnection) throws -> DeviceCredentials {
+    package static func registerDevice(id: String, settings: DeviceSettings, secrets: SecretBox,
+                                       connection: PostgresConnection) throws -> DeviceCredentials {
         let credentials = DeviceCredentials(
             token: "sdt_" + SecureRandom.token(bytes: 32), webhookSecret: SecureRandom.webhookSecret())
         let sealedSecret = try secrets.seal(credentials.webhookSecret)
@@ -187,7 +188,8 @@ package enum FleetRepository {
             guard result.rowCount == 1 else { throw StoreError(.notFound, field: "id", "device '\(deviceID)' does not exist") }
             let tokenValidUntil = token ? result.date(0, "previous_token_expires_at") : nil
             let secretValidUntil = webhookSecret ? result.date(0, "previous_secret_expires_at") : nil
-            for (credential, rotated, until) in [("token", token, tokenValidUntil), ("webhook_secret", webhookSecret, secretValidUntil)] where rotated {
+            for (credential, rotated, until) in [("token", token, tokenValidUntil), ("webhook_secret", webhookSecret,
+                                                                                     secretValidUntil)] where rotated {
                 try connection.query("""
                     INSERT INTO credential_rotations (device_id, credential, rotated_by, previous_valid_until) VALUES ($1, $2, $3, $4)
                     """, [deviceID, credential, rotatedBy, until.map { PostgresValue.timestamp($0) } ?? .null])

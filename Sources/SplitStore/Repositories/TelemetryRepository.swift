@@ -47,7 +47,10 @@ package enum TelemetryRepository {
                     outcomes.append(.tokenRevoked)
                 } else if let index = batch.samples.firstIndex(where: { tokens[$0.deviceID] == nil }) {
                     outcomes.append(.refused(StoreError(.invalid, field: "samples[\(index)].device",
-                                                        "unknown or inactive device '\(batch.samples[index].deviceID)'; nothing from this batch was stored")))
+                                                        """
+                                                        unknown or inactive device '\(batch.samples[index].deviceID)'; nothing from this batch was \
+                                                        stored
+                                                        """)))
                 } else {
                     outcomes.append(.stored(batch.samples.count))
                     if !batch.samples.isEmpty { accepted.append(batch) }
@@ -96,7 +99,8 @@ package enum TelemetryRepository {
         var deviceIDs: [String] = []
         var seen = Set<String>()
         for batch in batches { for sample in batch.samples where seen.insert(sample.deviceID).inserted { deviceIDs.append(sample.deviceID) } }
-        var estimates = Dictionary(uniqueKeysWithValues: try estimates(deviceIDs: deviceIDs, forUpdate: true, connection: connection).map { ($0.deviceID, $0) })
+        var estimates = Dictionary(uniqueKeysWithValues: try estimates(deviceIDs: deviceIDs, forUpdate: true,
+                                                                       connection: connection).map { ($0.deviceID, $0) })
         // The estimate of each device after each batch that touched it: what that batch's own
         // transaction would have compared with the thresholds.
         var checkpoints: [LinkEstimate] = []
@@ -116,7 +120,8 @@ package enum TelemetryRepository {
         }
         let updated = deviceIDs.compactMap { estimates[$0] }
         try connection.query("""
-            INSERT INTO link_estimates (device_id, uplink_bps, downlink_bps, rtt_seconds, compute_flops, samples, measured_at, memory_bytes, updated_at)
+            INSERT INTO link_estimates (device_id, uplink_bps, downlink_bps, rtt_seconds, compute_flops, samples, measured_at, memory_bytes,
+                                        updated_at)
             SELECT * , now() FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::int8[], $7::timestamptz[],
                                          $8::float8[])
             ON CONFLICT (device_id) DO UPDATE SET uplink_bps = excluded.uplink_bps, downlink_bps = excluded.downlink_bps,
@@ -148,7 +153,8 @@ package enum TelemetryRepository {
                    OR (e.memory_bytes IS NOT NULL AND (s.evaluated_memory_bytes IS NULL OR abs(ln(e.memory_bytes / s.evaluated_memory_bytes)) > $10)))
             """, [PostgresValue.textArray(checkpoints.map(\.deviceID)), PostgresValue.doubleArray(checkpoints.map(\.uplinkBitsPerSecond)),
                   PostgresValue.doubleArray(checkpoints.map(\.downlinkBitsPerSecond)), PostgresValue.doubleArray(checkpoints.map(\.rttSeconds)),
-                  PostgresValue.optionalDoubleArray(checkpoints.map(\.computeFLOPs)), PostgresValue.optionalDoubleArray(checkpoints.map(\.memoryBytes)),
+                  PostgresValue.optionalDoubleArray(checkpoints.map(\.computeFLOPs)),
+                  PostgresValue.optionalDoubleArray(checkpoints.map(\.memoryBytes)),
                   log1p(thresholds.relativeRateChange), PlanReason.telemetryChange.rawValue, thresholds.rttChangeSeconds,
                   log1p(thresholds.relativeMemoryChange), PlanReason.memoryChange.rawValue, log1p(thresholds.relativeComputeChange)])
     }
@@ -174,7 +180,10 @@ package enum TelemetryRepository {
     @discardableResult
     private static func copy(_ samples: [TelemetrySample], connection: PostgresConnection) throws -> Int {
         try connection.copyInBinary(
-            "COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops, memory_bytes) FROM STDIN WITH (FORMAT binary)"
+            """
+            COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops, memory_bytes) FROM STDIN WITH (FORMAT \
+            binary)
+            """
         ) { writer in
             for sample in samples {
                 writer.beginRow()
@@ -233,7 +242,9 @@ package enum TelemetryRepository {
                 uplinkBitsPerSecond: try result.require(row, "uplink_bps", result.double),
                 downlinkBitsPerSecond: try result.require(row, "downlink_bps", result.double),
                 rttSeconds: try result.require(row, "rtt_seconds", result.double), computeFLOPs: result.double(row, "compute_flops"),
-                memoryBytes: result.double(row, "memory_bytes"), samples: try result.require(row, "samples", result.int), measuredAt: try result.require(row, "measured_at", result.date))
+                memoryBytes: result.double(row, "memory_bytes"), samples: try result.require(row, "samples",
+                                                                                             result.int), measuredAt: try result.require(row,
+                                                                                                     "measured_at", result.date))
         }
     }
 }

@@ -13,7 +13,8 @@ extension APIRoutes {
             do {
                 let status = try await api.store.schemaStatus()
                 guard status.pending.isEmpty else {
-                    return EditedResponse(status: .serviceUnavailable, response: Responses.Readiness(status: "migrations pending", pending: status.pending))
+                    return EditedResponse(status: .serviceUnavailable, response: Responses.Readiness(status: "migrations pending",
+                            pending: status.pending))
                 }
                 return EditedResponse(response: Responses.Readiness(status: "ready", schemaVersion: status.applied.last ?? 0))
             } catch {
