@@ -4,12 +4,9 @@ import PackageDescription
 let package = Package(
     name: "splitd",
     platforms: [.macOS(.v14)],
+    // What users get: the two executables. The modules are internal to this package (their
+    // shared declarations are `package`; SplitCore, SplitImport and SplitSim keep `public` API).
     products: [
-        .library(name: "SplitCore", targets: ["SplitCore"]),
-        .library(name: "SplitSim", targets: ["SplitSim"]),
-        .library(name: "SplitStore", targets: ["SplitStore"]),
-        .library(name: "SplitPush", targets: ["SplitPush"]),
-        .library(name: "SplitImport", targets: ["SplitImport"]),
         .executable(name: "splitctl", targets: ["splitctl"]),
         .executable(name: "splitd", targets: ["splitd"]),
     ],
@@ -27,7 +24,7 @@ let package = Package(
     targets: [
         // Pure planning: graphs, cost model, max-flow, planners. No I/O.
         .target(name: "SplitCore"),
-        // Small shared helpers: hex, secure random tokens, constant-time comparison.
+        // Small shared helpers: hex, secure random tokens, constant-time comparison, RFC 3339 timestamps.
         .target(name: "SplitSupport"),
         // Model import: ONNX (own protobuf wire reader) and PipeDream profiles to splitgraph/1. No I/O.
         .target(name: "SplitImport", dependencies: ["SplitCore"]),
@@ -54,38 +51,56 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Resources/openapi.yaml")]),
+        // Throughput benchmarks of the store and the services (`splitd bench ...`); not part of the daemon.
+        .target(
+            name: "SplitBench",
+            dependencies: [
+                "SplitCore", "SplitStore", "SplitPush", "SplitServer", "SplitSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
         .executableTarget(
             name: "splitd",
-            dependencies: ["SplitServer", "SplitStore", "SplitCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "SplitServer", "SplitBench", "SplitStore", "SplitCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "splitctl",
             dependencies: ["SplitCore", "SplitSim", "SplitImport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Seeded corruptions of user input (bytes and JSON) shared by the decoders' fuzz tests.
         .target(name: "SplitFuzzSupport", dependencies: ["SplitCore"], path: "Tests/SplitFuzzSupport"),
         .testTarget(name: "SplitCoreTests", dependencies: ["SplitCore", "SplitFuzzSupport"]),
+        .testTarget(name: "SplitSupportTests", dependencies: ["SplitSupport"]),
         .testTarget(name: "SplitSimTests", dependencies: ["SplitSim", "SplitCore", "SplitFuzzSupport"]),
         .testTarget(name: "SplitImportTests", dependencies: ["SplitImport", "SplitCore", "SplitFuzzSupport"], exclude: ["Fixtures"]),
         .target(
             name: "SplitTestSupport",
-            dependencies: ["SplitStore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: [
+                "SplitStore",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
             path: "Tests/SplitTestSupport"),
         .testTarget(name: "SplitStoreTests", dependencies: ["SplitStore", "SplitCore", "SplitTestSupport"]),
-        .testTarget(
-            name: "SplitPushTests",
-            dependencies: ["SplitPush", "SplitTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "SplitPushTests", dependencies: ["SplitPush", "SplitTestSupport"]),
+        // The executables are dependencies (never imported) so that the tests that run them find them built.
         .testTarget(
             name: "SplitServerTests",
             dependencies: [
-                "SplitStore", "SplitCore", "SplitPush", "SplitServer", "SplitTestSupport", "SplitFuzzSupport", "splitd", "splitctl",
+                "SplitStore", "SplitCore", "SplitPush", "SplitServer", "SplitBench", "SplitSupport", "SplitTestSupport", "SplitFuzzSupport", "splitd", "splitctl",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "SplitCTLTests", dependencies: ["splitctl"]),
     ],

@@ -1,23 +1,23 @@
 import Foundation
 
 /// When failed deliveries are tried again: delays after attempt 1, 2, ..., then dead.
-public struct RetrySchedule: Sendable, Equatable {
+package struct RetrySchedule: Sendable, Equatable {
     /// Delay after each failed attempt; after the last, the delivery is dead.
-    public var delays: [TimeInterval]
+    package var delays: [TimeInterval]
     /// Random spread, as a fraction (0.2 = ±20%), so retries from many devices do not align.
-    public var jitter: Double
+    package var jitter: Double
 
     /// 5 s, 30 s, 2 min, 10 min, 1 h, 6 h: seven attempts over about 7 hours, then dead.
-    public static let standard = RetrySchedule(delays: [5, 30, 120, 600, 3600, 21_600], jitter: 0.2)
+    package static let standard = RetrySchedule(delays: [5, 30, 120, 600, 3600, 21_600], jitter: 0.2)
 
-    public init(delays: [TimeInterval], jitter: Double = 0.2) {
+    package init(delays: [TimeInterval], jitter: Double = 0.2) {
         self.delays = delays
         self.jitter = jitter
     }
 
     /// When to try again after failed attempt number `attempt` (1-based), or nil when done.
     /// A `Retry-After` from the receiver is honoured when it asks for more time.
-    public func nextAttempt(after attempt: Int, now: Date = Date(), retryAfter: TimeInterval? = nil) -> Date? {
+    package func nextAttempt(after attempt: Int, now: Date = Date(), retryAfter: TimeInterval? = nil) -> Date? {
         guard attempt >= 1 && attempt <= delays.count else { return nil }
         let base = delays[attempt - 1]
         let spread = jitter > 0 ? Double.random(in: (1 - jitter)...(1 + jitter)) : 1
@@ -28,7 +28,7 @@ public struct RetrySchedule: Sendable, Equatable {
 }
 
 /// Parses a `Retry-After` header: delay seconds or an HTTP date.
-public func parseRetryAfter(_ value: String, now: Date = Date()) -> TimeInterval? {
+package func parseRetryAfter(_ value: String, now: Date = Date()) -> TimeInterval? {
     let trimmed = value.trimmingCharacters(in: .whitespaces)
     if let seconds = Double(trimmed), seconds >= 0 { return seconds }
     let formatter = DateFormatter()

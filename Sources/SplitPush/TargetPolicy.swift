@@ -7,13 +7,13 @@ import Foundation
 /// multicast or unspecified addresses. Hosts and CIDR ranges on the allow-list (e.g. `127.0.0.1`,
 /// `10.0.0.0/8`, `receiver.lan`) are exempt from both rules. The resolved address is pinned for
 /// the request, so a DNS answer cannot change between the check and the connection.
-public struct TargetPolicy: Sendable, Equatable {
+package struct TargetPolicy: Sendable, Equatable {
     /// Host names allowed as is (lower-cased).
-    public var allowedHosts: Set<String>
+    package var allowedHosts: Set<String>
     /// Address ranges allowed.
-    public var allowedRanges: [IPRange]
+    package var allowedRanges: [IPRange]
 
-    public init(allowList: [String] = []) throws {
+    package init(allowList: [String] = []) throws {
         var hosts = Set<String>()
         var ranges: [IPRange] = []
         for entry in allowList.map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
@@ -30,19 +30,19 @@ public struct TargetPolicy: Sendable, Equatable {
     }
 
     /// The longest callback URL accepted, bytes.
-    public static let maximumURLLength = 2048
+    package static let maximumURLLength = 2048
 
     /// A vetted target: the URL plus the address to connect to.
-    public struct Target: Sendable, Equatable {
-        public var url: String
-        public var host: String
-        public var port: Int
+    package struct Target: Sendable, Equatable {
+        package var url: String
+        package var host: String
+        package var port: Int
         /// Address curl must use (pinned with CURLOPT_RESOLVE).
-        public var address: String
+        package var address: String
     }
 
     /// Checks `url` and resolves its host; throws `WebhookError` when it may not be called.
-    public func vet(_ url: String) throws -> Target {
+    package func vet(_ url: String) throws -> Target {
         guard url.utf8.count <= Self.maximumURLLength else {
             throw WebhookError.invalidURL("longer than \(Self.maximumURLLength) bytes")
         }
@@ -67,7 +67,8 @@ public struct TargetPolicy: Sendable, Equatable {
                 throw WebhookError.forbiddenTarget("only https callbacks are allowed (add '\(host)' to SPLITD_WEBHOOK_ALLOW to permit it)")
             }
             if let privateAddress = addresses.first(where: { !$0.isPublic }) {
-                throw WebhookError.forbiddenTarget("'\(host)' resolves to non-public address \(privateAddress) (add it to SPLITD_WEBHOOK_ALLOW to permit it)")
+                throw WebhookError.forbiddenTarget(
+                    "'\(host)' resolves to non-public address \(privateAddress) (add it to SPLITD_WEBHOOK_ALLOW to permit it)")
             }
         }
         return Target(url: url, host: host, port: port, address: first.description)
@@ -94,11 +95,11 @@ public struct TargetPolicy: Sendable, Equatable {
 }
 
 /// An IPv4 or IPv6 address as 16 bytes (IPv4 mapped into ::ffff:0:0/96).
-public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
-    public let bytes: [UInt8]
-    public let isIPv4: Bool
+package struct IPAddress: Sendable, Equatable, CustomStringConvertible {
+    package let bytes: [UInt8]
+    package let isIPv4: Bool
 
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 {
             bytes = [UInt8](repeating: 0, count: 10) + [0xFF, 0xFF] + withUnsafeBytes(of: v4.s_addr) { Array($0) }
@@ -131,7 +132,7 @@ public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
         String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    public var description: String {
+    package var description: String {
         if isIPv4 { return bytes[12...].map(String.init).joined(separator: ".") }
         var address = in6_addr()
         withUnsafeMutableBytes(of: &address) { $0.copyBytes(from: bytes) }
@@ -141,7 +142,7 @@ public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Whether the address is globally routable (not loopback, private, link-local, ...).
-    public var isPublic: Bool {
+    package var isPublic: Bool {
         !Self.nonPublicRanges.contains { $0.contains(self) }
     }
 
@@ -158,11 +159,11 @@ public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A CIDR range (`10.0.0.0/8`, `fd00::/8`) or a single address.
-public struct IPRange: Sendable, Equatable {
+package struct IPRange: Sendable, Equatable {
     let base: IPAddress
     let prefixLength: Int
 
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         let parts = text.split(separator: "/", maxSplits: 1)
         guard let base = IPAddress(String(parts[0])) else { return nil }
         let maximum = base.isIPv4 ? 32 : 128
@@ -172,7 +173,7 @@ public struct IPRange: Sendable, Equatable {
         self.prefixLength = base.isIPv4 ? length + 96 : length
     }
 
-    public func contains(_ address: IPAddress) -> Bool {
+    package func contains(_ address: IPAddress) -> Bool {
         var remaining = prefixLength
         for index in 0..<16 where remaining > 0 {
             let bits = min(8, remaining)

@@ -3,13 +3,13 @@ import CCurlShim
 import Foundation
 
 /// One webhook POST to make.
-public struct WebhookRequest: Sendable {
+package struct WebhookRequest: Sendable {
     /// The vetted target (URL and pinned address).
-    public var target: TargetPolicy.Target
-    public var body: Data
-    public var headers: [String: String]
+    package var target: TargetPolicy.Target
+    package var body: Data
+    package var headers: [String: String]
 
-    public init(target: TargetPolicy.Target, body: Data, headers: [String: String]) {
+    package init(target: TargetPolicy.Target, body: Data, headers: [String: String]) {
         self.target = target
         self.body = body
         self.headers = headers
@@ -17,20 +17,20 @@ public struct WebhookRequest: Sendable {
 }
 
 /// What happened to one request.
-public struct WebhookOutcome: Sendable, Equatable {
+package struct WebhookOutcome: Sendable, Equatable {
     /// HTTP status, or nil when no response arrived (connection refused, timeout, ...).
-    public var statusCode: Int?
+    package var statusCode: Int?
     /// Transport error text, when there was one.
-    public var error: String?
+    package var error: String?
     /// The receiver's `Retry-After`, seconds.
-    public var retryAfter: TimeInterval?
+    package var retryAfter: TimeInterval?
     /// Wall time of the request.
-    public var seconds: Double
+    package var seconds: Double
     /// Whether the request ran out of time (the receiver is slow or does not answer).
-    public var timedOut = false
+    package var timedOut = false
 
     /// Only 2xx counts as delivered.
-    public var delivered: Bool { statusCode.map { (200..<300).contains($0) } ?? false }
+    package var delivered: Bool { statusCode.map { (200..<300).contains($0) } ?? false }
 }
 
 /// Sends webhooks concurrently with the libcurl multi interface, each request finishing on its
@@ -41,17 +41,17 @@ public struct WebhookOutcome: Sendable, Equatable {
 /// time (`curl_multi_wakeup`). Redirects are never followed, only http(s) is spoken, every
 /// request has a total timeout, and the address vetted by `TargetPolicy` is pinned
 /// (`CURLOPT_RESOLVE`).
-public final class WebhookClient: Sendable {
+package final class WebhookClient: Sendable {
     private let engine: Engine
     /// Value of the User-Agent header.
-    public let userAgent: String
+    package let userAgent: String
     /// The default total time allowed per request, seconds.
-    public let timeoutSeconds: Double
+    package let timeoutSeconds: Double
 
     /// - Parameters:
     ///   - timeoutSeconds: default total time allowed per request (connect included).
     ///   - maximumConnections: open connections at once across all hosts.
-    public init(timeoutSeconds: Double = 10, maximumConnections: Int = 256, userAgent: String = "splitd-webhooks/1") {
+    package init(timeoutSeconds: Double = 10, maximumConnections: Int = 256, userAgent: String = "splitd-webhooks/1") {
         self.timeoutSeconds = timeoutSeconds
         self.userAgent = userAgent
         engine = Engine(maximumConnections: maximumConnections)
@@ -60,7 +60,7 @@ public final class WebhookClient: Sendable {
     deinit { engine.shutDown() }
 
     /// Sends one request; `timeoutSeconds` overrides the client's default for it.
-    public func send(_ request: WebhookRequest, timeoutSeconds: Double? = nil) async -> WebhookOutcome {
+    package func send(_ request: WebhookRequest, timeoutSeconds: Double? = nil) async -> WebhookOutcome {
         await withCheckedContinuation { continuation in
             engine.submit(Transfer(request: request, timeoutMilliseconds: Int((timeoutSeconds ?? self.timeoutSeconds) * 1000),
                                    userAgent: userAgent, continuation: continuation))
@@ -68,7 +68,7 @@ public final class WebhookClient: Sendable {
     }
 
     /// Sends every request concurrently and returns their outcomes in the same order.
-    public func send(_ requests: [WebhookRequest]) async -> [WebhookOutcome] {
+    package func send(_ requests: [WebhookRequest]) async -> [WebhookOutcome] {
         await withTaskGroup(of: (Int, WebhookOutcome).self) { group in
             for (index, request) in requests.enumerated() { group.addTask { (index, await self.send(request)) } }
             var outcomes = [WebhookOutcome?](repeating: nil, count: requests.count)
@@ -155,7 +155,8 @@ private final class Engine: @unchecked Sendable {
             lock.unlock()
             for transfer in incoming {
                 guard let easy = curl_easy_init() else {
-                    transfer.continuation.resume(returning: WebhookOutcome(statusCode: nil, error: "cannot create a curl handle", retryAfter: nil, seconds: 0))
+                    transfer.continuation.resume(returning: WebhookOutcome(statusCode: nil, error: "cannot create a curl handle", retryAfter: nil,
+                                                                           seconds: 0))
                     continue
                 }
                 configure(easy, transfer)
@@ -167,7 +168,8 @@ private final class Engine: @unchecked Sendable {
                 for (easy, transfer) in active {
                     curl_multi_remove_handle(multi, easy)
                     curl_easy_cleanup(easy)
-                    transfer.continuation.resume(returning: WebhookOutcome(statusCode: nil, error: "webhook client shut down", retryAfter: nil, seconds: 0))
+                    transfer.continuation.resume(returning: WebhookOutcome(statusCode: nil, error: "webhook client shut down", retryAfter: nil,
+                                                                           seconds: 0))
                 }
                 stopped.signal()
                 return
@@ -176,7 +178,8 @@ private final class Engine: @unchecked Sendable {
             curl_multi_perform(multi, &running)
             var remaining: Int32 = 0
             while let message = curl_multi_info_read(multi, &remaining) {
-                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle, let transfer = active.removeValue(forKey: easy) else { continue }
+                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
+                      let transfer = active.removeValue(forKey: easy) else { continue }
                 let result = message.pointee.data.result
                 var status = 0
                 _ = splitd_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)

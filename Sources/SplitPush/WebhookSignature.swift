@@ -4,9 +4,9 @@ import SplitSupport
 
 /// Standard Webhooks signatures: `webhook-signature: v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`
 /// with `key` the base64-decoded part of a `whsec_...` secret.
-public enum WebhookSignature {
+package enum WebhookSignature {
     /// The signing key of a `whsec_` secret (the raw bytes of its base64 part).
-    public static func key(fromSecret secret: String) throws -> SymmetricKey {
+    package static func key(fromSecret secret: String) throws -> SymmetricKey {
         let encoded = secret.hasPrefix("whsec_") ? String(secret.dropFirst(6)) : secret
         guard let bytes = Data(base64Encoded: encoded), !bytes.isEmpty else {
             throw WebhookError.invalidSecret
@@ -15,7 +15,7 @@ public enum WebhookSignature {
     }
 
     /// The `webhook-signature` header value for a message.
-    public static func sign(id: String, timestamp: Int, body: Data, secret: String) throws -> String {
+    package static func sign(id: String, timestamp: Int, body: Data, secret: String) throws -> String {
         var signed = Data("\(id).\(timestamp).".utf8)
         signed.append(body)
         let mac = HMAC<SHA256>.authenticationCode(for: signed, using: try key(fromSecret: secret))
@@ -24,7 +24,7 @@ public enum WebhookSignature {
 
     /// Whether `header` (one or more space-separated `v1,<sig>`) signs the message, and the
     /// timestamp is within `tolerance` of `now` (replay protection, as receivers should check).
-    public static func verify(header: String, id: String, timestamp: Int, body: Data, secret: String,
+    package static func verify(header: String, id: String, timestamp: Int, body: Data, secret: String,
                               now: Date = Date(), tolerance: TimeInterval = 300) -> Bool {
         guard abs(now.timeIntervalSince1970 - Double(timestamp)) <= tolerance,
               let expected = try? sign(id: id, timestamp: timestamp, body: body, secret: secret) else { return false }
@@ -33,13 +33,13 @@ public enum WebhookSignature {
 }
 
 /// Failures preparing a webhook.
-public enum WebhookError: Error, Equatable, CustomStringConvertible, Sendable {
+package enum WebhookError: Error, Equatable, CustomStringConvertible, Sendable {
     case invalidSecret
     case invalidURL(String)
     case forbiddenTarget(String)
     case invalidAllowListEntry(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidSecret: return "webhook secret is not whsec_<base64>"
         case .invalidURL(let reason): return "invalid callback URL: \(reason)"

@@ -10,10 +10,10 @@ import SplitSupport
 
 /// The splitd daemon: HTTP API, fleet planning, webhook delivery and maintenance as one service
 /// group with graceful shutdown on SIGTERM/SIGINT.
-public enum Daemon {
+package enum Daemon {
     /// Resolves the database: the configured URL, or the embedded cluster under the state directory
     /// (started now; returned so it can be stopped on shutdown).
-    public static func database(_ configuration: ServerConfiguration, logger: Logger) throws -> (url: String, embedded: EmbeddedPostgres?) {
+    package static func database(_ configuration: ServerConfiguration, logger: Logger) throws -> (url: String, embedded: EmbeddedPostgres?) {
         if let url = configuration.databaseURL { return (url, nil) }
         try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o711])
@@ -24,7 +24,7 @@ public enum Daemon {
     }
 
     /// Applies (or, with auto-migrate off, checks) migrations; throws with a clear message on drift.
-    public static func migrate(url: String, apply: Bool, directory: String?, logger: Logger) throws -> Migrator {
+    package static func migrate(url: String, apply: Bool, directory: String?, logger: Logger) throws -> Migrator {
         let migrator = Migrator(migrations: try Migration.load(from: try Migration.defaultDirectory(configured: directory)))
         let connection = try PostgresConnection(url: url)
         defer { connection.close() }
@@ -42,7 +42,7 @@ public enum Daemon {
 
     /// The admin tokens: configured, or (loopback-only listeners) one generated once and kept in
     /// the state directory with mode 0600.
-    public static func adminTokens(_ configuration: ServerConfiguration, logger: Logger) throws -> [String] {
+    package static func adminTokens(_ configuration: ServerConfiguration, logger: Logger) throws -> [String] {
         if !configuration.adminTokens.isEmpty { return configuration.adminTokens }
         return [try generatedAdminToken(configuration, logger: logger)]
     }
@@ -54,8 +54,7 @@ public enum Daemon {
             return existing
         }
         try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true)
-        var generator = SystemRandomNumberGenerator()
-        let token = "sda_" + Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let token = "sda_" + Hex.encode(SecureRandom.bytes(32))
         _ = FileManager.default.createFile(atPath: file.path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
         logger.notice("generated an admin token (loopback-only listener)", metadata: ["file": "\(file.path)"])
         return token
@@ -64,7 +63,7 @@ public enum Daemon {
     /// The box that encrypts stored webhook secrets: its key from `SPLITD_SECRET_KEY`, or one
     /// generated once into the state directory (mode 0600). Replicas sharing a database need the
     /// same key; the database remembers a digest of it and refuses another.
-    public static func secretBox(_ configuration: ServerConfiguration, logger: Logger) throws -> SecretBox {
+    package static func secretBox(_ configuration: ServerConfiguration, logger: Logger) throws -> SecretBox {
         if let key = configuration.secretKey { return try SecretBox(base64Key: key) }
         let file = configuration.stateDirectory.appendingPathComponent("secret-key")
         if let existing = try? String(contentsOf: file, encoding: .utf8) { return try SecretBox(base64Key: existing) }
@@ -79,20 +78,21 @@ public enum Daemon {
 
     /// The HTTP API's dependencies on PostgreSQL as `configuration` sets them up (the daemon's,
     /// and the service benchmarks').
-    static func api(_ configuration: ServerConfiguration, pool: ConnectionPool, migrator: Migrator, secrets: SecretBox, adminTokens: [String],
+    package static func api(_ configuration: ServerConfiguration, pool: ConnectionPool, migrator: Migrator, secrets: SecretBox, adminTokens: [String],
                     metrics: ServerMetrics, logger: Logger) throws -> APIDependencies {
         let cache = ModelCache()
         let store = PostgresAPIStore(pool: pool, cache: cache, migrator: migrator, secrets: secrets, smoothing: configuration.smoothing,
                                      thresholds: configuration.replanThresholds)
         return APIDependencies(
-            store: store, auth: Authenticator(adminTokens: adminTokens, store: store, tokens: DeviceTokenCache(ttlSeconds: configuration.tokenCacheSeconds)),
+            store: store, auth: Authenticator(adminTokens: adminTokens, store: store,
+                                              tokens: DeviceTokenCache(ttlSeconds: configuration.tokenCacheSeconds)),
             telemetry: TelemetryCommitter(store: store), metrics: metrics,
             policy: try TargetPolicy(allowList: configuration.webhookAllowList), maximumBodyBytes: configuration.maximumBodyBytes,
             telemetryRetentionDays: configuration.telemetryRetentionDays, logger: logger, modelCache: cache)
     }
 
     /// Runs until SIGTERM/SIGINT: starts everything, serves, then drains and stops.
-    public static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
+    package static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
         let (url, embedded) = try database(configuration, logger: logger)
         defer {
             if let embedded {
@@ -141,7 +141,8 @@ public enum Daemon {
             SystemdNotifier.notify("STOPPING=1")
             await pool.close()
             if let io = error as? IOError, io.errnoCode == EADDRINUSE {
-                throw ConfigurationError("SPLITD_LISTEN", "cannot listen on \(host):\(configuration.listenPort): the address is already in use (another splitd?)")
+                throw ConfigurationError("SPLITD_LISTEN",
+                                         "cannot listen on \(host):\(configuration.listenPort): the address is already in use (another splitd?)")
             }
             logger.error("service group failed", metadata: ["error": "\(error)"])
             throw error

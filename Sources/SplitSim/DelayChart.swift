@@ -35,7 +35,8 @@ public enum DelayChart {
         func x(_ time: Double) -> Double { left + time / maxTime * plotWidth }
         func y(_ delay: Double) -> Double { top + plotHeight - delay / maxDelay * plotHeight }
         var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif" font-size="\(Int(fontSize))">
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" \
+            font-family="Helvetica, Arial, sans-serif" font-size="\(Int(fontSize))">
             <rect width="100%" height="100%" fill="white"/>
             <text x="\(left)" y="24" font-size="15" font-weight="bold">\(escape(title))</text>
 
@@ -53,7 +54,10 @@ public enum DelayChart {
         svg += "<text x=\"\(left + plotWidth / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">time in trace (s)</text>\n"
         svg += "<text transform=\"translate(18,\(top + plotHeight / 2)) rotate(-90)\" text-anchor=\"middle\">iteration delay (s)</text>\n"
         let legendLeft = left + plotWidth + legendGap
-        var legend = "<g id=\"legend\">\n<rect x=\"\(format(legendLeft))\" y=\"\(format(top))\" width=\"\(format(legendWidth))\" height=\"\(format(legendHeight))\" fill=\"white\" stroke=\"#cccccc\"/>\n"
+        var legend = """
+            <g id=\"legend\">\n<rect x=\"\(format(legendLeft))\" y=\"\(format(top))\" width=\"\(format(legendWidth))\" \
+            height=\"\(format(legendHeight))\" fill=\"white\" stroke=\"#cccccc\"/>\n
+            """
         for (index, result) in report.policies.enumerated() {
             let colour = palette[index % palette.count]
             var points: [String] = []
@@ -65,8 +69,14 @@ public enum DelayChart {
             svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.6\"\(dash) points=\"\(points.joined(separator: " "))\"/>\n"
             let rowMiddle = top + legendPadding + (Double(index) + 0.5) * legendRowHeight
             let swatchLeft = legendLeft + legendPadding
-            legend += "<line x1=\"\(format(swatchLeft))\" y1=\"\(format(rowMiddle))\" x2=\"\(format(swatchLeft + legendSwatchWidth))\" y2=\"\(format(rowMiddle))\" stroke=\"\(colour)\" stroke-width=\"3\"\(dash)/>"
-            legend += "<text x=\"\(format(swatchLeft + legendSwatchWidth + legendSwatchGap))\" y=\"\(format(rowMiddle + fontSize / 3))\">\(escape(legendTexts[index]))</text>\n"
+            legend += """
+                <line x1=\"\(format(swatchLeft))\" y1=\"\(format(rowMiddle))\" x2=\"\(format(swatchLeft + legendSwatchWidth))\" \
+                y2=\"\(format(rowMiddle))\" stroke=\"\(colour)\" stroke-width=\"3\"\(dash)/>
+                """
+            legend += """
+                <text x=\"\(format(swatchLeft + legendSwatchWidth + legendSwatchGap))\" \
+                y=\"\(format(rowMiddle + fontSize / 3))\">\(escape(legendTexts[index]))</text>\n
+                """
         }
         svg += legend + "</g>\n"
         return svg + "</svg>\n"

@@ -243,7 +243,8 @@ public final class Simulator {
                 let to = table.segmentToRun(current: from, uplinkBitsPerSecond: sample.uplinkBitsPerSecond,
                                             downlinkBitsPerSecond: sample.downlinkBitsPerSecond, rule: settings.switchingRule) {
                     settings.chargesMigration
-                        ? migrations[$0][$1].seconds(uplinkBitsPerSecond: sample.uplinkBitsPerSecond, downlinkBitsPerSecond: sample.downlinkBitsPerSecond) : 0
+                        ? migrations[$0][$1].seconds(uplinkBitsPerSecond: sample.uplinkBitsPerSecond,
+                                                     downlinkBitsPerSecond: sample.downlinkBitsPerSecond) : 0
                 }
                 if to != from {
                     changes += 1

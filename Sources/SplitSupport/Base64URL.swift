@@ -1,9 +1,9 @@
 /// Base64url without padding (RFC 4648 section 5): the alphabet safe in URLs, headers and ids.
-public enum Base64URL {
+package enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     /// `bytes` encoded, without `=` padding.
-    public static func encode<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+    package static func encode<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var characters: [UInt8] = []
         characters.reserveCapacity((bytes.count * 4 + 2) / 3)
         var iterator = bytes.makeIterator()

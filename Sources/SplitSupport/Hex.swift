@@ -1,9 +1,9 @@
 /// Lower-case hexadecimal encoding, the one used for digests and ids everywhere in splitd.
-public enum Hex {
+package enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
     /// `bytes` as lower-case hex, two characters per byte.
-    public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+    package static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var characters: [UInt8] = []
         characters.reserveCapacity(bytes.underestimatedCount * 2)
         for byte in bytes {

@@ -1,9 +1,9 @@
 import Foundation
 
 /// Random secrets and identifiers from the system's cryptographic generator.
-public enum SecureRandom {
+package enum SecureRandom {
     /// `count` random bytes (eight per call into the system generator).
-    public static func bytes(_ count: Int) -> [UInt8] {
+    package static func bytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
         var result: [UInt8] = []
         result.reserveCapacity(count + 8)
@@ -15,14 +15,14 @@ public enum SecureRandom {
     }
 
     /// `count` random bytes as base64url without padding (URL- and header-safe).
-    public static func token(bytes count: Int) -> String { Base64URL.encode(bytes(count)) }
+    package static func token(bytes count: Int) -> String { Base64URL.encode(bytes(count)) }
 
     /// `count` tokens of `bytes` random bytes each, from one draw (for ids made in bulk).
-    public static func tokens(_ count: Int, bytes size: Int) -> [String] {
+    package static func tokens(_ count: Int, bytes size: Int) -> [String] {
         let random = bytes(count * size)
         return (0..<count).map { Base64URL.encode(random[($0 * size)..<($0 * size + size)]) }
     }
 
     /// A Standard Webhooks signing secret: `whsec_` and the base64 of 32 random bytes.
-    public static func webhookSecret() -> String { "whsec_" + Data(bytes(32)).base64EncodedString() }
+    package static func webhookSecret() -> String { "whsec_" + Data(bytes(32)).base64EncodedString() }
 }

@@ -115,7 +115,8 @@ struct BenchCommand: ParsableCommand {
                                 if plan.memoryBound { bound += 1 }
                             }
                         case .table:
-                            let table = try PlanTable.compute(model: model, conditions: ComputeConditions(base)) { try planner.plan(.block, conditions: $0) }
+                            let table = try PlanTable.compute(model: model, conditions: ComputeConditions(base)) { try planner.plan(.block,
+                                    conditions: $0) }
                             if iteration >= warmUp { samples.append(microseconds(since: started)) }
                             calls = table.plannerCalls
                             segments = table.segments.count

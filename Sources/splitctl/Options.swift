@@ -81,9 +81,13 @@ struct ConditionOptions: ParsableArguments {
 /// The device's memory limit and optimizer, part of the compute side of every command.
 struct MemoryOptions: ParsableArguments {
     @Option(name: .customLong("device-memory"),
-            help: "Device memory available for training: bytes, or 2G / 2GB (10^9), 2Gi / 2GiB (2^30); units k M G T P, Ki Mi Gi Ti Pi. Plans never exceed it.")
+            help: """
+                Device memory available for training: bytes, or 2G / 2GB (10^9), 2Gi / 2GiB (2^30); units k M G T P, Ki Mi Gi Ti Pi. Plans never \
+                exceed it.
+                """)
     var deviceMemory: String?
-    @Option(help: "Optimizer on the device: sgd|momentum|adam (0, 1, 2 state values per weight); sets its training memory and what a split change moves.")
+    @Option(
+        help: "Optimizer on the device: sgd|momentum|adam (0, 1, 2 state values per weight); sets its training memory and what a split change moves.")
     var optimizer: Optimizer = .adam
 
     /// The limit in bytes, if one was given.

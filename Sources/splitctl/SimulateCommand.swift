@@ -11,7 +11,8 @@ struct TraceOptions: ParsableArguments {
     var synthetic: String?
     @Option(help: "Seed of the synthetic trace.")
     var seed: UInt64 = 1
-    @Option(help: ArgumentHelp("Length of the synthetic trace: 600, 10m, 1h (for --trace: cut or extend the file's duration).", valueName: "duration"),
+    @Option(help: ArgumentHelp("Length of the synthetic trace: 600, 10m, 1h (for --trace: cut or extend the file's duration).",
+                               valueName: "duration"),
             transform: { try Limits.parseDuration($0, range: TraceOptions.durationRange) })
     var duration: Double?
 
@@ -91,7 +92,8 @@ struct SimulateCommand: ParsableCommand {
         let base = try conditionOptions.conditions()
         let policies = try self.policies.split(separator: ",").map { name -> SimulationPolicy in
             guard let policy = SimulationPolicy(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                throw InputError("--policies: unknown policy '\(name)'; expected \(SimulationPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw InputError(
+                    "--policies: unknown policy '\(name)'; expected \(SimulationPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return policy
         }
@@ -137,14 +139,18 @@ struct SimulateCommand: ParsableCommand {
             }
         case .table:
             print("\(model.graph.name), \(Int(trace.durationSeconds)) s trace, re-planning every \(replanEvery) s, batch \(base.batchSize), "
-                  + "\(base.optimizer.rawValue) (x\(Int(base.optimizer.migrationBytesPerParameterByte)) per parameter byte moved), switch horizon \(switchHorizon)")
+                  + """
+                      \(base.optimizer.rawValue) (x\(Int(base.optimizer.migrationBytesPerParameterByte)) per parameter byte moved), switch horizon \
+                      \(switchHorizon)
+                      """)
             print("policy".padding(toLength: 13, withPad: " ", startingAt: 0) + "iterations".leftPadded(11) + "mean".leftPadded(11)
                   + "p95".leftPadded(11) + "changes".leftPadded(9) + "migration".leftPadded(11) + "dag saves".leftPadded(11))
             for result in report.policies {
                 let reduction = report.reductionPercent[result.policy.rawValue].map { String(format: "%.1f%%", $0) } ?? "-"
                 print(result.policy.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0) + "\(result.iterations)".leftPadded(11)
                       + formatSeconds(result.meanDelaySeconds).leftPadded(11) + formatSeconds(result.p95DelaySeconds).leftPadded(11)
-                      + "\(result.planChanges)".leftPadded(9) + (result.migrationSeconds == 0 ? "-" : formatSeconds(result.migrationSeconds)).leftPadded(11) + reduction.leftPadded(11))
+                      + "\(result.planChanges)".leftPadded(9)
+                      + (result.migrationSeconds == 0 ? "-" : formatSeconds(result.migrationSeconds)).leftPadded(11) + reduction.leftPadded(11))
             }
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SplitBench
 import SplitCore
 import SplitServer
 import SplitStore
@@ -206,7 +207,8 @@ struct Bench: AsyncParsableCommand {
         var logging = ServerConfiguration()
         logging.logLevel = .warning
         _ = makeLogger(logging)  // bootstraps logging for the services under test
-        guard planBatch >= 1, workers >= 1, devices >= 1, rows >= 1 else { throw ValidationError("--plan-batch, --workers, --devices and --rows must be at least 1") }
+        guard planBatch >= 1, workers >= 1, devices >= 1,
+              rows >= 1 else { throw ValidationError("--plan-batch, --workers, --devices and --rows must be at least 1") }
         guard let data = FileManager.default.contents(atPath: model) else { throw ValidationError("cannot read model '\(model)'") }
         let graph = try SplitCore.ModelGraph(json: data)
         let historyOptions = what == "history" ? try history.options(devices: devices) : nil
@@ -238,7 +240,8 @@ struct HistoryBenchOptions: ParsableArguments {
     var plans: Int = 10_000_000
     @Option(help: "history: timed runs per query, after one warm-up (one device's history: ten times as many).")
     var runs: Int = 20
-    @Option(name: .customLong("delivery-retention"), help: "history: then trim deliveries past this retention (e.g. 7d; 'none' skips it) and time the queries again.")
+    @Option(name: .customLong("delivery-retention"),
+            help: "history: then trim deliveries past this retention (e.g. 7d; 'none' skips it) and time the queries again.")
     var deliveryRetention: String = "7d"
     @Flag(help: "history: print each query's EXPLAIN (ANALYZE, BUFFERS) to stderr.")
     var explain = false

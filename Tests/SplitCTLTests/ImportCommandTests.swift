@@ -17,7 +17,8 @@ struct ImportCommandTests {
 
         let graphPath = try CLI.temporaryFile("")
         defer { try? FileManager.default.removeItem(atPath: graphPath) }
-        let written = try CLI.run(["import", "\(Self.fixtures)/vit_b_16.dynamo.onnx", "--output", graphPath, "--name", "vit", "--input", "x=2x3x224x224"])
+        let written = try CLI.run(["import", "\(Self.fixtures)/vit_b_16.dynamo.onnx", "--output", graphPath, "--name", "vit", "--input",
+                                   "x=2x3x224x224"])
         #expect(written.status == 0 && written.stdout.isEmpty, "\(written.stderr)")
         #expect(written.stderr.contains("batch 2 divided out"))
         let plan = try CLI.run(["plan", graphPath, "--format", "json", "--uplink", "100M", "--downlink", "100M"])

@@ -50,7 +50,8 @@ struct MemoryCommandTests {
         #expect(adam.object["device_layers"] as? [String] == sgd.object["device_layers"] as? [String])
         let difference = (adam.object["device_memory_bytes"] as? Int64 ?? 0) - (sgd.object["device_memory_bytes"] as? Int64 ?? 0)
         // Two more copies of every device layer's weights.
-        let graph = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: CLI.packageRoot.appendingPathComponent("ops/models/vgg16.json"))) as? [String: Any])
+        let data = try Data(contentsOf: CLI.packageRoot.appendingPathComponent("ops/models/vgg16.json"))
+        let graph = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let layers = try #require(graph["layers"] as? [[String: Any]])
         let device = Set(adam.object["device_layers"] as? [String] ?? [])
         let weights = layers.filter { device.contains($0["name"] as? String ?? "") }.reduce(0.0) { $0 + ($1["param_bytes"] as? Double ?? 0) }
@@ -62,7 +63,8 @@ struct MemoryCommandTests {
     func infeasible() throws {
         // ResNet-50's smallest device part is the input and conv1 (it reads the raw input):
         // x kept (32 × its output), conv1's weights × 4 (Adam) + 32 × its output, and conv1's received gradient.
-        let graph = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: CLI.packageRoot.appendingPathComponent("ops/models/resnet50.json"))) as? [String: Any])
+        let data = try Data(contentsOf: CLI.packageRoot.appendingPathComponent("ops/models/resnet50.json"))
+        let graph = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let layers = try #require(graph["layers"] as? [[String: Any]])
         func field(_ name: String, _ key: String) -> Double { layers.first { $0["name"] as? String == name }?[key] as? Double ?? .nan }
         let expected = Int64(32 * field("x", "output_bytes") + 4 * field("conv1", "param_bytes") + 64 * field("conv1", "output_bytes"))

@@ -3,7 +3,8 @@ import Testing
 
 @Suite("splitctl plan")
 struct PlanCommandTests {
-    static let conditions = ["--batch", "32", "--device-flops", "1e11", "--server-flops", "20T", "--uplink", "20M", "--downlink", "40e6", "--rtt", "10ms"]
+    static let conditions = ["--batch", "32", "--device-flops", "1e11", "--server-flops", "20T", "--uplink", "20M", "--downlink", "40e6", "--rtt",
+                             "10ms"]
 
     @Test("json output is exactly one object with the documented fields, and dag equals block")
     func jsonOutput() throws {
@@ -122,7 +123,8 @@ struct PlanCommandTests {
 struct BenchCommandTests {
     @Test("bench prints one JSON line per graph and planner with median and p99")
     func benchJSONLines() throws {
-        let result = try CLI.run(["bench", "ops/models/vgg16.json", "ops/models/resnet18.json", "--algorithm", "dag,block", "--iterations", "50", "--format", "json"])
+        let result = try CLI.run(["bench", "ops/models/vgg16.json", "ops/models/resnet18.json", "--algorithm", "dag,block", "--iterations", "50",
+                                  "--format", "json"])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == 4)
@@ -160,7 +162,8 @@ struct EvaluateCommandTests {
         let planned = try CLI.run(["plan", "ops/models/googlenet.json", "--format", "json", "--uplink", "100M", "--downlink", "100M"])
         let path = try CLI.temporaryFile(planned.stdout)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let evaluated = try CLI.run(["evaluate", "ops/models/googlenet.json", "--plan", path, "--format", "json", "--uplink", "100M", "--downlink", "100M"])
+        let evaluated = try CLI.run(["evaluate", "ops/models/googlenet.json", "--plan", path, "--format", "json", "--uplink", "100M", "--downlink",
+                                     "100M"])
         #expect(evaluated.status == 0, "\(evaluated.stderr)")
         let a = try #require(try JSONSerialization.jsonObject(with: Data(planned.stdout.utf8)) as? [String: Any])
         let b = try #require(try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as? [String: Any])

@@ -39,7 +39,8 @@ struct UsabilityTests {
     func completionScript(shell: String) throws {
         let result = try CLI.run(["--generate-completion-script", shell])
         #expect(result.status == 0, "\(result.stderr)")
-        for subcommand in ["plan", "simulate", "bench", "import"] { #expect(result.stdout.contains(subcommand), "\(shell) script lacks \(subcommand)") }
+        for subcommand in ["plan", "simulate", "bench", "import"] { #expect(result.stdout.contains(subcommand),
+                                                                            "\(shell) script lacks \(subcommand)") }
         #expect(result.stdout.contains("splitctl"))
     }
 

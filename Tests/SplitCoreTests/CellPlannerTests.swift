@@ -30,7 +30,8 @@ struct CellPlannerTests {
                 let plans = try PlannerPropertyTests.plans(model, conditions, [.dag, .block])
                 let again = try reused.plan(.block, conditions: conditions)
                 let optimum = plans[.dag]!.delaySeconds
-                #expect(relativeDifference(plans[.block]!.delaySeconds, optimum) <= 1e-12, "seed \(seed)/\(variant): block \(plans[.block]!.delaySeconds) dag \(optimum)")
+                #expect(relativeDifference(plans[.block]!.delaySeconds, optimum) <= 1e-12,
+                        "seed \(seed)/\(variant): block \(plans[.block]!.delaySeconds) dag \(optimum)")
                 #expect(relativeDifference(again.delaySeconds, optimum) <= 1e-12, "seed \(seed)/\(variant): reused block planner")
                 #expect(model.violation(of: again.onDevice) == nil)
             }
@@ -51,8 +52,10 @@ struct CellPlannerTests {
             else { continue }
             let plans = try PlannerPropertyTests.plans(model, RandomGraphs.conditions(seed: seed), [.brute, .block, .dag])
             let optimum = plans[.brute]!.delaySeconds
-            #expect(relativeDifference(plans[.block]!.delaySeconds, optimum) <= 1e-12, "seed \(seed): block \(plans[.block]!.delaySeconds) brute \(optimum)")
-            #expect(relativeDifference(plans[.dag]!.delaySeconds, optimum) <= 1e-12, "seed \(seed): dag \(plans[.dag]!.delaySeconds) brute \(optimum)")
+            #expect(relativeDifference(plans[.block]!.delaySeconds, optimum) <= 1e-12,
+                    "seed \(seed): block \(plans[.block]!.delaySeconds) brute \(optimum)")
+            #expect(relativeDifference(plans[.dag]!.delaySeconds, optimum) <= 1e-12,
+                    "seed \(seed): dag \(plans[.dag]!.delaySeconds) brute \(optimum)")
             checked += 1
         }
     }
@@ -69,7 +72,8 @@ struct CellPlannerTests {
                 let conditions = RandomGraphs.conditions(seed: seed * 5 + variant)
                 let block = try planner.plan(.block, conditions: conditions)
                 let dag = try planner.plan(.dag, conditions: conditions)
-                #expect(relativeDifference(block.delaySeconds, dag.delaySeconds) <= 1e-12, "seed \(seed)/\(variant): block \(block.delaySeconds) dag \(dag.delaySeconds)")
+                #expect(relativeDifference(block.delaySeconds, dag.delaySeconds) <= 1e-12,
+                        "seed \(seed)/\(variant): block \(block.delaySeconds) dag \(dag.delaySeconds)")
                 #expect(model.violation(of: block.onDevice) == nil)
             }
             checked += 1
@@ -93,7 +97,8 @@ struct CellPlannerTests {
         var random = SeededGenerator(seed: 3)
         for _ in 0..<200 {
             let conditions = PlanningConditions(
-                batchSize: Int.random(in: 1...64, using: &random), deviceFLOPsPerSecond: RandomGraphs.pow10(Double.random(in: 9...14, using: &random)),
+                batchSize: Int.random(in: 1...64, using: &random), deviceFLOPsPerSecond: RandomGraphs.pow10(Double.random(in: 9...14,
+                        using: &random)),
                 serverFLOPsPerSecond: RandomGraphs.pow10(Double.random(in: 11...14, using: &random)),
                 uplinkBitsPerSecond: RandomGraphs.pow10(Double.random(in: 5...10, using: &random)),
                 downlinkBitsPerSecond: RandomGraphs.pow10(Double.random(in: 5...10, using: &random)))
@@ -147,7 +152,10 @@ struct CellPlannerTests {
                 let layer = free[index]
                 onDevice[layer] = false
                 visit(index + 1)
-                if graph.predecessors(of: layer).allSatisfy({ onDevice[$0] || decomposition.isFollower[$0] && onDevice[graph.predecessors(of: $0).first ?? $0] }) {
+                let ready = graph.predecessors(of: layer).allSatisfy {
+                    onDevice[$0] || decomposition.isFollower[$0] && onDevice[graph.predecessors(of: $0).first ?? $0]
+                }
+                if ready {
                     onDevice[layer] = true
                     visit(index + 1)
                     onDevice[layer] = false
@@ -177,7 +185,8 @@ struct CellPlannerTests {
                                                    serverSecondsPerFLOP: coefficients.serverSecondsPerFLOP,
                                                    secondsPerByte: coefficients.transferSecondsPerByte).seconds
                     let cut = planner.solveRegion(candidate, coefficients)
-                    #expect(relativeDifference(priced, cut) <= 1e-10, "seed \(seed)/\(variant) window \(candidate): envelope \(priced) max-flow \(cut)")
+                    #expect(relativeDifference(priced, cut) <= 1e-10,
+                            "seed \(seed)/\(variant) window \(candidate): envelope \(priced) max-flow \(cut)")
                     windows += 1
                 }
             }

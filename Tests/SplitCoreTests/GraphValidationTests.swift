@@ -12,7 +12,10 @@ struct GraphValidationTests {
 
     static func layer(_ name: String, inputs: [String] = [], flops: String = "1", bytes: String = "4") -> String {
         let list = inputs.map { "\"\($0)\"" }.joined(separator: ",")
-        return "{\"name\": \"\(name)\", \"op\": \"x\", \"inputs\": [\(list)], \"forward_flops\": \(flops), \"backward_flops\": 2, \"output_bytes\": \(bytes), \"param_bytes\": 0}"
+        return """
+            {\"name\": \"\(name)\", \"op\": \"x\", \"inputs\": [\(list)], \"forward_flops\": \(flops), \"backward_flops\": 2, \"output_bytes\": \
+            \(bytes), \"param_bytes\": 0}
+            """
     }
 
     static func rejection(_ data: Data) -> GraphError? {
@@ -29,7 +32,9 @@ struct GraphValidationTests {
 
     @Test func acceptsAMinimalGraphInAnyOrderAndIgnoresUnknownFields() throws {
         let data = Self.document(
-            layers: [Self.layer("b", inputs: ["a"]), "{\"name\": \"a\", \"inputs\": [], \"forward_flops\": 0, \"backward_flops\": 0, \"output_bytes\": 8, \"colour\": \"red\"}"].joined(separator: ","),
+            layers: [Self.layer("b", inputs: ["a"]),
+                     #"{"name": "a", "inputs": [], "forward_flops": 0, "backward_flops": 0, "output_bytes": 8, "colour": "red"}"#]
+                .joined(separator: ","),
             extra: ", \"source\": \"test\"")
         let graph = try ModelGraph(json: data)
         #expect(graph.layers.map(\.name) == ["a", "b"])
@@ -145,7 +150,8 @@ struct GraphValidationTests {
     }
 
     @Test func rejectsWrongTypesNamingTheLayer() {
-        let error = Self.rejection(Self.document(layers: "{\"name\": \"a\", \"inputs\": \"x\", \"forward_flops\": 0, \"backward_flops\": 0, \"output_bytes\": 1}"))
+        let layer = #"{"name": "a", "inputs": "x", "forward_flops": 0, "backward_flops": 0, "output_bytes": 1}"#
+        let error = Self.rejection(Self.document(layers: layer))
         #expect(error?.kind == .invalidField)
         #expect(error?.layer == "a")
         #expect(error?.field == "inputs")

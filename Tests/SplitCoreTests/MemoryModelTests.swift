@@ -185,7 +185,8 @@ struct MemoryModelTests {
             try model.plan(forSplit: [true, true, false], conditions: Self.conditions(limit: 23999))
         }
         #expect(throws: GraphError.self) {
-            try ModelGraph(name: "absurd", layers: [Layer(name: "x", outputBytes: 1), Layer(name: "y", inputs: ["x"], outputBytes: 1, parameterBytes: 1e300)])
+            try ModelGraph(name: "absurd", layers: [Layer(name: "x", outputBytes: 1), Layer(name: "y", inputs: ["x"], outputBytes: 1,
+                                                                                            parameterBytes: 1e300)])
         }
         // The largest accepted sizes at the largest batch exceed 9 PB: without a limit the memory
         // is reported saturated (never a trap); with a limit planning says why.

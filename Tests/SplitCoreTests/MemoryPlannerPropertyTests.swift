@@ -22,7 +22,8 @@ enum RandomMemoryGraphs {
         var milliseconds: [String: (forward: Double, backward: Double)] = [:]
         var memory: [String: Double] = [:]
         for layer in graph.layers {
-            if Bool.random(using: &random) { milliseconds[layer.name] = (RandomGraphs.magnitude(&random, scale: 1), RandomGraphs.magnitude(&random, scale: 2)) }
+            if Bool.random(using: &random) { milliseconds[layer.name] = (RandomGraphs.magnitude(&random, scale: 1), RandomGraphs.magnitude(&random,
+                    scale: 2)) }
             if Bool.random(using: &random) { memory[layer.name] = RandomGraphs.magnitude(&random, scale: 4e5, zeroChance: 0.3).rounded() }
         }
         return try LayerProfile(batchSize: 4, milliseconds: milliseconds, memoryBytes: memory)
@@ -108,7 +109,8 @@ struct MemoryPlannerPropertyTests {
                     }
                     #expect(model.violation(of: plan.onDevice) == nil, "\(label) \(algorithm)")
                     #expect(plan.deviceMemoryBytes <= limit, "\(label) \(algorithm): \(plan.deviceMemoryBytes) > \(limit)")
-                    let memory = try model.deviceMemoryBytes(onDevice: plan.onDevice, batchSize: conditions.batchSize, optimizer: conditions.optimizer)
+                    let memory = try model.deviceMemoryBytes(onDevice: plan.onDevice, batchSize: conditions.batchSize,
+                                                             optimizer: conditions.optimizer)
                     #expect(plan.deviceMemoryBytes == memory)
                     #expect(relativeDifference(plan.delaySeconds, reference.delaySeconds) <= 1e-9,
                             "\(label) \(algorithm): \(plan.delaySeconds) vs brute \(reference.delaySeconds)")
@@ -127,7 +129,10 @@ struct MemoryPlannerPropertyTests {
         }
     }
 
-    @Test("dag and block under a limit equal brute force on 2,000+ random DAGs (binding, non-binding and infeasible limits; measured memory on a quarter)")
+    @Test("""
+        dag and block under a limit equal brute force on 2,000+ random DAGs (binding, non-binding and infeasible limits; measured memory on a \
+        quarter)
+        """)
     func exactAgainstBruteForce() throws {
         var checked = 0, counts = LimitCounts(), seed: UInt64 = 50_000
         while checked < 2_100 {

@@ -116,7 +116,8 @@ enum PlanTableChecks {
             let transfer = evaluation.transferBytes
             #expect(fixed >= last.fixedSeconds * (1 - 1e-9), "\(label): a split is faster than the last segment on fast links")
             #expect(transfer >= first.transferBytes * (1 - 1e-9), "\(label): a split sends less than the first segment on slow links")
-            if transfer == 0 { #expect(first.transferBytes == 0, "\(label): a zero-transfer split exists but the slowest segment sends \(first.transferBytes) B") }
+            if transfer == 0 { #expect(first.transferBytes == 0,
+                                       "\(label): a zero-transfer split exists but the slowest segment sends \(first.transferBytes) B") }
             for rate in breakpoints {
                 let table = table.segments[table.segmentIndex(forEffectiveBitsPerSecond: rate)].delaySeconds(effectiveBitsPerSecond: rate)
                 let line = fixed + 8 * transfer / rate

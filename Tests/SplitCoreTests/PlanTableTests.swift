@@ -39,7 +39,8 @@ struct PlanTableTests {
             let label = "seed \(seed) (\(algorithm))"
             PlanTableChecks.checkStructure(table, model: model, label)
             PlanTableChecks.checkAgainstBruteForce(table, model: model, splits: PlanTableChecks.allSplits(model), label)
-            #expect(table.plannerCalls <= max(2, 2 * table.segments.count - 1) + 2, "\(label): \(table.plannerCalls) calls for \(table.segments.count) segments")
+            #expect(table.plannerCalls <= max(2, 2 * table.segments.count - 1) + 2,
+                    "\(label): \(table.plannerCalls) calls for \(table.segments.count) segments")
             if table.plannerCalls > max(2, 2 * table.segments.count - 1) { endTies += 1 }
             segments += table.segments.count
             checked += 1
@@ -107,7 +108,8 @@ struct PlanTableTests {
             // at half the total (every split keeping the pinned layers is still checked).
             var withParameters = model.graph.layers
             for index in withParameters.indices { withParameters[index].parameterBytes = Double((index * 37 + Int(seed)) % 11) }
-            let graph = try ModelGraph(name: model.graph.name, layers: withParameters, outputs: model.graph.outputs.map { model.graph.layers[$0].name })
+            let graph = try ModelGraph(name: model.graph.name, layers: withParameters,
+                                       outputs: model.graph.outputs.map { model.graph.layers[$0].name })
             let capped = try PreparedModel(graph: graph, allowRawUpload: model.rules.allowRawUpload)
             let layers = capped.graph.layers
             let total = layers.reduce(0) { $0 + $1.parameterBytes }
@@ -140,7 +142,8 @@ struct PlanTableTests {
     @Test("lookup: the segment for (uplink, downlink) is the one holding 1/(1/uplink + 1/downlink); breakpoints go to the faster segment")
     func lookup() throws {
         let model = try PreparedModel(graph: try SampleModels.graph("vgg16"))
-        let table = try PlanTable.compute(model: model, conditions: ComputeConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13))
+        let table = try PlanTable.compute(model: model, conditions: ComputeConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11,
+                                                                                      serverFLOPsPerSecond: 2e13))
         #expect(table.segments.count >= 3)
         var random = SeededGenerator(seed: 5)
         for _ in 0..<2_000 {
@@ -189,7 +192,8 @@ struct PlanTableTests {
             Layer(name: "c", inputs: ["b"], forwardFLOPs: 1e9, outputBytes: 0),
         ])
         let model = try PreparedModel(graph: graph)
-        let table = try PlanTable.compute(model: model, conditions: ComputeConditions(batchSize: 4, deviceFLOPsPerSecond: 1e12, serverFLOPsPerSecond: 1e10))
+        let table = try PlanTable.compute(model: model, conditions: ComputeConditions(batchSize: 4, deviceFLOPsPerSecond: 1e12,
+                                                                                      serverFLOPsPerSecond: 1e10))
         #expect(table.segments.count == 1)
         // With a device 100x faster and nothing to send, the one free layer (b) runs on the device.
         #expect(table.segments[0].deviceLayers.map { model.graph.layers[$0].name } == ["x", "a", "b"])

@@ -43,8 +43,10 @@ struct PlannerPropertyTests {
             let conditions = RandomGraphs.conditions(seed: seed)
             let plans = try Self.plans(model, conditions, [.brute, .dag, .block, .chain, .boundary, .serverOnly])
             let optimum = plans[.brute]!.delaySeconds
-            #expect(relativeDifference(plans[.dag]!.delaySeconds, optimum) <= 1e-9, "seed \(seed): dag \(plans[.dag]!.delaySeconds) vs brute \(optimum)")
-            #expect(relativeDifference(plans[.block]!.delaySeconds, optimum) <= 1e-12, "seed \(seed): block \(plans[.block]!.delaySeconds) vs brute \(optimum)")
+            #expect(relativeDifference(plans[.dag]!.delaySeconds, optimum) <= 1e-9,
+                    "seed \(seed): dag \(plans[.dag]!.delaySeconds) vs brute \(optimum)")
+            #expect(relativeDifference(plans[.block]!.delaySeconds, optimum) <= 1e-12,
+                    "seed \(seed): block \(plans[.block]!.delaySeconds) vs brute \(optimum)")
             for baseline in [PlanningAlgorithm.chain, .boundary, .serverOnly] {
                 #expect(plans[baseline]!.delaySeconds >= optimum * (1 - 1e-9), "seed \(seed): \(baseline) beat the optimum")
             }
@@ -100,7 +102,8 @@ struct PlannerReuseTests {
         for _ in 0..<300 {
             let uplink = RandomGraphs.pow10(Double.random(in: 6...10, using: &random))
             let conditions = PlanningConditions(
-                batchSize: Int.random(in: 1...64, using: &random), deviceFLOPsPerSecond: RandomGraphs.pow10(Double.random(in: 10...12, using: &random)),
+                batchSize: Int.random(in: 1...64, using: &random), deviceFLOPsPerSecond: RandomGraphs.pow10(Double.random(in: 10...12,
+                        using: &random)),
                 serverFLOPsPerSecond: 2e13, uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: uplink * 2, rttSeconds: 0.01)
             let block = try reused.plan(.block, conditions: conditions)
             let dag = try SplitPlanner(model: model).plan(.dag, conditions: conditions)

@@ -81,7 +81,9 @@ enum RandomGraphs {
             for index in 0..<size {
                 let name = "\(label)_\(index)"
                 var inputs = [names.isEmpty ? entry : names[Int.random(in: max(0, names.count - 2)..<names.count, using: &random)]]
-                if !names.isEmpty && Bool.random(using: &random) { inputs.append(Bool.random(using: &random) ? entry : names.randomElement(using: &random)!) }
+                if !names.isEmpty && Bool.random(using: &random) {
+                    inputs.append(Bool.random(using: &random) ? entry : names.randomElement(using: &random)!)
+                }
                 if hasMask && index == size / 2 { inputs.append("mask") }
                 add(name, inputs, block: label)
                 names.append(name)
@@ -130,7 +132,8 @@ extension RandomGraphs {
             counter += 1
             let name = "n\(counter)"
             let flops = compute ? magnitude(&random, scale: 1e8, zeroChance: 0.1) : 0
-            layers.append(Layer(name: name, op: op, inputs: inputs, forwardFLOPs: flops, backwardFLOPs: flops * Double.random(in: 0...2.5, using: &random),
+            layers.append(Layer(name: name, op: op, inputs: inputs, forwardFLOPs: flops, backwardFLOPs: flops * Double.random(in: 0...2.5,
+                    using: &random),
                                 outputBytes: magnitude(&random, scale: 2e5, zeroChance: 0.05)))
             return name
         }

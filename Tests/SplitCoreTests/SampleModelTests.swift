@@ -33,7 +33,8 @@ struct SampleModelTests {
                         delays[algorithm] = plan.delaySeconds
                     }
                     let optimum = delays[.dag]!
-                    #expect(relativeDifference(delays[.block]!, optimum) <= 1e-12, "\(name) device \(device) uplink \(uplink): block \(delays[.block]!) dag \(optimum)")
+                    #expect(relativeDifference(delays[.block]!, optimum) <= 1e-12,
+                            "\(name) device \(device) uplink \(uplink): block \(delays[.block]!) dag \(optimum)")
                     for baseline in [PlanningAlgorithm.chain, .boundary, .serverOnly] {
                         #expect(delays[baseline]! >= optimum * (1 - 1e-9), "\(name): \(baseline) below the optimum")
                     }

@@ -92,7 +92,8 @@ struct SwitchingTests {
         let names = try #require(graphCase["layers"] as? [String])
         let parameters = try #require(graphCase["parameter_bytes"] as? [String: Any])
         let layers = names.enumerated().map { index, name in
-            Layer(name: name, inputs: index == 0 ? [] : [names[index - 1]], forwardFLOPs: 1, outputBytes: 1, parameterBytes: number(parameters[name]) ?? 0)
+            Layer(name: name, inputs: index == 0 ? [] : [names[index - 1]], forwardFLOPs: 1, outputBytes: 1,
+                  parameterBytes: number(parameters[name]) ?? 0)
         }
         let graph = try ModelGraph(name: "chain", layers: layers)
         let tableJSON = try JSONSerialization.data(withJSONObject: try #require(cases["table"]))

@@ -32,7 +32,8 @@ struct FuzzTests {
         case 1:
             bytes.removeSubrange(position...)
         case 2:
-            bytes.insert(contentsOf: (0..<Int.random(in: 1...16, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }, at: position)
+            bytes.insert(contentsOf: (0..<Int.random(in: 1...16, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) },
+                         at: position)
         case 3:
             let end = min(bytes.count, position + Int.random(in: 1...10, using: &generator))
             bytes.replaceSubrange(position..<end, with: repeatElement(0xff, count: end - position))

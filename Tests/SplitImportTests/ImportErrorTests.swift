@@ -126,7 +126,8 @@ struct HostileShapeTests {
             _ = try ONNXImporter.importGraph(data: builder.encoded())
             Issue.record("mismatched Concat was accepted")
         } catch let error as ImportError {
-            #expect(error.node == "/head/Reshape" && error.reason.contains("/plumbing/Concat") && error.reason.contains("outside the concatenation axis"))
+            #expect(error.node == "/head/Reshape" && error.reason.contains("/plumbing/Concat")
+                    && error.reason.contains("outside the concatenation axis"))
         } catch {
             Issue.record("untyped error \(error)")
         }

@@ -146,7 +146,8 @@ struct ONNXTestBuilder {
         ]
         builder.node("Conv", "/stem/conv/Conv", inputs: ["x", "w1", "b1"], ints: ["kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "strides": [1, 1]])
         builder.node("Relu", "/stem/relu/Relu", inputs: ["/stem/conv/Conv_out"])
-        builder.node("Conv", "/blocks/blocks.0/conv/Conv", inputs: ["/stem/relu/Relu_out", "w2"], ints: ["kernel_shape": [3, 3], "pads": [1, 1, 1, 1]])
+        builder.node("Conv", "/blocks/blocks.0/conv/Conv", inputs: ["/stem/relu/Relu_out", "w2"], ints: ["kernel_shape": [3, 3], "pads": [1, 1, 1,
+                1]])
         builder.node("Add", "/blocks/blocks.0/Add", inputs: ["/blocks/blocks.0/conv/Conv_out", "/stem/relu/Relu_out"])
         builder.node("Relu", "/blocks/blocks.1/relu/Relu", inputs: ["/blocks/blocks.0/Add_out"])
         builder.node("Relu", "/blocks/blocks.1/relu_1/Relu", inputs: ["/blocks/blocks.1/relu/Relu_out"])

@@ -26,7 +26,8 @@ struct SignatureTests {
         #expect(!WebhookSignature.verify(header: header, id: "msg_2", timestamp: timestamp, body: body, secret: secret, now: now))
         #expect(!WebhookSignature.verify(header: header, id: "msg_1", timestamp: timestamp, body: Data("{\"a\":2}".utf8), secret: secret, now: now))
         #expect(!WebhookSignature.verify(header: header, id: "msg_1", timestamp: timestamp, body: body, secret: Self.newSecret(), now: now))
-        #expect(!WebhookSignature.verify(header: header, id: "msg_1", timestamp: timestamp, body: body, secret: secret, now: now.addingTimeInterval(3600)))
+        #expect(!WebhookSignature.verify(header: header, id: "msg_1", timestamp: timestamp, body: body, secret: secret,
+                                         now: now.addingTimeInterval(3600)))
         #expect(throws: WebhookError.invalidSecret) { try WebhookSignature.sign(id: "m", timestamp: 0, body: body, secret: "whsec_!!!") }
     }
 }

@@ -33,7 +33,8 @@ final class Daemon: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment.merge([
             "SPLITD_DATABASE_URL": database.url, "SPLITD_LISTEN": "127.0.0.1:\(port)", "SPLITD_ADMIN_TOKEN": Self.adminToken,
-            "SPLITD_WEBHOOK_ALLOW": "127.0.0.1", "SPLITD_PLAN_INTERVAL": "200ms", "SPLITD_WEBHOOK_RETRY": "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
+            "SPLITD_WEBHOOK_ALLOW": "127.0.0.1", "SPLITD_PLAN_INTERVAL": "200ms",
+            "SPLITD_WEBHOOK_RETRY": Array(repeating: "300ms", count: 20).joined(separator: ","),
             "SPLITD_INSTANCE_ID": instance, "SPLITD_MIGRATIONS_DIR": packageRoot.appendingPathComponent("migrations").path,
             "SPLITD_STATE_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("splitd-state-\(instance)").path,
             "SPLITD_LOG_LEVEL": "info", "SPLITD_DELIVERY_LEASE": "3s", "SPLITD_SECRET_KEY": Self.secretKey,

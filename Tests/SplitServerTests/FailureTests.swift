@@ -42,7 +42,8 @@ struct FailureTests {
                 "ready again once the database is back, without a restart")
         let connection = try database.connect()
         defer { connection.close() }
-        #expect(try connection.query("SELECT count(*) AS n FROM devices WHERE id = 'dev-2'").int(0, "n") == 0, "the refused registration left nothing")
+        #expect(try connection.query("SELECT count(*) AS n FROM devices WHERE id = 'dev-2'").int(0, "n") == 0,
+                "the refused registration left nothing")
         // The link moves a lot: the daemon plans and pushes again.
         #expect(await eventually(timeoutSeconds: 30) {
             let sample = Fleet.telemetry("dev-1", uplink: 2e6, at: Date().addingTimeInterval(60))
@@ -113,7 +114,8 @@ struct FailureTests {
         let daemon = try await Daemon(database: database)
         let (token, oldSecret) = try await Fleet.setUp(daemon, device: "dev-1", callback: receiver.url(), extra: ["push": "split"])
         #expect(await receiver.waitFor(1).count == 1)
-        let (status, rotated) = try await daemon.json("POST", "/v1/devices/dev-1/credentials", ["webhook_secret": true, "secret_overlap_seconds": 3600])
+        let (status, rotated) = try await daemon.json("POST", "/v1/devices/dev-1/credentials", ["webhook_secret": true,
+                                                                                                "secret_overlap_seconds": 3600])
         #expect(status == 200)
         let newSecret = try #require(rotated["webhook_secret"] as? String)
         #expect(newSecret != oldSecret)
@@ -125,7 +127,8 @@ struct FailureTests {
         let header = try #require(webhook.signature)
         #expect(header.split(separator: " ").count == 2, "\(header)")
         for secret in [oldSecret, newSecret] {
-            #expect(WebhookSignature.verify(header: header, id: webhook.webhookID!, timestamp: webhook.timestamp!, body: webhook.body, secret: secret))
+            #expect(WebhookSignature.verify(header: header, id: webhook.webhookID!, timestamp: webhook.timestamp!, body: webhook.body,
+                                            secret: secret))
         }
         await daemon.stop()
         await receiver.stop()

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SplitBench
 import SplitCore
 @testable import SplitServer
 import SplitStore
@@ -25,7 +26,8 @@ struct HistoryRetentionTests {
                         conditions: PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
                                                        uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: 2e7, rttSeconds: 0.01),
                         deviceLayers: ["x"], cutLayers: ["x"], splitFingerprint: "tiny-x", predictedDelaySeconds: 1, transferBytes: 1000,
-                        breakdown: DelayBreakdown(deviceComputeSeconds: 0.5, serverComputeSeconds: 0.3, uplinkSeconds: 0.1, downlinkSeconds: 0.09, rttSeconds: 0.01),
+                        breakdown: DelayBreakdown(deviceComputeSeconds: 0.5, serverComputeSeconds: 0.3, uplinkSeconds: 0.1, downlinkSeconds: 0.09,
+                                                  rttSeconds: 0.01),
                         solveMicroseconds: 1, reason: .newDevice, deliver: true)
             }
             try connection.transaction { _ = try PlanRepository.store(plans, connection: connection) }
@@ -48,11 +50,13 @@ struct HistoryRetentionTests {
         let logger = Logger(label: "test")
         let first = MaintenanceService(pool: pool, owner: "a", retentionDays: 30, interval: 60, logger: logger, trimBatchSize: 2)
         let second = MaintenanceService(pool: pool, owner: "b", retentionDays: 30, interval: 60, logger: logger, trimBatchSize: 2)
-        let leaseOfFirst = try #require(try LeaseRepository.acquire(name: MaintenanceService.leaseName, owner: "a", ttlSeconds: 3600, connection: connection))
+        let leaseOfFirst = try #require(try LeaseRepository.acquire(name: MaintenanceService.leaseName, owner: "a", ttlSeconds: 3600,
+                                                                    connection: connection))
         // The first replica stalls past its lease; the second takes over with a new fencing token.
         // (Leases of an hour: a loaded test machine can take minutes over this test.)
         try connection.query("UPDATE leases SET expires_at = now() - interval '1 second'")
-        let leaseOfSecond = try #require(try LeaseRepository.acquire(name: MaintenanceService.leaseName, owner: "b", ttlSeconds: 3600, connection: connection))
+        let leaseOfSecond = try #require(try LeaseRepository.acquire(name: MaintenanceService.leaseName, owner: "b", ttlSeconds: 3600,
+                                                                     connection: connection))
         #expect(leaseOfSecond.fencingToken > leaseOfFirst.fencingToken)
         #expect(try await first.trimDeliveries(leaseOfFirst) == 0)
         #expect(try count() == 10)

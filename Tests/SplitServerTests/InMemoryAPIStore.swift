@@ -71,7 +71,8 @@ actor InMemoryAPIStore: APIStore {
                                    allowRawUpload: settings.allowRawUpload, callbackURL: settings.callbackURL, optimizer: settings.optimizer,
                                    pushMode: settings.pushMode, webhookEnabled: true, active: true,
                                    createdAt: Date(), updatedAt: Date())
-        let credentials = DeviceCredentials(token: "sdt_" + UUID().uuidString, webhookSecret: "whsec_" + Data(UUID().uuidString.utf8).base64EncodedString())
+        let credentials = DeviceCredentials(token: "sdt_" + UUID().uuidString,
+                                            webhookSecret: "whsec_" + Data(UUID().uuidString.utf8).base64EncodedString())
         tokens[credentials.token] = id
         if let link { samples.append(link) }
         return credentials
@@ -80,7 +81,8 @@ actor InMemoryAPIStore: APIStore {
     func device(id: String) -> Device? { deviceRecords[id] }
 
     func devices(after: String?, limit: Int) -> [Device] {
-        Array(deviceRecords.values.filter { device in device.active && (after.map { device.id > $0 } ?? true) }.sorted { $0.id < $1.id }.prefix(limit))
+        let listed = deviceRecords.values.filter { device in device.active && (after.map { device.id > $0 } ?? true) }
+        return Array(listed.sorted { $0.id < $1.id }.prefix(limit))
     }
 
     func updateDevice(id: String, settings: DeviceSettings) throws -> Device {
@@ -110,7 +112,8 @@ actor InMemoryAPIStore: APIStore {
             token = "sdt_" + UUID().uuidString
             tokens[token!] = deviceID
         }
-        return RotatedCredentials(token: token, webhookSecret: request.webhookSecret ? "whsec_" + Data(UUID().uuidString.utf8).base64EncodedString() : nil,
+        return RotatedCredentials(token: token,
+                                  webhookSecret: request.webhookSecret ? "whsec_" + Data(UUID().uuidString.utf8).base64EncodedString() : nil,
                                   previousTokenValidUntil: nil, previousSecretValidUntil: nil)
     }
 
@@ -130,7 +133,8 @@ actor InMemoryAPIStore: APIStore {
         groupSizes.append(batches.count)
         return batches.map { batch in
             if let hash = batch.tokenHash, !batch.samples.allSatisfy({ sample in
-                deviceRecords[sample.deviceID]?.active == true && tokens.contains { FleetRepository.tokenHash($0.key) == hash && $0.value == sample.deviceID }
+                deviceRecords[sample.deviceID]?.active == true
+                    && tokens.contains { FleetRepository.tokenHash($0.key) == hash && $0.value == sample.deviceID }
             }) {
                 return .tokenRevoked
             }

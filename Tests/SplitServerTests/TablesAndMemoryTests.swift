@@ -13,7 +13,8 @@ struct TablesAndMemoryTests {
         return try #require(object["data"] as? [String: Any])
     }
 
-    @Test("a table device gets its table once; a link change inside the table is recorded in the history, not pushed; a split device gets every change")
+    @Test(
+        "a table device gets its table once; a link change inside the table is recorded in the history, not pushed; a split device gets every change")
     func tablePushes() async throws {
         let database = try TestDatabase.make(migrated: false)
         defer { database.drop() }
@@ -32,18 +33,22 @@ struct TablesAndMemoryTests {
         #expect(tablePush["sequence"] as? Int == tablePush["id"] as? Int)
         // The table holds the split the daemon planned for the registered link.
         let effective = 1 / (1 / 2e8 + 1 / 4e8)
-        let segment = try #require(segments.first { ($0["min_effective_bps"] as? Double ?? 0) <= effective && (($0["max_effective_bps"] as? Double) ?? .infinity) > effective })
+        let segment = try #require(segments.first {
+            ($0["min_effective_bps"] as? Double ?? 0) <= effective && (($0["max_effective_bps"] as? Double) ?? .infinity) > effective
+        })
         #expect(segment["cut_layers"] as? [String] == tablePush["cut_layers"] as? [String])
 
         // Both links collapse: the table device's new split is in the history but not pushed; the split device gets a push.
         for (device, token) in [("tab-1", tableToken), ("spl-1", splitToken)] {
-            let moved = try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": [Fleet.telemetry(device, uplink: 2e6, at: Date().addingTimeInterval(120))]])
+            let moved = try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": [Fleet.telemetry(device, uplink: 2e6,
+                    at: Date().addingTimeInterval(120))]])
             #expect(moved.0 == 202)
         }
         let connection = try database.connect()
         #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM plans").int(0, "n")) == 4 })
         #expect(await receiver.waitFor(3).count == 3)
-        #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'delivered'").int(0, "n")) == 3 })
+        #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'delivered'").int(0,
+                "n")) == 3 })
         let history = try connection.query("SELECT device, reason, pushed, table_id FROM split_history ORDER BY device, valid_from")
         #expect(history.rowCount == 4)
         #expect((0..<history.rowCount).map { "\(history.string($0, "device")!):\(history.bool($0, "pushed")!)" }
@@ -65,31 +70,36 @@ struct TablesAndMemoryTests {
         let (token, _) = try await Fleet.setUp(daemon, callback: nil, extra: ["push": "split"])
         let connection = try database.connect()
         #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM plans").int(0, "n")) == 1 })
-        let moved = try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": [Fleet.telemetry("dev-1", uplink: 2e6, at: Date().addingTimeInterval(120))]])
+        let moved = try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": [Fleet.telemetry("dev-1", uplink: 2e6,
+                at: Date().addingTimeInterval(120))]])
         #expect(moved.0 == 202)
         // The device is evaluated again (its request clears) and keeps its split: no saving repays a move within 0 iterations.
         #expect(await eventually {
-            (try? connection.query("SELECT count(*) AS n FROM planning_state WHERE device_id = 'dev-1' AND requested_reason IS NULL AND evaluated_uplink_bps < 1e7").int(0, "n")) == 1
+            (try? connection.query("""
+                SELECT count(*) AS n FROM planning_state WHERE device_id = 'dev-1' AND requested_reason IS NULL AND evaluated_uplink_bps < 1e7
+                """).int(0, "n")) == 1
         })
         #expect(try connection.query("SELECT count(*) AS n FROM plans").int(0, "n") == 1)
         #expect(await daemon.stop() == 0)
     }
 
-    @Test("memory limits: a capped device gets a split that fits; an infeasible one gets 409 with the memory it needs and no push until its limit grows")
+    @Test("memory limits: a capped device gets a split that fits; an infeasible one gets 409 with the memory it needs, no push till its limit grows")
     func memoryLimits() async throws {
         let database = try TestDatabase.make(migrated: false)
         defer { database.drop() }
         let receiver = try await WebhookReceiver()
         let daemon = try await Daemon(database: database)
         // The memory the fastest split needs at this link, and the least any split needs, from the CLI.
-        let free = try JSONSerialization.jsonObject(with: Data(try runSplitctl(["plan", "ops/models/resnet18.json", "--format", "json", "--uplink", "2e6",
+        let free = try JSONSerialization.jsonObject(with: Data(try runSplitctl(["plan", "ops/models/resnet18.json", "--format", "json", "--uplink",
+                                                                                "2e6",
                                                                                  "--downlink", "4e6", "--rtt", "10ms"]).utf8)) as? [String: Any]
         let unconstrained = try #require(free?["device_memory_bytes"] as? Int64)
         let limit = unconstrained / 2
         _ = try await Fleet.setUp(daemon, device: "capped", callback: receiver.url("/capped"), uplink: 2e6, extra: ["memory_bytes": limit])
         _ = try await Fleet.register(daemon, device: "tiny", callback: receiver.url("/tiny"), extra: ["memory_bytes": 1_000_000])
         let connection = try database.connect()
-        #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM planning_state WHERE evaluated_at IS NOT NULL").int(0, "n")) == 2 })
+        #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM planning_state WHERE evaluated_at IS NOT NULL").int(0,
+                "n")) == 2 })
         let capped = try await daemon.json("GET", "/v1/devices/capped/plan")
         #expect(capped.0 == 200)
         let memory = try #require(capped.1["device_memory_bytes"] as? Int64)
@@ -99,12 +109,14 @@ struct TablesAndMemoryTests {
         #expect(tiny.0 == 409 && tiny.1["error"] as? String == "infeasible")
         let required = try #require(tiny.1["required_device_memory_bytes"] as? Int64)
         #expect(required > 1_000_000 && tiny.1["device_memory_limit_bytes"] as? Int64 == 1_000_000)
-        #expect(try connection.query("SELECT infeasible_required_bytes AS r FROM planning_state WHERE device_id = 'tiny'").int(0, "r") == Int(required))
+        #expect(try connection.query("SELECT infeasible_required_bytes AS r FROM planning_state WHERE device_id = 'tiny'").int(0,
+                "r") == Int(required))
         #expect(try connection.query("SELECT count(*) AS n FROM plans WHERE device_id = 'tiny'").int(0, "n") == 0)
         let memoryBound = try connection.query("SELECT device FROM split_history WHERE valid_until IS NULL AND memory_bound")
         #expect(memoryBound.rowCount == 1 && memoryBound.string(0, "device") == "capped")
         // Raising its limit plans it again, and the plan is pushed.
-        let updated = try await daemon.json("PUT", "/v1/devices/tiny", ["model": "resnet18", "edge_server": "edge-1", "batch_size": 32, "compute_flops": 1e11,
+        let updated = try await daemon.json("PUT", "/v1/devices/tiny", ["model": "resnet18", "edge_server": "edge-1", "batch_size": 32,
+                                                                        "compute_flops": 1e11,
                                                                         "callback_url": receiver.url("/tiny"), "memory_bytes": required])
         #expect(updated.0 == 200)
         #expect(await eventually { (try? await daemon.json("GET", "/v1/devices/tiny/plan").0) == 200 })
@@ -191,7 +203,8 @@ struct DeviceClientTests {
         #expect(choices.count == rates.count)
         for (rate, choice) in zip(rates, choices) {
             // The table's split is the optimum the daemon's planner gives for the same rates.
-            let (status, plan) = try await daemon.json("POST", "/v1/plan", ["model": "resnet18", "batch_size": 32, "device_flops": 1e11, "server_flops": 2e13,
+            let (status, plan) = try await daemon.json("POST", "/v1/plan", ["model": "resnet18", "batch_size": 32, "device_flops": 1e11,
+                                                                            "server_flops": 2e13,
                                                                             "uplink_bps": rate[0], "downlink_bps": rate[1], "rtt_seconds": 0.01,
                                                                             "algorithm": "block"])
             #expect(status == 200)

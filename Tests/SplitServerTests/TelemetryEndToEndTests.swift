@@ -1,6 +1,7 @@
 import Foundation
 import SplitCore
 @testable import SplitStore
+import SplitSupport
 import SplitTestSupport
 import Testing
 
@@ -9,7 +10,10 @@ import Testing
 /// token stops at once on the replica that revoked it and, for telemetry, on every replica.
 @Suite("Telemetry from devices, end to end")
 struct TelemetryEndToEndTests {
-    @Test("40 devices posting concurrently with their own tokens: every 202 is stored, estimates equal sequential folding, an unknown device's request fails alone")
+    @Test("""
+        40 devices posting concurrently with their own tokens: every 202 is stored, estimates equal sequential folding, an unknown device's request \
+        fails alone
+        """)
     func concurrentDevices() async throws {
         let database = try TestDatabase.make(migrated: false)
         defer { database.drop() }
@@ -32,7 +36,8 @@ struct TelemetryEndToEndTests {
                         let uplink = 2e8 * (1 + 0.3 * Double((index + step) % 4))
                         let body = ["samples": [Fleet.telemetry(device, uplink: uplink, at: at)]]
                         statuses.append(try await daemon.json("POST", "/v1/telemetry", token: token, body).0)
-                        samples.append(TelemetrySample(deviceID: device, measuredAt: Timestamp.parse(Fleet.telemetry(device, uplink: uplink, at: at)["measured_at"] as! String)!,
+                        samples.append(TelemetrySample(deviceID: device, measuredAt: Timestamp.parse(Fleet.telemetry(device, uplink: uplink,
+                                at: at)["measured_at"] as! String)!,
                                                        uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: uplink * 2, rttSeconds: 0.01))
                     }
                     return (device, samples, statuses)
@@ -48,18 +53,24 @@ struct TelemetryEndToEndTests {
         }
         #expect(sent["ghost"]?.1 == [422])
         #expect((0..<40).allSatisfy { sent["dev-\($0)"]?.1 == [202, 202, 202, 202, 202] })
-        #expect(try connection.query("SELECT count(*) AS n FROM telemetry WHERE device_id <> 'ghost'").int(0, "n") == 40 * 5 + 40, "each device's 5 samples and its registration link")
-        #expect(try connection.query("SELECT count(*) AS n FROM telemetry WHERE uplink_bps = 1e6").int(0, "n") == 0, "nothing from the refused request")
+        #expect(try connection.query("SELECT count(*) AS n FROM telemetry WHERE device_id <> 'ghost'").int(0, "n") == 40 * 5 + 40,
+                "each device's 5 samples and its registration link")
+        #expect(try connection.query("SELECT count(*) AS n FROM telemetry WHERE uplink_bps = 1e6").int(0, "n") == 0,
+                "nothing from the refused request")
         let smoothing = LinkSmoothing()
         for estimate in try TelemetryRepository.estimates(connection: connection) {
             let expected = try #require(sent[estimate.deviceID]?.0).reduce(initial[estimate.deviceID]) { smoothing.fold($1, into: $0) }
             let folded = try #require(expected)
-            #expect(abs(estimate.uplinkBitsPerSecond / folded.uplinkBitsPerSecond - 1) < 1e-9 && estimate.samples == folded.samples, "\(estimate.deviceID)")
+            #expect(abs(estimate.uplinkBitsPerSecond / folded.uplinkBitsPerSecond - 1) < 1e-9 && estimate.samples == folded.samples,
+                    "\(estimate.deviceID)")
         }
         #expect(await daemon.stop() == 0)
     }
 
-    @Test("a rotated token: refused at once on the replica that rotated it, for telemetry on every replica, and for reads on the others within SPLITD_TOKEN_CACHE_TTL")
+    @Test("""
+        a rotated token: refused at once on the replica that rotated it, for telemetry on every replica, and for reads on the others within \
+        SPLITD_TOKEN_CACHE_TTL
+        """)
     func revocationAcrossReplicas() async throws {
         let database = try TestDatabase.make(migrated: false)
         defer { database.drop() }

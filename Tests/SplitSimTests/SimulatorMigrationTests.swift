@@ -40,7 +40,8 @@ struct SimulatorMigrationTests {
                 #expect(result.planChanges == 1, "\(result.policy)")
                 #expect(abs(result.migrationSeconds - migration) < 1e-9, "\(result.policy): \(result.migrationSeconds)")
                 #expect(result.migrationBytes == 1e6 * optimizer.migrationBytesPerParameterByte)
-                let slowest = try #require(result.iterationDelaySeconds.indices.max { result.iterationDelaySeconds[$0] < result.iterationDelaySeconds[$1] })
+                let delays = result.iterationDelaySeconds
+                let slowest = try #require(delays.indices.max { delays[$0] < delays[$1] })
                 #expect(abs(result.iterationDelaySeconds[slowest] - (0.117 + migration)) < 1e-9, "\(result.policy)")
                 // The migrating iteration is the first one starting in the slow phase.
                 #expect(result.iterationStartSeconds[slowest] >= 50 && result.iterationStartSeconds[slowest - 1] < 50)

@@ -72,7 +72,8 @@ struct SimulatorTests {
         #expect(steps.durationSeconds == 1200)
     }
 
-    @Test("at every re-planning moment dag's predicted delay is at most every other policy's", arguments: ["resnet50", "googlenet", "vgg16", "mobilenet_v2", "densenet121"])
+    @Test("at every re-planning moment dag's predicted delay is at most every other policy's", arguments: ["resnet50", "googlenet", "vgg16",
+            "mobilenet_v2", "densenet121"])
     func dagIsBestAtEveryMoment(model name: String) throws {
         let model = try Models.prepared(name)
         for kind in SyntheticTrace.Kind.allCases {

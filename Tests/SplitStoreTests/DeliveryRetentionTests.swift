@@ -141,7 +141,8 @@ struct DeliveryRetentionTests {
         #expect(batch.deleted == rows.filter { $0.0.deletable }.count)
         // While that transaction is open, any wait for a lock fails at once instead of waiting.
         try worker.execute("SET lock_timeout = '1ms'")
-        let device = try #require(try worker.query("SELECT device_id FROM webhook_deliveries WHERE id = $1", [rows.first { $0.0.deletable }!.1]).string(0, "device_id"))
+        let device = try #require(try worker.query("SELECT device_id FROM webhook_deliveries WHERE id = $1",
+                                                   [rows.first { $0.0.deletable }!.1]).string(0, "device_id"))
         try worker.transaction { _ = try PlanRepository.store([Fixtures.plan(for: device, uplink: 9e7)], connection: worker) }
         let claimed = try DeliveryRepository.claim(owner: "w", limit: 100, leaseSeconds: 30, secrets: Fixtures.secrets, connection: worker)
         #expect(claimed.contains { $0.deviceID == device })
@@ -165,7 +166,8 @@ struct DeliveryRetentionTests {
         let connection = try database.connect()
         let devices = try Fixtures.fleet(connection, devices: 4)
         for uplink in [1e7, 2e7, 3e7] {
-            try connection.transaction { _ = try PlanRepository.store(devices.map { Fixtures.plan(for: $0, uplink: uplink) }, connection: connection) }
+            try connection.transaction { _ = try PlanRepository.store(devices.map { Fixtures.plan(for: $0, uplink: uplink) },
+                                                                      connection: connection) }
         }
         // The first round was superseded two years ago, the second yesterday; the third is in force.
         try connection.execute("""
@@ -177,7 +179,8 @@ struct DeliveryRetentionTests {
         #expect(try connection.query(Self.deleteOldPlans).affectedRows == 4)
         #expect(try connection.query(Self.deleteOldPlans).affectedRows == 0)
         #expect(try connection.query("SELECT count(*) AS n FROM plans WHERE id = ANY($1::int8[])", [PostgresValue.intArray(oldIDs)]).int(0, "n") == 0)
-        #expect(try connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE plan_id = ANY($1::int8[])", [PostgresValue.intArray(oldIDs)]).int(0, "n") == 0)
+        #expect(try connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE plan_id = ANY($1::int8[])",
+                                     [PostgresValue.intArray(oldIDs)]).int(0, "n") == 0)
         #expect(try connection.query("SELECT count(*) AS n FROM split_history").int(0, "n") == 8)
         #expect(try connection.query("SELECT count(*) AS n FROM split_history WHERE valid_until IS NULL").int(0, "n") == 4)
         #expect(try connection.query("SELECT count(*) AS n FROM webhook_deliveries").int(0, "n") == 8)
@@ -210,7 +213,8 @@ struct DeliveryRetentionTests {
         #expect(try connection.query("SELECT count(*) AS n FROM plans WHERE pushed").int(0, "n") == 8)
         #expect(try connection.query("SELECT count(*) AS n FROM webhook_deliveries").int(0, "n") == 8)
         #expect(throws: PostgresError.self) {
-            try connection.query("INSERT INTO webhook_deliveries (id, plan_id, device_id) SELECT 'msg_again', plan_id, device_id FROM webhook_deliveries LIMIT 1")
+            try connection.query(
+                "INSERT INTO webhook_deliveries (id, plan_id, device_id) SELECT 'msg_again', plan_id, device_id FROM webhook_deliveries LIMIT 1")
         }
     }
 }

@@ -20,7 +20,8 @@ enum Fixtures {
 
     /// A model, an edge server and `count` devices; returns the device ids.
     @discardableResult
-    static func fleet(_ connection: PostgresConnection, devices count: Int, model: String = "tiny", callback: String? = "http://127.0.0.1:9/hook") throws -> [String] {
+    static func fleet(_ connection: PostgresConnection, devices count: Int, model: String = "tiny",
+                      callback: String? = "http://127.0.0.1:9/hook") throws -> [String] {
         _ = try ModelRepository.store(try graph(name: model), connection: connection)
         if try FleetRepository.edgeServer(id: "edge-1", connection: connection) == nil {
             _ = try FleetRepository.createEdgeServer(id: "edge-1", computeFLOPs: 2e13, connection: connection)
@@ -28,7 +29,8 @@ enum Fixtures {
         return try (0..<count).map { index in
             let id = "dev-\(model)-\(index)"
             _ = try FleetRepository.registerDevice(id: id, settings: DeviceSettings(
-                modelName: model, edgeServerID: "edge-1", batchSize: 32, computeFLOPs: 1e11, callbackURL: callback), secrets: Fixtures.secrets, connection: connection)
+                modelName: model, edgeServerID: "edge-1", batchSize: 32, computeFLOPs: 1e11, callbackURL: callback),
+                secrets: Fixtures.secrets, connection: connection)
             return id
         }
     }
@@ -38,7 +40,8 @@ enum Fixtures {
                 conditions: PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
                                                uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: 2e7, rttSeconds: 0.01),
                 deviceLayers: ["x", "a"], cutLayers: ["a"], splitFingerprint: "\(model)-x-a", predictedDelaySeconds: 1.5, transferBytes: 16000,
-                breakdown: DelayBreakdown(deviceComputeSeconds: 1, serverComputeSeconds: 0.1, uplinkSeconds: 0.2, downlinkSeconds: 0.19, rttSeconds: 0.01),
+                breakdown: DelayBreakdown(deviceComputeSeconds: 1, serverComputeSeconds: 0.1, uplinkSeconds: 0.2, downlinkSeconds: 0.19,
+                                          rttSeconds: 0.01),
                 solveMicroseconds: 2.5, reason: .newDevice, deliver: deliver)
     }
 }

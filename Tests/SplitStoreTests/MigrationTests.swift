@@ -85,13 +85,18 @@ struct MigrationTests {
                                      solve_microseconds, superseded_at, reason)
             SELECT 'd' || (1 + i % 4), 'm', 1 + i / 6, 'dag', i, 2, 0, 1, 1, 32,
                    CASE WHEN i % 3 = 0 THEN ARRAY['x'] WHEN i % 3 = 1 THEN ARRAY['x', 'a'] ELSE ARRAY['x', 'a', 'b''"{,}'] END,
-                   CASE WHEN i % 3 = 0 THEN ARRAY['x'] ELSE ARRAY['a'] END, i, 10, '{"device_compute_seconds": 0.25, "downlink_seconds": 1e-7, "rtt_seconds": 0, "server_compute_seconds": 0.1, "uplink_seconds": 1}'::jsonb
+                   CASE WHEN i % 3 = 0 THEN ARRAY['x'] ELSE ARRAY['a'] END, i, 10,
+                   '{"device_compute_seconds": 0.25, "downlink_seconds": 1e-7, "rtt_seconds": 0,
+                     "server_compute_seconds": 0.1, "uplink_seconds": 1}'::jsonb
                    || jsonb_build_object('device_compute_seconds', (i / 4.0)::float8), 1,
                    CASE WHEN i < 8 THEN now() END, 'requested'
             FROM generate_series(0, 11) i;
             INSERT INTO webhook_deliveries (id, plan_id, device_id) SELECT 'msg_' || id, id, device_id FROM split_plans;
             """)
-        let snapshot = "SELECT string_agg(format('%s|%s|%s|%s|%s|%s|%s', id, device_id, model_name, model_version, device_layers, cut_layers, breakdown), E'\\n' ORDER BY id) AS rows FROM split_plans"
+        let snapshot = """
+            SELECT string_agg(format('%s|%s|%s|%s|%s|%s|%s', id, device_id, model_name, model_version, device_layers, cut_layers, breakdown), \
+            E'\\n' ORDER BY id) AS rows FROM split_plans
+            """
         let before = try #require(try connection.query(snapshot).string(0, "rows"))
         try Migrator(migrations: TestCluster.migrations).migrate(connection)
         #expect(try connection.query(snapshot).string(0, "rows") == before)
@@ -109,7 +114,8 @@ struct MigrationTests {
         let database = try TestDatabase.make()
         defer { database.drop() }
         let connection = try database.connect()
-        let broken = TestCluster.migrations + [Migration(version: 9000, name: "broken", sql: "CREATE TABLE half_done (x int); SELECT no_such_function();")]
+        let broken = TestCluster.migrations + [Migration(version: 9000, name: "broken",
+                                                         sql: "CREATE TABLE half_done (x int); SELECT no_such_function();")]
         #expect(throws: MigrationError.self) { try Migrator(migrations: broken).migrate(connection) }
         #expect(try connection.query("SELECT to_regclass('half_done') IS NULL AS absent").bool(0, "absent") == true)
         #expect(try connection.query("SELECT count(*) AS n FROM schema_migrations WHERE version = 9000").int(0, "n") == 0)

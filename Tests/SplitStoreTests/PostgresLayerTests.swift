@@ -201,37 +201,6 @@ struct NestedTransactionTests {
     }
 }
 
-@Suite("RFC 3339 timestamps")
-struct TimestampTests {
-    @Test("parses what the API accepts and refuses what it should not", arguments: [
-        ("2026-11-27T06:00:00Z", 1_795_759_200.0 as Double?),
-        ("2026-11-27T06:00:00.5Z", 1_795_759_200.5),
-        ("2026-11-27 06:00:00.123456Z", 1_795_759_200.123456),
-        ("2026-11-27T07:30:00+01:30", 1_795_759_200.0),
-        ("2026-11-27T06:00:00", nil),
-        ("2026-13-27T06:00:00Z", nil),
-        ("2026-11-27T25:00:00Z", nil),
-        ("yesterday", nil),
-        ("2026-11-27T06:00:00Zjunk", nil),
-    ])
-    func parse(text: String, expected: Double?) {
-        let parsed = Timestamp.parse(text)?.timeIntervalSince1970
-        if let expected {
-            #expect(parsed.map { abs($0 - expected) < 1e-6 } == true, "\(text) → \(String(describing: parsed))")
-        } else {
-            #expect(parsed == nil, "\(text) should be refused")
-        }
-    }
-
-    @Test("format round-trips through parse")
-    func roundTrip() {
-        let date = Date(timeIntervalSince1970: 1_795_759_200.25)
-        #expect(Timestamp.format(date) == "2026-11-27T06:00:00.250000Z")
-        #expect(Timestamp.parse(Timestamp.format(date)) == date)
-    }
-}
-
-/// Outcomes of the load a test runs against a pool.
 actor LoadCounts {
     private(set) var successes = 0
     private(set) var failures = 0

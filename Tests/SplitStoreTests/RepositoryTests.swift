@@ -40,7 +40,8 @@ struct RepositoryTests {
         #expect(throws: StoreError.self) { try FleetRepository.createEdgeServer(id: Fixtures.hostileName, computeFLOPs: 1, connection: connection) }
         let settings = DeviceSettings(modelName: "tiny", edgeServerID: Fixtures.hostileName, batchSize: 16, computeFLOPs: 3e10,
                                       memoryBytes: 8 << 30, allowRawUpload: true, callbackURL: "https://example.test/h")
-        let credentials = try FleetRepository.registerDevice(id: Fixtures.hostileName, settings: settings, secrets: Fixtures.secrets, connection: connection)
+        let credentials = try FleetRepository.registerDevice(id: Fixtures.hostileName, settings: settings, secrets: Fixtures.secrets,
+                                                             connection: connection)
         #expect(credentials.token.hasPrefix("sdt_") && credentials.webhookSecret.hasPrefix("whsec_"))
         let device = try #require(try FleetRepository.device(id: Fixtures.hostileName, connection: connection))
         #expect(device.batchSize == 16 && device.memoryBytes == 8 << 30 && device.allowRawUpload && device.active)
@@ -52,19 +53,24 @@ struct RepositoryTests {
         // Unknown references are refused.
         var bad = settings
         bad.modelName = "nope"
-        #expect(throws: StoreError.self) { try FleetRepository.registerDevice(id: "d2", settings: bad, secrets: Fixtures.secrets, connection: connection) }
+        #expect(throws: StoreError.self) { try FleetRepository.registerDevice(id: "d2", settings: bad, secrets: Fixtures.secrets,
+                                                                              connection: connection) }
         bad = settings
         bad.modelVersion = 7
-        #expect(throws: StoreError.self) { try FleetRepository.registerDevice(id: "d2", settings: bad, secrets: Fixtures.secrets, connection: connection) }
+        #expect(throws: StoreError.self) { try FleetRepository.registerDevice(id: "d2", settings: bad, secrets: Fixtures.secrets,
+                                                                              connection: connection) }
         // Update and deactivate.
         var changed = settings
         changed.batchSize = 64
         #expect(try FleetRepository.updateDevice(id: Fixtures.hostileName, settings: changed, connection: connection).batchSize == 64)
-        let reason = try connection.query("SELECT requested_reason FROM planning_state WHERE device_id = $1", [Fixtures.hostileName]).string(0, "requested_reason")
+        let reason = try connection.query("SELECT requested_reason FROM planning_state WHERE device_id = $1", [Fixtures.hostileName]).string(0,
+                "requested_reason")
         #expect(reason == "device changed")
-        try FleetRepository.putDeviceProfile(deviceID: Fixtures.hostileName, profileJSON: "{\"format\": \"splitprofile/1\", \"batch_size\": 1, \"layers\": {}}", connection: connection)
+        try FleetRepository.putDeviceProfile(deviceID: Fixtures.hostileName,
+                                             profileJSON: #"{"format": "splitprofile/1", "batch_size": 1, "layers": {}}"#, connection: connection)
         #expect(try FleetRepository.deviceProfile(deviceID: Fixtures.hostileName, connection: connection)?.contains("splitprofile/1") == true)
-        try FleetRepository.putServerProfile(edgeServerID: Fixtures.hostileName, modelName: "tiny", profileJSON: "{\"format\": \"splitprofile/1\"}", connection: connection)
+        try FleetRepository.putServerProfile(edgeServerID: Fixtures.hostileName, modelName: "tiny", profileJSON: "{\"format\": \"splitprofile/1\"}",
+                                             connection: connection)
         #expect(try FleetRepository.serverProfile(edgeServerID: Fixtures.hostileName, modelName: "tiny", connection: connection) != nil)
         #expect(try FleetRepository.deactivateDevice(id: Fixtures.hostileName, connection: connection))
         #expect(try FleetRepository.authenticate(token: credentials.token, connection: connection) == nil)
@@ -83,7 +89,8 @@ struct RepositoryTests {
         let good = (0..<10).map { TelemetrySample(deviceID: devices[$0 % 2], measuredAt: start.addingTimeInterval(Double($0 * 10)),
                                                   uplinkBitsPerSecond: 1e7, downlinkBitsPerSecond: 2e7, rttSeconds: 0.02) }
         #expect(throws: StoreError.self) {
-            try TelemetryRepository.ingest(good + [TelemetrySample(deviceID: "ghost", measuredAt: start, uplinkBitsPerSecond: 1, downlinkBitsPerSecond: 1, rttSeconds: 0)], connection: connection)
+            try TelemetryRepository.ingest(good + [TelemetrySample(deviceID: "ghost", measuredAt: start, uplinkBitsPerSecond: 1,
+                                                                   downlinkBitsPerSecond: 1, rttSeconds: 0)], connection: connection)
         }
         #expect(try connection.query("SELECT count(*) AS n FROM telemetry").int(0, "n") == 0)
         #expect(try TelemetryRepository.ingest(good, connection: connection) == 10)
@@ -97,8 +104,10 @@ struct RepositoryTests {
         let expected = exp(log(1e7) + (1 - exp(-30.0 / 30)) * (log(1e8) - log(1e7)))
         #expect(abs(moved.uplinkBitsPerSecond - expected) / expected < 1e-9)
         // An older sample is stored but does not move the estimate.
-        try TelemetryRepository.ingest([TelemetrySample(deviceID: devices[0], measuredAt: start, uplinkBitsPerSecond: 1, downlinkBitsPerSecond: 1, rttSeconds: 1)], connection: connection)
-        #expect(try TelemetryRepository.estimates(deviceIDs: [devices[0]], connection: connection).first?.uplinkBitsPerSecond == moved.uplinkBitsPerSecond)
+        try TelemetryRepository.ingest([TelemetrySample(deviceID: devices[0], measuredAt: start, uplinkBitsPerSecond: 1, downlinkBitsPerSecond: 1,
+                                                        rttSeconds: 1)], connection: connection)
+        #expect(try TelemetryRepository.estimates(deviceIDs: [devices[0]],
+                                                  connection: connection).first?.uplinkBitsPerSecond == moved.uplinkBitsPerSecond)
     }
 
     @Test("COPY of 100,000 telemetry rows across day boundaries creates the partitions; retention drops old ones")
@@ -161,7 +170,8 @@ struct RepositoryTests {
         let history = try PlanRepository.history(deviceID: devices[0], limit: 10, connection: connection)
         #expect(history.map(\.id) == [secondIDs[0], firstIDs[0]])
         #expect(history[1].supersededAt != nil)
-        let view = try connection.query("SELECT plan_id, valid_until, reason, delivery_status FROM split_history WHERE device = $1 ORDER BY valid_from", [devices[0]])
+        let view = try connection.query(
+            "SELECT plan_id, valid_until, reason, delivery_status FROM split_history WHERE device = $1 ORDER BY valid_from", [devices[0]])
         #expect(view.rowCount == 2)
         #expect(view.string(0, "delivery_status") == "superseded" && view.date(0, "valid_until") != nil)
         #expect(view.string(1, "delivery_status") == "pending" && view.string(1, "valid_until") == nil)
@@ -250,7 +260,8 @@ struct RepositoryTests {
         #expect(overlapped.count == 2, "each writer held its transaction open until the other arrived")
         #expect(try setup.query("SELECT count(*) AS n FROM splits").int(0, "n") == 2)
         #expect(try setup.query("SELECT count(*) AS n FROM split_plans").int(0, "n") == 4)
-        let shared = try setup.query("SELECT count(DISTINCT split_id) AS n FROM plans WHERE device_id = ANY($1::text[])", [PostgresValue.textArray([devices[1], devices[2]])])
+        let shared = try setup.query("SELECT count(DISTINCT split_id) AS n FROM plans WHERE device_id = ANY($1::text[])",
+                                     [PostgresValue.textArray([devices[1], devices[2]])])
         #expect(shared.int(0, "n") == 1)
     }
 
@@ -313,7 +324,8 @@ struct RepositoryTests {
         defer { database.drop() }
         let setup = try database.connect()
         let devices = try Fixtures.fleet(setup, devices: 40)
-        try TelemetryRepository.ingest(devices.map { TelemetrySample(deviceID: $0, measuredAt: Date(), uplinkBitsPerSecond: 1e7, downlinkBitsPerSecond: 2e7, rttSeconds: 0.01) }, connection: setup)
+        try TelemetryRepository.ingest(devices.map { TelemetrySample(deviceID: $0, measuredAt: Date(), uplinkBitsPerSecond: 1e7,
+                                                                     downlinkBitsPerSecond: 2e7, rttSeconds: 0.01) }, connection: setup)
         let url = database.url
         // Two claimers hold their claims at the same time.
         let first = try database.connect(), second = try database.connect()
@@ -353,7 +365,9 @@ struct RepositoryTests {
         try connection.transaction { _ = try PlanRepository.store(devices.map { Fixtures.plan(for: $0) }, connection: connection) }
         let claimed = try DeliveryRepository.claim(owner: "a", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection)
         #expect(claimed.count == 2)
-        #expect(claimed.allSatisfy { $0.attempt == 1 && $0.callbackURL == "http://127.0.0.1:9/hook" && $0.webhookSecrets.count == 1 && $0.webhookSecrets[0].hasPrefix("whsec_") })
+        #expect(claimed.allSatisfy {
+            $0.attempt == 1 && $0.callbackURL == "http://127.0.0.1:9/hook" && $0.webhookSecrets.count == 1 && $0.webhookSecrets[0].hasPrefix("whsec_")
+        })
         #expect(try DeliveryRepository.claim(owner: "b", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection).isEmpty)
         // Someone else cannot finish a delivery it does not hold.
         #expect(try !DeliveryRepository.markDelivered(id: claimed[0].id, owner: "b", statusCode: 200, connection: connection))
@@ -363,12 +377,15 @@ struct RepositoryTests {
         let reclaimed = try DeliveryRepository.claim(owner: "b", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection)
         #expect(reclaimed.map(\.id) == [claimed[1].id])
         #expect(reclaimed[0].attempt == 2)
-        #expect(try !DeliveryRepository.markFailed(id: claimed[1].id, owner: "a", statusCode: 500, error: "late", retryAt: Date(), connection: connection))
-        #expect(try DeliveryRepository.markFailed(id: claimed[1].id, owner: "b", statusCode: 500, error: "server error", retryAt: Date().addingTimeInterval(3600), connection: connection))
+        #expect(try !DeliveryRepository.markFailed(id: claimed[1].id, owner: "a", statusCode: 500, error: "late", retryAt: Date(),
+                                                   connection: connection))
+        #expect(try DeliveryRepository.markFailed(id: claimed[1].id, owner: "b", statusCode: 500, error: "server error",
+                                                  retryAt: Date().addingTimeInterval(3600), connection: connection))
         #expect(try DeliveryRepository.claim(owner: "c", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection).isEmpty)
         try connection.query("UPDATE webhook_deliveries SET next_attempt_at = now() WHERE id = $1", [claimed[1].id])
         let third = try DeliveryRepository.claim(owner: "c", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection)
-        #expect(try DeliveryRepository.markFailed(id: third[0].id, owner: "c", statusCode: 500, error: "gave up", retryAt: nil, connection: connection))
+        #expect(try DeliveryRepository.markFailed(id: third[0].id, owner: "c", statusCode: 500, error: "gave up", retryAt: nil,
+                                                  connection: connection))
         #expect(try DeliveryRepository.status(id: third[0].id, connection: connection)?.status == "dead")
         // Releasing leases on shutdown makes them due again without costing an attempt.
         try connection.transaction { _ = try PlanRepository.store([Fixtures.plan(for: devices[0], uplink: 3e7)], connection: connection) }
@@ -397,7 +414,8 @@ struct RepositoryTests {
         #expect(try connection.transaction { try !LeaseRepository.verify(a, connection: connection) })
         #expect(try connection.transaction { try LeaseRepository.verify(b, connection: connection) })
         try LeaseRepository.release(b, connection: connection)
-        #expect(try LeaseRepository.acquire(name: "maintenance", owner: "c", ttlSeconds: 30, connection: connection)?.fencingToken == b.fencingToken + 1)
+        #expect(try LeaseRepository.acquire(name: "maintenance", owner: "c", ttlSeconds: 30,
+                                            connection: connection)?.fencingToken == b.fencingToken + 1)
     }
 }
 

@@ -42,12 +42,14 @@ struct TelemetryGroupTests {
 
         init(_ connection: PostgresConnection) throws {
             let rows = try connection.query("""
-                SELECT device_id || ' ' || measured_at || ' ' || uplink_bps || ' ' || downlink_bps || ' ' || rtt_seconds || ' ' || coalesce(compute_flops::text, '-') AS row
+                SELECT device_id || ' ' || measured_at || ' ' || uplink_bps || ' ' || downlink_bps || ' ' || rtt_seconds || ' '
+                       || coalesce(compute_flops::text, '-') AS row
                 FROM telemetry ORDER BY 1
                 """)
             self.rows = (0..<rows.rowCount).compactMap { rows.string($0, "row") }
             estimates = try TelemetryRepository.estimates(connection: connection).sorted { $0.deviceID < $1.deviceID }
-            let marks = try connection.query("SELECT device_id || ':' || coalesce(requested_reason, '-') AS mark FROM planning_state ORDER BY device_id")
+            let marks = try connection.query(
+                "SELECT device_id || ':' || coalesce(requested_reason, '-') AS mark FROM planning_state ORDER BY device_id")
             self.marks = (0..<marks.rowCount).compactMap { marks.string($0, "mark") }
         }
     }
@@ -88,19 +90,22 @@ struct TelemetryGroupTests {
             // Each database issued its own tokens: the same batches, each carrying that database's hashes.
             func batches(_ connection: PostgresConnection) throws -> [TelemetryBatch] {
                 let result = try connection.query("SELECT id, token_hash FROM devices")
-                let hashes = Dictionary(uniqueKeysWithValues: (0..<result.rowCount).map { (result.string($0, "id") ?? "", result.string($0, "token_hash")) })
+                let hashes = Dictionary(uniqueKeysWithValues: (0..<result.rowCount).map { (result.string($0, "id") ?? "", result.string($0,
+                        "token_hash")) })
                 return Self.randomBatches(seed: seed, devices: devices, count: 80) { hashes[$0] ?? nil }
             }
             let groupBatches = try batches(groupConnection), sequentialBatches = try batches(sequentialConnection)
 
             var outcomes: [TelemetryBatchOutcome] = []
             for offset in stride(from: 0, to: groupBatches.count, by: 16) {
-                outcomes += try TelemetryRepository.ingest(batches: Array(groupBatches[offset..<min(groupBatches.count, offset + 16)]), connection: groupConnection)
+                outcomes += try TelemetryRepository.ingest(batches: Array(groupBatches[offset..<min(groupBatches.count, offset + 16)]),
+                                                           connection: groupConnection)
             }
             var expected: [TelemetryBatchOutcome] = []
             for batch in sequentialBatches { expected += try TelemetryRepository.ingest(batches: [batch], connection: sequentialConnection) }
             #expect(outcomes == expected, "seed \(seed)")
-            #expect(outcomes.contains { if case .refused = $0 { true } else { false } } && outcomes.contains(.tokenRevoked), "seed \(seed) exercises refusals")
+            #expect(outcomes.contains { if case .refused = $0 { true } else { false } } && outcomes.contains(.tokenRevoked),
+                    "seed \(seed) exercises refusals")
             let groupState = try Snapshot(groupConnection), sequentialState = try Snapshot(sequentialConnection)
             #expect(groupState.rows == sequentialState.rows, "seed \(seed): rows")
             #expect(groupState.estimates == sequentialState.estimates, "seed \(seed): estimates")
@@ -135,20 +140,26 @@ struct TelemetryGroupTests {
         #expect(marks.string(1, "requested_reason") == nil, "a 5% move stays under the 10% threshold")
     }
 
-    @Test("a batch with an unknown device, or whose token was rotated away or whose device was deactivated, stores nothing while its neighbours are stored")
+    @Test("""
+        a batch with an unknown device, or whose token was rotated away or whose device was deactivated, stores nothing while its neighbours are \
+        stored
+        """)
     func refusalsAreIsolated() throws {
         let database = try TestDatabase.make()
         defer { database.drop() }
         let connection = try database.connect()
         defer { connection.close() }
         let devices = try Fixtures.fleet(connection, devices: 4)
-        func hash(_ device: String) throws -> String { try #require(connection.query("SELECT token_hash FROM devices WHERE id = $1", [device]).string(0, "token_hash")) }
+        func hash(_ device: String) throws -> String { try #require(connection.query("SELECT token_hash FROM devices WHERE id = $1",
+                                                                                     [device]).string(0, "token_hash")) }
         let oldHash = try hash(devices[1])
         // devices[1]: rotated with a grace period (the old token still works); devices[2]: rotated without; devices[3]: deactivated.
-        _ = try FleetRepository.rotateCredentials(deviceID: devices[1], token: true, webhookSecret: false, tokenGraceSeconds: 3600, secretOverlapSeconds: 0,
+        _ = try FleetRepository.rotateCredentials(deviceID: devices[1], token: true, webhookSecret: false, tokenGraceSeconds: 3600,
+                                                  secretOverlapSeconds: 0,
                                                   rotatedBy: "test", secrets: Fixtures.secrets, connection: connection)
         let revokedHash = try hash(devices[2])
-        _ = try FleetRepository.rotateCredentials(deviceID: devices[2], token: true, webhookSecret: false, tokenGraceSeconds: 0, secretOverlapSeconds: 0,
+        _ = try FleetRepository.rotateCredentials(deviceID: devices[2], token: true, webhookSecret: false, tokenGraceSeconds: 0,
+                                                  secretOverlapSeconds: 0,
                                                   rotatedBy: "test", secrets: Fixtures.secrets, connection: connection)
         let deactivatedHash = try hash(devices[3])
         #expect(try FleetRepository.deactivateDevice(id: devices[3], connection: connection))
@@ -164,7 +175,8 @@ struct TelemetryGroupTests {
             TelemetryBatch(samples: [sample(devices[0])], tokenHash: try hash(devices[1])),
         ], connection: connection)
         #expect(outcomes[0] == .stored(1) && outcomes[2] == .stored(1))
-        #expect(outcomes[1] == .refused(StoreError(.invalid, field: "samples[1].device", "unknown or inactive device 'ghost'; nothing from this batch was stored")))
+        #expect(outcomes[1] == .refused(StoreError(.invalid, field: "samples[1].device",
+                                                   "unknown or inactive device 'ghost'; nothing from this batch was stored")))
         #expect(outcomes[3] == .tokenRevoked, "a token rotated away without grace stores nothing")
         #expect(outcomes[4] == .tokenRevoked, "a deactivated device's token stores nothing")
         #expect(outcomes[5] == .tokenRevoked, "another device's token stores nothing")

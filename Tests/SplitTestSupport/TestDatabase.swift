@@ -4,9 +4,9 @@ import SplitStore
 /// One private PostgreSQL cluster per test process (under a temporary directory), and a fresh
 /// database per test, so tests are isolated and the suite can run twice in a row.
 /// The repository root (for migrations, sample models and built binaries).
-public let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+package let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-public enum TestCluster {
+package enum TestCluster {
     /// The cluster, started on first use, or why it could not be started.
     private static let started: Result<EmbeddedPostgres, TestRequirementError> = {
         let directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("splitd-test-\(getpid())")
@@ -15,7 +15,10 @@ public enum TestCluster {
             try cluster.start()
         } catch {
             return .failure(TestRequirementError(
-                "this test needs a PostgreSQL server (initdb and pg_ctl; `ops/install-deps` installs the postgresql package), and starting one failed: \(error)"))
+                """
+                this test needs a PostgreSQL server (initdb and pg_ctl; `ops/install-deps` installs the postgresql package), and starting one \
+                failed: \(error)
+                """))
         }
         atexit {
             guard let cluster = try? TestCluster.shared() else { return }
@@ -26,27 +29,27 @@ public enum TestCluster {
     }()
 
     /// The cluster; throws a clear requirement error when PostgreSQL cannot be started.
-    public static func shared() throws -> EmbeddedPostgres { try started.get() }
+    package static func shared() throws -> EmbeddedPostgres { try started.get() }
 
-    public static let migrations: [Migration] = {
+    package static let migrations: [Migration] = {
         let directory = packageRoot.appendingPathComponent("migrations")
         return try! Migration.load(from: directory)
     }()
 }
 
 /// A database of its own for one test; dropped by `drop()`.
-public struct TestDatabase: Sendable {
-    public let name: String
-    public let url: String
+package struct TestDatabase: Sendable {
+    package let name: String
+    package let url: String
 
     /// A database that exists already (e.g. in a cluster a test runs itself).
-    public init(name: String, url: String) {
+    package init(name: String, url: String) {
         self.name = name
         self.url = url
     }
 
     /// Creates an empty database (optionally migrated).
-    public static func make(migrated: Bool = true, function: String = #function) throws -> TestDatabase {
+    package static func make(migrated: Bool = true, function: String = #function) throws -> TestDatabase {
         let cluster = try TestCluster.shared()
         let name = "t_" + function.prefix(20).filter { $0.isLetter || $0.isNumber }.lowercased() + "_" + UUID().uuidString.prefix(8).lowercased()
         try cluster.ensureDatabase(name)
@@ -59,13 +62,13 @@ public struct TestDatabase: Sendable {
         return database
     }
 
-    public func connect() throws -> PostgresConnection { try PostgresConnection(url: url) }
+    package func connect() throws -> PostgresConnection { try PostgresConnection(url: url) }
 
-    public func drop() { try? TestCluster.shared().dropDatabase(name) }
+    package func drop() { try? TestCluster.shared().dropDatabase(name) }
 }
 
 /// A test cannot run because something it needs is missing; the message says what and how to get it.
-public struct TestRequirementError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct TestRequirementError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

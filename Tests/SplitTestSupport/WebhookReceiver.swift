@@ -5,24 +5,24 @@ import HTTPTypes
 import NIOCore
 
 /// A real HTTP server on loopback that records webhook deliveries and answers as told.
-public final class WebhookReceiver: Sendable {
+package final class WebhookReceiver: Sendable {
     /// One request as received.
-    public struct Received: Sendable {
-        public var path: String
-        public var headers: [String: String]
-        public var body: Data
-        public var receivedAt: Date
-        public var webhookID: String? { headers["webhook-id"] }
-        public var timestamp: Int? { headers["webhook-timestamp"].flatMap { Int($0) } }
-        public var signature: String? { headers["webhook-signature"] }
+    package struct Received: Sendable {
+        package var path: String
+        package var headers: [String: String]
+        package var body: Data
+        package var receivedAt: Date
+        package var webhookID: String? { headers["webhook-id"] }
+        package var timestamp: Int? { headers["webhook-timestamp"].flatMap { Int($0) } }
+        package var signature: String? { headers["webhook-signature"] }
     }
 
     /// How to answer: status, extra headers, and an optional delay before answering.
-    public struct Reply: Sendable {
-        public var status: Int
-        public var headers: [String: String]
-        public var delaySeconds: Double
-        public init(status: Int = 200, headers: [String: String] = [:], delaySeconds: Double = 0) {
+    package struct Reply: Sendable {
+        package var status: Int
+        package var headers: [String: String]
+        package var delaySeconds: Double
+        package init(status: Int = 200, headers: [String: String] = [:], delaySeconds: Double = 0) {
             self.status = status
             self.headers = headers
             self.delaySeconds = delaySeconds
@@ -42,13 +42,13 @@ public final class WebhookReceiver: Sendable {
     private let log = Log()
     private let task: Task<Void, Error>
     /// The port it listens on (127.0.0.1).
-    public let port: Int
+    package let port: Int
 
     /// The address it listens on (127.0.0.1 or ::1).
-    public let host: String
+    package let host: String
 
     /// Starts listening on `host` (127.0.0.1 by default, or ::1) at a free port (or `port`).
-    public init(port requested: Int = 0, host: String = "127.0.0.1") async throws {
+    package init(port requested: Int = 0, host: String = "127.0.0.1") async throws {
         self.host = host
         let log = self.log
         let router = Router()
@@ -76,13 +76,13 @@ public final class WebhookReceiver: Sendable {
     }
 
     /// Sets how to answer request number n (1-based, counting every request received).
-    public func respond(_ behaviour: @escaping @Sendable (Int, Received) -> Reply) async { await log.set(behaviour) }
+    package func respond(_ behaviour: @escaping @Sendable (Int, Received) -> Reply) async { await log.set(behaviour) }
 
     /// Everything received so far.
-    public func received() async -> [Received] { await log.received }
+    package func received() async -> [Received] { await log.received }
 
     /// Waits until `count` requests arrived (or the timeout passes) and returns what arrived.
-    public func waitFor(_ count: Int, timeoutSeconds: Double = 20) async -> [Received] {
+    package func waitFor(_ count: Int, timeoutSeconds: Double = 20) async -> [Received] {
         // The timeout *and* at least 250 probes: CPU-bound tests running in parallel can hold
         // every thread of the test process past a deadline.
         let deadline = Date().addingTimeInterval(timeoutSeconds)
@@ -97,10 +97,10 @@ public final class WebhookReceiver: Sendable {
     }
 
     /// URL of `path` on this receiver.
-    public func url(_ path: String = "/hook") -> String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)" }
+    package func url(_ path: String = "/hook") -> String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)" }
 
     /// Stops listening.
-    public func stop() async {
+    package func stop() async {
         task.cancel()
         _ = try? await task.value
     }

@@ -78,7 +78,10 @@ extension PreparedModel {
             guard total <= limit else {
                 throw PlanningError.invalidParameter(
                     .deviceMemory,
-                    reason: "the training memory of '\(graph.name)' at batch \(batchSize) adds up to more than \(DeviceMemoryTerms.maximumTotalBytes) bytes (9 PB) by layer '\(graph.layers[layer].name)'; check its param_bytes and output_bytes")
+                    reason: """
+                        the training memory of '\(graph.name)' at batch \(batchSize) adds up to more than \(DeviceMemoryTerms.maximumTotalBytes) \
+                        bytes (9 PB) by layer '\(graph.layers[layer].name)'; check its param_bytes and output_bytes
+                        """)
             }
             resident[layer] = Int64(residentValue)
             gradient[layer] = Int64(gradientValue)

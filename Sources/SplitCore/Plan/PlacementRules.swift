@@ -61,7 +61,10 @@ public struct PlacementRules: Sendable {
     private static func deviceReason(of layer: Int, graph: ModelGraph, pinned: [Bool], device: [Bool]) -> String {
         if graph.predecessors(of: layer).isEmpty { return "it is a model input" }
         if pinned[layer], let input = graph.predecessors(of: layer).first(where: { graph.predecessors(of: $0).isEmpty }) {
-            return "it reads model input '\(graph.layers[input].name)' directly and raw data may not leave the device (use --allow-raw-upload to permit it)"
+            return """
+                it reads model input '\(graph.layers[input].name)' directly and raw data may not leave the device (use --allow-raw-upload to permit \
+                it)
+                """
         }
         // Follow successors that are forced onto the device until a pinned layer is reached.
         var current = layer

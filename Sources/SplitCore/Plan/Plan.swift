@@ -66,7 +66,8 @@ public struct Plan: Sendable, Equatable {
 
 extension PreparedModel {
     /// Evaluates the cost model on a partition: the delay reported for every plan.
-    public func evaluate(onDevice: [Bool], costs: LayerCosts, conditions: PlanningConditions) -> (breakdown: DelayBreakdown, cutLayers: [Int], transferBytes: Double) {
+    public func evaluate(onDevice: [Bool], costs: LayerCosts,
+                         conditions: PlanningConditions) -> (breakdown: DelayBreakdown, cutLayers: [Int], transferBytes: Double) {
         var device = 0.0, server = 0.0, cutBytes = 0.0
         var cutLayers: [Int] = []
         for layer in 0..<graph.count {

@@ -34,11 +34,17 @@ public enum PlanningError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .invalidSplit(reason):
             return "not a valid split: \(reason)"
         case let .deviceMemoryExceeded(required, limit):
-            return "no valid split fits in \(ByteQuantity.describe(limit)) of device memory: the smallest valid split needs \(ByteQuantity.describe(required))"
+            return """
+                no valid split fits in \(ByteQuantity.describe(limit)) of device memory: the smallest valid split needs \
+                \(ByteQuantity.describe(required))
+                """
         case let .splitExceedsDeviceMemory(needed, limit):
             return "the split needs \(ByteQuantity.describe(needed)) of device memory, more than the limit of \(ByteQuantity.describe(limit))"
         case let .noCandidateWithinMemory(algorithm, limit):
-            return "\(algorithm): none of its candidate splits fits in \(ByteQuantity.describe(limit)) of device memory (dag and block search every valid split)"
+            return """
+                \(algorithm): none of its candidate splits fits in \(ByteQuantity.describe(limit)) of device memory (dag and block search every \
+                valid split)
+                """
         case let .unknownAlgorithm(name):
             return "unknown algorithm '\(name)'; expected one of \(PlanningAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))"
         }

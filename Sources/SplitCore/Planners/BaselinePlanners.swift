@@ -51,7 +51,11 @@ extension SplitPlanner {
         var fixed = 0.0
         var fixedMemory: Int64 = 0
         for layer in 0..<graph.count {
-            if rules.forcedDevice[layer] { fixed += costs.deviceSeconds[layer] } else if rules.forcedServer[layer] { fixed += costs.serverSeconds[layer] }
+            if rules.forcedDevice[layer] {
+                fixed += costs.deviceSeconds[layer]
+            } else if rules.forcedServer[layer] {
+                fixed += costs.serverSeconds[layer]
+            }
             if rules.forcedDevice[layer] && !memoryDelta.isEmpty { fixedMemory += resident[layer] }
         }
         var serverAll = 0.0

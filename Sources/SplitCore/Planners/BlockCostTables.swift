@@ -167,7 +167,8 @@ final class BlockCostTables: Sendable {
                 deviceFLOPs: row.deviceBefore.flops, serverFLOPs: row.serverAfter.flops, bytes: row.certainBytes,
                 measuredSecondsPerSample: row.deviceBefore.measuredSecondsPerSample + row.serverAfter.measuredSecondsPerSample)
         })
-        self.regionCandidates = FlatBuffer((0..<candidates).filter { decomposition.candidateEnd[$0] > decomposition.candidateFirst[$0] }.map { Int32($0) })
+        self.regionCandidates = FlatBuffer(
+            (0..<candidates).filter { decomposition.candidateEnd[$0] > decomposition.candidateFirst[$0] }.map { Int32($0) })
         self.regionFirstFree = FlatBuffer(decomposition.candidateFirst.all.map { $0 })
         self.regionEndFree = FlatBuffer(decomposition.candidateEnd.all.map { $0 })
     }

@@ -11,7 +11,8 @@ extension PlanTable {
         guard candidate != current else { return current }
         let accepted = rule.shouldSwitch(
             currentSeconds: segments[current].delaySeconds(uplinkBitsPerSecond: uplinkBitsPerSecond, downlinkBitsPerSecond: downlinkBitsPerSecond),
-            candidateSeconds: segments[candidate].delaySeconds(uplinkBitsPerSecond: uplinkBitsPerSecond, downlinkBitsPerSecond: downlinkBitsPerSecond),
+            candidateSeconds: segments[candidate].delaySeconds(uplinkBitsPerSecond: uplinkBitsPerSecond,
+                                                               downlinkBitsPerSecond: downlinkBitsPerSecond),
             migrationSeconds: migrationSeconds(current, candidate))
         return accepted ? candidate : current
     }

@@ -20,7 +20,10 @@ public enum PlanDot {
                      + "\(plan.cutLayers.count) cut layer\(plan.cutLayers.count == 1 ? "" : "s"), \(sent) each way",
                      "\(graph.count) layers: \(deviceCount) on the device, \(graph.count - deviceCount) on the server"]
         var lines = ["digraph \(quote(graph.name)) {",
-                     "  graph [rankdir=LR, labelloc=t, fontname=\"Helvetica\", fontsize=13, nodesep=0.3, ranksep=0.25, splines=line, label=\(label(title))];",
+                     """
+                       graph [rankdir=LR, labelloc=t, fontname=\"Helvetica\", fontsize=13, nodesep=0.3, ranksep=0.25, splines=line, \
+                     label=\(label(title))];
+                     """,
                      "  node [shape=box, style=filled, fontname=\"Helvetica\", fontsize=10, margin=\"0.06,0.03\", height=0.3];",
                      "  edge [color=\"#555555\", arrowsize=0.6, fontname=\"Helvetica\"];"]
         for (index, cluster) in diagram.clusters.enumerated() {
@@ -84,7 +87,10 @@ public enum PlanDot {
             "    \"legend:server\" [label=\"server layer\", fillcolor=\"\(serverColour)\"];",
             "    \"legend:block\" [label=\"block name\\nN layers, side\", style=\"rounded,filled\", fillcolor=\"#e0e0e0\"];",
             "    \"legend:device\" -> \"legend:cut\";",
-            "    \"legend:cut\" -> \"legend:server\" [color=\"\(cutColour)\", penwidth=2.5, label=\"transfer\", fontsize=9, fontcolor=\"\(cutColour)\"];",
+            """
+                \"legend:cut\" -> \"legend:server\" [color=\"\(cutColour)\", penwidth=2.5, label=\"transfer\", fontsize=9, \
+            fontcolor=\"\(cutColour)\"];
+            """,
             "    \"legend:server\" -> \"legend:block\" [style=invis];",
             "  }",
             "  \(anchor) -> \"legend:device\" [style=invis];",

@@ -64,7 +64,8 @@ enum ConstantFolding {
             default: return values.min().map { [$0] }
             }
         default:
-            if ShapeRules.broadcasting.contains(op) || ShapeRules.logical.contains(op) || ["Sqrt", "Neg", "Abs", "Floor", "Ceil", "Reciprocal", "Not", "Relu", "Sign"].contains(op) {
+            if ShapeRules.broadcasting.contains(op) || ShapeRules.logical.contains(op) || ["Sqrt", "Neg", "Abs", "Floor", "Ceil", "Reciprocal",
+                                                                                           "Not", "Relu", "Sign"].contains(op) {
                 return try broadcastValues(context, outputShape: outputShape)
             }
             return nil

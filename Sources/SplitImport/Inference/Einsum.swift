@@ -28,7 +28,8 @@ struct Einsum {
             var letters: [Character] = Array(parts[0])
             if parts.count == 2 {
                 let ellipsisRank = shape.count - explicitCount
-                guard ellipsisRank >= 0, ellipsisRank <= placeholders.count else { throw ShapeFailure("operand '\(term)' does not match rank \(shape.count)") }
+                guard ellipsisRank >= 0,
+                      ellipsisRank <= placeholders.count else { throw ShapeFailure("operand '\(term)' does not match rank \(shape.count)") }
                 let dims = Array(shape[parts[0].count..<(parts[0].count + ellipsisRank)])
                 ellipsisShape = try Shape.broadcast([ellipsisShape, dims])
                 letters += placeholders.suffix(ellipsisRank).prefix(ellipsisRank)

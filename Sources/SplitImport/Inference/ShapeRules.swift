@@ -60,7 +60,8 @@ enum ShapeRules {
         case "ConvTranspose": return [(try transposedConvolution(context), type0)]
         case "Gemm": return [(try gemm(context), type0)]
         case "MatMul": return [(try matmul(try context.shape(0), try context.shape(1)), type0)]
-        case "Einsum": return [(try Einsum(equation: node.string("equation", ""), inputs: (0..<context.inputs.count).map(context.shape)).outputShape, type0)]
+        case "Einsum": return [(try Einsum(equation: node.string("equation", ""), inputs: (0..<context.inputs.count).map(context.shape)).outputShape,
+                                type0)]
         case "Where": return [(try Shape.broadcast([context.shape(0), context.shape(1), context.shape(2)]), context.elementType(1))]
         case "Cast":
             return [(try context.shape(0), Int32(truncatingIfNeeded: node.int("to", Int64(ONNXDataType.float))))]
@@ -127,7 +128,8 @@ enum ShapeRules {
         let input = try context.shape(0)
         let weight = try context.shape(1)
         guard input.count >= 3, weight.count == input.count else {
-            throw ShapeFailure("expects input N x C x spatial and a weight of the same rank, got \(Shape.describe(input)) and \(Shape.describe(weight))")
+            throw ShapeFailure(
+                "expects input N x C x spatial and a weight of the same rank, got \(Shape.describe(input)) and \(Shape.describe(weight))")
         }
         let kernel = try context.intsAttribute("kernel_shape") ?? Array(weight.dropFirst(2))
         let sizes = try windowedSizes(input: input, kernel: kernel, context: context, ceilMode: false)

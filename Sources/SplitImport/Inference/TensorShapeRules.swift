@@ -41,7 +41,8 @@ enum TensorShapeRules {
         case "Transpose":
             let shape = try context.shape(0)
             let perm = try context.intsAttribute("perm") ?? Array((0..<shape.count).reversed())
-            guard perm.count == shape.count, Set(perm) == Set(0..<shape.count) else { throw ShapeFailure("perm \(perm) is not a permutation of rank \(shape.count)") }
+            guard perm.count == shape.count,
+                  Set(perm) == Set(0..<shape.count) else { throw ShapeFailure("perm \(perm) is not a permutation of rank \(shape.count)") }
             return [(perm.map { shape[$0] }, type0)]
         case "Squeeze":
             let shape = try context.shape(0)
@@ -84,7 +85,8 @@ enum TensorShapeRules {
             return [(try Shape.validated(context.integers(0)), type)]
         case "Range":
             let (start, limit, delta) = (try context.values(0), try context.values(1), try context.values(2))
-            guard start.count == 1, limit.count == 1, delta.count == 1, delta[0] != 0 else { throw ShapeFailure("start, limit and delta must be scalars, delta non-zero") }
+            guard start.count == 1, limit.count == 1, delta.count == 1,
+                  delta[0] != 0 else { throw ShapeFailure("start, limit and delta must be scalars, delta non-zero") }
             let count = max(((limit[0] - start[0]) / delta[0]).rounded(.up), 0)
             guard count <= Double(Shape.maximumElements) else { throw ShapeFailure("range is too long") }
             return [([Int(count)], type0)]
@@ -164,7 +166,8 @@ enum TensorShapeRules {
             (starts, ends) = (try context.integers(1), try context.integers(2))
             (axes, steps) = (try context.optionalIntegers(3), try context.optionalIntegers(4))
         } else {
-            guard let s = try context.intsAttribute("starts"), let e = try context.intsAttribute("ends") else { throw ShapeFailure("starts/ends missing") }
+            guard let s = try context.intsAttribute("starts"),
+                  let e = try context.intsAttribute("ends") else { throw ShapeFailure("starts/ends missing") }
             (starts, ends, axes, steps) = (s, e, try context.intsAttribute("axes"), nil)
         }
         return try SliceRange.outputShape(shape: shape, starts: starts, ends: ends, axes: axes, steps: steps)

@@ -63,7 +63,8 @@ enum Shape {
         var result = 1
         for factor in factors {
             let (next, overflow) = result.multipliedReportingOverflow(by: factor)
-            guard !overflow, next <= maximumElements, next >= -maximumElements else { throw ShapeFailure("size \(factors.map(String.init).joined(separator: " x ")) is too large") }
+            guard !overflow, next <= maximumElements,
+                  next >= -maximumElements else { throw ShapeFailure("size \(factors.map(String.init).joined(separator: " x ")) is too large") }
             result = next
         }
         return result

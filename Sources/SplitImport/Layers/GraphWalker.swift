@@ -112,8 +112,9 @@ struct GraphWalker {
                 return 1
             default:
                 let what = { if case .symbol(let name) = dimension { return "symbolic ('\(name)')" } else { return "not a positive size" } }()
+                let example = dims.map { if case .value(let v) = $0 { return String(v) } else { return "N" } }.joined(separator: "x")
                 throw ImportError(.invalidOption, field: "input '\(input.name)'",
-                                  "dimension \(index) is \(what); pass --input \(input.name)=\(dims.map { if case .value(let v) = $0 { return String(v) } else { return "N" } }.joined(separator: "x"))")
+                                  "dimension \(index) is \(what); pass --input \(input.name)=\(example)")
             }
         }
         guard let validated = try? Shape.validated(shape) else {
@@ -256,7 +257,10 @@ struct GraphWalker {
         }
         guard !names.isEmpty else { throw ImportError(.unsupportedModel, field: "graph.output", "no graph output depends on the inputs") }
         if batchOverridden && valueInfoShapedLayers > 0 {
-            warnings.append("\(valueInfoShapedLayers) layer shapes come from the file's value_info, which was exported at a different batch size than --input gives; per-sample numbers of those layers may be off (export at the batch you give, or leave the batch as exported)")
+            warnings.append("""
+                \(valueInfoShapedLayers) layer shapes come from the file's value_info, which was exported at a different batch size than --input \
+                gives; per-sample numbers of those layers may be off (export at the batch you give, or leave the batch as exported)
+                """)
         }
         return names
     }

@@ -70,7 +70,8 @@ public enum PipeDreamImporter {
                 continue
             }
             guard tokens.count >= 3 else {
-                throw ImportError(.syntax, field: "line \(lineNumber)", "expected 'nodeN -- Desc -- forward_compute_time=..., ...' or 'nodeA -- nodeB'")
+                throw ImportError(.syntax, field: "line \(lineNumber)",
+                                  "expected 'nodeN -- Desc -- forward_compute_time=..., ...' or 'nodeA -- nodeB'")
             }
             let node = try parseNode(tokens, line: lineNumber)
             guard position.updateValue(nodes.count, forKey: node.id) == nil else {

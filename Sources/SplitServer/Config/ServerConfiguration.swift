@@ -10,67 +10,67 @@ import SplitStore
 /// The settings are declared once, in `ServerConfiguration.settings`: the flags `splitd serve`
 /// accepts, its `--help`, README's table and `systemd/splitd.env.example` all follow that list
 /// (a test compares them, and every `SPLITD_*` name the sources mention, with it).
-public struct ServerConfiguration: Sendable {
+package struct ServerConfiguration: Sendable {
     /// PostgreSQL URL; nil starts the embedded private cluster under `stateDirectory`.
-    public var databaseURL: String?
+    package var databaseURL: String?
     /// Where splitd keeps its state (embedded cluster, generated admin token).
-    public var stateDirectory = URL(fileURLWithPath: ".splitd", isDirectory: true).standardizedFileURL
-    public var listenHost = "127.0.0.1"
-    public var listenPort = 8080
+    package var stateDirectory = URL(fileURLWithPath: ".splitd", isDirectory: true).standardizedFileURL
+    package var listenHost = "127.0.0.1"
+    package var listenPort = 8080
     /// Bearer tokens for operator endpoints (one generated when empty and the listener is loopback-only).
-    public var adminTokens: [String] = []
-    public var planInterval: TimeInterval = 10
+    package var adminTokens: [String] = []
+    package var planInterval: TimeInterval = 10
     /// Relative improvement a new split must bring before it replaces the current one.
-    public var minimumGain = 0.05
+    package var minimumGain = 0.05
     /// Iterations over which a new split's saving must pay for moving the layers (`SwitchingRule`).
-    public var switchHorizonIterations = SwitchingRule.defaultHorizonIterations
+    package var switchHorizonIterations = SwitchingRule.defaultHorizonIterations
     /// Hosts and CIDRs exempt from the webhook SSRF guard.
-    public var webhookAllowList: [String] = []
-    public var logLevel: Logger.Level = .info
+    package var webhookAllowList: [String] = []
+    package var logLevel: Logger.Level = .info
     /// `text` (one line per event) or `json` (one JSON object per line, for log shippers).
-    public var logFormat: LogFormat = .text
+    package var logFormat: LogFormat = .text
     /// Devices planned per transaction, and how many planning workers run at once.
-    public var planBatchSize = 1000
-    public var planWorkers = 2
+    package var planBatchSize = 1000
+    package var planWorkers = 2
     /// When a link has moved enough to re-plan.
-    public var replanThresholds = ReplanThresholds()
+    package var replanThresholds = ReplanThresholds()
     /// Telemetry smoothing time constant.
-    public var smoothing = LinkSmoothing()
-    public var retrySchedule = RetrySchedule.standard
-    public var webhookTimeout: TimeInterval = 10
-    public var deliveryBatchSize = 256
-    public var deliveryWorkers = 2
-    public var deliveryLeaseSeconds: Double = 60
-    public var telemetryRetentionDays = 30
+    package var smoothing = LinkSmoothing()
+    package var retrySchedule = RetrySchedule.standard
+    package var webhookTimeout: TimeInterval = 10
+    package var deliveryBatchSize = 256
+    package var deliveryWorkers = 2
+    package var deliveryLeaseSeconds: Double = 60
+    package var telemetryRetentionDays = 30
     /// How long finished webhook deliveries are kept after their last activity.
-    public var deliveryRetentionSeconds: TimeInterval = 7 * 86_400
-    public var autoMigrate = true
-    public var poolSize = 16
+    package var deliveryRetentionSeconds: TimeInterval = 7 * 86_400
+    package var autoMigrate = true
+    package var poolSize = 16
     /// How long a replica trusts a device token it verified (bounds how long a token revoked on
     /// another replica still reads there; telemetry is re-checked when stored), seconds.
-    public var tokenCacheSeconds: TimeInterval = 10
+    package var tokenCacheSeconds: TimeInterval = 10
     /// Unique name of this replica (leases and delivery ownership).
-    public var instanceID = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+    package var instanceID = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
     /// Largest request body accepted (models may be big), bytes.
-    public var maximumBodyBytes = 64 << 20
+    package var maximumBodyBytes = 64 << 20
     /// Planner used for fleet plans (`block`, falling back to `dag`).
-    public var algorithm = PlanningAlgorithm.block
+    package var algorithm = PlanningAlgorithm.block
     /// Directory of PostgreSQL's server programs for the embedded cluster (nil: found on the system).
-    public var postgresBinDirectory: String?
+    package var postgresBinDirectory: String?
     /// Directory of the migration files (nil: found next to the binary or in the checkout).
-    public var migrationsDirectory: String?
+    package var migrationsDirectory: String?
     /// Base64 of the 32-byte key that encrypts stored webhook secrets (nil: kept in the state directory).
-    public var secretKey: String?
+    package var secretKey: String?
 
     /// The defaults, before any variable or flag.
-    public init() {}
+    package init() {}
 
     /// Log line formats.
-    public enum LogFormat: String, Sendable, CaseIterable { case text, json }
+    package enum LogFormat: String, Sendable, CaseIterable { case text, json }
 
     /// Reads the configuration from `environment`, then applies `overrides` (flag values keyed by
     /// variable name), then checks the settings against each other.
-    public static func load(environment: [String: String] = ProcessInfo.processInfo.environment,
+    package static func load(environment: [String: String] = ProcessInfo.processInfo.environment,
                             overrides: [String: String] = [:]) throws -> ServerConfiguration {
         let values = environment.merging(overrides) { _, override in override }
         var configuration = ServerConfiguration()
@@ -85,26 +85,26 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// True when nothing beyond this machine can reach the listener.
-    public var listensOnLoopbackOnly: Bool {
+    package var listensOnLoopbackOnly: Bool {
         ["127.0.0.1", "::1", "localhost"].contains(listenHost) || listenHost.hasPrefix("127.")
     }
 
     /// The rule that decides when a device moves to a better split.
-    public var switchingRule: SwitchingRule {
+    package var switchingRule: SwitchingRule {
         SwitchingRule(horizonIterations: switchHorizonIterations, minimumRelativeGain: minimumGain)
     }
 
     /// The path where a generated admin token is written.
-    public var adminTokenFile: URL { stateDirectory.appendingPathComponent("admin-token") }
+    package var adminTokenFile: URL { stateDirectory.appendingPathComponent("admin-token") }
 }
 
 /// A configuration value that cannot be used.
-public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
-    public let variable: String
-    public let reason: String
-    public init(_ variable: String, _ reason: String) {
+package struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    package let variable: String
+    package let reason: String
+    package init(_ variable: String, _ reason: String) {
         self.variable = variable
         self.reason = reason
     }
-    public var description: String { "\(variable) \(reason)" }
+    package var description: String { "\(variable) \(reason)" }
 }

@@ -4,6 +4,7 @@ import ServiceLifecycle
 import SplitCore
 import SplitPush
 import SplitStore
+import SplitSupport
 
 /// Pushes plans from the outbox: claims due deliveries under a lease, checks each callback URL
 /// against the SSRF guard, signs them (Standard Webhooks) and sends them through libcurl, then
@@ -17,7 +18,7 @@ import SplitStore
 /// it answers again. A crash leaves deliveries leased; they are retried when the lease expires,
 /// so a receiver may see a message twice (same `webhook-id`) but never loses one. On graceful
 /// shutdown the requests in flight finish and this replica's remaining leases are handed back.
-struct DeliveryService: Service {
+package struct DeliveryService: Service {
     let pool: ConnectionPool
     let secrets: SecretBox
     let client: WebhookClient
@@ -33,6 +34,23 @@ struct DeliveryService: Service {
     let logger: Logger
     let hosts = HostHealth()
 
+    package init(pool: ConnectionPool, secrets: SecretBox, client: WebhookClient, policy: TargetPolicy, switching: SwitchingRule,
+                 schedule: RetrySchedule, owner: String, batchSize: Int, workers: Int, leaseSeconds: Double, metrics: ServerMetrics,
+                 logger: Logger) {
+        self.pool = pool
+        self.secrets = secrets
+        self.client = client
+        self.policy = policy
+        self.switching = switching
+        self.schedule = schedule
+        self.owner = owner
+        self.batchSize = batchSize
+        self.workers = workers
+        self.leaseSeconds = leaseSeconds
+        self.metrics = metrics
+        self.logger = logger
+    }
+
     /// Requests one worker keeps in flight at most.
     var maximumInFlight: Int { max(batchSize, 16) }
     /// Requests in flight to one host at most (per replica).
@@ -42,7 +60,7 @@ struct DeliveryService: Service {
     /// The time budget of a host that keeps timing out.
     var degradedTimeoutSeconds: Double { min(client.timeoutSeconds, 2) }
 
-    func run() async throws {
+    package func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             for worker in 0..<workers {
                 group.addTask { await runWorker(owner: "\(owner)/\(worker)") }
@@ -130,7 +148,8 @@ struct DeliveryService: Service {
         if !refused.isEmpty || !busy.isEmpty {
             try await pool.withConnection { [metrics, logger, refused, busy] connection in
                 for (delivery, reason) in refused {
-                    try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: nil, error: reason, retryAt: nil, connection: connection)
+                    try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: nil, error: reason, retryAt: nil,
+                                                      connection: connection)
                     metrics.delivery("refused")
                     logger.error("webhook refused by the SSRF guard; delivery is dead",
                                  metadata: ["device": "\(delivery.deviceID)", "delivery": "\(delivery.id)", "reason": "\(reason)"])
@@ -169,7 +188,8 @@ struct DeliveryService: Service {
                 if !delivered.isEmpty { metrics.delivery("delivered", count: delivered.count) }
                 for (delivery, outcome) in batch where !outcome.delivered {
                     if outcome.statusCode == 410 {
-                        try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: 410, error: "receiver answered 410 Gone; webhook disabled",
+                        try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: 410,
+                                                          error: "receiver answered 410 Gone; webhook disabled",
                                                           retryAt: nil, connection: connection)
                         try FleetRepository.setWebhookEnabled(deviceID: delivery.deviceID, false, connection: connection)
                         metrics.delivery("gone")

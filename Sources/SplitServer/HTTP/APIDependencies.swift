@@ -4,7 +4,7 @@ import Logging
 import SplitPush
 
 /// What route handlers need: the storage seam, authentication, the SSRF guard and limits.
-struct APIDependencies: Sendable {
+package struct APIDependencies: Sendable {
     let store: any APIStore
     let auth: Authenticator
     /// Where telemetry goes: group commit in front of `store`.

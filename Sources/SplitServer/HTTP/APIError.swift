@@ -2,18 +2,19 @@ import Foundation
 import Hummingbird
 import SplitCore
 import SplitStore
+import SplitSupport
 
 /// An API failure rendered as `{"error": code, "detail": sentence, "field": path?}`.
-public struct APIError: Error, HTTPResponseError, Sendable {
-    public let status: HTTPResponse.Status
+package struct APIError: Error, HTTPResponseError, Sendable {
+    package let status: HTTPResponse.Status
     /// Stable machine-readable code (`invalid_field`, `not_found`, ...).
-    public let code: String
+    package let code: String
     /// What went wrong, naming the field when there is one.
-    public let detail: String
-    public let field: String?
-    public var headers: HTTPFields = [:]
+    package let detail: String
+    package let field: String?
+    package var headers: HTTPFields = [:]
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ detail: String, field: String? = nil) {
+    package init(_ status: HTTPResponse.Status, _ code: String, _ detail: String, field: String? = nil) {
         self.status = status
         self.code = code
         self.detail = detail
@@ -27,7 +28,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         var field: String?
     }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
+    package func response(from request: Request, context: some RequestContext) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(Body(error: code, detail: detail, field: field))) ?? Data()
@@ -37,7 +38,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     static func badRequest(_ detail: String, field: String? = nil) -> APIError { APIError(.badRequest, "bad_request", detail, field: field) }
-    static func invalid(_ field: String, _ detail: String) -> APIError { APIError(.unprocessableContent, "invalid_field", "\(field) \(detail)", field: field) }
+    static func invalid(_ field: String, _ detail: String) -> APIError { APIError(.unprocessableContent, "invalid_field", "\(field) \(detail)",
+                                                                                  field: field) }
     static func notFound(_ detail: String) -> APIError { APIError(.notFound, "not_found", detail) }
     static func conflict(_ detail: String, field: String? = nil) -> APIError { APIError(.conflict, "conflict", detail, field: field) }
     static func unauthorized(_ detail: String) -> APIError {
@@ -53,7 +55,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         switch error.kind {
         case .notFound: self.init(.notFound, "not_found", error.message, field: error.field)
         case .conflict: self.init(.conflict, "conflict", error.message, field: error.field)
-        case .invalid: self.init(.unprocessableContent, "invalid_field", error.field.map { "\($0): \(error.message)" } ?? error.message, field: error.field)
+        case .invalid: self.init(.unprocessableContent, "invalid_field", error.field.map { "\($0): \(error.message)" } ?? error.message,
+                                 field: error.field)
         }
     }
 

@@ -3,8 +3,8 @@ import Hummingbird
 import Logging
 
 /// Per-request context: Hummingbird's core storage plus who is calling (set by `AuthMiddleware`).
-public struct SplitRequestContext: RequestContext {
-    public var coreContext: CoreRequestContextStorage
+package struct SplitRequestContext: RequestContext {
+    package var coreContext: CoreRequestContextStorage
     /// The authenticated caller; nil on routes without authentication.
     var principal: Principal?
     /// Who the caller is, for audit records: `admin:<digest prefix of the token>` or `device:<id>`.
@@ -13,7 +13,7 @@ public struct SplitRequestContext: RequestContext {
     var deviceTokenHash: String?
 
     /// Responses are JSON with sorted keys and unescaped slashes.
-    public var responseEncoder: JSONEncoder { Self.encoder }
+    package var responseEncoder: JSONEncoder { Self.encoder }
 
     /// One encoder for every response (its settings never change after this).
     private static let encoder: JSONEncoder = {
@@ -22,7 +22,7 @@ public struct SplitRequestContext: RequestContext {
         return encoder
     }()
 
-    public init(source: ApplicationRequestContextSource) {
+    package init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
     }
 

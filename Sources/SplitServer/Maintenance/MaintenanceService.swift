@@ -48,7 +48,8 @@ struct MaintenanceService: Service {
             try connection.transaction { () -> (Int, [String]) in
                 guard try LeaseRepository.verify(lease, connection: connection) else { return (0, []) }
                 let now = Date()
-                let created = try TelemetryRepository.ensurePartitions(from: now.addingTimeInterval(-86_400), to: now.addingTimeInterval(3 * 86_400), connection: connection)
+                let created = try TelemetryRepository.ensurePartitions(from: now.addingTimeInterval(-86_400), to: now.addingTimeInterval(3 * 86_400),
+                                                                       connection: connection)
                 let dropped = try TelemetryRepository.dropPartitions(keepDays: retentionDays, connection: connection)
                 return (created, dropped)
             }

@@ -15,8 +15,8 @@ import SplitStore
 /// One device that cannot be planned never fails the batch: it is recorded with its reason and
 /// retried after a backoff (`PlanRepository.recordFailures`); a device no split fits is recorded
 /// as infeasible with the memory it needs (its current plan, which it can no longer run, ends).
-struct FleetPlanner: Sendable {
-    struct Outcome: Sendable {
+package struct FleetPlanner: Sendable {
+    package struct Outcome: Sendable {
         var claimed = 0
         var stored = 0
         var failed = 0
@@ -29,6 +29,14 @@ struct FleetPlanner: Sendable {
     let rule: SwitchingRule
     let algorithm: PlanningAlgorithm
     let logger: Logger
+
+    package init(cache: ModelCache, tables: TableCache, rule: SwitchingRule, algorithm: PlanningAlgorithm, logger: Logger) {
+        self.cache = cache
+        self.tables = tables
+        self.rule = rule
+        self.algorithm = algorithm
+        self.logger = logger
+    }
 
     /// What planning one candidate found before the current split is known.
     private struct Evaluation {

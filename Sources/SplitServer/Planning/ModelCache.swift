@@ -6,7 +6,7 @@ import SplitStore
 /// use. A model version never changes, so parsed graphs are kept; prepared variants (raw-upload
 /// rule, device and server profiles) are keyed by the profiles' update times, so a new profile
 /// simply yields a new entry. The least recently used variants are dropped beyond `capacity`.
-final class ModelCache: @unchecked Sendable {
+package final class ModelCache: @unchecked Sendable {
     struct Key: Hashable {
         var model: String
         var version: Int
@@ -28,7 +28,7 @@ final class ModelCache: @unchecked Sendable {
     private var clock: UInt64 = 0
     let capacity: Int
 
-    init(capacity: Int = 1024) { self.capacity = capacity }
+    package init(capacity: Int = 1024) { self.capacity = capacity }
 
     /// The prepared model for a planning candidate.
     func prepared(for candidate: PlanningCandidate, connection: PostgresConnection) throws -> PreparedModel {

@@ -7,7 +7,7 @@ import SplitStore
 /// Re-plans the fleet every `interval`: workers claim batches (SKIP LOCKED, so replicas share the
 /// work and none is done twice) until no device needs planning, then the loop sleeps. On graceful
 /// shutdown the batches in progress finish and commit; no new one starts.
-struct PlanningService: Service {
+package struct PlanningService: Service {
     let pool: ConnectionPool
     let planner: FleetPlanner
     let interval: TimeInterval
@@ -16,7 +16,18 @@ struct PlanningService: Service {
     let metrics: ServerMetrics
     let logger: Logger
 
-    func run() async throws {
+    package init(pool: ConnectionPool, planner: FleetPlanner, interval: TimeInterval, batchSize: Int, workers: Int, metrics: ServerMetrics,
+                 logger: Logger) {
+        self.pool = pool
+        self.planner = planner
+        self.interval = interval
+        self.batchSize = batchSize
+        self.workers = workers
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    package func run() async throws {
         while keepRunning {
             await runCycle()
             await sleepUnlessShuttingDown(interval)
@@ -25,7 +36,7 @@ struct PlanningService: Service {
 
     /// One cycle: plan until nothing is left; returns devices planned and plans stored.
     @discardableResult
-    func runCycle() async -> (planned: Int, stored: Int) {
+    package func runCycle() async -> (planned: Int, stored: Int) {
         let started = DispatchTime.now()
         let totals = await withTaskGroup(of: (Int, Int).self) { group in
             for _ in 0..<workers {

@@ -9,7 +9,7 @@ import SplitSupport
 /// A daemon table is computed with an RTT of 0: the RTT moves every split's delay alike, so it
 /// never changes which split a rate calls for, and a device adds its own measured RTT. Tables
 /// are computed under the device's memory limit (memory does not depend on the link).
-final class TableCache: @unchecked Sendable {
+package final class TableCache: @unchecked Sendable {
     /// A table, its document as pushed and stored (`PlanTableReport` JSON) and that document's digest.
     struct Entry: Sendable {
         let table: PlanTable
@@ -27,7 +27,7 @@ final class TableCache: @unchecked Sendable {
     private var clock: UInt64 = 0
     let capacity: Int
 
-    init(capacity: Int = 4096) { self.capacity = capacity }
+    package init(capacity: Int = 4096) { self.capacity = capacity }
 
     /// The table of `model` under `conditions` (their rates ignored, RTT set to 0), computed with
     /// `planner` (`algorithm`) on a miss. Throws what planning throws (a memory limit no split meets).

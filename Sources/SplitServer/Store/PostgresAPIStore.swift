@@ -40,7 +40,8 @@ struct PostgresAPIStore: APIStore {
                 throw StoreError(.notFound, field: version == nil ? "model" : "model_version",
                                  "model '\(name)'\(version.map { " version \($0)" } ?? "") does not exist")
             }
-            return try cache.prepared(ModelCache.Key(model: stored.name, version: stored.version, allowRawUpload: allowRawUpload), connection: connection)
+            return try cache.prepared(ModelCache.Key(model: stored.name, version: stored.version, allowRawUpload: allowRawUpload),
+                                      connection: connection)
         }
     }
 
@@ -57,7 +58,8 @@ struct PostgresAPIStore: APIStore {
     func edgeServers() async throws -> [EdgeServer] { try await run { try FleetRepository.edgeServers(connection: $0) } }
 
     func putServerProfile(edgeServerID: String, modelName: String, profileJSON: String) async throws {
-        try await run { try FleetRepository.putServerProfile(edgeServerID: edgeServerID, modelName: modelName, profileJSON: profileJSON, connection: $0) }
+        try await run { try FleetRepository.putServerProfile(edgeServerID: edgeServerID, modelName: modelName, profileJSON: profileJSON,
+                                                             connection: $0) }
     }
 
     func registerDevice(id: String, settings: DeviceSettings, link: TelemetrySample?) async throws -> DeviceCredentials {

@@ -8,8 +8,8 @@ import Synchronization
 /// They are registered on the Prometheus registry directly (with help text) rather than through
 /// the swift-metrics facade, whose handlers carry no help; the facade is still bootstrapped onto
 /// the same registry for libraries that report through it.
-public final class ServerMetrics: Sendable {
-    public let registry: PrometheusCollectorRegistry
+package final class ServerMetrics: Sendable {
+    package let registry: PrometheusCollectorRegistry
     private let plansComputed: Prometheus.Counter
     private let plansStored: Prometheus.Counter
     private let planFailures: Prometheus.Counter
@@ -39,14 +39,16 @@ public final class ServerMetrics: Sendable {
     }()
 
     /// The process-wide metrics (the metrics system can be bootstrapped once per process).
-    public static let shared = ServerMetrics()
+    package static let shared = ServerMetrics()
 
     private init() {
         let registry = Self.bootstrap
         self.registry = registry
         plansComputed = registry.makeCounter(descriptor: Self.name("plans_computed", "total", "Devices evaluated by the planner."))
-        plansStored = registry.makeCounter(descriptor: Self.name("plans_stored", "total", "New plans stored (each replaced a device's current plan or was its first)."))
-        planFailures = registry.makeCounter(descriptor: Self.name("plan_failures", "total", "Devices the planner could not plan (recorded and retried later)."))
+        plansStored = registry.makeCounter(descriptor: Self.name("plans_stored", "total",
+                                                                 "New plans stored (each replaced a device's current plan or was its first)."))
+        planFailures = registry.makeCounter(descriptor: Self.name("plan_failures", "total",
+                                                                  "Devices the planner could not plan (recorded and retried later)."))
         infeasibleDevices = registry.makeCounter(descriptor: Self.name("infeasible_evaluations", "total",
                                                                        "Evaluations that found no split fitting the device's memory limit."))
         // Plans take microseconds: buckets from 1 µs to 10 ms.
@@ -84,7 +86,8 @@ public final class ServerMetrics: Sendable {
 
     /// Deliveries by outcome: delivered, retry, dead, gone (410), refused (SSRF guard), superseded.
     func delivery(_ outcome: String, count: Int = 1) {
-        registry.makeCounter(descriptor: Self.name("webhook_deliveries", "total", "Webhook delivery attempts by outcome."), labels: [("outcome", outcome)])
+        registry.makeCounter(descriptor: Self.name("webhook_deliveries", "total", "Webhook delivery attempts by outcome."), labels: [("outcome",
+                outcome)])
             .increment(by: Int64(count))
     }
 
@@ -107,5 +110,5 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The Prometheus text exposition.
-    public func exposition() -> String { registry.emitToString() }
+    package func exposition() -> String { registry.emitToString() }
 }

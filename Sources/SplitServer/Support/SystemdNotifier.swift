@@ -2,10 +2,10 @@ import Foundation
 
 /// `sd_notify` in a few lines: datagrams to `$NOTIFY_SOCKET` (no libsystemd needed).
 /// Does nothing when splitd does not run under systemd with `Type=notify`.
-public enum SystemdNotifier {
+package enum SystemdNotifier {
     /// Sends `state` (e.g. `READY=1`, `WATCHDOG=1`, `STOPPING=1`, `STATUS=...`); false if not sent.
     @discardableResult
-    public static func notify(_ state: String) -> Bool {
+    package static func notify(_ state: String) -> Bool {
         guard let path = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"], !path.isEmpty else { return false }
         let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         guard descriptor >= 0 else { return false }
@@ -26,7 +26,7 @@ public enum SystemdNotifier {
     }
 
     /// Half the watchdog interval systemd expects pings at, when `WATCHDOG_USEC` is set for us.
-    public static var watchdogInterval: TimeInterval? {
+    package static var watchdogInterval: TimeInterval? {
         let environment = ProcessInfo.processInfo.environment
         guard let text = environment["WATCHDOG_USEC"], let microseconds = Double(text), microseconds > 0 else { return nil }
         if let pid = environment["WATCHDOG_PID"], Int32(pid) != getpid() { return nil }

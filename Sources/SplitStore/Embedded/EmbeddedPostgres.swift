@@ -8,33 +8,33 @@ import Foundation
 /// It is created on first start with `initdb`, reused afterwards, and stopped by `stop()` only if
 /// this process started it. PostgreSQL refuses to run as root, so under root the cluster belongs
 /// to the `postgres` system user and commands run through `runuser`.
-public final class EmbeddedPostgres: @unchecked Sendable {
+package final class EmbeddedPostgres: @unchecked Sendable {
     /// The state directory the cluster lives under.
-    public let stateDirectory: URL
+    package let stateDirectory: URL
     /// Whether to keep full durability (fsync); tests turn it off for speed.
-    public let durable: Bool
+    package let durable: Bool
     /// Directory of `initdb` and `pg_ctl`; nil finds them (`SPLITD_PG_BIN`, Debian's layout, PATH).
-    public let binDirectory: String?
+    package let binDirectory: String?
     private let lock = NSLock()
     private var startedByUs = false
 
-    public var clusterDirectory: URL { stateDirectory.appendingPathComponent("postgres") }
-    public var dataDirectory: URL { clusterDirectory.appendingPathComponent("data") }
-    public var socketDirectory: URL { clusterDirectory.appendingPathComponent("run") }
-    public var logFile: URL { clusterDirectory.appendingPathComponent("server.log") }
+    package var clusterDirectory: URL { stateDirectory.appendingPathComponent("postgres") }
+    package var dataDirectory: URL { clusterDirectory.appendingPathComponent("data") }
+    package var socketDirectory: URL { clusterDirectory.appendingPathComponent("run") }
+    package var logFile: URL { clusterDirectory.appendingPathComponent("server.log") }
 
     /// The database splitd uses inside the cluster.
-    public static let databaseName = "splitd"
-    public static let superuser = "splitd"
+    package static let databaseName = "splitd"
+    package static let superuser = "splitd"
 
-    public init(stateDirectory: URL, durable: Bool = true, binDirectory: String? = nil) {
+    package init(stateDirectory: URL, durable: Bool = true, binDirectory: String? = nil) {
         self.stateDirectory = stateDirectory.standardizedFileURL
         self.durable = durable
         self.binDirectory = binDirectory
     }
 
     /// The TCP port the cluster listens on (chosen at creation, stored in its configuration).
-    public var port: Int? {
+    package var port: Int? {
         guard let text = try? String(contentsOf: dataDirectory.appendingPathComponent("postgresql.auto.conf"), encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("port = ") {
             return Int(line.dropFirst("port = ".count).trimmingCharacters(in: CharacterSet(charactersIn: "' ")))
@@ -43,12 +43,12 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     }
 
     /// Connection URL of `database` over the unix socket.
-    public func url(database: String = EmbeddedPostgres.databaseName) -> String {
+    package func url(database: String = EmbeddedPostgres.databaseName) -> String {
         "postgresql://\(Self.superuser)@/\(database)?host=\(socketDirectory.path)&port=\(port ?? 5432)"
     }
 
     /// Connection URL of `database` over loopback TCP.
-    public func tcpURL(database: String = EmbeddedPostgres.databaseName) -> String {
+    package func tcpURL(database: String = EmbeddedPostgres.databaseName) -> String {
         "postgresql://\(Self.superuser)@127.0.0.1:\(port ?? 5432)/\(database)"
     }
 
@@ -59,7 +59,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     /// treated as started by this process: `stop()` stops it. The daemon adopts; `splitd db start`
     /// and tests do not.
     @discardableResult
-    public func start(adopt: Bool = false) throws -> String {
+    package func start(adopt: Bool = false) throws -> String {
         lock.lock()
         defer { lock.unlock() }
         let binaries = try PostgresBinaries.locate(configured: binDirectory)
@@ -67,7 +67,8 @@ public final class EmbeddedPostgres: @unchecked Sendable {
         try FileManager.default.createDirectory(at: clusterDirectory, withIntermediateDirectories: true)
         // The socket path must fit in sockaddr_un (107 bytes).
         guard socketDirectory.path.utf8.count + 20 < 107 else {
-            throw EmbeddedPostgresError("state directory path is too long for a unix socket: \(socketDirectory.path) (use a shorter SPLITD_STATE_DIR)")
+            throw EmbeddedPostgresError(
+                "state directory path is too long for a unix socket: \(socketDirectory.path) (use a shorter SPLITD_STATE_DIR)")
         }
         try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
         if let user = runAs {
@@ -75,7 +76,10 @@ public final class EmbeddedPostgres: @unchecked Sendable {
             do {
                 try run("/usr/bin/test", ["-x", clusterDirectory.path], as: user)
             } catch {
-                throw EmbeddedPostgresError("running as root, the embedded PostgreSQL runs as '\(user)', which cannot reach \(clusterDirectory.path); choose a SPLITD_STATE_DIR that user can traverse (e.g. /var/lib/splitd)")
+                throw EmbeddedPostgresError("""
+                    running as root, the embedded PostgreSQL runs as '\(user)', which cannot reach \(clusterDirectory.path); choose a \
+                    SPLITD_STATE_DIR that user can traverse (e.g. /var/lib/splitd)
+                    """)
             }
         }
         if !FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) {
@@ -97,7 +101,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     }
 
     /// Stops the cluster if this process started it (fast shutdown: running statements are cancelled).
-    public func stop() throws {
+    package func stop() throws {
         lock.lock()
         defer { lock.unlock() }
         guard startedByUs else { return }
@@ -105,7 +109,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     }
 
     /// Stops the cluster whoever started it.
-    public func forceStop() throws {
+    package func forceStop() throws {
         let binaries = try PostgresBinaries.locate(configured: binDirectory)
         let runAs = try Self.unprivilegedUser()
         if isRunning(binaries: binaries, runAs: runAs) {
@@ -115,22 +119,22 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     }
 
     /// Restarts the server (fast mode), as an operator would; existing connections are terminated.
-    public func restart() throws {
+    package func restart() throws {
         let binaries = try PostgresBinaries.locate(configured: binDirectory)
         try run(binaries.pgCtl, ["-D", dataDirectory.path, "-l", logFile.path, "-m", "fast", "-w", "restart"], as: try Self.unprivilegedUser())
     }
 
     /// Whether the cluster has been created (by `initdb`) in the state directory.
-    public var exists: Bool { FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) }
+    package var exists: Bool { FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) }
 
     /// Whether the server answers.
-    public var running: Bool {
+    package var running: Bool {
         guard let binaries = try? PostgresBinaries.locate(configured: binDirectory), let runAs = try? Self.unprivilegedUser() else { return false }
         return isRunning(binaries: binaries, runAs: runAs)
     }
 
     /// Creates `name` if it does not exist.
-    public func ensureDatabase(_ name: String) throws {
+    package func ensureDatabase(_ name: String) throws {
         let connection = try PostgresConnection(url: url(database: "postgres"))
         defer { connection.close() }
         let exists = try connection.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]).rowCount > 0
@@ -144,7 +148,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     }
 
     /// Drops `name` (if it exists), terminating its sessions.
-    public func dropDatabase(_ name: String) throws {
+    package func dropDatabase(_ name: String) throws {
         let connection = try PostgresConnection(url: url(database: "postgres"))
         defer { connection.close() }
         try connection.execute("DROP DATABASE IF EXISTS \(Self.quoteIdentifier(name)) WITH (FORCE)")
@@ -191,7 +195,10 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     static func unprivilegedUser() throws -> String? {
         guard geteuid() == 0 else { return nil }
         guard getpwnam("postgres") != nil else {
-            throw EmbeddedPostgresError("running as root, the embedded PostgreSQL needs a 'postgres' system user (install the postgresql package) or run splitd as another user")
+            throw EmbeddedPostgresError("""
+                running as root, the embedded PostgreSQL needs a 'postgres' system user (install the postgresql package) or run splitd as another \
+                user
+                """)
         }
         return "postgres"
     }
@@ -207,7 +214,8 @@ public final class EmbeddedPostgres: @unchecked Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
         guard bound == 0 else { throw EmbeddedPostgresError("cannot bind a loopback port") }
-        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0,
+                &length) } }
         guard named == 0 else { throw EmbeddedPostgresError("cannot read the chosen port") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
@@ -218,7 +226,10 @@ public final class EmbeddedPostgres: @unchecked Sendable {
         let (program, programArguments) = user.map { ("/usr/sbin/runuser", ["-u", $0, "--", executable] + arguments) } ?? (executable, arguments)
         let result = try ChildProcess.run(program, programArguments)
         guard result.status == 0 else {
-            throw EmbeddedPostgresError("\((executable as NSString).lastPathComponent) \(arguments.last ?? "") failed (\(result.status)): \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw EmbeddedPostgresError("""
+                \((executable as NSString).lastPathComponent) \(arguments.last ?? "") failed (\(result.status)): \
+                \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))
+                """)
         }
         return result.output
     }
@@ -244,12 +255,13 @@ struct PostgresBinaries {
                 return PostgresBinaries(initdb: initdb, pgCtl: pgCtl)
             }
         }
-        throw EmbeddedPostgresError("PostgreSQL server programs (initdb, pg_ctl) not found; install the 'postgresql' package (ops/install-deps) or set SPLITD_PG_BIN")
+        throw EmbeddedPostgresError(
+            "PostgreSQL server programs (initdb, pg_ctl) not found; install the 'postgresql' package (ops/install-deps) or set SPLITD_PG_BIN")
     }
 }
 
 /// Why the embedded cluster could not be managed.
-public struct EmbeddedPostgresError: Error, CustomStringConvertible, Sendable {
-    public let description: String
+package struct EmbeddedPostgresError: Error, CustomStringConvertible, Sendable {
+    package let description: String
     init(_ description: String) { self.description = description }
 }

@@ -3,14 +3,14 @@ import Foundation
 import SplitSupport
 
 /// One schema migration: `migrations/NNNN_name.sql`.
-public struct Migration: Sendable, Equatable {
-    public let version: Int
-    public let name: String
-    public let sql: String
+package struct Migration: Sendable, Equatable {
+    package let version: Int
+    package let name: String
+    package let sql: String
     /// SHA-256 of the file's bytes, hex.
-    public let checksum: String
+    package let checksum: String
 
-    public init(version: Int, name: String, sql: String) {
+    package init(version: Int, name: String, sql: String) {
         self.version = version
         self.name = name
         self.sql = sql
@@ -18,7 +18,7 @@ public struct Migration: Sendable, Equatable {
     }
 
     /// Loads every `NNNN_name.sql` in `directory`, ordered by version.
-    public static func load(from directory: URL) throws -> [Migration] {
+    package static func load(from directory: URL) throws -> [Migration] {
         let files: [String]
         do {
             files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
@@ -44,7 +44,7 @@ public struct Migration: Sendable, Equatable {
 
     /// Where the migration files are: `SPLITD_MIGRATIONS_DIR`, else `share/splitd/migrations` next
     /// to the executable's prefix, else `./migrations`, else the source checkout this was built from.
-    public static func defaultDirectory(configured: String? = nil) throws -> URL {
+    package static func defaultDirectory(configured: String? = nil) throws -> URL {
         let environment = ProcessInfo.processInfo.environment
         var candidates: [URL] = []
         if let configured = configured ?? environment["SPLITD_MIGRATIONS_DIR"] { candidates.append(URL(fileURLWithPath: configured)) }
@@ -57,37 +57,38 @@ public struct Migration: Sendable, Equatable {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), isDirectory.boolValue { return candidate }
         }
-        throw MigrationError("migrations directory not found (looked in \(candidates.map(\.path).joined(separator: ", "))); set SPLITD_MIGRATIONS_DIR")
+        throw MigrationError(
+            "migrations directory not found (looked in \(candidates.map(\.path).joined(separator: ", "))); set SPLITD_MIGRATIONS_DIR")
     }
 }
 
 /// Why migrating was refused.
-public struct MigrationError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct MigrationError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// Applies migrations forward only, in order, each in its own transaction, under an advisory lock
 /// so concurrent starters serialize (the second finds nothing to do).
-public struct Migrator: Sendable {
+package struct Migrator: Sendable {
     /// Advisory lock key: "splitd" + 1.
     static let lockKey: Int64 = 0x7370_6C69_7464_0001
 
-    public let migrations: [Migration]
+    package let migrations: [Migration]
 
-    public init(migrations: [Migration]) { self.migrations = migrations }
+    package init(migrations: [Migration]) { self.migrations = migrations }
 
     /// What the database has applied compared with the files.
-    public struct Status: Sendable, Equatable {
-        public var applied: [Int]
-        public var pending: [Int]
+    package struct Status: Sendable, Equatable {
+        package var applied: [Int]
+        package var pending: [Int]
     }
 
     /// Applies pending migrations; returns the versions applied now.
     /// Throws when an applied migration's checksum differs from its file, or the database has a
     /// migration this binary does not know (it is ahead of the binary).
     @discardableResult
-    public func migrate(_ connection: PostgresConnection) throws -> [Int] {
+    package func migrate(_ connection: PostgresConnection) throws -> [Int] {
         try connection.query("SELECT pg_advisory_lock($1)", [Self.lockKey])
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey]) }
         try connection.execute("""
@@ -108,7 +109,8 @@ public struct Migrator: Sendable {
                                          [migration.version, migration.name, migration.checksum])
                 }
             } catch let error as PostgresError {
-                throw MigrationError("migration \(String(format: "%04d", migration.version))_\(migration.name).sql failed and was rolled back: \(error)")
+                throw MigrationError(
+                    "migration \(String(format: "%04d", migration.version))_\(migration.name).sql failed and was rolled back: \(error)")
             }
             applied.append(migration.version)
         }
@@ -116,7 +118,7 @@ public struct Migrator: Sendable {
     }
 
     /// Compares the database with the files without changing anything.
-    public func verify(_ connection: PostgresConnection) throws -> Status {
+    package func verify(_ connection: PostgresConnection) throws -> Status {
         let exists = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")
         guard exists.bool(0, "present") == true else { return Status(applied: [], pending: migrations.map(\.version)) }
         let rows = try connection.query("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
@@ -126,16 +128,26 @@ public struct Migrator: Sendable {
             let checksum = try rows.require(row, "checksum", rows.string)
             let name = rows.string(row, "name") ?? "?"
             guard let migration = migrations.first(where: { $0.version == version }) else {
-                throw MigrationError("the database has migration \(String(format: "%04d", version))_\(name), which this splitd does not know: the database is ahead of the binary; upgrade splitd")
+                throw MigrationError("""
+                    the database has migration \(String(format: "%04d", version))_\(name), which this splitd does not know: the database is ahead \
+                    of the binary; upgrade splitd
+                    """)
             }
             guard migration.checksum == checksum else {
-                throw MigrationError("migration \(String(format: "%04d", version))_\(migration.name).sql was changed after it was applied (checksum \(checksum.prefix(12))… in the database, \(migration.checksum.prefix(12))… on disk); restore the file and add a new migration instead")
+                throw MigrationError("""
+                    migration \(String(format: "%04d", version))_\(migration.name).sql was changed after it was applied (checksum \
+                    \(checksum.prefix(12))… in the database, \(migration.checksum.prefix(12))… on disk); restore the file and add a new migration \
+                    instead
+                    """)
             }
             applied.append(version)
         }
         let pending = migrations.map(\.version).filter { !applied.contains($0) }
         if let first = pending.first, let last = applied.last, first < last {
-            throw MigrationError("migration \(String(format: "%04d", first)) is older than applied migration \(String(format: "%04d", last)); migrations must be added in order")
+            throw MigrationError("""
+                migration \(String(format: "%04d", first)) is older than applied migration \(String(format: "%04d", last)); migrations must be \
+                added in order
+                """)
         }
         return Status(applied: applied, pending: pending)
     }

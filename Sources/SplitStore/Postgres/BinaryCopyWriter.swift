@@ -3,7 +3,7 @@ import Foundation
 /// Writes rows for `COPY ... FROM STDIN WITH (FORMAT binary)`: each field is a length and its
 /// bytes in PostgreSQL's binary wire format. Used where text parsing would dominate (telemetry
 /// timestamps and floats, the numeric columns of plans).
-public struct BinaryCopyWriter {
+package struct BinaryCopyWriter {
     var buffer: [UInt8] = []
     var sink: ([UInt8]) throws -> Void = { _ in }
     private var fieldCountPosition = -1
@@ -17,72 +17,72 @@ public struct BinaryCopyWriter {
     }
 
     /// Starts a row (call before its fields).
-    public mutating func beginRow() {
+    package mutating func beginRow() {
         fieldCountPosition = buffer.count
         fieldsInRow = 0
         buffer.append(contentsOf: [0, 0])
     }
 
     /// Ends the row: writes its field count.
-    public mutating func endRow() {
+    package mutating func endRow() {
         buffer[fieldCountPosition] = UInt8(fieldsInRow >> 8)
         buffer[fieldCountPosition + 1] = UInt8(fieldsInRow & 0xFF)
     }
 
-    public mutating func int64(_ value: Int64) {
+    package mutating func int64(_ value: Int64) {
         fieldsInRow += 1
         append32(8)
         append64(UInt64(bitPattern: value))
     }
 
-    public mutating func int32(_ value: Int32) {
+    package mutating func int32(_ value: Int32) {
         fieldsInRow += 1
         append32(4)
         append32(UInt32(bitPattern: value))
     }
 
-    public mutating func double(_ value: Double) {
+    package mutating func double(_ value: Double) {
         fieldsInRow += 1
         append32(8)
         append64(value.bitPattern)
     }
 
-    public mutating func text(_ value: String) {
+    package mutating func text(_ value: String) {
         fieldsInRow += 1
         let bytes = value.utf8
         append32(UInt32(bytes.count))
         buffer.append(contentsOf: bytes)
     }
 
-    public mutating func double(_ value: Double?) {
+    package mutating func double(_ value: Double?) {
         if let value { double(value) } else { null() }
     }
 
-    public mutating func int64(_ value: Int64?) {
+    package mutating func int64(_ value: Int64?) {
         if let value { int64(value) } else { null() }
     }
 
-    public mutating func bool(_ value: Bool) {
+    package mutating func bool(_ value: Bool) {
         fieldsInRow += 1
         append32(1)
         buffer.append(value ? 1 : 0)
     }
 
     /// A `timestamptz`: microseconds since 2000-01-01 00:00:00 UTC.
-    public mutating func timestamp(_ date: Date) {
+    package mutating func timestamp(_ date: Date) {
         fieldsInRow += 1
         append32(8)
         let micros = ((date.timeIntervalSince1970 - 946_684_800) * 1_000_000).rounded()
         append64(UInt64(bitPattern: Int64(micros)))
     }
 
-    public mutating func null() {
+    package mutating func null() {
         fieldsInRow += 1
         append32(UInt32.max)
     }
 
     /// Sends the buffer on when it holds about a megabyte (call between rows).
-    public mutating func flushIfFull() throws {
+    package mutating func flushIfFull() throws {
         if buffer.count >= (1 << 20) - 65_536 { try flush() }
     }
 

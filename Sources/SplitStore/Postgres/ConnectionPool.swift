@@ -9,11 +9,11 @@ import Foundation
 /// error) is closed and replaced; when that happens every idle connection of the same generation is
 /// retired too, because a server restart kills them all — so after a PostgreSQL restart the caller
 /// whose statement was in flight sees the failure and everyone after gets a fresh connection.
-public actor ConnectionPool {
+package actor ConnectionPool {
     /// Where connections go.
-    public nonisolated let url: String
+    package nonisolated let url: String
     /// Upper bound on open connections.
-    public nonisolated let maximumConnections: Int
+    package nonisolated let maximumConnections: Int
     private let queue: DispatchQueue
     private var idle: [PostgresConnection] = []
     private var openCount = 0
@@ -22,14 +22,14 @@ public actor ConnectionPool {
     private var closed = false
 
     /// Creates a pool; connections open lazily on first use.
-    public init(url: String, maximumConnections: Int = 8) {
+    package init(url: String, maximumConnections: Int = 8) {
         self.url = url
         self.maximumConnections = max(1, maximumConnections)
         self.queue = DispatchQueue(label: "splitd.postgres", qos: .userInitiated, attributes: .concurrent)
     }
 
     /// Runs `body` with a connection of its own, off the cooperative pool.
-    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    package func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         let connection = try await checkOut()
         do {
             let value = try await run(on: connection, body)
@@ -43,7 +43,7 @@ public actor ConnectionPool {
 
     /// `withConnection` for code on a thread of its own (benchmarks, tools): blocks that thread,
     /// never the cooperative pool's.
-    public nonisolated func withConnectionBlocking<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) throws -> T {
+    package nonisolated func withConnectionBlocking<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) throws -> T {
         let semaphore = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var outcome: Result<T, Error>?
         Task {
@@ -55,12 +55,12 @@ public actor ConnectionPool {
     }
 
     /// Runs `body` inside a transaction (rolled back if it throws).
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    package func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await withConnection { connection in try connection.transaction { try body(connection) } }
     }
 
     /// Closes idle connections and refuses new work; in-flight callers finish normally.
-    public func close() {
+    package func close() {
         closed = true
         for connection in idle { connection.close() }
         openCount -= idle.count
@@ -70,7 +70,7 @@ public actor ConnectionPool {
     }
 
     /// Open and idle connection counts (for metrics and tests).
-    public var statistics: (open: Int, idle: Int, waiting: Int) { (openCount, idle.count, waiters.count) }
+    package var statistics: (open: Int, idle: Int, waiting: Int) { (openCount, idle.count, waiters.count) }
 
     // MARK: - Checkout
 
@@ -134,7 +134,8 @@ public actor ConnectionPool {
 
     // MARK: - Blocking work
 
-    private nonisolated func run<T: Sendable>(on connection: PostgresConnection, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    private nonisolated func run<T: Sendable>(on connection: PostgresConnection,
+                                              _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await runBlocking { try body(connection) }
     }
 

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Not safe for concurrent use; the pool hands each connection to one caller at a time, which is
 /// what makes the `@unchecked Sendable` sound.
-public final class PostgresConnection: @unchecked Sendable {
+package final class PostgresConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
     private var preparedNames: [String: String] = [:]
     private var transactionDepth = 0
@@ -15,7 +15,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Connects to `url` (`postgres://user:pass@host:port/db?sslmode=...`, or `host=/socket/dir`
     /// in the query string for a unix socket) and sets UTC, ISO dates and UTF-8.
-    public init(url: String, generation: Int = 0) throws {
+    package init(url: String, generation: Int = 0) throws {
         self.generation = generation
         guard let connection = PQconnectdb(url) else {
             throw PostgresError(.connection, message: "out of memory creating a connection")
@@ -35,14 +35,14 @@ public final class PostgresConnection: @unchecked Sendable {
     deinit { close() }
 
     /// Closes the connection (idempotent).
-    public func close() {
+    package func close() {
         if let handle { PQfinish(handle) }
         handle = nil
     }
 
     /// Whether the connection is known to be unusable (closed, or broken by the server going away).
     /// Reads any pending input first, so a server that terminated the session is noticed before use.
-    public var isBroken: Bool {
+    package var isBroken: Bool {
         guard let handle else { return true }
         if PQstatus(handle) != CONNECTION_OK { return true }
         _ = PQconsumeInput(handle)
@@ -52,7 +52,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs one statement with bound parameters (`$1`, `$2`, ...) and returns its rows.
     /// Statements are prepared once per connection and reused.
     @discardableResult
-    public func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) throws -> PostgresResult {
+    package func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) throws -> PostgresResult {
         let handle = try open()
         let name = try preparedName(for: sql, parameterCount: parameters.count)
         let encoded = parameters.map { $0.postgresValue.textEncoding }
@@ -64,7 +64,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs one or more statements without parameters (schema scripts, SET, BEGIN...).
     @discardableResult
-    public func execute(_ sql: String) throws -> PostgresResult {
+    package func execute(_ sql: String) throws -> PostgresResult {
         let handle = try open()
         return try check(PQexec(handle, sql), sql: sql)
     }
@@ -73,7 +73,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// inside another transaction it becomes a savepoint, so the outer transaction stays atomic and
     /// a failing inner part rolls back only itself.
     @discardableResult
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
+    package func transaction<T>(_ body: () throws -> T) throws -> T {
         let depth = transactionDepth
         let savepoint = "splitd_sp\(depth)"
         try execute(depth == 0 ? "BEGIN" : "SAVEPOINT \(savepoint)")
@@ -90,12 +90,12 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Whether a transaction opened with `transaction` is in progress.
-    public var inTransaction: Bool { transactionDepth > 0 }
+    package var inTransaction: Bool { transactionDepth > 0 }
 
     /// Streams rows into `COPY table (columns) FROM STDIN` in text format and returns the row count.
     /// Each row is a list of optional field strings (nil = NULL); escaping is done here.
     @discardableResult
-    public func copyIn(_ sql: String, rows: some Sequence<[String?]>) throws -> Int {
+    package func copyIn(_ sql: String, rows: some Sequence<[String?]>) throws -> Int {
         try copyIn(sql) { writer in
             for row in rows {
                 for field in row { writer.text(field) }
@@ -108,7 +108,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Streams rows written by `write` into `COPY ... FROM STDIN`; call `writer.flushIfFull()`
     /// after rows to bound memory. Returns the row count.
     @discardableResult
-    public func copyIn(_ sql: String, write: (inout CopyWriter) throws -> Void) throws -> Int {
+    package func copyIn(_ sql: String, write: (inout CopyWriter) throws -> Void) throws -> Int {
         try streamCopy(sql) { send in
             var writer = CopyWriter()
             writer.sink = send
@@ -119,7 +119,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Streams binary rows written by `write` into `COPY ... FROM STDIN WITH (FORMAT binary)`.
     @discardableResult
-    public func copyInBinary(_ sql: String, write: (inout BinaryCopyWriter) throws -> Void) throws -> Int {
+    package func copyInBinary(_ sql: String, write: (inout BinaryCopyWriter) throws -> Void) throws -> Int {
         try streamCopy(sql) { send in
             var writer = BinaryCopyWriter()
             writer.sink = send
@@ -207,7 +207,7 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// The URL with any password replaced, for messages and logs.
-    public static func redacted(_ url: String) -> String {
+    package static func redacted(_ url: String) -> String {
         guard var components = URLComponents(string: url), components.password != nil else { return url }
         components.password = "***"
         return components.string ?? url

@@ -1,7 +1,8 @@
 import Foundation
+import SplitSupport
 
 /// A statement parameter, sent in PostgreSQL's text format; values are never spliced into SQL.
-public enum PostgresValue: Sendable, Equatable {
+package enum PostgresValue: Sendable, Equatable {
     case null
     case text(String)
     case int(Int64)
@@ -25,7 +26,7 @@ public enum PostgresValue: Sendable, Equatable {
     case optionalTimestampArray([Date?])
 
     /// The text-format encoding libpq sends, or nil for NULL.
-    public var textEncoding: String? {
+    package var textEncoding: String? {
         switch self {
         case .null: return nil
         case .text(let value): return value
@@ -50,74 +51,37 @@ public enum PostgresValue: Sendable, Equatable {
 }
 
 /// Conversions used with `PostgresValue` parameters.
-public protocol PostgresEncodable: Sendable {
+package protocol PostgresEncodable: Sendable {
     var postgresValue: PostgresValue { get }
 }
 
-extension String: PostgresEncodable { public var postgresValue: PostgresValue { .text(self) } }
-extension Int: PostgresEncodable { public var postgresValue: PostgresValue { .int(Int64(self)) } }
-extension Int64: PostgresEncodable { public var postgresValue: PostgresValue { .int(self) } }
-extension Double: PostgresEncodable { public var postgresValue: PostgresValue { .double(self) } }
-extension Bool: PostgresEncodable { public var postgresValue: PostgresValue { .bool(self) } }
-extension Date: PostgresEncodable { public var postgresValue: PostgresValue { .timestamp(self) } }
-extension Array: PostgresEncodable where Element == String { public var postgresValue: PostgresValue { .textArray(self) } }
+extension String: PostgresEncodable { package var postgresValue: PostgresValue { .text(self) } }
+extension Int: PostgresEncodable { package var postgresValue: PostgresValue { .int(Int64(self)) } }
+extension Int64: PostgresEncodable { package var postgresValue: PostgresValue { .int(self) } }
+extension Double: PostgresEncodable { package var postgresValue: PostgresValue { .double(self) } }
+extension Bool: PostgresEncodable { package var postgresValue: PostgresValue { .bool(self) } }
+extension Date: PostgresEncodable { package var postgresValue: PostgresValue { .timestamp(self) } }
+extension Array: PostgresEncodable where Element == String { package var postgresValue: PostgresValue { .textArray(self) } }
 extension Optional: PostgresEncodable where Wrapped: PostgresEncodable {
-    public var postgresValue: PostgresValue { self?.postgresValue ?? .null }
+    package var postgresValue: PostgresValue { self?.postgresValue ?? .null }
 }
-extension PostgresValue: PostgresEncodable { public var postgresValue: PostgresValue { self } }
+extension PostgresValue: PostgresEncodable { package var postgresValue: PostgresValue { self } }
 
 /// `timestamptz` text in and out (the connection runs with TimeZone UTC and DateStyle ISO).
 enum PostgresTimestamp {
     static func format(_ date: Date) -> String {
-        var writer = CopyWriter()
-        writer.timestamp(date)
-        return String(decoding: writer.buffer, as: UTF8.self)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(29)
+        Timestamp.append(date, separator: 32, to: &bytes)
+        bytes.append(contentsOf: [43, 48, 48])  // +00
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Parses `2026-11-27 05:47:03.123456+00` (ISO DateStyle; offsets like +05:30 accepted).
     static func parse(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
-        func number(_ start: Int, _ length: Int) -> Int? {
-            guard start + length <= bytes.count else { return nil }
-            var value = 0
-            for byte in bytes[start..<start + length] {
-                guard byte >= 48 && byte <= 57 else { return nil }
-                value = value * 10 + Int(byte - 48)
-            }
-            return value
-        }
         if text == "infinity" { return .distantFuture }
         if text == "-infinity" { return .distantPast }
-        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2) else { return nil }
-        var index = 19
-        var fraction = 0.0
-        if index < bytes.count && bytes[index] == UInt8(ascii: ".") {
-            index += 1
-            var scale = 0.1
-            while index < bytes.count, bytes[index] >= 48 && bytes[index] <= 57 {
-                fraction += Double(bytes[index] - 48) * scale
-                scale /= 10
-                index += 1
-            }
-        }
-        var offsetSeconds = 0
-        if index < bytes.count && (bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")) {
-            let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
-            guard let hours = number(index + 1, 2) else { return nil }
-            var minutes = 0
-            if index + 3 < bytes.count && bytes[index + 3] == UInt8(ascii: ":") { minutes = number(index + 4, 2) ?? 0 }
-            offsetSeconds = sign * (hours * 3600 + minutes * 60)
-        }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        let epoch = timegm(&parts)
-        return Date(timeIntervalSince1970: Double(epoch - offsetSeconds) + fraction)
+        return Timestamp.parseFields(text)
     }
 }
 

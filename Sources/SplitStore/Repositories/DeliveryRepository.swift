@@ -3,20 +3,20 @@ import SplitCore
 import SplitSupport
 
 /// A claimed webhook delivery with everything needed to send it.
-public struct ClaimedDelivery: Sendable, Equatable {
+package struct ClaimedDelivery: Sendable, Equatable {
     /// Message id (`webhook-id`), stable across retries.
-    public var id: String
+    package var id: String
     /// Attempt number of this try (1 for the first).
-    public var attempt: Int
-    public var deviceID: String
-    public var callbackURL: String
+    package var attempt: Int
+    package var deviceID: String
+    package var callbackURL: String
     /// Signing secrets: the current one, and the previous one while a rotation's overlap lasts.
-    public var webhookSecrets: [String]
-    public var plan: StoredPlan
+    package var webhookSecrets: [String]
+    package var plan: StoredPlan
 }
 
 /// SQL for the `webhook_deliveries` outbox: claim with a lease, finish with a single statement.
-public enum DeliveryRepository {
+package enum DeliveryRepository {
     /// Leases up to `limit` deliveries that are due (pending or failed and past their next attempt
     /// time, or delivering with an expired lease: a crashed owner's work) to `owner` for
     /// `leaseSeconds`, skipping rows other replicas hold. Deliveries whose device lost its
@@ -24,7 +24,7 @@ public enum DeliveryRepository {
     ///
     /// At most one delivery per device is in flight: a device's newer delivery waits until its
     /// older attempt finishes (so a receiver never gets an older plan after a newer one).
-    public static func claim(owner: String, limit: Int, leaseSeconds: Double, secrets: SecretBox,
+    package static func claim(owner: String, limit: Int, leaseSeconds: Double, secrets: SecretBox,
                              connection: PostgresConnection) throws -> [ClaimedDelivery] {
         try connection.transaction {
             try connection.query("""
@@ -74,7 +74,7 @@ public enum DeliveryRepository {
     /// Message ids (`webhook-id`) for the deliveries of these plans: `msg_`, the plan id in 16 hex
     /// digits, and 96 random bits. Unique (one delivery per plan) and unguessable; in plan order, so
     /// the outbox's primary key grows at its right edge. 36 characters.
-    public static func messageIDs(planIDs: [Int64]) -> [String] {
+    package static func messageIDs(planIDs: [Int64]) -> [String] {
         let random = SecureRandom.tokens(planIDs.count, bytes: 12)
         return zip(planIDs, random).map { planID, random in
             let hex = String(UInt64(bitPattern: planID), radix: 16)
@@ -84,7 +84,7 @@ public enum DeliveryRepository {
 
     /// Marks a delivery done, if `owner` still holds its lease (true when it did).
     @discardableResult
-    public static func markDelivered(id: String, owner: String, statusCode: Int, connection: PostgresConnection) throws -> Bool {
+    package static func markDelivered(id: String, owner: String, statusCode: Int, connection: PostgresConnection) throws -> Bool {
         try connection.query("""
             UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), last_status_code = $3, last_error = NULL,
                    lease_owner = NULL, lease_expires_at = NULL
@@ -94,7 +94,7 @@ public enum DeliveryRepository {
 
     /// Marks many deliveries done in one statement (those `owner` still holds); returns how many.
     @discardableResult
-    public static func markDelivered(ids: [String], owner: String, statusCodes: [Int], connection: PostgresConnection) throws -> Int {
+    package static func markDelivered(ids: [String], owner: String, statusCodes: [Int], connection: PostgresConnection) throws -> Int {
         guard !ids.isEmpty else { return 0 }
         return try connection.query("""
             UPDATE webhook_deliveries w SET status = 'delivered', delivered_at = now(), last_status_code = done.code, last_error = NULL,
@@ -107,7 +107,7 @@ public enum DeliveryRepository {
     /// Records a failed attempt: retried at `retryAt`, or dead when `retryAt` is nil. A delivery
     /// superseded while it was in flight stays superseded: it is never retried.
     @discardableResult
-    public static func markFailed(id: String, owner: String, statusCode: Int?, error: String, retryAt: Date?, connection: PostgresConnection) throws -> Bool {
+    package static func markFailed(id: String, owner: String, statusCode: Int?, error: String, retryAt: Date?, connection: PostgresConnection) throws -> Bool {
         try connection.query("""
             UPDATE webhook_deliveries
             SET status = CASE WHEN status = 'superseded' THEN 'superseded' WHEN $5::timestamptz IS NULL THEN 'dead' ELSE 'failed' END,
@@ -120,7 +120,7 @@ public enum DeliveryRepository {
 
     /// Hands back these leases without counting the attempt; due again after `delaySeconds`.
     @discardableResult
-    public static func release(ids: [String], owner: String, delaySeconds: Double, connection: PostgresConnection) throws -> Int {
+    package static func release(ids: [String], owner: String, delaySeconds: Double, connection: PostgresConnection) throws -> Int {
         guard !ids.isEmpty else { return 0 }
         return try connection.query("""
             UPDATE webhook_deliveries
@@ -133,7 +133,7 @@ public enum DeliveryRepository {
 
     /// Hands back every lease `owner` holds (on shutdown): those deliveries are due again at once.
     @discardableResult
-    public static func releaseLeases(owner: String, connection: PostgresConnection) throws -> Int {
+    package static func releaseLeases(owner: String, connection: PostgresConnection) throws -> Int {
         try connection.query("""
             UPDATE webhook_deliveries
             SET status = CASE WHEN status = 'superseded' THEN 'superseded' ELSE 'failed' END, lease_owner = NULL, lease_expires_at = NULL,
@@ -150,7 +150,7 @@ public enum DeliveryRepository {
     /// Pass the returned position to the next call; a batch that scanned fewer than `limit` rows
     /// was the last. One statement: call it in its own short transaction so delivery never waits
     /// on more than one batch.
-    public static func trimFinished(before cutoff: Date, after position: TrimPosition?, limit: Int,
+    package static func trimFinished(before cutoff: Date, after position: TrimPosition?, limit: Int,
                                     connection: PostgresConnection) throws -> TrimBatch {
         // The status test is repeated in the DELETE: it re-reads each row as it is now, so a row
         // that changed since the batch was read is judged by its current state.
@@ -189,12 +189,12 @@ public enum DeliveryRepository {
     }
 
     /// Deliveries waiting (pending or failed), for metrics.
-    public static func queueDepth(connection: PostgresConnection) throws -> Int {
+    package static func queueDepth(connection: PostgresConnection) throws -> Int {
         try connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status IN ('pending', 'failed', 'delivering')").int(0, "n") ?? 0
     }
 
     /// Status and attempts of one delivery (for tests and the API).
-    public static func status(id: String, connection: PostgresConnection) throws -> (status: String, attempts: Int, lastStatusCode: Int?)? {
+    package static func status(id: String, connection: PostgresConnection) throws -> (status: String, attempts: Int, lastStatusCode: Int?)? {
         let result = try connection.query("SELECT status, attempts, last_status_code FROM webhook_deliveries WHERE id = $1", [id])
         guard result.rowCount > 0 else { return nil }
         return (try result.require(0, "status", result.string), try result.require(0, "attempts", result.int), result.int(0, "last_status_code"))
@@ -203,17 +203,17 @@ public enum DeliveryRepository {
 
 /// Where trimming the outbox got to: the last activity (microseconds since 1970, exact) and id of
 /// the last delivery a batch looked at.
-public struct TrimPosition: Sendable, Equatable {
-    public var finishedMicroseconds: Int64
-    public var id: String
+package struct TrimPosition: Sendable, Equatable {
+    package var finishedMicroseconds: Int64
+    package var id: String
 }
 
 /// What one trimming batch did.
-public struct TrimBatch: Sendable, Equatable {
+package struct TrimBatch: Sendable, Equatable {
     /// Finished deliveries past the cutoff it looked at, and how many of those it deleted (the
     /// rest are kept: the delivery of a plan in force, or one still leased).
-    public var scanned: Int
-    public var deleted: Int
+    package var scanned: Int
+    package var deleted: Int
     /// Where the next batch starts.
-    public var position: TrimPosition?
+    package var position: TrimPosition?
 }

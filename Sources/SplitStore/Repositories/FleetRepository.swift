@@ -4,11 +4,11 @@ import SplitCore
 import SplitSupport
 
 /// SQL for the fleet: `edge_servers`, `devices`, their profiles and API tokens.
-public enum FleetRepository {
+package enum FleetRepository {
     // MARK: Edge servers
 
     /// Creates an edge server; a conflict if the id exists.
-    public static func createEdgeServer(id: String, computeFLOPs: Double, connection: PostgresConnection) throws -> EdgeServer {
+    package static func createEdgeServer(id: String, computeFLOPs: Double, connection: PostgresConnection) throws -> EdgeServer {
         do {
             let result = try connection.query("""
                 INSERT INTO edge_servers (id, compute_flops) VALUES ($1, $2) RETURNING \(serverColumns)
@@ -20,7 +20,7 @@ public enum FleetRepository {
     }
 
     /// Changes an edge server's throughput; requests re-planning of its devices when it changed.
-    public static func updateEdgeServer(id: String, computeFLOPs: Double, connection: PostgresConnection) throws -> EdgeServer {
+    package static func updateEdgeServer(id: String, computeFLOPs: Double, connection: PostgresConnection) throws -> EdgeServer {
         try connection.transaction {
             let result = try connection.query("""
                 UPDATE edge_servers SET compute_flops = $2, updated_at = now() WHERE id = $1 RETURNING \(serverColumns)
@@ -34,12 +34,12 @@ public enum FleetRepository {
         }
     }
 
-    public static func edgeServer(id: String, connection: PostgresConnection) throws -> EdgeServer? {
+    package static func edgeServer(id: String, connection: PostgresConnection) throws -> EdgeServer? {
         let result = try connection.query("SELECT \(serverColumns) FROM edge_servers WHERE id = $1", [id])
         return result.rowCount > 0 ? try decodeServer(result, 0) : nil
     }
 
-    public static func edgeServers(connection: PostgresConnection) throws -> [EdgeServer] {
+    package static func edgeServers(connection: PostgresConnection) throws -> [EdgeServer] {
         let result = try connection.query("SELECT \(serverColumns) FROM edge_servers ORDER BY id")
         return try (0..<result.rowCount).map { try decodeServer(result, $0) }
     }
@@ -48,7 +48,8 @@ public enum FleetRepository {
 
     /// Registers a device and returns its one-time credentials. The model must exist (and the
     /// pinned version, if any), and so must the edge server.
-    public static func registerDevice(id: String, settings: DeviceSettings, secrets: SecretBox, connection: PostgresConnection) throws -> DeviceCredentials {
+    package static func registerDevice(id: String, settings: DeviceSettings, secrets: SecretBox,
+                                       connection: PostgresConnection) throws -> DeviceCredentials {
         let credentials = DeviceCredentials(
             token: "sdt_" + SecureRandom.token(bytes: 32), webhookSecret: SecureRandom.webhookSecret())
         let sealedSecret = try secrets.seal(credentials.webhookSecret)
@@ -74,7 +75,7 @@ public enum FleetRepository {
     }
 
     /// Replaces a device's settings; when anything that affects its plan changed, it is re-planned.
-    public static func updateDevice(id: String, settings: DeviceSettings, connection: PostgresConnection) throws -> Device {
+    package static func updateDevice(id: String, settings: DeviceSettings, connection: PostgresConnection) throws -> Device {
         try connection.transaction {
             guard let before = try device(id: id, connection: connection), before.active else {
                 throw StoreError(.notFound, field: "id", "device '\(id)' does not exist")
@@ -104,7 +105,7 @@ public enum FleetRepository {
     }
 
     /// Deactivates a device (its history stays); false if it did not exist or was inactive.
-    public static func deactivateDevice(id: String, connection: PostgresConnection) throws -> Bool {
+    package static func deactivateDevice(id: String, connection: PostgresConnection) throws -> Bool {
         try connection.transaction {
             let result = try connection.query("UPDATE devices SET active = false, updated_at = now() WHERE id = $1 AND active", [id])
             if result.affectedRows == 1 {
@@ -117,13 +118,13 @@ public enum FleetRepository {
         }
     }
 
-    public static func device(id: String, connection: PostgresConnection) throws -> Device? {
+    package static func device(id: String, connection: PostgresConnection) throws -> Device? {
         let result = try connection.query("SELECT \(deviceColumns) FROM devices WHERE id = $1", [id])
         return result.rowCount > 0 ? try decodeDevice(result, 0) : nil
     }
 
     /// Active devices, ordered by id, after `after` (for paging).
-    public static func devices(after: String? = nil, limit: Int = 1000, connection: PostgresConnection) throws -> [Device] {
+    package static func devices(after: String? = nil, limit: Int = 1000, connection: PostgresConnection) throws -> [Device] {
         let result = try connection.query("""
             SELECT \(deviceColumns) FROM devices WHERE active AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2
             """, [after, limit])
@@ -132,14 +133,14 @@ public enum FleetRepository {
 
     /// The active device a bearer token belongs to, if any: its current token, or the previous
     /// one while a rotation's grace period lasts.
-    public static func authenticate(token: String, connection: PostgresConnection) throws -> String? {
+    package static func authenticate(token: String, connection: PostgresConnection) throws -> String? {
         let hash = tokenHash(token)
         return try tokenGrants(hashes: [hash], connection: connection)[hash]?.deviceID
     }
 
     /// The active devices that bearer tokens (by SHA-256 hex) belong to, and for how much longer
     /// when one is a previous token in its grace period; unknown or revoked hashes are absent.
-    public static func tokenGrants(hashes: [String], connection: PostgresConnection) throws -> [String: DeviceTokenGrant] {
+    package static func tokenGrants(hashes: [String], connection: PostgresConnection) throws -> [String: DeviceTokenGrant] {
         // The remaining grace is computed by the server, so clock skew between hosts does not matter.
         let result = try connection.query("""
             SELECT token_hash AS hash, id, NULL::float8 AS valid_for_seconds FROM devices WHERE token_hash = ANY($1::text[]) AND active
@@ -159,7 +160,7 @@ public enum FleetRepository {
     /// once. The old token stops at once, or after `tokenGraceSeconds`; the old secret keeps
     /// signing beside the new one for `secretOverlapSeconds`. Each rotation is recorded in
     /// `credential_rotations` with `rotatedBy` (never the secrets).
-    public static func rotateCredentials(deviceID: String, token: Bool, webhookSecret: Bool, tokenGraceSeconds: Double,
+    package static func rotateCredentials(deviceID: String, token: Bool, webhookSecret: Bool, tokenGraceSeconds: Double,
                                          secretOverlapSeconds: Double, rotatedBy: String, secrets: SecretBox,
                                          connection: PostgresConnection) throws -> RotatedCredentials {
         let newToken = token ? "sdt_" + SecureRandom.token(bytes: 32) : nil
@@ -185,7 +186,8 @@ public enum FleetRepository {
             guard result.rowCount == 1 else { throw StoreError(.notFound, field: "id", "device '\(deviceID)' does not exist") }
             let tokenValidUntil = token ? result.date(0, "previous_token_expires_at") : nil
             let secretValidUntil = webhookSecret ? result.date(0, "previous_secret_expires_at") : nil
-            for (credential, rotated, until) in [("token", token, tokenValidUntil), ("webhook_secret", webhookSecret, secretValidUntil)] where rotated {
+            for (credential, rotated, until) in [("token", token, tokenValidUntil), ("webhook_secret", webhookSecret,
+                                                                                     secretValidUntil)] where rotated {
                 try connection.query("""
                     INSERT INTO credential_rotations (device_id, credential, rotated_by, previous_valid_until) VALUES ($1, $2, $3, $4)
                     """, [deviceID, credential, rotatedBy, until.map { PostgresValue.timestamp($0) } ?? .null])
@@ -198,7 +200,7 @@ public enum FleetRepository {
     /// Encrypts every webhook secret still stored in clear (written before encryption existed);
     /// returns how many. Idempotent.
     @discardableResult
-    public static func sealPlaintextSecrets(_ secrets: SecretBox, connection: PostgresConnection) throws -> Int {
+    package static func sealPlaintextSecrets(_ secrets: SecretBox, connection: PostgresConnection) throws -> Int {
         try connection.transaction {
             let result = try connection.query("""
                 SELECT id, webhook_secret, previous_webhook_secret FROM devices
@@ -218,12 +220,12 @@ public enum FleetRepository {
     }
 
     /// Stops (or resumes) webhook delivery for a device, e.g. after its receiver answered 410 Gone.
-    public static func setWebhookEnabled(deviceID: String, _ enabled: Bool, connection: PostgresConnection) throws {
+    package static func setWebhookEnabled(deviceID: String, _ enabled: Bool, connection: PostgresConnection) throws {
         try connection.query("UPDATE devices SET webhook_enabled = $2, updated_at = now() WHERE id = $1", [deviceID, enabled])
     }
 
     /// Marks a device for planning at the next cycle.
-    public static func requestPlan(deviceID: String, reason: PlanReason, connection: PostgresConnection) throws {
+    package static func requestPlan(deviceID: String, reason: PlanReason, connection: PostgresConnection) throws {
         try connection.query("""
             INSERT INTO planning_state (device_id, requested_reason, requested_at) VALUES ($1, $2, now())
             ON CONFLICT (device_id) DO UPDATE SET requested_reason = $2, requested_at = now()
@@ -233,7 +235,7 @@ public enum FleetRepository {
     // MARK: Profiles
 
     /// Stores a device's measured profile (splitprofile/1 JSON) and requests re-planning.
-    public static func putDeviceProfile(deviceID: String, profileJSON: String, connection: PostgresConnection) throws {
+    package static func putDeviceProfile(deviceID: String, profileJSON: String, connection: PostgresConnection) throws {
         try connection.transaction {
             guard let device = try device(id: deviceID, connection: connection), device.active else {
                 throw StoreError(.notFound, field: "id", "device '\(deviceID)' does not exist")
@@ -248,7 +250,7 @@ public enum FleetRepository {
 
     /// Stores an edge server's measured profile for one model and requests re-planning of the
     /// devices that use that model on that server.
-    public static func putServerProfile(edgeServerID: String, modelName: String, profileJSON: String, connection: PostgresConnection) throws {
+    package static func putServerProfile(edgeServerID: String, modelName: String, profileJSON: String, connection: PostgresConnection) throws {
         try connection.transaction {
             guard try edgeServer(id: edgeServerID, connection: connection) != nil else {
                 throw StoreError(.notFound, field: "id", "edge server '\(edgeServerID)' does not exist")
@@ -264,11 +266,11 @@ public enum FleetRepository {
         }
     }
 
-    public static func deviceProfile(deviceID: String, connection: PostgresConnection) throws -> String? {
+    package static func deviceProfile(deviceID: String, connection: PostgresConnection) throws -> String? {
         try connection.query("SELECT profile::text AS profile FROM device_profiles WHERE device_id = $1", [deviceID]).string(0, "profile")
     }
 
-    public static func serverProfile(edgeServerID: String, modelName: String, connection: PostgresConnection) throws -> String? {
+    package static func serverProfile(edgeServerID: String, modelName: String, connection: PostgresConnection) throws -> String? {
         let result = try connection.query("""
             SELECT profile::text AS profile FROM server_profiles WHERE edge_server_id = $1 AND model_name = $2
             """, [edgeServerID, modelName])
@@ -278,7 +280,7 @@ public enum FleetRepository {
     // MARK: Internals
 
     /// SHA-256 hex of a token: what is stored and looked up.
-    public static func tokenHash(_ token: String) -> String {
+    package static func tokenHash(_ token: String) -> String {
         Hex.encode(SHA256.hash(data: Data(token.utf8)))
     }
 

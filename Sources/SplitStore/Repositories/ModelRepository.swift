@@ -4,10 +4,10 @@ import SplitSupport
 import SplitCore
 
 /// SQL for `models`: versioned model graphs.
-public enum ModelRepository {
+package enum ModelRepository {
     /// Stores `graph` as a new version of its model unless an identical graph is already stored.
     /// Returns the stored version and whether it was created now.
-    public static func store(_ graph: ModelGraph, connection: PostgresConnection) throws -> (model: StoredModel, created: Bool) {
+    package static func store(_ graph: ModelGraph, connection: PostgresConnection) throws -> (model: StoredModel, created: Bool) {
         let json = String(decoding: graph.jsonData(), as: UTF8.self)
         let digest = Hex.encode(SHA256.hash(data: Data(json.utf8)))
         return try connection.transaction {
@@ -30,7 +30,7 @@ public enum ModelRepository {
     }
 
     /// A model version (the latest when `version` is nil).
-    public static func find(name: String, version: Int? = nil, connection: PostgresConnection) throws -> StoredModel? {
+    package static func find(name: String, version: Int? = nil, connection: PostgresConnection) throws -> StoredModel? {
         let result = try connection.query("""
             SELECT \(columns) FROM models WHERE name = $1 AND ($2::integer IS NULL OR version = $2)
             ORDER BY version DESC LIMIT 1
@@ -39,13 +39,13 @@ public enum ModelRepository {
     }
 
     /// The latest version of every model, by name.
-    public static func latest(connection: PostgresConnection) throws -> [StoredModel] {
+    package static func latest(connection: PostgresConnection) throws -> [StoredModel] {
         let result = try connection.query("SELECT DISTINCT ON (name) \(columns) FROM models ORDER BY name, version DESC")
         return try (0..<result.rowCount).map { try decode(result, $0) }
     }
 
     /// Number of versions of `name`.
-    public static func versionCount(name: String, connection: PostgresConnection) throws -> Int {
+    package static func versionCount(name: String, connection: PostgresConnection) throws -> Int {
         try connection.query("SELECT count(*) AS n FROM models WHERE name = $1", [name]).int(0, "n") ?? 0
     }
 

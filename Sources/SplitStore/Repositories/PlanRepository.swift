@@ -4,62 +4,62 @@ import SplitSupport
 import SplitCore
 
 /// A device that needs planning, with everything the planner needs, claimed by one replica.
-public struct PlanningCandidate: Sendable {
-    public var deviceID: String
-    public var modelName: String
+package struct PlanningCandidate: Sendable {
+    package var deviceID: String
+    package var modelName: String
     /// The version to plan for (pinned, else the latest).
-    public var modelVersion: Int
-    public var edgeServerID: String
-    public var serverFLOPs: Double
-    public var batchSize: Int
+    package var modelVersion: Int
+    package var edgeServerID: String
+    package var serverFLOPs: Double
+    package var batchSize: Int
     /// Registered device throughput, or the measured one when telemetry reports it.
-    public var deviceFLOPs: Double
-    public var allowRawUpload: Bool
+    package var deviceFLOPs: Double
+    package var allowRawUpload: Bool
     /// Whether plans for it are pushed (callback URL set and webhooks enabled).
-    public var deliverable: Bool
+    package var deliverable: Bool
     /// What it wants pushed, and the optimizer it trains with.
-    public var pushMode: PushMode
-    public var optimizer: Optimizer
+    package var pushMode: PushMode
+    package var optimizer: Optimizer
     /// Its device memory limit: the registered `memory_bytes`, or the memory it reported
     /// available, whichever is smaller (nil: no limit).
-    public var memoryLimitBytes: Int64?
-    public var link: LinkEstimate
+    package var memoryLimitBytes: Int64?
+    package var link: LinkEstimate
     /// Why the device was asked to be planned, if it was.
-    public var requestedReason: PlanReason?
+    package var requestedReason: PlanReason?
     /// When its device / server profile last changed (nil: none), to key parsed-profile caches.
-    public var deviceProfileVersion: Date?
-    public var serverProfileVersion: Date?
+    package var deviceProfileVersion: Date?
+    package var serverProfileVersion: Date?
     /// The current plan, if any.
-    public var current: CurrentPlan?
+    package var current: CurrentPlan?
     /// The planning request as it was before the claim cleared it (put back if planning fails).
-    public var claim: Claim
+    package var claim: Claim
 
     /// A device's planning request, as claimed.
-    public struct Claim: Sendable {
-        public var reason: String
-        public var requestedAt: Date?
+    package struct Claim: Sendable {
+        package var reason: String
+        package var requestedAt: Date?
         /// Consecutive planning failures before this claim, and the memory it lacked if it was infeasible.
-        public var failures: Int
-        public var infeasibleRequiredBytes: Int64?
+        package var failures: Int
+        package var infeasibleRequiredBytes: Int64?
     }
 
     /// What the planner needs to know about the plan in force.
-    public struct CurrentPlan: Sendable {
-        public var id: Int64
-        public var modelVersion: Int
-        public var splitFingerprint: String?
-        public var deviceFLOPs: Double
-        public var serverFLOPs: Double
-        public var batchSize: Int
+    package struct CurrentPlan: Sendable {
+        package var id: Int64
+        package var modelVersion: Int
+        package var splitFingerprint: String?
+        package var deviceFLOPs: Double
+        package var serverFLOPs: Double
+        package var batchSize: Int
         /// Its split's cost apart from the link, valid while FLOPs and batch are unchanged.
-        public var cost: SplitCost
+        package var cost: SplitCost
         /// The optimizer and memory limit it was made under, and the digest of its table.
-        public var optimizer: Optimizer?
-        public var memoryLimitBytes: Int64?
-        public var tableDigest: String?
+        package var optimizer: Optimizer?
+        package var memoryLimitBytes: Int64?
+        package var tableDigest: String?
 
         /// Its delay under new link rates, when the compute side has not changed (nil otherwise).
-        public func delay(_ conditions: PlanningConditions) -> Double? {
+        package func delay(_ conditions: PlanningConditions) -> Double? {
             guard conditions.deviceFLOPsPerSecond == deviceFLOPs, conditions.serverFLOPsPerSecond == serverFLOPs,
                   conditions.batchSize == batchSize else { return nil }
             return cost.delaySeconds(uplinkBitsPerSecond: conditions.uplinkBitsPerSecond, downlinkBitsPerSecond: conditions.downlinkBitsPerSecond,
@@ -70,7 +70,7 @@ public struct PlanningCandidate: Sendable {
 
 /// SQL for plans (`plans`, `splits`, the view `split_plans`), `planning_state`, and enqueueing
 /// deliveries with new plans.
-public enum PlanRepository {
+package enum PlanRepository {
     /// Claims up to `limit` devices that need planning (`FOR UPDATE SKIP LOCKED` on their planning
     /// state, so concurrent replicas never claim the same device) and records their evaluation in
     /// the same statement: the request is cleared and the link, FLOP/s, memory and model version
@@ -81,7 +81,7 @@ public enum PlanRepository {
     /// A device needs planning when something marked it (`requested_reason`): registration, a
     /// device or profile change, a new version of the model it follows, or ingest finding that its
     /// link moved beyond the thresholds since it was last evaluated. It must have a link estimate.
-    public static func claimCandidates(limit: Int, connection: PostgresConnection) throws -> [PlanningCandidate] {
+    package static func claimCandidates(limit: Int, connection: PostgresConnection) throws -> [PlanningCandidate] {
         // Two statements. The first locks the batch in `planning_state` alone and records the
         // evaluation: a row another replica updated since the statement's snapshot is re-checked
         // (EvalPlanQual) against this one table only, where a locking join re-ran the whole join
@@ -196,7 +196,7 @@ public enum PlanRepository {
 
     /// Records that no split fits these devices' memory: the least memory any valid split needs
     /// (read by the API's 409). Their plans in force end with `endPlans`.
-    public static func recordInfeasible(_ devices: [(deviceID: String, requiredBytes: Int64)], connection: PostgresConnection) throws {
+    package static func recordInfeasible(_ devices: [(deviceID: String, requiredBytes: Int64)], connection: PostgresConnection) throws {
         guard !devices.isEmpty else { return }
         try connection.query("""
             UPDATE planning_state s SET infeasible_required_bytes = v.required
@@ -209,7 +209,7 @@ public enum PlanRepository {
     /// was, and they are claimed again only after a backoff that doubles with each consecutive
     /// failure (10 s, 20 s, ... up to an hour), so one device that cannot be planned never holds up
     /// the others nor spins.
-    public static func recordFailures(_ failures: [(candidate: PlanningCandidate, reason: String)], connection: PostgresConnection) throws {
+    package static func recordFailures(_ failures: [(candidate: PlanningCandidate, reason: String)], connection: PostgresConnection) throws {
         guard !failures.isEmpty else { return }
         let claims = failures.map(\.candidate.claim)
         try connection.query("""
@@ -230,7 +230,7 @@ public enum PlanRepository {
     /// delivery per deliverable plan, all on `connection` (call inside the claiming transaction).
     /// Returns the new plan ids in order.
     @discardableResult
-    public static func store(_ plans: [NewPlan], connection: PostgresConnection) throws -> [Int64] {
+    package static func store(_ plans: [NewPlan], connection: PostgresConnection) throws -> [Int64] {
         guard !plans.isEmpty else { return [] }
         let devices = plans.map(\.deviceID)
         guard Set(devices).count == devices.count else { throw StoreError(.invalid, "one plan per device per batch") }
@@ -401,7 +401,7 @@ public enum PlanRepository {
     }
 
     /// The device layers of the splits of these plans, by plan id (one query).
-    public static func deviceLayers(planIDs: [Int64], connection: PostgresConnection) throws -> [Int64: [String]] {
+    package static func deviceLayers(planIDs: [Int64], connection: PostgresConnection) throws -> [Int64: [String]] {
         guard !planIDs.isEmpty else { return [:] }
         let result = try connection.query("""
             SELECT p.id, s.device_layers FROM plans p JOIN splits s ON s.id = p.split_id WHERE p.id = ANY($1::int8[])
@@ -415,7 +415,7 @@ public enum PlanRepository {
 
     /// Ends the plans in force of these devices without a successor (a device no split fits can
     /// no longer run its plan), and drops their undelivered deliveries.
-    public static func endPlans(deviceIDs: [String], connection: PostgresConnection) throws {
+    package static func endPlans(deviceIDs: [String], connection: PostgresConnection) throws {
         guard !deviceIDs.isEmpty else { return }
         try connection.query("""
             WITH ended AS (
@@ -440,7 +440,7 @@ public enum PlanRepository {
 
     /// When the device's last evaluation found no split fitting its memory: the least memory any
     /// valid split needs, and the limit it was evaluated under.
-    public static func infeasibility(deviceID: String, connection: PostgresConnection) throws -> (requiredBytes: Int64, limitBytes: Int64?)? {
+    package static func infeasibility(deviceID: String, connection: PostgresConnection) throws -> (requiredBytes: Int64, limitBytes: Int64?)? {
         let result = try connection.query("""
             SELECT s.infeasible_required_bytes, least(d.memory_bytes::float8, s.evaluated_memory_bytes)::int8 AS limit_bytes
             FROM planning_state s JOIN devices d ON d.id = s.device_id
@@ -451,13 +451,13 @@ public enum PlanRepository {
     }
 
     /// The plan in force for a device.
-    public static func current(deviceID: String, connection: PostgresConnection) throws -> StoredPlan? {
+    package static func current(deviceID: String, connection: PostgresConnection) throws -> StoredPlan? {
         let result = try connection.query("SELECT \(columns), \(tableDocument()) FROM split_plans WHERE device_id = $1 AND superseded_at IS NULL", [deviceID])
         return result.rowCount > 0 ? try decode(result, 0) : nil
     }
 
     /// A device's plans, newest first, optionally only those computed before `before`.
-    public static func history(deviceID: String, limit: Int, before: Date? = nil, connection: PostgresConnection) throws -> [StoredPlan] {
+    package static func history(deviceID: String, limit: Int, before: Date? = nil, connection: PostgresConnection) throws -> [StoredPlan] {
         let result = try connection.query("""
             SELECT \(columns), NULL::text AS table_document FROM split_plans WHERE device_id = $1 AND ($2::timestamptz IS NULL OR computed_at < $2)
             ORDER BY computed_at DESC, id DESC LIMIT $3
@@ -465,7 +465,7 @@ public enum PlanRepository {
         return try (0..<result.rowCount).map { try decode(result, $0) }
     }
 
-    public static func plan(id: Int64, connection: PostgresConnection) throws -> StoredPlan? {
+    package static func plan(id: Int64, connection: PostgresConnection) throws -> StoredPlan? {
         let result = try connection.query("SELECT \(columns), \(tableDocument()) FROM split_plans WHERE id = $1", [id])
         return result.rowCount > 0 ? try decode(result, 0) : nil
     }

@@ -1,11 +1,11 @@
 import Foundation
 
 /// SQL for `splitd_settings`: deployment-wide values every replica must agree on.
-public enum SettingsRepository {
+package enum SettingsRepository {
     /// Records the digest of the secret key on first use, and refuses a different key later:
     /// secrets sealed under one key cannot be opened with another, so a replica with the wrong
     /// key must not start.
-    public static func verifySecretKey(_ secrets: SecretBox, connection: PostgresConnection) throws {
+    package static func verifySecretKey(_ secrets: SecretBox, connection: PostgresConnection) throws {
         try connection.transaction {
             try connection.query("""
                 INSERT INTO splitd_settings (name, value) VALUES ('secret_key_check', $1) ON CONFLICT (name) DO NOTHING

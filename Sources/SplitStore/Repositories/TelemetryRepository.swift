@@ -2,11 +2,11 @@ import Foundation
 import SplitCore
 
 /// SQL for `telemetry` (partitioned by day) and `link_estimates`.
-public enum TelemetryRepository {
+package enum TelemetryRepository {
     /// Stores a batch all-or-nothing: every device must exist and be active; partitions for the
     /// batch's days are created; rows go in with COPY; link estimates are updated. Returns the count.
     @discardableResult
-    public static func ingest(_ samples: [TelemetrySample], smoothing: LinkSmoothing = LinkSmoothing(),
+    package static func ingest(_ samples: [TelemetrySample], smoothing: LinkSmoothing = LinkSmoothing(),
                               thresholds: ReplanThresholds = ReplanThresholds(), connection: PostgresConnection) throws -> Int {
         guard !samples.isEmpty else { return 0 }
         switch try ingest(batches: [TelemetryBatch(samples: samples)], smoothing: smoothing, thresholds: thresholds, connection: connection)[0] {
@@ -25,7 +25,7 @@ public enum TelemetryRepository {
     /// marked for re-planning if its estimate after *any* of the batches moved beyond the
     /// thresholds, as it would have been by that batch's own transaction. Returns one outcome per
     /// batch.
-    public static func ingest(batches: [TelemetryBatch], smoothing: LinkSmoothing = LinkSmoothing(),
+    package static func ingest(batches: [TelemetryBatch], smoothing: LinkSmoothing = LinkSmoothing(),
                               thresholds: ReplanThresholds = ReplanThresholds(), connection: PostgresConnection) throws -> [TelemetryBatchOutcome] {
         var distinct = Set<String>()
         for batch in batches { for sample in batch.samples { distinct.insert(sample.deviceID) } }
@@ -47,7 +47,10 @@ public enum TelemetryRepository {
                     outcomes.append(.tokenRevoked)
                 } else if let index = batch.samples.firstIndex(where: { tokens[$0.deviceID] == nil }) {
                     outcomes.append(.refused(StoreError(.invalid, field: "samples[\(index)].device",
-                                                        "unknown or inactive device '\(batch.samples[index].deviceID)'; nothing from this batch was stored")))
+                                                        """
+                                                        unknown or inactive device '\(batch.samples[index].deviceID)'; nothing from this batch was \
+                                                        stored
+                                                        """)))
                 } else {
                     outcomes.append(.stored(batch.samples.count))
                     if !batch.samples.isEmpty { accepted.append(batch) }
@@ -96,7 +99,8 @@ public enum TelemetryRepository {
         var deviceIDs: [String] = []
         var seen = Set<String>()
         for batch in batches { for sample in batch.samples where seen.insert(sample.deviceID).inserted { deviceIDs.append(sample.deviceID) } }
-        var estimates = Dictionary(uniqueKeysWithValues: try estimates(deviceIDs: deviceIDs, forUpdate: true, connection: connection).map { ($0.deviceID, $0) })
+        var estimates = Dictionary(uniqueKeysWithValues: try estimates(deviceIDs: deviceIDs, forUpdate: true,
+                                                                       connection: connection).map { ($0.deviceID, $0) })
         // The estimate of each device after each batch that touched it: what that batch's own
         // transaction would have compared with the thresholds.
         var checkpoints: [LinkEstimate] = []
@@ -116,7 +120,8 @@ public enum TelemetryRepository {
         }
         let updated = deviceIDs.compactMap { estimates[$0] }
         try connection.query("""
-            INSERT INTO link_estimates (device_id, uplink_bps, downlink_bps, rtt_seconds, compute_flops, samples, measured_at, memory_bytes, updated_at)
+            INSERT INTO link_estimates (device_id, uplink_bps, downlink_bps, rtt_seconds, compute_flops, samples, measured_at, memory_bytes,
+                                        updated_at)
             SELECT * , now() FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::int8[], $7::timestamptz[],
                                          $8::float8[])
             ON CONFLICT (device_id) DO UPDATE SET uplink_bps = excluded.uplink_bps, downlink_bps = excluded.downlink_bps,
@@ -172,7 +177,7 @@ public enum TelemetryRepository {
     /// or touching link estimates: the storage path of `ingest`, and a bulk path for backfilling
     /// historical telemetry.
     @discardableResult
-    public static func append(_ samples: [TelemetrySample], connection: PostgresConnection) throws -> Int {
+    package static func append(_ samples: [TelemetrySample], connection: PostgresConnection) throws -> Int {
         guard !samples.isEmpty else { return 0 }
         var earliest = samples[0].measuredAt, latest = earliest
         for sample in samples {
@@ -189,7 +194,10 @@ public enum TelemetryRepository {
     @discardableResult
     private static func copy(_ samples: [TelemetrySample], connection: PostgresConnection) throws -> Int {
         try connection.copyInBinary(
-            "COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops, memory_bytes) FROM STDIN WITH (FORMAT binary)"
+            """
+            COPY telemetry (device_id, measured_at, uplink_bps, downlink_bps, rtt_seconds, compute_flops, memory_bytes) FROM STDIN WITH (FORMAT \
+            binary)
+            """
         ) { writer in
             for sample in samples {
                 writer.beginRow()
@@ -208,20 +216,20 @@ public enum TelemetryRepository {
 
     /// Creates the daily partitions covering `from`...`to` (UTC days); returns how many were new.
     @discardableResult
-    public static func ensurePartitions(from: Date, to: Date, connection: PostgresConnection) throws -> Int {
+    package static func ensurePartitions(from: Date, to: Date, connection: PostgresConnection) throws -> Int {
         try connection.query("SELECT splitd_ensure_telemetry_partitions($1::timestamptz::date, $2::timestamptz::date) AS created",
                              [from, to]).int(0, "created") ?? 0
     }
 
     /// Drops partitions whose day ended more than `keepDays` days ago; returns their names.
     @discardableResult
-    public static func dropPartitions(keepDays: Int, connection: PostgresConnection) throws -> [String] {
+    package static func dropPartitions(keepDays: Int, connection: PostgresConnection) throws -> [String] {
         let result = try connection.query("SELECT splitd_drop_telemetry_partitions($1) AS dropped", [keepDays])
         return (0..<result.rowCount).compactMap { result.string($0, "dropped") }
     }
 
     /// Names of the existing telemetry partitions, oldest first.
-    public static func partitions(connection: PostgresConnection) throws -> [String] {
+    package static func partitions(connection: PostgresConnection) throws -> [String] {
         let result = try connection.query("""
             SELECT inhrelid::regclass::text AS name FROM pg_inherits WHERE inhparent = 'telemetry'::regclass ORDER BY 1
             """)
@@ -229,7 +237,7 @@ public enum TelemetryRepository {
     }
 
     /// Link estimates of `deviceIDs` (every device when nil).
-    public static func estimates(deviceIDs: [String]? = nil, forUpdate: Bool = false, connection: PostgresConnection) throws -> [LinkEstimate] {
+    package static func estimates(deviceIDs: [String]? = nil, forUpdate: Bool = false, connection: PostgresConnection) throws -> [LinkEstimate] {
         // Two statements, not "$1 IS NULL OR ...": a generic prepared plan for that form cannot
         // use the primary key and scans every estimate against the whole array.
         let columns = "e.device_id, e.uplink_bps, e.downlink_bps, e.rtt_seconds, e.compute_flops, e.memory_bytes, e.samples, e.measured_at"
@@ -248,7 +256,9 @@ public enum TelemetryRepository {
                 uplinkBitsPerSecond: try result.require(row, "uplink_bps", result.double),
                 downlinkBitsPerSecond: try result.require(row, "downlink_bps", result.double),
                 rttSeconds: try result.require(row, "rtt_seconds", result.double), computeFLOPs: result.double(row, "compute_flops"),
-                memoryBytes: result.double(row, "memory_bytes"), samples: try result.require(row, "samples", result.int), measuredAt: try result.require(row, "measured_at", result.date))
+                memoryBytes: result.double(row, "memory_bytes"), samples: try result.require(row, "samples",
+                                                                                             result.int), measuredAt: try result.require(row,
+                                                                                                     "measured_at", result.date))
         }
     }
 }

@@ -10,19 +10,19 @@ import SplitSupport
 /// `SPLITD_SECRET_KEY` or a file in the state directory (see `SecretKeyStore`); a digest of it is
 /// kept in the database (`splitd_settings`) so a replica started with another key refuses to run
 /// instead of signing with secrets it cannot read.
-public struct SecretBox: Sendable {
+package struct SecretBox: Sendable {
     private let keyBytes: [UInt8]
     private var key: SymmetricKey { SymmetricKey(data: keyBytes) }
     static let prefix = "sbx1:"
 
     /// A box for a 32-byte key.
-    public init(keyBytes: [UInt8]) throws {
+    package init(keyBytes: [UInt8]) throws {
         guard keyBytes.count == 32 else { throw SecretBoxError("the secret key must be 32 bytes, got \(keyBytes.count)") }
         self.keyBytes = keyBytes
     }
 
     /// A box for a key written as base64 (as in `SPLITD_SECRET_KEY`).
-    public init(base64Key: String) throws {
+    package init(base64Key: String) throws {
         guard let bytes = Data(base64Encoded: base64Key.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw SecretBoxError("the secret key is not base64 (generate one with: head -c 32 /dev/urandom | base64)")
         }
@@ -30,14 +30,14 @@ public struct SecretBox: Sendable {
     }
 
     /// The stored form of `secret`.
-    public func seal(_ secret: String) throws -> String {
+    package func seal(_ secret: String) throws -> String {
         let sealed = try AES.GCM.seal(Data(secret.utf8), using: key)
         guard let combined = sealed.combined else { throw SecretBoxError("encryption produced no output") }
         return Self.prefix + combined.base64EncodedString()
     }
 
     /// The secret inside a stored value; a value stored before encryption (no prefix) is returned as is.
-    public func open(_ stored: String) throws -> String {
+    package func open(_ stored: String) throws -> String {
         guard stored.hasPrefix(Self.prefix) else { return stored }
         guard let combined = Data(base64Encoded: String(stored.dropFirst(Self.prefix.count))),
               let box = try? AES.GCM.SealedBox(combined: combined),
@@ -48,16 +48,16 @@ public struct SecretBox: Sendable {
     }
 
     /// Whether a stored value is encrypted.
-    public static func isSealed(_ stored: String) -> Bool { stored.hasPrefix(prefix) }
+    package static func isSealed(_ stored: String) -> Bool { stored.hasPrefix(prefix) }
 
     /// A digest that identifies the key without revealing it (kept in the database).
-    public var keyCheck: String {
+    package var keyCheck: String {
         Hex.encode(HMAC<SHA256>.authenticationCode(for: Data("splitd secret key check".utf8), using: key))
     }
 }
 
 /// Why a secret could not be sealed or opened, or the key is unusable.
-public struct SecretBoxError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct SecretBoxError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -5,8 +5,8 @@ import SplitStore
 
 /// Builds the API router: operations routes without authentication, operator routes behind the
 /// admin token, and device routes that also accept a device's own token.
-enum APIRoutes {
-    static func router(_ api: APIDependencies) -> Router<SplitRequestContext> {
+package enum APIRoutes {
+    package static func router(_ api: APIDependencies) -> Router<SplitRequestContext> {
         let router = Router(context: SplitRequestContext.self)
         router.add(middleware: MetricsAndErrorsMiddleware(metrics: api.metrics))
         addOperationsRoutes(to: router, api)

@@ -17,7 +17,8 @@ extension APIRoutes {
                                 downlinkBitsPerSecond: $0.downlinkBitsPerSecond, rttSeconds: $0.rttSeconds ?? 0)
             }
             let credentials = try await api.store.registerDevice(id: id, settings: body.settings, link: link)
-            return EditedResponse(status: .created, response: Responses.Credentials(id: id, token: credentials.token, webhookSecret: credentials.webhookSecret))
+            return EditedResponse(status: .created, response: Responses.Credentials(id: id, token: credentials.token,
+                                                                                    webhookSecret: credentials.webhookSecret))
         }
 
         group.get("/v1/devices/:id") { _, context in

@@ -13,7 +13,8 @@ extension APIRoutes {
             do {
                 let status = try await api.store.schemaStatus()
                 guard status.pending.isEmpty else {
-                    return EditedResponse(status: .serviceUnavailable, response: Responses.Readiness(status: "migrations pending", pending: status.pending))
+                    return EditedResponse(status: .serviceUnavailable, response: Responses.Readiness(status: "migrations pending",
+                            pending: status.pending))
                 }
                 return EditedResponse(response: Responses.Readiness(status: "ready", schemaVersion: status.applied.last ?? 0))
             } catch {
@@ -34,9 +35,9 @@ extension APIRoutes {
 }
 
 /// The bundled OpenAPI document: the API's contract.
-public enum OpenAPIDocument {
+package enum OpenAPIDocument {
     /// Its text, or nil when the resource is missing.
-    public static let text: String? = {
+    package static let text: String? = {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else { return nil }
         return try? String(contentsOf: url, encoding: .utf8)
     }()

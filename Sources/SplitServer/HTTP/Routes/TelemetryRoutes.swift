@@ -19,8 +19,10 @@ extension APIRoutes {
                 if case .device(let own) = context.principal, own != sample.device {
                     throw APIError.forbidden("\(path).device: a device token may only send its own telemetry ('\(own)')")
                 }
-                guard sample.measuredAt <= now.addingTimeInterval(600) else { throw APIError.invalid("\(path).measured_at", "is more than 10 minutes in the future") }
-                guard sample.measuredAt >= oldest else { throw APIError.invalid("\(path).measured_at", "is older than the \(api.telemetryRetentionDays)-day retention") }
+                guard sample.measuredAt <= now.addingTimeInterval(600) else { throw APIError.invalid("\(path).measured_at",
+                        "is more than 10 minutes in the future") }
+                guard sample.measuredAt >= oldest else { throw APIError.invalid("\(path).measured_at",
+                                                                                "is older than the \(api.telemetryRetentionDays)-day retention") }
                 samples.append(TelemetrySample(
                     deviceID: sample.device, measuredAt: sample.measuredAt, uplinkBitsPerSecond: sample.link.uplinkBitsPerSecond,
                     downlinkBitsPerSecond: sample.link.downlinkBitsPerSecond, rttSeconds: sample.link.rttSeconds ?? 0,

@@ -21,7 +21,11 @@ enum Requests {
     static func pushModeField(_ json: JSONObject) throws -> PushMode {
         guard let name = try json.string("push", maximumLength: 16) else { return .table }
         guard let mode = PushMode(rawValue: name) else {
-            throw JSONFieldError(field: json.field("push"), "must be \"table\" (a push per table; the device switches by itself) or \"split\" (a push per split change), got '\(name)'")
+            throw JSONFieldError(field: json.field("push"),
+                                 """
+                                 must be \"table\" (a push per table; the device switches by itself) or \"split\" (a push per split change), got \
+                                 '\(name)'
+                                 """)
         }
         return mode
     }
@@ -127,7 +131,8 @@ enum Requests {
             conditions = try PlanningConditions(json: json)
             let name = try json.string("algorithm", maximumLength: 32) ?? PlanningAlgorithm.dag.rawValue
             guard let algorithm = PlanningAlgorithm(rawValue: name) else {
-                throw JSONFieldError(field: "algorithm", "must be one of \(PlanningAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
+                throw JSONFieldError(field: "algorithm",
+                                     "must be one of \(PlanningAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
             }
             self.algorithm = algorithm
             allowRawUpload = try json.bool("allow_raw_upload") ?? false

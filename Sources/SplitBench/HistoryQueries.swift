@@ -1,9 +1,9 @@
 /// The SQL examples of README's "Schema and SQL" section, in order, as `splitd bench history`
 /// times them. `HistoryQueryListTests` checks they are exactly README's ```sql blocks, so the bench
 /// always times the queries the documentation promises.
-public enum HistoryQueries {
+package enum HistoryQueries {
     /// README's queries, each as written there (first line: its number and question).
-    public static let readme: [String] = [
+    package static let readme: [String] = [
         """
         -- 1. Which split did a device use at a given moment, and why?
         SELECT plan_id, reason, cut_layers, predicted_delay_seconds, uplink_bps / 1e6 AS uplink_mbps, pushed
@@ -67,10 +67,10 @@ public enum HistoryQueries {
     ]
 
     /// One device's latest 50 plans, as a dashboard or the API asks for them.
-    public static let deviceHistory = "SELECT * FROM split_history WHERE device = $1 ORDER BY valid_from DESC LIMIT 50"
+    package static let deviceHistory = "SELECT * FROM split_history WHERE device = $1 ORDER BY valid_from DESC LIMIT 50"
 
     /// A query's title: its first line without the comment marker ("1. Which split did ...").
-    public static func title(_ sql: String) -> String {
+    package static func title(_ sql: String) -> String {
         let first = sql.prefix { $0 != "\n" }
         return first.hasPrefix("-- ") ? String(first.dropFirst(3)) : String(first)
     }

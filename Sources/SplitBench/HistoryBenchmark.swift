@@ -1,29 +1,30 @@
 import Foundation
 import SplitCore
+import SplitServer
 import SplitStore
 
 extension Benchmarks {
     /// What `splitd bench history` stores and how often it times each query.
-    public struct HistoryOptions: Sendable {
+    package struct HistoryOptions: Sendable {
         /// Plans stored in all (rounded down to a whole number per device), and one delivery each.
-        public var plans = 10_000_000
+        package var plans = 10_000_000
         /// Devices they belong to (`jetson-<model>-0` …, so README's example device exists).
-        public var devices = 100_000
+        package var devices = 100_000
         /// Timed runs per query (after one untimed warm-up run).
-        public var runs = 20
+        package var runs = 20
         /// A query stops being repeated once its runs took this long (after at least 3).
-        public var secondsPerQuery: Double = 30
+        package var secondsPerQuery: Double = 30
         /// Print each query's `EXPLAIN (ANALYZE, BUFFERS)` to the progress stream.
-        public var explain = false
+        package var explain = false
         /// Then trim the deliveries past this retention (nil: skip) and time the queries that read
         /// the outbox again.
-        public var trimRetentionSeconds: Double? = 7 * 86_400
+        package var trimRetentionSeconds: Double? = 7 * 86_400
 
-        public init() {}
+        package init() {}
     }
 
     /// A delivery retention as `SPLITD_DELIVERY_RETENTION` takes it (`7d`, `36h`), in seconds.
-    public static func parseRetention(_ text: String) throws -> Double {
+    package static func parseRetention(_ text: String) throws -> Double {
         try Limits.parseDuration(text, range: ServerConfiguration.deliveryRetentionRange)
     }
 
@@ -36,7 +37,7 @@ extension Benchmarks {
     /// those rates (shared `splits` rows), and one delivery per plan (mostly delivered; some
     /// superseded, dead, failed or pending). It is written day by day, so a device's plans lie
     /// spread over the table as they would after months of service. Progress goes to `progress`.
-    public static func history(scratch: Scratch, graph: ModelGraph, options: HistoryOptions,
+    package static func history(scratch: Scratch, graph: ModelGraph, options: HistoryOptions,
                                progress: (String) -> Void, report: (String) -> Void) throws {
         let connection = try PostgresConnection(url: scratch.url)
         defer { connection.close() }

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import SplitCore
+import SplitServer
 import SplitPush
 import SplitStore
 import SplitSupport
@@ -15,7 +16,7 @@ extension Benchmarks {
     /// the daemon's API (router, authentication, group commit, token cache) configured as
     /// `configuration` says, in this process, on a durable database. Reports requests per second
     /// and latency quantiles over the measuring window, and checks that every 202 was stored.
-    public static func telemetryPerDevice(scratch: Scratch, graph: ModelGraph, devices: Int, connections: Int, seconds: Double,
+    package static func telemetryPerDevice(scratch: Scratch, graph: ModelGraph, devices: Int, connections: Int, seconds: Double,
                                           warmUpSeconds: Double, configuration: ServerConfiguration, report: (String) -> Void) async throws {
         let connection = try PostgresConnection(url: scratch.url)
         defer { connection.close() }

@@ -55,7 +55,8 @@ struct HistoryFill {
         _ = try FleetRepository.createEdgeServer(id: "edge-bench", computeFLOPs: 2e13, connection: connection)
         try connection.transaction {
             try connection.query("""
-                INSERT INTO devices (id, model_name, edge_server_id, batch_size, compute_flops, memory_bytes, webhook_secret, token_hash, callback_url)
+                INSERT INTO devices (id, model_name, edge_server_id, batch_size, compute_flops, memory_bytes, webhook_secret, token_hash,
+                                     callback_url)
                 SELECT $3::text || g, $1, 'edge-bench', 32, 1e11, CASE WHEN g % 50 = 0 THEN 4000000000 END, $2, md5($3::text || g),
                        'https://bench.invalid/hook'
                 FROM generate_series(0, $4::int - 1) g
@@ -103,7 +104,8 @@ struct HistoryFill {
             INSERT INTO bench_plan_inputs
             SELECT step - 1, split_id, uplink, 2 * uplink, delay, transfer, device_compute, server_compute, uplink_seconds, downlink_seconds, memory
             FROM unnest($1::int8[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::int8[])
-                 WITH ORDINALITY AS v(split_id, uplink, delay, transfer, device_compute, server_compute, uplink_seconds, downlink_seconds, memory, step)
+                 WITH ORDINALITY AS v(split_id, uplink, delay, transfer, device_compute, server_compute, uplink_seconds, downlink_seconds, memory,
+                                      step)
             """, [PostgresValue.intArray(rows.map(\.split)), PostgresValue.doubleArray(rows.map(\.uplink)),
                   PostgresValue.doubleArray(rows.map(\.plan.delaySeconds)), PostgresValue.doubleArray(rows.map(\.plan.transferBytes)),
                   PostgresValue.doubleArray(rows.map(\.plan.breakdown.deviceComputeSeconds)),
@@ -137,7 +139,8 @@ struct HistoryFill {
               ON i.step = least(255, greatest(0, d % 256 + ((d::int8 * 31 + $1::int * 17) * 2654435761 % 65) - 32))
             RETURNING id, device_id, computed_at, superseded_at
         )
-        INSERT INTO webhook_deliveries (id, plan_id, device_id, status, attempts, next_attempt_at, created_at, delivered_at, last_status_code, last_error)
+        INSERT INTO webhook_deliveries (id, plan_id, device_id, status, attempts, next_attempt_at, created_at, delivered_at, last_status_code,
+                                        last_error)
         SELECT 'msg_' || substr(md5(p.id::text), 1, 22), p.id, p.device_id, s.status,
                CASE s.status WHEN 'dead' THEN 7 WHEN 'failed' THEN 2 WHEN 'pending' THEN 0 ELSE 1 + (p.id % 20 = 0)::int END,
                p.computed_at + CASE s.status WHEN 'dead' THEN interval '7 hours' WHEN 'failed' THEN interval '10 minutes' ELSE interval '0' END,
@@ -147,7 +150,8 @@ struct HistoryFill {
                CASE WHEN s.status IN ('dead', 'failed') THEN 'HTTP 503' END
         FROM planned p
         CROSS JOIN LATERAL (
-            SELECT CASE WHEN p.superseded_at IS NOT NULL THEN (CASE WHEN p.id % 100 < 3 THEN 'superseded' WHEN p.id % 100 = 3 THEN 'dead' ELSE 'delivered' END)
+            SELECT CASE WHEN p.superseded_at IS NOT NULL
+                        THEN (CASE WHEN p.id % 100 < 3 THEN 'superseded' WHEN p.id % 100 = 3 THEN 'dead' ELSE 'delivered' END)
                         ELSE (CASE WHEN p.id % 100 = 0 THEN 'pending' WHEN p.id % 100 = 1 THEN 'failed' ELSE 'delivered' END) END AS status
         ) s
         """

@@ -5,22 +5,23 @@ import FoundationNetworking
 import Hummingbird
 import Logging
 import SplitCore
+import SplitServer
 import SplitPush
 import SplitStore
 
 /// Throughput benchmarks of the store and the services (`splitd bench ...`). Each sets up its own
 /// data in a fresh database, measures wall time around the operation under test only, and prints
 /// one JSON line per measurement.
-public enum Benchmarks {
+package enum Benchmarks {
     /// A fresh, migrated database: a new database on `url`'s server, or an embedded cluster in a
     /// temporary state directory (durable settings, as the daemon runs it).
-    public struct Scratch: Sendable {
-        public let url: String
+    package struct Scratch: Sendable {
+        package let url: String
         let cluster: EmbeddedPostgres?
         let databaseName: String
         let adminURL: String
 
-        public static func make(databaseURL: String?) throws -> Scratch {
+        package static func make(databaseURL: String?) throws -> Scratch {
             let name = "splitd_bench_\(getpid())"
             if let databaseURL {
                 let admin = try PostgresConnection(url: databaseURL)
@@ -47,7 +48,7 @@ public enum Benchmarks {
             try Migrator(migrations: try Migration.load(from: try Migration.defaultDirectory())).migrate(connection)
         }
 
-        public func cleanUp() {
+        package func cleanUp() {
             if let cluster {
                 try? cluster.forceStop()
                 try? FileManager.default.removeItem(at: cluster.stateDirectory)
@@ -100,7 +101,7 @@ public enum Benchmarks {
     static func seconds(_ start: DispatchTime) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
 
     /// COPY ingest rate, reading 100k link estimates, writing 100k plan rows.
-    public static func store(scratch: Scratch, graph: ModelGraph, rows: Int, devices: Int, planBatch: Int, report: (String) -> Void) throws {
+    package static func store(scratch: Scratch, graph: ModelGraph, rows: Int, devices: Int, planBatch: Int, report: (String) -> Void) throws {
         let connection = try PostgresConnection(url: scratch.url)
         defer { connection.close() }
         try seedFleet(connection, graph: graph, devices: devices, callback: nil)
@@ -207,7 +208,7 @@ public enum Benchmarks {
 
     /// One full planning cycle over `devices` new devices (read estimates, plan, write plans,
     /// enqueue deliveries), then a cycle after 10% of the links moved.
-    public static func fleet(scratch: Scratch, graph: ModelGraph, devices: Int, workers: Int, report: (String) -> Void) async throws {
+    package static func fleet(scratch: Scratch, graph: ModelGraph, devices: Int, workers: Int, report: (String) -> Void) async throws {
         let connection = try PostgresConnection(url: scratch.url)
         try seedFleet(connection, graph: graph, devices: devices, callback: "https://bench.invalid/hook")
         var logger = Logger(label: "bench")
@@ -241,7 +242,7 @@ public enum Benchmarks {
 
     /// Enqueues `count` deliveries and measures the delivery service draining them into a local
     /// receiver (signing, libcurl, outcome bookkeeping included).
-    public static func webhooks(scratch: Scratch, graph: ModelGraph, count: Int, workers: Int, batch: Int, report: (String) -> Void) async throws {
+    package static func webhooks(scratch: Scratch, graph: ModelGraph, count: Int, workers: Int, batch: Int, report: (String) -> Void) async throws {
         let receiver = try await LocalReceiver.start()
         let connection = try PostgresConnection(url: scratch.url)
         try seedFleet(connection, graph: graph, devices: count, callback: "http://127.0.0.1:\(receiver.port)/hook")
@@ -325,7 +326,7 @@ final class LocalReceiver: Sendable {
 extension Benchmarks {
     /// Telemetry over HTTP: the real API router in this process, `concurrency` clients posting
     /// pre-encoded 10,000-sample batches for `devices` devices with the admin token.
-    public static func telemetryHTTP(scratch: Scratch, graph: ModelGraph, devices: Int, requests: Int, concurrency: Int,
+    package static func telemetryHTTP(scratch: Scratch, graph: ModelGraph, devices: Int, requests: Int, concurrency: Int,
                                      report: (String) -> Void) async throws {
         let connection = try PostgresConnection(url: scratch.url)
         try seedFleet(connection, graph: graph, devices: devices, callback: nil)
