@@ -110,7 +110,8 @@ package enum Benchmarks {
         var samples: [TelemetrySample] = []
         samples.reserveCapacity(rows)
         for index in 0..<rows {
-            samples.append(TelemetrySample(deviceID: "bench-\(1 + index % min(devices, 10_000))", measuredAt: now.addingTimeInterval(-Double(rows - index) * 0.01),
+            samples.append(TelemetrySample(deviceID: "bench-\(1 + index % min(devices, 10_000))",
+                                           measuredAt: now.addingTimeInterval(-Double(rows - index) * 0.01),
                                            uplinkBitsPerSecond: 1e7 + Double(index % 977), downlinkBitsPerSecond: 2e7, rttSeconds: 0.01))
         }
         let batches = stride(from: 0, to: rows, by: 10_000).map { Array(samples[$0..<min(rows, $0 + 10_000)]) }
@@ -149,7 +150,8 @@ package enum Benchmarks {
         var plans: [NewPlan] = []
         for (index, estimate) in estimates.enumerated() {
             let conditions = PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
-                                                uplinkBitsPerSecond: estimate.uplinkBitsPerSecond, downlinkBitsPerSecond: estimate.downlinkBitsPerSecond,
+                                                uplinkBitsPerSecond: estimate.uplinkBitsPerSecond,
+                                                downlinkBitsPerSecond: estimate.downlinkBitsPerSecond,
                                                 rttSeconds: estimate.rttSeconds)
             let plan = try planner.plan(.block, conditions: conditions)
             plans.append(NewPlan(deviceID: estimate.deviceID, modelName: graph.name, modelVersion: 1, algorithm: "block", conditions: conditions,
@@ -168,7 +170,8 @@ package enum Benchmarks {
             let pool = ConnectionPool(url: scratch.url, maximumConnections: writers)
             started = DispatchTime.now()
             try runConcurrently(planBatches.count, writers: writers) { index in
-                _ = try pool.withConnectionBlocking { connection in try connection.transaction { try PlanRepository.store(planBatches[index], connection: connection) } }
+                _ = try pool.withConnectionBlocking { connection in try connection.transaction { try PlanRepository.store(planBatches[index],
+                                                                                                                          connection: connection) } }
             }
             let elapsed = seconds(started)
             let splits = try connection.query("SELECT count(*) AS n FROM splits").int(0, "n") ?? 0
@@ -208,7 +211,8 @@ package enum Benchmarks {
 
     /// One full planning cycle over `devices` new devices (read estimates, plan, write plans,
     /// enqueue deliveries), then a cycle after 10% of the links moved.
-    package static func fleet(scratch: Scratch, graph: ModelGraph, devices: Int, workers: Int, report: (String) -> Void) async throws {
+    package static func fleet(scratch: Scratch, graph: ModelGraph, devices: Int, workers: Int, planBatch: Int,
+                               report: (String) -> Void) async throws {
         let connection = try PostgresConnection(url: scratch.url)
         try seedFleet(connection, graph: graph, devices: devices, callback: "https://bench.invalid/hook")
         var logger = Logger(label: "bench")
@@ -216,14 +220,15 @@ package enum Benchmarks {
         settle(connection)
         let pool = ConnectionPool(url: scratch.url, maximumConnections: workers + 2)
         let service = PlanningService(
-            pool: pool, planner: FleetPlanner(cache: ModelCache(), tables: TableCache(), rule: SwitchingRule(minimumRelativeGain: 0.05), algorithm: .block, logger: logger),
-            interval: 10, batchSize: 1000, workers: workers, metrics: ServerMetrics.shared, logger: logger)
+            pool: pool, planner: FleetPlanner(cache: ModelCache(), tables: TableCache(), rule: SwitchingRule(minimumRelativeGain: 0.05),
+                                              algorithm: .block, logger: logger),
+            interval: 10, batchSize: planBatch, workers: workers, metrics: ServerMetrics.shared, logger: logger)
         var started = DispatchTime.now()
         let first = await service.runCycle()
         let cold = seconds(started)
         let deliveries = try connection.query("SELECT count(*) AS n FROM webhook_deliveries").int(0, "n") ?? 0
         report(line(["benchmark": "fleet_replan_cycle", "devices": first.planned, "plans_stored": first.stored, "deliveries_enqueued": deliveries,
-                     "seconds": cold, "workers": workers]))
+                     "seconds": cold, "workers": workers, "plan_batch": planBatch]))
         // 10% of the links jump 8x, through the real ingest path (which marks them for planning).
         let moved = try TelemetryRepository.estimates(connection: connection).prefix(devices / 10)
         let later = Date().addingTimeInterval(600)
@@ -235,7 +240,7 @@ package enum Benchmarks {
         started = DispatchTime.now()
         let second = await service.runCycle()
         report(line(["benchmark": "fleet_replan_cycle_10pct_moved", "devices": second.planned, "plans_stored": second.stored,
-                     "seconds": seconds(started), "workers": workers]))
+                     "seconds": seconds(started), "workers": workers, "plan_batch": planBatch]))
         await pool.close()
         connection.close()
     }
@@ -252,7 +257,8 @@ package enum Benchmarks {
                     conditions: PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
                                                    uplinkBitsPerSecond: 1e8, downlinkBitsPerSecond: 2e8, rttSeconds: 0.01),
                     deviceLayers: ["x", "conv1"], cutLayers: ["conv1"], splitFingerprint: "x-conv1", predictedDelaySeconds: 1, transferBytes: 1000,
-                    breakdown: DelayBreakdown(deviceComputeSeconds: 0.5, serverComputeSeconds: 0.1, uplinkSeconds: 0.2, downlinkSeconds: 0.19, rttSeconds: 0.01),
+                    breakdown: DelayBreakdown(deviceComputeSeconds: 0.5, serverComputeSeconds: 0.1, uplinkSeconds: 0.2, downlinkSeconds: 0.19,
+                                              rttSeconds: 0.01),
                     solveMicroseconds: 1, reason: .newDevice, deliver: true)
         }
         try connection.transaction { _ = try PlanRepository.store(plans, connection: connection) }
@@ -336,7 +342,8 @@ extension Benchmarks {
         let pool = ConnectionPool(url: scratch.url, maximumConnections: concurrency + 2)
         let token = "bench-admin-token-0123456789"
         let migrator = Migrator(migrations: try Migration.load(from: try Migration.defaultDirectory()))
-        let api = try Daemon.api(ServerConfiguration(), pool: pool, migrator: migrator, secrets: try SecretBox(keyBytes: [UInt8](repeating: 7, count: 32)),
+        let api = try Daemon.api(ServerConfiguration(), pool: pool, migrator: migrator, secrets: try SecretBox(keyBytes: [UInt8](repeating: 7,
+                                                                                                                                 count: 32)),
                                  adminTokens: [token], metrics: ServerMetrics.shared, logger: logger)
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(router: APIRoutes.router(api), configuration: .init(address: .hostname("127.0.0.1", port: 0)),

@@ -193,7 +193,7 @@ struct Bench: AsyncParsableCommand {
     var rows: Int = 1_000_000
     @Option(help: "Concurrent workers or clients.")
     var workers: Int = 2
-    @Option(name: .customLong("plan-batch"), help: "Plans per transaction when writing plans (store), as SPLITD_PLAN_BATCH.")
+    @Option(name: .customLong("plan-batch"), help: "Devices per planning transaction (fleet) or plans per transaction (store), as SPLITD_PLAN_BATCH.")
     var planBatch: Int = 1000
     @Flag(name: .customLong("per-device"), help: "telemetry: one sample per request, each device with its own token.")
     var perDevice = false
@@ -217,7 +217,8 @@ struct Bench: AsyncParsableCommand {
         let report: (String) -> Void = { print($0) }
         switch what {
         case "store": try Benchmarks.store(scratch: scratch, graph: graph, rows: rows, devices: devices, planBatch: planBatch, report: report)
-        case "fleet": try await Benchmarks.fleet(scratch: scratch, graph: graph, devices: devices, workers: workers, report: report)
+        case "fleet":
+            try await Benchmarks.fleet(scratch: scratch, graph: graph, devices: devices, workers: workers, planBatch: planBatch, report: report)
         case "telemetry" where perDevice:
             guard connections >= 1, seconds > 0 else { throw ValidationError("--connections must be at least 1 and --seconds positive") }
             try await Benchmarks.telemetryPerDevice(scratch: scratch, graph: graph, devices: devices, connections: connections, seconds: seconds,

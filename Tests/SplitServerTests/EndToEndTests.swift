@@ -211,10 +211,10 @@ struct EndToEndTests {
         _ = try blocker.query("BEGIN")
         _ = try blocker.query("LOCK TABLE telemetry IN SHARE MODE")
         let stored = try connection.query("SELECT count(*) AS n FROM telemetry").int(0, "n") ?? -1
-        let inFlight = Task { try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": (0..<2000).map { Fleet.telemetry("dev-1", uplink: 1e7 + Double($0)) }]).0 }
-        #expect(await eventually {
-            (try? connection.query("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY telemetry%'").int(0, "n")) == 1
-        })
+        let samples = (0..<2000).map { Fleet.telemetry("dev-1", uplink: 1e7 + Double($0)) }
+        let inFlight = Task { try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": samples]).0 }
+        let blockedCopies = "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY telemetry%'"
+        #expect(await eventually { (try? connection.query(blockedCopies).int(0, "n")) == 1 })
         daemon.terminate()
         // Draining has begun once the listener is closed: new connections are refused.
         #expect(await eventually { (try? await daemon.request("GET", "/healthz", token: nil, timeoutSeconds: 2)) == nil })

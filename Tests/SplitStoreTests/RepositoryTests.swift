@@ -248,7 +248,10 @@ struct RepositoryTests {
                         // or is waiting for ours: the two transactions overlap.
                         let arrived = eventuallyBlocking {
                             stored.count == 2 || (try? monitor.query(
-                                "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND pid <> $1",
+                                """
+                                SELECT count(*) AS n FROM pg_stat_activity
+                                WHERE wait_event_type = 'Lock' AND datname = current_database() AND pid <> $1
+                                """,
                                 [backend]).int(0, "n")) == 1
                         }
                         if arrived { overlapped.insert(writer) }
@@ -308,7 +311,8 @@ struct RepositoryTests {
         }
         let otherDevice = violation("INSERT INTO webhook_deliveries (id, plan_id, device_id) VALUES ('msg_x', $1, $2)", [quiet[0], devices[1]])
         #expect(otherDevice?.sqlState == "23503" && otherDevice?.message.contains("not for a plan of its device") == true)
-        #expect(violation("INSERT INTO webhook_deliveries (id, plan_id, device_id) VALUES ('msg_y', $1, $2)", [ids[0] + 1000, devices[0]])?.sqlState == "23503")
+        #expect(violation("INSERT INTO webhook_deliveries (id, plan_id, device_id) VALUES ('msg_y', $1, $2)", [ids[0] + 1000,
+                                                                                                               devices[0]])?.sqlState == "23503")
         let delivered = violation("DELETE FROM plans WHERE id = $1", [ids[0]])
         #expect(delivered?.sqlState == "23503" && delivered?.message.contains("delete the delivery first") == true)
         #expect(violation("UPDATE webhook_deliveries SET device_id = $1 WHERE plan_id = $2", [devices[1], ids[0]])?.sqlState == "23000")
@@ -340,7 +344,8 @@ struct RepositoryTests {
         // The claim itself recorded the evaluation (what was planned for).
         let evaluated = try first.query("""
             SELECT count(*) AS n FROM planning_state
-            WHERE device_id = ANY($1) AND requested_reason IS NULL AND evaluated_at IS NOT NULL AND evaluated_uplink_bps = 1e7 AND evaluated_model_version = 1
+            WHERE device_id = ANY($1) AND requested_reason IS NULL AND evaluated_at IS NOT NULL
+              AND evaluated_uplink_bps = 1e7 AND evaluated_model_version = 1
             """, [a.map(\.deviceID)])
         #expect(evaluated.int(0, "n") == 25)
         try first.execute("COMMIT")

@@ -114,7 +114,8 @@ package struct FleetPlanner: Sendable {
                 if let candidate = candidateOf[failed.deviceID] { failures.append((candidate, failed.reason)) }
             }
             for failure in failures {
-                logger.warning("cannot plan device; retried after a backoff", metadata: ["device": "\(failure.candidate.deviceID)", "error": "\(failure.reason)"])
+                logger.warning("cannot plan device; retried after a backoff", metadata: ["device": "\(failure.candidate.deviceID)",
+                                                                                         "error": "\(failure.reason)"])
             }
             // The claim recorded every evaluation; what went differently is recorded here.
             try PlanRepository.endPlans(deviceIDs: infeasible.map(\.deviceID), connection: connection)
@@ -213,7 +214,8 @@ package struct FleetPlanner: Sendable {
             if current.splitFingerprint == evaluation.split.fingerprint {
                 switched = false
             } else if let currentPlan = try currentPlan(current, layers: currentLayers, model: model, conditions: conditions) {
-                let migration = SplitMigration(from: currentPlan.onDevice, to: evaluation.plan.onDevice, graph: model.graph, optimizer: candidate.optimizer)
+                let migration = SplitMigration(from: currentPlan.onDevice, to: evaluation.plan.onDevice, graph: model.graph,
+                                               optimizer: candidate.optimizer)
                 switched = rule.shouldSwitch(
                     currentSeconds: currentPlan.delaySeconds, candidateSeconds: evaluation.plan.delaySeconds,
                     migrationSeconds: migration.seconds(uplinkBitsPerSecond: conditions.uplinkBitsPerSecond,
@@ -237,7 +239,8 @@ package struct FleetPlanner: Sendable {
             deviceID: candidate.deviceID, modelName: candidate.modelName, modelVersion: candidate.modelVersion,
             algorithm: runs.algorithm.rawValue, conditions: conditions,
             deviceLayers: keepsCurrent ? runs.deviceLayers.map { names[$0] } : evaluation.split.deviceLayerNames,
-            cutLayers: keepsCurrent ? runs.cutLayers.map { names[$0] } : evaluation.split.cutLayerNames, splitFingerprint: fingerprint, predictedDelaySeconds: runs.delaySeconds,
+            cutLayers: keepsCurrent ? runs.cutLayers.map { names[$0] } : evaluation.split.cutLayerNames, splitFingerprint: fingerprint,
+            predictedDelaySeconds: runs.delaySeconds,
             transferBytes: runs.transferBytes, breakdown: runs.breakdown, solveMicroseconds: evaluation.plan.solveMicroseconds, reason: reason,
             deliver: candidate.deliverable && pushed)
         newPlan.table = (evaluation.table.document, evaluation.table.digest)

@@ -37,7 +37,8 @@ package final class ModelCache: @unchecked Sendable {
             deviceProfile: candidate.deviceProfileVersion.map { "\(candidate.deviceID)@\($0.timeIntervalSince1970)" },
             serverProfile: candidate.serverProfileVersion.map { "\(candidate.edgeServerID)@\($0.timeIntervalSince1970)" })
         return try prepared(key, connection: connection) {
-            (try candidate.deviceProfileVersion.flatMap { _ in try FleetRepository.deviceProfile(deviceID: candidate.deviceID, connection: connection) },
+            (try candidate.deviceProfileVersion.flatMap { _ in try FleetRepository.deviceProfile(deviceID: candidate.deviceID,
+                                                                                                 connection: connection) },
              try candidate.serverProfileVersion.flatMap { _ in
                  try FleetRepository.serverProfile(edgeServerID: candidate.edgeServerID, modelName: candidate.modelName, connection: connection) })
         }

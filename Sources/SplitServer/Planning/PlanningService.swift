@@ -65,7 +65,8 @@ package struct PlanningService: Service {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
         metrics.planningCycle(seconds: seconds)
         if totals.0 > 0 {
-            logger.info("planning cycle", metadata: ["devices": "\(totals.0)", "stored": "\(totals.1)", "seconds": "\(String(format: "%.3f", seconds))"])
+            logger.info("planning cycle", metadata: ["devices": "\(totals.0)", "stored": "\(totals.1)",
+                                                     "seconds": "\(String(format: "%.3f", seconds))"])
         }
         return totals
     }

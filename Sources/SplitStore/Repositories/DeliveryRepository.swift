@@ -107,7 +107,8 @@ package enum DeliveryRepository {
     /// Records a failed attempt: retried at `retryAt`, or dead when `retryAt` is nil. A delivery
     /// superseded while it was in flight stays superseded: it is never retried.
     @discardableResult
-    package static func markFailed(id: String, owner: String, statusCode: Int?, error: String, retryAt: Date?, connection: PostgresConnection) throws -> Bool {
+    package static func markFailed(id: String, owner: String, statusCode: Int?, error: String, retryAt: Date?,
+                                   connection: PostgresConnection) throws -> Bool {
         try connection.query("""
             UPDATE webhook_deliveries
             SET status = CASE WHEN status = 'superseded' THEN 'superseded' WHEN $5::timestamptz IS NULL THEN 'dead' ELSE 'failed' END,

@@ -288,7 +288,8 @@ package enum PlanRepository {
         if !deliveries.isEmpty {
             let messageIDs = DeliveryRepository.messageIDs(planIDs: deliveries.map(\.0))
             try connection.copyIn("COPY webhook_deliveries (id, plan_id, device_id) FROM STDIN",
-                                  rows: zip(messageIDs, deliveries).lazy.map { messageID, delivery in [messageID, String(delivery.0), delivery.1.deviceID] })
+                                  rows: zip(messageIDs, deliveries).lazy.map { messageID, delivery in [messageID, String(delivery.0),
+                                                                                                       delivery.1.deviceID] })
         }
         return ids
     }
@@ -377,7 +378,8 @@ package enum PlanRepository {
         guard !distinct.isEmpty else { return plans.map { _ in nil } }
         let result = try connection.query("""
             WITH input AS (
-                SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[]) WITH ORDINALITY AS v(model_name, model_version, digest, document, slot)
+                SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[]) WITH ORDINALITY AS v(model_name, model_version, digest,
+                                                                                                          document, slot)
             ), inserted AS (
                 INSERT INTO plan_tables (model_name, model_version, digest, document)
                 SELECT model_name, model_version::integer, digest, document::jsonb FROM input ORDER BY model_name, model_version, digest
@@ -452,7 +454,8 @@ package enum PlanRepository {
 
     /// The plan in force for a device.
     package static func current(deviceID: String, connection: PostgresConnection) throws -> StoredPlan? {
-        let result = try connection.query("SELECT \(columns), \(tableDocument()) FROM split_plans WHERE device_id = $1 AND superseded_at IS NULL", [deviceID])
+        let result = try connection.query("SELECT \(columns), \(tableDocument()) FROM split_plans WHERE device_id = $1 AND superseded_at IS NULL",
+                                          [deviceID])
         return result.rowCount > 0 ? try decode(result, 0) : nil
     }
 
@@ -496,7 +499,8 @@ package enum PlanRepository {
             downlinkBitsPerSecond: try result.require(row, "downlink_bps", result.double),
             rttSeconds: try result.require(row, "rtt_seconds", result.double), deviceFLOPs: try result.require(row, "device_flops", result.double),
             serverFLOPs: try result.require(row, "server_flops", result.double), batchSize: try result.require(row, "batch_size", result.int),
-            deviceLayers: try result.require(row, "device_layers", result.textArray), cutLayers: try result.require(row, "cut_layers", result.textArray),
+            deviceLayers: try result.require(row, "device_layers", result.textArray), cutLayers: try result.require(row, "cut_layers",
+                                                                                                                    result.textArray),
             predictedDelaySeconds: try result.require(row, "predicted_delay_seconds", result.double),
             transferBytes: try result.require(row, "transfer_bytes", result.double),
             breakdown: DelayBreakdown(
