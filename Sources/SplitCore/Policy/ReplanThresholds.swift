@@ -23,11 +23,10 @@ public struct ReplanThresholds: Sendable, Equatable {
 
     /// Whether `estimate` moved beyond the thresholds from what was last evaluated.
     public func moved(from evaluated: LinkEstimate, to estimate: LinkEstimate, registeredFLOPs: Double) -> Bool {
-        func ratioBeyond(_ old: Double, _ new: Double, _ relative: Double) -> Bool { abs(log(new / old)) > log1p(relative) }
-        return ratioBeyond(evaluated.uplinkBitsPerSecond, estimate.uplinkBitsPerSecond, relativeRateChange)
-            || ratioBeyond(evaluated.downlinkBitsPerSecond, estimate.downlinkBitsPerSecond, relativeRateChange)
+        Self.ratioBeyond(evaluated.uplinkBitsPerSecond, estimate.uplinkBitsPerSecond, relativeRateChange)
+            || Self.ratioBeyond(evaluated.downlinkBitsPerSecond, estimate.downlinkBitsPerSecond, relativeRateChange)
             || abs(estimate.rttSeconds - evaluated.rttSeconds) > rttChangeSeconds
-            || ratioBeyond(evaluated.computeFLOPs ?? registeredFLOPs, estimate.computeFLOPs ?? registeredFLOPs, relativeComputeChange)
+            || Self.ratioBeyond(evaluated.computeFLOPs ?? registeredFLOPs, estimate.computeFLOPs ?? registeredFLOPs, relativeComputeChange)
             || memoryMoved(from: evaluated, to: estimate)
     }
 
@@ -35,6 +34,9 @@ public struct ReplanThresholds: Sendable, Equatable {
     public func memoryMoved(from evaluated: LinkEstimate, to estimate: LinkEstimate) -> Bool {
         guard let new = estimate.memoryBytes else { return false }
         guard let old = evaluated.memoryBytes else { return true }
-        return abs(log(new / old)) > log1p(relativeMemoryChange)
+        return Self.ratioBeyond(old, new, relativeMemoryChange)
     }
+
+    /// Whether `new` is more than a factor of 1 + `relative` away from `old`, either way.
+    private static func ratioBeyond(_ old: Double, _ new: Double, _ relative: Double) -> Bool { abs(log(new / old)) > log1p(relative) }
 }

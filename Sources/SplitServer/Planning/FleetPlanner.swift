@@ -98,12 +98,12 @@ package struct FleetPlanner: Sendable {
             }
             let currentLayers = try PlanRepository.deviceLayers(planIDs: currentPlanIDs, connection: connection)
             var plans: [NewPlan] = []
-            var candidateOf: [String: PlanningCandidate] = [:]
+            var planned: [PlanningCandidate] = []  // the candidate of each plan
             for evaluation in evaluated {
                 do {
                     if let newPlan = try decide(evaluation, currentLayers: evaluation.candidate.current.flatMap { currentLayers[$0.id] }) {
                         plans.append(newPlan)
-                        candidateOf[newPlan.deviceID] = evaluation.candidate
+                        planned.append(evaluation.candidate)
                     }
                 } catch {
                     failures.append((evaluation.candidate, "\(error)"))
@@ -111,7 +111,7 @@ package struct FleetPlanner: Sendable {
             }
             let refused = try store(plans, connection: connection)
             for failed in refused {
-                if let candidate = candidateOf[failed.deviceID] { failures.append((candidate, failed.reason)) }
+                failures.append((planned[failed.index], failed.reason))
             }
             for failure in failures {
                 logger.warning("cannot plan device; retried after a backoff", metadata: ["device": "\(failure.candidate.deviceID)",
@@ -129,19 +129,19 @@ package struct FleetPlanner: Sendable {
     }
 
     /// Stores the plans together; if the database refuses the batch, stores them one by one so
-    /// a plan it refuses fails only its own device. Returns the devices whose plan failed.
-    private func store(_ plans: [NewPlan], connection: PostgresConnection) throws -> [(deviceID: String, reason: String)] {
+    /// a plan it refuses fails only its own device. Returns the plans that failed, by index.
+    private func store(_ plans: [NewPlan], connection: PostgresConnection) throws -> [(index: Int, reason: String)] {
         guard !plans.isEmpty else { return [] }
         do {
             try connection.transaction { _ = try PlanRepository.store(plans, connection: connection) }
             return []
         } catch where !connection.isBroken {
-            var failed: [(deviceID: String, reason: String)] = []
-            for plan in plans {
+            var failed: [(index: Int, reason: String)] = []
+            for (index, plan) in plans.enumerated() {
                 do {
                     try connection.transaction { _ = try PlanRepository.store([plan], connection: connection) }
                 } catch where !connection.isBroken {
-                    failed.append((plan.deviceID, "storing the plan failed: \(error)"))
+                    failed.append((index, "storing the plan failed: \(error)"))
                 }
             }
             return failed

@@ -110,27 +110,45 @@ package enum PlanRepository {
             JOIN devices d ON d.id = due.device_id
             JOIN link_estimates e ON e.device_id = due.device_id
             WHERE s.device_id = due.device_id
-            RETURNING due.device_id, due.requested_reason, due.requested_at, due.failures, due.infeasible_required_bytes
+            RETURNING due.device_id, due.requested_reason, due.requested_at, due.failures, due.infeasible_required_bytes,
+                      s.evaluated_model_version AS target_version, s.evaluated_compute_flops AS device_flops,
+                      least(d.memory_bytes::float8, e.memory_bytes)::int8 AS memory_limit_bytes, e.memory_bytes AS measured_memory,
+                      e.uplink_bps, e.downlink_bps, e.rtt_seconds, e.compute_flops AS measured_flops, e.samples, e.measured_at
             """)
         guard claimed.rowCount > 0 else { return [] }
-        var claims: [String: PlanningCandidate.Claim] = [:]
+        // What the claim recorded is what is planned for: model version, link, FLOP/s, memory limit.
+        struct Claimed {
+            var claim: PlanningCandidate.Claim
+            var modelVersion: Int
+            var deviceFLOPs: Double
+            var memoryLimitBytes: Int64?
+            var link: LinkEstimate
+        }
+        var claims: [String: Claimed] = [:]
         var deviceIDs: [String] = []
         for row in 0..<claimed.rowCount {
             let deviceID = try claimed.require(row, "device_id", claimed.string)
             deviceIDs.append(deviceID)
-            claims[deviceID] = PlanningCandidate.Claim(
-                reason: try claimed.require(row, "requested_reason", claimed.string), requestedAt: claimed.date(row, "requested_at"),
-                failures: claimed.int(row, "failures") ?? 0,
-                infeasibleRequiredBytes: claimed.int(row, "infeasible_required_bytes").map(Int64.init))
+            claims[deviceID] = Claimed(
+                claim: PlanningCandidate.Claim(
+                    reason: try claimed.require(row, "requested_reason", claimed.string), requestedAt: claimed.date(row, "requested_at"),
+                    failures: claimed.int(row, "failures") ?? 0,
+                    infeasibleRequiredBytes: claimed.int(row, "infeasible_required_bytes").map(Int64.init)),
+                modelVersion: try claimed.require(row, "target_version", claimed.int),
+                deviceFLOPs: try claimed.require(row, "device_flops", claimed.double),
+                memoryLimitBytes: claimed.int(row, "memory_limit_bytes").map(Int64.init),
+                link: LinkEstimate(
+                    deviceID: deviceID, uplinkBitsPerSecond: try claimed.require(row, "uplink_bps", claimed.double),
+                    downlinkBitsPerSecond: try claimed.require(row, "downlink_bps", claimed.double),
+                    rttSeconds: try claimed.require(row, "rtt_seconds", claimed.double), computeFLOPs: claimed.double(row, "measured_flops"),
+                    memoryBytes: claimed.double(row, "measured_memory"), samples: try claimed.require(row, "samples", claimed.int),
+                    measuredAt: try claimed.require(row, "measured_at", claimed.date)))
         }
-        // The second reads what planning needs (the rows are ours until commit), the split in
-        // force by the fingerprint stored with it.
+        // The second reads the rest of what planning needs (the rows are ours until commit), the
+        // split in force by the fingerprint stored with it.
         let result = try connection.query("""
-            SELECT d.id, d.model_name, coalesce(d.model_version, latest.version) AS target_version, d.edge_server_id,
-                   es.compute_flops AS server_flops, d.batch_size, coalesce(e.compute_flops, d.compute_flops) AS device_flops,
+            SELECT d.id, d.model_name, d.edge_server_id, es.compute_flops AS server_flops, d.batch_size,
                    d.allow_raw_upload, (d.callback_url IS NOT NULL AND d.webhook_enabled) AS deliverable, d.push_mode, d.optimizer,
-                   least(d.memory_bytes::float8, e.memory_bytes)::int8 AS memory_limit_bytes, e.memory_bytes AS measured_memory,
-                   e.uplink_bps, e.downlink_bps, e.rtt_seconds, e.compute_flops AS measured_flops, e.samples, e.measured_at,
                    dp.updated_at AS device_profile_at, sp.updated_at AS server_profile_at,
                    p.fingerprint AS split_fingerprint, p.id AS plan_id, p.model_version AS plan_model_version, p.device_flops AS plan_device_flops,
                    p.server_flops AS plan_server_flops, p.batch_size AS plan_batch_size, p.transfer_bytes AS plan_transfer_bytes,
@@ -139,8 +157,6 @@ package enum PlanRepository {
             FROM unnest($1::text[]) WITH ORDINALITY AS claimed(device_id, position)
             JOIN devices d ON d.id = claimed.device_id
             JOIN edge_servers es ON es.id = d.edge_server_id
-            JOIN link_estimates e ON e.device_id = d.id
-            CROSS JOIN LATERAL (SELECT max(version) AS version FROM models m WHERE m.name = d.model_name) latest
             -- LATERAL: always an index probe per device, whatever the (fast-changing) plan statistics say.
             LEFT JOIN LATERAL (
                 SELECT p.id, ps.model_version, ps.fingerprint, p.device_flops, p.server_flops, p.batch_size, p.transfer_bytes,
@@ -169,28 +185,19 @@ package enum PlanRepository {
                     memoryLimitBytes: result.int(row, "plan_memory_limit_bytes").map(Int64.init),
                     tableDigest: result.string(row, "plan_table_digest"))
             }
-            guard let claim = claims[deviceID] else { throw StoreError(.conflict, "device \(deviceID) was read but not claimed") }
+            guard let claimed = claims[deviceID] else { throw StoreError(.conflict, "device \(deviceID) was read but not claimed") }
             return PlanningCandidate(
-                deviceID: deviceID, modelName: try result.require(row, "model_name", result.string),
-                modelVersion: try result.require(row, "target_version", result.int),
+                deviceID: deviceID, modelName: try result.require(row, "model_name", result.string), modelVersion: claimed.modelVersion,
                 edgeServerID: try result.require(row, "edge_server_id", result.string),
                 serverFLOPs: try result.require(row, "server_flops", result.double),
-                batchSize: try result.require(row, "batch_size", result.int),
-                deviceFLOPs: try result.require(row, "device_flops", result.double),
+                batchSize: try result.require(row, "batch_size", result.int), deviceFLOPs: claimed.deviceFLOPs,
                 allowRawUpload: try result.require(row, "allow_raw_upload", result.bool),
                 deliverable: try result.require(row, "deliverable", result.bool),
                 pushMode: PushMode(rawValue: try result.require(row, "push_mode", result.string)) ?? .table,
                 optimizer: Optimizer(rawValue: try result.require(row, "optimizer", result.string)) ?? .adam,
-                memoryLimitBytes: result.int(row, "memory_limit_bytes").map(Int64.init),
-                link: LinkEstimate(
-                    deviceID: deviceID, uplinkBitsPerSecond: try result.require(row, "uplink_bps", result.double),
-                    downlinkBitsPerSecond: try result.require(row, "downlink_bps", result.double),
-                    rttSeconds: try result.require(row, "rtt_seconds", result.double), computeFLOPs: result.double(row, "measured_flops"),
-                    memoryBytes: result.double(row, "measured_memory"), samples: try result.require(row, "samples", result.int),
-                    measuredAt: try result.require(row, "measured_at", result.date)),
-                requestedReason: PlanReason(rawValue: claim.reason),
+                memoryLimitBytes: claimed.memoryLimitBytes, link: claimed.link, requestedReason: PlanReason(rawValue: claimed.claim.reason),
                 deviceProfileVersion: result.date(row, "device_profile_at"), serverProfileVersion: result.date(row, "server_profile_at"),
-                current: current, claim: claim)
+                current: current, claim: claimed.claim)
         }
     }
 

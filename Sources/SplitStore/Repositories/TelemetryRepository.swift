@@ -145,13 +145,14 @@ package enum TelemetryRepository {
             WHERE s.device_id = ANY($1::text[]) AND s.requested_reason IS NULL AND s.evaluated_at IS NOT NULL
             """, [PostgresValue.textArray(deviceIDs)])
         var lastEvaluated: [String: (estimate: LinkEstimate, registeredFLOPs: Double)] = [:]
+        let now = Date()  // (the rule does not read the time)
         for row in 0..<evaluated.rowCount {
             let deviceID = try evaluated.require(row, "device_id", evaluated.string)
             guard let uplink = evaluated.double(row, "evaluated_uplink_bps"), let downlink = evaluated.double(row, "evaluated_downlink_bps"),
                   let rtt = evaluated.double(row, "evaluated_rtt_seconds") else { continue }
             lastEvaluated[deviceID] = (LinkEstimate(deviceID: deviceID, uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: downlink, rttSeconds: rtt,
                                                     computeFLOPs: evaluated.double(row, "evaluated_compute_flops"),
-                                                    memoryBytes: evaluated.double(row, "evaluated_memory_bytes"), samples: 0, measuredAt: Date()),
+                                                    memoryBytes: evaluated.double(row, "evaluated_memory_bytes"), samples: 0, measuredAt: now),
                                        try evaluated.require(row, "registered_flops", evaluated.double))
         }
         var memoryMoved = Set<String>(), linkMoved = Set<String>()
