@@ -193,8 +193,9 @@ struct Bench: AsyncParsableCommand {
     var rows: Int = 1_000_000
     @Option(help: "Concurrent workers or clients.")
     var workers: Int = 2
-    @Option(name: .customLong("plan-batch"), help: "Devices per planning transaction (fleet) or plans per transaction (store), as SPLITD_PLAN_BATCH.")
-    var planBatch: Int = 1000
+    @Option(name: .customLong("plan-batch"),
+            help: "Devices per planning transaction (fleet; default: the daemon's SPLITD_PLAN_BATCH) or plans per transaction (store; default 1000).")
+    var planBatch: Int?
     @Flag(name: .customLong("per-device"), help: "telemetry: one sample per request, each device with its own token.")
     var perDevice = false
     @Option(help: "telemetry --per-device: concurrent keep-alive HTTP connections.")
@@ -207,7 +208,7 @@ struct Bench: AsyncParsableCommand {
         var logging = ServerConfiguration()
         logging.logLevel = .warning
         _ = makeLogger(logging)  // bootstraps logging for the services under test
-        guard planBatch >= 1, workers >= 1, devices >= 1,
+        guard planBatch ?? 1 >= 1, workers >= 1, devices >= 1,
               rows >= 1 else { throw ValidationError("--plan-batch, --workers, --devices and --rows must be at least 1") }
         guard let data = FileManager.default.contents(atPath: model) else { throw ValidationError("cannot read model '\(model)'") }
         let graph = try SplitCore.ModelGraph(json: data)
@@ -216,9 +217,10 @@ struct Bench: AsyncParsableCommand {
         defer { history.keepDatabase ? FileHandle.standardError.write(Data("scratch database kept: \(scratch.url)\n".utf8)) : scratch.cleanUp() }
         let report: (String) -> Void = { print($0) }
         switch what {
-        case "store": try Benchmarks.store(scratch: scratch, graph: graph, rows: rows, devices: devices, planBatch: planBatch, report: report)
+        case "store": try Benchmarks.store(scratch: scratch, graph: graph, rows: rows, devices: devices, planBatch: planBatch ?? 1000, report: report)
         case "fleet":
-            try await Benchmarks.fleet(scratch: scratch, graph: graph, devices: devices, workers: workers, planBatch: planBatch, report: report)
+            try await Benchmarks.fleet(scratch: scratch, graph: graph, devices: devices, workers: workers,
+                                         planBatch: planBatch ?? ServerConfiguration().planBatchSize, report: report)
         case "telemetry" where perDevice:
             guard connections >= 1, seconds > 0 else { throw ValidationError("--connections must be at least 1 and --seconds positive") }
             try await Benchmarks.telemetryPerDevice(scratch: scratch, graph: graph, devices: devices, connections: connections, seconds: seconds,

@@ -28,6 +28,30 @@ struct PostgresLayerTests {
         #expect(throws: PostgresError.self) { try result.require(0, "nothing", result.string) }
     }
 
+    @Test("numbers are read from libpq's text in place: extremes, special values, and text that is not a number is refused")
+    func numbersInPlace() throws {
+        let database = try TestDatabase.make(migrated: false)
+        defer { database.drop() }
+        let connection = try database.connect()
+        let result = try connection.query("""
+            SELECT (-9223372036854775808)::int8 AS min, 9223372036854775807::int8 AS max, (-0)::int4 AS zero, '+7' AS plus,
+                   '-Infinity'::float8 AS ninf, 'NaN'::float8 AS nan, 4.9e-324::float8 AS tiny, '-0'::float8 AS nzero,
+                   1.7976931348623157e308::float8 AS huge, 'abc' AS word, '' AS empty, '12x' AS trailing, '-' AS sign,
+                   '99999999999999999999' AS overflow, '1e400' AS toolarge, true AS yes, false AS no
+            """)
+        #expect(result.int(0, "min") == Int.min && result.int(0, "max") == Int.max && result.int(0, "zero") == 0 && result.int(0, "plus") == 7)
+        #expect(result.double(0, "ninf") == -.infinity && result.double(0, "nan")!.isNaN)
+        #expect(result.double(0, "tiny") == Double.leastNonzeroMagnitude && result.double(0, "huge") == Double.greatestFiniteMagnitude)
+        #expect(result.double(0, "nzero") == 0 && result.double(0, "nzero")!.sign == .minus)
+        for column in ["word", "empty", "trailing", "sign", "overflow"] {
+            #expect(result.int(0, column) == nil, "int of '\(column)'")
+            #expect(throws: PostgresError.self) { try result.require(0, column, result.int) }
+        }
+        for column in ["word", "empty", "trailing", "sign"] { #expect(result.double(0, column) == nil, "double of '\(column)'") }
+        #expect(result.double(0, "toolarge") == .infinity)  // (as Double("1e400") reads it)
+        #expect(result.bool(0, "yes") == true && result.bool(0, "no") == false)
+    }
+
     @Test("server errors carry SQLSTATE and message; the connection stays usable")
     func serverErrors() throws {
         let database = try TestDatabase.make(migrated: false)

@@ -24,6 +24,12 @@ struct HelperTests {
         #expect(token.count == 43)  // ceil(32 * 4 / 3) without padding
         #expect(token.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
         #expect(token != SecureRandom.token(bytes: 32))
+        // A bulk draw (message ids) is read from the kernel in one go: full length, and random.
+        let draw = SecureRandom.bytes(12_000)
+        #expect(draw.count == 12_000 && SecureRandom.bytes(3).count == 3)
+        #expect(Set(draw).count > 200, "12,000 random bytes take nearly every value")
+        #expect(draw != SecureRandom.bytes(12_000))
+        #expect(Set(SecureRandom.tokens(1000, bytes: 12)).count == 1000)
         let secret = SecureRandom.webhookSecret()
         #expect(secret.hasPrefix("whsec_"))
         #expect(Data(base64Encoded: String(secret.dropFirst(6)))?.count == 32)

@@ -76,7 +76,7 @@ extension ServerConfiguration {
             $0.replanThresholds.relativeRateChange = $1
         },
         duration("SPLITD_SMOOTHING", "30s", "time constant τ of the link-estimate EWMA") { $0.smoothing = LinkSmoothing(timeConstantSeconds: $1) },
-        integer("SPLITD_PLAN_BATCH", "1000", 1...100_000, "devices per planning transaction") { $0.planBatchSize = $1 },
+        integer("SPLITD_PLAN_BATCH", "2000", 1...100_000, "devices per planning transaction") { $0.planBatchSize = $1 },
         integer("SPLITD_PLAN_WORKERS", "2", 1...64, "concurrent planning workers") { $0.planWorkers = $1 },
         text("SPLITD_ALGORITHM", "block", "fleet planner: block or dag") { text, configuration in
             guard let algorithm = PlanningAlgorithm(rawValue: text), [.block, .dag].contains(algorithm) else {

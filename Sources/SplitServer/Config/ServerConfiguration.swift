@@ -30,7 +30,7 @@ package struct ServerConfiguration: Sendable {
     /// `text` (one line per event) or `json` (one JSON object per line, for log shippers).
     package var logFormat: LogFormat = .text
     /// Devices planned per transaction, and how many planning workers run at once.
-    package var planBatchSize = 1000
+    package var planBatchSize = 2000
     package var planWorkers = 2
     /// When a link has moved enough to re-plan.
     package var replanThresholds = ReplanThresholds()

@@ -22,6 +22,8 @@ package struct FleetPlanner: Sendable {
         var failed = 0
         var infeasible = 0
         var solveSeconds: [Double] = []
+        /// Where the claim left the planning queue (nil: it claimed nothing).
+        var position: QueuePosition?
     }
 
     let cache: ModelCache
@@ -64,11 +66,12 @@ package struct FleetPlanner: Sendable {
         let segment: Int
     }
 
-    /// Plans up to `limit` devices on `connection` (which must not be in a transaction).
-    func planBatch(limit: Int, connection: PostgresConnection) throws -> Outcome {
+    /// Plans up to `limit` devices on `connection` (which must not be in a transaction), claimed
+    /// from the planning queue behind `position` (see `PlanRepository.claimCandidates`).
+    func planBatch(limit: Int, after position: QueuePosition? = nil, connection: PostgresConnection) throws -> Outcome {
         try connection.transaction {
-            let candidates = try PlanRepository.claimCandidates(limit: limit, connection: connection)
-            var outcome = Outcome(claimed: candidates.count)
+            let candidates = try PlanRepository.claimCandidates(limit: limit, after: position, connection: connection)
+            var outcome = Outcome(claimed: candidates.count, position: candidates.last?.claim.position)
             var planners: [ObjectIdentifier: SplitPlanner] = [:]
             var segments: [SegmentKey: SegmentSplit] = [:]
             var evaluated: [Evaluation] = []
@@ -246,6 +249,7 @@ package struct FleetPlanner: Sendable {
         newPlan.table = (evaluation.table.document, evaluation.table.digest)
         newPlan.deviceMemoryBytes = runs.deviceMemoryBytes
         newPlan.memoryBound = runs.memoryBound
+        newPlan.firstPlan = !candidate.evaluatedBefore && candidate.current == nil
         return newPlan
     }
 

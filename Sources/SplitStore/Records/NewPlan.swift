@@ -24,6 +24,10 @@ package struct NewPlan: Sendable {
     /// The device memory of its split, and whether the limit made it slower than the optimum.
     package var deviceMemoryBytes: Int64?
     package var memoryBound = false
+    /// The caller knows that the device has no plan in force (it was never evaluated before), so
+    /// storing this plan supersedes nothing and skips looking for one. Were the caller wrong, the
+    /// unique index of the plans in force refuses the plan.
+    package var firstPlan = false
 
     package init(deviceID: String, modelName: String, modelVersion: Int, algorithm: String, conditions: PlanningConditions,
                 deviceLayers: [String], cutLayers: [String], splitFingerprint: String, predictedDelaySeconds: Double, transferBytes: Double,

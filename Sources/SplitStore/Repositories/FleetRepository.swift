@@ -109,6 +109,8 @@ package enum FleetRepository {
         try connection.transaction {
             let result = try connection.query("UPDATE devices SET active = false, updated_at = now() WHERE id = $1 AND active", [id])
             if result.affectedRows == 1 {
+                // It is never planned again: its request goes, and its undelivered plan too.
+                try connection.query("UPDATE planning_state SET requested_reason = NULL, requested_at = NULL WHERE device_id = $1", [id])
                 try connection.query("""
                     WITH current AS (SELECT id FROM plans WHERE device_id = $1 AND superseded_at IS NULL)
                     \(PlanRepository.supersedeDeliveries(ofPlansIn: "current"))

@@ -33,11 +33,15 @@ package struct PlanningCandidate: Sendable {
     package var current: CurrentPlan?
     /// The planning request as it was before the claim cleared it (put back if planning fails).
     package var claim: Claim
+    /// Whether it was evaluated before this claim (a device never evaluated has no plan).
+    package var evaluatedBefore: Bool
 
     /// A device's planning request, as claimed.
     package struct Claim: Sendable {
         package var reason: String
         package var requestedAt: Date?
+        /// Its place in the planning queue.
+        package var position: QueuePosition
         /// Consecutive planning failures before this claim, and the memory it lacked if it was infeasible.
         package var failures: Int
         package var infeasibleRequiredBytes: Int64?
@@ -68,6 +72,20 @@ package struct PlanningCandidate: Sendable {
     }
 }
 
+/// A place in the planning queue, which is ordered by request time and then device id: the key of
+/// a claimed request. The time is kept as PostgreSQL wrote it, so that claiming behind it compares
+/// exactly in SQL, and as a `Date` to order positions here.
+package struct QueuePosition: Sendable, Comparable {
+    package var requestedAt: String
+    package var time: Date
+    package var deviceID: String
+
+    package static func < (left: QueuePosition, right: QueuePosition) -> Bool { (left.time, left.deviceID) < (right.time, right.deviceID) }
+    package static func == (left: QueuePosition, right: QueuePosition) -> Bool {
+        left.requestedAt == right.requestedAt && left.deviceID == right.deviceID
+    }
+}
+
 /// SQL for plans (`plans`, `splits`, the view `split_plans`), `planning_state`, and enqueueing
 /// deliveries with new plans.
 package enum PlanRepository {
@@ -80,23 +98,34 @@ package enum PlanRepository {
     ///
     /// A device needs planning when something marked it (`requested_reason`): registration, a
     /// device or profile change, a new version of the model it follows, or ingest finding that its
-    /// link moved beyond the thresholds since it was last evaluated. It must have a link estimate.
-    package static func claimCandidates(limit: Int, connection: PostgresConnection) throws -> [PlanningCandidate] {
-        // Two statements. The first locks the batch in `planning_state` alone and records the
-        // evaluation: a row another replica updated since the statement's snapshot is re-checked
-        // (EvalPlanQual) against this one table only, where a locking join re-ran the whole join
-        // for each such row (seen: one claim running for minutes behind a replica planning the
-        // rows it scanned). The checks on devices and links are subqueries for the same reason.
-        // The limit is written into the statement: without parameters it is planned once per
-        // connection, and a daemon uses one batch size.
-        let claimed = try connection.query("""
+    /// link moved beyond the thresholds since it was last evaluated. It must have a link estimate
+    /// (`link_known`, migration 0007). An inactive device met here (deactivation drops requests,
+    /// so only a request racing it) has its request dropped and is not returned.
+    ///
+    /// Candidates come in queue order. `after` starts the claim behind a position (where the
+    /// cycle's claims so far ended): claimed requests leave entries in the queue's index until
+    /// vacuum removes them, and a claim from the head steps over all of them, which made a cycle
+    /// over a million devices quadratic. A request put back behind that position (a failure keeps
+    /// its time) waits for the next cycle, which starts from the head.
+    package static func claimCandidates(limit: Int, after: QueuePosition? = nil, connection: PostgresConnection) throws -> [PlanningCandidate] {
+        // `due` locks the batch in `planning_state` alone, reading nothing but the queue's index and
+        // the rows it locks: a row another replica updated since the statement's snapshot is
+        // re-checked (EvalPlanQual) against this one table, where a locking join re-ran the whole
+        // join for each such row (seen: one claim running for minutes behind a replica planning the
+        // rows it scanned). The update reaches each locked row by its `ctid` and reads what planning
+        // needs through the rows it joins, once per device: device, link, server and profiles. A
+        // row updated by another transaction after the snapshot is not updated here (its ctid is
+        // the newer version's, which the update's scan does not see): it stays requested and a
+        // later batch claims it. The limit is written into the statement (a daemon uses one batch
+        // size), so its plan is made for it.
+        let result = try connection.query("""
             WITH due AS (
-                SELECT s.device_id, s.requested_reason, s.requested_at, s.failures, s.infeasible_required_bytes
+                SELECT s.ctid AS row_id, s.device_id, s.requested_reason, s.requested_at, s.failures, s.infeasible_required_bytes,
+                       s.evaluated_at IS NOT NULL AS evaluated_before
                 FROM planning_state s
-                WHERE s.requested_reason IS NOT NULL AND (s.retry_at IS NULL OR s.retry_at <= now())
-                  AND (SELECT d.active FROM devices d WHERE d.id = s.device_id)
-                  AND (SELECT true FROM link_estimates e WHERE e.device_id = s.device_id)
-                ORDER BY s.requested_at
+                WHERE s.requested_reason IS NOT NULL AND s.link_known AND (s.retry_at IS NULL OR s.retry_at <= now())
+                  AND (s.requested_at, s.device_id) > ($1::timestamptz, $2::text)
+                ORDER BY s.requested_at, s.device_id
                 LIMIT \(max(1, limit))
                 FOR UPDATE OF s SKIP LOCKED
             )
@@ -109,96 +138,91 @@ package enum PlanRepository {
             FROM due
             JOIN devices d ON d.id = due.device_id
             JOIN link_estimates e ON e.device_id = due.device_id
-            WHERE s.device_id = due.device_id
-            RETURNING due.device_id, due.requested_reason, due.requested_at, due.failures, due.infeasible_required_bytes,
-                      s.evaluated_model_version AS target_version, s.evaluated_compute_flops AS device_flops,
-                      least(d.memory_bytes::float8, e.memory_bytes)::int8 AS memory_limit_bytes, e.memory_bytes AS measured_memory,
-                      e.uplink_bps, e.downlink_bps, e.rtt_seconds, e.compute_flops AS measured_flops, e.samples, e.measured_at
-            """)
-        guard claimed.rowCount > 0 else { return [] }
-        // What the claim recorded is what is planned for: model version, link, FLOP/s, memory limit.
-        struct Claimed {
-            var claim: PlanningCandidate.Claim
-            var modelVersion: Int
-            var deviceFLOPs: Double
-            var memoryLimitBytes: Int64?
-            var link: LinkEstimate
-        }
-        var claims: [String: Claimed] = [:]
-        var deviceIDs: [String] = []
-        for row in 0..<claimed.rowCount {
-            let deviceID = try claimed.require(row, "device_id", claimed.string)
-            deviceIDs.append(deviceID)
-            claims[deviceID] = Claimed(
-                claim: PlanningCandidate.Claim(
-                    reason: try claimed.require(row, "requested_reason", claimed.string), requestedAt: claimed.date(row, "requested_at"),
-                    failures: claimed.int(row, "failures") ?? 0,
-                    infeasibleRequiredBytes: claimed.int(row, "infeasible_required_bytes").map(Int64.init)),
-                modelVersion: try claimed.require(row, "target_version", claimed.int),
-                deviceFLOPs: try claimed.require(row, "device_flops", claimed.double),
-                memoryLimitBytes: claimed.int(row, "memory_limit_bytes").map(Int64.init),
-                link: LinkEstimate(
-                    deviceID: deviceID, uplinkBitsPerSecond: try claimed.require(row, "uplink_bps", claimed.double),
-                    downlinkBitsPerSecond: try claimed.require(row, "downlink_bps", claimed.double),
-                    rttSeconds: try claimed.require(row, "rtt_seconds", claimed.double), computeFLOPs: claimed.double(row, "measured_flops"),
-                    memoryBytes: claimed.double(row, "measured_memory"), samples: try claimed.require(row, "samples", claimed.int),
-                    measuredAt: try claimed.require(row, "measured_at", claimed.date)))
-        }
-        // The second reads the rest of what planning needs (the rows are ours until commit), the
-        // split in force by the fingerprint stored with it.
-        let result = try connection.query("""
-            SELECT d.id, d.model_name, d.edge_server_id, es.compute_flops AS server_flops, d.batch_size,
-                   d.allow_raw_upload, (d.callback_url IS NOT NULL AND d.webhook_enabled) AS deliverable, d.push_mode, d.optimizer,
-                   dp.updated_at AS device_profile_at, sp.updated_at AS server_profile_at,
-                   p.fingerprint AS split_fingerprint, p.id AS plan_id, p.model_version AS plan_model_version, p.device_flops AS plan_device_flops,
-                   p.server_flops AS plan_server_flops, p.batch_size AS plan_batch_size, p.transfer_bytes AS plan_transfer_bytes,
-                   p.device_compute_seconds + p.server_compute_seconds AS plan_compute_seconds, p.optimizer AS plan_optimizer,
-                   p.memory_limit_bytes AS plan_memory_limit_bytes, p.table_digest AS plan_table_digest
-            FROM unnest($1::text[]) WITH ORDINALITY AS claimed(device_id, position)
-            JOIN devices d ON d.id = claimed.device_id
             JOIN edge_servers es ON es.id = d.edge_server_id
-            -- LATERAL: always an index probe per device, whatever the (fast-changing) plan statistics say.
-            LEFT JOIN LATERAL (
-                SELECT p.id, ps.model_version, ps.fingerprint, p.device_flops, p.server_flops, p.batch_size, p.transfer_bytes,
-                       p.device_compute_seconds, p.server_compute_seconds, p.optimizer, p.memory_limit_bytes, pt.digest AS table_digest
-                FROM plans p JOIN splits ps ON ps.id = p.split_id LEFT JOIN plan_tables pt ON pt.id = p.table_id
-                WHERE p.device_id = d.id AND p.superseded_at IS NULL
-                LIMIT 1  -- (at most one anyway; keeps the subquery from being flattened into the join)
-            ) p ON true
             LEFT JOIN device_profiles dp ON dp.device_id = d.id
             LEFT JOIN server_profiles sp ON sp.edge_server_id = d.edge_server_id AND sp.model_name = d.model_name
-            ORDER BY claimed.position
-            """, [PostgresValue.textArray(deviceIDs)])
-        return try (0..<result.rowCount).map { row in
-            let deviceID = try result.require(row, "id", result.string)
-            var current: PlanningCandidate.CurrentPlan?
-            if let planID = result.int(row, "plan_id") {
-                current = PlanningCandidate.CurrentPlan(
-                    id: Int64(planID), modelVersion: try result.require(row, "plan_model_version", result.int),
-                    splitFingerprint: result.string(row, "split_fingerprint"),
-                    deviceFLOPs: try result.require(row, "plan_device_flops", result.double),
-                    serverFLOPs: try result.require(row, "plan_server_flops", result.double),
-                    batchSize: try result.require(row, "plan_batch_size", result.int),
-                    cost: SplitCost(computeSeconds: try result.require(row, "plan_compute_seconds", result.double),
-                                    transferBytes: try result.require(row, "plan_transfer_bytes", result.double)),
-                    optimizer: result.string(row, "plan_optimizer").flatMap(Optimizer.init(rawValue:)),
-                    memoryLimitBytes: result.int(row, "plan_memory_limit_bytes").map(Int64.init),
-                    tableDigest: result.string(row, "plan_table_digest"))
-            }
-            guard let claimed = claims[deviceID] else { throw StoreError(.conflict, "device \(deviceID) was read but not claimed") }
-            return PlanningCandidate(
-                deviceID: deviceID, modelName: try result.require(row, "model_name", result.string), modelVersion: claimed.modelVersion,
-                edgeServerID: try result.require(row, "edge_server_id", result.string),
-                serverFLOPs: try result.require(row, "server_flops", result.double),
-                batchSize: try result.require(row, "batch_size", result.int), deviceFLOPs: claimed.deviceFLOPs,
-                allowRawUpload: try result.require(row, "allow_raw_upload", result.bool),
-                deliverable: try result.require(row, "deliverable", result.bool),
-                pushMode: PushMode(rawValue: try result.require(row, "push_mode", result.string)) ?? .table,
-                optimizer: Optimizer(rawValue: try result.require(row, "optimizer", result.string)) ?? .adam,
-                memoryLimitBytes: claimed.memoryLimitBytes, link: claimed.link, requestedReason: PlanReason(rawValue: claimed.claim.reason),
-                deviceProfileVersion: result.date(row, "device_profile_at"), serverProfileVersion: result.date(row, "server_profile_at"),
-                current: current, claim: claimed.claim)
+            WHERE s.ctid = due.row_id
+            RETURNING due.device_id, due.requested_reason, due.requested_at, due.failures, due.infeasible_required_bytes, d.active,
+                      due.evaluated_before,
+                      s.evaluated_model_version AS target_version, s.evaluated_compute_flops AS device_flops,
+                      least(d.memory_bytes::float8, e.memory_bytes)::int8 AS memory_limit_bytes, e.memory_bytes AS measured_memory,
+                      e.uplink_bps, e.downlink_bps, e.rtt_seconds, e.compute_flops AS measured_flops, e.samples, e.measured_at,
+                      d.model_name, d.edge_server_id, es.compute_flops AS server_flops, d.batch_size, d.allow_raw_upload,
+                      (d.callback_url IS NOT NULL AND d.webhook_enabled) AS deliverable, d.push_mode, d.optimizer,
+                      dp.updated_at AS device_profile_at, sp.updated_at AS server_profile_at
+            """, [after?.requestedAt ?? "-infinity", after?.deviceID ?? ""])
+        let rows = try (0..<result.rowCount).filter { try result.require($0, "active", result.bool) }
+        // A device that was never evaluated has no plan (plans are made only after the claim
+        // that first evaluates it): the plans in force are looked up for the others only, so a
+        // fleet of new devices costs no lookups. (Were one stored otherwise, `store` still
+        // supersedes it: the device would only be planned as new.)
+        let evaluatedBefore = try rows.filter { try result.require($0, "evaluated_before", result.bool) }
+        let current = try currentPlans(deviceIDs: try evaluatedBefore.map { try result.require($0, "device_id", result.string) },
+                                       connection: connection)
+        // In queue order (the update returns rows in the order it joined them, which is not
+        // promised): the rows are sorted by their keys, then decoded.
+        let keys = try rows.map { row in
+            (requestedAt: try result.require(row, "requested_at", result.date), deviceID: try result.require(row, "device_id", result.string),
+             row: row)
         }
+        return try keys.sorted { ($0.requestedAt, $0.deviceID) < ($1.requestedAt, $1.deviceID) }.map {
+            try candidate(result, $0.row, current: current)
+        }
+    }
+
+    /// The plans in force of these devices, with the fingerprint of their split, by device.
+    private static func currentPlans(deviceIDs: [String], connection: PostgresConnection) throws -> [String: PlanningCandidate.CurrentPlan] {
+        guard !deviceIDs.isEmpty else { return [:] }
+        let result = try connection.query("""
+            SELECT p.device_id, p.id, ps.model_version, ps.fingerprint, p.device_flops, p.server_flops, p.batch_size, p.transfer_bytes,
+                   p.device_compute_seconds + p.server_compute_seconds AS compute_seconds, p.optimizer, p.memory_limit_bytes,
+                   pt.digest AS table_digest
+            FROM plans p JOIN splits ps ON ps.id = p.split_id LEFT JOIN plan_tables pt ON pt.id = p.table_id
+            WHERE p.device_id = ANY($1::text[]) AND p.superseded_at IS NULL
+            """, [PostgresValue.textArray(deviceIDs)])
+        var plans: [String: PlanningCandidate.CurrentPlan] = [:]
+        for row in 0..<result.rowCount {
+            plans[try result.require(row, "device_id", result.string)] = PlanningCandidate.CurrentPlan(
+                id: Int64(try result.require(row, "id", result.int)), modelVersion: try result.require(row, "model_version", result.int),
+                splitFingerprint: result.string(row, "fingerprint"), deviceFLOPs: try result.require(row, "device_flops", result.double),
+                serverFLOPs: try result.require(row, "server_flops", result.double), batchSize: try result.require(row, "batch_size", result.int),
+                cost: SplitCost(computeSeconds: try result.require(row, "compute_seconds", result.double),
+                                transferBytes: try result.require(row, "transfer_bytes", result.double)),
+                optimizer: result.string(row, "optimizer").flatMap(Optimizer.init(rawValue:)),
+                memoryLimitBytes: result.int(row, "memory_limit_bytes").map(Int64.init), tableDigest: result.string(row, "table_digest"))
+        }
+        return plans
+    }
+
+    /// One claimed row: what the claim recorded (model version, link, FLOP/s, memory limit) is
+    /// what is planned for.
+    private static func candidate(_ result: PostgresResult, _ row: Int,
+                                  current: [String: PlanningCandidate.CurrentPlan]) throws -> PlanningCandidate {
+        let deviceID = try result.require(row, "device_id", result.string)
+        let claim = PlanningCandidate.Claim(
+            reason: try result.require(row, "requested_reason", result.string), requestedAt: result.date(row, "requested_at"),
+            position: QueuePosition(requestedAt: try result.require(row, "requested_at", result.string),
+                                    time: try result.require(row, "requested_at", result.date), deviceID: deviceID),
+            failures: result.int(row, "failures") ?? 0, infeasibleRequiredBytes: result.int(row, "infeasible_required_bytes").map(Int64.init))
+        let link = LinkEstimate(
+            deviceID: deviceID, uplinkBitsPerSecond: try result.require(row, "uplink_bps", result.double),
+            downlinkBitsPerSecond: try result.require(row, "downlink_bps", result.double),
+            rttSeconds: try result.require(row, "rtt_seconds", result.double), computeFLOPs: result.double(row, "measured_flops"),
+            memoryBytes: result.double(row, "measured_memory"), samples: try result.require(row, "samples", result.int),
+            measuredAt: try result.require(row, "measured_at", result.date))
+        return PlanningCandidate(
+            deviceID: deviceID, modelName: try result.require(row, "model_name", result.string),
+            modelVersion: try result.require(row, "target_version", result.int),
+            edgeServerID: try result.require(row, "edge_server_id", result.string),
+            serverFLOPs: try result.require(row, "server_flops", result.double),
+            batchSize: try result.require(row, "batch_size", result.int), deviceFLOPs: try result.require(row, "device_flops", result.double),
+            allowRawUpload: try result.require(row, "allow_raw_upload", result.bool),
+            deliverable: try result.require(row, "deliverable", result.bool),
+            pushMode: PushMode(rawValue: try result.require(row, "push_mode", result.string)) ?? .table,
+            optimizer: Optimizer(rawValue: try result.require(row, "optimizer", result.string)) ?? .adam,
+            memoryLimitBytes: result.int(row, "memory_limit_bytes").map(Int64.init), link: link, requestedReason: PlanReason(rawValue: claim.reason),
+            deviceProfileVersion: result.date(row, "device_profile_at"), serverProfileVersion: result.date(row, "server_profile_at"),
+            current: current[deviceID], claim: claim, evaluatedBefore: try result.require(row, "evaluated_before", result.bool))
     }
 
     /// Records that no split fits these devices' memory: the least memory any valid split needs
@@ -232,10 +256,10 @@ package enum PlanRepository {
                   PostgresValue.optionalIntArray(claims.map(\.infeasibleRequiredBytes))])
     }
 
-    /// Stores new plans in bulk: supersedes each device's current plan, drops its undelivered
-    /// older deliveries, finds or adds their splits, inserts the plans (COPY) and enqueues a
-    /// delivery per deliverable plan, all on `connection` (call inside the claiming transaction).
-    /// Returns the new plan ids in order.
+    /// Stores new plans in bulk: supersedes each device's current plan (unless the plan says it is
+    /// the device's first) and drops its undelivered older deliveries, finds or adds their splits,
+    /// inserts the plans (COPY) and enqueues a delivery per deliverable plan, all on `connection`
+    /// (call inside the claiming transaction). Returns the new plan ids in order.
     @discardableResult
     package static func store(_ plans: [NewPlan], connection: PostgresConnection) throws -> [Int64] {
         guard !plans.isEmpty else { return [] }
@@ -252,7 +276,7 @@ package enum PlanRepository {
                 \(supersedeDeliveries(ofPlansIn: "superseded"))
             )
             SELECT nextval('plans_id_seq') AS id FROM generate_series(1, $2)
-            """, [PostgresValue.textArray(devices), plans.count])
+            """, [PostgresValue.textArray(plans.filter { !$0.firstPlan }.map(\.deviceID)), plans.count])
         let ids = try (0..<idsResult.rowCount).map { Int64(try idsResult.require($0, "id", idsResult.int)) }
         try connection.copyInBinary("""
             COPY plans (id, device_id, split_id, algorithm, uplink_bps, downlink_bps, rtt_seconds, device_flops, server_flops,
