@@ -52,6 +52,44 @@ struct PostgresLayerTests {
         #expect(result.bool(0, "yes") == true && result.bool(0, "no") == false)
     }
 
+    @Test("binary results decode to exactly what text results do, for every type they support")
+    func binaryResults() throws {
+        let database = try TestDatabase.make(migrated: false)
+        defer { database.drop() }
+        let connection = try database.connect()
+        let sql = """
+            SELECT v.* FROM (VALUES
+                ($1::text, 7::int2, (-2147483648)::int4, 9223372036854775807::int8, 1.5::float4, (1.0 / 3)::float8, true,
+                 '2026-11-30 12:34:56.789012+00'::timestamptz, '2026-11-30 12:34:56.000001'::timestamp, '{"k": [1, "two"]}'::jsonb,
+                 'x'::varchar, 'Infinity'::float8),
+                ('', (-32768)::int2, 0, (-9223372036854775808)::int8, '-Infinity'::float4, '-0'::float8, false,
+                 '1969-07-20 20:17:40.5+00'::timestamptz, '-infinity'::timestamp, '[]'::jsonb, NULL, 'NaN'::float8),
+                (NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'infinity'::timestamptz, NULL, NULL, NULL, 4.9e-324::float8)
+            ) AS v(t, s, i, l, f, d, b, ts, tsl, j, vc, special)
+            """
+        let text = try connection.query(sql, [Fixtures.hostileName])
+        let binary = try connection.query(sql, [Fixtures.hostileName], binaryResults: true)
+        #expect(binary.rowCount == 3 && binary.columns == text.columns)
+        func same(_ left: Double?, _ right: Double?) -> Bool { left == right || (left?.isNaN == true && right?.isNaN == true) }
+        for row in 0..<3 {
+            for column in ["t", "vc", "j"] { #expect(binary.string(row, column) == text.string(row, column), "\(column), row \(row)") }
+            for column in ["s", "i", "l"] {
+                #expect(binary.int(row, column) == text.int(row, column), "\(column), row \(row)")
+                #expect(binary.double(row, column) == text.double(row, column), "\(column) as a double, row \(row)")
+            }
+            for column in ["f", "d", "special"] { #expect(same(binary.double(row, column), text.double(row, column)), "\(column), row \(row)") }
+            #expect(binary.double(row, "d")?.sign == text.double(row, "d")?.sign)
+            #expect(binary.bool(row, "b") == text.bool(row, "b"))
+            for column in ["ts", "tsl"] {
+                #expect(binary.date(row, column) == text.date(row, column), "\(column), row \(row)")
+                #expect(binary.string(row, column).flatMap(PostgresTimestamp.parse) == text.date(row, column))
+            }
+        }
+        #expect(binary.date(0, "ts") == Date(timeIntervalSince1970: 1_796_042_096) + 0.789012)
+        #expect(binary.int(0, "t") == nil && binary.date(0, "i") == nil && binary.bool(0, "i") == nil, "a cell of another type is not decoded")
+        #expect(throws: PostgresError.self) { try binary.require(2, "i", binary.int) }
+    }
+
     @Test("server errors carry SQLSTATE and message; the connection stays usable")
     func serverErrors() throws {
         let database = try TestDatabase.make(migrated: false)

@@ -50,14 +50,15 @@ package final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Runs one statement with bound parameters (`$1`, `$2`, ...) and returns its rows.
-    /// Statements are prepared once per connection and reused.
+    /// Statements are prepared once per connection and reused. `binaryResults` has the rows sent in
+    /// PostgreSQL's binary format (for statements returning many numbers; see PostgresBinaryCells).
     @discardableResult
-    package func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) throws -> PostgresResult {
+    package func query(_ sql: String, _ parameters: [any PostgresEncodable] = [], binaryResults: Bool = false) throws -> PostgresResult {
         let handle = try open()
         let name = try preparedName(for: sql, parameterCount: parameters.count)
         let encoded = parameters.map { $0.postgresValue.textEncoding }
         let result = withCStrings(encoded) { values in
-            PQexecPrepared(handle, name, Int32(values.count), values, nil, nil, 0)
+            PQexecPrepared(handle, name, Int32(values.count), values, nil, nil, binaryResults ? 1 : 0)
         }
         return try check(result, sql: sql)
     }

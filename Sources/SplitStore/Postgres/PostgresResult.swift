@@ -1,12 +1,15 @@
 import CLibPQ
 import Foundation
 
-/// The rows of one statement, decoded from PostgreSQL's text format on access.
+/// The rows of one statement, decoded on access from PostgreSQL's text format, or from its binary
+/// format for a statement run with `binaryResults` (see PostgresBinaryCells.swift).
 ///
 /// NULL is explicit: every getter returns an Optional (nil for NULL), and `require` turns an
 /// unexpected NULL or a bad value into a `PostgresError` naming the column and row.
 package final class PostgresResult: @unchecked Sendable {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
+    /// Whether the cells are in PostgreSQL's binary format.
+    let binary: Bool
     /// Number of rows.
     package let rowCount: Int
     /// Column names in order.
@@ -23,6 +26,7 @@ package final class PostgresResult: @unchecked Sendable {
         columns = (0..<PQnfields(handle)).map { String(cString: PQfname(handle, $0)) }
         affectedRows = Int(String(cString: PQcmdTuples(handle))) ?? 0
         indexOfColumn = Dictionary(columns.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        binary = PQnfields(handle) > 0 && PQfformat(handle, 0) == 1
     }
 
     deinit { PQclear(handle) }
@@ -33,9 +37,11 @@ package final class PostgresResult: @unchecked Sendable {
         return index
     }
 
-    /// Raw text of a cell, or nil for NULL.
+    /// Raw text of a cell (of a binary cell that is not text, its value written as text), or nil
+    /// for NULL.
     package func string(_ row: Int, _ column: Int) -> String? {
         guard PQgetisnull(handle, Int32(row), Int32(column)) == 0 else { return nil }
+        if binary, let rendered = binaryText(row, column) { return rendered }
         return String(cString: PQgetvalue(handle, Int32(row), Int32(column)))
     }
 
@@ -51,6 +57,7 @@ package final class PostgresResult: @unchecked Sendable {
     // Numbers and booleans are read from libpq's text in place (a result of a thousand planned
     // devices has tens of thousands of them).
     package func int(_ row: Int, _ name: String) -> Int? {
+        if binary { return binaryInt(row, column(name)) }
         guard let text = cString(row, name) else { return nil }
         var index = 0
         let negative = text[0] == 45  // "-"
@@ -70,6 +77,7 @@ package final class PostgresResult: @unchecked Sendable {
     }
 
     package func double(_ row: Int, _ name: String) -> Double? {
+        if binary { return binaryDouble(row, column(name)) }
         guard let text = cString(row, name), text[0] != 0 else { return nil }
         var end: UnsafeMutablePointer<CChar>?
         let value = strtod(text, &end)
@@ -77,8 +85,14 @@ package final class PostgresResult: @unchecked Sendable {
         return value
     }
 
-    package func bool(_ row: Int, _ name: String) -> Bool? { cString(row, name).map { $0[0] == 116 } }  // "t"
-    package func date(_ row: Int, _ name: String) -> Date? { string(row, name).flatMap(PostgresTimestamp.parse) }
+    package func bool(_ row: Int, _ name: String) -> Bool? {
+        if binary { return binaryBool(row, column(name)) }
+        return cString(row, name).map { $0[0] == 116 }  // "t"
+    }
+    package func date(_ row: Int, _ name: String) -> Date? {
+        if binary { return binaryDate(row, column(name)) }
+        return string(row, name).flatMap(PostgresTimestamp.parse)
+    }
     /// A `jsonb`/`json` cell as its JSON text.
     package func json(_ row: Int, _ name: String) -> String? { string(row, name) }
     /// A `text[]` cell (NULL elements dropped).

@@ -142,7 +142,8 @@ package enum PlanRepository {
             LEFT JOIN device_profiles dp ON dp.device_id = d.id
             LEFT JOIN server_profiles sp ON sp.edge_server_id = d.edge_server_id AND sp.model_name = d.model_name
             WHERE s.ctid = due.row_id
-            RETURNING due.device_id, due.requested_reason, due.requested_at, due.failures, due.infeasible_required_bytes, d.active,
+            RETURNING due.device_id, due.requested_reason, due.requested_at, due.requested_at::text AS queue_time, due.failures,
+                      due.infeasible_required_bytes, d.active,
                       due.evaluated_before,
                       s.evaluated_model_version AS target_version, s.evaluated_compute_flops AS device_flops,
                       least(d.memory_bytes::float8, e.memory_bytes)::int8 AS memory_limit_bytes, e.memory_bytes AS measured_memory,
@@ -150,7 +151,7 @@ package enum PlanRepository {
                       d.model_name, d.edge_server_id, es.compute_flops AS server_flops, d.batch_size, d.allow_raw_upload,
                       (d.callback_url IS NOT NULL AND d.webhook_enabled) AS deliverable, d.push_mode, d.optimizer,
                       dp.updated_at AS device_profile_at, sp.updated_at AS server_profile_at
-            """, [after?.requestedAt ?? "-infinity", after?.deviceID ?? ""])
+            """, [after?.requestedAt ?? "-infinity", after?.deviceID ?? ""], binaryResults: true)
         let rows = try (0..<result.rowCount).filter { try result.require($0, "active", result.bool) }
         // A device that was never evaluated has no plan (plans are made only after the claim
         // that first evaluates it): the plans in force are looked up for the others only, so a
@@ -179,7 +180,7 @@ package enum PlanRepository {
                    pt.digest AS table_digest
             FROM plans p JOIN splits ps ON ps.id = p.split_id LEFT JOIN plan_tables pt ON pt.id = p.table_id
             WHERE p.device_id = ANY($1::text[]) AND p.superseded_at IS NULL
-            """, [PostgresValue.textArray(deviceIDs)])
+            """, [PostgresValue.textArray(deviceIDs)], binaryResults: true)
         var plans: [String: PlanningCandidate.CurrentPlan] = [:]
         for row in 0..<result.rowCount {
             plans[try result.require(row, "device_id", result.string)] = PlanningCandidate.CurrentPlan(
@@ -201,7 +202,7 @@ package enum PlanRepository {
         let deviceID = try result.require(row, "device_id", result.string)
         let claim = PlanningCandidate.Claim(
             reason: try result.require(row, "requested_reason", result.string), requestedAt: result.date(row, "requested_at"),
-            position: QueuePosition(requestedAt: try result.require(row, "requested_at", result.string),
+            position: QueuePosition(requestedAt: try result.require(row, "queue_time", result.string),
                                     time: try result.require(row, "requested_at", result.date), deviceID: deviceID),
             failures: result.int(row, "failures") ?? 0, infeasibleRequiredBytes: result.int(row, "infeasible_required_bytes").map(Int64.init))
         let link = LinkEstimate(
