@@ -103,10 +103,10 @@ package enum PlanRepository {
     /// so only a request racing it) has its request dropped and is not returned.
     ///
     /// Candidates come in queue order. `after` starts the claim behind a position (where the
-    /// cycle's claims so far ended): claimed requests leave entries in the queue's index until
-    /// vacuum removes them, and a claim from the head steps over all of them, which made a cycle
-    /// over a million devices quadratic. A request put back behind that position (a failure keeps
-    /// its time) waits for the next cycle, which starts from the head.
+    /// worker's previous claim in this cycle ended): claimed requests leave entries in the queue's
+    /// index until vacuum removes them, and a claim from the head steps over all of them, which
+    /// made a cycle over a million devices quadratic. A request put back behind that position (a
+    /// failure keeps its time) waits for the next cycle, which starts from the head.
     package static func claimCandidates(limit: Int, after: QueuePosition? = nil, connection: PostgresConnection) throws -> [PlanningCandidate] {
         // `due` locks the batch in `planning_state` alone, reading nothing but the queue's index and
         // the rows it locks: a row another replica updated since the statement's snapshot is
