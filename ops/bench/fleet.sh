@@ -7,11 +7,7 @@
 # Usage: ops/bench/fleet.sh [runs] [devices]. JSON lines on stdout, saved to out/bench-fleet.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source ops/install-deps
-swift build -c release --product splitd >&2
-mkdir -p out
-database=()
-[ -n "${SPLITD_BENCH_DATABASE_URL:-}" ] && database=(--database-url "$SPLITD_BENCH_DATABASE_URL")
+source ops/lib/bench-setup
 for _ in $(seq 1 "${1:-3}"); do
   .build/release/splitd bench fleet --devices "${2:-1000000}" --workers 2 "${database[@]}"
 done 2>/dev/null | grep '^{' | tee out/bench-fleet.jsonl

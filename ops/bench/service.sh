@@ -7,11 +7,7 @@
 # Usage: ops/bench/service.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source ops/install-deps
-swift build -c release --product splitd >&2
-mkdir -p out
-database=()
-[ -n "${SPLITD_BENCH_DATABASE_URL:-}" ] && database=(--database-url "$SPLITD_BENCH_DATABASE_URL")
+source ops/lib/bench-setup
 {
   .build/release/splitd bench store --rows 1000000 --devices 100000 "${database[@]}"
   .build/release/splitd bench fleet --devices 100000 --workers 2 "${database[@]}"
