@@ -1,13 +1,14 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Hummingbird
 import Logging
 import SplitCore
-import SplitServer
 import SplitPush
+import SplitServer
 import SplitStore
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// Throughput benchmarks of the store and the services (`splitd bench ...`). Each sets up its own
 /// data in a fresh database, measures wall time around the operation under test only, and prints
@@ -67,16 +68,19 @@ package enum Benchmarks {
         _ = try ModelRepository.store(graph, connection: connection)
         _ = try? FleetRepository.createEdgeServer(id: "edge-bench", computeFLOPs: 2e13, connection: connection)
         try connection.transaction {
-            try connection.query("""
+            try connection.query(
+                """
                 INSERT INTO devices (id, model_name, edge_server_id, batch_size, compute_flops, webhook_secret, token_hash, callback_url)
                 SELECT 'bench-' || g, $1, 'edge-bench', 32, 1e11, $2, md5('bench-' || g), $4 FROM generate_series(1, $3) g
                 """, [graph.name, benchSecret, count, callback])
-            try connection.query("""
+            try connection.query(
+                """
                 INSERT INTO planning_state (device_id, requested_reason, requested_at)
                 SELECT 'bench-' || g, 'new device', now() FROM generate_series(1, $1) g
                 """, [count])
             // Links spread over 1 Mbit/s … 10 Gbit/s so plans differ between devices.
-            try connection.query("""
+            try connection.query(
+                """
                 INSERT INTO link_estimates (device_id, uplink_bps, downlink_bps, rtt_seconds, samples, measured_at)
                 SELECT 'bench-' || g, 1e6 * power(10, (g % 1000) / 250.0), 2e6 * power(10, (g % 1000) / 250.0), 0.01, 1, now()
                 FROM generate_series(1, $1) g
@@ -110,9 +114,11 @@ package enum Benchmarks {
         var samples: [TelemetrySample] = []
         samples.reserveCapacity(rows)
         for index in 0..<rows {
-            samples.append(TelemetrySample(deviceID: "bench-\(1 + index % min(devices, 10_000))",
-                                           measuredAt: now.addingTimeInterval(-Double(rows - index) * 0.01),
-                                           uplinkBitsPerSecond: 1e7 + Double(index % 977), downlinkBitsPerSecond: 2e7, rttSeconds: 0.01))
+            samples.append(
+                TelemetrySample(
+                    deviceID: "bench-\(1 + index % min(devices, 10_000))",
+                    measuredAt: now.addingTimeInterval(-Double(rows - index) * 0.01),
+                    uplinkBitsPerSecond: 1e7 + Double(index % 977), downlinkBitsPerSecond: 2e7, rttSeconds: 0.01))
         }
         let batches = stride(from: 0, to: rows, by: 10_000).map { Array(samples[$0..<min(rows, $0 + 10_000)]) }
         // The storage path alone: partitions + COPY, 10k rows per statement.
@@ -124,8 +130,11 @@ package enum Benchmarks {
                 try TelemetryRepository.append(Array(samples[offset..<min(rows, offset + batchSize)]), connection: connection)
             }
             let copyOnly = seconds(started)
-            report(line(["benchmark": "telemetry_copy", "rows": rows, "rows_per_copy": batchSize, "seconds": copyOnly,
-                         "rows_per_second": Double(rows) / copyOnly]))
+            report(
+                line([
+                    "benchmark": "telemetry_copy", "rows": rows, "rows_per_copy": batchSize, "seconds": copyOnly,
+                    "rows_per_second": Double(rows) / copyOnly,
+                ]))
         }
         // The full ingest path (device check, COPY, EWMA estimates, re-plan marks) with 1 and 2 writers.
         try connection.execute("TRUNCATE telemetry")
@@ -136,8 +145,11 @@ package enum Benchmarks {
                 _ = try pool.withConnectionBlocking { try TelemetryRepository.ingest(batches[index], connection: $0) }
             }
             let ingest = seconds(started)
-            report(line(["benchmark": "telemetry_ingest", "writers": writers, "rows": rows, "distinct_devices_per_batch": min(devices, 10_000),
-                         "seconds": ingest, "rows_per_second": Double(rows) / ingest]))
+            report(
+                line([
+                    "benchmark": "telemetry_ingest", "writers": writers, "rows": rows, "distinct_devices_per_batch": min(devices, 10_000),
+                    "seconds": ingest, "rows_per_second": Double(rows) / ingest,
+                ]))
         }
         started = DispatchTime.now()
         let estimates = try TelemetryRepository.estimates(connection: connection)
@@ -149,16 +161,19 @@ package enum Benchmarks {
         let planner = SplitPlanner(model: model)
         var plans: [NewPlan] = []
         for (index, estimate) in estimates.enumerated() {
-            let conditions = PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
-                                                uplinkBitsPerSecond: estimate.uplinkBitsPerSecond,
-                                                downlinkBitsPerSecond: estimate.downlinkBitsPerSecond,
-                                                rttSeconds: estimate.rttSeconds)
+            let conditions = PlanningConditions(
+                batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
+                uplinkBitsPerSecond: estimate.uplinkBitsPerSecond,
+                downlinkBitsPerSecond: estimate.downlinkBitsPerSecond,
+                rttSeconds: estimate.rttSeconds)
             let plan = try planner.plan(.block, conditions: conditions)
-            plans.append(NewPlan(deviceID: estimate.deviceID, modelName: graph.name, modelVersion: 1, algorithm: "block", conditions: conditions,
-                                 deviceLayers: plan.deviceLayers.map { names[$0] }, cutLayers: plan.cutLayers.map { names[$0] },
-                                 splitFingerprint: SplitFingerprint.of(modelName: graph.name, modelVersion: 1, onDevice: plan.onDevice),
-                                 predictedDelaySeconds: plan.delaySeconds, transferBytes: plan.transferBytes, breakdown: plan.breakdown,
-                                 solveMicroseconds: plan.solveMicroseconds, reason: index % 2 == 0 ? .newDevice : .telemetryChange, deliver: false))
+            plans.append(
+                NewPlan(
+                    deviceID: estimate.deviceID, modelName: graph.name, modelVersion: 1, algorithm: "block", conditions: conditions,
+                    deviceLayers: plan.deviceLayers.map { names[$0] }, cutLayers: plan.cutLayers.map { names[$0] },
+                    splitFingerprint: SplitFingerprint.of(modelName: graph.name, modelVersion: 1, onDevice: plan.onDevice),
+                    predictedDelaySeconds: plan.delaySeconds, transferBytes: plan.transferBytes, breakdown: plan.breakdown,
+                    solveMicroseconds: plan.solveMicroseconds, reason: index % 2 == 0 ? .newDevice : .telemetryChange, deliver: false))
         }
         let averageLayers = Double(plans.map(\.deviceLayers.count).reduce(0, +)) / Double(max(plans.count, 1))
         // As the planning workers store them: one transaction per batch of `planBatch` plans.
@@ -170,13 +185,21 @@ package enum Benchmarks {
             let pool = ConnectionPool(url: scratch.url, maximumConnections: writers)
             started = DispatchTime.now()
             try runConcurrently(planBatches.count, writers: writers) { index in
-                _ = try pool.withConnectionBlocking { connection in try connection.transaction { try PlanRepository.store(planBatches[index],
-                                                                                                                          connection: connection) } }
+                _ = try pool.withConnectionBlocking { connection in
+                    try connection.transaction {
+                        try PlanRepository.store(
+                            planBatches[index],
+                            connection: connection)
+                    }
+                }
             }
             let elapsed = seconds(started)
             let splits = try connection.query("SELECT count(*) AS n FROM splits").int(0, "n") ?? 0
-            report(line(["benchmark": "write_plans", "writers": writers, "plans": plans.count, "plans_per_transaction": planBatch, "seconds": elapsed,
-                         "superseding": supersede, "mean_device_layers": averageLayers, "distinct_splits": splits]))
+            report(
+                line([
+                    "benchmark": "write_plans", "writers": writers, "plans": plans.count, "plans_per_transaction": planBatch, "seconds": elapsed,
+                    "superseding": supersede, "mean_device_layers": averageLayers, "distinct_splits": splits,
+                ]))
         }
     }
 
@@ -211,8 +234,10 @@ package enum Benchmarks {
 
     /// One full planning cycle over `devices` new devices (read estimates, plan, write plans,
     /// enqueue deliveries), then a cycle after 10% of the links moved.
-    package static func fleet(scratch: Scratch, graph: ModelGraph, devices: Int, workers: Int, planBatch: Int,
-                               report: (String) -> Void) async throws {
+    package static func fleet(
+        scratch: Scratch, graph: ModelGraph, devices: Int, workers: Int, planBatch: Int,
+        report: (String) -> Void
+    ) async throws {
         let connection = try PostgresConnection(url: scratch.url)
         try seedFleet(connection, graph: graph, devices: devices, callback: "https://bench.invalid/hook")
         var logger = Logger(label: "bench")
@@ -220,27 +245,38 @@ package enum Benchmarks {
         settle(connection)
         let pool = ConnectionPool(url: scratch.url, maximumConnections: workers + 2)
         let service = PlanningService(
-            pool: pool, planner: FleetPlanner(cache: ModelCache(), tables: TableCache(), rule: SwitchingRule(minimumRelativeGain: 0.05),
-                                              algorithm: .block, logger: logger),
+            pool: pool,
+            planner: FleetPlanner(
+                cache: ModelCache(), tables: TableCache(), rule: SwitchingRule(minimumRelativeGain: 0.05),
+                algorithm: .block, logger: logger),
             interval: 10, batchSize: planBatch, workers: workers, metrics: ServerMetrics.shared, logger: logger)
         var started = DispatchTime.now()
         let first = await service.runCycle()
         let cold = seconds(started)
         let deliveries = try connection.query("SELECT count(*) AS n FROM webhook_deliveries").int(0, "n") ?? 0
-        report(line(["benchmark": "fleet_replan_cycle", "devices": first.planned, "plans_stored": first.stored, "deliveries_enqueued": deliveries,
-                     "seconds": cold, "workers": workers, "plan_batch": planBatch]))
+        report(
+            line([
+                "benchmark": "fleet_replan_cycle", "devices": first.planned, "plans_stored": first.stored, "deliveries_enqueued": deliveries,
+                "seconds": cold, "workers": workers, "plan_batch": planBatch,
+            ]))
         // 10% of the links jump 8x, through the real ingest path (which marks them for planning).
         let moved = try TelemetryRepository.estimates(connection: connection).prefix(devices / 10)
         let later = Date().addingTimeInterval(600)
-        let samples = moved.map { TelemetrySample(deviceID: $0.deviceID, measuredAt: later, uplinkBitsPerSecond: $0.uplinkBitsPerSecond * 8,
-                                                  downlinkBitsPerSecond: $0.downlinkBitsPerSecond * 8, rttSeconds: $0.rttSeconds) }
+        let samples = moved.map {
+            TelemetrySample(
+                deviceID: $0.deviceID, measuredAt: later, uplinkBitsPerSecond: $0.uplinkBitsPerSecond * 8,
+                downlinkBitsPerSecond: $0.downlinkBitsPerSecond * 8, rttSeconds: $0.rttSeconds)
+        }
         for offset in stride(from: 0, to: samples.count, by: 10_000) {
             try TelemetryRepository.ingest(Array(samples[offset..<min(samples.count, offset + 10_000)]), connection: connection)
         }
         started = DispatchTime.now()
         let second = await service.runCycle()
-        report(line(["benchmark": "fleet_replan_cycle_10pct_moved", "devices": second.planned, "plans_stored": second.stored,
-                     "seconds": seconds(started), "workers": workers, "plan_batch": planBatch]))
+        report(
+            line([
+                "benchmark": "fleet_replan_cycle_10pct_moved", "devices": second.planned, "plans_stored": second.stored,
+                "seconds": seconds(started), "workers": workers, "plan_batch": planBatch,
+            ]))
         await pool.close()
         connection.close()
     }
@@ -253,13 +289,16 @@ package enum Benchmarks {
         try seedFleet(connection, graph: graph, devices: count, callback: "http://127.0.0.1:\(receiver.port)/hook")
         let ids = try connection.query("SELECT id FROM devices ORDER BY id")
         let plans = (0..<ids.rowCount).map { row in
-            NewPlan(deviceID: ids.string(row, "id")!, modelName: graph.name, modelVersion: 1, algorithm: "block",
-                    conditions: PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
-                                                   uplinkBitsPerSecond: 1e8, downlinkBitsPerSecond: 2e8, rttSeconds: 0.01),
-                    deviceLayers: ["x", "conv1"], cutLayers: ["conv1"], splitFingerprint: "x-conv1", predictedDelaySeconds: 1, transferBytes: 1000,
-                    breakdown: DelayBreakdown(deviceComputeSeconds: 0.5, serverComputeSeconds: 0.1, uplinkSeconds: 0.2, downlinkSeconds: 0.19,
-                                              rttSeconds: 0.01),
-                    solveMicroseconds: 1, reason: .newDevice, deliver: true)
+            NewPlan(
+                deviceID: ids.string(row, "id")!, modelName: graph.name, modelVersion: 1, algorithm: "block",
+                conditions: PlanningConditions(
+                    batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
+                    uplinkBitsPerSecond: 1e8, downlinkBitsPerSecond: 2e8, rttSeconds: 0.01),
+                deviceLayers: ["x", "conv1"], cutLayers: ["conv1"], splitFingerprint: "x-conv1", predictedDelaySeconds: 1, transferBytes: 1000,
+                breakdown: DelayBreakdown(
+                    deviceComputeSeconds: 0.5, serverComputeSeconds: 0.1, uplinkSeconds: 0.2, downlinkSeconds: 0.19,
+                    rttSeconds: 0.01),
+                solveMicroseconds: 1, reason: .newDevice, deliver: true)
         }
         try connection.transaction { _ = try PlanRepository.store(plans, connection: connection) }
         var logger = Logger(label: "bench")
@@ -277,8 +316,11 @@ package enum Benchmarks {
         let elapsed = seconds(started)
         run.cancel()
         _ = try? await run.value
-        report(line(["benchmark": "webhook_deliveries", "deliveries": count, "received": await receiver.count(), "seconds": elapsed,
-                     "deliveries_per_second": Double(count) / elapsed, "workers": workers, "batch": batch]))
+        report(
+            line([
+                "benchmark": "webhook_deliveries", "deliveries": count, "received": await receiver.count(), "seconds": elapsed,
+                "deliveries_per_second": Double(count) / elapsed, "workers": workers, "batch": batch,
+            ]))
         await receiver.stop()
         await pool.close()
         connection.close()
@@ -313,8 +355,9 @@ final class LocalReceiver: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "bench-receiver")
         logger.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }
         var iterator = stream.makeAsyncIterator()
         let port = await iterator.next() ?? 0
@@ -332,8 +375,10 @@ final class LocalReceiver: Sendable {
 extension Benchmarks {
     /// Telemetry over HTTP: the real API router in this process, `concurrency` clients posting
     /// pre-encoded 10,000-sample batches for `devices` devices with the admin token.
-    package static func telemetryHTTP(scratch: Scratch, graph: ModelGraph, devices: Int, requests: Int, concurrency: Int,
-                                     report: (String) -> Void) async throws {
+    package static func telemetryHTTP(
+        scratch: Scratch, graph: ModelGraph, devices: Int, requests: Int, concurrency: Int,
+        report: (String) -> Void
+    ) async throws {
         let connection = try PostgresConnection(url: scratch.url)
         try seedFleet(connection, graph: graph, devices: devices, callback: nil)
         connection.close()
@@ -342,12 +387,17 @@ extension Benchmarks {
         let pool = ConnectionPool(url: scratch.url, maximumConnections: concurrency + 2)
         let token = "bench-admin-token-0123456789"
         let migrator = Migrator(migrations: try Migration.load(from: try Migration.defaultDirectory()))
-        let api = try Daemon.api(ServerConfiguration(), pool: pool, migrator: migrator, secrets: try SecretBox(keyBytes: [UInt8](repeating: 7,
-                                                                                                                                 count: 32)),
-                                 adminTokens: [token], metrics: ServerMetrics.shared, logger: logger)
+        let api = try Daemon.api(
+            ServerConfiguration(), pool: pool, migrator: migrator,
+            secrets: try SecretBox(
+                keyBytes: [UInt8](
+                    repeating: 7,
+                    count: 32)),
+            adminTokens: [token], metrics: ServerMetrics.shared, logger: logger)
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(router: APIRoutes.router(api), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
+        let app = Application(
+            router: APIRoutes.router(api), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
         let server = Task { try await app.runService(gracefulShutdownSignals: []) }
         var iterator = stream.makeAsyncIterator()
         let port = await iterator.next() ?? 0
@@ -356,9 +406,11 @@ extension Benchmarks {
         let start = Date().addingTimeInterval(-3600)
         let bodies: [Data] = try (0..<requests).map { request in
             let samples = (0..<10_000).map { index -> [String: Any] in
-                ["device": "bench-\(1 + (request * 10_000 + index) % devices)",
-                 "measured_at": formatter.string(from: start.addingTimeInterval(Double(request * 10_000 + index) * 0.0001)),
-                 "uplink_bps": 1e7 + Double(index % 1000), "downlink_bps": 2e7, "rtt_seconds": 0.01]
+                [
+                    "device": "bench-\(1 + (request * 10_000 + index) % devices)",
+                    "measured_at": formatter.string(from: start.addingTimeInterval(Double(request * 10_000 + index) * 0.0001)),
+                    "uplink_bps": 1e7 + Double(index % 1000), "downlink_bps": 2e7, "rtt_seconds": 0.01,
+                ]
             }
             return try JSONSerialization.data(withJSONObject: ["samples": samples])
         }
@@ -385,8 +437,11 @@ extension Benchmarks {
             return try await group.reduce(0, +)
         }
         let elapsed = seconds(started)
-        report(line(["benchmark": "telemetry_http", "samples": accepted, "requests": requests, "concurrency": concurrency,
-                     "seconds": elapsed, "samples_per_second": Double(accepted) / elapsed]))
+        report(
+            line([
+                "benchmark": "telemetry_http", "samples": accepted, "requests": requests, "concurrency": concurrency,
+                "seconds": elapsed, "samples_per_second": Double(accepted) / elapsed,
+            ]))
         server.cancel()
         _ = try? await server.value
         await pool.close()

@@ -37,8 +37,10 @@ extension Benchmarks {
     /// those rates (shared `splits` rows), and one delivery per plan (mostly delivered; some
     /// superseded, dead, failed or pending). It is written day by day, so a device's plans lie
     /// spread over the table as they would after months of service. Progress goes to `progress`.
-    package static func history(scratch: Scratch, graph: ModelGraph, options: HistoryOptions,
-                               progress: (String) -> Void, report: (String) -> Void) throws {
+    package static func history(
+        scratch: Scratch, graph: ModelGraph, options: HistoryOptions,
+        progress: (String) -> Void, report: (String) -> Void
+    ) throws {
         let connection = try PostgresConnection(url: scratch.url)
         defer { connection.close() }
         let days = max(1, options.plans / max(1, options.devices))
@@ -59,14 +61,19 @@ extension Benchmarks {
     }
 
     /// Times README's queries and one device's history (a different device each run).
-    static func timeQueries(_ connection: PostgresConnection, options: HistoryOptions, devicePrefix: String, phase: String,
-                            progress: (String) -> Void, report: (String) -> Void) throws {
+    static func timeQueries(
+        _ connection: PostgresConnection, options: HistoryOptions, devicePrefix: String, phase: String,
+        progress: (String) -> Void, report: (String) -> Void
+    ) throws {
         for (index, sql) in HistoryQueries.readme.enumerated() {
             if options.explain { progress(try explain(connection, sql)) }
             let timing = try repeatTimed(runs: options.runs, budgetSeconds: options.secondsPerQuery) { _ in try connection.query(sql).rowCount }
             progress("history: query \(index + 1): median \(format(timing.medianSeconds * 1e3)) ms, p99 \(format(timing.p99Seconds * 1e3)) ms")
-            report(line(["benchmark": "history_query", "phase": phase, "query": index + 1, "title": HistoryQueries.title(sql),
-                         "runs": timing.runs, "rows": timing.rows, "median_ms": timing.medianSeconds * 1e3, "p99_ms": timing.p99Seconds * 1e3]))
+            report(
+                line([
+                    "benchmark": "history_query", "phase": phase, "query": index + 1, "title": HistoryQueries.title(sql),
+                    "runs": timing.runs, "rows": timing.rows, "median_ms": timing.medianSeconds * 1e3, "p99_ms": timing.p99Seconds * 1e3,
+                ]))
         }
         // Cheap: ten times the runs, each on another device (a stride prime to the fleet size spreads them).
         let devices = (0...(options.runs * 10)).map { "\(devicePrefix)\((1 + $0 * 7919) % max(1, options.devices))" }
@@ -77,8 +84,11 @@ extension Benchmarks {
             try connection.query(HistoryQueries.deviceHistory, [devices[run]]).rowCount
         }
         progress("history: one device's latest 50: median \(format(timing.medianSeconds * 1e3)) ms, p99 \(format(timing.p99Seconds * 1e3)) ms")
-        report(line(["benchmark": "history_device", "phase": phase, "sql": HistoryQueries.deviceHistory, "runs": timing.runs, "rows": timing.rows,
-                     "median_ms": timing.medianSeconds * 1e3, "p99_ms": timing.p99Seconds * 1e3]))
+        report(
+            line([
+                "benchmark": "history_device", "phase": phase, "sql": HistoryQueries.deviceHistory, "runs": timing.runs, "rows": timing.rows,
+                "median_ms": timing.medianSeconds * 1e3, "p99_ms": timing.p99Seconds * 1e3,
+            ]))
     }
 
     /// Trims the outbox as the maintenance leader does (10,000 per transaction), timing each batch:
@@ -104,14 +114,20 @@ extension Benchmarks {
         let elapsed = seconds(started)
         let after = try connection.query("SELECT count(*) AS n FROM webhook_deliveries").int(0, "n") ?? 0
         batchSeconds.sort()
-        report(line(["benchmark": "history_trim", "deliveries_before": before, "deleted": deleted, "deliveries_after": after,
-                     "batches": batchSeconds.count, "seconds": elapsed, "deleted_per_second": Double(deleted) / max(elapsed, 1e-9),
-                     "batch_median_ms": percentile(batchSeconds, 0.5) * 1e3, "batch_p99_ms": percentile(batchSeconds, 0.99) * 1e3]))
+        report(
+            line([
+                "benchmark": "history_trim", "deliveries_before": before, "deleted": deleted, "deliveries_after": after,
+                "batches": batchSeconds.count, "seconds": elapsed, "deleted_per_second": Double(deleted) / max(elapsed, 1e-9),
+                "batch_median_ms": percentile(batchSeconds, 0.5) * 1e3, "batch_p99_ms": percentile(batchSeconds, 0.99) * 1e3,
+            ]))
     }
 
     /// Runs `body` once untimed, then up to `runs` times (at least 3, or fewer once past the budget).
-    static func repeatTimed(runs: Int, budgetSeconds: Double, _ body: (Int) throws -> Int) throws
-        -> (runs: Int, rows: Int, medianSeconds: Double, p99Seconds: Double) {
+    static func repeatTimed(
+        runs: Int, budgetSeconds: Double, _ body: (Int) throws -> Int
+    ) throws
+        -> (runs: Int, rows: Int, medianSeconds: Double, p99Seconds: Double)
+    {
         let rows = try body(0)
         var times: [Double] = []
         let started = DispatchTime.now()

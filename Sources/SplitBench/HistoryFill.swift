@@ -37,16 +37,20 @@ struct HistoryFill {
             try connection.transaction { _ = try connection.query(Self.insertDay, [day, days, devices, devicePrefix]) }
             if day % step == 0 || day == days {
                 let elapsed = Benchmarks.seconds(started)
-                progress("history: \(day * devices) of \(days * devices) plans and deliveries stored (day \(day) of \(days)), "
-                         + "\(Benchmarks.format(elapsed)) s, about \(Benchmarks.format(elapsed / Double(day) * Double(days - day))) s left")
+                progress(
+                    "history: \(day * devices) of \(days * devices) plans and deliveries stored (day \(day) of \(days)), "
+                        + "\(Benchmarks.format(elapsed)) s, about \(Benchmarks.format(elapsed / Double(day) * Double(days - day))) s left")
             }
         }
         if unchecked { try connection.execute("RESET session_replication_role") }
         try connection.execute("DROP TABLE bench_plan_inputs")
         let splits = try connection.query("SELECT count(*) AS n FROM splits").int(0, "n") ?? 0
-        report(Benchmarks.line(["benchmark": "history_fill", "devices": devices, "plans": devices * days, "deliveries": devices * days,
-                                "plans_per_device": days, "distinct_splits": splits, "seconds": Benchmarks.seconds(started),
-                                "foreign_key_checks_skipped": unchecked]))
+        report(
+            Benchmarks.line([
+                "benchmark": "history_fill", "devices": devices, "plans": devices * days, "deliveries": devices * days,
+                "plans_per_device": days, "distinct_splits": splits, "seconds": Benchmarks.seconds(started),
+                "foreign_key_checks_skipped": unchecked,
+            ]))
     }
 
     /// The model, an edge server, the devices (every 50th with a memory limit) and their planning state.
@@ -54,7 +58,8 @@ struct HistoryFill {
         let model = try ModelRepository.store(graph, connection: connection).model
         _ = try FleetRepository.createEdgeServer(id: "edge-bench", computeFLOPs: 2e13, connection: connection)
         try connection.transaction {
-            try connection.query("""
+            try connection.query(
+                """
                 INSERT INTO devices (id, model_name, edge_server_id, batch_size, compute_flops, memory_bytes, webhook_secret, token_hash,
                                      callback_url)
                 SELECT $3::text || g, $1, 'edge-bench', 32, 1e11, CASE WHEN g % 50 = 0 THEN 4000000000 END, $2, md5($3::text || g),
@@ -62,7 +67,8 @@ struct HistoryFill {
                 FROM generate_series(0, $4::int - 1) g
                 """, [graph.name, Benchmarks.benchSecret, devicePrefix, devices])
             // A few devices failed planning once (README query 10 has rows).
-            try connection.query("""
+            try connection.query(
+                """
                 INSERT INTO planning_state (device_id, evaluated_at, evaluated_model_version, failures, last_failure, retry_at)
                 SELECT $1::text || g, now(), $3::int, (g % 1000 = 7)::int, CASE WHEN g % 1000 = 7 THEN 'bench: a poisoned row' END,
                        CASE WHEN g % 1000 = 7 THEN now() + interval '10 seconds' END
@@ -81,38 +87,48 @@ struct HistoryFill {
         var rows: [(split: Int64, uplink: Double, plan: Plan)] = []
         for step in 0..<Self.rateSteps {
             let uplink = 1e6 * pow(10, 4 * Double(step) / Double(Self.rateSteps - 1))
-            let conditions = PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
-                                                uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: 2 * uplink, rttSeconds: 0.01)
+            let conditions = PlanningConditions(
+                batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
+                uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: 2 * uplink, rttSeconds: 0.01)
             let plan = try planner.plan(.block, conditions: conditions)
             if splitOfLayers[plan.deviceLayers] == nil {
-                let result = try connection.query("""
+                let result = try connection.query(
+                    """
                     INSERT INTO splits (model_name, model_version, digest, device_layers, cut_layers)
                     VALUES ($1, $2, splitd_split_digest($3::text[]), $3::text[], $4::text[]) RETURNING id
-                    """, [graph.name, modelVersion, PostgresValue.textArray(plan.deviceLayers.map { names[$0] }),
-                          PostgresValue.textArray(plan.cutLayers.map { names[$0] })])
+                    """,
+                    [
+                        graph.name, modelVersion, PostgresValue.textArray(plan.deviceLayers.map { names[$0] }),
+                        PostgresValue.textArray(plan.cutLayers.map { names[$0] }),
+                    ])
                 splitOfLayers[plan.deviceLayers] = Int64(try result.require(0, "id", result.int))
             }
             rows.append((splitOfLayers[plan.deviceLayers]!, uplink, plan))
         }
-        try connection.execute("""
+        try connection.execute(
+            """
             CREATE TEMP TABLE bench_plan_inputs (
                 step integer PRIMARY KEY, split_id bigint, uplink_bps float8, downlink_bps float8, predicted_delay_seconds float8,
                 transfer_bytes float8, device_compute_seconds float8, server_compute_seconds float8, uplink_seconds float8,
                 downlink_seconds float8, device_memory_bytes bigint)
             """)
-        try connection.query("""
+        try connection.query(
+            """
             INSERT INTO bench_plan_inputs
             SELECT step - 1, split_id, uplink, 2 * uplink, delay, transfer, device_compute, server_compute, uplink_seconds, downlink_seconds, memory
             FROM unnest($1::int8[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::int8[])
                  WITH ORDINALITY AS v(split_id, uplink, delay, transfer, device_compute, server_compute, uplink_seconds, downlink_seconds, memory,
                                       step)
-            """, [PostgresValue.intArray(rows.map(\.split)), PostgresValue.doubleArray(rows.map(\.uplink)),
-                  PostgresValue.doubleArray(rows.map(\.plan.delaySeconds)), PostgresValue.doubleArray(rows.map(\.plan.transferBytes)),
-                  PostgresValue.doubleArray(rows.map(\.plan.breakdown.deviceComputeSeconds)),
-                  PostgresValue.doubleArray(rows.map(\.plan.breakdown.serverComputeSeconds)),
-                  PostgresValue.doubleArray(rows.map(\.plan.breakdown.uplinkSeconds)),
-                  PostgresValue.doubleArray(rows.map(\.plan.breakdown.downlinkSeconds)),
-                  PostgresValue.intArray(rows.map(\.plan.deviceMemoryBytes))])
+            """,
+            [
+                PostgresValue.intArray(rows.map(\.split)), PostgresValue.doubleArray(rows.map(\.uplink)),
+                PostgresValue.doubleArray(rows.map(\.plan.delaySeconds)), PostgresValue.doubleArray(rows.map(\.plan.transferBytes)),
+                PostgresValue.doubleArray(rows.map(\.plan.breakdown.deviceComputeSeconds)),
+                PostgresValue.doubleArray(rows.map(\.plan.breakdown.serverComputeSeconds)),
+                PostgresValue.doubleArray(rows.map(\.plan.breakdown.uplinkSeconds)),
+                PostgresValue.doubleArray(rows.map(\.plan.breakdown.downlinkSeconds)),
+                PostgresValue.intArray(rows.map(\.plan.deviceMemoryBytes)),
+            ])
         try connection.execute("ANALYZE bench_plan_inputs")
     }
 

@@ -51,8 +51,10 @@ final class LoadClient: Sendable {
     /// Runs `connections` connections for `warmUpSeconds` (not recorded), then `seconds` (recorded),
     /// then stops sending and waits for the requests in flight. `next(connection, sequence)` makes
     /// each connection's requests.
-    func run(connections: Int, warmUpSeconds: Double, seconds: Double,
-             next: @escaping @Sendable (_ connection: Int, _ sequence: Int) -> Request) async throws -> Outcome {
+    func run(
+        connections: Int, warmUpSeconds: Double, seconds: Double,
+        next: @escaping @Sendable (_ connection: Int, _ sequence: Int) -> Request
+    ) async throws -> Outcome {
         let clock = Window()
         let handlers = (0..<connections).map { ConnectionHandler(index: $0, host: host, window: clock, next: next) }
         var channels: [Channel] = []

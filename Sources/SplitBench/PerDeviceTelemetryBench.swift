@@ -4,8 +4,8 @@ import Hummingbird
 import Logging
 import NIOCore
 import SplitCore
-import SplitServer
 import SplitPush
+import SplitServer
 import SplitStore
 import SplitSupport
 
@@ -16,13 +16,16 @@ extension Benchmarks {
     /// the daemon's API (router, authentication, group commit, token cache) configured as
     /// `configuration` says, in this process, on a durable database. Reports requests per second
     /// and latency quantiles over the measuring window, and checks that every 202 was stored.
-    package static func telemetryPerDevice(scratch: Scratch, graph: ModelGraph, devices: Int, connections: Int, seconds: Double,
-                                          warmUpSeconds: Double, configuration: ServerConfiguration, report: (String) -> Void) async throws {
+    package static func telemetryPerDevice(
+        scratch: Scratch, graph: ModelGraph, devices: Int, connections: Int, seconds: Double,
+        warmUpSeconds: Double, configuration: ServerConfiguration, report: (String) -> Void
+    ) async throws {
         let connection = try PostgresConnection(url: scratch.url)
         defer { connection.close() }
         try seedFleet(connection, graph: graph, devices: devices, callback: nil)
         // Real device tokens (sdt_ + 64 hex characters), stored as their SHA-256 like registration does.
-        try connection.execute("""
+        try connection.execute(
+            """
             UPDATE devices SET token_hash = encode(sha256(convert_to('sdt_' || encode(sha256(convert_to(id, 'UTF8')), 'hex'), 'UTF8')), 'hex')
             """)
         settle(connection)
@@ -32,11 +35,13 @@ extension Benchmarks {
         logger.logLevel = .warning
         let pool = ConnectionPool(url: scratch.url, maximumConnections: configuration.poolSize)
         let migrator = Migrator(migrations: try Migration.load(from: try Migration.defaultDirectory()))
-        let api = try Daemon.api(configuration, pool: pool, migrator: migrator, secrets: try SecretBox(keyBytes: [UInt8](repeating: 7, count: 32)),
-                                 adminTokens: ["bench-admin-token-0123456789"], metrics: ServerMetrics.shared, logger: logger)
+        let api = try Daemon.api(
+            configuration, pool: pool, migrator: migrator, secrets: try SecretBox(keyBytes: [UInt8](repeating: 7, count: 32)),
+            adminTokens: ["bench-admin-token-0123456789"], metrics: ServerMetrics.shared, logger: logger)
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(router: APIRoutes.router(api), configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "splitd"),
-                              onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
+        let app = Application(
+            router: APIRoutes.router(api), configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "splitd"),
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
         let server = Task { try await app.runService(gracefulShutdownSignals: []) }
         var iterator = stream.makeAsyncIterator()
         let port = await iterator.next() ?? 0
@@ -61,13 +66,14 @@ extension Benchmarks {
         let stored = try connection.query("SELECT count(*) AS n FROM telemetry").int(0, "n") ?? 0
         let accepted = outcome.statusCounts[202] ?? 0
         let failed = outcome.completed - accepted
-        report(line([
-            "benchmark": "telemetry_per_device", "devices": devices, "connections": connections, "seconds": outcome.seconds,
-            "requests": outcome.completed, "requests_per_second": Double(outcome.completed) / outcome.seconds,
-            "p50_ms": outcome.quantileMilliseconds(0.5), "p99_ms": outcome.quantileMilliseconds(0.99),
-            "p999_ms": outcome.quantileMilliseconds(0.999), "max_ms": outcome.quantileMilliseconds(1),
-            "failed_requests": failed, "accepted_total": outcome.acceptedTotal, "rows_stored": stored,
-        ]))
+        report(
+            line([
+                "benchmark": "telemetry_per_device", "devices": devices, "connections": connections, "seconds": outcome.seconds,
+                "requests": outcome.completed, "requests_per_second": Double(outcome.completed) / outcome.seconds,
+                "p50_ms": outcome.quantileMilliseconds(0.5), "p99_ms": outcome.quantileMilliseconds(0.99),
+                "p999_ms": outcome.quantileMilliseconds(0.999), "max_ms": outcome.quantileMilliseconds(1),
+                "failed_requests": failed, "accepted_total": outcome.acceptedTotal, "rows_stored": stored,
+            ]))
         guard failed == 0 else { throw BenchmarkError("\(failed) requests were not accepted: \(outcome.statusCounts)") }
         guard stored == outcome.acceptedTotal else {
             throw BenchmarkError("\(outcome.acceptedTotal) requests were answered 202 but \(stored) samples are stored")

@@ -33,8 +33,9 @@ public struct ImportOptions: Sendable {
         let dims = text[text.index(after: equals)...].split(separator: "x", omittingEmptySubsequences: false)
         let shape = dims.compactMap { Int($0) }
         guard shape.count == dims.count, shape.allSatisfy({ $0 >= 1 && $0 <= 1 << 30 }) else {
-            throw ImportError(.invalidOption, field: "--input",
-                              "expected dimensions like 1x3x224x224 (each 1...2^30), got '\(text[text.index(after: equals)...])'")
+            throw ImportError(
+                .invalidOption, field: "--input",
+                "expected dimensions like 1x3x224x224 (each 1...2^30), got '\(text[text.index(after: equals)...])'")
         }
         return (name, shape)
     }
@@ -80,8 +81,8 @@ public struct ImportSummary: Sendable, Equatable {
             \(layerCount) layers, \(blockCount) blocks, forward \(format(forwardFLOPs / 1e9)) GFLOPs, backward \(format(backwardFLOPs / 1e9)) \
             GFLOPs per sample, parameters \(format(parameterBytes / 1e6)) MB (batch \(batchSize) divided out, \(foldedNodeCount) nodes folded)
             """
-        return totals +
-            "\napproximate FLOPs (element counts): " + counts(approximateOperators) + "\nnot counted (zero FLOPs): " + counts(uncountedOperators)
+        return totals + "\napproximate FLOPs (element counts): " + counts(approximateOperators) + "\nnot counted (zero FLOPs): "
+            + counts(uncountedOperators)
     }
 
     private func format(_ value: Double) -> String {

@@ -50,7 +50,8 @@ package struct TargetPolicy: Sendable, Equatable {
             throw WebhookError.invalidURL("control characters, spaces or line breaks are not allowed in a URL")
         }
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
-              var host = components.host?.lowercased(), !host.isEmpty else {
+            var host = components.host?.lowercased(), !host.isEmpty
+        else {
             throw WebhookError.invalidURL("'\(url)' is not an absolute URL")
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

@@ -62,8 +62,10 @@ package final class WebhookClient: Sendable {
     /// Sends one request; `timeoutSeconds` overrides the client's default for it.
     package func send(_ request: WebhookRequest, timeoutSeconds: Double? = nil) async -> WebhookOutcome {
         await withCheckedContinuation { continuation in
-            engine.submit(Transfer(request: request, timeoutMilliseconds: Int((timeoutSeconds ?? self.timeoutSeconds) * 1000),
-                                   userAgent: userAgent, continuation: continuation))
+            engine.submit(
+                Transfer(
+                    request: request, timeoutMilliseconds: Int((timeoutSeconds ?? self.timeoutSeconds) * 1000),
+                    userAgent: userAgent, continuation: continuation))
         }
     }
 
@@ -155,8 +157,10 @@ private final class Engine: @unchecked Sendable {
             lock.unlock()
             for transfer in incoming {
                 guard let easy = curl_easy_init() else {
-                    transfer.continuation.resume(returning: WebhookOutcome(statusCode: nil, error: "cannot create a curl handle", retryAfter: nil,
-                                                                           seconds: 0))
+                    transfer.continuation.resume(
+                        returning: WebhookOutcome(
+                            statusCode: nil, error: "cannot create a curl handle", retryAfter: nil,
+                            seconds: 0))
                     continue
                 }
                 configure(easy, transfer)
@@ -168,8 +172,10 @@ private final class Engine: @unchecked Sendable {
                 for (easy, transfer) in active {
                     curl_multi_remove_handle(multi, easy)
                     curl_easy_cleanup(easy)
-                    transfer.continuation.resume(returning: WebhookOutcome(statusCode: nil, error: "webhook client shut down", retryAfter: nil,
-                                                                           seconds: 0))
+                    transfer.continuation.resume(
+                        returning: WebhookOutcome(
+                            statusCode: nil, error: "webhook client shut down", retryAfter: nil,
+                            seconds: 0))
                 }
                 stopped.signal()
                 return
@@ -179,18 +185,20 @@ private final class Engine: @unchecked Sendable {
             var remaining: Int32 = 0
             while let message = curl_multi_info_read(multi, &remaining) {
                 guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
-                      let transfer = active.removeValue(forKey: easy) else { continue }
+                    let transfer = active.removeValue(forKey: easy)
+                else { continue }
                 let result = message.pointee.data.result
                 var status = 0
                 _ = splitd_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - transfer.started.uptimeNanoseconds) / 1e9
                 curl_multi_remove_handle(multi, easy)
                 curl_easy_cleanup(easy)
-                transfer.continuation.resume(returning: WebhookOutcome(
-                    statusCode: result == CURLE_OK && status > 0 ? status : nil,
-                    error: result == CURLE_OK ? nil : String(cString: curl_easy_strerror(result)),
-                    retryAfter: transfer.retryAfter.flatMap { parseRetryAfter($0) }, seconds: seconds,
-                    timedOut: result == CURLE_OPERATION_TIMEDOUT))
+                transfer.continuation.resume(
+                    returning: WebhookOutcome(
+                        statusCode: result == CURLE_OK && status > 0 ? status : nil,
+                        error: result == CURLE_OK ? nil : String(cString: curl_easy_strerror(result)),
+                        retryAfter: transfer.retryAfter.flatMap { parseRetryAfter($0) }, seconds: seconds,
+                        timedOut: result == CURLE_OPERATION_TIMEDOUT))
             }
             // Sleeps until a socket is ready, a timeout is due, or `submit`/`shutDown` wakes it.
             curl_multi_poll(multi, nil, 0, 1000, nil)

@@ -24,10 +24,13 @@ package enum WebhookSignature {
 
     /// Whether `header` (one or more space-separated `v1,<sig>`) signs the message, and the
     /// timestamp is within `tolerance` of `now` (replay protection, as receivers should check).
-    package static func verify(header: String, id: String, timestamp: Int, body: Data, secret: String,
-                              now: Date = Date(), tolerance: TimeInterval = 300) -> Bool {
+    package static func verify(
+        header: String, id: String, timestamp: Int, body: Data, secret: String,
+        now: Date = Date(), tolerance: TimeInterval = 300
+    ) -> Bool {
         guard abs(now.timeIntervalSince1970 - Double(timestamp)) <= tolerance,
-              let expected = try? sign(id: id, timestamp: timestamp, body: body, secret: secret) else { return false }
+            let expected = try? sign(id: id, timestamp: timestamp, body: body, secret: secret)
+        else { return false }
         return header.split(separator: " ").contains { ConstantTime.equal(String($0), expected) }
     }
 }

@@ -15,8 +15,9 @@ package enum Daemon {
     /// (started now; returned so it can be stopped on shutdown).
     package static func database(_ configuration: ServerConfiguration, logger: Logger) throws -> (url: String, embedded: EmbeddedPostgres?) {
         if let url = configuration.databaseURL { return (url, nil) }
-        try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o711])
+        try FileManager.default.createDirectory(
+            at: configuration.stateDirectory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o711])
         let embedded = EmbeddedPostgres(stateDirectory: configuration.stateDirectory, binDirectory: configuration.postgresBinDirectory)
         let url = try embedded.start(adopt: true)
         logger.info("using the embedded PostgreSQL cluster", metadata: ["data": "\(embedded.dataDirectory.path)", "url": "\(url)"])
@@ -78,14 +79,19 @@ package enum Daemon {
 
     /// The HTTP API's dependencies on PostgreSQL as `configuration` sets them up (the daemon's,
     /// and the service benchmarks').
-    package static func api(_ configuration: ServerConfiguration, pool: ConnectionPool, migrator: Migrator, secrets: SecretBox, adminTokens: [String],
-                    metrics: ServerMetrics, logger: Logger) throws -> APIDependencies {
+    package static func api(
+        _ configuration: ServerConfiguration, pool: ConnectionPool, migrator: Migrator, secrets: SecretBox, adminTokens: [String],
+        metrics: ServerMetrics, logger: Logger
+    ) throws -> APIDependencies {
         let cache = ModelCache()
-        let store = PostgresAPIStore(pool: pool, cache: cache, migrator: migrator, secrets: secrets, smoothing: configuration.smoothing,
-                                     thresholds: configuration.replanThresholds)
+        let store = PostgresAPIStore(
+            pool: pool, cache: cache, migrator: migrator, secrets: secrets, smoothing: configuration.smoothing,
+            thresholds: configuration.replanThresholds)
         return APIDependencies(
-            store: store, auth: Authenticator(adminTokens: adminTokens, store: store,
-                                              tokens: DeviceTokenCache(ttlSeconds: configuration.tokenCacheSeconds)),
+            store: store,
+            auth: Authenticator(
+                adminTokens: adminTokens, store: store,
+                tokens: DeviceTokenCache(ttlSeconds: configuration.tokenCacheSeconds)),
             telemetry: TelemetryCommitter(store: store), metrics: metrics,
             policy: try TargetPolicy(allowList: configuration.webhookAllowList), maximumBodyBytes: configuration.maximumBodyBytes,
             telemetryRetentionDays: configuration.telemetryRetentionDays, logger: logger, modelCache: cache)
@@ -114,15 +120,17 @@ package enum Daemon {
         let planner = FleetPlanner(
             cache: api.modelCache, tables: TableCache(), rule: configuration.switchingRule,
             algorithm: configuration.algorithm, logger: logger)
-        let planning = PlanningService(pool: pool, planner: planner, interval: configuration.planInterval, batchSize: configuration.planBatchSize,
-                                       workers: configuration.planWorkers, metrics: metrics, logger: logger)
+        let planning = PlanningService(
+            pool: pool, planner: planner, interval: configuration.planInterval, batchSize: configuration.planBatchSize,
+            workers: configuration.planWorkers, metrics: metrics, logger: logger)
         let delivery = DeliveryService(
             pool: pool, secrets: secrets, client: WebhookClient(timeoutSeconds: configuration.webhookTimeout), policy: policy,
             switching: configuration.switchingRule,
             schedule: configuration.retrySchedule, owner: configuration.instanceID, batchSize: configuration.deliveryBatchSize,
             workers: configuration.deliveryWorkers, leaseSeconds: configuration.deliveryLeaseSeconds, metrics: metrics, logger: logger)
-        let maintenance = MaintenanceService(pool: pool, owner: configuration.instanceID, retentionDays: configuration.telemetryRetentionDays,
-                                             interval: 60, logger: logger, deliveryRetentionSeconds: configuration.deliveryRetentionSeconds)
+        let maintenance = MaintenanceService(
+            pool: pool, owner: configuration.instanceID, retentionDays: configuration.telemetryRetentionDays,
+            interval: 60, logger: logger, deliveryRetentionSeconds: configuration.deliveryRetentionSeconds)
         let host = configuration.listenHost, instance = configuration.instanceID
         let app = Application(
             router: APIRoutes.router(api),
@@ -141,8 +149,9 @@ package enum Daemon {
             SystemdNotifier.notify("STOPPING=1")
             await pool.close()
             if let io = error as? IOError, io.errnoCode == EADDRINUSE {
-                throw ConfigurationError("SPLITD_LISTEN",
-                                         "cannot listen on \(host):\(configuration.listenPort): the address is already in use (another splitd?)")
+                throw ConfigurationError(
+                    "SPLITD_LISTEN",
+                    "cannot listen on \(host):\(configuration.listenPort): the address is already in use (another splitd?)")
             }
             logger.error("service group failed", metadata: ["error": "\(error)"])
             throw error

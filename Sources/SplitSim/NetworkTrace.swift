@@ -30,8 +30,9 @@ public struct NetworkTrace: Sendable, Equatable {
         for (index, sample) in samples.enumerated() {
             try Self.check(sample, line: nil, index: index)
             if index > 0 && !(sample.timeSeconds > samples[index - 1].timeSeconds) {
-                throw TraceError(line: nil, column: "time_seconds",
-                                 "sample \(index): times must increase strictly (\(sample.timeSeconds) after \(samples[index - 1].timeSeconds))")
+                throw TraceError(
+                    line: nil, column: "time_seconds",
+                    "sample \(index): times must increase strictly (\(sample.timeSeconds) after \(samples[index - 1].timeSeconds))")
             }
         }
         let spacing = samples.count > 1 ? (samples.last!.timeSeconds - first.timeSeconds) / Double(samples.count - 1) : 1
@@ -108,8 +109,9 @@ extension NetworkTrace {
             let fields = content.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             guard let columns = header else {
                 for required in Self.csvColumns.prefix(3) where !fields.contains(required) {
-                    throw TraceError(line: line, column: required,
-                                     "missing column; the header must name time_seconds,uplink_bps,downlink_bps[,rtt_seconds]")
+                    throw TraceError(
+                        line: line, column: required,
+                        "missing column; the header must name time_seconds,uplink_bps,downlink_bps[,rtt_seconds]")
                 }
                 for field in fields where !Self.csvColumns.contains(field) {
                     throw TraceError(line: line, column: field, "unknown column; expected time_seconds,uplink_bps,downlink_bps[,rtt_seconds]")
@@ -133,13 +135,17 @@ extension NetworkTrace {
                 downlinkBitsPerSecond: try value("downlink_bps")!, rttSeconds: try value("rtt_seconds"))
             try Self.check(sample, line: line, index: samples.count)
             if let previous = samples.last, !(sample.timeSeconds > previous.timeSeconds) {
-                throw TraceError(line: line, column: "time_seconds",
-                                 "times must increase strictly (\(sample.timeSeconds) after \(previous.timeSeconds))")
+                throw TraceError(
+                    line: line, column: "time_seconds",
+                    "times must increase strictly (\(sample.timeSeconds) after \(previous.timeSeconds))")
             }
             samples.append(sample)
         }
-        guard header != nil else { throw TraceError(line: nil,
-                                                    "trace is empty: expected a header time_seconds,uplink_bps,downlink_bps[,rtt_seconds]") }
+        guard header != nil else {
+            throw TraceError(
+                line: nil,
+                "trace is empty: expected a header time_seconds,uplink_bps,downlink_bps[,rtt_seconds]")
+        }
         guard !samples.isEmpty else { throw TraceError(line: nil, "trace has a header but no samples") }
         try self.init(samples: samples, durationSeconds: durationSeconds)
     }

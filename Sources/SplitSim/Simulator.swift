@@ -57,10 +57,12 @@ public struct SimulationSettings: Sendable {
     /// is underestimated (pass `momentum` for the torchvision recipe of the evaluated CNNs).
     public static let defaultOptimizer = Optimizer.adam
 
-    public init(batchSize: Int, deviceFLOPsPerSecond: Double, serverFLOPsPerSecond: Double,
-                defaultRTTSeconds: Double = 0.01, replanEverySeconds: Double = 10,
-                optimizer: Optimizer = SimulationSettings.defaultOptimizer, deviceMemoryLimitBytes: Int64? = nil,
-                switchingRule: SwitchingRule = SwitchingRule()) {
+    public init(
+        batchSize: Int, deviceFLOPsPerSecond: Double, serverFLOPsPerSecond: Double,
+        defaultRTTSeconds: Double = 0.01, replanEverySeconds: Double = 10,
+        optimizer: Optimizer = SimulationSettings.defaultOptimizer, deviceMemoryLimitBytes: Int64? = nil,
+        switchingRule: SwitchingRule = SwitchingRule()
+    ) {
         self.batchSize = batchSize
         self.deviceFLOPsPerSecond = deviceFLOPsPerSecond
         self.serverFLOPsPerSecond = serverFLOPsPerSecond
@@ -174,21 +176,26 @@ public final class Simulator {
     func planCost(_ policy: SimulationPolicy, at sample: NetworkTrace.Sample) throws -> PlanCost {
         if policy == .table {
             let table = try tableAndMigrations().table
-            return cost(of: table.segments[table.segmentIndex(forEffectiveBitsPerSecond: PlanTable.effectiveBitsPerSecond(
-                uplinkBitsPerSecond: sample.uplinkBitsPerSecond, downlinkBitsPerSecond: sample.downlinkBitsPerSecond))], in: table)
+            return cost(
+                of: table.segments[
+                    table.segmentIndex(
+                        forEffectiveBitsPerSecond: PlanTable.effectiveBitsPerSecond(
+                            uplinkBitsPerSecond: sample.uplinkBitsPerSecond, downlinkBitsPerSecond: sample.downlinkBitsPerSecond))], in: table)
         }
         let plan = try planner.plan(policy.algorithm, conditions: settings.conditions(for: sample))
-        return PlanCost(onDevice: plan.onDevice,
-                        computeSeconds: plan.breakdown.deviceComputeSeconds + plan.breakdown.serverComputeSeconds,
-                        transferBytes: plan.transferBytes)
+        return PlanCost(
+            onDevice: plan.onDevice,
+            computeSeconds: plan.breakdown.deviceComputeSeconds + plan.breakdown.serverComputeSeconds,
+            transferBytes: plan.transferBytes)
     }
 
     /// The table for the settings' compute side (with the default rtt, which moves every split
     /// alike) and the migrations between its segments.
     func tableAndMigrations() throws -> (table: PlanTable, migrations: [[SplitMigration]]) {
         if let tableState { return tableState }
-        let compute = ComputeConditions(batchSize: settings.batchSize, deviceFLOPsPerSecond: settings.deviceFLOPsPerSecond,
-                                        serverFLOPsPerSecond: settings.serverFLOPsPerSecond, rttSeconds: settings.defaultRTTSeconds)
+        let compute = ComputeConditions(
+            batchSize: settings.batchSize, deviceFLOPsPerSecond: settings.deviceFLOPsPerSecond,
+            serverFLOPsPerSecond: settings.serverFLOPsPerSecond, rttSeconds: settings.defaultRTTSeconds)
         let table = try PlanTable.compute(model: model, conditions: compute, algorithm: SimulationPolicy.table.algorithm)
         let state = (table, table.migrations(graph: model.graph, optimizer: settings.optimizer))
         tableState = state
@@ -197,8 +204,9 @@ public final class Simulator {
 
     /// A segment's cost, its rtt taken out (each sample brings its own).
     private func cost(of segment: PlanTable.Segment, in table: PlanTable) -> PlanCost {
-        PlanCost(onDevice: segment.onDevice(layerCount: model.graph.count),
-                 computeSeconds: segment.fixedSeconds - table.conditions.rttSeconds, transferBytes: segment.transferBytes)
+        PlanCost(
+            onDevice: segment.onDevice(layerCount: model.graph.count),
+            computeSeconds: segment.fixedSeconds - table.conditions.rttSeconds, transferBytes: segment.transferBytes)
     }
 
     /// Runs every policy; `progress` gets the overall fraction done (0...1).
@@ -213,9 +221,10 @@ public final class Simulator {
                 reduction[result.policy.rawValue] = (result.meanDelaySeconds - dag.meanDelaySeconds) / result.meanDelaySeconds * 100
             }
         }
-        return SimulationReport(policies: results, reductionPercent: reduction, traceDurationSeconds: trace.durationSeconds,
-                                replanEverySeconds: settings.replanEverySeconds, optimizer: settings.optimizer,
-                                switchHorizonIterations: settings.switchingRule.horizonIterations)
+        return SimulationReport(
+            policies: results, reductionPercent: reduction, traceDurationSeconds: trace.durationSeconds,
+            replanEverySeconds: settings.replanEverySeconds, optimizer: settings.optimizer,
+            switchHorizonIterations: settings.switchingRule.horizonIterations)
     }
 
     /// One policy through the whole trace.
@@ -227,8 +236,9 @@ public final class Simulator {
         let tableState = policy == .table ? try tableAndMigrations() : nil
         var segment = tableState.map { state in
             let first = trace.sample(at: time)
-            return state.table.segmentIndex(forEffectiveBitsPerSecond: PlanTable.effectiveBitsPerSecond(
-                uplinkBitsPerSecond: first.uplinkBitsPerSecond, downlinkBitsPerSecond: first.downlinkBitsPerSecond))
+            return state.table.segmentIndex(
+                forEffectiveBitsPerSecond: PlanTable.effectiveBitsPerSecond(
+                    uplinkBitsPerSecond: first.uplinkBitsPerSecond, downlinkBitsPerSecond: first.downlinkBitsPerSecond))
         }
         var nextReplan = start + settings.replanEverySeconds
         var changes = 0
@@ -240,11 +250,14 @@ public final class Simulator {
             let sample = trace.sample(at: time)
             var migration = SplitMigration(uplinkBytes: 0, downlinkBytes: 0)
             if let (table, migrations) = tableState, let from = segment {
-                let to = table.segmentToRun(current: from, uplinkBitsPerSecond: sample.uplinkBitsPerSecond,
-                                            downlinkBitsPerSecond: sample.downlinkBitsPerSecond, rule: settings.switchingRule) {
+                let to = table.segmentToRun(
+                    current: from, uplinkBitsPerSecond: sample.uplinkBitsPerSecond,
+                    downlinkBitsPerSecond: sample.downlinkBitsPerSecond, rule: settings.switchingRule
+                ) {
                     settings.chargesMigration
-                        ? migrations[$0][$1].seconds(uplinkBitsPerSecond: sample.uplinkBitsPerSecond,
-                                                     downlinkBitsPerSecond: sample.downlinkBitsPerSecond) : 0
+                        ? migrations[$0][$1].seconds(
+                            uplinkBitsPerSecond: sample.uplinkBitsPerSecond,
+                            downlinkBitsPerSecond: sample.downlinkBitsPerSecond) : 0
                 }
                 if to != from {
                     changes += 1
@@ -291,9 +304,10 @@ public final class Simulator {
         // exactly the same span of time.
         let work = Double(delays.count) + partial
         let mean = work > 0 ? (end - start) / work : .infinity
-        return PolicyResult(policy: policy, iterations: delays.count, meanDelaySeconds: mean, p95DelaySeconds: p95,
-                            planChanges: changes, migrationSeconds: migrationSeconds, migrationBytes: migrationBytes,
-                            iterationStartSeconds: starts, iterationDelaySeconds: delays)
+        return PolicyResult(
+            policy: policy, iterations: delays.count, meanDelaySeconds: mean, p95DelaySeconds: p95,
+            planChanges: changes, migrationSeconds: migrationSeconds, migrationBytes: migrationBytes,
+            iterationStartSeconds: starts, iterationDelaySeconds: delays)
     }
 
     /// For every re-planning moment of the trace, each policy's predicted delay for the rates

@@ -51,9 +51,10 @@ public enum SyntheticTrace {
             }
             let uplinkNoise = exp(0.05 * random.normal()), downlinkNoise = exp(0.05 * random.normal())
             let rtt = baseRTTSeconds * (kind == .markov && !good ? 3 : 1) * exp(0.1 * random.normal())
-            samples.append(NetworkTrace.Sample(
-                timeSeconds: time, uplinkBitsPerSecond: baseUplinkBitsPerSecond * level * uplinkNoise,
-                downlinkBitsPerSecond: baseDownlinkBitsPerSecond * level * downlinkNoise, rttSeconds: rtt))
+            samples.append(
+                NetworkTrace.Sample(
+                    timeSeconds: time, uplinkBitsPerSecond: baseUplinkBitsPerSecond * level * uplinkNoise,
+                    downlinkBitsPerSecond: baseDownlinkBitsPerSecond * level * downlinkNoise, rttSeconds: rtt))
         }
         return try NetworkTrace(samples: samples, durationSeconds: durationSeconds)
     }

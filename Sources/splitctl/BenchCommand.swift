@@ -79,9 +79,10 @@ struct BenchCommand: ParsableCommand {
         }
         var base = try conditionOptions.conditions(memoryLimit: false)
         if format == .table {
-            print("graph".padding(toLength: 16, withPad: " ", startingAt: 0) + "layers".leftPadded(7) + "  "
-                  + "algorithm".padding(toLength: 12, withPad: " ", startingAt: 0) + "median µs".leftPadded(11) + "p99 µs".leftPadded(11)
-                  + "calls".leftPadded(7) + "segments".leftPadded(10) + "bound".leftPadded(8) + "no fit".leftPadded(8))
+            print(
+                "graph".padding(toLength: 16, withPad: " ", startingAt: 0) + "layers".leftPadded(7) + "  "
+                    + "algorithm".padding(toLength: 12, withPad: " ", startingAt: 0) + "median µs".leftPadded(11) + "p99 µs".leftPadded(11)
+                    + "calls".leftPadded(7) + "segments".leftPadded(10) + "bound".leftPadded(8) + "no fit".leftPadded(8))
         }
         let clock = ContinuousClock()
         func microseconds(since started: ContinuousClock.Instant) -> Double {
@@ -115,8 +116,11 @@ struct BenchCommand: ParsableCommand {
                                 if plan.memoryBound { bound += 1 }
                             }
                         case .table:
-                            let table = try PlanTable.compute(model: model, conditions: ComputeConditions(base)) { try planner.plan(.block,
-                                    conditions: $0) }
+                            let table = try PlanTable.compute(model: model, conditions: ComputeConditions(base)) {
+                                try planner.plan(
+                                    .block,
+                                    conditions: $0)
+                            }
                             if iteration >= warmUp { samples.append(microseconds(since: started)) }
                             calls = table.plannerCalls
                             segments = table.segments.count
@@ -140,9 +144,11 @@ struct BenchCommand: ParsableCommand {
                 let p99 = samples[min(samples.count - 1, Int((Double(samples.count) * 0.99).rounded(.up)) - 1)]
                 switch format {
                 case .json:
-                    var line: [String: Any] = ["graph": model.graph.name, "layers": model.graph.count, "algorithm": target.name,
-                                               "median_us": (median * 100).rounded() / 100, "p99_us": (p99 * 100).rounded() / 100,
-                                               "iterations": iterations, "planner_calls": calls]
+                    var line: [String: Any] = [
+                        "graph": model.graph.name, "layers": model.graph.count, "algorithm": target.name,
+                        "median_us": (median * 100).rounded() / 100, "p99_us": (p99 * 100).rounded() / 100,
+                        "iterations": iterations, "planner_calls": calls,
+                    ]
                     if let segments { line["segments"] = segments }
                     if let plansEquivalent { line["block_plans_equivalent"] = (plansEquivalent * 10).rounded() / 10 }
                     if !limits.isEmpty {
@@ -153,12 +159,13 @@ struct BenchCommand: ParsableCommand {
                     let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
                     print(String(decoding: data, as: UTF8.self))
                 case .table:
-                    print(model.graph.name.padding(toLength: 16, withPad: " ", startingAt: 0) + "\(model.graph.count)".leftPadded(7) + "  "
-                          + target.name.padding(toLength: 12, withPad: " ", startingAt: 0)
-                          + String(format: "%.2f", median).leftPadded(11) + String(format: "%.2f", p99).leftPadded(11)
-                          + "\(calls)".leftPadded(7) + (segments.map { "\($0)" } ?? "-").leftPadded(10)
-                          + (limits.isEmpty ? "-" : "\(bound)").leftPadded(8) + (limits.isEmpty ? "-" : "\(noFit)").leftPadded(8)
-                          + (plansEquivalent.map { String(format: "  = %.1f whole block plans", $0) } ?? ""))
+                    print(
+                        model.graph.name.padding(toLength: 16, withPad: " ", startingAt: 0) + "\(model.graph.count)".leftPadded(7) + "  "
+                            + target.name.padding(toLength: 12, withPad: " ", startingAt: 0)
+                            + String(format: "%.2f", median).leftPadded(11) + String(format: "%.2f", p99).leftPadded(11)
+                            + "\(calls)".leftPadded(7) + (segments.map { "\($0)" } ?? "-").leftPadded(10)
+                            + (limits.isEmpty ? "-" : "\(bound)").leftPadded(8) + (limits.isEmpty ? "-" : "\(noFit)").leftPadded(8)
+                            + (plansEquivalent.map { String(format: "  = %.1f whole block plans", $0) } ?? ""))
                 }
             }
         }

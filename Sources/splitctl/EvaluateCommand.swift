@@ -30,7 +30,8 @@ struct EvaluateCommand: ParsableCommand {
         case let (nil, path?):
             let data = try InputFiles.read(path, what: "plan file")
             guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let layers = object["device_layers"] as? [String] else {
+                let layers = object["device_layers"] as? [String]
+            else {
                 throw InputError("\(path): not a plan JSON with a device_layers array")
             }
             names = layers

@@ -28,9 +28,12 @@ struct ImportCommand: ParsableCommand {
     var profileOutput: String?
     @Option(help: "PipeDream: the minibatch size the profile was measured at.")
     var batch: Int?
-    @Option(name: .customLong("profiled-flops"), help: ArgumentHelp("PipeDream: FLOP/s that converts measured times to FLOPs in the graph.",
-                                                                    valueName: "flop/s"),
-            transform: Limits.parseThroughput)
+    @Option(
+        name: .customLong("profiled-flops"),
+        help: ArgumentHelp(
+            "PipeDream: FLOP/s that converts measured times to FLOPs in the graph.",
+            valueName: "flop/s"),
+        transform: Limits.parseThroughput)
     var profiledFLOPs: Double = 1e13
 
     func run() throws {

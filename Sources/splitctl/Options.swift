@@ -11,15 +11,18 @@ import SplitCore
 struct ComputeOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Samples per training iteration (1...1000000).")
     var batch: Int = 32
-    @Option(name: .customLong("device-flops"), parsing: .unconditional,
-            help: ArgumentHelp("Device throughput, FLOP/s: 100G, 1.5T, 1e11.", valueName: "flop/s"),
-            transform: Limits.parseThroughput)
+    @Option(
+        name: .customLong("device-flops"), parsing: .unconditional,
+        help: ArgumentHelp("Device throughput, FLOP/s: 100G, 1.5T, 1e11.", valueName: "flop/s"),
+        transform: Limits.parseThroughput)
     var deviceFLOPs: Double = 1e11
-    @Option(name: .customLong("server-flops"), parsing: .unconditional,
-            help: ArgumentHelp("Edge-server throughput, FLOP/s.", valueName: "flop/s"), transform: Limits.parseThroughput)
+    @Option(
+        name: .customLong("server-flops"), parsing: .unconditional,
+        help: ArgumentHelp("Edge-server throughput, FLOP/s.", valueName: "flop/s"), transform: Limits.parseThroughput)
     var serverFLOPs: Double = 2e13
-    @Option(parsing: .unconditional, help: ArgumentHelp("Round-trip time: 10ms, 0.01 (seconds), 250us.", valueName: "duration"),
-            transform: { try Limits.parseDuration($0, range: Limits.rtt) })
+    @Option(
+        parsing: .unconditional, help: ArgumentHelp("Round-trip time: 10ms, 0.01 (seconds), 250us.", valueName: "duration"),
+        transform: { try Limits.parseDuration($0, range: Limits.rtt) })
     var rtt: Double = 0.01
     @OptionGroup var memory: MemoryOptions
 
@@ -37,12 +40,14 @@ struct ComputeOptions: ParsableArguments {
 /// Hardware and network options shared by `plan`, `evaluate`, `bench` and `simulate`.
 struct ConditionOptions: ParsableArguments {
     @OptionGroup var compute: ComputeOptions
-    @Option(parsing: .unconditional,
-            help: ArgumentHelp("Uplink rate (device to server), bit/s: 20M, 20Mbps, 20 Mbit/s, 500kbps.", valueName: "rate"),
-            transform: Limits.parseRate)
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Uplink rate (device to server), bit/s: 20M, 20Mbps, 20 Mbit/s, 500kbps.", valueName: "rate"),
+        transform: Limits.parseRate)
     var uplink: Double = 20e6
-    @Option(parsing: .unconditional, help: ArgumentHelp("Downlink rate (server to device), bit/s.", valueName: "rate"),
-            transform: Limits.parseRate)
+    @Option(
+        parsing: .unconditional, help: ArgumentHelp("Downlink rate (server to device), bit/s.", valueName: "rate"),
+        transform: Limits.parseRate)
     var downlink: Double = 40e6
 
     /// The conditions, validated.
@@ -80,11 +85,12 @@ struct ConditionOptions: ParsableArguments {
 
 /// The device's memory limit and optimizer, part of the compute side of every command.
 struct MemoryOptions: ParsableArguments {
-    @Option(name: .customLong("device-memory"),
-            help: """
-                Device memory available for training: bytes, or 2G / 2GB (10^9), 2Gi / 2GiB (2^30); units k M G T P, Ki Mi Gi Ti Pi. Plans never \
-                exceed it.
-                """)
+    @Option(
+        name: .customLong("device-memory"),
+        help: """
+            Device memory available for training: bytes, or 2G / 2GB (10^9), 2Gi / 2GiB (2^30); units k M G T P, Ki Mi Gi Ti Pi. Plans never \
+            exceed it.
+            """)
     var deviceMemory: String?
     @Option(
         help: "Optimizer on the device: sgd|momentum|adam (0, 1, 2 state values per weight); sets its training memory and what a split change moves.")
@@ -182,4 +188,3 @@ func warn(_ message: String) {
 }
 
 extension Optimizer: ExpressibleByArgument {}
-

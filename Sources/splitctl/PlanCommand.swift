@@ -26,8 +26,9 @@ struct PlanCommand: ParsableCommand {
             plan = try SplitPlanner(model: model).plan(algorithm, conditions: conditions)
         } catch PlanningError.deviceMemoryExceeded(let required, let limit) {
             if format == .json {
-                let report = MemoryInfeasibleReport(requiredBytes: required, limitBytes: limit, algorithm: algorithm, model: model,
-                                                    conditions: conditions)
+                let report = MemoryInfeasibleReport(
+                    requiredBytes: required, limitBytes: limit, algorithm: algorithm, model: model,
+                    conditions: conditions)
                 FileHandle.standardOutput.write(report.jsonData())
                 print()
             }
@@ -60,12 +61,14 @@ struct ValidateCommand: ParsableCommand {
         let decomposition = model.decomposition
         let free = (0..<graph.count).filter { model.rules.isFree($0) }.count
         print("\(graph.name): \(graph.count) layers, \(graph.edgeCount) edges, \(graph.inputs.count) input(s), \(graph.outputs.count) output(s)")
-        print("""
+        print(
+            """
             blocks: \(graph.blockLabels.count) labelled; \(decomposition.boundaries.count) boundary layers, \(decomposition.nonEmptyRegionCount) \
             non-empty regions (largest \(decomposition.largestRegion) layers), \(decomposition.windowCount) windows (largest \
             \(decomposition.largestWindow) layers)
             """)
-        print("""
+        print(
+            """
             placement: \(free) free layers, \(model.rules.forcedDevice.filter { $0 }.count) pinned to the device, \
             \(model.rules.forcedServer.filter { $0 }.count) to the server
             """)

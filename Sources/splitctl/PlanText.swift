@@ -28,10 +28,15 @@ enum PlanText {
             out += "  \(graph.layers[layer].name)  \(formatBytes(graph.layers[layer].outputBytes * Double(conditions.batchSize)))\n"
         }
         out += "\nbreakdown:\n"
-        for (label, seconds) in [("device compute", breakdown.deviceComputeSeconds), ("server compute", breakdown.serverComputeSeconds),
-                                 ("uplink", breakdown.uplinkSeconds), ("downlink", breakdown.downlinkSeconds), ("rtt", breakdown.rttSeconds)] {
-            out += "  " + label.padding(toLength: 16, withPad: " ",
-                                        startingAt: 0) + formatSeconds(seconds).leftPadded(10) + "  " + share(seconds).leftPadded(6) + "\n"
+        for (label, seconds) in [
+            ("device compute", breakdown.deviceComputeSeconds), ("server compute", breakdown.serverComputeSeconds),
+            ("uplink", breakdown.uplinkSeconds), ("downlink", breakdown.downlinkSeconds), ("rtt", breakdown.rttSeconds),
+        ] {
+            out +=
+                "  "
+                + label.padding(
+                    toLength: 16, withPad: " ",
+                    startingAt: 0) + formatSeconds(seconds).leftPadded(10) + "  " + share(seconds).leftPadded(6) + "\n"
         }
         return out
     }

@@ -11,9 +11,11 @@ struct TraceOptions: ParsableArguments {
     var synthetic: String?
     @Option(help: "Seed of the synthetic trace.")
     var seed: UInt64 = 1
-    @Option(help: ArgumentHelp("Length of the synthetic trace: 600, 10m, 1h (for --trace: cut or extend the file's duration).",
-                               valueName: "duration"),
-            transform: { try Limits.parseDuration($0, range: TraceOptions.durationRange) })
+    @Option(
+        help: ArgumentHelp(
+            "Length of the synthetic trace: 600, 10m, 1h (for --trace: cut or extend the file's duration).",
+            valueName: "duration"),
+        transform: { try Limits.parseDuration($0, range: TraceOptions.durationRange) })
     var duration: Double?
 
     static let durationRange = ValueRange("trace duration", unit: "s", 1e-3...1e8)
@@ -74,8 +76,9 @@ struct SimulateCommand: ParsableCommand {
     @OptionGroup var conditionOptions: ConditionOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var traceOptions: TraceOptions
-    @Option(name: .customLong("replan-every"), help: ArgumentHelp("Time between re-planning moments: 10, 10s, 500ms.", valueName: "duration"),
-            transform: { try Limits.parseDuration($0, range: ValueRange("re-planning interval", unit: "s", 1e-6...1e8)) })
+    @Option(
+        name: .customLong("replan-every"), help: ArgumentHelp("Time between re-planning moments: 10, 10s, 500ms.", valueName: "duration"),
+        transform: { try Limits.parseDuration($0, range: ValueRange("re-planning interval", unit: "s", 1e-6...1e8)) })
     var replanEvery: Double = 10
     @Option(help: "Comma-separated policies: dag,block,chain,boundary,static,server-only,table.")
     var policies: String = "dag,block,chain,boundary,static,server-only,table"
@@ -134,23 +137,27 @@ struct SimulateCommand: ParsableCommand {
             print("policy,iterations,mean_delay_seconds,p95_delay_seconds,plan_changes,migration_seconds,migration_bytes,dag_reduction_percent")
             for result in report.policies {
                 let reduction = report.reductionPercent[result.policy.rawValue].map { String(format: "%.4f", $0) } ?? ""
-                print("\(result.policy.rawValue),\(result.iterations),\(result.meanDelaySeconds),\(result.p95DelaySeconds),\(result.planChanges),"
-                      + "\(result.migrationSeconds),\(result.migrationBytes),\(reduction)")
+                print(
+                    "\(result.policy.rawValue),\(result.iterations),\(result.meanDelaySeconds),\(result.p95DelaySeconds),\(result.planChanges),"
+                        + "\(result.migrationSeconds),\(result.migrationBytes),\(reduction)")
             }
         case .table:
-            print("\(model.graph.name), \(Int(trace.durationSeconds)) s trace, re-planning every \(replanEvery) s, batch \(base.batchSize), "
-                  + """
-                      \(base.optimizer.rawValue) (x\(Int(base.optimizer.migrationBytesPerParameterByte)) per parameter byte moved), switch horizon \
-                      \(switchHorizon)
-                      """)
-            print("policy".padding(toLength: 13, withPad: " ", startingAt: 0) + "iterations".leftPadded(11) + "mean".leftPadded(11)
-                  + "p95".leftPadded(11) + "changes".leftPadded(9) + "migration".leftPadded(11) + "dag saves".leftPadded(11))
+            print(
+                "\(model.graph.name), \(Int(trace.durationSeconds)) s trace, re-planning every \(replanEvery) s, batch \(base.batchSize), "
+                    + """
+                    \(base.optimizer.rawValue) (x\(Int(base.optimizer.migrationBytesPerParameterByte)) per parameter byte moved), switch horizon \
+                    \(switchHorizon)
+                    """)
+            print(
+                "policy".padding(toLength: 13, withPad: " ", startingAt: 0) + "iterations".leftPadded(11) + "mean".leftPadded(11)
+                    + "p95".leftPadded(11) + "changes".leftPadded(9) + "migration".leftPadded(11) + "dag saves".leftPadded(11))
             for result in report.policies {
                 let reduction = report.reductionPercent[result.policy.rawValue].map { String(format: "%.1f%%", $0) } ?? "-"
-                print(result.policy.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0) + "\(result.iterations)".leftPadded(11)
-                      + formatSeconds(result.meanDelaySeconds).leftPadded(11) + formatSeconds(result.p95DelaySeconds).leftPadded(11)
-                      + "\(result.planChanges)".leftPadded(9)
-                      + (result.migrationSeconds == 0 ? "-" : formatSeconds(result.migrationSeconds)).leftPadded(11) + reduction.leftPadded(11))
+                print(
+                    result.policy.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0) + "\(result.iterations)".leftPadded(11)
+                        + formatSeconds(result.meanDelaySeconds).leftPadded(11) + formatSeconds(result.p95DelaySeconds).leftPadded(11)
+                        + "\(result.planChanges)".leftPadded(9)
+                        + (result.migrationSeconds == 0 ? "-" : formatSeconds(result.migrationSeconds)).leftPadded(11) + reduction.leftPadded(11))
             }
         }
     }
@@ -165,8 +172,9 @@ struct TraceCommand: ParsableCommand {
     var synthetic: String
     @Option(help: "Seed.")
     var seed: UInt64 = 1
-    @Option(help: ArgumentHelp("Length: 600, 10m, 1h.", valueName: "duration"),
-            transform: { try Limits.parseDuration($0, range: TraceOptions.durationRange) })
+    @Option(
+        help: ArgumentHelp("Length: 600, 10m, 1h.", valueName: "duration"),
+        transform: { try Limits.parseDuration($0, range: TraceOptions.durationRange) })
     var duration: Double = 600
     @OptionGroup var conditionOptions: ConditionOptions
 

@@ -10,8 +10,10 @@ struct SplitCTL: ParsableCommand {
         commandName: "splitctl",
         abstract: "Plan, evaluate and benchmark split-learning model splits.",
         version: SplitdVersion.current,
-        subcommands: [PlanCommand.self, TableCommand.self, EvaluateCommand.self, SimulateCommand.self, TraceCommand.self, BenchCommand.self,
-                      ValidateCommand.self, ImportCommand.self])
+        subcommands: [
+            PlanCommand.self, TableCommand.self, EvaluateCommand.self, SimulateCommand.self, TraceCommand.self, BenchCommand.self,
+            ValidateCommand.self, ImportCommand.self,
+        ])
 
     /// Runs a command; exit codes: 0 ok, 1 failure, 2 bad input or usage. Never a stack trace.
     static func main() {

@@ -48,16 +48,19 @@ struct TableCommand: ParsableCommand {
         let graph = model.graph
         let conditions = table.conditions
         var out = "\(graph.name) (\(graph.count) layers): \(table.segments.count) segment(s) of the effective rate R = 1/(1/uplink + 1/downlink)\n"
-        out += "batch \(conditions.batchSize), device " + String(format: "%g", conditions.deviceFLOPsPerSecond)
+        out +=
+            "batch \(conditions.batchSize), device " + String(format: "%g", conditions.deviceFLOPsPerSecond)
             + " FLOP/s, server " + String(format: "%g", conditions.serverFLOPsPerSecond) + " FLOP/s, "
         out += "rtt \(formatSeconds(conditions.rttSeconds)); \(algorithm.rawValue) planner, \(table.plannerCalls) calls, "
         out += String(format: "%.2f ms\n\n", milliseconds)
-        out += "R from".leftPadded(14) + "R to".leftPadded(14) + "device layers".leftPadded(15) + "transfer".leftPadded(11)
+        out +=
+            "R from".leftPadded(14) + "R to".leftPadded(14) + "device layers".leftPadded(15) + "transfer".leftPadded(11)
             + "fixed".leftPadded(11) + "  cut layers\n"
         for segment in table.segments {
             let cut = segment.cutLayers.map { graph.layers[$0].name }
             let cutText = cut.isEmpty ? "(none)" : cut.prefix(4).joined(separator: ", ") + (cut.count > 4 ? ", … (\(cut.count))" : "")
-            out += formatRate(segment.minEffectiveBitsPerSecond).leftPadded(14)
+            out +=
+                formatRate(segment.minEffectiveBitsPerSecond).leftPadded(14)
                 + (segment.maxEffectiveBitsPerSecond.map(formatRate) ?? "∞").leftPadded(14)
                 + "\(segment.deviceLayers.count)".leftPadded(15) + formatBytes(segment.transferBytes).leftPadded(11)
                 + formatSeconds(segment.fixedSeconds).leftPadded(11) + "  " + cutText + "\n"

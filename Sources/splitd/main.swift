@@ -193,8 +193,9 @@ struct Bench: AsyncParsableCommand {
     var rows: Int = 1_000_000
     @Option(help: "Concurrent workers or clients.")
     var workers: Int = 2
-    @Option(name: .customLong("plan-batch"),
-            help: "Devices per planning transaction (fleet; default: the daemon's SPLITD_PLAN_BATCH) or plans per transaction (store; default 1000).")
+    @Option(
+        name: .customLong("plan-batch"),
+        help: "Devices per planning transaction (fleet; default: the daemon's SPLITD_PLAN_BATCH) or plans per transaction (store; default 1000).")
     var planBatch: Int?
     @Flag(name: .customLong("per-device"), help: "telemetry: one sample per request, each device with its own token.")
     var perDevice = false
@@ -209,7 +210,8 @@ struct Bench: AsyncParsableCommand {
         logging.logLevel = .warning
         _ = makeLogger(logging)  // bootstraps logging for the services under test
         guard planBatch ?? 1 >= 1, workers >= 1, devices >= 1,
-              rows >= 1 else { throw ValidationError("--plan-batch, --workers, --devices and --rows must be at least 1") }
+            rows >= 1
+        else { throw ValidationError("--plan-batch, --workers, --devices and --rows must be at least 1") }
         guard let data = FileManager.default.contents(atPath: model) else { throw ValidationError("cannot read model '\(model)'") }
         let graph = try SplitCore.ModelGraph(json: data)
         let historyOptions = what == "history" ? try history.options(devices: devices) : nil
@@ -219,19 +221,23 @@ struct Bench: AsyncParsableCommand {
         switch what {
         case "store": try Benchmarks.store(scratch: scratch, graph: graph, rows: rows, devices: devices, planBatch: planBatch ?? 1000, report: report)
         case "fleet":
-            try await Benchmarks.fleet(scratch: scratch, graph: graph, devices: devices, workers: workers,
-                                         planBatch: planBatch ?? ServerConfiguration().planBatchSize, report: report)
+            try await Benchmarks.fleet(
+                scratch: scratch, graph: graph, devices: devices, workers: workers,
+                planBatch: planBatch ?? ServerConfiguration().planBatchSize, report: report)
         case "telemetry" where perDevice:
             guard connections >= 1, seconds > 0 else { throw ValidationError("--connections must be at least 1 and --seconds positive") }
-            try await Benchmarks.telemetryPerDevice(scratch: scratch, graph: graph, devices: devices, connections: connections, seconds: seconds,
-                                                    warmUpSeconds: max(2, seconds / 4), configuration: ServerConfiguration(), report: report)
+            try await Benchmarks.telemetryPerDevice(
+                scratch: scratch, graph: graph, devices: devices, connections: connections, seconds: seconds,
+                warmUpSeconds: max(2, seconds / 4), configuration: ServerConfiguration(), report: report)
         case "telemetry":
-            try await Benchmarks.telemetryHTTP(scratch: scratch, graph: graph, devices: min(devices, 10_000), requests: max(1, rows / 10_000),
-                                               concurrency: workers, report: report)
+            try await Benchmarks.telemetryHTTP(
+                scratch: scratch, graph: graph, devices: min(devices, 10_000), requests: max(1, rows / 10_000),
+                concurrency: workers, report: report)
         case "webhooks": try await Benchmarks.webhooks(scratch: scratch, graph: graph, count: devices, workers: workers, batch: 256, report: report)
         case "history":
-            try Benchmarks.history(scratch: scratch, graph: graph, options: historyOptions ?? Benchmarks.HistoryOptions(),
-                                   progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }, report: report)
+            try Benchmarks.history(
+                scratch: scratch, graph: graph, options: historyOptions ?? Benchmarks.HistoryOptions(),
+                progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }, report: report)
         default: throw ValidationError("unknown benchmark '\(what)'; expected store, fleet, telemetry, webhooks or history")
         }
     }
@@ -243,8 +249,9 @@ struct HistoryBenchOptions: ParsableArguments {
     var plans: Int = 10_000_000
     @Option(help: "history: timed runs per query, after one warm-up (one device's history: ten times as many).")
     var runs: Int = 20
-    @Option(name: .customLong("delivery-retention"),
-            help: "history: then trim deliveries past this retention (e.g. 7d; 'none' skips it) and time the queries again.")
+    @Option(
+        name: .customLong("delivery-retention"),
+        help: "history: then trim deliveries past this retention (e.g. 7d; 'none' skips it) and time the queries again.")
     var deliveryRetention: String = "7d"
     @Flag(help: "history: print each query's EXPLAIN (ANALYZE, BUFFERS) to stderr.")
     var explain = false

@@ -51,9 +51,10 @@ enum CLI {
         process.waitUntilExit()
         try outHandle.close()
         try errHandle.close()
-        return Result(status: process.terminationStatus,
-                      stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-                      stderr: String(decoding: try piped ?? Data(contentsOf: errURL), as: UTF8.self))
+        return Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+            stderr: String(decoding: try piped ?? Data(contentsOf: errURL), as: UTF8.self))
     }
 
     /// Writes `contents` to a fresh temporary file and returns its path.

@@ -23,9 +23,11 @@ enum TorchPython {
 
 @Suite("ops/export-torch")
 struct ExportTorchTests {
-    @Test("the PyTorch exporter's own tests pass (export formulas, blocks, batch, profile names, bad usage)",
-          .enabled(if: TorchPython.isAvailable,
-                   "PyTorch is not importable (set SPLITD_TORCH_PYTHON to a Python that has it): ops/export-torch is not tested here"))
+    @Test(
+        "the PyTorch exporter's own tests pass (export formulas, blocks, batch, profile names, bad usage)",
+        .enabled(
+            if: TorchPython.isAvailable,
+            "PyTorch is not importable (set SPLITD_TORCH_PYTHON to a Python that has it): ops/export-torch is not tested here"))
     func exporterTests() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -17,22 +17,26 @@ struct ImportCommandTests {
 
         let graphPath = try CLI.temporaryFile("")
         defer { try? FileManager.default.removeItem(atPath: graphPath) }
-        let written = try CLI.run(["import", "\(Self.fixtures)/vit_b_16.dynamo.onnx", "--output", graphPath, "--name", "vit", "--input",
-                                   "x=2x3x224x224"])
+        let written = try CLI.run([
+            "import", "\(Self.fixtures)/vit_b_16.dynamo.onnx", "--output", graphPath, "--name", "vit", "--input",
+            "x=2x3x224x224",
+        ])
         #expect(written.status == 0 && written.stdout.isEmpty, "\(written.stderr)")
         #expect(written.stderr.contains("batch 2 divided out"))
         let plan = try CLI.run(["plan", graphPath, "--format", "json", "--uplink", "100M", "--downlink", "100M"])
         #expect(plan.status == 0, "\(plan.stderr)")
     }
 
-    @Test("bad input exits 2 with one line naming the file and what is wrong", arguments: [
-        (["import", "README.md"], "README.md:"),
-        (["import", "does-not-exist.onnx"], "does not exist"),
-        (["import", "\(fixtures)/resnet18.ts.onnx", "--input", "nope=1x3x8x8"], "no input 'nope'"),
-        (["import", "\(fixtures)/resnet18.ts.onnx", "--input", "1x3"], "NAME=1x3x224x224"),
-        (["import", "\(fixtures)/resnet18.ts.onnx", "--unknown-ops", "maybe"], "unknown-ops"),
-        (["import", "\(fixtures)/pipedream-graph.txt", "--from", "pipedream"], "--batch"),
-    ])
+    @Test(
+        "bad input exits 2 with one line naming the file and what is wrong",
+        arguments: [
+            (["import", "README.md"], "README.md:"),
+            (["import", "does-not-exist.onnx"], "does not exist"),
+            (["import", "\(fixtures)/resnet18.ts.onnx", "--input", "nope=1x3x8x8"], "no input 'nope'"),
+            (["import", "\(fixtures)/resnet18.ts.onnx", "--input", "1x3"], "NAME=1x3x224x224"),
+            (["import", "\(fixtures)/resnet18.ts.onnx", "--unknown-ops", "maybe"], "unknown-ops"),
+            (["import", "\(fixtures)/pipedream-graph.txt", "--from", "pipedream"], "--batch"),
+        ])
     func badInput(arguments: [String], expected: String) throws {
         let result = try CLI.run(arguments)
         #expect(result.status == 2, "\(result.stderr)")
@@ -49,8 +53,10 @@ struct ImportCommandTests {
             try? FileManager.default.removeItem(atPath: profilePath)
             try? FileManager.default.removeItem(atPath: graphPath)
         }
-        let result = try CLI.run(["import", "\(Self.fixtures)/pipedream-graph.txt", "--from", "pipedream", "--batch", "32",
-                                  "--profile-output", profilePath, "--output", graphPath])
+        let result = try CLI.run([
+            "import", "\(Self.fixtures)/pipedream-graph.txt", "--from", "pipedream", "--batch", "32",
+            "--profile-output", profilePath, "--output", graphPath,
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let profile = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: profilePath))) as? [String: Any])
         #expect(profile["format"] as? String == "splitprofile/1" && profile["batch_size"] as? Int == 32)

@@ -88,16 +88,20 @@ struct MemoryCommandTests {
         let fits = try Self.json(["evaluate", "ops/models/resnet18.json", "--device-layers", "x,conv1,bn1,relu,maxpool", "--optimizer", "sgd"])
         #expect(fits.status == 0)
         let bytes = try #require(fits.object["device_memory_bytes"] as? Int64)
-        let over = try CLI.run(["evaluate", "ops/models/resnet18.json", "--device-layers", "x,conv1,bn1,relu,maxpool",
-                                "--optimizer", "sgd", "--device-memory", "\(bytes - 1)"])
+        let over = try CLI.run([
+            "evaluate", "ops/models/resnet18.json", "--device-layers", "x,conv1,bn1,relu,maxpool",
+            "--optimizer", "sgd", "--device-memory", "\(bytes - 1)",
+        ])
         #expect(over.status == 1)
         #expect(over.stderr.contains("more than the limit"), "\(over.stderr)")
     }
 
     @Test("simulate plans every policy under the limit; dag and block agree")
     func simulate() throws {
-        let arguments = ["simulate", "ops/models/resnet50.json", "--synthetic", "markov", "--seed", "3", "--duration", "120",
-                         "--uplink", "20M", "--downlink", "20M", "--policies", "dag,block,static", "--format", "json"]
+        let arguments = [
+            "simulate", "ops/models/resnet50.json", "--synthetic", "markov", "--seed", "3", "--duration", "120",
+            "--uplink", "20M", "--downlink", "20M", "--policies", "dag,block,static", "--format", "json",
+        ]
         let free = try CLI.run(arguments)
         let capped = try CLI.run(arguments + ["--device-memory", "2G"])
         #expect(free.status == 0 && capped.status == 0, "\(capped.stderr)")
@@ -110,11 +114,13 @@ struct MemoryCommandTests {
         #expect(cappedMeans[0] > freeMeans[0])
     }
 
-    @Test("nonsense limits and optimizers exit 2 naming the option", arguments: [
-        (["--device-memory", "0"], "--device-memory"), (["--device-memory", "2m"], "unknown unit"),
-        (["--device-memory", "lots"], "--device-memory"), (["--device-memory", "-1G"], "--device-memory"),
-        (["--device-memory", "1e30"], "at most"), (["--optimizer", "rmsprop"], "optimizer"),
-    ])
+    @Test(
+        "nonsense limits and optimizers exit 2 naming the option",
+        arguments: [
+            (["--device-memory", "0"], "--device-memory"), (["--device-memory", "2m"], "unknown unit"),
+            (["--device-memory", "lots"], "--device-memory"), (["--device-memory", "-1G"], "--device-memory"),
+            (["--device-memory", "1e30"], "at most"), (["--optimizer", "rmsprop"], "optimizer"),
+        ])
     func badInput(extra: [String], mentions: String) throws {
         let result = try CLI.run(["plan", "ops/models/vgg16.json"] + extra)
         #expect(result.status == 2, "\(result.stderr)")

@@ -3,8 +3,10 @@ import Testing
 
 @Suite("splitctl plan")
 struct PlanCommandTests {
-    static let conditions = ["--batch", "32", "--device-flops", "1e11", "--server-flops", "20T", "--uplink", "20M", "--downlink", "40e6", "--rtt",
-                             "10ms"]
+    static let conditions = [
+        "--batch", "32", "--device-flops", "1e11", "--server-flops", "20T", "--uplink", "20M", "--downlink", "40e6", "--rtt",
+        "10ms",
+    ]
 
     @Test("json output is exactly one object with the documented fields, and dag equals block")
     func jsonOutput() throws {
@@ -59,25 +61,30 @@ struct PlanCommandTests {
     @Test("profiles are accepted and move the plan's compute times")
     func profiles() throws {
         let plain = try CLI.run(["plan", "ops/models/resnet50.json", "--format", "json"] + Self.conditions)
-        let profiled = try CLI.run(["plan", "ops/models/resnet50.json", "--format", "json", "--server-profile", "ops/profiles/resnet50.h200.json",
-                                    "--device-profile", "ops/profiles/resnet50.cpu2.json"] + Self.conditions)
+        let profiled = try CLI.run(
+            [
+                "plan", "ops/models/resnet50.json", "--format", "json", "--server-profile", "ops/profiles/resnet50.h200.json",
+                "--device-profile", "ops/profiles/resnet50.cpu2.json",
+            ] + Self.conditions)
         #expect(profiled.status == 0, "\(profiled.stderr)")
         let a = try #require(try JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as? [String: Any])
         let b = try #require(try JSONSerialization.jsonObject(with: Data(profiled.stdout.utf8)) as? [String: Any])
         #expect((a["delay_seconds"] as! Double) != (b["delay_seconds"] as! Double))
     }
 
-    @Test("bad input exits 2 with one clear line and no stack trace", arguments: [
-        (["plan", "ops/models/missing.json"], "does not exist"),
-        (["plan", "ops/models/vgg16.json", "--uplink", "fast"], "uplink"),
-        (["plan", "ops/models/vgg16.json", "--uplink", "-5"], "uplink"),
-        (["plan", "ops/models/vgg16.json", "--batch", "0"], "batch"),
-        (["plan", "ops/models/vgg16.json", "--algorithm", "magic"], "algorithm"),
-        (["plan", "ops/models/vgg16.json", "--format", "xml"], "format"),
-        (["plan", "ops/models/vgg16.json", "--device-profile", "ops/models/vgg16.json"], "profile"),
-        (["plan", "ops/models/vgg16.json", "--algorithm", "brute"], "brute force refuses"),
-        (["frobnicate"], "frobnicate"),
-    ])
+    @Test(
+        "bad input exits 2 with one clear line and no stack trace",
+        arguments: [
+            (["plan", "ops/models/missing.json"], "does not exist"),
+            (["plan", "ops/models/vgg16.json", "--uplink", "fast"], "uplink"),
+            (["plan", "ops/models/vgg16.json", "--uplink", "-5"], "uplink"),
+            (["plan", "ops/models/vgg16.json", "--batch", "0"], "batch"),
+            (["plan", "ops/models/vgg16.json", "--algorithm", "magic"], "algorithm"),
+            (["plan", "ops/models/vgg16.json", "--format", "xml"], "format"),
+            (["plan", "ops/models/vgg16.json", "--device-profile", "ops/models/vgg16.json"], "profile"),
+            (["plan", "ops/models/vgg16.json", "--algorithm", "brute"], "brute force refuses"),
+            (["frobnicate"], "frobnicate"),
+        ])
     func badInput(arguments: [String], mentions: String) throws {
         let result = try CLI.run(arguments)
         #expect(result.status == 2, "status \(result.status): \(result.stderr)")
@@ -89,7 +96,8 @@ struct PlanCommandTests {
 
     @Test("invalid graph files exit 2 naming the file, layer and field")
     func invalidGraphFile() throws {
-        let path = try CLI.temporaryFile("""
+        let path = try CLI.temporaryFile(
+            """
             {"format": "splitgraph/1", "layers": [
               {"name": "x", "inputs": [], "forward_flops": 0, "backward_flops": 0, "output_bytes": 4},
               {"name": "y", "inputs": ["x"], "forward_flops": -3, "backward_flops": 0, "output_bytes": 4}]}
@@ -105,7 +113,8 @@ struct PlanCommandTests {
 
     @Test("conflicting constraints exit 2 and suggest --allow-raw-upload")
     func conflict() throws {
-        let path = try CLI.temporaryFile("""
+        let path = try CLI.temporaryFile(
+            """
             {"format": "splitgraph/1", "layers": [
               {"name": "x", "inputs": [], "forward_flops": 0, "backward_flops": 0, "output_bytes": 4},
               {"name": "y", "inputs": ["x"], "forward_flops": 3, "backward_flops": 0, "output_bytes": 4}]}
@@ -123,8 +132,10 @@ struct PlanCommandTests {
 struct BenchCommandTests {
     @Test("bench prints one JSON line per graph and planner with median and p99")
     func benchJSONLines() throws {
-        let result = try CLI.run(["bench", "ops/models/vgg16.json", "ops/models/resnet18.json", "--algorithm", "dag,block", "--iterations", "50",
-                                  "--format", "json"])
+        let result = try CLI.run([
+            "bench", "ops/models/vgg16.json", "ops/models/resnet18.json", "--algorithm", "dag,block", "--iterations", "50",
+            "--format", "json",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == 4)
@@ -162,8 +173,10 @@ struct EvaluateCommandTests {
         let planned = try CLI.run(["plan", "ops/models/googlenet.json", "--format", "json", "--uplink", "100M", "--downlink", "100M"])
         let path = try CLI.temporaryFile(planned.stdout)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let evaluated = try CLI.run(["evaluate", "ops/models/googlenet.json", "--plan", path, "--format", "json", "--uplink", "100M", "--downlink",
-                                     "100M"])
+        let evaluated = try CLI.run([
+            "evaluate", "ops/models/googlenet.json", "--plan", path, "--format", "json", "--uplink", "100M", "--downlink",
+            "100M",
+        ])
         #expect(evaluated.status == 0, "\(evaluated.stderr)")
         let a = try #require(try JSONSerialization.jsonObject(with: Data(planned.stdout.utf8)) as? [String: Any])
         let b = try #require(try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as? [String: Any])
@@ -181,11 +194,13 @@ struct EvaluateCommandTests {
 
 @Suite("splitctl input footguns")
 struct InputFootgunTests {
-    @Test("units people write are accepted, and mean what they say", arguments: [
-        (["--uplink", "20Mbps", "--downlink", "40 Mbit/s", "--rtt", "10ms"], 20e6, 0.01),
-        (["--uplink", "20M", "--downlink", "40e6", "--rtt", "0.01"], 20e6, 0.01),
-        (["--uplink", "2.5MB/s", "--downlink", "40M", "--rtt", "250us"], 20e6, 250e-6),
-    ])
+    @Test(
+        "units people write are accepted, and mean what they say",
+        arguments: [
+            (["--uplink", "20Mbps", "--downlink", "40 Mbit/s", "--rtt", "10ms"], 20e6, 0.01),
+            (["--uplink", "20M", "--downlink", "40e6", "--rtt", "0.01"], 20e6, 0.01),
+            (["--uplink", "2.5MB/s", "--downlink", "40M", "--rtt", "250us"], 20e6, 250e-6),
+        ])
     func unitsAccepted(arguments: [String], uplink: Double, rtt: Double) throws {
         let result = try CLI.run(["plan", "ops/models/resnet18.json", "--format", "json"] + arguments)
         #expect(result.status == 0, "\(result.stderr)")
@@ -195,11 +210,13 @@ struct InputFootgunTests {
         #expect(abs((conditions["rtt_seconds"] as? Double ?? -1) - rtt) < 1e-15)
     }
 
-    @Test("ambiguous, absurd and negative values exit 2 with the reason, never a trap or a silent plan", arguments: [
-        (["--uplink", "100m"], "ambiguous"), (["--uplink", "100"], "under 1 kbit/s"), (["--uplink", "-5M"], "negative"),
-        (["--device-flops", "1e-300"], "--device-flops"), (["--rtt", "10m"], "'ms' for milliseconds"), (["--batch", "0"], "--batch"),
-        (["--uplink", "fast"], "not a number"),
-    ])
+    @Test(
+        "ambiguous, absurd and negative values exit 2 with the reason, never a trap or a silent plan",
+        arguments: [
+            (["--uplink", "100m"], "ambiguous"), (["--uplink", "100"], "under 1 kbit/s"), (["--uplink", "-5M"], "negative"),
+            (["--device-flops", "1e-300"], "--device-flops"), (["--rtt", "10m"], "'ms' for milliseconds"), (["--batch", "0"], "--batch"),
+            (["--uplink", "fast"], "not a number"),
+        ])
     func badValues(arguments: [String], mentions: String) throws {
         let result = try CLI.run(["plan", "ops/models/resnet18.json"] + arguments)
         #expect(result.status == 2, "\(arguments): \(result.stdout) \(result.stderr)")

@@ -5,8 +5,10 @@ import Testing
 struct SimulateCommandTests {
     @Test("json output has the documented shape; dag and block agree; same seed, same output")
     func jsonOutput() throws {
-        let arguments = ["simulate", "ops/models/resnet50.json", "--synthetic", "markov", "--seed", "9", "--duration", "300",
-                         "--uplink", "100M", "--downlink", "200M", "--format", "json"]
+        let arguments = [
+            "simulate", "ops/models/resnet50.json", "--synthetic", "markov", "--seed", "9", "--duration", "300",
+            "--uplink", "100M", "--downlink", "200M", "--format", "json",
+        ]
         let first = try CLI.run(arguments)
         #expect(first.status == 0, "\(first.stderr)")
         let second = try CLI.run(arguments)
@@ -31,12 +33,15 @@ struct SimulateCommandTests {
     func traceFileCSVAndPlot() throws {
         let plot = FileManager.default.temporaryDirectory.appendingPathComponent("splitctl-plot-\(UUID().uuidString).svg")
         defer { try? FileManager.default.removeItem(at: plot) }
-        let result = try CLI.run(["simulate", "ops/models/vgg16.json", "--trace", "ops/traces/steps.csv", "--policies", "dag,static,server-only",
-                                  "--format", "csv", "--plot", plot.path])
+        let result = try CLI.run([
+            "simulate", "ops/models/vgg16.json", "--trace", "ops/traces/steps.csv", "--policies", "dag,static,server-only",
+            "--format", "csv", "--plot", plot.path,
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
-        #expect(lines.first ==
-            "policy,iterations,mean_delay_seconds,p95_delay_seconds,plan_changes,migration_seconds,migration_bytes,dag_reduction_percent")
+        #expect(
+            lines.first
+                == "policy,iterations,mean_delay_seconds,p95_delay_seconds,plan_changes,migration_seconds,migration_bytes,dag_reduction_percent")
         #expect(lines.count == 4)
         let svg = try String(contentsOf: plot, encoding: .utf8)
         #expect(svg.hasPrefix("<svg"))
@@ -52,8 +57,11 @@ struct SimulateCommandTests {
         // The slow link makes the maxpool cut ~200 s per iteration against ~8 s: over 10
         // iterations that pays for the move even with Adam (3 × 94 MB at 2 Mbit/s ≈ 1,130 s).
         func run(_ optimizer: String, _ extra: [String] = []) throws -> [[String: Any]] {
-            let result = try CLI.run(["simulate", "ops/models/resnet50.json", "--trace", path, "--duration", "3000",
-                                      "--policies", "dag,table", "--switch-horizon", "10", "--optimizer", optimizer, "--format", "json"] + extra)
+            let result = try CLI.run(
+                [
+                    "simulate", "ops/models/resnet50.json", "--trace", path, "--duration", "3000",
+                    "--policies", "dag,table", "--switch-horizon", "10", "--optimizer", optimizer, "--format", "json",
+                ] + extra)
             #expect(result.status == 0, "\(result.stderr)")
             let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
             #expect(object["optimizer"] as? String == optimizer)
@@ -82,15 +90,17 @@ struct SimulateCommandTests {
         #expect(simulated.status == 0, "\(simulated.stderr)")
     }
 
-    @Test("bad traces and options exit 2 naming the problem", arguments: [
-        ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n0,1e6,1e6\n", [String](), "line 3"),
-        ("time_seconds,uplink_bps\n0,1e6\n", [String](), "downlink_bps"),
-        ("time_seconds,uplink_bps,downlink_bps\n0,-4,1e6\n", [String](), "uplink_bps"),
-        ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n", ["--policies", "dag,psychic"], "psychic"),
-        ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n", ["--replan-every", "0"], "replan-every"),
-        ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n", ["--switch-horizon", "-1"], "switch-horizon"),
-        ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n", ["--optimizer", "rmsprop"], "optimizer"),
-    ])
+    @Test(
+        "bad traces and options exit 2 naming the problem",
+        arguments: [
+            ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n0,1e6,1e6\n", [String](), "line 3"),
+            ("time_seconds,uplink_bps\n0,1e6\n", [String](), "downlink_bps"),
+            ("time_seconds,uplink_bps,downlink_bps\n0,-4,1e6\n", [String](), "uplink_bps"),
+            ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n", ["--policies", "dag,psychic"], "psychic"),
+            ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n", ["--replan-every", "0"], "replan-every"),
+            ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n", ["--switch-horizon", "-1"], "switch-horizon"),
+            ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n", ["--optimizer", "rmsprop"], "optimizer"),
+        ])
     func badInput(trace: String, extra: [String], mentions: String) throws {
         let path = try CLI.temporaryFile(trace, suffix: ".csv")
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -24,8 +24,11 @@ struct TableCommandTests {
             let rate = min(max((max(low, 1) * high).squareRoot(), 1), 3e12)
             guard rate > low && rate < high else { continue }
             let uplink = 3 * rate, downlink = 1.5 * rate
-            let planned = try CLI.run(["plan", "ops/models/googlenet.json", "--format", "json", "--uplink", "\(uplink)bps", "--downlink",
-                                       "\(downlink)bps"] + Self.compute)
+            let planned = try CLI.run(
+                [
+                    "plan", "ops/models/googlenet.json", "--format", "json", "--uplink", "\(uplink)bps", "--downlink",
+                    "\(downlink)bps",
+                ] + Self.compute)
             let plan = try #require(try JSONSerialization.jsonObject(with: Data(planned.stdout.utf8)) as? [String: Any])
             let fixed = try #require(segment["fixed_seconds"] as? Double), bytes = try #require(segment["transfer_bytes"] as? Double)
             let delay = fixed + 8 * bytes * (1 / uplink + 1 / downlink)
@@ -52,12 +55,14 @@ struct TableCommandTests {
         }
     }
 
-    @Test("bad input exits 2 naming the problem", arguments: [
-        (["table", "ops/models/vgg16.json", "--batch", "0"], "batch"),
-        (["table", "ops/models/vgg16.json", "--device-flops", "-1"], "device-flops"),
-        (["table", "ops/models/no-such-model.json"], "does not exist"),
-        (["table", "ops/models/vgg16.json", "--uplink", "20M"], "uplink"),
-    ])
+    @Test(
+        "bad input exits 2 naming the problem",
+        arguments: [
+            (["table", "ops/models/vgg16.json", "--batch", "0"], "batch"),
+            (["table", "ops/models/vgg16.json", "--device-flops", "-1"], "device-flops"),
+            (["table", "ops/models/no-such-model.json"], "does not exist"),
+            (["table", "ops/models/vgg16.json", "--uplink", "20M"], "uplink"),
+        ])
     func badInput(arguments: [String], mentions: String) throws {
         let result = try CLI.run(arguments)
         #expect(result.status == 2, "\(result.stderr)")

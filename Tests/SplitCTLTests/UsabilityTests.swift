@@ -39,8 +39,11 @@ struct UsabilityTests {
     func completionScript(shell: String) throws {
         let result = try CLI.run(["--generate-completion-script", shell])
         #expect(result.status == 0, "\(result.stderr)")
-        for subcommand in ["plan", "simulate", "bench", "import"] { #expect(result.stdout.contains(subcommand),
-                                                                            "\(shell) script lacks \(subcommand)") }
+        for subcommand in ["plan", "simulate", "bench", "import"] {
+            #expect(
+                result.stdout.contains(subcommand),
+                "\(shell) script lacks \(subcommand)")
+        }
         #expect(result.stdout.contains("splitctl"))
     }
 
@@ -51,8 +54,11 @@ struct UsabilityTests {
         #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == (try Self.declaredVersion()))
     }
 
-    @Test("splitd --version prints the declared version", .enabled(if: FileManager.default.isExecutableFile(atPath: CLI.daemonBinary.path),
-                                                                   "splitd is built with the whole package"))
+    @Test(
+        "splitd --version prints the declared version",
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: CLI.daemonBinary.path),
+            "splitd is built with the whole package"))
     func daemonVersion() throws {
         let result = try CLI.run(["--version"], executable: CLI.daemonBinary)
         #expect(result.status == 0, "\(result.stderr)")
@@ -63,8 +69,11 @@ struct UsabilityTests {
     func progressOnAPipe() throws {
         // Re-planning at every iteration over two hours: seconds in a debug build, long enough
         // that on a terminal the progress line is drawn (with \r and an erase-line escape).
-        let result = try CLI.run(["simulate", "ops/models/densenet121.json", "--trace", "ops/traces/markov.csv", "--duration", "7200",
-                                  "--replan-every", "0.001", "--format", "csv"], standardErrorPipe: true)
+        let result = try CLI.run(
+            [
+                "simulate", "ops/models/densenet121.json", "--trace", "ops/traces/markov.csv", "--duration", "7200",
+                "--replan-every", "0.001", "--format", "csv",
+            ], standardErrorPipe: true)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stderr.contains("\r"), "\(result.stderr.debugDescription)")
         #expect(!result.stderr.contains("\u{1B}"), "\(result.stderr.debugDescription)")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SplitCore
 
 /// Exactness of `block` on graphs whose cells read the two previous cells (no boundary layers).
@@ -9,8 +10,9 @@ struct CellPlannerTests {
     /// without windows), or nil when its pins conflict (an output reading the input directly).
     static func prepare(_ graph: ModelGraph, allowRaw: Bool, profile: LayerProfile? = nil, splitAll: Bool = true) throws -> PreparedModel? {
         do {
-            return try PreparedModel(graph: graph, deviceProfile: profile, serverProfile: nil, allowRawUpload: allowRaw,
-                                     splitEveryRegion: splitAll)
+            return try PreparedModel(
+                graph: graph, deviceProfile: profile, serverProfile: nil, allowRawUpload: allowRaw,
+                splitEveryRegion: splitAll)
         } catch let error as PlanningError {
             guard case .conflictingConstraints = error else { throw error }
             return nil
@@ -22,7 +24,8 @@ struct CellPlannerTests {
         var checked = 0, split = 0
         for seed in UInt64(1)...2_400 {
             guard let graph = RandomGraphs.nasnetLike(seed: seed, cells: 1 + Int(seed % 9)),
-                  let model = try Self.prepare(graph, allowRaw: seed % 3 == 0, splitAll: seed % 4 != 0) else { continue }
+                let model = try Self.prepare(graph, allowRaw: seed % 3 == 0, splitAll: seed % 4 != 0)
+            else { continue }
             if model.decomposition.windowCount > 1 { split += 1 }
             let reused = SplitPlanner(model: model)
             for variant in UInt64(0)..<2 {
@@ -30,8 +33,9 @@ struct CellPlannerTests {
                 let plans = try PlannerPropertyTests.plans(model, conditions, [.dag, .block])
                 let again = try reused.plan(.block, conditions: conditions)
                 let optimum = plans[.dag]!.delaySeconds
-                #expect(relativeDifference(plans[.block]!.delaySeconds, optimum) <= 1e-12,
-                        "seed \(seed)/\(variant): block \(plans[.block]!.delaySeconds) dag \(optimum)")
+                #expect(
+                    relativeDifference(plans[.block]!.delaySeconds, optimum) <= 1e-12,
+                    "seed \(seed)/\(variant): block \(plans[.block]!.delaySeconds) dag \(optimum)")
                 #expect(relativeDifference(again.delaySeconds, optimum) <= 1e-12, "seed \(seed)/\(variant): reused block planner")
                 #expect(model.violation(of: again.onDevice) == nil)
             }
@@ -47,15 +51,17 @@ struct CellPlannerTests {
         while checked < 1_000 {
             seed += 1
             guard let graph = RandomGraphs.nasnetLike(seed: seed, cells: 1 + Int(seed % 3), combines: 1...2, branchLength: 2),
-                  let model = try Self.prepare(graph, allowRaw: seed % 2 == 0),
-                  model.rules.forcedDevice.indices.filter({ model.rules.isFree($0) }).count <= SplitPlanner.bruteForceLimit
+                let model = try Self.prepare(graph, allowRaw: seed % 2 == 0),
+                model.rules.forcedDevice.indices.filter({ model.rules.isFree($0) }).count <= SplitPlanner.bruteForceLimit
             else { continue }
             let plans = try PlannerPropertyTests.plans(model, RandomGraphs.conditions(seed: seed), [.brute, .block, .dag])
             let optimum = plans[.brute]!.delaySeconds
-            #expect(relativeDifference(plans[.block]!.delaySeconds, optimum) <= 1e-12,
-                    "seed \(seed): block \(plans[.block]!.delaySeconds) brute \(optimum)")
-            #expect(relativeDifference(plans[.dag]!.delaySeconds, optimum) <= 1e-12,
-                    "seed \(seed): dag \(plans[.dag]!.delaySeconds) brute \(optimum)")
+            #expect(
+                relativeDifference(plans[.block]!.delaySeconds, optimum) <= 1e-12,
+                "seed \(seed): block \(plans[.block]!.delaySeconds) brute \(optimum)")
+            #expect(
+                relativeDifference(plans[.dag]!.delaySeconds, optimum) <= 1e-12,
+                "seed \(seed): dag \(plans[.dag]!.delaySeconds) brute \(optimum)")
             checked += 1
         }
     }
@@ -65,15 +71,17 @@ struct CellPlannerTests {
         var checked = 0
         for seed in UInt64(100_000)..<100_500 {
             guard let graph = RandomGraphs.nasnetLike(seed: seed, cells: 2 + Int(seed % 6)),
-                  let profile = RandomGraphs.profile(seed: seed, graph: graph),
-                  let model = try Self.prepare(graph, allowRaw: false, profile: profile) else { continue }
+                let profile = RandomGraphs.profile(seed: seed, graph: graph),
+                let model = try Self.prepare(graph, allowRaw: false, profile: profile)
+            else { continue }
             let planner = SplitPlanner(model: model)
             for variant in UInt64(0)..<3 {
                 let conditions = RandomGraphs.conditions(seed: seed * 5 + variant)
                 let block = try planner.plan(.block, conditions: conditions)
                 let dag = try planner.plan(.dag, conditions: conditions)
-                #expect(relativeDifference(block.delaySeconds, dag.delaySeconds) <= 1e-12,
-                        "seed \(seed)/\(variant): block \(block.delaySeconds) dag \(dag.delaySeconds)")
+                #expect(
+                    relativeDifference(block.delaySeconds, dag.delaySeconds) <= 1e-12,
+                    "seed \(seed)/\(variant): block \(block.delaySeconds) dag \(dag.delaySeconds)")
                 #expect(model.violation(of: block.onDevice) == nil)
             }
             checked += 1
@@ -81,8 +89,9 @@ struct CellPlannerTests {
         #expect(checked >= 400)
     }
 
-    @Test("NASNet-A Mobile and Large split into windows of about two cells, priced without a max-flow per plan",
-          arguments: ["nasnet_a_mobile", "nasnet_a_large"])
+    @Test(
+        "NASNet-A Mobile and Large split into windows of about two cells, priced without a max-flow per plan",
+        arguments: ["nasnet_a_mobile", "nasnet_a_large"])
     func nasnetWindows(name: String) throws {
         let model = try PreparedModel(graph: try SampleModels.graph(name))
         let decomposition = model.decomposition
@@ -97,7 +106,10 @@ struct CellPlannerTests {
         var random = SeededGenerator(seed: 3)
         for _ in 0..<200 {
             let conditions = PlanningConditions(
-                batchSize: Int.random(in: 1...64, using: &random), deviceFLOPsPerSecond: RandomGraphs.pow10(Double.random(in: 9...14,
+                batchSize: Int.random(in: 1...64, using: &random),
+                deviceFLOPsPerSecond: RandomGraphs.pow10(
+                    Double.random(
+                        in: 9...14,
                         using: &random)),
                 serverFLOPsPerSecond: RandomGraphs.pow10(Double.random(in: 11...14, using: &random)),
                 uplinkBitsPerSecond: RandomGraphs.pow10(Double.random(in: 5...10, using: &random)),
@@ -115,8 +127,9 @@ struct CellPlannerTests {
         let planner = SplitPlanner(model: model)
         for device in [2e13, 5e13] {
             for uplink in [1e6, 1e8, 1e10] {
-                let conditions = PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: device, serverFLOPsPerSecond: 2e13,
-                                                    uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: uplink)
+                let conditions = PlanningConditions(
+                    batchSize: 32, deviceFLOPsPerSecond: device, serverFLOPsPerSecond: 2e13,
+                    uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: uplink)
                 let block = try planner.plan(.block, conditions: conditions)
                 let dag = try planner.plan(.dag, conditions: conditions)
                 #expect(relativeDifference(block.delaySeconds, dag.delaySeconds) <= 1e-12, "device \(device) uplink \(uplink)")
@@ -130,7 +143,8 @@ struct CellPlannerTests {
         while checked < 600 {
             seed += 1
             guard let graph = RandomGraphs.nasnetLike(seed: seed, cells: 1 + Int(seed % 3), combines: 1...2, branchLength: 2),
-                  let model = try Self.prepare(graph, allowRaw: seed % 2 == 0) else { continue }
+                let model = try Self.prepare(graph, allowRaw: seed % 2 == 0)
+            else { continue }
             let decomposition = model.decomposition
             let free = decomposition.freeLayers.all.map { Int($0) }
             guard free.count <= 18 else { continue }
@@ -174,19 +188,23 @@ struct CellPlannerTests {
         var windows = 0
         for seed in UInt64(200_000)..<200_300 {
             guard let graph = RandomGraphs.nasnetLike(seed: seed, cells: 2 + Int(seed % 7)),
-                  let model = try Self.prepare(graph, allowRaw: seed % 2 == 0) else { continue }
+                let model = try Self.prepare(graph, allowRaw: seed % 2 == 0)
+            else { continue }
             let planner = SplitPlanner(model: model)
             for variant in UInt64(0)..<3 {
                 let coefficients = PreparedModel.Coefficients(RandomGraphs.conditions(seed: seed * 3 + variant))
                 planner.costs.resize(graph.count)
                 for candidate in 0..<model.decomposition.candidateCount {
                     guard let envelope = model.envelopes[candidate] else { continue }
-                    let priced = envelope.cheapest(deviceSecondsPerFLOP: coefficients.deviceSecondsPerFLOP,
-                                                   serverSecondsPerFLOP: coefficients.serverSecondsPerFLOP,
-                                                   secondsPerByte: coefficients.transferSecondsPerByte).seconds
+                    let priced = envelope.cheapest(
+                        deviceSecondsPerFLOP: coefficients.deviceSecondsPerFLOP,
+                        serverSecondsPerFLOP: coefficients.serverSecondsPerFLOP,
+                        secondsPerByte: coefficients.transferSecondsPerByte
+                    ).seconds
                     let cut = planner.solveRegion(candidate, coefficients)
-                    #expect(relativeDifference(priced, cut) <= 1e-10,
-                            "seed \(seed)/\(variant) window \(candidate): envelope \(priced) max-flow \(cut)")
+                    #expect(
+                        relativeDifference(priced, cut) <= 1e-10,
+                        "seed \(seed)/\(variant) window \(candidate): envelope \(priced) max-flow \(cut)")
                     windows += 1
                 }
             }

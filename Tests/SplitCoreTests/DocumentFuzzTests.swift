@@ -1,6 +1,7 @@
 import Foundation
 import SplitFuzzSupport
 import Testing
+
 @testable import SplitCore
 
 /// Seeded corruptions of splitgraph/1 and splitprofile/1 documents: every case must decode to a
@@ -8,7 +9,8 @@ import Testing
 @Suite("Fuzzing the graph and profile decoders")
 struct DocumentFuzzTests {
     /// A small graph using every field: blocks, declared outputs, parameters, a fan-in.
-    static let graph = Array("""
+    static let graph = Array(
+        """
         {"format":"splitgraph/1","name":"tiny","outputs":["head"],"layers":[
          {"name":"x","op":"input","inputs":[],"forward_flops":0,"backward_flops":0,"output_bytes":600},
          {"name":"a","op":"conv","inputs":["x"],"forward_flops":1e6,"backward_flops":2e6,"output_bytes":3200,"param_bytes":40,"block":"b1"},
@@ -18,14 +20,17 @@ struct DocumentFuzzTests {
         """.utf8)
 
     /// A small profile with every field.
-    static let profile = Array("""
+    static let profile = Array(
+        """
         {"format":"splitprofile/1","batch_size":8,"hardware":"test","model":"tiny","layers":{
          "a":{"forward_ms":1.5,"backward_ms":3,"memory_bytes":1e6},"b":{"forward_ms":0.1,"backward_ms":0.2},
          "head":{"forward_ms":0.4,"backward_ms":0.9}}}
         """.utf8)
 
-    static func cases(_ document: [UInt8], seed: UInt64, truncateEvery step: Int, flips: Int, corruptions: Int,
-                      structural: Int, insertions: Int) throws -> [FuzzCase] {
+    static func cases(
+        _ document: [UInt8], seed: UInt64, truncateEvery step: Int, flips: Int, corruptions: Int,
+        structural: Int, insertions: Int
+    ) throws -> [FuzzCase] {
         let parsed = try JSONValue.parse(document)
         return ByteMutations.truncations(of: document, every: step)
             + ByteMutations.bitFlips(of: document, count: flips, seed: seed)
@@ -53,8 +58,9 @@ struct DocumentFuzzTests {
         } catch let error as GraphError {
             switch error.kind {
             case .invalidJSON:
-                #expect(error.reason.contains("line ") && error.reason.contains("column ") || error.reason.contains("JSON object"),
-                        "\(fuzz.label): \(error)")
+                #expect(
+                    error.reason.contains("line ") && error.reason.contains("column ") || error.reason.contains("JSON object"),
+                    "\(fuzz.label): \(error)")
             case .noInput, .tooManyLayers:
                 #expect(!error.reason.isEmpty, "\(fuzz.label)")
             default:
@@ -82,8 +88,9 @@ struct DocumentFuzzTests {
             #expect(profile.memoryBytesPerSample.values.allSatisfy { $0.isFinite && $0 >= 0 }, "\(fuzz.label)")
             return true
         } catch let error as ProfileError {
-            #expect(error.layer != nil || error.field != nil || error.reason.contains("line ") && error.reason.contains("column "),
-                    "\(fuzz.label): \(error) says not where")
+            #expect(
+                error.layer != nil || error.field != nil || error.reason.contains("line ") && error.reason.contains("column "),
+                "\(fuzz.label): \(error) says not where")
             return false
         } catch {
             Issue.record("\(fuzz.label): untyped error \(type(of: error)): \(error)")

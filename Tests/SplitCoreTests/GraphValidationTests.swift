@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import SplitCore
+import Testing
 
 /// One test per splitgraph/1 rejection rule; each checks the rule and that the message names
 /// the culprit (layer and field).
@@ -32,9 +32,11 @@ struct GraphValidationTests {
 
     @Test func acceptsAMinimalGraphInAnyOrderAndIgnoresUnknownFields() throws {
         let data = Self.document(
-            layers: [Self.layer("b", inputs: ["a"]),
-                     #"{"name": "a", "inputs": [], "forward_flops": 0, "backward_flops": 0, "output_bytes": 8, "colour": "red"}"#]
-                .joined(separator: ","),
+            layers: [
+                Self.layer("b", inputs: ["a"]),
+                #"{"name": "a", "inputs": [], "forward_flops": 0, "backward_flops": 0, "output_bytes": 8, "colour": "red"}"#,
+            ]
+            .joined(separator: ","),
             extra: ", \"source\": \"test\"")
         let graph = try ModelGraph(json: data)
         #expect(graph.layers.map(\.name) == ["a", "b"])
@@ -85,12 +87,15 @@ struct GraphValidationTests {
     }
 
     @Test func rejectsCyclesNamingALayerOnTheCycle() {
-        let layers = [Self.layer("in"), Self.layer("p", inputs: ["in", "r"]), Self.layer("q", inputs: ["p"]),
-                      Self.layer("r", inputs: ["q"]), Self.layer("out", inputs: ["r"])]
+        let layers = [
+            Self.layer("in"), Self.layer("p", inputs: ["in", "r"]), Self.layer("q", inputs: ["p"]),
+            Self.layer("r", inputs: ["q"]), Self.layer("out", inputs: ["r"]),
+        ]
         let error = Self.rejection(Self.document(layers: layers.joined(separator: ",")))
         #expect(error?.kind == .cycle)
         #expect(["p", "q", "r"].contains(error?.layer ?? ""))
-        #expect(error?.description.contains("p -> q -> r") == true || error?.description.contains("q -> r -> p") == true
+        #expect(
+            error?.description.contains("p -> q -> r") == true || error?.description.contains("q -> r -> p") == true
                 || error?.description.contains("r -> p -> q") == true)
     }
 

@@ -1,22 +1,26 @@
 import Foundation
 import Testing
+
 @testable import SplitCore
 
 @Suite("Device memory model")
 struct MemoryModelTests {
     /// x (input, 1000 B/sample) → a (4000 B of weights, 500 B/sample) → b (100 B of weights, 10 B, output).
     static func threeLayers() throws -> ModelGraph {
-        try ModelGraph(name: "three", layers: [
-            Layer(name: "x", inputs: [], outputBytes: 1000),
-            Layer(name: "a", inputs: ["x"], forwardFLOPs: 1e9, backwardFLOPs: 2e9, outputBytes: 500, parameterBytes: 4000),
-            Layer(name: "b", inputs: ["a"], forwardFLOPs: 4e9, backwardFLOPs: 4e9, outputBytes: 10, parameterBytes: 100),
-        ])
+        try ModelGraph(
+            name: "three",
+            layers: [
+                Layer(name: "x", inputs: [], outputBytes: 1000),
+                Layer(name: "a", inputs: ["x"], forwardFLOPs: 1e9, backwardFLOPs: 2e9, outputBytes: 500, parameterBytes: 4000),
+                Layer(name: "b", inputs: ["a"], forwardFLOPs: 4e9, backwardFLOPs: 4e9, outputBytes: 10, parameterBytes: 100),
+            ])
     }
 
     static func conditions(batch: Int = 4, optimizer: Optimizer = .adam, limit: Int64? = nil) -> PlanningConditions {
-        PlanningConditions(batchSize: batch, deviceFLOPsPerSecond: 1e10, serverFLOPsPerSecond: 1e12,
-                           uplinkBitsPerSecond: 1e6, downlinkBitsPerSecond: 2e6, rttSeconds: 0.02,
-                           optimizer: optimizer, deviceMemoryLimitBytes: limit)
+        PlanningConditions(
+            batchSize: batch, deviceFLOPsPerSecond: 1e10, serverFLOPsPerSecond: 1e12,
+            uplinkBitsPerSecond: 1e6, downlinkBitsPerSecond: 2e6, rttSeconds: 0.02,
+            optimizer: optimizer, deviceMemoryLimitBytes: limit)
     }
 
     @Test("M(D) is the formula worked out by hand, for each optimizer")
@@ -25,8 +29,10 @@ struct MemoryModelTests {
         // D = {x, a}, batch 4. x: resident 4·1000 = 4000 (no weights), not a cut layer (a reads it on the device).
         // a: resident 4000·(2+s) + 4·500, cut layer (b is on the server): gradient 4·500 = 2000.
         let split = [true, true, false]
-        for (optimizer, expected) in [(Optimizer.sgd, 4000 + 8000 + 2000 + 2000), (.momentum, 4000 + 12000 + 2000 + 2000),
-                                      (.adam, 4000 + 16000 + 2000 + 2000)] {
+        for (optimizer, expected) in [
+            (Optimizer.sgd, 4000 + 8000 + 2000 + 2000), (.momentum, 4000 + 12000 + 2000 + 2000),
+            (.adam, 4000 + 16000 + 2000 + 2000),
+        ] {
             let bytes = try model.deviceMemoryBytes(onDevice: split, batchSize: 4, optimizer: optimizer)
             #expect(bytes == Int64(expected), "\(optimizer)")
             let plan = try model.plan(forSplit: split, conditions: Self.conditions(optimizer: optimizer))
@@ -41,13 +47,15 @@ struct MemoryModelTests {
 
     @Test("a cut layer feeding several server layers receives one gradient; a layer feeding only device layers none")
     func gradientOncePerCutLayer() throws {
-        let graph = try ModelGraph(name: "fan", layers: [
-            Layer(name: "x", outputBytes: 10),
-            Layer(name: "a", inputs: ["x"], forwardFLOPs: 1, outputBytes: 100, parameterBytes: 7),
-            Layer(name: "b", inputs: ["a"], forwardFLOPs: 1e9, outputBytes: 3),
-            Layer(name: "c", inputs: ["a"], forwardFLOPs: 1e9, outputBytes: 5),
-            Layer(name: "d", inputs: ["b", "c"], outputBytes: 1),
-        ])
+        let graph = try ModelGraph(
+            name: "fan",
+            layers: [
+                Layer(name: "x", outputBytes: 10),
+                Layer(name: "a", inputs: ["x"], forwardFLOPs: 1, outputBytes: 100, parameterBytes: 7),
+                Layer(name: "b", inputs: ["a"], forwardFLOPs: 1e9, outputBytes: 3),
+                Layer(name: "c", inputs: ["a"], forwardFLOPs: 1e9, outputBytes: 5),
+                Layer(name: "d", inputs: ["b", "c"], outputBytes: 1),
+            ])
         let model = try PreparedModel(graph: graph)
         // D = {x, a} at batch 2, SGD: x 20; a 7·2 + 200 = 214 and one gradient of 200 for b and c together.
         #expect(try model.deviceMemoryBytes(onDevice: [true, true, false, false, false], batchSize: 2, optimizer: .sgd) == 20 + 214 + 200)
@@ -59,13 +67,15 @@ struct MemoryModelTests {
 
     @Test("a layer that reaches no output keeps no activations (it never takes part in backward)")
     func deadEndsKeepNothing() throws {
-        let graph = try ModelGraph(name: "guarded", layers: [
-            Layer(name: "x", outputBytes: 10),
-            Layer(name: "a", inputs: ["x"], forwardFLOPs: 1, outputBytes: 100),
-            Layer(name: "size", inputs: ["a"], outputBytes: 8),
-            Layer(name: "check", inputs: ["size"], outputBytes: 8),
-            Layer(name: "out", inputs: ["a"], forwardFLOPs: 1, outputBytes: 1),
-        ], outputs: ["out"])
+        let graph = try ModelGraph(
+            name: "guarded",
+            layers: [
+                Layer(name: "x", outputBytes: 10),
+                Layer(name: "a", inputs: ["x"], forwardFLOPs: 1, outputBytes: 100),
+                Layer(name: "size", inputs: ["a"], outputBytes: 8),
+                Layer(name: "check", inputs: ["size"], outputBytes: 8),
+                Layer(name: "out", inputs: ["a"], forwardFLOPs: 1, outputBytes: 1),
+            ], outputs: ["out"])
         let model = try PreparedModel(graph: graph)
         let terms = try model.memoryTerms(batchSize: 3, optimizer: .sgd)
         let names = ["x", "a", "size", "check", "out"]
@@ -82,10 +92,12 @@ struct MemoryModelTests {
 
     @Test("terms are rounded up to whole bytes")
     func roundsUp() throws {
-        let graph = try ModelGraph(name: "tiny", layers: [
-            Layer(name: "x", outputBytes: 0.3),
-            Layer(name: "y", inputs: ["x"], forwardFLOPs: 1, outputBytes: 1, parameterBytes: 0.2),
-        ])
+        let graph = try ModelGraph(
+            name: "tiny",
+            layers: [
+                Layer(name: "x", outputBytes: 0.3),
+                Layer(name: "y", inputs: ["x"], forwardFLOPs: 1, outputBytes: 1, parameterBytes: 0.2),
+            ])
         let model = try PreparedModel(graph: graph, allowRawUpload: true)
         let terms = try model.memoryTerms(batchSize: 5, optimizer: .sgd)
         #expect(terms.residentBytes == [2, 6])  // ⌈5·0.3⌉, ⌈0.2·2 + 5·1⌉
@@ -127,12 +139,14 @@ struct MemoryModelTests {
     /// x (input, huge) → a (small output) → b → out. With raw upload allowed every layer but x
     /// and out is free, and the least memory is not the smallest device part.
     static func wideInput() throws -> ModelGraph {
-        try ModelGraph(name: "wide", layers: [
-            Layer(name: "x", outputBytes: 1000),
-            Layer(name: "a", inputs: ["x"], forwardFLOPs: 1e6, backwardFLOPs: 1e6, outputBytes: 10, parameterBytes: 50),
-            Layer(name: "b", inputs: ["a"], forwardFLOPs: 1e6, backwardFLOPs: 1e6, outputBytes: 20, parameterBytes: 200),
-            Layer(name: "out", inputs: ["b"], forwardFLOPs: 1e6, outputBytes: 1),
-        ])
+        try ModelGraph(
+            name: "wide",
+            layers: [
+                Layer(name: "x", outputBytes: 1000),
+                Layer(name: "a", inputs: ["x"], forwardFLOPs: 1e6, backwardFLOPs: 1e6, outputBytes: 10, parameterBytes: 50),
+                Layer(name: "b", inputs: ["a"], forwardFLOPs: 1e6, backwardFLOPs: 1e6, outputBytes: 20, parameterBytes: 200),
+                Layer(name: "out", inputs: ["b"], forwardFLOPs: 1e6, outputBytes: 1),
+            ])
     }
 
     @Test("a limit picks the fastest split that fits; below the least memory the error gives that least memory")
@@ -142,8 +156,9 @@ struct MemoryModelTests {
         // {x,a,b}: 1000 + 110 + (400+20) + 20 = 1550. Least: 1120, not the smallest device part.
         // Delays (device 1e9 FLOP/s, server 1e12, 8000 bit/s both ways: 2 ms per byte):
         // {x}: 3 µs server + 2 s transfer; {x,a}: 2 ms + ... + 20 ms; {x,a,b}: 4 ms + ... + 40 ms.
-        var conditions = PlanningConditions(batchSize: 1, deviceFLOPsPerSecond: 1e9, serverFLOPsPerSecond: 1e12,
-                                            uplinkBitsPerSecond: 8e3, downlinkBitsPerSecond: 8e3, optimizer: .sgd)
+        var conditions = PlanningConditions(
+            batchSize: 1, deviceFLOPsPerSecond: 1e9, serverFLOPsPerSecond: 1e12,
+            uplinkBitsPerSecond: 8e3, downlinkBitsPerSecond: 8e3, optimizer: .sgd)
         let planner = SplitPlanner(model: model)
         let free = try planner.plan(.dag, conditions: conditions)
         #expect(free.deviceLayers == [0, 1])
@@ -159,12 +174,14 @@ struct MemoryModelTests {
         }
         // A limit that excludes the fastest split: make b cheap on the device and its output tiny
         // on the link, so {x,a,b} is fastest unconstrained, then cap below its 1550 bytes.
-        let graph = try ModelGraph(name: "wide2", layers: [
-            Layer(name: "x", outputBytes: 1000),
-            Layer(name: "a", inputs: ["x"], forwardFLOPs: 1e6, backwardFLOPs: 1e6, outputBytes: 10, parameterBytes: 50),
-            Layer(name: "b", inputs: ["a"], forwardFLOPs: 1e6, backwardFLOPs: 1e6, outputBytes: 1, parameterBytes: 200),
-            Layer(name: "out", inputs: ["b"], forwardFLOPs: 1e6, outputBytes: 1),
-        ])
+        let graph = try ModelGraph(
+            name: "wide2",
+            layers: [
+                Layer(name: "x", outputBytes: 1000),
+                Layer(name: "a", inputs: ["x"], forwardFLOPs: 1e6, backwardFLOPs: 1e6, outputBytes: 10, parameterBytes: 50),
+                Layer(name: "b", inputs: ["a"], forwardFLOPs: 1e6, backwardFLOPs: 1e6, outputBytes: 1, parameterBytes: 200),
+                Layer(name: "out", inputs: ["b"], forwardFLOPs: 1e6, outputBytes: 1),
+            ])
         let second = SplitPlanner(model: try PreparedModel(graph: graph, allowRawUpload: true))
         conditions.deviceMemoryLimitBytes = nil
         let fastest = try second.plan(.dag, conditions: conditions)
@@ -185,16 +202,24 @@ struct MemoryModelTests {
             try model.plan(forSplit: [true, true, false], conditions: Self.conditions(limit: 23999))
         }
         #expect(throws: GraphError.self) {
-            try ModelGraph(name: "absurd", layers: [Layer(name: "x", outputBytes: 1), Layer(name: "y", inputs: ["x"], outputBytes: 1,
-                                                                                            parameterBytes: 1e300)])
+            try ModelGraph(
+                name: "absurd",
+                layers: [
+                    Layer(name: "x", outputBytes: 1),
+                    Layer(
+                        name: "y", inputs: ["x"], outputBytes: 1,
+                        parameterBytes: 1e300),
+                ])
         }
         // The largest accepted sizes at the largest batch exceed 9 PB: without a limit the memory
         // is reported saturated (never a trap); with a limit planning says why.
         let most = Limits.layerBytes.bounds.upperBound
-        let huge = try ModelGraph(name: "huge", layers: [
-            Layer(name: "x", outputBytes: most), Layer(name: "y", inputs: ["x"], forwardFLOPs: 1, outputBytes: most, parameterBytes: most),
-            Layer(name: "z", inputs: ["y"], forwardFLOPs: 1, outputBytes: 1),
-        ])
+        let huge = try ModelGraph(
+            name: "huge",
+            layers: [
+                Layer(name: "x", outputBytes: most), Layer(name: "y", inputs: ["x"], forwardFLOPs: 1, outputBytes: most, parameterBytes: most),
+                Layer(name: "z", inputs: ["y"], forwardFLOPs: 1, outputBytes: 1),
+            ])
         var conditions = Self.conditions()
         conditions.batchSize = 1_000_000
         let planner = SplitPlanner(model: try PreparedModel(graph: huge))

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SplitCore
 
 /// Random graphs with random parameter sizes, so device memory has weights and activations.
@@ -22,8 +23,14 @@ enum RandomMemoryGraphs {
         var milliseconds: [String: (forward: Double, backward: Double)] = [:]
         var memory: [String: Double] = [:]
         for layer in graph.layers {
-            if Bool.random(using: &random) { milliseconds[layer.name] = (RandomGraphs.magnitude(&random, scale: 1), RandomGraphs.magnitude(&random,
-                    scale: 2)) }
+            if Bool.random(using: &random) {
+                milliseconds[layer.name] = (
+                    RandomGraphs.magnitude(&random, scale: 1),
+                    RandomGraphs.magnitude(
+                        &random,
+                        scale: 2)
+                )
+            }
             if Bool.random(using: &random) { memory[layer.name] = RandomGraphs.magnitude(&random, scale: 4e5, zeroChance: 0.3).rounded() }
         }
         return try LayerProfile(batchSize: 4, milliseconds: milliseconds, memoryBytes: memory)
@@ -77,8 +84,10 @@ struct MemoryPlannerPropertyTests {
 
     /// Checks `dag` and `block` (and the baselines) against brute force under limits around the
     /// interesting points of `model` (least memory, fastest split's memory).
-    static func checkAgainstBruteForce(_ model: PreparedModel, _ conditions: PlanningConditions, seed: UInt64,
-                                       counts: inout LimitCounts) throws {
+    static func checkAgainstBruteForce(
+        _ model: PreparedModel, _ conditions: PlanningConditions, seed: UInt64,
+        counts: inout LimitCounts
+    ) throws {
         var conditions = conditions
         let brute = SplitPlanner(model: model), dag = SplitPlanner(model: model), block = SplitPlanner(model: model)
         let fastest = try brute.plan(.brute, conditions: conditions)
@@ -109,11 +118,13 @@ struct MemoryPlannerPropertyTests {
                     }
                     #expect(model.violation(of: plan.onDevice) == nil, "\(label) \(algorithm)")
                     #expect(plan.deviceMemoryBytes <= limit, "\(label) \(algorithm): \(plan.deviceMemoryBytes) > \(limit)")
-                    let memory = try model.deviceMemoryBytes(onDevice: plan.onDevice, batchSize: conditions.batchSize,
-                                                             optimizer: conditions.optimizer)
+                    let memory = try model.deviceMemoryBytes(
+                        onDevice: plan.onDevice, batchSize: conditions.batchSize,
+                        optimizer: conditions.optimizer)
                     #expect(plan.deviceMemoryBytes == memory)
-                    #expect(relativeDifference(plan.delaySeconds, reference.delaySeconds) <= 1e-9,
-                            "\(label) \(algorithm): \(plan.delaySeconds) vs brute \(reference.delaySeconds)")
+                    #expect(
+                        relativeDifference(plan.delaySeconds, reference.delaySeconds) <= 1e-9,
+                        "\(label) \(algorithm): \(plan.delaySeconds) vs brute \(reference.delaySeconds)")
                     #expect(plan.memoryBound == reference.memoryBound, "\(label) \(algorithm): memory_bound")
                 }
                 for baseline in [PlanningAlgorithm.chain, .boundary, .serverOnly] {
@@ -129,7 +140,8 @@ struct MemoryPlannerPropertyTests {
         }
     }
 
-    @Test("""
+    @Test(
+        """
         dag and block under a limit equal brute force on 2,000+ random DAGs (binding, non-binding and infeasible limits; measured memory on a \
         quarter)
         """)
@@ -138,7 +150,8 @@ struct MemoryPlannerPropertyTests {
         while checked < 2_100 {
             seed += 1
             guard let base = RandomGraphs.unstructured(seed: seed, count: 3 + Int(seed % 13)),
-                  let graph = RandomMemoryGraphs.withParameters(base, seed: seed) else { continue }
+                let graph = RandomMemoryGraphs.withParameters(base, seed: seed)
+            else { continue }
             let profile = seed % 4 == 1 ? try RandomMemoryGraphs.deviceProfile(graph, seed: seed) : nil
             guard let model = try? PreparedModel(graph: graph, deviceProfile: profile, allowRawUpload: seed % 3 == 0) else { continue }
             var conditions = RandomGraphs.conditions(seed: seed)
@@ -156,9 +169,9 @@ struct MemoryPlannerPropertyTests {
         while checked < 600 {
             seed += 1
             guard let base = RandomGraphs.nasnetLike(seed: seed, cells: 1 + Int(seed % 3), combines: 1...2, branchLength: 2),
-                  let graph = RandomMemoryGraphs.withParameters(base, seed: seed),
-                  let model = try CellPlannerTests.prepare(graph, allowRaw: seed % 2 == 0),
-                  model.rules.forcedDevice.indices.filter({ model.rules.isFree($0) }).count <= SplitPlanner.bruteForceLimit
+                let graph = RandomMemoryGraphs.withParameters(base, seed: seed),
+                let model = try CellPlannerTests.prepare(graph, allowRaw: seed % 2 == 0),
+                model.rules.forcedDevice.indices.filter({ model.rules.isFree($0) }).count <= SplitPlanner.bruteForceLimit
             else { continue }
             if model.decomposition.windowCount > 1 { windowed += 1 }
             if model.decomposition.isFollower.contains(true) { withFollowers += 1 }
@@ -182,7 +195,8 @@ struct MemoryPlannerPropertyTests {
         var checked = 0, windowed = 0
         let seeds: Range<UInt64> = family == .unstructured ? 60_000..<60_300 : 61_000..<61_300
         for seed in seeds {
-            let base = family == .unstructured
+            let base =
+                family == .unstructured
                 ? RandomGraphs.unstructured(seed: seed, count: 20 + Int(seed % 40))
                 : RandomGraphs.nasnetLike(seed: seed, cells: 2 + Int(seed % 6))
             guard let base, let graph = RandomMemoryGraphs.withParameters(base, seed: seed) else { continue }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SplitCore
 
 @Suite("Sample models under device memory limits")
@@ -21,8 +22,9 @@ struct MemorySampleModelTests {
         let cpu = try SampleModels.profile("\(name).cpu2.json")
         let models = [
             try PreparedModel(graph: graph),
-            try PreparedModel(graph: graph, deviceProfile: try Self.memoryProfile(graph, times: cpu),
-                              serverProfile: try SampleModels.profile("\(name).h200.json")),
+            try PreparedModel(
+                graph: graph, deviceProfile: try Self.memoryProfile(graph, times: cpu),
+                serverProfile: try SampleModels.profile("\(name).h200.json")),
         ]
         var counts = (binding: 0, infeasible: 0, loose: 0)
         var fastestExceedsMinimum = false
@@ -43,11 +45,14 @@ struct MemorySampleModelTests {
                 for limit in limits where limit >= 1 {
                     conditions.deviceMemoryLimitBytes = limit
                     let label = "\(name) variant \(variant) device \(device) uplink \(uplink) limit \(limit)"
-                    switch (try MemoryPlannerPropertyTests.outcome(planner, .dag, conditions),
-                            try MemoryPlannerPropertyTests.outcome(planner, .block, conditions)) {
+                    switch (
+                        try MemoryPlannerPropertyTests.outcome(planner, .dag, conditions),
+                        try MemoryPlannerPropertyTests.outcome(planner, .block, conditions)
+                    ) {
                     case let (.plan(dag), .plan(block)):
-                        #expect(relativeDifference(dag.delaySeconds, block.delaySeconds) <= 1e-9,
-                                "\(label): dag \(dag.delaySeconds) block \(block.delaySeconds)")
+                        #expect(
+                            relativeDifference(dag.delaySeconds, block.delaySeconds) <= 1e-9,
+                            "\(label): dag \(dag.delaySeconds) block \(block.delaySeconds)")
                         #expect(dag.memoryBound == block.memoryBound, "\(label)")
                         for plan in [dag, block] {
                             #expect(plan.deviceMemoryBytes <= limit && model.violation(of: plan.onDevice) == nil, "\(label)")

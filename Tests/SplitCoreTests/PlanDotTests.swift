@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SplitCore
 
 /// The parts of a `PlanDot` drawing the tests read back: node statements (id, label, fill,
@@ -37,9 +38,10 @@ struct DotDrawing {
                 if rest.hasPrefix(" -> "), let (second, tail) = Self.quoted(String(rest.dropFirst(4))) {
                     edges.append(Edge(from: first, to: second, attributes: tail))
                 } else if rest.hasPrefix(" [") {
-                    let label = rest.range(of: "label=\"").map { range in
-                        String(rest[range.upperBound...].prefix { $0 != "\"" })
-                    } ?? ""
+                    let label =
+                        rest.range(of: "label=\"").map { range in
+                            String(rest[range.upperBound...].prefix { $0 != "\"" })
+                        } ?? ""
                     declarations.append(first)
                     nodes[first] = Node(id: first, label: label, attributes: rest, cluster: cluster)
                 }
@@ -146,8 +148,9 @@ struct PlanDotTests {
         }
         for layer in 0..<graph.count {
             for consumer in graph.successors(of: layer) where drawnNode(layer) != drawnNode(consumer) {
-                #expect(reach(drawnNode(layer)).contains(drawnNode(consumer)),
-                        "\(context): \(graph.layers[layer].name) -> \(graph.layers[consumer].name) is no longer a path")
+                #expect(
+                    reach(drawnNode(layer)).contains(drawnNode(consumer)),
+                    "\(context): \(graph.layers[layer].name) -> \(graph.layers[consumer].name) is no longer a path")
             }
         }
     }
@@ -157,8 +160,9 @@ struct PlanDotTests {
         let model = try PreparedModel(graph: SampleModels.graph(name))
         let planner = SplitPlanner(model: model)
         for rate in Self.rates {
-            let conditions = PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
-                                                uplinkBitsPerSecond: rate, downlinkBitsPerSecond: 2 * rate, rttSeconds: 0.01)
+            let conditions = PlanningConditions(
+                batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
+                uplinkBitsPerSecond: rate, downlinkBitsPerSecond: 2 * rate, rttSeconds: 0.01)
             Self.expectFaithful(try planner.plan(.dag, conditions: conditions), model: model, context: "\(name) at \(rate) bit/s")
         }
     }
@@ -167,8 +171,9 @@ struct PlanDotTests {
     func splitsThroughBlocks(name: String) throws {
         let model = try PreparedModel(graph: SampleModels.graph(name), allowRawUpload: true)
         let graph = model.graph
-        let conditions = PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
-                                            uplinkBitsPerSecond: 1e8, downlinkBitsPerSecond: 2e8, rttSeconds: 0.01)
+        let conditions = PlanningConditions(
+            batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
+            uplinkBitsPerSecond: 1e8, downlinkBitsPerSecond: 2e8, rttSeconds: 0.01)
         var opened = 0
         for prefix in stride(from: 1, to: graph.count, by: max(1, graph.count / 40)) {
             // The first `prefix` layers in topological order, with every ancestor of a device layer.
@@ -196,8 +201,9 @@ struct PlanDotTests {
     @Test("ResNet-50 at 100/200 Mbit/s draws left to right with a legend, in far fewer nodes than layers")
     func resnet50Readme() throws {
         let model = try PreparedModel(graph: SampleModels.graph("resnet50"))
-        let conditions = PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
-                                            uplinkBitsPerSecond: 1e8, downlinkBitsPerSecond: 2e8, rttSeconds: 0.01)
+        let conditions = PlanningConditions(
+            batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
+            uplinkBitsPerSecond: 1e8, downlinkBitsPerSecond: 2e8, rttSeconds: 0.01)
         let plan = try SplitPlanner(model: model).plan(.dag, conditions: conditions)
         let drawing = DotDrawing(PlanDot.render(plan: plan, model: model))
         #expect(drawing.source.contains("rankdir=LR"))

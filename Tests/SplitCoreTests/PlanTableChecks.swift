@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SplitCore
 
 /// Checks shared by the plan-table tests.
@@ -37,11 +38,14 @@ enum PlanTableChecks {
                 #expect(previous.maxEffectiveBitsPerSecond == breakpoint, "\(label): segments \(index - 1) and \(index) not contiguous")
                 #expect(breakpoint > previous.minEffectiveBitsPerSecond && breakpoint.isFinite, "\(label): breakpoint \(index) not increasing")
                 #expect(previous.deviceLayers != segment.deviceLayers, "\(label): segments \(index - 1) and \(index) have the same split")
-                #expect(segment.transferBytes > previous.transferBytes && segment.fixedSeconds < previous.fixedSeconds,
-                        "\(label): segments \(index - 1) and \(index) are not a crossing of two lines")
-                #expect(relativeDifference(previous.delaySeconds(effectiveBitsPerSecond: breakpoint),
-                                           segment.delaySeconds(effectiveBitsPerSecond: breakpoint)) <= 1e-12,
-                        "\(label): delays differ at breakpoint \(index)")
+                #expect(
+                    segment.transferBytes > previous.transferBytes && segment.fixedSeconds < previous.fixedSeconds,
+                    "\(label): segments \(index - 1) and \(index) are not a crossing of two lines")
+                #expect(
+                    relativeDifference(
+                        previous.delaySeconds(effectiveBitsPerSecond: breakpoint),
+                        segment.delaySeconds(effectiveBitsPerSecond: breakpoint)) <= 1e-12,
+                    "\(label): delays differ at breakpoint \(index)")
             }
         }
     }
@@ -50,8 +54,10 @@ enum PlanTableChecks {
     /// around every breakpoint and inside every segment, the table's split is as fast as
     /// `planner`'s plan (relative 1e-9). Returns the number of rate pairs checked.
     @discardableResult
-    static func checkAgainstPlanner(_ table: PlanTable, planner: SplitPlanner, algorithm: PlanningAlgorithm,
-                                    pairs: Int, seed: UInt64, _ label: String) throws -> Int {
+    static func checkAgainstPlanner(
+        _ table: PlanTable, planner: SplitPlanner, algorithm: PlanningAlgorithm,
+        pairs: Int, seed: UInt64, _ label: String
+    ) throws -> Int {
         var random = SeededGenerator(seed: seed)
         var rates: [(Double, Double)] = (0..<pairs).map { _ in (logUniform(&random, 1e3, 1e11), logUniform(&random, 1e3, 1e11)) }
         for segment in table.segments {
@@ -116,8 +122,11 @@ enum PlanTableChecks {
             let transfer = evaluation.transferBytes
             #expect(fixed >= last.fixedSeconds * (1 - 1e-9), "\(label): a split is faster than the last segment on fast links")
             #expect(transfer >= first.transferBytes * (1 - 1e-9), "\(label): a split sends less than the first segment on slow links")
-            if transfer == 0 { #expect(first.transferBytes == 0,
-                                       "\(label): a zero-transfer split exists but the slowest segment sends \(first.transferBytes) B") }
+            if transfer == 0 {
+                #expect(
+                    first.transferBytes == 0,
+                    "\(label): a zero-transfer split exists but the slowest segment sends \(first.transferBytes) B")
+            }
             for rate in breakpoints {
                 let table = table.segments[table.segmentIndex(forEffectiveBitsPerSecond: rate)].delaySeconds(effectiveBitsPerSecond: rate)
                 let line = fixed + 8 * transfer / rate

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SplitCore
 
 @Suite("Plan tables")
@@ -8,14 +9,17 @@ struct PlanTableTests {
     /// graph cannot be planned (conflicting pins).
     static func randomCase(seed: UInt64, layers: Int) -> (PreparedModel, ComputeConditions)? {
         guard let graph = RandomGraphs.unstructured(seed: seed, count: layers),
-              let model = try? PreparedModel(graph: graph, allowRawUpload: seed % 3 == 0) else { return nil }
+            let model = try? PreparedModel(graph: graph, allowRawUpload: seed % 3 == 0)
+        else { return nil }
         return (model, ComputeConditions(RandomGraphs.conditions(seed: seed)))
     }
 
     /// How many of the table's two end probes (at the search's own end rates, planned again with
     /// `algorithm`) return a split other than the end segment's: each such tie costs one probe.
-    static func endTies(_ table: PlanTable, model: PreparedModel, conditions: ComputeConditions,
-                        algorithm: PlanningAlgorithm = .block) throws -> Int {
+    static func endTies(
+        _ table: PlanTable, model: PreparedModel, conditions: ComputeConditions,
+        algorithm: PlanningAlgorithm = .block
+    ) throws -> Int {
         let bounds = PlanTable.Bounds(model: model, conditions: conditions)
         var ties = 0
         for (rate, segment) in [(bounds.lowRate, table.segments.first), (bounds.highRate, table.segments.last)] {
@@ -39,8 +43,9 @@ struct PlanTableTests {
             let label = "seed \(seed) (\(algorithm))"
             PlanTableChecks.checkStructure(table, model: model, label)
             PlanTableChecks.checkAgainstBruteForce(table, model: model, splits: PlanTableChecks.allSplits(model), label)
-            #expect(table.plannerCalls <= max(2, 2 * table.segments.count - 1) + 2,
-                    "\(label): \(table.plannerCalls) calls for \(table.segments.count) segments")
+            #expect(
+                table.plannerCalls <= max(2, 2 * table.segments.count - 1) + 2,
+                "\(label): \(table.plannerCalls) calls for \(table.segments.count) segments")
             if table.plannerCalls > max(2, 2 * table.segments.count - 1) { endTies += 1 }
             segments += table.segments.count
             checked += 1
@@ -57,15 +62,17 @@ struct PlanTableTests {
             guard let (model, conditions) = Self.randomCase(seed: seed, layers: 5 + Int(seed % 40)) else { continue }
             let table = try PlanTable.compute(model: model, conditions: conditions)
             PlanTableChecks.checkStructure(table, model: model, "seed \(seed)")
-            pairs += try PlanTableChecks.checkAgainstPlanner(table, planner: SplitPlanner(model: model), algorithm: .dag,
-                                                             pairs: 20, seed: seed, "seed \(seed)")
+            pairs += try PlanTableChecks.checkAgainstPlanner(
+                table, planner: SplitPlanner(model: model), algorithm: .dag,
+                pairs: 20, seed: seed, "seed \(seed)")
             checked += 1
         }
         #expect(pairs >= 12_000)
     }
 
-    @Test("every sample model, with and without raw upload and measured profiles: the table matches dag at 2,000 rate pairs",
-          arguments: SampleModels.names)
+    @Test(
+        "every sample model, with and without raw upload and measured profiles: the table matches dag at 2,000 rate pairs",
+        arguments: SampleModels.names)
     func sampleModels(name: String) throws {
         let graph = try SampleModels.graph(name)
         let server = try SampleModels.profile("\(name).h200.json")
@@ -87,8 +94,9 @@ struct PlanTableTests {
                 let bound = max(2, 2 * table.segments.count - 1) + (try Self.endTies(table, model: model, conditions: conditions))
                 #expect(table.plannerCalls <= bound, "\(label): \(table.plannerCalls) calls for \(table.segments.count) segments")
                 let pairs = deviceFLOPs == 1e11 && index == 0 ? 2_000 : 300
-                try PlanTableChecks.checkAgainstPlanner(table, planner: SplitPlanner(model: model), algorithm: .dag,
-                                                        pairs: pairs, seed: UInt64(index * 7 + batch), label)
+                try PlanTableChecks.checkAgainstPlanner(
+                    table, planner: SplitPlanner(model: model), algorithm: .dag,
+                    pairs: pairs, seed: UInt64(index * 7 + batch), label)
                 let fromDag = try PlanTable.compute(model: model, conditions: conditions, algorithm: .dag)
                 #expect(fromDag.segments.count == table.segments.count, "\(label): dag and block tables differ in length")
                 for (a, b) in zip(fromDag.segments, table.segments) {
@@ -108,8 +116,9 @@ struct PlanTableTests {
             // at half the total (every split keeping the pinned layers is still checked).
             var withParameters = model.graph.layers
             for index in withParameters.indices { withParameters[index].parameterBytes = Double((index * 37 + Int(seed)) % 11) }
-            let graph = try ModelGraph(name: model.graph.name, layers: withParameters,
-                                       outputs: model.graph.outputs.map { model.graph.layers[$0].name })
+            let graph = try ModelGraph(
+                name: model.graph.name, layers: withParameters,
+                outputs: model.graph.outputs.map { model.graph.layers[$0].name })
             let capped = try PreparedModel(graph: graph, allowRawUpload: model.rules.allowRawUpload)
             let layers = capped.graph.layers
             let total = layers.reduce(0) { $0 + $1.parameterBytes }
@@ -142,8 +151,11 @@ struct PlanTableTests {
     @Test("lookup: the segment for (uplink, downlink) is the one holding 1/(1/uplink + 1/downlink); breakpoints go to the faster segment")
     func lookup() throws {
         let model = try PreparedModel(graph: try SampleModels.graph("vgg16"))
-        let table = try PlanTable.compute(model: model, conditions: ComputeConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11,
-                                                                                      serverFLOPsPerSecond: 2e13))
+        let table = try PlanTable.compute(
+            model: model,
+            conditions: ComputeConditions(
+                batchSize: 32, deviceFLOPsPerSecond: 1e11,
+                serverFLOPsPerSecond: 2e13))
         #expect(table.segments.count >= 3)
         var random = SeededGenerator(seed: 5)
         for _ in 0..<2_000 {
@@ -162,12 +174,14 @@ struct PlanTableTests {
     @Test("breakpoints far outside any real link rate are found: the end probes are placed by bounds, not by a fixed range")
     func extremeBreakpoints() throws {
         // x (1e9 B) → p (1 FLOP, 1000 B) → q (1e12 FLOPs, 999.999 B) → s (output); raw upload allowed.
-        let graph = try ModelGraph(name: "extremes", layers: [
-            Layer(name: "x", outputBytes: 1e9),
-            Layer(name: "p", inputs: ["x"], forwardFLOPs: 1, outputBytes: 1000),
-            Layer(name: "q", inputs: ["p"], forwardFLOPs: 1e12, outputBytes: 999.999),
-            Layer(name: "s", inputs: ["q"], forwardFLOPs: 1e9, outputBytes: 10),
-        ])
+        let graph = try ModelGraph(
+            name: "extremes",
+            layers: [
+                Layer(name: "x", outputBytes: 1e9),
+                Layer(name: "p", inputs: ["x"], forwardFLOPs: 1, outputBytes: 1000),
+                Layer(name: "q", inputs: ["p"], forwardFLOPs: 1e12, outputBytes: 999.999),
+                Layer(name: "s", inputs: ["q"], forwardFLOPs: 1e9, outputBytes: 10),
+            ])
         let model = try PreparedModel(graph: graph, allowRawUpload: true)
         let conditions = ComputeConditions(batchSize: 1, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 1e13)
         let table = try PlanTable.compute(model: model, conditions: conditions)
@@ -185,15 +199,20 @@ struct PlanTableTests {
 
     @Test("a model whose splits all send the same bytes has one segment; bad conditions are rejected naming the field")
     func degenerateAndInvalid() throws {
-        let graph = try ModelGraph(name: "flat", layers: [
-            Layer(name: "x", outputBytes: 0),
-            Layer(name: "a", inputs: ["x"], forwardFLOPs: 1e9, outputBytes: 0),
-            Layer(name: "b", inputs: ["a"], forwardFLOPs: 1e9, outputBytes: 0),
-            Layer(name: "c", inputs: ["b"], forwardFLOPs: 1e9, outputBytes: 0),
-        ])
+        let graph = try ModelGraph(
+            name: "flat",
+            layers: [
+                Layer(name: "x", outputBytes: 0),
+                Layer(name: "a", inputs: ["x"], forwardFLOPs: 1e9, outputBytes: 0),
+                Layer(name: "b", inputs: ["a"], forwardFLOPs: 1e9, outputBytes: 0),
+                Layer(name: "c", inputs: ["b"], forwardFLOPs: 1e9, outputBytes: 0),
+            ])
         let model = try PreparedModel(graph: graph)
-        let table = try PlanTable.compute(model: model, conditions: ComputeConditions(batchSize: 4, deviceFLOPsPerSecond: 1e12,
-                                                                                      serverFLOPsPerSecond: 1e10))
+        let table = try PlanTable.compute(
+            model: model,
+            conditions: ComputeConditions(
+                batchSize: 4, deviceFLOPsPerSecond: 1e12,
+                serverFLOPsPerSecond: 1e10))
         #expect(table.segments.count == 1)
         // With a device 100x faster and nothing to send, the one free layer (b) runs on the device.
         #expect(table.segments[0].deviceLayers.map { model.graph.layers[$0].name } == ["x", "a", "b"])

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SplitCore
 
 /// Relative difference of two delays.
@@ -9,8 +10,10 @@ func relativeDifference(_ a: Double, _ b: Double) -> Double {
 @Suite("Planner properties on random DAGs")
 struct PlannerPropertyTests {
     /// Plans `graph` with every algorithm in `algorithms` under `conditions`, checking validity.
-    static func plans(_ model: PreparedModel, _ conditions: PlanningConditions,
-                      _ algorithms: [PlanningAlgorithm]) throws -> [PlanningAlgorithm: Plan] {
+    static func plans(
+        _ model: PreparedModel, _ conditions: PlanningConditions,
+        _ algorithms: [PlanningAlgorithm]
+    ) throws -> [PlanningAlgorithm: Plan] {
         let planner = SplitPlanner(model: model)
         var result: [PlanningAlgorithm: Plan] = [:]
         for algorithm in algorithms {
@@ -43,10 +46,12 @@ struct PlannerPropertyTests {
             let conditions = RandomGraphs.conditions(seed: seed)
             let plans = try Self.plans(model, conditions, [.brute, .dag, .block, .chain, .boundary, .serverOnly])
             let optimum = plans[.brute]!.delaySeconds
-            #expect(relativeDifference(plans[.dag]!.delaySeconds, optimum) <= 1e-9,
-                    "seed \(seed): dag \(plans[.dag]!.delaySeconds) vs brute \(optimum)")
-            #expect(relativeDifference(plans[.block]!.delaySeconds, optimum) <= 1e-12,
-                    "seed \(seed): block \(plans[.block]!.delaySeconds) vs brute \(optimum)")
+            #expect(
+                relativeDifference(plans[.dag]!.delaySeconds, optimum) <= 1e-9,
+                "seed \(seed): dag \(plans[.dag]!.delaySeconds) vs brute \(optimum)")
+            #expect(
+                relativeDifference(plans[.block]!.delaySeconds, optimum) <= 1e-12,
+                "seed \(seed): block \(plans[.block]!.delaySeconds) vs brute \(optimum)")
             for baseline in [PlanningAlgorithm.chain, .boundary, .serverOnly] {
                 #expect(plans[baseline]!.delaySeconds >= optimum * (1 - 1e-9), "seed \(seed): \(baseline) beat the optimum")
             }
@@ -68,8 +73,9 @@ struct PlannerPropertyTests {
                 let again = try reused.plan(.block, conditions: RandomGraphs.conditions(seed: seed * 31 + variant))
                 #expect(relativeDifference(again.delaySeconds, plans[.dag]!.delaySeconds) <= 1e-12, "seed \(seed)/\(variant): reused block planner")
                 #expect(model.violation(of: again.onDevice) == nil)
-                #expect(relativeDifference(plans[.block]!.delaySeconds, plans[.dag]!.delaySeconds) <= 1e-12,
-                        "seed \(seed)/\(variant): block \(plans[.block]!.delaySeconds) vs dag \(plans[.dag]!.delaySeconds)")
+                #expect(
+                    relativeDifference(plans[.block]!.delaySeconds, plans[.dag]!.delaySeconds) <= 1e-12,
+                    "seed \(seed)/\(variant): block \(plans[.block]!.delaySeconds) vs dag \(plans[.dag]!.delaySeconds)")
                 #expect(plans[.chain]!.delaySeconds >= plans[.dag]!.delaySeconds * (1 - 1e-9))
                 #expect(plans[.boundary]!.delaySeconds >= plans[.dag]!.delaySeconds * (1 - 1e-9))
             }
@@ -83,7 +89,8 @@ struct PlannerPropertyTests {
         var checked = 0
         for seed in UInt64(10_000)..<10_400 {
             guard let graph = RandomGraphs.unstructured(seed: seed, count: 20 + Int(seed % 60)),
-                  let model = try? PreparedModel(graph: graph, allowRawUpload: seed % 2 == 0) else { continue }
+                let model = try? PreparedModel(graph: graph, allowRawUpload: seed % 2 == 0)
+            else { continue }
             let plans = try Self.plans(model, RandomGraphs.conditions(seed: seed), [.dag, .block])
             #expect(relativeDifference(plans[.block]!.delaySeconds, plans[.dag]!.delaySeconds) <= 1e-12, "seed \(seed)")
             checked += 1
@@ -102,7 +109,10 @@ struct PlannerReuseTests {
         for _ in 0..<300 {
             let uplink = RandomGraphs.pow10(Double.random(in: 6...10, using: &random))
             let conditions = PlanningConditions(
-                batchSize: Int.random(in: 1...64, using: &random), deviceFLOPsPerSecond: RandomGraphs.pow10(Double.random(in: 10...12,
+                batchSize: Int.random(in: 1...64, using: &random),
+                deviceFLOPsPerSecond: RandomGraphs.pow10(
+                    Double.random(
+                        in: 10...12,
                         using: &random)),
                 serverFLOPsPerSecond: 2e13, uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: uplink * 2, rttSeconds: 0.01)
             let block = try reused.plan(.block, conditions: conditions)
@@ -119,8 +129,9 @@ struct PlannerReuseTests {
         var random = SeededGenerator(seed: 7)
         for _ in 0..<200 {
             let uplink = RandomGraphs.pow10(Double.random(in: 6...10, using: &random))
-            let conditions = PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
-                                                uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: uplink)
+            let conditions = PlanningConditions(
+                batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
+                uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: uplink)
             let algorithm = [PlanningAlgorithm.block, .dag, .chain, .block, .boundary, .serverOnly].randomElement(using: &random)!
             let a = try shared.plan(algorithm, conditions: conditions)
             let b = try SplitPlanner(model: model).plan(algorithm, conditions: conditions)

@@ -1,22 +1,27 @@
 import Testing
+
 @testable import SplitCore
 
 @Suite("Quantities as users type them, and the physical limits")
 struct QuantityTests {
-    @Test("rates: SI prefixes with and without bit units, byte rates, bare bit/s", arguments: [
-        ("20M", 20e6), ("20Mbps", 20e6), ("20 Mbit/s", 20e6), ("20Mb/s", 20e6), ("1.5G", 1.5e9), ("1.5Gbps", 1.5e9),
-        ("500kbps", 500e3), ("500K", 500e3), ("64000bps", 64_000), ("40e6", 40e6), ("2.5MB/s", 20e6), ("1GBps", 8e9),
-        ("1Tbit/s", 1e12), (" 100M ", 100e6), ("1000", 1000), ("100bps", 100),
-    ])
+    @Test(
+        "rates: SI prefixes with and without bit units, byte rates, bare bit/s",
+        arguments: [
+            ("20M", 20e6), ("20Mbps", 20e6), ("20 Mbit/s", 20e6), ("20Mb/s", 20e6), ("1.5G", 1.5e9), ("1.5Gbps", 1.5e9),
+            ("500kbps", 500e3), ("500K", 500e3), ("64000bps", 64_000), ("40e6", 40e6), ("2.5MB/s", 20e6), ("1GBps", 8e9),
+            ("1Tbit/s", 1e12), (" 100M ", 100e6), ("1000", 1000), ("100bps", 100),
+        ])
     func rates(text: String, bitsPerSecond: Double) throws {
         #expect(try Limits.parseRate(text) == bitsPerSecond)
     }
 
-    @Test("rates: ambiguous, absurd, negative and unknown forms are refused with the reason", arguments: [
-        ("100m", "ambiguous"), ("100mbps", "ambiguous"), ("100", "under 1 kbit/s"), ("0.5", "under 1 kbit/s"), ("-5M", "negative"),
-        ("5e-324", "under 1 kbit/s"), ("0", "between"), ("1e30", "between"), ("20 furlongs", "unknown unit"), ("fast", "not a number"),
-        ("", "empty"), ("1e999", "not a number"), ("nan", "not a number"), ("20Mbpsx", "unknown unit"),
-    ])
+    @Test(
+        "rates: ambiguous, absurd, negative and unknown forms are refused with the reason",
+        arguments: [
+            ("100m", "ambiguous"), ("100mbps", "ambiguous"), ("100", "under 1 kbit/s"), ("0.5", "under 1 kbit/s"), ("-5M", "negative"),
+            ("5e-324", "under 1 kbit/s"), ("0", "between"), ("1e30", "between"), ("20 furlongs", "unknown unit"), ("fast", "not a number"),
+            ("", "empty"), ("1e999", "not a number"), ("nan", "not a number"), ("20Mbpsx", "unknown unit"),
+        ])
     func badRates(text: String, reason: String) {
         do {
             let value = try Limits.parseRate(text)
@@ -29,10 +34,12 @@ struct QuantityTests {
         }
     }
 
-    @Test("durations: ms, s, us, ns, minutes, hours, days; bare numbers are seconds", arguments: [
-        ("10ms", 0.01), ("0.01", 0.01), ("250us", 250e-6), ("250µs", 250e-6), ("100ns", 100e-9), ("2m", 120), ("2min", 120), ("1h", 3600),
-        ("1.5s", 1.5), ("0", 0), ("1d", 86_400), ("0.5d", 43_200), ("1 D", 86_400),
-    ])
+    @Test(
+        "durations: ms, s, us, ns, minutes, hours, days; bare numbers are seconds",
+        arguments: [
+            ("10ms", 0.01), ("0.01", 0.01), ("250us", 250e-6), ("250µs", 250e-6), ("100ns", 100e-9), ("2m", 120), ("2min", 120), ("1h", 3600),
+            ("1.5s", 1.5), ("0", 0), ("1d", 86_400), ("0.5d", 43_200), ("1 D", 86_400),
+        ])
     func durations(text: String, seconds: Double) throws {
         let parsed = try Limits.parseDuration(text)
         #expect(abs(parsed - seconds) <= 1e-12 * max(1, seconds))

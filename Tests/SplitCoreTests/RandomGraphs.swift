@@ -33,17 +33,20 @@ enum RandomGraphs {
                 let fanIn = Int.random(in: 1...3, using: &random)
                 for _ in 0..<fanIn {
                     // Mostly recent layers (chains), sometimes far back (skips).
-                    let back = Bool.random(using: &random) ? Int.random(in: 1...min(2, index), using: &random)
-                                                           : Int.random(in: 1...index, using: &random)
+                    let back =
+                        Bool.random(using: &random)
+                        ? Int.random(in: 1...min(2, index), using: &random)
+                        : Int.random(in: 1...index, using: &random)
                     inputs.append("L\(index - back)")
                 }
             }
             let flops = index < inputCount ? 0 : magnitude(&random, scale: 1e8)
-            layers.append(Layer(
-                name: "L\(index)", op: "op", inputs: inputs,
-                forwardFLOPs: flops, backwardFLOPs: flops * Double.random(in: 0...2.5, using: &random),
-                outputBytes: magnitude(&random, scale: 1e5, zeroChance: 0.15),
-                block: Bool.random(using: &random) ? "b\(index / 4)" : nil))
+            layers.append(
+                Layer(
+                    name: "L\(index)", op: "op", inputs: inputs,
+                    forwardFLOPs: flops, backwardFLOPs: flops * Double.random(in: 0...2.5, using: &random),
+                    outputBytes: magnitude(&random, scale: 1e5, zeroChance: 0.15),
+                    block: Bool.random(using: &random) ? "b\(index / 4)" : nil))
         }
         var outputs: [String]? = nil
         if Bool.random(using: &random) {
@@ -62,9 +65,10 @@ enum RandomGraphs {
         var layers: [Layer] = [Layer(name: "x", op: "input", outputBytes: magnitude(&random, scale: 6e5, zeroChance: 0))]
         func add(_ name: String, _ inputs: [String], block: String?, flopsScale: Double = 1e8) {
             let flops = magnitude(&random, scale: flopsScale, zeroChance: 0.1)
-            layers.append(Layer(
-                name: name, inputs: inputs, forwardFLOPs: flops, backwardFLOPs: 2 * flops,
-                outputBytes: magnitude(&random, scale: 2e5, zeroChance: 0.05), block: block))
+            layers.append(
+                Layer(
+                    name: name, inputs: inputs, forwardFLOPs: flops, backwardFLOPs: 2 * flops,
+                    outputBytes: magnitude(&random, scale: 2e5, zeroChance: 0.05), block: block))
         }
         add("stem", ["x"], block: nil)
         let hasMask = Bool.random(using: &random)
@@ -132,9 +136,14 @@ extension RandomGraphs {
             counter += 1
             let name = "n\(counter)"
             let flops = compute ? magnitude(&random, scale: 1e8, zeroChance: 0.1) : 0
-            layers.append(Layer(name: name, op: op, inputs: inputs, forwardFLOPs: flops, backwardFLOPs: flops * Double.random(in: 0...2.5,
-                    using: &random),
-                                outputBytes: magnitude(&random, scale: 2e5, zeroChance: 0.05)))
+            layers.append(
+                Layer(
+                    name: name, op: op, inputs: inputs, forwardFLOPs: flops,
+                    backwardFLOPs: flops
+                        * Double.random(
+                            in: 0...2.5,
+                            using: &random),
+                    outputBytes: magnitude(&random, scale: 2e5, zeroChance: 0.05)))
             return name
         }
         func chain(from input: String, length: Int) -> String {
@@ -147,8 +156,10 @@ extension RandomGraphs {
         var outputs: [String] = []
         let auxiliaryCell = Bool.random(using: &random) ? Int.random(in: 0..<max(1, cells), using: &random) : -1
         for cell in 0..<cells {
-            var hidden = [chain(from: previous, length: Int.random(in: 1...3, using: &random)),
-                          chain(from: current, length: Int.random(in: 1...3, using: &random))]
+            var hidden = [
+                chain(from: previous, length: Int.random(in: 1...3, using: &random)),
+                chain(from: current, length: Int.random(in: 1...3, using: &random)),
+            ]
             var read = Set<String>()
             for _ in 0..<Int.random(in: combines, using: &random) {
                 let left = hidden.randomElement(using: &random)!, right = hidden.randomElement(using: &random)!

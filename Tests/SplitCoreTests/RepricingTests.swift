@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SplitCore
 
 @Suite("Repricing a split under new link rates")
@@ -19,8 +20,9 @@ struct RepricingTests {
             after.rttSeconds = other.rttSeconds
             // The optimal split under the first rates, priced under the second.
             let split = try SplitPlanner(model: model).plan(.dag, conditions: before)
-            let repriced = split.repriced(uplinkBitsPerSecond: after.uplinkBitsPerSecond, downlinkBitsPerSecond: after.downlinkBitsPerSecond,
-                                          rttSeconds: after.rttSeconds)
+            let repriced = split.repriced(
+                uplinkBitsPerSecond: after.uplinkBitsPerSecond, downlinkBitsPerSecond: after.downlinkBitsPerSecond,
+                rttSeconds: after.rttSeconds)
             let fresh = try model.plan(forSplit: split.onDevice, conditions: after)
             #expect(repriced.onDevice == fresh.onDevice && repriced.cutLayers == fresh.cutLayers)
             #expect(repriced.transferBytes == fresh.transferBytes && repriced.deviceMemoryBytes == fresh.deviceMemoryBytes)

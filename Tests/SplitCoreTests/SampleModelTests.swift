@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SplitCore
 
 @Suite("Sample models")
@@ -33,8 +34,9 @@ struct SampleModelTests {
                         delays[algorithm] = plan.delaySeconds
                     }
                     let optimum = delays[.dag]!
-                    #expect(relativeDifference(delays[.block]!, optimum) <= 1e-12,
-                            "\(name) device \(device) uplink \(uplink): block \(delays[.block]!) dag \(optimum)")
+                    #expect(
+                        relativeDifference(delays[.block]!, optimum) <= 1e-12,
+                        "\(name) device \(device) uplink \(uplink): block \(delays[.block]!) dag \(optimum)")
                     for baseline in [PlanningAlgorithm.chain, .boundary, .serverOnly] {
                         #expect(delays[baseline]! >= optimum * (1 - 1e-9), "\(name): \(baseline) below the optimum")
                     }
@@ -61,8 +63,9 @@ struct SampleModelTests {
         let model = try PreparedModel(graph: graph, deviceProfile: device, serverProfile: profile)
         let planner = SplitPlanner(model: model)
         for uplink in Self.bandwidths {
-            let conditions = PlanningConditions(batchSize: 16, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
-                                                uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: uplink)
+            let conditions = PlanningConditions(
+                batchSize: 16, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
+                uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: uplink)
             let dag = try planner.plan(.dag, conditions: conditions)
             let block = try planner.plan(.block, conditions: conditions)
             #expect(relativeDifference(block.delaySeconds, dag.delaySeconds) <= 1e-12)

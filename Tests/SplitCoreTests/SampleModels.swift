@@ -5,8 +5,10 @@ import SplitCore
 /// not depend on the working directory.
 enum SampleModels {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let names = ["resnet18", "resnet50", "vgg16", "googlenet", "mobilenet_v2", "vit_b_16", "densenet121", "gpt2",
-                        "nasnet_a_mobile", "nasnet_a_large"]
+    static let names = [
+        "resnet18", "resnet50", "vgg16", "googlenet", "mobilenet_v2", "vit_b_16", "densenet121", "gpt2",
+        "nasnet_a_mobile", "nasnet_a_large",
+    ]
     /// The models with a measured H200 profile in `ops/profiles/` (GPT-2 and the NASNets were not
     /// measured); tests over profiles run on these, and a test checks the list against the files.
     static let profiledNames = ["resnet18", "resnet50", "vgg16", "googlenet", "mobilenet_v2", "vit_b_16", "densenet121"]

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SplitCore
 
 /// A JSON number as Double, whether it was written as an integer or not.
@@ -16,13 +17,15 @@ private func number(_ value: Any?) -> Double? {
 struct SwitchingTests {
     /// x → a → b → c → out with parameters on a, b, c (a reads x, so it is pinned to the device).
     static func chain() throws -> ModelGraph {
-        try ModelGraph(name: "chain", layers: [
-            Layer(name: "x", outputBytes: 100),
-            Layer(name: "a", inputs: ["x"], forwardFLOPs: 1e9, outputBytes: 100, parameterBytes: 1_000),
-            Layer(name: "b", inputs: ["a"], forwardFLOPs: 1e9, outputBytes: 100, parameterBytes: 20_000),
-            Layer(name: "c", inputs: ["b"], forwardFLOPs: 1e9, outputBytes: 100, parameterBytes: 300_000),
-            Layer(name: "out", inputs: ["c"], forwardFLOPs: 1e9, outputBytes: 10),
-        ])
+        try ModelGraph(
+            name: "chain",
+            layers: [
+                Layer(name: "x", outputBytes: 100),
+                Layer(name: "a", inputs: ["x"], forwardFLOPs: 1e9, outputBytes: 100, parameterBytes: 1_000),
+                Layer(name: "b", inputs: ["a"], forwardFLOPs: 1e9, outputBytes: 100, parameterBytes: 20_000),
+                Layer(name: "c", inputs: ["b"], forwardFLOPs: 1e9, outputBytes: 100, parameterBytes: 300_000),
+                Layer(name: "out", inputs: ["c"], forwardFLOPs: 1e9, outputBytes: 10),
+            ])
     }
 
     @Test("migration moves parameters times the optimizer's state factor, up for device→server and down for server→device")
@@ -51,8 +54,10 @@ struct SwitchingTests {
         #expect(rule.shouldSwitch(currentSeconds: .nan, candidateSeconds: 5, migrationSeconds: 0))
         #expect(!rule.shouldSwitch(currentSeconds: 5, candidateSeconds: .nan, migrationSeconds: 0))
         #expect(SwitchingRule().horizonIterations == SwitchingRule.defaultHorizonIterations)
-        for (bad, name) in [(SwitchingRule(horizonIterations: -1), "switching horizon"), (SwitchingRule(minimumRelativeGain: 1), "minimum gain"),
-                            (SwitchingRule(minimumRelativeGain: -0.1), "minimum gain")] {
+        for (bad, name) in [
+            (SwitchingRule(horizonIterations: -1), "switching horizon"), (SwitchingRule(minimumRelativeGain: 1), "minimum gain"),
+            (SwitchingRule(minimumRelativeGain: -0.1), "minimum gain"),
+        ] {
             do {
                 try bad.validate()
                 Issue.record("\(bad) accepted")
@@ -75,8 +80,9 @@ struct SwitchingTests {
         let cases = try #require(try Self.sharedCases()["rule"] as? [[String: Any]])
         #expect(cases.count >= 10)
         for item in cases {
-            let rule = SwitchingRule(horizonIterations: try #require(item["horizon_iterations"] as? Int),
-                                     minimumRelativeGain: try #require(number(item["minimum_relative_gain"])))
+            let rule = SwitchingRule(
+                horizonIterations: try #require(item["horizon_iterations"] as? Int),
+                minimumRelativeGain: try #require(number(item["minimum_relative_gain"])))
             let decision = rule.shouldSwitch(
                 currentSeconds: try #require(number(item["current_seconds"])), candidateSeconds: try #require(number(item["candidate_seconds"])),
                 migrationSeconds: try #require(number(item["migration_seconds"])),
@@ -92,8 +98,9 @@ struct SwitchingTests {
         let names = try #require(graphCase["layers"] as? [String])
         let parameters = try #require(graphCase["parameter_bytes"] as? [String: Any])
         let layers = names.enumerated().map { index, name in
-            Layer(name: name, inputs: index == 0 ? [] : [names[index - 1]], forwardFLOPs: 1, outputBytes: 1,
-                  parameterBytes: number(parameters[name]) ?? 0)
+            Layer(
+                name: name, inputs: index == 0 ? [] : [names[index - 1]], forwardFLOPs: 1, outputBytes: 1,
+                parameterBytes: number(parameters[name]) ?? 0)
         }
         let graph = try ModelGraph(name: "chain", layers: layers)
         let tableJSON = try JSONSerialization.data(withJSONObject: try #require(cases["table"]))
@@ -105,16 +112,18 @@ struct SwitchingTests {
         #expect(PlanTableReport(table: table, model: model, algorithm: .block).parameterBytes == report.parameterBytes)
 
         for item in try #require(cases["lookup"] as? [[String: Any]]) {
-            let segment = table.segmentIndex(forEffectiveBitsPerSecond: PlanTable.effectiveBitsPerSecond(
-                uplinkBitsPerSecond: try #require(number(item["uplink_bps"])), downlinkBitsPerSecond: try #require(number(item["downlink_bps"]))))
+            let segment = table.segmentIndex(
+                forEffectiveBitsPerSecond: PlanTable.effectiveBitsPerSecond(
+                    uplinkBitsPerSecond: try #require(number(item["uplink_bps"])), downlinkBitsPerSecond: try #require(number(item["downlink_bps"]))))
             #expect(segment == item["segment"] as? Int, "\(item["why"] ?? "")")
         }
 
         let scenario = try #require(cases["scenario"] as? [String: Any])
         let optimizerName = try #require(scenario["optimizer"] as? String)
         let optimizer = try #require(Optimizer(rawValue: optimizerName))
-        let rule = SwitchingRule(horizonIterations: try #require(scenario["horizon_iterations"] as? Int),
-                                 minimumRelativeGain: try #require(number(scenario["minimum_relative_gain"])))
+        let rule = SwitchingRule(
+            horizonIterations: try #require(scenario["horizon_iterations"] as? Int),
+            minimumRelativeGain: try #require(number(scenario["minimum_relative_gain"])))
         let migrations = table.migrations(graph: graph, optimizer: optimizer)
         var current = try #require(scenario["start_segment"] as? Int)
         for step in try #require(scenario["steps"] as? [[String: Any]]) {
@@ -140,7 +149,8 @@ struct SwitchingTests {
         let segments = try #require(object["segments"] as? [[String: Any]])
         #expect(segments.count == table.segments.count)
         for segment in segments {
-            #expect(Set(segment.keys) == ["min_effective_bps", "max_effective_bps", "device_layers", "cut_layers", "transfer_bytes", "fixed_seconds"])
+            #expect(
+                Set(segment.keys) == ["min_effective_bps", "max_effective_bps", "device_layers", "cut_layers", "transfer_bytes", "fixed_seconds"])
         }
         #expect(segments.last?["max_effective_bps"] is NSNull)
         #expect(number(segments.first?["min_effective_bps"]) == 0)

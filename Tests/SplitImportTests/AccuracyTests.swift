@@ -1,6 +1,7 @@
 import Foundation
 import SplitCore
 import Testing
+
 @testable import SplitImport
 
 /// The accuracy bar: imported ONNX against the graphs traced from the same models in
@@ -34,8 +35,9 @@ struct AccuracyTests {
     }
 
     static func optimalDelay(_ graph: ModelGraph, rate: Double) throws -> Double {
-        let conditions = PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
-                                            uplinkBitsPerSecond: rate, downlinkBitsPerSecond: rate, rttSeconds: 0.01)
+        let conditions = PlanningConditions(
+            batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
+            uplinkBitsPerSecond: rate, downlinkBitsPerSecond: rate, rttSeconds: 0.01)
         return try SplitPlanner(model: PreparedModel(graph: graph)).plan(.dag, conditions: conditions).delaySeconds
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import SplitCore
 import SplitFuzzSupport
 import Testing
+
 @testable import SplitImport
 
 /// SplitMix64: a small seeded generator, so every fuzz run is reproducible.
@@ -32,8 +33,9 @@ struct FuzzTests {
         case 1:
             bytes.removeSubrange(position...)
         case 2:
-            bytes.insert(contentsOf: (0..<Int.random(in: 1...16, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) },
-                         at: position)
+            bytes.insert(
+                contentsOf: (0..<Int.random(in: 1...16, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) },
+                at: position)
         case 3:
             let end = min(bytes.count, position + Int.random(in: 1...10, using: &generator))
             bytes.replaceSubrange(position..<end, with: repeatElement(0xff, count: end - position))

@@ -1,6 +1,7 @@
 import Foundation
 import SplitCore
 import Testing
+
 @testable import SplitImport
 
 @Suite("ONNX import errors")
@@ -126,7 +127,8 @@ struct HostileShapeTests {
             _ = try ONNXImporter.importGraph(data: builder.encoded())
             Issue.record("mismatched Concat was accepted")
         } catch let error as ImportError {
-            #expect(error.node == "/head/Reshape" && error.reason.contains("/plumbing/Concat")
+            #expect(
+                error.node == "/head/Reshape" && error.reason.contains("/plumbing/Concat")
                     && error.reason.contains("outside the concatenation axis"))
         } catch {
             Issue.record("untyped error \(error)")

@@ -1,6 +1,7 @@
 import Foundation
 import SplitCore
 import Testing
+
 @testable import SplitImport
 
 @Suite("ONNX import")
@@ -111,8 +112,9 @@ struct ONNXImportTests {
             var agreed = 0
             var disagreements: [String] = []
             for node in model.graph.nodes where node.domain.isEmpty {
-                let context = NodeContext(node: node, inputs: node.inputs.map { $0.isEmpty ? nil : known[$0] },
-                                          opset: Int(model.opsetVersions[""] ?? 18))
+                let context = NodeContext(
+                    node: node, inputs: node.inputs.map { $0.isEmpty ? nil : known[$0] },
+                    opset: Int(model.opsetVersions[""] ?? 18))
                 guard let outputs = try? ShapeRules.infer(context) else { continue }
                 for (output, inferred) in zip(node.outputs, outputs) {
                     guard let expected = known[output]?.shape else { continue }
@@ -136,21 +138,31 @@ struct ONNXImportTests {
         #expect(try SliceRange.outputShape(shape: [1, 197, 768], starts: [1], ends: [Int(0x1p62)], axes: [1], steps: nil) == [1, 196, 768])
         #expect(try SliceRange.outputShape(shape: [10], starts: [-1], ends: [-Int(0x1p62)], axes: nil, steps: [-2]) == [5])
 
-        func context(_ op: String, shapes: [[Int]?], values: [[Double]?] = [], ints: [String: [Int64]] = [:],
-                     int: [String: Int64] = [:]) -> NodeContext {
+        func context(
+            _ op: String, shapes: [[Int]?], values: [[Double]?] = [], ints: [String: [Int64]] = [:],
+            int: [String: Int64] = [:]
+        ) -> NodeContext {
             var node = ONNXNode()
             node.opType = op
             node.outputs = ["y"]
             node.inputs = shapes.indices.map { "in\($0)" }
-            node.attributes = ints.map { ONNXAttribute(name: $0.key, ints: $0.value, hasInts: true) } + int.map { ONNXAttribute(name: $0.key,
-                    int: $0.value) }
+            node.attributes =
+                ints.map { ONNXAttribute(name: $0.key, ints: $0.value, hasInts: true) }
+                + int.map {
+                    ONNXAttribute(
+                        name: $0.key,
+                        int: $0.value)
+                }
             let states = shapes.enumerated().map { index, shape in
                 ValueState(elementType: 1, shape: shape, values: index < values.count ? values[index] : nil, isStatic: index > 0)
             }
             return NodeContext(node: node, inputs: states, opset: 17)
         }
-        #expect(try ShapeRules.infer(context("Reshape", shapes: [[1, 197, 768], [4]], values: [nil, [0, 0, 12, -1]]))?.first?.shape == [1, 197, 12,
-                64])
+        #expect(
+            try ShapeRules.infer(context("Reshape", shapes: [[1, 197, 768], [4]], values: [nil, [0, 0, 12, -1]]))?.first?.shape == [
+                1, 197, 12,
+                64,
+            ])
         #expect(throws: ShapeFailure.self) { try ShapeRules.infer(context("Reshape", shapes: [[1, 10], [2]], values: [nil, [3, -1]])) }
         let pool = context("MaxPool", shapes: [[1, 64, 112, 112]], ints: ["kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]])
         #expect(try ShapeRules.infer(pool)?.first?.shape == [1, 64, 56, 56])

@@ -55,8 +55,10 @@ struct ONNXTestBuilder {
     var valueInfo: [(name: String, dims: [Int64])] = []
     var opset: Int64 = 17
 
-    mutating func node(_ op: String, _ name: String, inputs: [String], outputs: [String]? = nil,
-                       ints: [String: [Int64]] = [:], int: [String: Int64] = [:]) {
+    mutating func node(
+        _ op: String, _ name: String, inputs: [String], outputs: [String]? = nil,
+        ints: [String: [Int64]] = [:], int: [String: Int64] = [:]
+    ) {
         nodes.append(Node(op: op, name: name, inputs: inputs, outputs: outputs ?? ["\(name)_out"], ints: ints, int: int))
     }
 
@@ -64,7 +66,9 @@ struct ONNXTestBuilder {
         var model = ProtobufWriter()
         model.int(1, 8)
         model.string(2, "test")
-        model.message(8) { $0.string(1, ""); $0.int(2, opset) }
+        model.message(8) {
+            $0.string(1, ""); $0.int(2, opset)
+        }
         model.message(7) { graph in
             graph.string(2, "synthetic")
             for node in nodes {
@@ -75,18 +79,26 @@ struct ONNXTestBuilder {
                     proto.string(4, node.op)
                     if !node.domain.isEmpty { proto.string(7, node.domain) }
                     for (name, values) in node.ints.sorted(by: { $0.key < $1.key }) {
-                        proto.message(5) { $0.string(1, name); $0.packedInts(8, values); $0.int(20, 7) }
+                        proto.message(5) {
+                            $0.string(1, name); $0.packedInts(8, values); $0.int(20, 7)
+                        }
                     }
                     for (name, value) in node.int.sorted(by: { $0.key < $1.key }) {
-                        proto.message(5) { $0.string(1, name); $0.int(3, value); $0.int(20, 2) }
+                        proto.message(5) {
+                            $0.string(1, name); $0.int(3, value); $0.int(20, 2)
+                        }
                     }
                     for (name, value) in node.strings.sorted(by: { $0.key < $1.key }) {
-                        proto.message(5) { $0.string(1, name); $0.string(4, value); $0.int(20, 3) }
+                        proto.message(5) {
+                            $0.string(1, name); $0.string(4, value); $0.int(20, 3)
+                        }
                     }
                     if let tensor = node.tensor {
                         proto.message(5) { attribute in
                             attribute.string(1, tensor.name)
-                            attribute.message(5) { $0.packedInts(1, tensor.dims); $0.int(2, 7); $0.packedInts(7, tensor.values) }
+                            attribute.message(5) {
+                                $0.packedInts(1, tensor.dims); $0.int(2, 7); $0.packedInts(7, tensor.values)
+                            }
                             attribute.int(20, 4)
                         }
                     }
@@ -100,7 +112,9 @@ struct ONNXTestBuilder {
                     if let values = initializer.values {
                         tensor.packedInts(7, values)
                     } else {
-                        tensor.message(13) { $0.string(1, "location"); $0.string(2, "absent.weights") }
+                        tensor.message(13) {
+                            $0.string(1, "location"); $0.string(2, "absent.weights")
+                        }
                         tensor.int(14, 1)
                     }
                 }
@@ -144,10 +158,18 @@ struct ONNXTestBuilder {
             ("w1", [16, 3, 3, 3], 1, nil), ("b1", [16], 1, nil),
             ("w2", [16, 16, 3, 3], 1, nil), ("fc.w", [10, 16], 1, nil), ("fc.b", [10], 1, nil),
         ]
-        builder.node("Conv", "/stem/conv/Conv", inputs: ["x", "w1", "b1"], ints: ["kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "strides": [1, 1]])
+        builder.node(
+            "Conv", "/stem/conv/Conv", inputs: ["x", "w1", "b1"], ints: ["kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "strides": [1, 1]])
         builder.node("Relu", "/stem/relu/Relu", inputs: ["/stem/conv/Conv_out"])
-        builder.node("Conv", "/blocks/blocks.0/conv/Conv", inputs: ["/stem/relu/Relu_out", "w2"], ints: ["kernel_shape": [3, 3], "pads": [1, 1, 1,
-                1]])
+        builder.node(
+            "Conv", "/blocks/blocks.0/conv/Conv", inputs: ["/stem/relu/Relu_out", "w2"],
+            ints: [
+                "kernel_shape": [3, 3],
+                "pads": [
+                    1, 1, 1,
+                    1,
+                ],
+            ])
         builder.node("Add", "/blocks/blocks.0/Add", inputs: ["/blocks/blocks.0/conv/Conv_out", "/stem/relu/Relu_out"])
         builder.node("Relu", "/blocks/blocks.1/relu/Relu", inputs: ["/blocks/blocks.0/Add_out"])
         builder.node("Relu", "/blocks/blocks.1/relu_1/Relu", inputs: ["/blocks/blocks.1/relu/Relu_out"])

@@ -1,6 +1,7 @@
 import Foundation
 import SplitCore
 import Testing
+
 @testable import SplitImport
 
 @Suite("PipeDream graph.txt import")
@@ -36,8 +37,9 @@ struct PipeDreamTests {
     func plansWithProfile() throws {
         let output = try PipeDreamImporter.importGraph(text: try Self.fixture(), options: .init(batchSize: 32))
         let model = try PreparedModel(graph: output.result.graph, deviceProfile: output.profile, serverProfile: output.profile)
-        let conditions = PlanningConditions(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
-                                            uplinkBitsPerSecond: 1e9, downlinkBitsPerSecond: 1e9, rttSeconds: 0)
+        let conditions = PlanningConditions(
+            batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
+            uplinkBitsPerSecond: 1e9, downlinkBitsPerSecond: 1e9, rttSeconds: 0)
         let plan = try SplitPlanner(model: model).plan(.dag, conditions: conditions)
         // With the same profile on both sides, compute costs the same anywhere: the measured total
         // plus the cheapest transfer.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SplitImport
 
 /// Random well-formed models of supported operators with random wiring, attributes and constant
@@ -38,8 +39,11 @@ struct StructuredFuzzTests {
             builder.initializers.append(("c\(index)", dims, 7, values))
             available.append("c\(index)")
         }
-        builder.initializers.append(("w", (0..<Int.random(in: 1...4, using: &generator)).map { _ in Int64.random(in: 1...4, using: &generator) }, 1,
-                                     nil))
+        builder.initializers.append(
+            (
+                "w", (0..<Int.random(in: 1...4, using: &generator)).map { _ in Int64.random(in: 1...4, using: &generator) }, 1,
+                nil
+            ))
         available.append("w")
         for index in 0..<Int.random(in: 1...8, using: &generator) {
             let op = operators.randomElement(using: &generator)!

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import SplitTestSupport
+import Testing
+
 @testable import SplitPush
 
 @Suite("Webhook signatures")
@@ -10,8 +11,9 @@ struct SignatureTests {
 
     @Test("matches the Standard Webhooks reference vector")
     func referenceVector() throws {
-        let signature = try WebhookSignature.sign(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330,
-                                                  body: Data("{\"test\": 2432232314}".utf8), secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        let signature = try WebhookSignature.sign(
+            id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330,
+            body: Data("{\"test\": 2432232314}".utf8), secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
         #expect(signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
     }
 
@@ -26,44 +28,48 @@ struct SignatureTests {
         #expect(!WebhookSignature.verify(header: header, id: "msg_2", timestamp: timestamp, body: body, secret: secret, now: now))
         #expect(!WebhookSignature.verify(header: header, id: "msg_1", timestamp: timestamp, body: Data("{\"a\":2}".utf8), secret: secret, now: now))
         #expect(!WebhookSignature.verify(header: header, id: "msg_1", timestamp: timestamp, body: body, secret: Self.newSecret(), now: now))
-        #expect(!WebhookSignature.verify(header: header, id: "msg_1", timestamp: timestamp, body: body, secret: secret,
-                                         now: now.addingTimeInterval(3600)))
+        #expect(
+            !WebhookSignature.verify(
+                header: header, id: "msg_1", timestamp: timestamp, body: body, secret: secret,
+                now: now.addingTimeInterval(3600)))
         #expect(throws: WebhookError.invalidSecret) { try WebhookSignature.sign(id: "m", timestamp: 0, body: body, secret: "whsec_!!!") }
     }
 }
 
 @Suite("SSRF guard")
 struct TargetPolicyTests {
-    @Test("by default only https to public addresses", arguments: [
-        ("https://93.184.216.34/hook", true),
-        ("http://93.184.216.34/hook", false),
-        ("https://127.0.0.1/hook", false),
-        ("https://10.1.2.3/hook", false),
-        ("https://172.20.0.1/hook", false),
-        ("https://192.168.1.1/hook", false),
-        ("https://169.254.169.254/latest/meta-data", false),
-        ("https://100.64.0.1/", false),
-        ("https://[::1]/hook", false),
-        ("https://[fd00::1]/hook", false),
-        ("https://[2606:4700::1111]/hook", true),
-        ("https://localhost/hook", false),
-        // Other spellings of loopback, private and metadata addresses.
-        ("https://2130706433/hook", false),
-        ("https://0x7f000001/hook", false),
-        ("https://0177.0.0.1/hook", false),
-        ("https://127.1/hook", false),
-        ("https://0.0.0.0/hook", false),
-        ("https://[::]/hook", false),
-        ("https://[::ffff:127.0.0.1]/hook", false),
-        ("https://[::ffff:169.254.169.254]/hook", false),
-        ("https://[0:0:0:0:0:ffff:a00:1]/hook", false),
-        ("https://LOCALHOST./hook", false),
-        ("https://[fe80::1]/hook", false),
-        ("https://224.0.0.1/hook", false),
-        ("ftp://93.184.216.34/x", false),
-        ("https://user:pw@93.184.216.34/x", false),
-        ("not a url", false),
-    ])
+    @Test(
+        "by default only https to public addresses",
+        arguments: [
+            ("https://93.184.216.34/hook", true),
+            ("http://93.184.216.34/hook", false),
+            ("https://127.0.0.1/hook", false),
+            ("https://10.1.2.3/hook", false),
+            ("https://172.20.0.1/hook", false),
+            ("https://192.168.1.1/hook", false),
+            ("https://169.254.169.254/latest/meta-data", false),
+            ("https://100.64.0.1/", false),
+            ("https://[::1]/hook", false),
+            ("https://[fd00::1]/hook", false),
+            ("https://[2606:4700::1111]/hook", true),
+            ("https://localhost/hook", false),
+            // Other spellings of loopback, private and metadata addresses.
+            ("https://2130706433/hook", false),
+            ("https://0x7f000001/hook", false),
+            ("https://0177.0.0.1/hook", false),
+            ("https://127.1/hook", false),
+            ("https://0.0.0.0/hook", false),
+            ("https://[::]/hook", false),
+            ("https://[::ffff:127.0.0.1]/hook", false),
+            ("https://[::ffff:169.254.169.254]/hook", false),
+            ("https://[0:0:0:0:0:ffff:a00:1]/hook", false),
+            ("https://LOCALHOST./hook", false),
+            ("https://[fe80::1]/hook", false),
+            ("https://224.0.0.1/hook", false),
+            ("ftp://93.184.216.34/x", false),
+            ("https://user:pw@93.184.216.34/x", false),
+            ("not a url", false),
+        ])
     func defaults(url: String, allowed: Bool) throws {
         let policy = try TargetPolicy()
         if allowed {
@@ -124,9 +130,12 @@ struct WebhookClientTests {
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
         let timestamp = Int(Date().timeIntervalSince1970)
         let data = Data(body.utf8)
-        return WebhookRequest(target: try policy.vet(receiver.url(path)), body: data, headers: [
-            "content-type": "application/json", "webhook-id": id, "webhook-timestamp": "\(timestamp)",
-            "webhook-signature": try WebhookSignature.sign(id: id, timestamp: timestamp, body: data, secret: secret)])
+        return WebhookRequest(
+            target: try policy.vet(receiver.url(path)), body: data,
+            headers: [
+                "content-type": "application/json", "webhook-id": id, "webhook-timestamp": "\(timestamp)",
+                "webhook-signature": try WebhookSignature.sign(id: id, timestamp: timestamp, body: data, secret: secret),
+            ])
     }
 
     @Test("delivers to a real receiver with verifiable headers; status codes, Retry-After and redirects reported as they are")
@@ -141,8 +150,10 @@ struct WebhookClientTests {
             }
         }
         let client = WebhookClient(timeoutSeconds: 5)
-        let outcomes = await client.send([try Self.request(receiver, id: "msg_a", body: "{\"n\":1}"), try Self.request(receiver, path: "/gone"),
-                                          try Self.request(receiver, path: "/busy"), try Self.request(receiver, path: "/moved")])
+        let outcomes = await client.send([
+            try Self.request(receiver, id: "msg_a", body: "{\"n\":1}"), try Self.request(receiver, path: "/gone"),
+            try Self.request(receiver, path: "/busy"), try Self.request(receiver, path: "/moved"),
+        ])
         #expect(outcomes.map(\.statusCode) == [204, 410, 503, 302])
         #expect(outcomes.map(\.delivered) == [true, false, false, false])
         #expect(outcomes[2].retryAfter == 42)
@@ -151,8 +162,10 @@ struct WebhookClientTests {
         let first = try #require(received.first { $0.path == "/hook" })
         #expect(first.webhookID == "msg_a")
         #expect(first.headers["content-type"] == "application/json")
-        #expect(WebhookSignature.verify(header: first.signature!, id: "msg_a", timestamp: first.timestamp!, body: first.body,
-                                        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+        #expect(
+            WebhookSignature.verify(
+                header: first.signature!, id: "msg_a", timestamp: first.timestamp!, body: first.body,
+                secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
         await receiver.stop()
     }
 

@@ -1,8 +1,9 @@
 import Foundation
 import SplitCore
-@testable import SplitServer
 import SplitTestSupport
 import Testing
+
+@testable import SplitServer
 
 /// The settings are declared once (`ServerConfiguration.settings`); everything that lists them
 /// must agree with that list, and every `SPLITD_*` name the sources mention must be in it.
@@ -58,10 +59,13 @@ struct ConfigurationDocsTests {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             #expect(object?["level"] is String && object?["message"] is String && object?["timestamp"] is String, "\(line)")
         }
-        let taken = try runSplitd([], expectStatus: 2, environment: [
-            "SPLITD_DATABASE_URL": database.url, "SPLITD_LISTEN": "127.0.0.1:\(first.port)", "SPLITD_ADMIN_TOKEN": Daemon.adminToken,
-            "SPLITD_SECRET_KEY": Daemon.secretKey, "SPLITD_MIGRATIONS_DIR": packageRoot.appendingPathComponent("migrations").path,
-            "SPLITD_STATE_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("splitd-taken").path])
+        let taken = try runSplitd(
+            [], expectStatus: 2,
+            environment: [
+                "SPLITD_DATABASE_URL": database.url, "SPLITD_LISTEN": "127.0.0.1:\(first.port)", "SPLITD_ADMIN_TOKEN": Daemon.adminToken,
+                "SPLITD_SECRET_KEY": Daemon.secretKey, "SPLITD_MIGRATIONS_DIR": packageRoot.appendingPathComponent("migrations").path,
+                "SPLITD_STATE_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("splitd-taken").path,
+            ])
         #expect(taken.contains("cannot listen on 127.0.0.1:\(first.port)") && taken.contains("already in use"), "\(taken)")
         #expect(await first.stop() == 0)
     }

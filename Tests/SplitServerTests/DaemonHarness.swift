@@ -1,10 +1,12 @@
 import Foundation
+import SplitTestSupport
+import Testing
+
+@testable import SplitStore
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-@testable import SplitStore
-import SplitTestSupport
-import Testing
 
 /// A real `splitd` process on loopback against a test database.
 final class Daemon: @unchecked Sendable {
@@ -24,8 +26,10 @@ final class Daemon: @unchecked Sendable {
 
     /// Starts splitd with fast timers for tests; `extra` overrides any variable and `unset`
     /// removes one (e.g. `SPLITD_DATABASE_URL`, so splitd runs its embedded cluster).
-    init(database: TestDatabase, instance: String = "t\(UUID().uuidString.prefix(6))", extra: [String: String] = [:],
-         unset: Set<String> = []) async throws {
+    init(
+        database: TestDatabase, instance: String = "t\(UUID().uuidString.prefix(6))", extra: [String: String] = [:],
+        unset: Set<String> = []
+    ) async throws {
         self.database = database
         self.instance = instance
         port = try Self.freePort()
@@ -109,7 +113,8 @@ final class Daemon: @unchecked Sendable {
         guard let (status, data) = try? await request("GET", "/metrics", token: nil, timeoutSeconds: 5), status == 200 else { return nil }
         let text = String(decoding: data, as: UTF8.self)
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("splitd_planning_cycle_seconds_count") }),
-              let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { return nil }
+            let value = line.split(separator: " ").last.flatMap({ Double($0) })
+        else { return nil }
         return Int(value)
     }
 
@@ -130,8 +135,10 @@ final class Daemon: @unchecked Sendable {
     func log() -> String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
     /// One HTTP request; returns status and body.
-    func request(_ method: String, _ path: String, token: String? = Daemon.adminToken, body: Data? = nil,
-                 timeoutSeconds: Double = 30) async throws -> (Int, Data) {
+    func request(
+        _ method: String, _ path: String, token: String? = Daemon.adminToken, body: Data? = nil,
+        timeoutSeconds: Double = 30
+    ) async throws -> (Int, Data) {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
         request.timeoutInterval = timeoutSeconds
@@ -143,8 +150,10 @@ final class Daemon: @unchecked Sendable {
         let (data, response) = try await URLSession.shared.data(for: request)
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         if path.hasPrefix("/v1/") || path == "/healthz" || path == "/readyz" {
-            let exchange: [String: Any] = ["method": method, "path": path, "status": status,
-                                           "body": (try? JSONSerialization.jsonObject(with: data)) ?? NSNull()]
+            let exchange: [String: Any] = [
+                "method": method, "path": path, "status": status,
+                "body": (try? JSONSerialization.jsonObject(with: data)) ?? NSNull(),
+            ]
             if let line = try? JSONSerialization.data(withJSONObject: exchange) {
                 exchangesLock.withLock { exchanges.append(String(decoding: line, as: UTF8.self)) }
             }
@@ -193,8 +202,10 @@ enum Fleet {
     }
 
     /// Registers a model, an edge server and one device; returns the device's token and secret.
-    static func setUp(_ daemon: Daemon, model: String = "resnet18", device: String = "dev-1", callback: String?,
-                      uplink: Double = 2e8, edge: String = "edge-1", extra: [String: Any] = [:]) async throws -> (token: String, secret: String) {
+    static func setUp(
+        _ daemon: Daemon, model: String = "resnet18", device: String = "dev-1", callback: String?,
+        uplink: Double = 2e8, edge: String = "edge-1", extra: [String: Any] = [:]
+    ) async throws -> (token: String, secret: String) {
         let (modelStatus, _) = try await daemon.request("POST", "/v1/models", body: try modelJSON(model))
         #expect(modelStatus == 201 || modelStatus == 200)
         let (edgeStatus, _) = try await daemon.json("POST", "/v1/edge-servers", ["id": edge, "compute_flops": 2e13])
@@ -202,10 +213,14 @@ enum Fleet {
         return try await register(daemon, device: device, model: model, callback: callback, uplink: uplink, edge: edge, extra: extra)
     }
 
-    static func register(_ daemon: Daemon, device: String, model: String = "resnet18", callback: String?, uplink: Double = 2e8,
-                         edge: String = "edge-1", extra: [String: Any] = [:]) async throws -> (token: String, secret: String) {
-        var body: [String: Any] = ["id": device, "model": model, "edge_server": edge, "batch_size": 32, "compute_flops": 1e11,
-                                   "link": ["uplink_bps": uplink, "downlink_bps": uplink * 2, "rtt_seconds": 0.01]]
+    static func register(
+        _ daemon: Daemon, device: String, model: String = "resnet18", callback: String?, uplink: Double = 2e8,
+        edge: String = "edge-1", extra: [String: Any] = [:]
+    ) async throws -> (token: String, secret: String) {
+        var body: [String: Any] = [
+            "id": device, "model": model, "edge_server": edge, "batch_size": 32, "compute_flops": 1e11,
+            "link": ["uplink_bps": uplink, "downlink_bps": uplink * 2, "rtt_seconds": 0.01],
+        ]
         body.merge(extra) { _, new in new }
         if let callback { body["callback_url"] = callback }
         let (status, created) = try await daemon.json("POST", "/v1/devices", body)

@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
-@testable import SplitServer
 import Testing
+
+@testable import SplitServer
 
 /// The device-token cache on a test clock: entries expire after the TTL (or a grace period's
 /// end), eviction is immediate, and a lookup in flight during an eviction cannot bring a revoked

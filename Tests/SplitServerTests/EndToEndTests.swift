@@ -17,14 +17,19 @@ struct EndToEndTests {
         let deliveries = await receiver.waitFor(1)
         let webhook = try #require(deliveries.first)
         #expect(webhook.path == "/hooks/dev-1")
-        #expect(WebhookSignature.verify(header: webhook.signature!, id: webhook.webhookID!, timestamp: webhook.timestamp!, body: webhook.body,
-                                        secret: secret))
+        #expect(
+            WebhookSignature.verify(
+                header: webhook.signature!, id: webhook.webhookID!, timestamp: webhook.timestamp!, body: webhook.body,
+                secret: secret))
         let payload = try #require(try JSONSerialization.jsonObject(with: webhook.body) as? [String: Any])
         #expect(payload["type"] as? String == "split_plan.updated")
         let data = try #require(payload["data"] as? [String: Any])
         #expect(data["device"] as? String == "dev-1" && data["model"] as? String == "resnet18" && data["model_version"] as? Int == 1)
-        for key in ["plan_id", "device_layers", "cut_layers", "predicted_delay_seconds", "breakdown", "computed_at"] { #expect(data[key] != nil,
-                "\(key)") }
+        for key in ["plan_id", "device_layers", "cut_layers", "predicted_delay_seconds", "breakdown", "computed_at"] {
+            #expect(
+                data[key] != nil,
+                "\(key)")
+        }
         // The device reads its own plan with its token; it matches the webhook.
         let (status, plan) = try await daemon.json("GET", "/v1/devices/dev-1/plan", token: token)
         #expect(status == 200)
@@ -32,8 +37,15 @@ struct EndToEndTests {
         #expect(plan["cut_layers"] as? [String] == data["cut_layers"] as? [String])
         #expect(plan["reason"] as? String == "new device")
         // Telemetry that moves the link far makes a new plan, pushed too.
-        let (accepted, body) = try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": [Fleet.telemetry("dev-1", uplink: 2e6,
-                at: Date().addingTimeInterval(120))]])
+        let (accepted, body) = try await daemon.json(
+            "POST", "/v1/telemetry", token: token,
+            [
+                "samples": [
+                    Fleet.telemetry(
+                        "dev-1", uplink: 2e6,
+                        at: Date().addingTimeInterval(120))
+                ]
+            ])
         #expect(accepted == 202 && body["accepted"] as? Int == 1)
         let second = await receiver.waitFor(2)
         #expect(second.count == 2 && second[1].webhookID != second[0].webhookID)
@@ -42,13 +54,16 @@ struct EndToEndTests {
         #expect(plans.count == 2 && plans[0]["reason"] as? String == "telemetry change" && plans[1]["superseded_at"] as? String != nil)
         // The history is plain SQL.
         let connection = try database.connect()
-        let rows = try connection.query("SELECT reason, delivery_status, valid_until FROM split_history WHERE device = $1 ORDER BY valid_from",
-                                        ["dev-1"])
+        let rows = try connection.query(
+            "SELECT reason, delivery_status, valid_until FROM split_history WHERE device = $1 ORDER BY valid_from",
+            ["dev-1"])
         #expect(rows.rowCount == 2)
-        #expect(await eventually {
-            (try? connection.query("SELECT count(*) AS n FROM split_history WHERE device = 'dev-1' AND delivery_status = 'delivered'").int(0,
+        #expect(
+            await eventually {
+                (try? connection.query("SELECT count(*) AS n FROM split_history WHERE device = 'dev-1' AND delivery_status = 'delivered'").int(
+                    0,
                     "n")) == 2
-        })
+            })
         // The webhook body has the documented shape too: validate it with the same checker.
         let webhookBody = try JSONSerialization.jsonObject(with: second[1].body)
         #expect((webhookBody as? [String: Any]).flatMap { $0["data"] as? [String: Any] }?["sequence"] as? Int == plans[0]["id"] as? Int)
@@ -84,13 +99,22 @@ struct EndToEndTests {
         #expect(negative.0 == 422 && negative.1["field"] as? String == "compute_flops")
         let missing = try await daemon.json("POST", "/v1/devices", ["id": "d9", "model": "resnet18", "batch_size": 1, "compute_flops": 1e9])
         #expect(missing.0 == 422 && missing.1["field"] as? String == "edge_server")
-        let unknownModel = try await daemon.json("POST", "/v1/devices", ["id": "d9", "model": "nope", "edge_server": "edge-1", "batch_size": 1,
-                                                                         "compute_flops": 1e9])
+        let unknownModel = try await daemon.json(
+            "POST", "/v1/devices",
+            [
+                "id": "d9", "model": "nope", "edge_server": "edge-1", "batch_size": 1,
+                "compute_flops": 1e9,
+            ])
         #expect(unknownModel.0 == 422 && unknownModel.1["field"] as? String == "model")
-        let ssrf = try await daemon.json("POST", "/v1/devices", ["id": "d9", "model": "resnet18", "edge_server": "edge-1", "batch_size": 1,
-                                                                 "compute_flops": 1e9, "callback_url": "http://169.254.169.254/latest"])
+        let ssrf = try await daemon.json(
+            "POST", "/v1/devices",
+            [
+                "id": "d9", "model": "resnet18", "edge_server": "edge-1", "batch_size": 1,
+                "compute_flops": 1e9, "callback_url": "http://169.254.169.254/latest",
+            ])
         #expect(ssrf.0 == 422 && ssrf.1["field"] as? String == "callback_url")
-        let cyclic = Data("""
+        let cyclic = Data(
+            """
             {"format": "splitgraph/1", "name": "loop", "layers": [
               {"name": "x", "inputs": [], "forward_flops": 0, "backward_flops": 0, "output_bytes": 4},
               {"name": "a", "inputs": ["x", "b"], "forward_flops": 1, "backward_flops": 1, "output_bytes": 4},
@@ -98,8 +122,16 @@ struct EndToEndTests {
             """.utf8)
         let (cycleStatus, cycleBody) = try await daemon.request("POST", "/v1/models", body: cyclic)
         #expect(cycleStatus == 422 && String(decoding: cycleBody, as: UTF8.self).contains("cycle"))
-        let nan = try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": [["device": "dev-1", "measured_at": "2026-11-27T00:00:00Z",
-                                                                                     "uplink_bps": "NaN", "downlink_bps": 1, "rtt_seconds": 0]]])
+        let nan = try await daemon.json(
+            "POST", "/v1/telemetry", token: token,
+            [
+                "samples": [
+                    [
+                        "device": "dev-1", "measured_at": "2026-11-27T00:00:00Z",
+                        "uplink_bps": "NaN", "downlink_bps": 1, "rtt_seconds": 0,
+                    ]
+                ]
+            ])
         #expect(nan.0 == 422 && nan.1["field"] as? String == "samples[0].uplink_bps")
 
         // A batch with one bad sample stores nothing (all-or-nothing), and names the sample.
@@ -132,15 +164,17 @@ struct EndToEndTests {
         _ = try await Fleet.setUp(daemon, device: "dev-0", callback: callback)
         for index in 1..<5 { _ = try await Fleet.register(daemon, device: "dev-\(index)", callback: callback) }
         let connection = try database.connect()
-        #expect(await eventually {
-            (try? connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'failed' AND attempts >= 2").int(0, "n")) == 5
-        }, "deliveries fail and are retried while the receiver is down")
+        #expect(
+            await eventually {
+                (try? connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'failed' AND attempts >= 2").int(0, "n")) == 5
+            }, "deliveries fail and are retried while the receiver is down")
         let receiver = try await WebhookReceiver(port: port)
         let received = await receiver.waitFor(5)
         #expect(Set(received.compactMap { $0.headers["webhook-id"] }).count == 5)
-        #expect(await eventually {
-            (try? connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'delivered'").int(0, "n")) == 5
-        })
+        #expect(
+            await eventually {
+                (try? connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'delivered'").int(0, "n")) == 5
+            })
         await daemon.stop()
         await receiver.stop()
     }
@@ -246,9 +280,11 @@ struct EndToEndTests {
         graph["layers"] = layers
         let (status, created) = try await daemon.json("POST", "/v1/models", graph)
         #expect(status == 201 && created["version"] as? Int == 2)
-        #expect(await eventually {
-            (try? connection.query("SELECT reason, model_version FROM split_plans WHERE superseded_at IS NULL").string(0, "reason")) == "model change"
-        })
+        #expect(
+            await eventually {
+                (try? connection.query("SELECT reason, model_version FROM split_plans WHERE superseded_at IS NULL").string(0, "reason"))
+                    == "model change"
+            })
         await daemon.stop()
         await receiver.stop()
     }
@@ -266,40 +302,59 @@ struct EndToEndTests {
         let (metricsStatus, metrics) = try await daemon.request("GET", "/metrics", token: nil)
         let text = String(decoding: metrics, as: UTF8.self)
         #expect(metricsStatus == 200)
-        for name in ["splitd_plans_computed_total", "splitd_plan_solve_seconds_bucket", "splitd_http_requests_total",
-                     "splitd_telemetry_samples_total"] {
+        for name in [
+            "splitd_plans_computed_total", "splitd_plan_solve_seconds_bucket", "splitd_http_requests_total",
+            "splitd_telemetry_samples_total",
+        ] {
             #expect(text.contains(name), "\(name) missing")
         }
         let (openAPIStatus, openAPI) = try await daemon.request("GET", "/openapi.yaml", token: nil)
         #expect(openAPIStatus == 200 && String(decoding: openAPI, as: UTF8.self).contains("/v1/telemetry"))
-        let (planStatus, plan) = try await daemon.json("POST", "/v1/plan", [
-            "model": "resnet18", "batch_size": 32, "device_flops": 1e11, "server_flops": 2e13, "uplink_bps": 2e7, "downlink_bps": 4e7,
-            "rtt_seconds": 0.01,
-        ])
+        let (planStatus, plan) = try await daemon.json(
+            "POST", "/v1/plan",
+            [
+                "model": "resnet18", "batch_size": 32, "device_flops": 1e11, "server_flops": 2e13, "uplink_bps": 2e7, "downlink_bps": 4e7,
+                "rtt_seconds": 0.01,
+            ])
         #expect(planStatus == 200)
         let graph = try JSONSerialization.jsonObject(with: try Fleet.modelJSON("vgg16"))
-        let (inlineStatus, inline) = try await daemon.json("POST", "/v1/plan", ["graph": graph, "batch_size": 32, "device_flops": 1e11,
-                                                                                "server_flops": 2e13,
-                                                                              "uplink_bps": 2e7, "downlink_bps": 4e7, "algorithm": "block"])
+        let (inlineStatus, inline) = try await daemon.json(
+            "POST", "/v1/plan",
+            [
+                "graph": graph, "batch_size": 32, "device_flops": 1e11,
+                "server_flops": 2e13,
+                "uplink_bps": 2e7, "downlink_bps": 4e7, "algorithm": "block",
+            ])
         #expect(inlineStatus == 200 && inline["algorithm"] as? String == "block" && inline["model"] as? String == "vgg16")
         // Same numbers as the CLI for the same inputs.
-        let cli = try runSplitctl(["plan", "ops/models/resnet18.json", "--format", "json", "--batch", "32", "--device-flops", "1e11",
-                                   "--server-flops", "2e13", "--uplink", "2e7", "--downlink", "4e7", "--rtt", "0.01"])
+        let cli = try runSplitctl([
+            "plan", "ops/models/resnet18.json", "--format", "json", "--batch", "32", "--device-flops", "1e11",
+            "--server-flops", "2e13", "--uplink", "2e7", "--downlink", "4e7", "--rtt", "0.01",
+        ])
         let expected = try #require(try JSONSerialization.jsonObject(with: Data(cli.utf8)) as? [String: Any])
         #expect(plan["delay_seconds"] as? Double == expected["delay_seconds"] as? Double)
         #expect(plan["cut_layers"] as? [String] == expected["cut_layers"] as? [String])
-        let bad = try await daemon.json("POST", "/v1/plan", ["model": "resnet18", "batch_size": 0, "device_flops": 1e11, "server_flops": 2e13,
-                                                             "uplink_bps": 2e7, "downlink_bps": 4e7])
+        let bad = try await daemon.json(
+            "POST", "/v1/plan",
+            [
+                "model": "resnet18", "batch_size": 0, "device_flops": 1e11, "server_flops": 2e13,
+                "uplink_bps": 2e7, "downlink_bps": 4e7,
+            ])
         #expect(bad.0 == 422 && bad.1["field"] as? String == "batch_size")
         await daemon.stop()
     }
 
     @Test("configuration is validated at start with an error naming the variable")
     func configurationErrors() throws {
-        for (variable, value, mentions) in [("SPLITD_LISTEN", "0.0.0.0:8080", "SPLITD_ADMIN_TOKEN"), ("SPLITD_PLAN_INTERVAL", "soon",
-                "SPLITD_PLAN_INTERVAL"),
-                                            ("SPLITD_MIN_GAIN", "2", "SPLITD_MIN_GAIN"), ("SPLITD_LOG_LEVEL", "loud", "SPLITD_LOG_LEVEL"),
-                                            ("SPLITD_WEBHOOK_ALLOW", "10.0.0.0/33", "SPLITD_WEBHOOK_ALLOW")] {
+        for (variable, value, mentions) in [
+            ("SPLITD_LISTEN", "0.0.0.0:8080", "SPLITD_ADMIN_TOKEN"),
+            (
+                "SPLITD_PLAN_INTERVAL", "soon",
+                "SPLITD_PLAN_INTERVAL"
+            ),
+            ("SPLITD_MIN_GAIN", "2", "SPLITD_MIN_GAIN"), ("SPLITD_LOG_LEVEL", "loud", "SPLITD_LOG_LEVEL"),
+            ("SPLITD_WEBHOOK_ALLOW", "10.0.0.0/33", "SPLITD_WEBHOOK_ALLOW"),
+        ] {
             let process = Process()
             process.executableURL = Daemon.binary
             var environment = ProcessInfo.processInfo.environment

@@ -30,25 +30,33 @@ struct FailureTests {
         #expect(ready == 503, "not ready while the database is away")
         let (health, _) = try await daemon.request("GET", "/healthz", token: nil)
         #expect(health == 200, "the process itself is alive")
-        let (status, body) = try await daemon.json("POST", "/v1/telemetry", token: token,
-                                                  ["samples": [Fleet.telemetry("dev-1", uplink: 2e6, at: Date().addingTimeInterval(60))]])
+        let (status, body) = try await daemon.json(
+            "POST", "/v1/telemetry", token: token,
+            ["samples": [Fleet.telemetry("dev-1", uplink: 2e6, at: Date().addingTimeInterval(60))]])
         #expect(status == 503 && body["error"] as? String == "database_unavailable", "\(status) \(body)")
-        let (registerStatus, _) = try await daemon.json("POST", "/v1/devices", ["id": "dev-2", "model": "resnet18", "edge_server": "edge-1",
-                                                                              "batch_size": 32, "compute_flops": 1e11])
+        let (registerStatus, _) = try await daemon.json(
+            "POST", "/v1/devices",
+            [
+                "id": "dev-2", "model": "resnet18", "edge_server": "edge-1",
+                "batch_size": 32, "compute_flops": 1e11,
+            ])
         #expect(registerStatus == 503)
 
         _ = try cluster.start()
-        #expect(await eventually(timeoutSeconds: 30) { (try? await daemon.request("GET", "/readyz", token: nil).0) == 200 },
-                "ready again once the database is back, without a restart")
+        #expect(
+            await eventually(timeoutSeconds: 30) { (try? await daemon.request("GET", "/readyz", token: nil).0) == 200 },
+            "ready again once the database is back, without a restart")
         let connection = try database.connect()
         defer { connection.close() }
-        #expect(try connection.query("SELECT count(*) AS n FROM devices WHERE id = 'dev-2'").int(0, "n") == 0,
-                "the refused registration left nothing")
+        #expect(
+            try connection.query("SELECT count(*) AS n FROM devices WHERE id = 'dev-2'").int(0, "n") == 0,
+            "the refused registration left nothing")
         // The link moves a lot: the daemon plans and pushes again.
-        #expect(await eventually(timeoutSeconds: 30) {
-            let sample = Fleet.telemetry("dev-1", uplink: 2e6, at: Date().addingTimeInterval(60))
-            return (try? await daemon.json("POST", "/v1/telemetry", token: token, ["samples": [sample]]).0) == 202
-        }, "telemetry is accepted again")
+        #expect(
+            await eventually(timeoutSeconds: 30) {
+                let sample = Fleet.telemetry("dev-1", uplink: 2e6, at: Date().addingTimeInterval(60))
+                return (try? await daemon.json("POST", "/v1/telemetry", token: token, ["samples": [sample]]).0) == 202
+            }, "telemetry is accepted again")
         #expect(await receiver.waitFor(2, timeoutSeconds: 30).count >= 2, "planning and delivery resumed")
         #expect(await daemon.stop() == 0)
         await receiver.stop()
@@ -66,18 +74,20 @@ struct FailureTests {
         for index in 1..<6 { _ = try await Fleet.register(daemon, device: "slow-\(index)", callback: slow.url()) }
         let connection = try database.connect()
         defer { connection.close() }
-        #expect(await eventually {
-            (try? connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'delivering'").int(0, "n")) ?? 0 >= 2
-        }, "the slow receiver's deliveries are in flight")
+        #expect(
+            await eventually {
+                (try? connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'delivering'").int(0, "n")) ?? 0 >= 2
+            }, "the slow receiver's deliveries are in flight")
         _ = try await Fleet.register(daemon, device: "fast-0", callback: fast.url())
         let received = await fast.waitFor(1)
         #expect(received.count == 1, "delivered over IPv6 to [::1]")
         let stillHanging = try connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'delivering'").int(0, "n") ?? 0
         #expect(stillHanging >= 2, "the other device's webhook did not wait for the hanging ones")
-        #expect(await eventually {
-            (try? connection.query("SELECT w.status FROM webhook_deliveries w JOIN plans p ON p.id = w.plan_id WHERE p.device_id = 'fast-0'")
-                .string(0, "status")) == "delivered"
-        })
+        #expect(
+            await eventually {
+                (try? connection.query("SELECT w.status FROM webhook_deliveries w JOIN plans p ON p.id = w.plan_id WHERE p.device_id = 'fast-0'")
+                    .string(0, "status")) == "delivered"
+            })
         await daemon.kill9()
         await slow.stop()
         await fast.stop()
@@ -114,21 +124,28 @@ struct FailureTests {
         let daemon = try await Daemon(database: database)
         let (token, oldSecret) = try await Fleet.setUp(daemon, device: "dev-1", callback: receiver.url(), extra: ["push": "split"])
         #expect(await receiver.waitFor(1).count == 1)
-        let (status, rotated) = try await daemon.json("POST", "/v1/devices/dev-1/credentials", ["webhook_secret": true,
-                                                                                                "secret_overlap_seconds": 3600])
+        let (status, rotated) = try await daemon.json(
+            "POST", "/v1/devices/dev-1/credentials",
+            [
+                "webhook_secret": true,
+                "secret_overlap_seconds": 3600,
+            ])
         #expect(status == 200)
         let newSecret = try #require(rotated["webhook_secret"] as? String)
         #expect(newSecret != oldSecret)
-        let (accepted, _) = try await daemon.json("POST", "/v1/telemetry", token: token,
-                                                  ["samples": [Fleet.telemetry("dev-1", uplink: 2e6, at: Date().addingTimeInterval(120))]])
+        let (accepted, _) = try await daemon.json(
+            "POST", "/v1/telemetry", token: token,
+            ["samples": [Fleet.telemetry("dev-1", uplink: 2e6, at: Date().addingTimeInterval(120))]])
         #expect(accepted == 202)
         let received = await receiver.waitFor(2)
         let webhook = try #require(received.count >= 2 ? received[1] : nil)
         let header = try #require(webhook.signature)
         #expect(header.split(separator: " ").count == 2, "\(header)")
         for secret in [oldSecret, newSecret] {
-            #expect(WebhookSignature.verify(header: header, id: webhook.webhookID!, timestamp: webhook.timestamp!, body: webhook.body,
-                                            secret: secret))
+            #expect(
+                WebhookSignature.verify(
+                    header: header, id: webhook.webhookID!, timestamp: webhook.timestamp!, body: webhook.body,
+                    secret: secret))
         }
         await daemon.stop()
         await receiver.stop()

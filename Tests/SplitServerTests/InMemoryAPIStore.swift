@@ -1,6 +1,7 @@
 import Foundation
-@testable import SplitServer
 import SplitCore
+
+@testable import SplitServer
 @testable import SplitStore
 
 /// The API's storage in memory, for in-process route tests: the same refusals as the PostgreSQL
@@ -19,8 +20,9 @@ actor InMemoryAPIStore: APIStore {
     func registerModel(_ graph: ModelGraph) throws -> (model: StoredModel, created: Bool) {
         let json = String(decoding: graph.jsonData(), as: UTF8.self)
         if let same = models[graph.name]?.first(where: { $0.graphJSON == json }) { return (same, false) }
-        let model = StoredModel(name: graph.name, version: (models[graph.name]?.count ?? 0) + 1, graphJSON: json, layerCount: graph.count,
-                                blockCount: graph.blockLabels.count, sha256: String(json.hashValue), createdAt: Date())
+        let model = StoredModel(
+            name: graph.name, version: (models[graph.name]?.count ?? 0) + 1, graphJSON: json, layerCount: graph.count,
+            blockCount: graph.blockLabels.count, sha256: String(json.hashValue), createdAt: Date())
         models[graph.name, default: []].append(model)
         return (model, true)
     }
@@ -66,13 +68,15 @@ actor InMemoryAPIStore: APIStore {
         guard servers[settings.edgeServerID] != nil else {
             throw StoreError(.invalid, field: "edge_server", "edge server '\(settings.edgeServerID)' does not exist")
         }
-        deviceRecords[id] = Device(id: id, modelName: settings.modelName, modelVersion: settings.modelVersion, edgeServerID: settings.edgeServerID,
-                                   batchSize: settings.batchSize, computeFLOPs: settings.computeFLOPs, memoryBytes: settings.memoryBytes,
-                                   allowRawUpload: settings.allowRawUpload, callbackURL: settings.callbackURL, optimizer: settings.optimizer,
-                                   pushMode: settings.pushMode, webhookEnabled: true, active: true,
-                                   createdAt: Date(), updatedAt: Date())
-        let credentials = DeviceCredentials(token: "sdt_" + UUID().uuidString,
-                                            webhookSecret: "whsec_" + Data(UUID().uuidString.utf8).base64EncodedString())
+        deviceRecords[id] = Device(
+            id: id, modelName: settings.modelName, modelVersion: settings.modelVersion, edgeServerID: settings.edgeServerID,
+            batchSize: settings.batchSize, computeFLOPs: settings.computeFLOPs, memoryBytes: settings.memoryBytes,
+            allowRawUpload: settings.allowRawUpload, callbackURL: settings.callbackURL, optimizer: settings.optimizer,
+            pushMode: settings.pushMode, webhookEnabled: true, active: true,
+            createdAt: Date(), updatedAt: Date())
+        let credentials = DeviceCredentials(
+            token: "sdt_" + UUID().uuidString,
+            webhookSecret: "whsec_" + Data(UUID().uuidString.utf8).base64EncodedString())
         tokens[credentials.token] = id
         if let link { samples.append(link) }
         return credentials
@@ -112,9 +116,10 @@ actor InMemoryAPIStore: APIStore {
             token = "sdt_" + UUID().uuidString
             tokens[token!] = deviceID
         }
-        return RotatedCredentials(token: token,
-                                  webhookSecret: request.webhookSecret ? "whsec_" + Data(UUID().uuidString.utf8).base64EncodedString() : nil,
-                                  previousTokenValidUntil: nil, previousSecretValidUntil: nil)
+        return RotatedCredentials(
+            token: token,
+            webhookSecret: request.webhookSecret ? "whsec_" + Data(UUID().uuidString.utf8).base64EncodedString() : nil,
+            previousTokenValidUntil: nil, previousSecretValidUntil: nil)
     }
 
     func deviceTokenGrants(tokenHashes: [String]) -> [String: DeviceTokenGrant] {
@@ -132,15 +137,19 @@ actor InMemoryAPIStore: APIStore {
     func ingest(batches: [TelemetryBatch]) throws -> [TelemetryBatchOutcome] {
         groupSizes.append(batches.count)
         return batches.map { batch in
-            if let hash = batch.tokenHash, !batch.samples.allSatisfy({ sample in
-                deviceRecords[sample.deviceID]?.active == true
-                    && tokens.contains { FleetRepository.tokenHash($0.key) == hash && $0.value == sample.deviceID }
-            }) {
+            if let hash = batch.tokenHash,
+                !batch.samples.allSatisfy({ sample in
+                    deviceRecords[sample.deviceID]?.active == true
+                        && tokens.contains { FleetRepository.tokenHash($0.key) == hash && $0.value == sample.deviceID }
+                })
+            {
                 return .tokenRevoked
             }
             if let index = batch.samples.firstIndex(where: { deviceRecords[$0.deviceID]?.active != true }) {
-                return .refused(StoreError(.invalid, field: "samples[\(index)].device",
-                                           "unknown or inactive device '\(batch.samples[index].deviceID)'; nothing from this batch was stored"))
+                return .refused(
+                    StoreError(
+                        .invalid, field: "samples[\(index)].device",
+                        "unknown or inactive device '\(batch.samples[index].deviceID)'; nothing from this batch was stored"))
             }
             samples += batch.samples
             return .stored(batch.samples.count)

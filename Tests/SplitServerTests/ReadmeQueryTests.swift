@@ -20,8 +20,15 @@ struct ReadmeQueryTests {
         _ = try await Fleet.setUp(daemon, model: "resnet50", device: "jetson-resnet50-0", callback: receiver.url())
         _ = await receiver.waitFor(1)
         // A change of link so the device has a history.
-        _ = try await daemon.json("POST", "/v1/telemetry", ["samples": [Fleet.telemetry("jetson-resnet50-0", uplink: 2e6,
-                                                                                        at: Date().addingTimeInterval(120))]])
+        _ = try await daemon.json(
+            "POST", "/v1/telemetry",
+            [
+                "samples": [
+                    Fleet.telemetry(
+                        "jetson-resnet50-0", uplink: 2e6,
+                        at: Date().addingTimeInterval(120))
+                ]
+            ])
         _ = await receiver.waitFor(2)
         let connection = try database.connect()
         let queries = try Self.queries()

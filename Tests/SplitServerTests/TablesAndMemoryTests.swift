@@ -33,25 +33,38 @@ struct TablesAndMemoryTests {
         #expect(tablePush["sequence"] as? Int == tablePush["id"] as? Int)
         // The table holds the split the daemon planned for the registered link.
         let effective = 1 / (1 / 2e8 + 1 / 4e8)
-        let segment = try #require(segments.first {
-            ($0["min_effective_bps"] as? Double ?? 0) <= effective && (($0["max_effective_bps"] as? Double) ?? .infinity) > effective
-        })
+        let segment = try #require(
+            segments.first {
+                ($0["min_effective_bps"] as? Double ?? 0) <= effective && (($0["max_effective_bps"] as? Double) ?? .infinity) > effective
+            })
         #expect(segment["cut_layers"] as? [String] == tablePush["cut_layers"] as? [String])
 
         // Both links collapse: the table device's new split is in the history but not pushed; the split device gets a push.
         for (device, token) in [("tab-1", tableToken), ("spl-1", splitToken)] {
-            let moved = try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": [Fleet.telemetry(device, uplink: 2e6,
-                    at: Date().addingTimeInterval(120))]])
+            let moved = try await daemon.json(
+                "POST", "/v1/telemetry", token: token,
+                [
+                    "samples": [
+                        Fleet.telemetry(
+                            device, uplink: 2e6,
+                            at: Date().addingTimeInterval(120))
+                    ]
+                ])
             #expect(moved.0 == 202)
         }
         let connection = try database.connect()
         #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM plans").int(0, "n")) == 4 })
         #expect(await receiver.waitFor(3).count == 3)
-        #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'delivered'").int(0,
-                "n")) == 3 })
+        #expect(
+            await eventually {
+                (try? connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'delivered'").int(
+                    0,
+                    "n")) == 3
+            })
         let history = try connection.query("SELECT device, reason, pushed, table_id FROM split_history ORDER BY device, valid_from")
         #expect(history.rowCount == 4)
-        #expect((0..<history.rowCount).map { "\(history.string($0, "device")!):\(history.bool($0, "pushed")!)" }
+        #expect(
+            (0..<history.rowCount).map { "\(history.string($0, "device")!):\(history.bool($0, "pushed")!)" }
                 == ["spl-1:true", "spl-1:true", "tab-1:true", "tab-1:false"])
         #expect(history.int(2, "table_id") == history.int(3, "table_id"), "the same table: nothing new to push")
         // The device reads the split it should now run, with its table.
@@ -70,15 +83,25 @@ struct TablesAndMemoryTests {
         let (token, _) = try await Fleet.setUp(daemon, callback: nil, extra: ["push": "split"])
         let connection = try database.connect()
         #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM plans").int(0, "n")) == 1 })
-        let moved = try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": [Fleet.telemetry("dev-1", uplink: 2e6,
-                at: Date().addingTimeInterval(120))]])
+        let moved = try await daemon.json(
+            "POST", "/v1/telemetry", token: token,
+            [
+                "samples": [
+                    Fleet.telemetry(
+                        "dev-1", uplink: 2e6,
+                        at: Date().addingTimeInterval(120))
+                ]
+            ])
         #expect(moved.0 == 202)
         // The device is evaluated again (its request clears) and keeps its split: no saving repays a move within 0 iterations.
-        #expect(await eventually {
-            (try? connection.query("""
-                SELECT count(*) AS n FROM planning_state WHERE device_id = 'dev-1' AND requested_reason IS NULL AND evaluated_uplink_bps < 1e7
-                """).int(0, "n")) == 1
-        })
+        #expect(
+            await eventually {
+                (try? connection.query(
+                    """
+                    SELECT count(*) AS n FROM planning_state WHERE device_id = 'dev-1' AND requested_reason IS NULL AND evaluated_uplink_bps < 1e7
+                    """
+                ).int(0, "n")) == 1
+            })
         #expect(try connection.query("SELECT count(*) AS n FROM plans").int(0, "n") == 1)
         #expect(await daemon.stop() == 0)
     }
@@ -90,16 +113,25 @@ struct TablesAndMemoryTests {
         let receiver = try await WebhookReceiver()
         let daemon = try await Daemon(database: database)
         // The memory the fastest split needs at this link, and the least any split needs, from the CLI.
-        let free = try JSONSerialization.jsonObject(with: Data(try runSplitctl(["plan", "ops/models/resnet18.json", "--format", "json", "--uplink",
-                                                                                "2e6",
-                                                                                 "--downlink", "4e6", "--rtt", "10ms"]).utf8)) as? [String: Any]
+        let free =
+            try JSONSerialization.jsonObject(
+                with: Data(
+                    try runSplitctl([
+                        "plan", "ops/models/resnet18.json", "--format", "json", "--uplink",
+                        "2e6",
+                        "--downlink", "4e6", "--rtt", "10ms",
+                    ]).utf8)) as? [String: Any]
         let unconstrained = try #require(free?["device_memory_bytes"] as? Int64)
         let limit = unconstrained / 2
         _ = try await Fleet.setUp(daemon, device: "capped", callback: receiver.url("/capped"), uplink: 2e6, extra: ["memory_bytes": limit])
         _ = try await Fleet.register(daemon, device: "tiny", callback: receiver.url("/tiny"), extra: ["memory_bytes": 1_000_000])
         let connection = try database.connect()
-        #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM planning_state WHERE evaluated_at IS NOT NULL").int(0,
-                "n")) == 2 })
+        #expect(
+            await eventually {
+                (try? connection.query("SELECT count(*) AS n FROM planning_state WHERE evaluated_at IS NOT NULL").int(
+                    0,
+                    "n")) == 2
+            })
         let capped = try await daemon.json("GET", "/v1/devices/capped/plan")
         #expect(capped.0 == 200)
         let memory = try #require(capped.1["device_memory_bytes"] as? Int64)
@@ -109,15 +141,21 @@ struct TablesAndMemoryTests {
         #expect(tiny.0 == 409 && tiny.1["error"] as? String == "infeasible")
         let required = try #require(tiny.1["required_device_memory_bytes"] as? Int64)
         #expect(required > 1_000_000 && tiny.1["device_memory_limit_bytes"] as? Int64 == 1_000_000)
-        #expect(try connection.query("SELECT infeasible_required_bytes AS r FROM planning_state WHERE device_id = 'tiny'").int(0,
+        #expect(
+            try connection.query("SELECT infeasible_required_bytes AS r FROM planning_state WHERE device_id = 'tiny'").int(
+                0,
                 "r") == Int(required))
         #expect(try connection.query("SELECT count(*) AS n FROM plans WHERE device_id = 'tiny'").int(0, "n") == 0)
         let memoryBound = try connection.query("SELECT device FROM split_history WHERE valid_until IS NULL AND memory_bound")
         #expect(memoryBound.rowCount == 1 && memoryBound.string(0, "device") == "capped")
         // Raising its limit plans it again, and the plan is pushed.
-        let updated = try await daemon.json("PUT", "/v1/devices/tiny", ["model": "resnet18", "edge_server": "edge-1", "batch_size": 32,
-                                                                        "compute_flops": 1e11,
-                                                                        "callback_url": receiver.url("/tiny"), "memory_bytes": required])
+        let updated = try await daemon.json(
+            "PUT", "/v1/devices/tiny",
+            [
+                "model": "resnet18", "edge_server": "edge-1", "batch_size": 32,
+                "compute_flops": 1e11,
+                "callback_url": receiver.url("/tiny"), "memory_bytes": required,
+            ])
         #expect(updated.0 == 200)
         #expect(await eventually { (try? await daemon.json("GET", "/v1/devices/tiny/plan").0) == 200 })
         let received = await receiver.waitFor(2)
@@ -141,9 +179,10 @@ struct TablesAndMemoryTests {
         var sample = Fleet.telemetry("dev-1", uplink: 2e6, at: Date().addingTimeInterval(60))
         sample["memory_bytes"] = Double(before) / 3
         #expect(try await daemon.json("POST", "/v1/telemetry", token: token, ["samples": [sample]]).0 == 202)
-        #expect(await eventually {
-            (try? connection.query("SELECT reason FROM split_plans WHERE superseded_at IS NULL").string(0, "reason")) == "memory change"
-        })
+        #expect(
+            await eventually {
+                (try? connection.query("SELECT reason FROM split_plans WHERE superseded_at IS NULL").string(0, "reason")) == "memory change"
+            })
         let after = try connection.query("SELECT device_memory_bytes AS m, memory_limit_bytes AS l FROM plans WHERE superseded_at IS NULL")
         #expect(try #require(after.int(0, "m")) <= Int(Double(before) / 3) && after.int(0, "l") == Int(Double(before) / 3))
         #expect(await daemon.stop() == 0)
@@ -187,8 +226,10 @@ struct DeviceClientTests {
         let rates: [[Double]] = [[1e6, 2e6], [2e7, 4e7], [2e8, 4e8], [5e9, 1e10]]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", Self.probe, packageRoot.appendingPathComponent("ops/client").path, secret, "\(port)",
-                             String(decoding: try JSONSerialization.data(withJSONObject: rates), as: UTF8.self)]
+        process.arguments = [
+            "python3", "-c", Self.probe, packageRoot.appendingPathComponent("ops/client").path, secret, "\(port)",
+            String(decoding: try JSONSerialization.data(withJSONObject: rates), as: UTF8.self),
+        ]
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -203,10 +244,14 @@ struct DeviceClientTests {
         #expect(choices.count == rates.count)
         for (rate, choice) in zip(rates, choices) {
             // The table's split is the optimum the daemon's planner gives for the same rates.
-            let (status, plan) = try await daemon.json("POST", "/v1/plan", ["model": "resnet18", "batch_size": 32, "device_flops": 1e11,
-                                                                            "server_flops": 2e13,
-                                                                            "uplink_bps": rate[0], "downlink_bps": rate[1], "rtt_seconds": 0.01,
-                                                                            "algorithm": "block"])
+            let (status, plan) = try await daemon.json(
+                "POST", "/v1/plan",
+                [
+                    "model": "resnet18", "batch_size": 32, "device_flops": 1e11,
+                    "server_flops": 2e13,
+                    "uplink_bps": rate[0], "downlink_bps": rate[1], "rtt_seconds": 0.01,
+                    "algorithm": "block",
+                ])
             #expect(status == 200)
             #expect(choice["table_cut"] as? [String] == plan["cut_layers"] as? [String], "at \(rate)")
             #expect(choice["chosen_cut"] as? [String] == plan["cut_layers"] as? [String], "with a 1000-iteration horizon the client moves at \(rate)")

@@ -1,16 +1,18 @@
 import Foundation
 import SplitCore
-@testable import SplitStore
 import SplitSupport
 import SplitTestSupport
 import Testing
+
+@testable import SplitStore
 
 /// Devices reporting their own telemetry to the real binary on PostgreSQL: concurrent devices
 /// are group-committed with nothing lost and estimates as if ingested one by one; a revoked
 /// token stops at once on the replica that revoked it and, for telemetry, on every replica.
 @Suite("Telemetry from devices, end to end")
 struct TelemetryEndToEndTests {
-    @Test("""
+    @Test(
+        """
         40 devices posting concurrently with their own tokens: every 202 is stored, estimates equal sequential folding, an unknown device's request \
         fails alone
         """)
@@ -36,9 +38,14 @@ struct TelemetryEndToEndTests {
                         let uplink = 2e8 * (1 + 0.3 * Double((index + step) % 4))
                         let body = ["samples": [Fleet.telemetry(device, uplink: uplink, at: at)]]
                         statuses.append(try await daemon.json("POST", "/v1/telemetry", token: token, body).0)
-                        samples.append(TelemetrySample(deviceID: device, measuredAt: Timestamp.parse(Fleet.telemetry(device, uplink: uplink,
-                                at: at)["measured_at"] as! String)!,
-                                                       uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: uplink * 2, rttSeconds: 0.01))
+                        samples.append(
+                            TelemetrySample(
+                                deviceID: device,
+                                measuredAt: Timestamp.parse(
+                                    Fleet.telemetry(
+                                        device, uplink: uplink,
+                                        at: at)["measured_at"] as! String)!,
+                                uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: uplink * 2, rttSeconds: 0.01))
                     }
                     return (device, samples, statuses)
                 }
@@ -53,21 +60,25 @@ struct TelemetryEndToEndTests {
         }
         #expect(sent["ghost"]?.1 == [422])
         #expect((0..<40).allSatisfy { sent["dev-\($0)"]?.1 == [202, 202, 202, 202, 202] })
-        #expect(try connection.query("SELECT count(*) AS n FROM telemetry WHERE device_id <> 'ghost'").int(0, "n") == 40 * 5 + 40,
-                "each device's 5 samples and its registration link")
-        #expect(try connection.query("SELECT count(*) AS n FROM telemetry WHERE uplink_bps = 1e6").int(0, "n") == 0,
-                "nothing from the refused request")
+        #expect(
+            try connection.query("SELECT count(*) AS n FROM telemetry WHERE device_id <> 'ghost'").int(0, "n") == 40 * 5 + 40,
+            "each device's 5 samples and its registration link")
+        #expect(
+            try connection.query("SELECT count(*) AS n FROM telemetry WHERE uplink_bps = 1e6").int(0, "n") == 0,
+            "nothing from the refused request")
         let smoothing = LinkSmoothing()
         for estimate in try TelemetryRepository.estimates(connection: connection) {
             let expected = try #require(sent[estimate.deviceID]?.0).reduce(initial[estimate.deviceID]) { smoothing.fold($1, into: $0) }
             let folded = try #require(expected)
-            #expect(abs(estimate.uplinkBitsPerSecond / folded.uplinkBitsPerSecond - 1) < 1e-9 && estimate.samples == folded.samples,
-                    "\(estimate.deviceID)")
+            #expect(
+                abs(estimate.uplinkBitsPerSecond / folded.uplinkBitsPerSecond - 1) < 1e-9 && estimate.samples == folded.samples,
+                "\(estimate.deviceID)")
         }
         #expect(await daemon.stop() == 0)
     }
 
-    @Test("""
+    @Test(
+        """
         a rotated token: refused at once on the replica that rotated it, for telemetry on every replica, and for reads on the others within \
         SPLITD_TOKEN_CACHE_TTL
         """)
@@ -82,10 +93,12 @@ struct TelemetryEndToEndTests {
         #expect(status == 200)
         let fresh = try #require(rotated["token"] as? String)
         #expect(try await first.request("GET", "/v1/devices/dev-0/plans", token: old).0 == 401, "at once where it was rotated")
-        #expect(try await second.json("POST", "/v1/telemetry", token: old, ["samples": [Fleet.telemetry("dev-0", uplink: 1e8)]]).0 == 401,
-                "telemetry is checked against the token when it is stored")
-        #expect(try await eventually(timeoutSeconds: 2 + 5) { try await second.request("GET", "/v1/devices/dev-0/plans", token: old).0 == 401 },
-                "within the TTL on the other replica")
+        #expect(
+            try await second.json("POST", "/v1/telemetry", token: old, ["samples": [Fleet.telemetry("dev-0", uplink: 1e8)]]).0 == 401,
+            "telemetry is checked against the token when it is stored")
+        #expect(
+            try await eventually(timeoutSeconds: 2 + 5) { try await second.request("GET", "/v1/devices/dev-0/plans", token: old).0 == 401 },
+            "within the TTL on the other replica")
         #expect(try await second.json("POST", "/v1/telemetry", token: fresh, ["samples": [Fleet.telemetry("dev-0", uplink: 1e8)]]).0 == 202)
         let connection = try database.connect()
         defer { connection.close() }

@@ -2,6 +2,7 @@ import Foundation
 import SplitCore
 import SplitFuzzSupport
 import Testing
+
 @testable import SplitServer
 
 /// Seeded corruptions of `POST /v1/telemetry` bodies through the API's own reader: every case must
@@ -9,7 +10,8 @@ import Testing
 /// naming the field; never trap or answer 500.
 @Suite("Fuzzing the telemetry request body")
 struct TelemetryFuzzTests {
-    static let body = Array("""
+    static let body = Array(
+        """
         {"samples":[
          {"device":"dev-1","measured_at":"2026-11-27T06:00:00Z","uplink_bps":2e7,"downlink_bps":4e7,"rtt_seconds":0.01},
          {"device":"dev-2","measured_at":"2026-11-27T06:00:01.250Z","uplink_bps":1e6,"downlink_bps":3e6,"rtt_seconds":0,
@@ -35,12 +37,14 @@ struct TelemetryFuzzTests {
         } catch let error as APIError {
             switch error.status.code {
             case 400:
-                #expect(error.detail.contains("line ") && error.detail.contains("column ") || error.detail.contains("request body"),
-                        "\(fuzz.label): \(error.detail)")
+                #expect(
+                    error.detail.contains("line ") && error.detail.contains("column ") || error.detail.contains("request body"),
+                    "\(fuzz.label): \(error.detail)")
             case 422:
                 // The field's path, or the unknown member itself (a misspelt "samples").
-                #expect(error.field.map { $0.hasPrefix("samples") || error.detail.contains("is not a known field") } == true,
-                        "\(fuzz.label): \(error.detail) names no field")
+                #expect(
+                    error.field.map { $0.hasPrefix("samples") || error.detail.contains("is not a known field") } == true,
+                    "\(fuzz.label): \(error.detail) names no field")
             default:
                 Issue.record("\(fuzz.label): status \(error.status.code): \(error.detail)")
             }
@@ -54,7 +58,8 @@ struct TelemetryFuzzTests {
     @Test("3,100 corruptions of a telemetry body: samples within limits, or 400 naming the position or 422 naming the field")
     func corruptions() throws {
         let parsed = try JSONValue.parse(Self.body)
-        let cases = ByteMutations.truncations(of: Self.body, every: 1) + ByteMutations.bitFlips(of: Self.body, count: 600, seed: 7)
+        let cases =
+            ByteMutations.truncations(of: Self.body, every: 1) + ByteMutations.bitFlips(of: Self.body, count: 600, seed: 7)
             + ByteMutations.corruptions(of: Self.body, count: 600, seed: 7) + JSONMutations.cases(of: parsed, count: 1_300, seed: 7)
             + JSONMutations.insertions(into: Self.body, count: 300, seed: 7)
         let decoded = cases.filter(Self.check).count

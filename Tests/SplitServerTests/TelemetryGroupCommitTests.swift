@@ -4,10 +4,11 @@ import HummingbirdTesting
 import Logging
 import SplitCore
 import SplitPush
-@testable import SplitServer
-@testable import SplitStore
 import SplitSupport
 import Testing
+
+@testable import SplitServer
+@testable import SplitStore
 
 /// Group commit and the token cache through the router, in process: concurrent devices posting
 /// at once are stored together yet answered one by one; a bad request fails alone; a rotated or
@@ -53,15 +54,24 @@ struct TelemetryGroupCommitTests {
         var inner: InMemoryAPIStore { gated.inner }
         func registerModel(_ graph: ModelGraph) async throws -> (model: StoredModel, created: Bool) { try await inner.registerModel(graph) }
         func latestModels() async throws -> [StoredModel] { await inner.latestModels() }
-        func model(name: String, version: Int?) async throws -> (model: StoredModel, versions: Int)? { await inner.model(name: name,
-                version: version) }
+        func model(name: String, version: Int?) async throws -> (model: StoredModel, versions: Int)? {
+            await inner.model(
+                name: name,
+                version: version)
+        }
         func preparedModel(name: String, version: Int?, allowRawUpload: Bool) async throws -> PreparedModel {
             try await inner.preparedModel(name: name, version: version, allowRawUpload: allowRawUpload)
         }
-        func createEdgeServer(id: String, computeFLOPs: Double) async throws -> EdgeServer { try await inner.createEdgeServer(id: id,
-                computeFLOPs: computeFLOPs) }
-        func updateEdgeServer(id: String, computeFLOPs: Double) async throws -> EdgeServer { try await inner.updateEdgeServer(id: id,
-                computeFLOPs: computeFLOPs) }
+        func createEdgeServer(id: String, computeFLOPs: Double) async throws -> EdgeServer {
+            try await inner.createEdgeServer(
+                id: id,
+                computeFLOPs: computeFLOPs)
+        }
+        func updateEdgeServer(id: String, computeFLOPs: Double) async throws -> EdgeServer {
+            try await inner.updateEdgeServer(
+                id: id,
+                computeFLOPs: computeFLOPs)
+        }
         func edgeServer(id: String) async throws -> EdgeServer? { await inner.edgeServer(id: id) }
         func edgeServers() async throws -> [EdgeServer] { await inner.edgeServers() }
         func putServerProfile(edgeServerID: String, modelName: String, profileJSON: String) async throws {
@@ -74,8 +84,11 @@ struct TelemetryGroupCommitTests {
         func devices(after: String?, limit: Int) async throws -> [Device] { await inner.devices(after: after, limit: limit) }
         func updateDevice(id: String, settings: DeviceSettings) async throws -> Device { try await inner.updateDevice(id: id, settings: settings) }
         func deactivateDevice(id: String) async throws -> Bool { await inner.deactivateDevice(id: id) }
-        func putDeviceProfile(deviceID: String, profileJSON: String) async throws { try await inner.putDeviceProfile(deviceID: deviceID,
-                profileJSON: profileJSON) }
+        func putDeviceProfile(deviceID: String, profileJSON: String) async throws {
+            try await inner.putDeviceProfile(
+                deviceID: deviceID,
+                profileJSON: profileJSON)
+        }
         func rotateCredentials(deviceID: String, _ request: CredentialRotation, rotatedBy: String) async throws -> RotatedCredentials {
             try await inner.rotateCredentials(deviceID: deviceID, request, rotatedBy: rotatedBy)
         }
@@ -94,10 +107,16 @@ struct TelemetryGroupCommitTests {
     }
 
     /// One replica: a router over `store` with its own token cache on `clock`.
-    static func replica(_ store: any APIStore, clock: DeviceTokenCacheTests.TestClock,
-                        ttlSeconds: Double = 10) throws -> (Application<RouterResponder<SplitRequestContext>>, APIDependencies) {
+    static func replica(
+        _ store: any APIStore, clock: DeviceTokenCacheTests.TestClock,
+        ttlSeconds: Double = 10
+    ) throws -> (Application<RouterResponder<SplitRequestContext>>, APIDependencies) {
         let api = APIDependencies(
-            store: store, auth: Authenticator(adminTokens: [RouteTests.admin], store: store, tokens: DeviceTokenCache(ttlSeconds: ttlSeconds,
+            store: store,
+            auth: Authenticator(
+                adminTokens: [RouteTests.admin], store: store,
+                tokens: DeviceTokenCache(
+                    ttlSeconds: ttlSeconds,
                     now: clock.function)),
             telemetry: TelemetryCommitter(store: store), metrics: ServerMetrics.shared, policy: try TargetPolicy(allowList: ["127.0.0.1"]),
             maximumBodyBytes: 1 << 20, telemetryRetentionDays: 30, logger: Logger(label: "group-commit-tests"))
@@ -111,15 +130,24 @@ struct TelemetryGroupCommitTests {
         _ = try await store.createEdgeServer(id: "edge-1", computeFLOPs: 2e13)
         var tokens: [String: String] = [:]
         for index in 0..<count {
-            tokens["dev-\(index)"] = try await store.registerDevice(id: "dev-\(index)", settings: DeviceSettings(
-                modelName: "resnet18", edgeServerID: "edge-1", batchSize: 32, computeFLOPs: 1e11, callbackURL: nil), link: nil).token
+            tokens["dev-\(index)"] = try await store.registerDevice(
+                id: "dev-\(index)",
+                settings: DeviceSettings(
+                    modelName: "resnet18", edgeServerID: "edge-1", batchSize: 32, computeFLOPs: 1e11, callbackURL: nil), link: nil
+            ).token
         }
         return tokens
     }
 
     static func sample(_ device: String, uplink: Double = 2e7) -> ByteBuffer {
-        RouteTests.json(["samples": [["device": device, "measured_at": Timestamp.format(Date()), "uplink_bps": uplink, "downlink_bps": 4e7,
-                                      "rtt_seconds": 0.01]]])
+        RouteTests.json([
+            "samples": [
+                [
+                    "device": device, "measured_at": Timestamp.format(Date()), "uplink_bps": uplink, "downlink_bps": 4e7,
+                    "rtt_seconds": 0.01,
+                ]
+            ]
+        ])
     }
 
     /// Waits (polling every millisecond) until `condition` holds; gives up after 60 s *and* 5,000
@@ -136,7 +164,8 @@ struct TelemetryGroupCommitTests {
         return await condition()
     }
 
-    @Test("""
+    @Test(
+        """
         50 devices posting at once are stored in one group but answered one by one; a request naming an unknown device gets 422 and stores nothing; \
         its neighbours get 202
         """)
@@ -147,25 +176,37 @@ struct TelemetryGroupCommitTests {
         let (app, api) = try Self.replica(GatedAPIStore(gated: gated), clock: DeviceTokenCacheTests.TestClock())
         try await app.test(.router) { client in
             // The first request holds the writer; the others queue up behind it.
-            async let first = client.execute(uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(tokens["dev-0"]),
-                                             body: Self.sample("dev-0")).status
+            async let first = client.execute(
+                uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(tokens["dev-0"]),
+                body: Self.sample("dev-0")
+            ).status
             #expect(await Self.until { await gated.holding })
             let statuses = try await withThrowingTaskGroup(of: (String, HTTPResponse.Status).self) { group in
                 for index in 1..<50 {
                     group.addTask {
-                        let response = try await client.execute(uri: "/v1/telemetry", method: .post,
-                                                                headers: RouteTests.headers(tokens["dev-\(index)"]),
-                                                                body: Self.sample("dev-\(index)"))
+                        let response = try await client.execute(
+                            uri: "/v1/telemetry", method: .post,
+                            headers: RouteTests.headers(tokens["dev-\(index)"]),
+                            body: Self.sample("dev-\(index)"))
                         return ("dev-\(index)", response.status)
                     }
                 }
                 group.addTask {
-                    let body = RouteTests.json(["samples": [["device": "dev-1", "measured_at": Timestamp.format(Date()), "uplink_bps": 1e7,
-                                                             "downlink_bps": 1e7, "rtt_seconds": 0.01],
-                                                            ["device": "ghost", "measured_at": Timestamp.format(Date()), "uplink_bps": 1e7,
-                                                             "downlink_bps": 1e7, "rtt_seconds": 0.01]]])
-                    let response = try await client.execute(uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(RouteTests.admin),
-                                                            body: body)
+                    let body = RouteTests.json([
+                        "samples": [
+                            [
+                                "device": "dev-1", "measured_at": Timestamp.format(Date()), "uplink_bps": 1e7,
+                                "downlink_bps": 1e7, "rtt_seconds": 0.01,
+                            ],
+                            [
+                                "device": "ghost", "measured_at": Timestamp.format(Date()), "uplink_bps": 1e7,
+                                "downlink_bps": 1e7, "rtt_seconds": 0.01,
+                            ],
+                        ]
+                    ])
+                    let response = try await client.execute(
+                        uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(RouteTests.admin),
+                        body: body)
                     #expect(RouteTests.error(response).field == "samples[1].device")
                     return ("ghost", response.status)
                 }
@@ -189,14 +230,18 @@ struct TelemetryGroupCommitTests {
         let gated = GatedStore(inner, failGroups: true)
         let (app, api) = try Self.replica(GatedAPIStore(gated: gated), clock: DeviceTokenCacheTests.TestClock())
         try await app.test(.router) { client in
-            async let first = client.execute(uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(tokens["dev-0"]),
-                                             body: Self.sample("dev-0")).status
+            async let first = client.execute(
+                uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(tokens["dev-0"]),
+                body: Self.sample("dev-0")
+            ).status
             #expect(await Self.until { await gated.holding })
             let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for index in 1..<10 {
                     group.addTask {
-                        try await client.execute(uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(tokens["dev-\(index)"]),
-                                                 body: Self.sample("dev-\(index)")).status
+                        try await client.execute(
+                            uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(tokens["dev-\(index)"]),
+                            body: Self.sample("dev-\(index)")
+                        ).status
                     }
                 }
                 #expect(await Self.until { await api.telemetry.waiting == 9 })
@@ -210,7 +255,8 @@ struct TelemetryGroupCommitTests {
         #expect(await inner.samples.count == 10)
     }
 
-    @Test("""
+    @Test(
+        """
         rotating or deactivating refuses the old token at once on that replica; another replica refuses its telemetry at once and everything else \
         within the TTL
         """)
@@ -229,39 +275,59 @@ struct TelemetryGroupCommitTests {
                 #expect(try await b.execute(uri: plan, method: .get, headers: RouteTests.headers(old)).status == .notFound)
                 // Rotated on A without grace.
                 var fresh = ""
-                try await a.execute(uri: "/v1/devices/dev-0/credentials", method: .post, headers: RouteTests.headers(RouteTests.admin),
-                                    body: RouteTests.json(["token": true, "token_grace_seconds": 0])) { response in
+                try await a.execute(
+                    uri: "/v1/devices/dev-0/credentials", method: .post, headers: RouteTests.headers(RouteTests.admin),
+                    body: RouteTests.json(["token": true, "token_grace_seconds": 0])
+                ) { response in
                     #expect(response.status == .ok)
                     fresh = (try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])?["token"] as? String ?? ""
                 }
                 #expect(try await a.execute(uri: plan, method: .get, headers: RouteTests.headers(old)).status == .unauthorized, "at once on A")
-                #expect(try await a.execute(uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(old),
-                                            body: Self.sample("dev-0")).status == .unauthorized)
+                #expect(
+                    try await a.execute(
+                        uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(old),
+                        body: Self.sample("dev-0")
+                    ).status == .unauthorized)
                 // B still trusts its cached entry for reads, within the TTL, but stores nothing with it.
-                #expect(try await b.execute(uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(old),
-                                            body: Self.sample("dev-0")).status == .unauthorized,
-                        "telemetry is re-checked when stored")
+                #expect(
+                    try await b.execute(
+                        uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(old),
+                        body: Self.sample("dev-0")
+                    ).status == .unauthorized,
+                    "telemetry is re-checked when stored")
                 clockB.advance(9.9)
-                #expect(try await b.execute(uri: plan, method: .get, headers: RouteTests.headers(old)).status == .unauthorized,
-                        "the refused telemetry also evicted B's entry")
+                #expect(
+                    try await b.execute(uri: plan, method: .get, headers: RouteTests.headers(old)).status == .unauthorized,
+                    "the refused telemetry also evicted B's entry")
                 #expect(try await b.execute(uri: plan, method: .get, headers: RouteTests.headers(fresh)).status == .notFound)
-                #expect(try await b.execute(uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(fresh),
-                                            body: Self.sample("dev-0")).status == .accepted)
+                #expect(
+                    try await b.execute(
+                        uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(fresh),
+                        body: Self.sample("dev-0")
+                    ).status == .accepted)
 
                 // Deactivated on A: B's cached entry for the new token answers reads until its TTL passes.
-                #expect(try await a.execute(uri: "/v1/devices/dev-0", method: .delete,
-                                            headers: RouteTests.headers(RouteTests.admin)).status == .noContent)
+                #expect(
+                    try await a.execute(
+                        uri: "/v1/devices/dev-0", method: .delete,
+                        headers: RouteTests.headers(RouteTests.admin)
+                    ).status == .noContent)
                 #expect(try await a.execute(uri: plan, method: .get, headers: RouteTests.headers(fresh)).status == .unauthorized, "at once on A")
-                #expect(try await b.execute(uri: plan, method: .get, headers: RouteTests.headers(fresh)).status == .notFound,
-                        "B: cached, within the TTL")
+                #expect(
+                    try await b.execute(uri: plan, method: .get, headers: RouteTests.headers(fresh)).status == .notFound,
+                    "B: cached, within the TTL")
                 clockB.advance(9.99)
-                #expect(try await b.execute(uri: plan, method: .get, headers: RouteTests.headers(fresh)).status == .notFound,
-                        "B: still within the TTL")
+                #expect(
+                    try await b.execute(uri: plan, method: .get, headers: RouteTests.headers(fresh)).status == .notFound,
+                    "B: still within the TTL")
                 clockB.advance(0.02)
                 #expect(try await b.execute(uri: plan, method: .get, headers: RouteTests.headers(fresh)).status == .unauthorized, "B: the TTL passed")
                 // The other device was never affected.
-                #expect(try await b.execute(uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(tokens["dev-1"]),
-                                            body: Self.sample("dev-1")).status == .accepted)
+                #expect(
+                    try await b.execute(
+                        uri: "/v1/telemetry", method: .post, headers: RouteTests.headers(tokens["dev-1"]),
+                        body: Self.sample("dev-1")
+                    ).status == .accepted)
             }
         }
         #expect(await store.samples.map(\.deviceID) == ["dev-0", "dev-1"])

@@ -1,10 +1,12 @@
 import Foundation
+import SplitCore
+import Testing
+
+@testable import SplitSim
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-import Testing
-import SplitCore
-@testable import SplitSim
 
 /// The parts of a chart SVG the legend tests need: the viewBox, the plot frame and the legend.
 final class ChartGeometry: NSObject, XMLParserDelegate {
@@ -76,8 +78,9 @@ struct DelayChartTests {
         #expect(legend.x >= plot.x + plot.width, "the legend does not cover the plot")
         #expect(geometry.legendTexts.count == entries)
         for text in geometry.legendTexts {
-            #expect(text.x >= legend.x && text.x + textWidthBound(text.content) <= legend.x + legend.width,
-                    "'\(text.content)' at x \(text.x) runs past the legend's right edge \(legend.x + legend.width)")
+            #expect(
+                text.x >= legend.x && text.x + textWidthBound(text.content) <= legend.x + legend.width,
+                "'\(text.content)' at x \(text.x) runs past the legend's right edge \(legend.x + legend.width)")
             #expect(text.y - 12 >= legend.y && text.y <= legend.y + legend.height, "'\(text.content)' lies outside the legend vertically")
         }
     }
@@ -88,11 +91,13 @@ struct DelayChartTests {
             // The longest policy names with six-digit means: the widest entries a report can have.
             let policy = [SimulationPolicy.serverOnly, .boundary, .static, .table, .chain, .block, .dag][index % 7]
             let delay = 123_456.0 + Double(index)
-            return PolicyResult(policy: policy, iterations: 3, meanDelaySeconds: delay, p95DelaySeconds: delay, planChanges: index,
-                                iterationStartSeconds: [0, delay, 2 * delay], iterationDelaySeconds: [delay, delay, delay])
+            return PolicyResult(
+                policy: policy, iterations: 3, meanDelaySeconds: delay, p95DelaySeconds: delay, planChanges: index,
+                iterationStartSeconds: [0, delay, 2 * delay], iterationDelaySeconds: [delay, delay, delay])
         }
-        let report = SimulationReport(policies: policies, reductionPercent: [:], traceDurationSeconds: 400_000, replanEverySeconds: 10,
-                                      optimizer: .adam, switchHorizonIterations: 1)
+        let report = SimulationReport(
+            policies: policies, reductionPercent: [:], traceDurationSeconds: 400_000, replanEverySeconds: 10,
+            optimizer: .adam, switchHorizonIterations: 1)
         let geometry = try ChartGeometry.parse(DelayChart.svg(report, title: "a model & <its> trace"))
         try Self.expectLegendInside(geometry, entries: policyCount)
         #expect(geometry.legendTexts.first?.content == "server-only (mean 123456 s)")

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import SplitCore
+import Testing
+
 @testable import SplitSim
 
 @Suite("Simulator: migration costs and the table policy")
@@ -8,25 +9,30 @@ struct SimulatorMigrationTests {
     /// x → a → m → b: a reads the input (device), b is the output (server), m (1e9 FLOPs, 1 MB
     /// of parameters) is the only free layer. a sends 1 MB, m sends 1 kB.
     static func model() throws -> PreparedModel {
-        try PreparedModel(graph: ModelGraph(name: "one-free", layers: [
-            Layer(name: "x", outputBytes: 1_000),
-            Layer(name: "a", inputs: ["x"], outputBytes: 1e6),
-            Layer(name: "m", inputs: ["a"], forwardFLOPs: 1e9, outputBytes: 1e3, parameterBytes: 1e6),
-            Layer(name: "b", inputs: ["m"], forwardFLOPs: 1e9, outputBytes: 10),
-        ]))
+        try PreparedModel(
+            graph: ModelGraph(
+                name: "one-free",
+                layers: [
+                    Layer(name: "x", outputBytes: 1_000),
+                    Layer(name: "a", inputs: ["x"], outputBytes: 1e6),
+                    Layer(name: "m", inputs: ["a"], forwardFLOPs: 1e9, outputBytes: 1e3, parameterBytes: 1e6),
+                    Layer(name: "b", inputs: ["m"], forwardFLOPs: 1e9, outputBytes: 10),
+                ]))
     }
 
     /// 50 s at 1 Gbit/s both ways, then 50 s at 1 Mbit/s; no rtt.
     static func trace() throws -> NetworkTrace {
-        try NetworkTrace(samples: [
-            .init(timeSeconds: 0, uplinkBitsPerSecond: 1e9, downlinkBitsPerSecond: 1e9, rttSeconds: 0),
-            .init(timeSeconds: 50, uplinkBitsPerSecond: 1e6, downlinkBitsPerSecond: 1e6, rttSeconds: 0),
-        ], durationSeconds: 100)
+        try NetworkTrace(
+            samples: [
+                .init(timeSeconds: 0, uplinkBitsPerSecond: 1e9, downlinkBitsPerSecond: 1e9, rttSeconds: 0),
+                .init(timeSeconds: 50, uplinkBitsPerSecond: 1e6, downlinkBitsPerSecond: 1e6, rttSeconds: 0),
+            ], durationSeconds: 100)
     }
 
     static func settings(_ optimizer: Optimizer, horizon: Int = 10) -> SimulationSettings {
-        SimulationSettings(batchSize: 1, deviceFLOPsPerSecond: 1e10, serverFLOPsPerSecond: 1e12, defaultRTTSeconds: 0,
-                           replanEverySeconds: 10, optimizer: optimizer, switchingRule: SwitchingRule(horizonIterations: horizon))
+        SimulationSettings(
+            batchSize: 1, deviceFLOPsPerSecond: 1e10, serverFLOPsPerSecond: 1e12, defaultRTTSeconds: 0,
+            replanEverySeconds: 10, optimizer: optimizer, switchingRule: SwitchingRule(horizonIterations: horizon))
     }
 
     @Test("a split change costs parameters × optimizer factor at the rates then in effect, in the first iteration with the new split")
@@ -66,8 +72,9 @@ struct SimulatorMigrationTests {
         #expect(twice.policies[0].iterations > once.policies[0].iterations)
     }
 
-    @Test("table with free migration equals dag re-planned at every iteration, on sample models and the shipped traces",
-          arguments: ["resnet50", "googlenet", "densenet121", "mobilenet_v2"])
+    @Test(
+        "table with free migration equals dag re-planned at every iteration, on sample models and the shipped traces",
+        arguments: ["resnet50", "googlenet", "densenet121", "mobilenet_v2"])
     func tableEqualsEveryIterationDag(name: String) throws {
         let model = try Models.prepared(name)
         for kind in ["markov", "steps"] {
@@ -96,10 +103,12 @@ struct SimulatorMigrationTests {
     @Test("a zero horizon freezes the table policy on its first split, the one static plans")
     func zeroHorizon() throws {
         let model = try Models.prepared("resnet50")
-        let trace = try SyntheticTrace.generate(.markov, seed: 7, durationSeconds: 600, baseUplinkBitsPerSecond: 1e8,
-                                                baseDownlinkBitsPerSecond: 2e8, baseRTTSeconds: 0.01)
-        let settings = SimulationSettings(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
-                                          switchingRule: SwitchingRule(horizonIterations: 0))
+        let trace = try SyntheticTrace.generate(
+            .markov, seed: 7, durationSeconds: 600, baseUplinkBitsPerSecond: 1e8,
+            baseDownlinkBitsPerSecond: 2e8, baseRTTSeconds: 0.01)
+        let settings = SimulationSettings(
+            batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
+            switchingRule: SwitchingRule(horizonIterations: 0))
         let report = try Simulator(model: model, trace: trace, settings: settings).run([.table, .static, .dag])
         #expect(report.policies[0].planChanges == 0 && report.policies[0].migrationSeconds == 0)
         #expect(relativeDifference(report.policies[0].meanDelaySeconds, report.policies[1].meanDelaySeconds) <= 1e-9)

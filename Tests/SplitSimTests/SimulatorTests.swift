@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import SplitCore
+import Testing
+
 @testable import SplitSim
 
 enum Models {
@@ -12,21 +13,25 @@ enum Models {
 
 @Suite("Simulator")
 struct SimulatorTests {
-    static let settings = SimulationSettings(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
-                                             defaultRTTSeconds: 0.01, replanEverySeconds: 10)
+    static let settings = SimulationSettings(
+        batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13,
+        defaultRTTSeconds: 0.01, replanEverySeconds: 10)
 
     @Test("a hand-computable model reproduces the delay worked out by hand")
     func handComputed() throws {
         // x (input, 1000 B) → a (reads x, so on the device: 3e9 FLOPs, 500 B) → b (output: 8e9 FLOPs).
-        let graph = try ModelGraph(name: "two", layers: [
-            Layer(name: "x", outputBytes: 1000),
-            Layer(name: "a", inputs: ["x"], forwardFLOPs: 1e9, backwardFLOPs: 2e9, outputBytes: 500),
-            Layer(name: "b", inputs: ["a"], forwardFLOPs: 4e9, backwardFLOPs: 4e9, outputBytes: 10),
-        ])
-        let trace = try NetworkTrace(samples: [
-            .init(timeSeconds: 0, uplinkBitsPerSecond: 1e6, downlinkBitsPerSecond: 2e6, rttSeconds: 0.02),
-            .init(timeSeconds: 50, uplinkBitsPerSecond: 1e6, downlinkBitsPerSecond: 2e6, rttSeconds: 0.02),
-        ], durationSeconds: 100)
+        let graph = try ModelGraph(
+            name: "two",
+            layers: [
+                Layer(name: "x", outputBytes: 1000),
+                Layer(name: "a", inputs: ["x"], forwardFLOPs: 1e9, backwardFLOPs: 2e9, outputBytes: 500),
+                Layer(name: "b", inputs: ["a"], forwardFLOPs: 4e9, backwardFLOPs: 4e9, outputBytes: 10),
+            ])
+        let trace = try NetworkTrace(
+            samples: [
+                .init(timeSeconds: 0, uplinkBitsPerSecond: 1e6, downlinkBitsPerSecond: 2e6, rttSeconds: 0.02),
+                .init(timeSeconds: 50, uplinkBitsPerSecond: 1e6, downlinkBitsPerSecond: 2e6, rttSeconds: 0.02),
+            ], durationSeconds: 100)
         let settings = SimulationSettings(batchSize: 4, deviceFLOPsPerSecond: 1e10, serverFLOPsPerSecond: 1e12, replanEverySeconds: 10)
         let report = try Simulator(model: PreparedModel(graph: graph), trace: trace, settings: settings).run([.dag, .static])
         // Per iteration: device 4·3e9/1e10 = 1.2 s; server 4·8e9/1e12 = 0.032 s;
@@ -45,12 +50,15 @@ struct SimulatorTests {
     func deterministic() throws {
         let model = try Models.prepared("resnet18")
         for kind in SyntheticTrace.Kind.allCases {
-            let first = try SyntheticTrace.generate(kind, seed: 42, durationSeconds: 300, baseUplinkBitsPerSecond: 1e8,
-                                                    baseDownlinkBitsPerSecond: 2e8, baseRTTSeconds: 0.01)
-            let second = try SyntheticTrace.generate(kind, seed: 42, durationSeconds: 300, baseUplinkBitsPerSecond: 1e8,
-                                                     baseDownlinkBitsPerSecond: 2e8, baseRTTSeconds: 0.01)
-            let other = try SyntheticTrace.generate(kind, seed: 43, durationSeconds: 300, baseUplinkBitsPerSecond: 1e8,
-                                                    baseDownlinkBitsPerSecond: 2e8, baseRTTSeconds: 0.01)
+            let first = try SyntheticTrace.generate(
+                kind, seed: 42, durationSeconds: 300, baseUplinkBitsPerSecond: 1e8,
+                baseDownlinkBitsPerSecond: 2e8, baseRTTSeconds: 0.01)
+            let second = try SyntheticTrace.generate(
+                kind, seed: 42, durationSeconds: 300, baseUplinkBitsPerSecond: 1e8,
+                baseDownlinkBitsPerSecond: 2e8, baseRTTSeconds: 0.01)
+            let other = try SyntheticTrace.generate(
+                kind, seed: 43, durationSeconds: 300, baseUplinkBitsPerSecond: 1e8,
+                baseDownlinkBitsPerSecond: 2e8, baseRTTSeconds: 0.01)
             #expect(first == second)
             #expect(first != other)
             let a = try Simulator(model: model, trace: first, settings: Self.settings).run(SimulationPolicy.allCases)
@@ -61,24 +69,31 @@ struct SimulatorTests {
 
     @Test("synthetic traces behave as their kind says")
     func syntheticShapes() throws {
-        let markov = try SyntheticTrace.generate(.markov, seed: 5, durationSeconds: 3000, baseUplinkBitsPerSecond: 1e8,
-                                                 baseDownlinkBitsPerSecond: 1e8, baseRTTSeconds: 0.01)
+        let markov = try SyntheticTrace.generate(
+            .markov, seed: 5, durationSeconds: 3000, baseUplinkBitsPerSecond: 1e8,
+            baseDownlinkBitsPerSecond: 1e8, baseRTTSeconds: 0.01)
         let bad = markov.samples.filter { $0.uplinkBitsPerSecond < 3e7 }.count
         #expect(bad > 100 && bad < 2000, "a markov trace spends some but not most time in the bad state")
-        let steps = try SyntheticTrace.generate(.steps, seed: 5, durationSeconds: 1200, baseUplinkBitsPerSecond: 1e8,
-                                                baseDownlinkBitsPerSecond: 1e8, baseRTTSeconds: 0.01)
+        let steps = try SyntheticTrace.generate(
+            .steps, seed: 5, durationSeconds: 1200, baseUplinkBitsPerSecond: 1e8,
+            baseDownlinkBitsPerSecond: 1e8, baseRTTSeconds: 0.01)
         let levels = Set(steps.samples.map(\.uplinkBitsPerSecond).map { ($0 / 1e8 * 4).rounded() })
         #expect(levels.count >= 4, "steps change level several times in 20 minutes")
         #expect(steps.durationSeconds == 1200)
     }
 
-    @Test("at every re-planning moment dag's predicted delay is at most every other policy's", arguments: ["resnet50", "googlenet", "vgg16",
-            "mobilenet_v2", "densenet121"])
+    @Test(
+        "at every re-planning moment dag's predicted delay is at most every other policy's",
+        arguments: [
+            "resnet50", "googlenet", "vgg16",
+            "mobilenet_v2", "densenet121",
+        ])
     func dagIsBestAtEveryMoment(model name: String) throws {
         let model = try Models.prepared(name)
         for kind in SyntheticTrace.Kind.allCases {
-            let trace = try SyntheticTrace.generate(kind, seed: 11, durationSeconds: 600, baseUplinkBitsPerSecond: 1e8,
-                                                    baseDownlinkBitsPerSecond: 2e8, baseRTTSeconds: 0.01)
+            let trace = try SyntheticTrace.generate(
+                kind, seed: 11, durationSeconds: 600, baseUplinkBitsPerSecond: 1e8,
+                baseDownlinkBitsPerSecond: 2e8, baseRTTSeconds: 0.01)
             let moments = try Simulator(model: model, trace: trace, settings: Self.settings).predictedDelaysAtReplanMoments(SimulationPolicy.allCases)
             #expect(moments.count == 60)
             for moment in moments {
@@ -95,8 +110,9 @@ struct SimulatorTests {
     func dagEqualsBlock() throws {
         for name in ["resnet18", "resnet50", "vgg16", "googlenet", "mobilenet_v2", "vit_b_16", "densenet121", "gpt2"] {
             let model = try Models.prepared(name)
-            let trace = try SyntheticTrace.generate(.steps, seed: 3, durationSeconds: 400, baseUplinkBitsPerSecond: 1e8,
-                                                    baseDownlinkBitsPerSecond: 2e8, baseRTTSeconds: 0.01)
+            let trace = try SyntheticTrace.generate(
+                .steps, seed: 3, durationSeconds: 400, baseUplinkBitsPerSecond: 1e8,
+                baseDownlinkBitsPerSecond: 2e8, baseRTTSeconds: 0.01)
             let report = try Simulator(model: model, trace: trace, settings: Self.settings).run([.dag, .block])
             let dag = report.policies[0], block = report.policies[1]
             #expect(dag.iterations == block.iterations, "\(name)")
@@ -108,8 +124,9 @@ struct SimulatorTests {
     @Test("policies that never re-plan never change plan; re-planning happens on the grid")
     func planChanges() throws {
         let model = try Models.prepared("resnet50")
-        let trace = try SyntheticTrace.generate(.markov, seed: 7, durationSeconds: 600, baseUplinkBitsPerSecond: 1e8,
-                                                baseDownlinkBitsPerSecond: 2e8, baseRTTSeconds: 0.01)
+        let trace = try SyntheticTrace.generate(
+            .markov, seed: 7, durationSeconds: 600, baseUplinkBitsPerSecond: 1e8,
+            baseDownlinkBitsPerSecond: 2e8, baseRTTSeconds: 0.01)
         let report = try Simulator(model: model, trace: trace, settings: Self.settings).run(SimulationPolicy.allCases)
         let byPolicy = Dictionary(uniqueKeysWithValues: report.policies.map { ($0.policy, $0) })
         #expect(byPolicy[.static]!.planChanges == 0 && byPolicy[.static]!.migrationSeconds == 0)
@@ -136,18 +153,20 @@ struct NetworkTraceTests {
         #expect(reordered.samples[0].downlinkBitsPerSecond == 2e6)
     }
 
-    @Test("bad traces are rejected naming line and column", arguments: [
-        ("time_seconds,uplink_bps\n0,1\n", "downlink_bps", nil as Int?),
-        ("time_seconds,uplink_bps,downlink_bps,jitter\n0,1,1,1\n", "jitter", 1),
-        ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n5,1e6,1e6\n3,1e6,1e6\n", "increase", 4),
-        ("time_seconds,uplink_bps,downlink_bps\n0,-1e6,1e6\n", "uplink_bps", 2),
-        ("time_seconds,uplink_bps,downlink_bps\n0,1e6,0\n", "downlink_bps", 2),
-        ("time_seconds,uplink_bps,downlink_bps\n0,1e6\n", "expected 3 fields", 2),
-        ("time_seconds,uplink_bps,downlink_bps\n0,fast,1e6\n", "'fast' is not a number", 2),
-        ("time_seconds,uplink_bps,downlink_bps,rtt_seconds\n0,1e6,1e6,-0.1\n", "rtt_seconds", 2),
-        ("", "empty", nil),
-        ("time_seconds,uplink_bps,downlink_bps\n", "no samples", nil),
-    ])
+    @Test(
+        "bad traces are rejected naming line and column",
+        arguments: [
+            ("time_seconds,uplink_bps\n0,1\n", "downlink_bps", nil as Int?),
+            ("time_seconds,uplink_bps,downlink_bps,jitter\n0,1,1,1\n", "jitter", 1),
+            ("time_seconds,uplink_bps,downlink_bps\n0,1e6,1e6\n5,1e6,1e6\n3,1e6,1e6\n", "increase", 4),
+            ("time_seconds,uplink_bps,downlink_bps\n0,-1e6,1e6\n", "uplink_bps", 2),
+            ("time_seconds,uplink_bps,downlink_bps\n0,1e6,0\n", "downlink_bps", 2),
+            ("time_seconds,uplink_bps,downlink_bps\n0,1e6\n", "expected 3 fields", 2),
+            ("time_seconds,uplink_bps,downlink_bps\n0,fast,1e6\n", "'fast' is not a number", 2),
+            ("time_seconds,uplink_bps,downlink_bps,rtt_seconds\n0,1e6,1e6,-0.1\n", "rtt_seconds", 2),
+            ("", "empty", nil),
+            ("time_seconds,uplink_bps,downlink_bps\n", "no samples", nil),
+        ])
     func rejects(text: String, mentions: String, line: Int?) {
         do {
             _ = try NetworkTrace(csv: text)

@@ -1,6 +1,7 @@
 import Foundation
 import SplitFuzzSupport
 import Testing
+
 @testable import SplitSim
 
 /// Seeded corruptions of CSV link traces (what `splitctl simulate --trace` reads): every case
@@ -19,8 +20,10 @@ struct TraceFuzzTests {
         """
 
     /// Values a CSV field must refuse or survive.
-    static let hostileFields = ["", "nan", "NaN", "inf", "-inf", "-1", "0", "1e999", "-1e999", "0x10", "1e-400", "abc", "1,2",
-                                String(repeating: "9", count: 400), "\u{0}", "1\u{0}", " 5 ", "+3", "1_000", "٣"]
+    static let hostileFields = [
+        "", "nan", "NaN", "inf", "-inf", "-1", "0", "1e999", "-1e999", "0x10", "1e-400", "abc", "1,2",
+        String(repeating: "9", count: 400), "\u{0}", "1\u{0}", " 5 ", "+3", "1_000", "٣",
+    ]
 
     /// `count` cases with one field, line or header of `text` replaced, removed or repeated.
     static func fieldCases(_ text: String, count: Int, seed: UInt64) -> [FuzzCase] {
@@ -85,7 +88,8 @@ struct TraceFuzzTests {
     @Test("2,900 corruptions of a small trace and 200 of a shipped one: a valid trace or a TraceError naming the line or column")
     func corruptions() throws {
         let bytes = Array(Self.trace.utf8)
-        let small = ByteMutations.truncations(of: bytes, every: 1) + ByteMutations.bitFlips(of: bytes, count: 700, seed: 5)
+        let small =
+            ByteMutations.truncations(of: bytes, every: 1) + ByteMutations.bitFlips(of: bytes, count: 700, seed: 5)
             + ByteMutations.corruptions(of: bytes, count: 700, seed: 5) + Self.fieldCases(Self.trace, count: 1_300, seed: 5)
         let shipped = try String(contentsOf: Models.root.appendingPathComponent("ops/traces/steps.csv"), encoding: .utf8)
         let prefix = String(shipped.prefix(4_000))

@@ -1,8 +1,9 @@
 import Foundation
 import SplitCore
-@testable import SplitStore
 import SplitTestSupport
 import Testing
+
+@testable import SplitStore
 
 @Suite("Delivery retention and history")
 struct DeliveryRetentionTests {
@@ -50,7 +51,8 @@ struct DeliveryRetentionTests {
             // Created ten days ago; the last activity (next attempt or delivery) is old or recent.
             let last = item.old ? "now() - interval '10 days'" : "now() - interval '1 hour'"
             let lease = item.lease == "live" ? "now() + interval '1 minute'" : item.lease == "expired" ? "now() - interval '1 minute'" : "NULL"
-            try connection.query("""
+            try connection.query(
+                """
                 UPDATE webhook_deliveries SET status = $2, created_at = now() - interval '10 days', next_attempt_at = \(last),
                        delivered_at = CASE WHEN $2 = 'delivered' THEN \(last) END,
                        lease_owner = CASE WHEN (\(lease))::timestamptz IS NOT NULL THEN 'someone' END, lease_expires_at = \(lease)
@@ -68,14 +70,17 @@ struct DeliveryRetentionTests {
 
     /// split_history as text, one line per plan: every column but the delivery's, then the delivery's.
     static func history(_ connection: PostgresConnection) throws -> [Int64: (plan: String, delivery: String)] {
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT plan_id, row(\(historyColumns))::text AS plan, row(delivery_status, delivery_attempts, delivered_at)::text AS delivery
             FROM split_history
             """)
         var rows: [Int64: (String, String)] = [:]
         for row in 0..<result.rowCount {
-            rows[Int64(try result.require(row, "plan_id", result.int))] = (try result.require(row, "plan", result.string),
-                                                                             try result.require(row, "delivery", result.string))
+            rows[Int64(try result.require(row, "plan_id", result.int))] = (
+                try result.require(row, "plan", result.string),
+                try result.require(row, "delivery", result.string)
+            )
         }
         return rows
     }
@@ -126,8 +131,11 @@ struct DeliveryRetentionTests {
         let pushed = try connection.query("SELECT count(*) FILTER (WHERE pushed) AS yes, count(*) FILTER (WHERE NOT pushed) AS no FROM split_history")
         #expect(pushed.int(0, "yes") == 2 * Self.cases.count + 1 && pushed.int(0, "no") == 1)
         // Nothing left to trim: a second pass deletes nothing.
-        #expect(try DeliveryRepository.trimFinished(before: Date().addingTimeInterval(-7 * 86_400), after: nil, limit: 100,
-                                                    connection: connection).deleted == 0)
+        #expect(
+            try DeliveryRepository.trimFinished(
+                before: Date().addingTimeInterval(-7 * 86_400), after: nil, limit: 100,
+                connection: connection
+            ).deleted == 0)
     }
 
     @Test("a trimming batch holds no lock that storing plans or claiming deliveries needs")
@@ -141,8 +149,11 @@ struct DeliveryRetentionTests {
         #expect(batch.deleted == rows.filter { $0.0.deletable }.count)
         // While that transaction is open, any wait for a lock fails at once instead of waiting.
         try worker.execute("SET lock_timeout = '1ms'")
-        let device = try #require(try worker.query("SELECT device_id FROM webhook_deliveries WHERE id = $1",
-                                                   [rows.first { $0.0.deletable }!.1]).string(0, "device_id"))
+        let device = try #require(
+            try worker.query(
+                "SELECT device_id FROM webhook_deliveries WHERE id = $1",
+                [rows.first { $0.0.deletable }!.1]
+            ).string(0, "device_id"))
         try worker.transaction { _ = try PlanRepository.store([Fixtures.plan(for: device, uplink: 9e7)], connection: worker) }
         let claimed = try DeliveryRepository.claim(owner: "w", limit: 100, leaseSeconds: 30, secrets: Fixtures.secrets, connection: worker)
         #expect(claimed.contains { $0.deviceID == device })
@@ -166,11 +177,15 @@ struct DeliveryRetentionTests {
         let connection = try database.connect()
         let devices = try Fixtures.fleet(connection, devices: 4)
         for uplink in [1e7, 2e7, 3e7] {
-            try connection.transaction { _ = try PlanRepository.store(devices.map { Fixtures.plan(for: $0, uplink: uplink) },
-                                                                      connection: connection) }
+            try connection.transaction {
+                _ = try PlanRepository.store(
+                    devices.map { Fixtures.plan(for: $0, uplink: uplink) },
+                    connection: connection)
+            }
         }
         // The first round was superseded two years ago, the second yesterday; the third is in force.
-        try connection.execute("""
+        try connection.execute(
+            """
             UPDATE plans SET superseded_at = now() - interval '730 days' WHERE id IN (SELECT id FROM plans ORDER BY id LIMIT 4);
             UPDATE plans SET superseded_at = now() - interval '1 day' WHERE superseded_at IS NOT NULL AND superseded_at > now() - interval '1 day';
             """)
@@ -179,8 +194,11 @@ struct DeliveryRetentionTests {
         #expect(try connection.query(Self.deleteOldPlans).affectedRows == 4)
         #expect(try connection.query(Self.deleteOldPlans).affectedRows == 0)
         #expect(try connection.query("SELECT count(*) AS n FROM plans WHERE id = ANY($1::int8[])", [PostgresValue.intArray(oldIDs)]).int(0, "n") == 0)
-        #expect(try connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE plan_id = ANY($1::int8[])",
-                                     [PostgresValue.intArray(oldIDs)]).int(0, "n") == 0)
+        #expect(
+            try connection.query(
+                "SELECT count(*) AS n FROM webhook_deliveries WHERE plan_id = ANY($1::int8[])",
+                [PostgresValue.intArray(oldIDs)]
+            ).int(0, "n") == 0)
         #expect(try connection.query("SELECT count(*) AS n FROM split_history").int(0, "n") == 8)
         #expect(try connection.query("SELECT count(*) AS n FROM split_history WHERE valid_until IS NULL").int(0, "n") == 4)
         #expect(try connection.query("SELECT count(*) AS n FROM webhook_deliveries").int(0, "n") == 8)
@@ -202,7 +220,8 @@ struct DeliveryRetentionTests {
         }
         try connection.execute("ALTER TABLE plans DROP COLUMN pushed; ALTER TABLE splits DROP COLUMN fingerprint")
         // A second, newer delivery of one plan, made by hand: the view showed the newer one.
-        try connection.execute("""
+        try connection.execute(
+            """
             INSERT INTO webhook_deliveries (id, plan_id, device_id, status, created_at)
             SELECT 'msg_by_hand', plan_id, device_id, 'dead', created_at + interval '1 second' FROM webhook_deliveries ORDER BY plan_id LIMIT 1
             """)

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import SplitStore
 import SplitTestSupport
+import Testing
+
+@testable import SplitStore
 
 @Suite("Migrations")
 struct MigrationTests {
@@ -75,7 +76,8 @@ struct MigrationTests {
         let connection = try database.connect()
         let first = try #require(TestCluster.migrations.first { $0.version == 1 })
         try Migrator(migrations: [first]).migrate(connection)
-        try connection.execute("""
+        try connection.execute(
+            """
             INSERT INTO models (name, version, graph, layer_count, block_count, sha256) VALUES ('m', 1, '{}', 3, 0, 'h1'), ('m', 2, '{}', 3, 0, 'h2');
             INSERT INTO edge_servers (id, compute_flops) VALUES ('e', 1e13);
             INSERT INTO devices (id, model_name, edge_server_id, batch_size, compute_flops, webhook_secret, token_hash)
@@ -114,8 +116,12 @@ struct MigrationTests {
         let database = try TestDatabase.make()
         defer { database.drop() }
         let connection = try database.connect()
-        let broken = TestCluster.migrations + [Migration(version: 9000, name: "broken",
-                                                         sql: "CREATE TABLE half_done (x int); SELECT no_such_function();")]
+        let broken =
+            TestCluster.migrations + [
+                Migration(
+                    version: 9000, name: "broken",
+                    sql: "CREATE TABLE half_done (x int); SELECT no_such_function();")
+            ]
         #expect(throws: MigrationError.self) { try Migrator(migrations: broken).migrate(connection) }
         #expect(try connection.query("SELECT to_regclass('half_done') IS NULL AS absent").bool(0, "absent") == true)
         #expect(try connection.query("SELECT count(*) AS n FROM schema_migrations WHERE version = 9000").int(0, "n") == 0)

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
 import SplitCore
-@testable import SplitStore
 import SplitTestSupport
+import Testing
+
+@testable import SplitStore
 
 /// The planning queue (migration 0007): which requests a claim sees, in which order, from where,
 /// and what a claim returns about a device's history.
@@ -40,7 +41,8 @@ struct PlanningQueueTests {
         #expect(second.map(\.deviceID) == Array(devices.prefix(4).sorted().suffix(2)))
         #expect(try Self.claim(connection, after: second.last?.claim.position).isEmpty)
         // A request put back behind a position (a failure keeps its time) is claimed from the head.
-        try connection.query("""
+        try connection.query(
+            """
             UPDATE planning_state SET requested_reason = 'requested', requested_at = $2::timestamptz WHERE device_id = $1
             """, [first[0].deviceID, position.requestedAt])
         #expect(try Self.claim(connection, after: second.last?.claim.position).isEmpty)
@@ -52,13 +54,15 @@ struct PlanningQueueTests {
         // A planning row added after its device's estimate starts known (as rows restored from a
         // backup, or written by an older version, may be).
         try connection.query("DELETE FROM planning_state WHERE device_id = $1", [devices[0]])
-        try connection.query("INSERT INTO planning_state (device_id, requested_reason, requested_at) VALUES ($1, 'requested', now())",
-                             [devices[0]])
+        try connection.query(
+            "INSERT INTO planning_state (device_id, requested_reason, requested_at) VALUES ($1, 'requested', now())",
+            [devices[0]])
         #expect(try Self.claim(connection).map(\.deviceID) == [devices[0]])
         // Every request has a time.
         #expect(throws: PostgresError.self) {
-            try connection.query("UPDATE planning_state SET requested_reason = 'requested', requested_at = NULL WHERE device_id = $1",
-                                 [devices[1]])
+            try connection.query(
+                "UPDATE planning_state SET requested_reason = 'requested', requested_at = NULL WHERE device_id = $1",
+                [devices[1]])
         }
     }
 

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import SplitStore
 import SplitTestSupport
+import Testing
+
+@testable import SplitStore
 
 @Suite("libpq layer")
 struct PostgresLayerTests {
@@ -11,11 +12,15 @@ struct PostgresLayerTests {
         defer { database.drop() }
         let connection = try database.connect()
         let when = Date(timeIntervalSince1970: 1_795_000_000.123456)
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT $1::text AS t, $2::int8 AS i, $3::float8 AS d, $4::bool AS b, $5::timestamptz AS ts, $6::jsonb AS j,
                    $7::text[] AS arr, $8::text AS nothing, $9::float8 AS inf
-            """, [Fixtures.hostileName, Int64.max, 1.0 / 3, true, when, PostgresValue.json("{\"k\": [1, \"two\"]}"),
-                  ["plain", "with space", "quote\"d", "back\\slash", "comma,here", "NULL", "{braces}"], PostgresValue.null, Double.infinity])
+            """,
+            [
+                Fixtures.hostileName, Int64.max, 1.0 / 3, true, when, PostgresValue.json("{\"k\": [1, \"two\"]}"),
+                ["plain", "with space", "quote\"d", "back\\slash", "comma,here", "NULL", "{braces}"], PostgresValue.null, Double.infinity,
+            ])
         #expect(result.string(0, "t") == Fixtures.hostileName)
         #expect(result.int(0, "i") == Int(Int64.max))
         #expect(result.double(0, "d") == 1.0 / 3)
@@ -33,7 +38,8 @@ struct PostgresLayerTests {
         let database = try TestDatabase.make(migrated: false)
         defer { database.drop() }
         let connection = try database.connect()
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT (-9223372036854775808)::int8 AS min, 9223372036854775807::int8 AS max, (-0)::int4 AS zero, '+7' AS plus,
                    '-Infinity'::float8 AS ninf, 'NaN'::float8 AS nan, 4.9e-324::float8 AS tiny, '-0'::float8 AS nzero,
                    1.7976931348623157e308::float8 AS huge, 'abc' AS word, '' AS empty, '12x' AS trailing, '-' AS sign,

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
 import SplitCore
-@testable import SplitStore
 import SplitTestSupport
+import Testing
+
+@testable import SplitStore
 
 @Suite("Repositories")
 struct RepositoryTests {
@@ -38,10 +39,12 @@ struct RepositoryTests {
         let server = try FleetRepository.createEdgeServer(id: Fixtures.hostileName, computeFLOPs: 2e13, connection: connection)
         #expect(server.id == Fixtures.hostileName)
         #expect(throws: StoreError.self) { try FleetRepository.createEdgeServer(id: Fixtures.hostileName, computeFLOPs: 1, connection: connection) }
-        let settings = DeviceSettings(modelName: "tiny", edgeServerID: Fixtures.hostileName, batchSize: 16, computeFLOPs: 3e10,
-                                      memoryBytes: 8 << 30, allowRawUpload: true, callbackURL: "https://example.test/h")
-        let credentials = try FleetRepository.registerDevice(id: Fixtures.hostileName, settings: settings, secrets: Fixtures.secrets,
-                                                             connection: connection)
+        let settings = DeviceSettings(
+            modelName: "tiny", edgeServerID: Fixtures.hostileName, batchSize: 16, computeFLOPs: 3e10,
+            memoryBytes: 8 << 30, allowRawUpload: true, callbackURL: "https://example.test/h")
+        let credentials = try FleetRepository.registerDevice(
+            id: Fixtures.hostileName, settings: settings, secrets: Fixtures.secrets,
+            connection: connection)
         #expect(credentials.token.hasPrefix("sdt_") && credentials.webhookSecret.hasPrefix("whsec_"))
         let device = try #require(try FleetRepository.device(id: Fixtures.hostileName, connection: connection))
         #expect(device.batchSize == 16 && device.memoryBytes == 8 << 30 && device.allowRawUpload && device.active)
@@ -53,24 +56,33 @@ struct RepositoryTests {
         // Unknown references are refused.
         var bad = settings
         bad.modelName = "nope"
-        #expect(throws: StoreError.self) { try FleetRepository.registerDevice(id: "d2", settings: bad, secrets: Fixtures.secrets,
-                                                                              connection: connection) }
+        #expect(throws: StoreError.self) {
+            try FleetRepository.registerDevice(
+                id: "d2", settings: bad, secrets: Fixtures.secrets,
+                connection: connection)
+        }
         bad = settings
         bad.modelVersion = 7
-        #expect(throws: StoreError.self) { try FleetRepository.registerDevice(id: "d2", settings: bad, secrets: Fixtures.secrets,
-                                                                              connection: connection) }
+        #expect(throws: StoreError.self) {
+            try FleetRepository.registerDevice(
+                id: "d2", settings: bad, secrets: Fixtures.secrets,
+                connection: connection)
+        }
         // Update and deactivate.
         var changed = settings
         changed.batchSize = 64
         #expect(try FleetRepository.updateDevice(id: Fixtures.hostileName, settings: changed, connection: connection).batchSize == 64)
-        let reason = try connection.query("SELECT requested_reason FROM planning_state WHERE device_id = $1", [Fixtures.hostileName]).string(0,
-                "requested_reason")
+        let reason = try connection.query("SELECT requested_reason FROM planning_state WHERE device_id = $1", [Fixtures.hostileName]).string(
+            0,
+            "requested_reason")
         #expect(reason == "device changed")
-        try FleetRepository.putDeviceProfile(deviceID: Fixtures.hostileName,
-                                             profileJSON: #"{"format": "splitprofile/1", "batch_size": 1, "layers": {}}"#, connection: connection)
+        try FleetRepository.putDeviceProfile(
+            deviceID: Fixtures.hostileName,
+            profileJSON: #"{"format": "splitprofile/1", "batch_size": 1, "layers": {}}"#, connection: connection)
         #expect(try FleetRepository.deviceProfile(deviceID: Fixtures.hostileName, connection: connection)?.contains("splitprofile/1") == true)
-        try FleetRepository.putServerProfile(edgeServerID: Fixtures.hostileName, modelName: "tiny", profileJSON: "{\"format\": \"splitprofile/1\"}",
-                                             connection: connection)
+        try FleetRepository.putServerProfile(
+            edgeServerID: Fixtures.hostileName, modelName: "tiny", profileJSON: "{\"format\": \"splitprofile/1\"}",
+            connection: connection)
         #expect(try FleetRepository.serverProfile(edgeServerID: Fixtures.hostileName, modelName: "tiny", connection: connection) != nil)
         #expect(try FleetRepository.deactivateDevice(id: Fixtures.hostileName, connection: connection))
         #expect(try FleetRepository.authenticate(token: credentials.token, connection: connection) == nil)
@@ -86,11 +98,18 @@ struct RepositoryTests {
         let connection = try database.connect()
         let devices = try Fixtures.fleet(connection, devices: 2)
         let start = Date(timeIntervalSince1970: 1_795_000_000)
-        let good = (0..<10).map { TelemetrySample(deviceID: devices[$0 % 2], measuredAt: start.addingTimeInterval(Double($0 * 10)),
-                                                  uplinkBitsPerSecond: 1e7, downlinkBitsPerSecond: 2e7, rttSeconds: 0.02) }
+        let good = (0..<10).map {
+            TelemetrySample(
+                deviceID: devices[$0 % 2], measuredAt: start.addingTimeInterval(Double($0 * 10)),
+                uplinkBitsPerSecond: 1e7, downlinkBitsPerSecond: 2e7, rttSeconds: 0.02)
+        }
         #expect(throws: StoreError.self) {
-            try TelemetryRepository.ingest(good + [TelemetrySample(deviceID: "ghost", measuredAt: start, uplinkBitsPerSecond: 1,
-                                                                   downlinkBitsPerSecond: 1, rttSeconds: 0)], connection: connection)
+            try TelemetryRepository.ingest(
+                good + [
+                    TelemetrySample(
+                        deviceID: "ghost", measuredAt: start, uplinkBitsPerSecond: 1,
+                        downlinkBitsPerSecond: 1, rttSeconds: 0)
+                ], connection: connection)
         }
         #expect(try connection.query("SELECT count(*) AS n FROM telemetry").int(0, "n") == 0)
         #expect(try TelemetryRepository.ingest(good, connection: connection) == 10)
@@ -98,16 +117,27 @@ struct RepositoryTests {
         #expect(estimates.count == 2)
         #expect(estimates.allSatisfy { abs($0.uplinkBitsPerSecond - 1e7) < 1e-3 && $0.samples == 5 })
         // A jump to 1e8 after 30 s moves the estimate by 1 - e^-1 in log space.
-        try TelemetryRepository.ingest([TelemetrySample(deviceID: devices[0], measuredAt: start.addingTimeInterval(110), uplinkBitsPerSecond: 1e8,
-                                                        downlinkBitsPerSecond: 2e7, rttSeconds: 0.02)], connection: connection)
+        try TelemetryRepository.ingest(
+            [
+                TelemetrySample(
+                    deviceID: devices[0], measuredAt: start.addingTimeInterval(110), uplinkBitsPerSecond: 1e8,
+                    downlinkBitsPerSecond: 2e7, rttSeconds: 0.02)
+            ], connection: connection)
         let moved = try #require(try TelemetryRepository.estimates(deviceIDs: [devices[0]], connection: connection).first)
         let expected = exp(log(1e7) + (1 - exp(-30.0 / 30)) * (log(1e8) - log(1e7)))
         #expect(abs(moved.uplinkBitsPerSecond - expected) / expected < 1e-9)
         // An older sample is stored but does not move the estimate.
-        try TelemetryRepository.ingest([TelemetrySample(deviceID: devices[0], measuredAt: start, uplinkBitsPerSecond: 1, downlinkBitsPerSecond: 1,
-                                                        rttSeconds: 1)], connection: connection)
-        #expect(try TelemetryRepository.estimates(deviceIDs: [devices[0]],
-                                                  connection: connection).first?.uplinkBitsPerSecond == moved.uplinkBitsPerSecond)
+        try TelemetryRepository.ingest(
+            [
+                TelemetrySample(
+                    deviceID: devices[0], measuredAt: start, uplinkBitsPerSecond: 1, downlinkBitsPerSecond: 1,
+                    rttSeconds: 1)
+            ], connection: connection)
+        #expect(
+            try TelemetryRepository.estimates(
+                deviceIDs: [devices[0]],
+                connection: connection
+            ).first?.uplinkBitsPerSecond == moved.uplinkBitsPerSecond)
     }
 
     @Test("COPY of 100,000 telemetry rows across day boundaries creates the partitions; retention drops old ones")
@@ -122,18 +152,22 @@ struct RepositoryTests {
         for index in 0..<100_000 {
             let compute: Double? = index % 2 == 0 ? nil : 1e11
             let offset = -Double(index) * 3.4
-            samples.append(TelemetrySample(deviceID: devices[index % devices.count], measuredAt: now.addingTimeInterval(offset),
-                                           uplinkBitsPerSecond: 1e6 + Double(index), downlinkBitsPerSecond: 2e6, rttSeconds: 0.01,
-                                           computeFLOPs: compute))
+            samples.append(
+                TelemetrySample(
+                    deviceID: devices[index % devices.count], measuredAt: now.addingTimeInterval(offset),
+                    uplinkBitsPerSecond: 1e6 + Double(index), downlinkBitsPerSecond: 2e6, rttSeconds: 0.01,
+                    computeFLOPs: compute))
         }
         #expect(try TelemetryRepository.ingest(samples, connection: connection) == 100_000)
         #expect(try connection.query("SELECT count(*) AS n FROM telemetry").int(0, "n") == 100_000)
         let partitions = try TelemetryRepository.partitions(connection: connection)
         #expect(partitions.count >= 4)
         // Every row sits in the partition of its UTC day.
-        let misplaced = try connection.query("""
+        let misplaced = try connection.query(
+            """
             SELECT count(*) AS n FROM telemetry WHERE tableoid::regclass::text <> 'telemetry_' || to_char(measured_at AT TIME ZONE 'UTC', 'YYYYMMDD')
-            """).int(0, "n")
+            """
+        ).int(0, "n")
         #expect(misplaced == 0)
         #expect(try connection.query("SELECT count(*) AS n FROM telemetry WHERE compute_flops IS NULL").int(0, "n") == 50_000)
         // Keep the last day only: partitions that ended over a day ago go.
@@ -230,8 +264,10 @@ struct RepositoryTests {
             return plan
         }
         let url = database.url
-        let batches = [[plan(devices[0], second: false), plan(devices[1], second: true)],
-                       [plan(devices[2], second: true), plan(devices[3], second: false)]]
+        let batches = [
+            [plan(devices[0], second: false), plan(devices[1], second: true)],
+            [plan(devices[2], second: true), plan(devices[3], second: false)],
+        ]
         let stored = StoredWriters()
         let overlapped = StoredWriters()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -247,12 +283,14 @@ struct RepositoryTests {
                         // Hold the new splits uncommitted until the other writer has stored its own
                         // or is waiting for ours: the two transactions overlap.
                         let arrived = eventuallyBlocking {
-                            stored.count == 2 || (try? monitor.query(
-                                """
-                                SELECT count(*) AS n FROM pg_stat_activity
-                                WHERE wait_event_type = 'Lock' AND datname = current_database() AND pid <> $1
-                                """,
-                                [backend]).int(0, "n")) == 1
+                            stored.count == 2
+                                || (try? monitor.query(
+                                    """
+                                    SELECT count(*) AS n FROM pg_stat_activity
+                                    WHERE wait_event_type = 'Lock' AND datname = current_database() AND pid <> $1
+                                    """,
+                                    [backend]
+                                ).int(0, "n")) == 1
                         }
                         if arrived { overlapped.insert(writer) }
                     }
@@ -263,8 +301,9 @@ struct RepositoryTests {
         #expect(overlapped.count == 2, "each writer held its transaction open until the other arrived")
         #expect(try setup.query("SELECT count(*) AS n FROM splits").int(0, "n") == 2)
         #expect(try setup.query("SELECT count(*) AS n FROM split_plans").int(0, "n") == 4)
-        let shared = try setup.query("SELECT count(DISTINCT split_id) AS n FROM plans WHERE device_id = ANY($1::text[])",
-                                     [PostgresValue.textArray([devices[1], devices[2]])])
+        let shared = try setup.query(
+            "SELECT count(DISTINCT split_id) AS n FROM plans WHERE device_id = ANY($1::text[])",
+            [PostgresValue.textArray([devices[1], devices[2]])])
         #expect(shared.int(0, "n") == 1)
     }
 
@@ -311,15 +350,22 @@ struct RepositoryTests {
         }
         let otherDevice = violation("INSERT INTO webhook_deliveries (id, plan_id, device_id) VALUES ('msg_x', $1, $2)", [quiet[0], devices[1]])
         #expect(otherDevice?.sqlState == "23503" && otherDevice?.message.contains("not for a plan of its device") == true)
-        #expect(violation("INSERT INTO webhook_deliveries (id, plan_id, device_id) VALUES ('msg_y', $1, $2)", [ids[0] + 1000,
-                                                                                                               devices[0]])?.sqlState == "23503")
+        #expect(
+            violation(
+                "INSERT INTO webhook_deliveries (id, plan_id, device_id) VALUES ('msg_y', $1, $2)",
+                [
+                    ids[0] + 1000,
+                    devices[0],
+                ])?.sqlState == "23503")
         let delivered = violation("DELETE FROM plans WHERE id = $1", [ids[0]])
         #expect(delivered?.sqlState == "23503" && delivered?.message.contains("delete the delivery first") == true)
         #expect(violation("UPDATE webhook_deliveries SET device_id = $1 WHERE plan_id = $2", [devices[1], ids[0]])?.sqlState == "23000")
         #expect(try connection.query("SELECT count(*) AS n FROM webhook_deliveries").int(0, "n") == 2, "nothing added")
-        #expect(violation("""
-            WITH gone AS (DELETE FROM webhook_deliveries WHERE plan_id = $1) DELETE FROM plans WHERE id = $1
-            """, [ids[1]]) == nil, "a plan goes with its delivery in one statement")
+        #expect(
+            violation(
+                """
+                WITH gone AS (DELETE FROM webhook_deliveries WHERE plan_id = $1) DELETE FROM plans WHERE id = $1
+                """, [ids[1]]) == nil, "a plan goes with its delivery in one statement")
     }
 
     @Test("planning candidates are claimed with SKIP LOCKED: concurrent claimers get disjoint devices")
@@ -328,8 +374,12 @@ struct RepositoryTests {
         defer { database.drop() }
         let setup = try database.connect()
         let devices = try Fixtures.fleet(setup, devices: 40)
-        try TelemetryRepository.ingest(devices.map { TelemetrySample(deviceID: $0, measuredAt: Date(), uplinkBitsPerSecond: 1e7,
-                                                                     downlinkBitsPerSecond: 2e7, rttSeconds: 0.01) }, connection: setup)
+        try TelemetryRepository.ingest(
+            devices.map {
+                TelemetrySample(
+                    deviceID: $0, measuredAt: Date(), uplinkBitsPerSecond: 1e7,
+                    downlinkBitsPerSecond: 2e7, rttSeconds: 0.01)
+            }, connection: setup)
         let url = database.url
         // Two claimers hold their claims at the same time.
         let first = try database.connect(), second = try database.connect()
@@ -342,7 +392,8 @@ struct RepositoryTests {
         #expect(Set(a.map(\.deviceID)).union(b.map(\.deviceID)) == Set(devices))
         #expect(a.allSatisfy { $0.requestedReason == .newDevice && $0.current == nil && $0.modelVersion == 1 })
         // The claim itself recorded the evaluation (what was planned for).
-        let evaluated = try first.query("""
+        let evaluated = try first.query(
+            """
             SELECT count(*) AS n FROM planning_state
             WHERE device_id = ANY($1) AND requested_reason IS NULL AND evaluated_at IS NOT NULL
               AND evaluated_uplink_bps = 1e7 AND evaluated_model_version = 1
@@ -355,8 +406,12 @@ struct RepositoryTests {
         let again = try third.transaction { try PlanRepository.claimCandidates(limit: 100, connection: third) }
         #expect(Set(again.map(\.deviceID)) == Set(b.map(\.deviceID)))
         // A link that moves beyond the threshold brings a device back.
-        try TelemetryRepository.ingest([TelemetrySample(deviceID: a[0].deviceID, measuredAt: Date().addingTimeInterval(600), uplinkBitsPerSecond: 1e9,
-                                                        downlinkBitsPerSecond: 2e7, rttSeconds: 0.01)], connection: third)
+        try TelemetryRepository.ingest(
+            [
+                TelemetrySample(
+                    deviceID: a[0].deviceID, measuredAt: Date().addingTimeInterval(600), uplinkBitsPerSecond: 1e9,
+                    downlinkBitsPerSecond: 2e7, rttSeconds: 0.01)
+            ], connection: third)
         let moved = try third.transaction { try PlanRepository.claimCandidates(limit: 100, connection: third) }
         #expect(moved.contains { $0.deviceID == a[0].deviceID && $0.requestedReason == .telemetryChange })
     }
@@ -370,9 +425,11 @@ struct RepositoryTests {
         try connection.transaction { _ = try PlanRepository.store(devices.map { Fixtures.plan(for: $0) }, connection: connection) }
         let claimed = try DeliveryRepository.claim(owner: "a", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection)
         #expect(claimed.count == 2)
-        #expect(claimed.allSatisfy {
-            $0.attempt == 1 && $0.callbackURL == "http://127.0.0.1:9/hook" && $0.webhookSecrets.count == 1 && $0.webhookSecrets[0].hasPrefix("whsec_")
-        })
+        #expect(
+            claimed.allSatisfy {
+                $0.attempt == 1 && $0.callbackURL == "http://127.0.0.1:9/hook" && $0.webhookSecrets.count == 1
+                    && $0.webhookSecrets[0].hasPrefix("whsec_")
+            })
         #expect(try DeliveryRepository.claim(owner: "b", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection).isEmpty)
         // Someone else cannot finish a delivery it does not hold.
         #expect(try !DeliveryRepository.markDelivered(id: claimed[0].id, owner: "b", statusCode: 200, connection: connection))
@@ -382,15 +439,21 @@ struct RepositoryTests {
         let reclaimed = try DeliveryRepository.claim(owner: "b", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection)
         #expect(reclaimed.map(\.id) == [claimed[1].id])
         #expect(reclaimed[0].attempt == 2)
-        #expect(try !DeliveryRepository.markFailed(id: claimed[1].id, owner: "a", statusCode: 500, error: "late", retryAt: Date(),
-                                                   connection: connection))
-        #expect(try DeliveryRepository.markFailed(id: claimed[1].id, owner: "b", statusCode: 500, error: "server error",
-                                                  retryAt: Date().addingTimeInterval(3600), connection: connection))
+        #expect(
+            try !DeliveryRepository.markFailed(
+                id: claimed[1].id, owner: "a", statusCode: 500, error: "late", retryAt: Date(),
+                connection: connection))
+        #expect(
+            try DeliveryRepository.markFailed(
+                id: claimed[1].id, owner: "b", statusCode: 500, error: "server error",
+                retryAt: Date().addingTimeInterval(3600), connection: connection))
         #expect(try DeliveryRepository.claim(owner: "c", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection).isEmpty)
         try connection.query("UPDATE webhook_deliveries SET next_attempt_at = now() WHERE id = $1", [claimed[1].id])
         let third = try DeliveryRepository.claim(owner: "c", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection)
-        #expect(try DeliveryRepository.markFailed(id: third[0].id, owner: "c", statusCode: 500, error: "gave up", retryAt: nil,
-                                                  connection: connection))
+        #expect(
+            try DeliveryRepository.markFailed(
+                id: third[0].id, owner: "c", statusCode: 500, error: "gave up", retryAt: nil,
+                connection: connection))
         #expect(try DeliveryRepository.status(id: third[0].id, connection: connection)?.status == "dead")
         // Releasing leases on shutdown makes them due again without costing an attempt.
         try connection.transaction { _ = try PlanRepository.store([Fixtures.plan(for: devices[0], uplink: 3e7)], connection: connection) }
@@ -419,8 +482,10 @@ struct RepositoryTests {
         #expect(try connection.transaction { try !LeaseRepository.verify(a, connection: connection) })
         #expect(try connection.transaction { try LeaseRepository.verify(b, connection: connection) })
         try LeaseRepository.release(b, connection: connection)
-        #expect(try LeaseRepository.acquire(name: "maintenance", owner: "c", ttlSeconds: 30,
-                                            connection: connection)?.fencingToken == b.fencingToken + 1)
+        #expect(
+            try LeaseRepository.acquire(
+                name: "maintenance", owner: "c", ttlSeconds: 30,
+                connection: connection)?.fencingToken == b.fencingToken + 1)
     }
 }
 

@@ -4,17 +4,19 @@ import Testing
 
 @Suite("RFC 3339 timestamps")
 struct TimestampTests {
-    @Test("parses what the API accepts and refuses what it should not", arguments: [
-        ("2026-11-27T06:00:00Z", 1_795_759_200.0 as Double?),
-        ("2026-11-27T06:00:00.5Z", 1_795_759_200.5),
-        ("2026-11-27 06:00:00.123456Z", 1_795_759_200.123456),
-        ("2026-11-27T07:30:00+01:30", 1_795_759_200.0),
-        ("2026-11-27T06:00:00", nil),
-        ("2026-13-27T06:00:00Z", nil),
-        ("2026-11-27T25:00:00Z", nil),
-        ("yesterday", nil),
-        ("2026-11-27T06:00:00Zjunk", nil),
-    ])
+    @Test(
+        "parses what the API accepts and refuses what it should not",
+        arguments: [
+            ("2026-11-27T06:00:00Z", 1_795_759_200.0 as Double?),
+            ("2026-11-27T06:00:00.5Z", 1_795_759_200.5),
+            ("2026-11-27 06:00:00.123456Z", 1_795_759_200.123456),
+            ("2026-11-27T07:30:00+01:30", 1_795_759_200.0),
+            ("2026-11-27T06:00:00", nil),
+            ("2026-13-27T06:00:00Z", nil),
+            ("2026-11-27T25:00:00Z", nil),
+            ("yesterday", nil),
+            ("2026-11-27T06:00:00Zjunk", nil),
+        ])
     func parse(text: String, expected: Double?) {
         let parsed = Timestamp.parse(text)?.timeIntervalSince1970
         if let expected {

@@ -14,11 +14,12 @@ package enum TestCluster {
         do {
             try cluster.start()
         } catch {
-            return .failure(TestRequirementError(
-                """
-                this test needs a PostgreSQL server (initdb and pg_ctl; `ops/install-deps` installs the postgresql package), and starting one \
-                failed: \(error)
-                """))
+            return .failure(
+                TestRequirementError(
+                    """
+                    this test needs a PostgreSQL server (initdb and pg_ctl; `ops/install-deps` installs the postgresql package), and starting one \
+                    failed: \(error)
+                    """))
         }
         atexit {
             guard let cluster = try? TestCluster.shared() else { return }

@@ -1,7 +1,7 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
-import HTTPTypes
 import NIOCore
 
 /// A real HTTP server on loopback that records webhook deliveries and answers as told.

@@ -28,17 +28,19 @@ public struct ComputeConditions: Sendable, Equatable, Hashable {
 
     /// The compute side of `conditions` (its rates dropped).
     public init(_ conditions: PlanningConditions) {
-        self.init(batchSize: conditions.batchSize, deviceFLOPsPerSecond: conditions.deviceFLOPsPerSecond,
-                  serverFLOPsPerSecond: conditions.serverFLOPsPerSecond, rttSeconds: conditions.rttSeconds)
+        self.init(
+            batchSize: conditions.batchSize, deviceFLOPsPerSecond: conditions.deviceFLOPsPerSecond,
+            serverFLOPsPerSecond: conditions.serverFLOPsPerSecond, rttSeconds: conditions.rttSeconds)
         optimizer = conditions.optimizer
         deviceMemoryLimitBytes = conditions.deviceMemoryLimitBytes
     }
 
     /// Full conditions at the given rates.
     public func conditions(uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double) -> PlanningConditions {
-        PlanningConditions(batchSize: batchSize, deviceFLOPsPerSecond: deviceFLOPsPerSecond, serverFLOPsPerSecond: serverFLOPsPerSecond,
-                           uplinkBitsPerSecond: uplinkBitsPerSecond, downlinkBitsPerSecond: downlinkBitsPerSecond, rttSeconds: rttSeconds,
-                           optimizer: optimizer, deviceMemoryLimitBytes: deviceMemoryLimitBytes)
+        PlanningConditions(
+            batchSize: batchSize, deviceFLOPsPerSecond: deviceFLOPsPerSecond, serverFLOPsPerSecond: serverFLOPsPerSecond,
+            uplinkBitsPerSecond: uplinkBitsPerSecond, downlinkBitsPerSecond: downlinkBitsPerSecond, rttSeconds: rttSeconds,
+            optimizer: optimizer, deviceMemoryLimitBytes: deviceMemoryLimitBytes)
     }
 
     /// Full conditions whose effective rate `1/(1/uplink + 1/downlink)` is exactly `effectiveBitsPerSecond`:
@@ -67,10 +69,11 @@ extension ComputeConditions: Codable {
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(batchSize: try container.decode(Int.self, forKey: .batchSize),
-                  deviceFLOPsPerSecond: try container.decode(Double.self, forKey: .deviceFLOPsPerSecond),
-                  serverFLOPsPerSecond: try container.decode(Double.self, forKey: .serverFLOPsPerSecond),
-                  rttSeconds: try container.decode(Double.self, forKey: .rttSeconds))
+        self.init(
+            batchSize: try container.decode(Int.self, forKey: .batchSize),
+            deviceFLOPsPerSecond: try container.decode(Double.self, forKey: .deviceFLOPsPerSecond),
+            serverFLOPsPerSecond: try container.decode(Double.self, forKey: .serverFLOPsPerSecond),
+            rttSeconds: try container.decode(Double.self, forKey: .rttSeconds))
         optimizer = try container.decodeIfPresent(Optimizer.self, forKey: .optimizer) ?? .adam
         deviceMemoryLimitBytes = try container.decodeIfPresent(Int64.self, forKey: .deviceMemoryLimitBytes)
     }

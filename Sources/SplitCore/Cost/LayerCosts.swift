@@ -60,10 +60,12 @@ public struct LayerCosts: Sendable {
         let count = deviceSeconds.count
         var total = 0.0
         deviceSeconds.withUnsafeBufferPointer { device in
-        serverSeconds.withUnsafeBufferPointer { server in
-        transferSeconds.withUnsafeBufferPointer { transfer in
-            for layer in 0..<count { total += device[layer] + server[layer] + transfer[layer] }
-        }}}
+            serverSeconds.withUnsafeBufferPointer { server in
+                transferSeconds.withUnsafeBufferPointer { transfer in
+                    for layer in 0..<count { total += device[layer] + server[layer] + transfer[layer] }
+                }
+            }
+        }
         unitsPerSecond = Self.scale(total: total)
         let scale = unitsPerSecond
         func convert(_ seconds: [Double], _ units: inout [Int64]) {

@@ -23,8 +23,10 @@ public struct LayerProfile: Sendable, Equatable {
 
     /// Creates a profile from per-layer forward and backward milliseconds measured at `batchSize`,
     /// and optionally per-layer activation memory (`memoryBytes`, bytes at `batchSize`).
-    public init(batchSize: Int, milliseconds: [String: (forward: Double, backward: Double)],
-                memoryBytes: [String: Double] = [:], hardware: String? = nil, model: String? = nil) throws {
+    public init(
+        batchSize: Int, milliseconds: [String: (forward: Double, backward: Double)],
+        memoryBytes: [String: Double] = [:], hardware: String? = nil, model: String? = nil
+    ) throws {
         guard batchSize >= 1 && Double(batchSize) <= Limits.batchSize.bounds.upperBound else {
             throw ProfileError(field: "batch_size", "must be an integer between 1 and 1000000, got \(batchSize)")
         }
@@ -66,15 +68,18 @@ public struct LayerProfile: Sendable, Equatable {
                 let entry = try JSONObject(value, path: "layers.\(name)")
                 try JSONObject.check(name, field: "layers", maximumLength: ModelGraph.maximumNameLength, allowEmpty: false)
                 do {
-                    milliseconds[name] = (try entry.requiredNumber("forward_ms", within: Limits.profileMilliseconds),
-                                          try entry.requiredNumber("backward_ms", within: Limits.profileMilliseconds))
+                    milliseconds[name] = (
+                        try entry.requiredNumber("forward_ms", within: Limits.profileMilliseconds),
+                        try entry.requiredNumber("backward_ms", within: Limits.profileMilliseconds)
+                    )
                     memory[name] = try entry.number("memory_bytes", within: Limits.measuredMemory)
                 } catch let error as JSONFieldError {
                     throw ProfileError(layer: name, field: String(error.field.split(separator: ".").last ?? ""), error.reason)
                 }
             }
-            try self.init(batchSize: batch, milliseconds: milliseconds, memoryBytes: memory,
-                          hardware: try root.string("hardware", maximumLength: 1000), model: try root.string("model", maximumLength: 1000))
+            try self.init(
+                batchSize: batch, milliseconds: milliseconds, memoryBytes: memory,
+                hardware: try root.string("hardware", maximumLength: 1000), model: try root.string("model", maximumLength: 1000))
         } catch let error as JSONSyntaxError {
             throw ProfileError(error.description)
         } catch let error as JSONFieldError {

@@ -136,8 +136,9 @@ extension PlanningConditions: Codable {
     public static func optimizer(_ object: JSONObject) throws -> Optimizer {
         guard let name = try object.string("optimizer", maximumLength: 32) else { return .adam }
         guard let optimizer = Optimizer(rawValue: name) else {
-            throw JSONFieldError(field: object.field("optimizer"),
-                                 "must be one of \(Optimizer.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
+            throw JSONFieldError(
+                field: object.field("optimizer"),
+                "must be one of \(Optimizer.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
         }
         return optimizer
     }

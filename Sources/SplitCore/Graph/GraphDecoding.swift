@@ -110,8 +110,9 @@ extension Layer: Encodable {
         let name: String
         do {
             guard let text = try object.string("name", maximumLength: ModelGraph.maximumNameLength) else {
-                throw GraphError(.missingField, layer: "#\(position)", field: "name",
-                                 object.contains("name") ? "'name' must be a string" : "missing 'name'")
+                throw GraphError(
+                    .missingField, layer: "#\(position)", field: "name",
+                    object.contains("name") ? "'name' must be a string" : "missing 'name'")
             }
             name = text
         } catch let error as JSONFieldError {

@@ -68,8 +68,9 @@ public struct ModelGraph: Sendable {
         for (position, layer) in unordered.enumerated() {
             try Self.checkValues(of: layer, at: position)
             if let first = positionByName.updateValue(position, forKey: layer.name) {
-                throw GraphError(.duplicateName, layer: layer.name, field: "name",
-                                 "name is used by layers #\(first) and #\(position)")
+                throw GraphError(
+                    .duplicateName, layer: layer.name, field: "name",
+                    "name is used by layers #\(first) and #\(position)")
             }
         }
         // Edges in file positions, de-duplicated per consumer (x + x reads x once).
@@ -80,8 +81,9 @@ public struct ModelGraph: Sendable {
             var list: [Int] = []
             for inputName in layer.inputs {
                 guard let producer = positionByName[inputName] else {
-                    throw GraphError(.unknownInput, layer: layer.name, field: "inputs",
-                                     "input '\(inputName)' is not a layer of this graph")
+                    throw GraphError(
+                        .unknownInput, layer: layer.name, field: "inputs",
+                        "input '\(inputName)' is not a layer of this graph")
                 }
                 if inputName == layer.name {
                     throw GraphError(.selfLoop, layer: layer.name, field: "inputs", "layer reads its own output")
@@ -137,8 +139,9 @@ public struct ModelGraph: Sendable {
         if let declaredOutputs {
             for outputName in declaredOutputs {
                 guard let index = indexByName[outputName] else {
-                    throw GraphError(.unknownOutput, layer: outputName, field: "outputs",
-                                     "declared output '\(outputName)' is not a layer of this graph")
+                    throw GraphError(
+                        .unknownOutput, layer: outputName, field: "outputs",
+                        "declared output '\(outputName)' is not a layer of this graph")
                 }
                 if !outputs.contains(index) { outputs.append(index) }
             }
@@ -199,7 +202,8 @@ public struct ModelGraph: Sendable {
             start = inputPositions[start].first { pending[$0] > 0 }!
         }
         let cycle = walk[visitedAt[start]!...].reversed().map { layers[$0].name }
-        throw GraphError(.cycle, layer: cycle[0], field: "inputs",
-                         "layers form a cycle: \((cycle + [cycle[0]]).joined(separator: " -> "))")
+        throw GraphError(
+            .cycle, layer: cycle[0], field: "inputs",
+            "layers form a cycle: \((cycle + [cycle[0]]).joined(separator: " -> "))")
     }
 }

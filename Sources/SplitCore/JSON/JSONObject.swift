@@ -97,8 +97,9 @@ public struct JSONObject: Sendable {
         guard case .number(let number) = value else { throw JSONFieldError(field: field(key), "must be an integer, got \(value.kindDescription)") }
         guard number.isFinite, number == number.rounded() else { throw JSONFieldError(field: field(key), "must be a whole number, got \(number)") }
         guard number >= Double(range.lowerBound), number <= Double(range.upperBound) else {
-            throw JSONFieldError(field: field(key),
-                                 "must be an integer between \(range.lowerBound) and \(range.upperBound), got \(ValueRange.format(number))")
+            throw JSONFieldError(
+                field: field(key),
+                "must be an integer between \(range.lowerBound) and \(range.upperBound), got \(ValueRange.format(number))")
         }
         return Int(number)
     }

@@ -153,26 +153,31 @@ final class CutInstance: Sendable {
         solver.clear()
         let infinity = MaxFlowSolver.infinity
         costs.deviceUnits.withUnsafeBufferPointer { device in
-        costs.serverUnits.withUnsafeBufferPointer { server in
-        costs.transferUnits.withUnsafeBufferPointer { transfer in
-        members.withUnsafeBufferPointer { members in
-        transferKind.withUnsafeBufferPointer { kinds in
-        transferArc.withUnsafeBufferPointer { arcs in
-            for local in 0..<members.count {
-                let layer = Int(members[local])
-                var toSink = pinnedServer[local] ? infinity : device[layer]
-                switch kinds[local] {
-                case .none: break
-                case .toSink: if toSink < infinity { toSink += transfer[layer] }
-                case .direct: solver.setCapacity(Int(arcs[local]), transfer[layer], reverse: infinity)
-                case .auxiliary: solver.setCapacity(Int(arcs[local]), transfer[layer])
+            costs.serverUnits.withUnsafeBufferPointer { server in
+                costs.transferUnits.withUnsafeBufferPointer { transfer in
+                    members.withUnsafeBufferPointer { members in
+                        transferKind.withUnsafeBufferPointer { kinds in
+                            transferArc.withUnsafeBufferPointer { arcs in
+                                for local in 0..<members.count {
+                                    let layer = Int(members[local])
+                                    var toSink = pinnedServer[local] ? infinity : device[layer]
+                                    switch kinds[local] {
+                                    case .none: break
+                                    case .toSink: if toSink < infinity { toSink += transfer[layer] }
+                                    case .direct: solver.setCapacity(Int(arcs[local]), transfer[layer], reverse: infinity)
+                                    case .auxiliary: solver.setCapacity(Int(arcs[local]), transfer[layer])
+                                    }
+                                    solver.addTerminal(local, fromSource: pinnedDevice[local] ? infinity : server[layer], toSink: toSink)
+                                }
+                                for index in 0..<externalLayers.count {
+                                    solver.addTerminal(Int(externalNodes[index]), fromSource: transfer[Int(externalLayers[index])], toSink: 0)
+                                }
+                            }
+                        }
+                    }
                 }
-                solver.addTerminal(local, fromSource: pinnedDevice[local] ? infinity : server[layer], toSink: toSink)
             }
-            for index in 0..<externalLayers.count {
-                solver.addTerminal(Int(externalNodes[index]), fromSource: transfer[Int(externalLayers[index])], toSink: 0)
-            }
-        }}}}}}
+        }
         for node in auxToSink { solver.addTerminal(Int(node), fromSource: 0, toSink: infinity) }
         for arc in infiniteArcs { solver.setCapacity(Int(arc), infinity) }
     }

@@ -12,8 +12,10 @@ public struct DelayBreakdown: Sendable, Equatable, Codable {
     public var rttSeconds: Double
 
     /// Creates a breakdown.
-    public init(deviceComputeSeconds: Double, serverComputeSeconds: Double, uplinkSeconds: Double,
-                downlinkSeconds: Double, rttSeconds: Double) {
+    public init(
+        deviceComputeSeconds: Double, serverComputeSeconds: Double, uplinkSeconds: Double,
+        downlinkSeconds: Double, rttSeconds: Double
+    ) {
         self.deviceComputeSeconds = deviceComputeSeconds
         self.serverComputeSeconds = serverComputeSeconds
         self.uplinkSeconds = uplinkSeconds
@@ -66,8 +68,10 @@ public struct Plan: Sendable, Equatable {
 
 extension PreparedModel {
     /// Evaluates the cost model on a partition: the delay reported for every plan.
-    public func evaluate(onDevice: [Bool], costs: LayerCosts,
-                         conditions: PlanningConditions) -> (breakdown: DelayBreakdown, cutLayers: [Int], transferBytes: Double) {
+    public func evaluate(
+        onDevice: [Bool], costs: LayerCosts,
+        conditions: PlanningConditions
+    ) -> (breakdown: DelayBreakdown, cutLayers: [Int], transferBytes: Double) {
         var device = 0.0, server = 0.0, cutBytes = 0.0
         var cutLayers: [Int] = []
         for layer in 0..<graph.count {
@@ -129,17 +133,20 @@ extension PreparedModel {
     public func plan(forSplit onDevice: [Bool], conditions: PlanningConditions, algorithm: PlanningAlgorithm = .dag) throws -> Plan {
         try conditions.validate()
         if let violation = violation(of: onDevice) { throw PlanningError.invalidSplit(violation) }
-        let memory = try memoryTerms(batchSize: conditions.batchSize, optimizer: conditions.optimizer,
-                                     saturating: conditions.deviceMemoryLimitBytes == nil).bytes(onDevice: onDevice, graph: graph)
+        let memory = try memoryTerms(
+            batchSize: conditions.batchSize, optimizer: conditions.optimizer,
+            saturating: conditions.deviceMemoryLimitBytes == nil
+        ).bytes(onDevice: onDevice, graph: graph)
         if let limit = conditions.deviceMemoryLimitBytes, memory > limit {
             throw PlanningError.splitExceedsDeviceMemory(neededBytes: memory, limitBytes: limit)
         }
         var costs = LayerCosts()
         computeCosts(conditions, into: &costs)
         let evaluation = evaluate(onDevice: onDevice, costs: costs, conditions: conditions)
-        return Plan(algorithm: algorithm, onDevice: onDevice, delaySeconds: evaluation.breakdown.totalSeconds,
-                    breakdown: evaluation.breakdown, cutLayers: evaluation.cutLayers,
-                    transferBytes: evaluation.transferBytes, solveMicroseconds: 0,
-                    deviceMemoryBytes: memory, memoryBound: false)
+        return Plan(
+            algorithm: algorithm, onDevice: onDevice, delaySeconds: evaluation.breakdown.totalSeconds,
+            breakdown: evaluation.breakdown, cutLayers: evaluation.cutLayers,
+            transferBytes: evaluation.transferBytes, solveMicroseconds: 0,
+            deviceMemoryBytes: memory, memoryBound: false)
     }
 }

@@ -15,8 +15,9 @@ extension SplitPlanner {
     /// Returns whether `limit` binds.
     @discardableResult
     func solveBoundary(memory: DeviceMemoryTerms? = nil, limitBytes: Int64? = nil) throws -> Bool {
-        let bound = try placeBestPrefix(of: model.boundaryOrder, allowedCuts: model.boundaryCuts, memory: memory,
-                                        limitBytes: limitBytes, algorithm: .boundary)
+        let bound = try placeBestPrefix(
+            of: model.boundaryOrder, allowedCuts: model.boundaryCuts, memory: memory,
+            limitBytes: limitBytes, algorithm: .boundary)
         placeForced()
         placeFollowers()
         return bound
@@ -37,8 +38,10 @@ extension SplitPlanner {
     /// With a limit, only prefixes whose device memory fits are candidates (memory per prefix is
     /// built exactly like the delay: resident bytes per device layer, gradients per cut layer);
     /// returns whether the limit excludes the best prefix.
-    private func placeBestPrefix(of order: [Int], allowedCuts: [Int]?, memory: DeviceMemoryTerms?, limitBytes: Int64?,
-                                 algorithm: PlanningAlgorithm) throws -> Bool {
+    private func placeBestPrefix(
+        of order: [Int], allowedCuts: [Int]?, memory: DeviceMemoryTerms?, limitBytes: Int64?,
+        algorithm: PlanningAlgorithm
+    ) throws -> Bool {
         let graph = model.graph
         let rules = model.rules
         let count = order.count

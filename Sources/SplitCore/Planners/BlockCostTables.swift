@@ -78,8 +78,10 @@ final class BlockCostTables: Sendable {
     /// from its server-side consumers, rounded down.
     let separatorBytes: FlatBuffer<Double>
 
-    init(graph: ModelGraph, decomposition: BlockDecomposition, rules: PlacementRules, regions: [CutInstance],
-         deviceProfileSeconds: [Double], serverProfileSeconds: [Double]) {
+    init(
+        graph: ModelGraph, decomposition: BlockDecomposition, rules: PlacementRules, regions: [CutInstance],
+        deviceProfileSeconds: [Double], serverProfileSeconds: [Double]
+    ) {
         let candidates = decomposition.candidateCount
         func side(_ layer: Int, _ measured: [Double]) -> Side {
             measured[layer].isNaN
@@ -151,22 +153,24 @@ final class BlockCostTables: Sendable {
         self.separatorBytes = FlatBuffer(Self.separatorBytes(graph: graph, regions: regions))
         var rows: [CandidateRow] = []
         for candidate in 0..<candidates {
-            rows.append(CandidateRow(
-                deviceBefore: deviceBefore[candidate], serverAfter: serverAfter[candidate],
-                certainBytes: certainBytes[candidate], regionDevice: regionDevice[candidate],
-                regionServer: regionServer[candidate], regionFLOPs: regionFLOPs[candidate],
-                externalBytes: self.externalBytes[candidate], exitBytes: self.exitBytes[candidate],
-                separatorBytes: self.separatorBytes[candidate], regionProfiled: regionProfiled[candidate]))
+            rows.append(
+                CandidateRow(
+                    deviceBefore: deviceBefore[candidate], serverAfter: serverAfter[candidate],
+                    certainBytes: certainBytes[candidate], regionDevice: regionDevice[candidate],
+                    regionServer: regionServer[candidate], regionFLOPs: regionFLOPs[candidate],
+                    externalBytes: self.externalBytes[candidate], exitBytes: self.exitBytes[candidate],
+                    separatorBytes: self.separatorBytes[candidate], regionProfiled: regionProfiled[candidate]))
         }
         self.rows = FlatBuffer(rows)
         let empty = (0..<candidates).filter { decomposition.candidateEnd[$0] == decomposition.candidateFirst[$0] }
         self.boundaryCandidates = FlatBuffer(empty.map { Int32($0) })
-        self.boundaryRows = FlatBuffer(empty.map { candidate in
-            let row = rows[candidate]
-            return BoundaryRow(
-                deviceFLOPs: row.deviceBefore.flops, serverFLOPs: row.serverAfter.flops, bytes: row.certainBytes,
-                measuredSecondsPerSample: row.deviceBefore.measuredSecondsPerSample + row.serverAfter.measuredSecondsPerSample)
-        })
+        self.boundaryRows = FlatBuffer(
+            empty.map { candidate in
+                let row = rows[candidate]
+                return BoundaryRow(
+                    deviceFLOPs: row.deviceBefore.flops, serverFLOPs: row.serverAfter.flops, bytes: row.certainBytes,
+                    measuredSecondsPerSample: row.deviceBefore.measuredSecondsPerSample + row.serverAfter.measuredSecondsPerSample)
+            })
         self.regionCandidates = FlatBuffer(
             (0..<candidates).filter { decomposition.candidateEnd[$0] > decomposition.candidateFirst[$0] }.map { Int32($0) })
         self.regionFirstFree = FlatBuffer(decomposition.candidateFirst.all.map { $0 })

@@ -114,8 +114,9 @@ public final class BlockDecomposition: Sendable {
             if first == end {
                 candidates.append(first..<end)
             } else {
-                candidates += RegionWindows.windows(first: first, end: end, freeLayers: free, position: position, graph: graph,
-                                                    always: splitEveryRegion)
+                candidates += RegionWindows.windows(
+                    first: first, end: end, freeLayers: free, position: position, graph: graph,
+                    always: splitEveryRegion)
             }
         }
         let candidateFirst = candidates.map { Int32($0.lowerBound) }

@@ -46,8 +46,9 @@ struct BlockMemoryTables {
             let first = Int(decomposition.candidateFirst[candidate]), end = Int(decomposition.candidateEnd[candidate])
             certain += certainDelta[candidate]
             base.append(prefixResident[first] + certain)
-            allDevice.append(prefixResident[end] - prefixResident[first]
-                + gradients(decomposition.exitStart, decomposition.exitList, candidate))
+            allDevice.append(
+                prefixResident[end] - prefixResident[first]
+                    + gradients(decomposition.exitStart, decomposition.exitList, candidate))
             allServer.append(gradients(decomposition.externalStart, decomposition.externalList, candidate))
         }
         self.terms = terms

@@ -61,7 +61,8 @@ extension SplitPlanner {
         // Cuts exactly at a boundary: cost is known, nothing to bound.
         for index in 0..<tables.boundaryCandidates.count {
             let row = tables.boundaryRows.base + index
-            let cost = row.pointee.deviceFLOPs * deviceRate + row.pointee.serverFLOPs * serverRate
+            let cost =
+                row.pointee.deviceFLOPs * deviceRate + row.pointee.serverFLOPs * serverRate
                 + row.pointee.bytes * byteRate + row.pointee.measuredSecondsPerSample * batch
             if cost < best {
                 best = cost
@@ -71,19 +72,23 @@ extension SplitPlanner {
         for index in 0..<tables.regionCandidates.count {
             let candidate = Int(tables.regionCandidates[index])
             let row = tables.rows.base + candidate
-            let base = row.pointee.deviceBefore.seconds(secondsPerFLOP: deviceRate, batch: batch)
+            let base =
+                row.pointee.deviceBefore.seconds(secondsPerFLOP: deviceRate, batch: batch)
                 + row.pointee.serverAfter.seconds(secondsPerFLOP: serverRate, batch: batch)
                 + row.pointee.certainBytes * byteRate
-            let allServer = row.pointee.regionServer.seconds(secondsPerFLOP: serverRate, batch: batch)
+            let allServer =
+                row.pointee.regionServer.seconds(secondsPerFLOP: serverRate, batch: batch)
                 + row.pointee.externalBytes * byteRate
-            let allDevice = row.pointee.regionDevice.seconds(secondsPerFLOP: deviceRate, batch: batch)
+            let allDevice =
+                row.pointee.regionDevice.seconds(secondsPerFLOP: deviceRate, batch: batch)
                 + row.pointee.exitBytes * byteRate
             work.base[candidate] = base
             work.allServer[candidate] = allServer
             work.allDevice[candidate] = allDevice
             let upper = base + min(allServer, allDevice)
             work.upperBound[candidate] = upper
-            let computeMinimum = row.pointee.regionProfiled
+            let computeMinimum =
+                row.pointee.regionProfiled
                 ? profiledMinimum(region: candidate, coefficients) : row.pointee.regionFLOPs * cheaperRate
             work.lowerBound[candidate] = base + computeMinimum + row.pointee.separatorBytes * byteRate
             if upper < best {
@@ -138,11 +143,12 @@ extension SplitPlanner {
             touchedLow = min(touchedLow, Int(tables.regionFirstFree[bestCandidate]))
             touchedHigh = max(touchedHigh, Int(tables.regionEndFree[bestCandidate]))
         }
-        let regionPlacement: Bool? = switch bestPlacement {
-        case .allServer: false
-        case .allDevice: true
-        case .solved, .envelope: nil
-        }
+        let regionPlacement: Bool? =
+            switch bestPlacement {
+            case .allServer: false
+            case .allDevice: true
+            case .solved, .envelope: nil
+            }
         writeBlockPartition(candidate: bestCandidate, regionPlacement: regionPlacement, touched: touchedLow..<max(touchedLow, touchedHigh))
         return best
     }

@@ -200,7 +200,8 @@ final class BudgetedCutSearch {
 
     private func offer(_ partition: (seconds: Double, bytes: Int64, slack: Double)) {
         guard partition.bytes <= budgetBytes, partition.seconds < cutoffSeconds,
-              !outcome.found || partition.seconds < outcome.delaySeconds else { return }
+            !outcome.found || partition.seconds < outcome.delaySeconds
+        else { return }
         outcome.found = true
         outcome.delaySeconds = partition.seconds
         outcome.memoryBytes = partition.bytes
@@ -255,8 +256,9 @@ final class BudgetedCutSearch {
     private func cut(_ scratch: LayerCosts) {
         instance.loadCapacities(into: solver, costs: scratch)
         for fix in fixes {
-            solver.addTerminal(fix.member, fromSource: fix.device ? MaxFlowSolver.infinity : 0,
-                               toSink: fix.device ? 0 : MaxFlowSolver.infinity)
+            solver.addTerminal(
+                fix.member, fromSource: fix.device ? MaxFlowSolver.infinity : 0,
+                toSink: fix.device ? 0 : MaxFlowSolver.infinity)
         }
         _ = solver.maximumFlow()
         solves += 1

@@ -3,8 +3,10 @@ extension SplitPlanner {
     public static let memoryBoundTolerance = 1e-9
 
     /// Plans with `algorithm` under a device memory limit; returns whether the limit binds.
-    func solveUnderLimit(_ algorithm: PlanningAlgorithm, _ conditions: PlanningConditions, memory: DeviceMemoryTerms,
-                         limitBytes: Int64) throws -> Bool {
+    func solveUnderLimit(
+        _ algorithm: PlanningAlgorithm, _ conditions: PlanningConditions, memory: DeviceMemoryTerms,
+        limitBytes: Int64
+    ) throws -> Bool {
         switch algorithm {
         case .dag:
             return try solveWholeGraphUnderLimit(conditions, memory: memory, limitBytes: limitBytes)
@@ -104,7 +106,8 @@ extension SplitPlanner {
             let candidate = Int(tables.boundaryCandidates[index])
             guard memoryTables.baseBytes[candidate] <= limitBytes else { continue }
             let row = tables.boundaryRows[index]
-            let cost = row.deviceFLOPs * coefficients.deviceSecondsPerFLOP + row.serverFLOPs * coefficients.serverSecondsPerFLOP
+            let cost =
+                row.deviceFLOPs * coefficients.deviceSecondsPerFLOP + row.serverFLOPs * coefficients.serverSecondsPerFLOP
                 + row.bytes * coefficients.transferSecondsPerByte + row.measuredSecondsPerSample * coefficients.batch
             if cost < best { (best, bestCandidate) = (cost, candidate) }
         }
@@ -129,8 +132,9 @@ extension SplitPlanner {
             let search = regionSearch(candidate)
             fillRegionSeconds(candidate, coefficients)
             search.load(costs: costs, memory: memory)
-            let outcome = search.search(budgetBytes: limitBytes - memoryTables.baseBytes[candidate],
-                                        cutoffSeconds: best - work.base[candidate], scratch: &searchCosts)
+            let outcome = search.search(
+                budgetBytes: limitBytes - memoryTables.baseBytes[candidate],
+                cutoffSeconds: best - work.base[candidate], scratch: &searchCosts)
             if outcome.found && work.base[candidate] + outcome.delaySeconds < best {
                 (best, bestCandidate, bestPlacement) = (work.base[candidate] + outcome.delaySeconds, candidate, .solved)
             }
@@ -139,8 +143,9 @@ extension SplitPlanner {
             throw PlanningError.deviceMemoryExceeded(requiredBytes: minimumBlockMemory(&memoryTables), limitBytes: limitBytes)
         }
         if bestPlacement == .solved { regionSearch(bestCandidate).writeBest(into: &onDevice) }
-        writeBlockPartition(candidate: bestCandidate, regionPlacement: bestPlacement == .solved ? nil : bestPlacement == .allDevice,
-                            touched: 0..<0)
+        writeBlockPartition(
+            candidate: bestCandidate, regionPlacement: bestPlacement == .solved ? nil : bestPlacement == .allDevice,
+            touched: 0..<0)
         return best > fastest * (1 + Self.memoryBoundTolerance)
     }
 

@@ -45,16 +45,21 @@ public final class PreparedModel: Sendable {
     /// Prepares `graph` for planning.
     ///
     /// - Throws: `PlanningError.conflictingConstraints` when no valid split exists.
-    public convenience init(graph: ModelGraph, deviceProfile: LayerProfile? = nil, serverProfile: LayerProfile? = nil,
-                            allowRawUpload: Bool = false) throws {
-        try self.init(graph: graph, deviceProfile: deviceProfile, serverProfile: serverProfile, allowRawUpload: allowRawUpload,
-                      splitEveryRegion: false)
+    public convenience init(
+        graph: ModelGraph, deviceProfile: LayerProfile? = nil, serverProfile: LayerProfile? = nil,
+        allowRawUpload: Bool = false
+    ) throws {
+        try self.init(
+            graph: graph, deviceProfile: deviceProfile, serverProfile: serverProfile, allowRawUpload: allowRawUpload,
+            splitEveryRegion: false)
     }
 
     /// Prepares `graph`; `splitEveryRegion` splits even small regions into windows (tests use it
     /// to exercise windows on graphs small enough for brute force).
-    init(graph: ModelGraph, deviceProfile: LayerProfile?, serverProfile: LayerProfile?, allowRawUpload: Bool,
-         splitEveryRegion: Bool) throws {
+    init(
+        graph: ModelGraph, deviceProfile: LayerProfile?, serverProfile: LayerProfile?, allowRawUpload: Bool,
+        splitEveryRegion: Bool
+    ) throws {
         let rules = try PlacementRules(graph: graph, allowRawUpload: allowRawUpload)
         self.graph = graph
         self.rules = rules
@@ -87,8 +92,9 @@ public final class PreparedModel: Sendable {
             graph: graph, members: Array(0..<graph.count), externals: [],
             membership: { .member($0) },
             pinnedDevice: { rules.forcedDevice[$0] }, pinnedServer: { rules.forcedServer[$0] })
-        let decomposition = BlockDecomposition(graph: graph, rules: rules, hasZeroCompute: zeroCompute,
-                                               splitEveryRegion: splitEveryRegion)
+        let decomposition = BlockDecomposition(
+            graph: graph, rules: rules, hasZeroCompute: zeroCompute,
+            splitEveryRegion: splitEveryRegion)
         self.decomposition = decomposition
         let regions = (0..<decomposition.candidateCount).map { candidate in
             CutInstance(
@@ -102,8 +108,10 @@ public final class PreparedModel: Sendable {
         var workspace = RegionEnvelope.Workspace(layerCount: graph.count)
         var envelopes: [RegionEnvelope?] = []
         for (candidate, instance) in regions.enumerated() {
-            envelopes.append(RegionEnvelope.build(instance: instance, candidate: candidate, decomposition: decomposition, graph: graph,
-                                                  rules: rules, isMeasured: isMeasured, workspace: &workspace, budget: &budget))
+            envelopes.append(
+                RegionEnvelope.build(
+                    instance: instance, candidate: candidate, decomposition: decomposition, graph: graph,
+                    rules: rules, isMeasured: isMeasured, workspace: &workspace, budget: &budget))
         }
         self.envelopes = envelopes
         chainOrder = (0..<graph.count).filter { rules.isFree($0) }
@@ -159,22 +167,30 @@ public final class PreparedModel: Sendable {
         let serverSecondsPerFLOP = coefficients.serverSecondsPerFLOP
         let transferSecondsPerByte = coefficients.transferSecondsPerByte
         trainingFLOPs.withUnsafeBufferPointer { flops in
-        deviceProfileSeconds.withUnsafeBufferPointer { deviceMeasured in
-        serverProfileSeconds.withUnsafeBufferPointer { serverMeasured in
-        outputBytes.withUnsafeBufferPointer { bytes in
-        costs.deviceSeconds.withUnsafeMutableBufferPointer { device in
-        costs.serverSeconds.withUnsafeMutableBufferPointer { server in
-        costs.transferSeconds.withUnsafeMutableBufferPointer { transfer in
-            @inline(__always) func fill(_ layer: Int) {
-                device[layer] = deviceMeasured[layer].isNaN ? flops[layer] * deviceSecondsPerFLOP : deviceMeasured[layer] * batch
-                server[layer] = serverMeasured[layer].isNaN ? flops[layer] * serverSecondsPerFLOP : serverMeasured[layer] * batch
-                transfer[layer] = bytes[layer] * transferSecondsPerByte
+            deviceProfileSeconds.withUnsafeBufferPointer { deviceMeasured in
+                serverProfileSeconds.withUnsafeBufferPointer { serverMeasured in
+                    outputBytes.withUnsafeBufferPointer { bytes in
+                        costs.deviceSeconds.withUnsafeMutableBufferPointer { device in
+                            costs.serverSeconds.withUnsafeMutableBufferPointer { server in
+                                costs.transferSeconds.withUnsafeMutableBufferPointer { transfer in
+                                    @inline(__always) func fill(_ layer: Int) {
+                                        device[layer] =
+                                            deviceMeasured[layer].isNaN ? flops[layer] * deviceSecondsPerFLOP : deviceMeasured[layer] * batch
+                                        server[layer] =
+                                            serverMeasured[layer].isNaN ? flops[layer] * serverSecondsPerFLOP : serverMeasured[layer] * batch
+                                        transfer[layer] = bytes[layer] * transferSecondsPerByte
+                                    }
+                                    if allLayers {
+                                        for layer in 0..<flops.count { fill(layer) }
+                                    } else {
+                                        for layer in layers { fill(Int(layer)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
-            if allLayers {
-                for layer in 0..<flops.count { fill(layer) }
-            } else {
-                for layer in layers { fill(Int(layer)) }
-            }
-        }}}}}}}
+        }
     }
 }

@@ -77,8 +77,10 @@ final class RegionEnvelope: Sendable {
     /// Searches both families for candidate `candidate`, spending from `budget` (members × solves);
     /// nil when a member is measured, the window is empty or too large, or the search exceeds
     /// `solveLimit` or the budget.
-    static func build(instance: CutInstance, candidate: Int, decomposition: BlockDecomposition, graph: ModelGraph,
-                      rules: PlacementRules, isMeasured: [Bool], workspace: inout Workspace, budget: inout Int) -> RegionEnvelope? {
+    static func build(
+        instance: CutInstance, candidate: Int, decomposition: BlockDecomposition, graph: ModelGraph,
+        rules: PlacementRules, isMeasured: [Bool], workspace: inout Workspace, budget: inout Int
+    ) -> RegionEnvelope? {
         let members = instance.members
         guard !members.isEmpty, members.count <= memberLimit, !members.contains(where: { isMeasured[Int($0)] }) else { return nil }
         var search = Search(instance: instance, candidate: candidate, decomposition: decomposition, graph: graph, rules: rules)
@@ -89,8 +91,9 @@ final class RegionEnvelope: Sendable {
         let slower = faster == nil ? nil : search.envelope(serverFamily: true, solveLimit: solveLimit)
         budget -= search.solves * members.count
         guard let faster, let slower else { return nil }
-        return RegionEnvelope(cuts: faster + slower, fasterServerCuts: faster.count,
-                              totalFLOPs: search.totalFLOPs, memberCount: members.count)
+        return RegionEnvelope(
+            cuts: faster + slower, fasterServerCuts: faster.count,
+            totalFLOPs: search.totalFLOPs, memberCount: members.count)
     }
 
     /// The Eisner–Severance search over one window (see type documentation).
@@ -129,7 +132,8 @@ final class RegionEnvelope: Sendable {
         /// The stored cuts of one family, or nil once the search has taken `solveLimit` max-flows.
         mutating func envelope(serverFamily: Bool, solveLimit: Int) -> [Cut]? {
             guard let left = solve(t: 0, serverFamily: serverFamily, solveLimit: solveLimit),
-                  let right = solve(t: .infinity, serverFamily: serverFamily, solveLimit: solveLimit) else { return nil }
+                let right = solve(t: .infinity, serverFamily: serverFamily, solveLimit: solveLimit)
+            else { return nil }
             var cuts = [left, right]
             var pending = [(left, right)]
             while let (low, high) = pending.popLast() {

@@ -32,8 +32,10 @@ enum RegionWindows {
     /// The windows of the region at free positions `first..<end`, as position ranges in order
     /// (first and end both increasing). `position[layer]` is a layer's free position or -1.
     /// `always` splits regardless of size and savings (tests use it on brute-force-sized graphs).
-    static func windows(first: Int, end: Int, freeLayers: [Int], position: [Int32], graph: ModelGraph,
-                        always: Bool = false) -> [Range<Int>] {
+    static func windows(
+        first: Int, end: Int, freeLayers: [Int], position: [Int32], graph: ModelGraph,
+        always: Bool = false
+    ) -> [Range<Int>] {
         let count = end - first
         guard count > (always ? 1 : smallestSplitRegion) && count <= largestSplitRegion else { return [first..<end] }
         let words = (count + 63) / 64

@@ -106,7 +106,8 @@ public final class SplitPlanner {
     func memoryTerms(for conditions: PlanningConditions) throws -> DeviceMemoryTerms {
         let saturating = conditions.deviceMemoryLimitBytes == nil
         if let cached = memoryCache, cached.batchSize == conditions.batchSize, cached.optimizer == conditions.optimizer,
-           cachedSaturating == saturating {
+            cachedSaturating == saturating
+        {
             return cached
         }
         let terms = try model.memoryTerms(batchSize: conditions.batchSize, optimizer: conditions.optimizer, saturating: saturating)

@@ -13,8 +13,10 @@ public struct TelemetrySample: Sendable, Equatable {
     /// Device memory available for training now, bytes, when the device reports it.
     public var memoryBytes: Double?
 
-    public init(deviceID: String, measuredAt: Date, uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double,
-                rttSeconds: Double, computeFLOPs: Double? = nil, memoryBytes: Double? = nil) {
+    public init(
+        deviceID: String, measuredAt: Date, uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double,
+        rttSeconds: Double, computeFLOPs: Double? = nil, memoryBytes: Double? = nil
+    ) {
         self.deviceID = deviceID
         self.measuredAt = measuredAt
         self.uplinkBitsPerSecond = uplinkBitsPerSecond
@@ -45,8 +47,10 @@ public struct LinkEstimate: Sendable, Equatable {
     public var measuredAt: Date
 
     /// Creates an estimate.
-    public init(deviceID: String, uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double, rttSeconds: Double,
-                computeFLOPs: Double?, memoryBytes: Double? = nil, samples: Int, measuredAt: Date) {
+    public init(
+        deviceID: String, uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double, rttSeconds: Double,
+        computeFLOPs: Double?, memoryBytes: Double? = nil, samples: Int, measuredAt: Date
+    ) {
         self.deviceID = deviceID
         self.uplinkBitsPerSecond = uplinkBitsPerSecond
         self.downlinkBitsPerSecond = downlinkBitsPerSecond

@@ -17,9 +17,10 @@ public struct LinkSmoothing: Sendable, Equatable {
     /// The estimate after folding `sample` into `estimate` (or starting from it).
     public func fold(_ sample: TelemetrySample, into estimate: LinkEstimate?) -> LinkEstimate {
         guard var estimate else {
-            return LinkEstimate(deviceID: sample.deviceID, uplinkBitsPerSecond: sample.uplinkBitsPerSecond,
-                                downlinkBitsPerSecond: sample.downlinkBitsPerSecond, rttSeconds: sample.rttSeconds,
-                                computeFLOPs: sample.computeFLOPs, memoryBytes: sample.memoryBytes, samples: 1, measuredAt: sample.measuredAt)
+            return LinkEstimate(
+                deviceID: sample.deviceID, uplinkBitsPerSecond: sample.uplinkBitsPerSecond,
+                downlinkBitsPerSecond: sample.downlinkBitsPerSecond, rttSeconds: sample.rttSeconds,
+                computeFLOPs: sample.computeFLOPs, memoryBytes: sample.memoryBytes, samples: 1, measuredAt: sample.measuredAt)
         }
         guard sample.measuredAt > estimate.measuredAt else { return estimate }
         let elapsed = sample.measuredAt.timeIntervalSince(estimate.measuredAt)

@@ -46,8 +46,10 @@ public struct SwitchingRule: Sendable, Equatable, Hashable {
 
     /// Whether to move from the current split (`currentSeconds` per iteration now) to the
     /// candidate (`candidateSeconds`), the move taking `migrationSeconds`.
-    public func shouldSwitch(currentSeconds: Double, candidateSeconds: Double, migrationSeconds: Double,
-                             currentInvalidated: Bool = false) -> Bool {
+    public func shouldSwitch(
+        currentSeconds: Double, candidateSeconds: Double, migrationSeconds: Double,
+        currentInvalidated: Bool = false
+    ) -> Bool {
         if currentInvalidated || !currentSeconds.isFinite { return true }
         let saving = currentSeconds - candidateSeconds
         guard saving > 0, saving >= minimumRelativeGain * currentSeconds else { return false }

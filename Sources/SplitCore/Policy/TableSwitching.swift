@@ -4,15 +4,19 @@ extension PlanTable {
     /// The segment a device now running segment `current` should run next at these rates: the
     /// table's segment for the rates if `rule` accepts the move, priced by
     /// `migrationSeconds(current, candidate)`, else `current`.
-    public func segmentToRun(current: Int, uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double,
-                             rule: SwitchingRule, migrationSeconds: (Int, Int) -> Double) -> Int {
-        let candidate = segmentIndex(forEffectiveBitsPerSecond: Self.effectiveBitsPerSecond(
-            uplinkBitsPerSecond: uplinkBitsPerSecond, downlinkBitsPerSecond: downlinkBitsPerSecond))
+    public func segmentToRun(
+        current: Int, uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double,
+        rule: SwitchingRule, migrationSeconds: (Int, Int) -> Double
+    ) -> Int {
+        let candidate = segmentIndex(
+            forEffectiveBitsPerSecond: Self.effectiveBitsPerSecond(
+                uplinkBitsPerSecond: uplinkBitsPerSecond, downlinkBitsPerSecond: downlinkBitsPerSecond))
         guard candidate != current else { return current }
         let accepted = rule.shouldSwitch(
             currentSeconds: segments[current].delaySeconds(uplinkBitsPerSecond: uplinkBitsPerSecond, downlinkBitsPerSecond: downlinkBitsPerSecond),
-            candidateSeconds: segments[candidate].delaySeconds(uplinkBitsPerSecond: uplinkBitsPerSecond,
-                                                               downlinkBitsPerSecond: downlinkBitsPerSecond),
+            candidateSeconds: segments[candidate].delaySeconds(
+                uplinkBitsPerSecond: uplinkBitsPerSecond,
+                downlinkBitsPerSecond: downlinkBitsPerSecond),
             migrationSeconds: migrationSeconds(current, candidate))
         return accepted ? candidate : current
     }

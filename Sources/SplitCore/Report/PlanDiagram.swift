@@ -82,8 +82,10 @@ struct PlanDiagram {
                 nodeOfBlock[block] = nodes.count
                 nodeOfLayer[layer] = nodes.count
                 let side = plan.onDevice[layer] ? "device" : "server"
-                nodes.append(Node(id: "block:\(block)", lines: Self.wrap(block) + ["\(members.count) layer\(members.count == 1 ? "" : "s"), \(side)"],
-                                  onDevice: plan.onDevice[layer], blockLayerCount: members.count))
+                nodes.append(
+                    Node(
+                        id: "block:\(block)", lines: Self.wrap(block) + ["\(members.count) layer\(members.count == 1 ? "" : "s"), \(side)"],
+                        onDevice: plan.onDevice[layer], blockLayerCount: members.count))
             } else if let block {
                 // An open block: all its layers now, named without the block's prefix.
                 let members = layersOfBlock[block] ?? [layer]
@@ -94,14 +96,18 @@ struct PlanDiagram {
                     let shown = name.hasPrefix(prefix) && name.count > prefix.count ? String(name.dropFirst(prefix.count)) : name
                     nodeOfLayer[member] = nodes.count
                     clusterNodes.append(nodes.count)
-                    nodes.append(Node(id: "layer:\(name)", lines: Self.wrap(shown), onDevice: plan.onDevice[member], isCut: isCut[member],
-                                      cluster: clusters.count))
+                    nodes.append(
+                        Node(
+                            id: "layer:\(name)", lines: Self.wrap(shown), onDevice: plan.onDevice[member], isCut: isCut[member],
+                            cluster: clusters.count))
                 }
                 clusters.append(Cluster(name: block, nodes: clusterNodes))
             } else {
                 nodeOfLayer[layer] = nodes.count
-                nodes.append(Node(id: "layer:\(graph.layers[layer].name)", lines: Self.wrap(graph.layers[layer].name),
-                                  onDevice: plan.onDevice[layer], isCut: isCut[layer]))
+                nodes.append(
+                    Node(
+                        id: "layer:\(graph.layers[layer].name)", lines: Self.wrap(graph.layers[layer].name),
+                        onDevice: plan.onDevice[layer], isCut: isCut[layer]))
             }
         }
 

@@ -14,18 +14,23 @@ public enum PlanDot {
         let graph = model.graph
         let diagram = PlanDiagram(plan: plan, graph: graph)
         let deviceCount = plan.onDevice.filter { $0 }.count
-        let sent = plan.transferBytes.isFinite && plan.transferBytes >= 0 && plan.transferBytes < 9e18
+        let sent =
+            plan.transferBytes.isFinite && plan.transferBytes >= 0 && plan.transferBytes < 9e18
             ? ByteQuantity.short(Int64(plan.transferBytes)) : "\(plan.transferBytes) B"
-        let title = ["\(graph.name): \(plan.algorithm.rawValue) plan, \(formatSeconds(plan.delaySeconds)) per iteration; "
-                     + "\(plan.cutLayers.count) cut layer\(plan.cutLayers.count == 1 ? "" : "s"), \(sent) each way",
-                     "\(graph.count) layers: \(deviceCount) on the device, \(graph.count - deviceCount) on the server"]
-        var lines = ["digraph \(quote(graph.name)) {",
-                     """
-                       graph [rankdir=LR, labelloc=t, fontname=\"Helvetica\", fontsize=13, nodesep=0.3, ranksep=0.25, splines=line, \
-                     label=\(label(title))];
-                     """,
-                     "  node [shape=box, style=filled, fontname=\"Helvetica\", fontsize=10, margin=\"0.06,0.03\", height=0.3];",
-                     "  edge [color=\"#555555\", arrowsize=0.6, fontname=\"Helvetica\"];"]
+        let title = [
+            "\(graph.name): \(plan.algorithm.rawValue) plan, \(formatSeconds(plan.delaySeconds)) per iteration; "
+                + "\(plan.cutLayers.count) cut layer\(plan.cutLayers.count == 1 ? "" : "s"), \(sent) each way",
+            "\(graph.count) layers: \(deviceCount) on the device, \(graph.count - deviceCount) on the server",
+        ]
+        var lines = [
+            "digraph \(quote(graph.name)) {",
+            """
+              graph [rankdir=LR, labelloc=t, fontname=\"Helvetica\", fontsize=13, nodesep=0.3, ranksep=0.25, splines=line, \
+            label=\(label(title))];
+            """,
+            "  node [shape=box, style=filled, fontname=\"Helvetica\", fontsize=10, margin=\"0.06,0.03\", height=0.3];",
+            "  edge [color=\"#555555\", arrowsize=0.6, fontname=\"Helvetica\"];",
+        ]
         for (index, cluster) in diagram.clusters.enumerated() {
             lines.append("  subgraph cluster_\(index) {")
             lines.append("    label=\(quote(cluster.name)); style=rounded; color=\"#999999\"; fontsize=10;")

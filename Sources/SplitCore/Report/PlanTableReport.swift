@@ -79,9 +79,10 @@ public struct PlanTableReport: Codable, Sendable, Equatable {
         self.algorithm = algorithm.rawValue
         conditions = Conditions(conditions: table.conditions, allowRawUpload: model.rules.allowRawUpload)
         segments = table.segments.map { segment in
-            Segment(minEffectiveBitsPerSecond: segment.minEffectiveBitsPerSecond, maxEffectiveBitsPerSecond: segment.maxEffectiveBitsPerSecond,
-                    deviceLayers: segment.deviceLayers.map { layers[$0].name }, cutLayers: segment.cutLayers.map { layers[$0].name },
-                    transferBytes: segment.transferBytes, fixedSeconds: segment.fixedSeconds)
+            Segment(
+                minEffectiveBitsPerSecond: segment.minEffectiveBitsPerSecond, maxEffectiveBitsPerSecond: segment.maxEffectiveBitsPerSecond,
+                deviceLayers: segment.deviceLayers.map { layers[$0].name }, cutLayers: segment.cutLayers.map { layers[$0].name },
+                transferBytes: segment.transferBytes, fixedSeconds: segment.fixedSeconds)
         }
         var parameterBytes: [String: Double] = [:]
         for layer in 0..<layers.count where model.rules.isFree(layer) && layers[layer].parameterBytes > 0 {
@@ -108,16 +109,18 @@ public struct PlanTableReport: Codable, Sendable, Equatable {
         for (index, segment) in segments.enumerated() {
             let expectedMinimum = index == 0 ? 0 : segments[index - 1].maxEffectiveBitsPerSecond
             guard segment.minEffectiveBitsPerSecond == expectedMinimum,
-                  (segment.maxEffectiveBitsPerSecond == nil) == (index == segments.count - 1),
-                  segment.maxEffectiveBitsPerSecond.map({ $0 > segment.minEffectiveBitsPerSecond }) ?? true else {
+                (segment.maxEffectiveBitsPerSecond == nil) == (index == segments.count - 1),
+                segment.maxEffectiveBitsPerSecond.map({ $0 > segment.minEffectiveBitsPerSecond }) ?? true
+            else {
                 throw PlanningError.invalidTable(
                     field: "segments[\(index)]", reason: "segments must cover (0, ∞) in increasing order, each starting where the previous ends")
             }
-            result.append(PlanTable.Segment(
-                minEffectiveBitsPerSecond: segment.minEffectiveBitsPerSecond, maxEffectiveBitsPerSecond: segment.maxEffectiveBitsPerSecond,
-                deviceLayers: try indices(segment.deviceLayers, "segments[\(index)].device_layers").sorted(),
-                cutLayers: try indices(segment.cutLayers, "segments[\(index)].cut_layers"),
-                transferBytes: segment.transferBytes, fixedSeconds: segment.fixedSeconds))
+            result.append(
+                PlanTable.Segment(
+                    minEffectiveBitsPerSecond: segment.minEffectiveBitsPerSecond, maxEffectiveBitsPerSecond: segment.maxEffectiveBitsPerSecond,
+                    deviceLayers: try indices(segment.deviceLayers, "segments[\(index)].device_layers").sorted(),
+                    cutLayers: try indices(segment.cutLayers, "segments[\(index)].cut_layers"),
+                    transferBytes: segment.transferBytes, fixedSeconds: segment.fixedSeconds))
         }
         return PlanTable(conditions: conditions.conditions, segments: result, plannerCalls: 0)
     }

@@ -28,8 +28,10 @@ public struct PlanTable: Sendable, Equatable {
         public var fixedSeconds: Double
 
         /// Creates a segment.
-        public init(minEffectiveBitsPerSecond: Double, maxEffectiveBitsPerSecond: Double?, deviceLayers: [Int], cutLayers: [Int],
-                    transferBytes: Double, fixedSeconds: Double) {
+        public init(
+            minEffectiveBitsPerSecond: Double, maxEffectiveBitsPerSecond: Double?, deviceLayers: [Int], cutLayers: [Int],
+            transferBytes: Double, fixedSeconds: Double
+        ) {
             self.minEffectiveBitsPerSecond = minEffectiveBitsPerSecond
             self.maxEffectiveBitsPerSecond = maxEffectiveBitsPerSecond
             self.deviceLayers = deviceLayers
@@ -92,7 +94,9 @@ public struct PlanTable: Sendable, Equatable {
 
     /// The segment, and so the optimal split, for the given rates.
     public func segment(forUplink uplinkBitsPerSecond: Double, downlink downlinkBitsPerSecond: Double) -> Segment {
-        segments[segmentIndex(forEffectiveBitsPerSecond: Self.effectiveBitsPerSecond(
-            uplinkBitsPerSecond: uplinkBitsPerSecond, downlinkBitsPerSecond: downlinkBitsPerSecond))]
+        segments[
+            segmentIndex(
+                forEffectiveBitsPerSecond: Self.effectiveBitsPerSecond(
+                    uplinkBitsPerSecond: uplinkBitsPerSecond, downlinkBitsPerSecond: downlinkBitsPerSecond))]
     }
 }

@@ -161,9 +161,10 @@ extension PlanTable {
             var probe = conditions.conditions(effectiveBitsPerSecond: rate)
             probe.isTableProbe = true  // the envelope's ends may lie beyond any real link rate
             let plan = try planner(probe)
-            let line = Line(onDevice: plan.onDevice, cutLayers: plan.cutLayers,
-                            fixedSeconds: plan.breakdown.deviceComputeSeconds + plan.breakdown.serverComputeSeconds + plan.breakdown.rttSeconds,
-                            transferBytes: plan.transferBytes, probeBitsPerSecond: rate)
+            let line = Line(
+                onDevice: plan.onDevice, cutLayers: plan.cutLayers,
+                fixedSeconds: plan.breakdown.deviceComputeSeconds + plan.breakdown.serverComputeSeconds + plan.breakdown.rttSeconds,
+                transferBytes: plan.transferBytes, probeBitsPerSecond: rate)
             let isNew = !lines.contains { $0.onDevice == plan.onDevice }
             if isNew { lines.append(line) }
             return (line, isNew)
@@ -216,11 +217,12 @@ extension PlanTable {
             }
             var segments: [Segment] = []
             for (index, line) in hull.enumerated() {
-                segments.append(Segment(
-                    minEffectiveBitsPerSecond: index == 0 ? 0 : crossing(hull[index - 1], line),
-                    maxEffectiveBitsPerSecond: index == hull.count - 1 ? nil : crossing(line, hull[index + 1]),
-                    deviceLayers: line.onDevice.indices.filter { line.onDevice[$0] }, cutLayers: line.cutLayers,
-                    transferBytes: line.transferBytes, fixedSeconds: line.fixedSeconds))
+                segments.append(
+                    Segment(
+                        minEffectiveBitsPerSecond: index == 0 ? 0 : crossing(hull[index - 1], line),
+                        maxEffectiveBitsPerSecond: index == hull.count - 1 ? nil : crossing(line, hull[index + 1]),
+                        deviceLayers: line.onDevice.indices.filter { line.onDevice[$0] }, cutLayers: line.cutLayers,
+                        transferBytes: line.transferBytes, fixedSeconds: line.fixedSeconds))
             }
             return segments
         }

@@ -73,22 +73,26 @@ public enum Limits {
     public static func parseRate(_ text: String) throws -> Double {
         let parsed = try Quantity.parse(text, as: .rate)
         if !parsed.hadUnit && parsed.value > 0 && parsed.value < bareRateMinimum {
-            throw QuantityError(text: text, kind: .rate,
-                                """
-                                is \(ValueRange.format(parsed.value)) bit/s, under 1 kbit/s; rates are in bit/s, so write e.g. '\(text)M' for \
-                                Mbit/s, or '\(text)bps' if you mean it
-                                """)
+            throw QuantityError(
+                text: text, kind: .rate,
+                """
+                is \(ValueRange.format(parsed.value)) bit/s, under 1 kbit/s; rates are in bit/s, so write e.g. '\(text)M' for \
+                Mbit/s, or '\(text)bps' if you mean it
+                """)
         }
         return try checked(parsed.value, linkRate, text: text, kind: .rate)
     }
 
     /// Parses a duration as typed and checks it against `range` (default: any ≥ 0 up to a day).
-    public static func parseDuration(_ text: String,
-                                     range: ValueRange = ValueRange("duration", unit: "s", 0...86_400, allowsZero: true)) throws -> Double {
+    public static func parseDuration(
+        _ text: String,
+        range: ValueRange = ValueRange("duration", unit: "s", 0...86_400, allowsZero: true)
+    ) throws -> Double {
         let parsed = try Quantity.parse(text, as: .duration)
         if !parsed.hadUnit && parsed.value > 0 && parsed.value < bareDurationMinimum {
-            throw QuantityError(text: text, kind: .duration,
-                                "is under 1 µs; durations without a unit are seconds, so write e.g. '\(text)ms', or '\(text)s' if you mean it")
+            throw QuantityError(
+                text: text, kind: .duration,
+                "is under 1 µs; durations without a unit are seconds, so write e.g. '\(text)ms', or '\(text)s' if you mean it")
         }
         do {
             return try checked(parsed.value, range, text: text, kind: .duration)

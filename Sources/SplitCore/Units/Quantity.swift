@@ -115,11 +115,12 @@ public enum Quantity {
             if ["", "flops", "flop/s"].contains(rest.lowercased()) { return prefix }
         case .size:
             if let factor = ByteQuantity.units[unit] { return factor }
-            throw QuantityError(text: text, kind: kind,
-                                """
-                                has an unknown unit '\(unit)'; use bytes, k/M/G/T/P (powers of 1000) or Ki/Mi/Gi/Ti/Pi (powers of 1024), optionally \
-                                followed by B (lower-case m is milli and b is bits)
-                                """)
+            throw QuantityError(
+                text: text, kind: kind,
+                """
+                has an unknown unit '\(unit)'; use bytes, k/M/G/T/P (powers of 1000) or Ki/Mi/Gi/Ti/Pi (powers of 1024), optionally \
+                followed by B (lower-case m is milli and b is bits)
+                """)
         }
         throw QuantityError(text: text, kind: kind, "has an unknown unit '\(unit)' (e.g. \(kind.examples))")
     }

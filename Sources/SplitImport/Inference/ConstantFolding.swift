@@ -45,8 +45,9 @@ enum ConstantFolding {
         case "Concat": return try concat(context)
         case "Slice" where context.opset >= 10:
             let shape = try context.shape(0)
-            let ranges = try SliceRange.ranges(shape: shape, starts: context.integers(1), ends: context.integers(2),
-                                               axes: context.optionalIntegers(3), steps: context.optionalIntegers(4))
+            let ranges = try SliceRange.ranges(
+                shape: shape, starts: context.integers(1), ends: context.integers(2),
+                axes: context.optionalIntegers(3), steps: context.optionalIntegers(4))
             return gatherIndices(shape: shape, values: try context.values(0), ranges: ranges)
         case "Expand", "Where": return try broadcastValues(context, outputShape: outputShape)
         case "Transpose":
@@ -64,8 +65,12 @@ enum ConstantFolding {
             default: return values.min().map { [$0] }
             }
         default:
-            if ShapeRules.broadcasting.contains(op) || ShapeRules.logical.contains(op) || ["Sqrt", "Neg", "Abs", "Floor", "Ceil", "Reciprocal",
-                                                                                           "Not", "Relu", "Sign"].contains(op) {
+            if ShapeRules.broadcasting.contains(op) || ShapeRules.logical.contains(op)
+                || [
+                    "Sqrt", "Neg", "Abs", "Floor", "Ceil", "Reciprocal",
+                    "Not", "Relu", "Sign",
+                ].contains(op)
+            {
                 return try broadcastValues(context, outputShape: outputShape)
             }
             return nil

@@ -29,7 +29,8 @@ struct Einsum {
             if parts.count == 2 {
                 let ellipsisRank = shape.count - explicitCount
                 guard ellipsisRank >= 0,
-                      ellipsisRank <= placeholders.count else { throw ShapeFailure("operand '\(term)' does not match rank \(shape.count)") }
+                    ellipsisRank <= placeholders.count
+                else { throw ShapeFailure("operand '\(term)' does not match rank \(shape.count)") }
                 let dims = Array(shape[parts[0].count..<(parts[0].count + ellipsisRank)])
                 ellipsisShape = try Shape.broadcast([ellipsisShape, dims])
                 letters += placeholders.suffix(ellipsisRank).prefix(ellipsisRank)

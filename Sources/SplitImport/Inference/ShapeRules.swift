@@ -60,8 +60,13 @@ enum ShapeRules {
         case "ConvTranspose": return [(try transposedConvolution(context), type0)]
         case "Gemm": return [(try gemm(context), type0)]
         case "MatMul": return [(try matmul(try context.shape(0), try context.shape(1)), type0)]
-        case "Einsum": return [(try Einsum(equation: node.string("equation", ""), inputs: (0..<context.inputs.count).map(context.shape)).outputShape,
-                                type0)]
+        case "Einsum":
+            return [
+                (
+                    try Einsum(equation: node.string("equation", ""), inputs: (0..<context.inputs.count).map(context.shape)).outputShape,
+                    type0
+                )
+            ]
         case "Where": return [(try Shape.broadcast([context.shape(0), context.shape(1), context.shape(2)]), context.elementType(1))]
         case "Cast":
             return [(try context.shape(0), Int32(truncatingIfNeeded: node.int("to", Int64(ONNXDataType.float))))]

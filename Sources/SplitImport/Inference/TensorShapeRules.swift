@@ -42,7 +42,8 @@ enum TensorShapeRules {
             let shape = try context.shape(0)
             let perm = try context.intsAttribute("perm") ?? Array((0..<shape.count).reversed())
             guard perm.count == shape.count,
-                  Set(perm) == Set(0..<shape.count) else { throw ShapeFailure("perm \(perm) is not a permutation of rank \(shape.count)") }
+                Set(perm) == Set(0..<shape.count)
+            else { throw ShapeFailure("perm \(perm) is not a permutation of rank \(shape.count)") }
             return [(perm.map { shape[$0] }, type0)]
         case "Squeeze":
             let shape = try context.shape(0)
@@ -86,7 +87,8 @@ enum TensorShapeRules {
         case "Range":
             let (start, limit, delta) = (try context.values(0), try context.values(1), try context.values(2))
             guard start.count == 1, limit.count == 1, delta.count == 1,
-                  delta[0] != 0 else { throw ShapeFailure("start, limit and delta must be scalars, delta non-zero") }
+                delta[0] != 0
+            else { throw ShapeFailure("start, limit and delta must be scalars, delta non-zero") }
             let count = max(((limit[0] - start[0]) / delta[0]).rounded(.up), 0)
             guard count <= Double(Shape.maximumElements) else { throw ShapeFailure("range is too long") }
             return [([Int(count)], type0)]
@@ -102,7 +104,9 @@ enum TensorShapeRules {
             let block = try context.intAttribute("blocksize", 1)
             guard shape.count == 4, block >= 1, block <= 1 << 15 else { throw ShapeFailure("expects N x C x H x W and blocksize 1...32768") }
             if context.node.opType == "DepthToSpace" {
-                return [([shape[0], shape[1] / (block * block), try Shape.product([shape[2], block]), try Shape.product([shape[3], block])], type0)]
+                return [
+                    ([shape[0], shape[1] / (block * block), try Shape.product([shape[2], block]), try Shape.product([shape[3], block])], type0)
+                ]
             }
             return [([shape[0], shape[1] * block * block, shape[2] / block, shape[3] / block], type0)]
         case "EyeLike":
@@ -167,7 +171,8 @@ enum TensorShapeRules {
             (axes, steps) = (try context.optionalIntegers(3), try context.optionalIntegers(4))
         } else {
             guard let s = try context.intsAttribute("starts"),
-                  let e = try context.intsAttribute("ends") else { throw ShapeFailure("starts/ends missing") }
+                let e = try context.intsAttribute("ends")
+            else { throw ShapeFailure("starts/ends missing") }
             (starts, ends, axes, steps) = (s, e, try context.intsAttribute("axes"), nil)
         }
         return try SliceRange.outputShape(shape: shape, starts: starts, ends: ends, axes: axes, steps: steps)

@@ -64,7 +64,8 @@ enum Shape {
         for factor in factors {
             let (next, overflow) = result.multipliedReportingOverflow(by: factor)
             guard !overflow, next <= maximumElements,
-                  next >= -maximumElements else { throw ShapeFailure("size \(factors.map(String.init).joined(separator: " x ")) is too large") }
+                next >= -maximumElements
+            else { throw ShapeFailure("size \(factors.map(String.init).joined(separator: " x ")) is too large") }
             result = next
         }
         return result

@@ -63,8 +63,9 @@ struct GraphWalker {
         guard !inputs.isEmpty else { throw ImportError(.unsupportedModel, field: "graph.input", "the graph has no inputs") }
         let names = Set(inputs.map(\.name))
         for name in options.inputShapes.keys.sorted() where !names.contains(name) {
-            throw ImportError(.invalidOption, field: "--input \(name)",
-                              "the model has no input '\(name)'; its inputs are \(inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
+            throw ImportError(
+                .invalidOption, field: "--input \(name)",
+                "the model has no input '\(name)'; its inputs are \(inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
         }
         for (position, input) in inputs.enumerated() {
             let shape = try resolveShape(of: input)
@@ -81,8 +82,9 @@ struct GraphWalker {
             } else if let first = shape.first, first != batch, shape.count > 1 {
                 warnings.append("input '\(input.name)' has first dimension \(first), not the batch size \(batch) of the first input")
             }
-            let layer = Layer(name: uniqueName(input.name, fallback: "input"), op: "input",
-                              outputBytes: Double(Shape.elementCount(shape)) * size / Double(batch))
+            let layer = Layer(
+                name: uniqueName(input.name, fallback: "input"), op: "input",
+                outputBytes: Double(Shape.elementCount(shape)) * size / Double(batch))
             values[input.name] = ValueState(elementType: type, shape: shape, isStatic: false, layer: layers.count)
             layers.append(layer)
             layerPaths.append([])
@@ -92,8 +94,9 @@ struct GraphWalker {
     private mutating func resolveShape(of input: ONNXValueInfo) throws -> [Int] {
         if let override = options.inputShapes[input.name] {
             if let declared = input.dims, declared.count != override.count {
-                throw ImportError(.invalidOption, field: "--input \(input.name)",
-                                  "the model declares rank \(declared.count), got \(Shape.describe(override))")
+                throw ImportError(
+                    .invalidOption, field: "--input \(input.name)",
+                    "the model declares rank \(declared.count), got \(Shape.describe(override))")
             }
             do {
                 return try Shape.validated(override)
@@ -113,8 +116,9 @@ struct GraphWalker {
             default:
                 let what = { if case .symbol(let name) = dimension { return "symbolic ('\(name)')" } else { return "not a positive size" } }()
                 let example = dims.map { if case .value(let v) = $0 { return String(v) } else { return "N" } }.joined(separator: "x")
-                throw ImportError(.invalidOption, field: "input '\(input.name)'",
-                                  "dimension \(index) is \(what); pass --input \(input.name)=\(example)")
+                throw ImportError(
+                    .invalidOption, field: "input '\(input.name)'",
+                    "dimension \(index) is \(what); pass --input \(input.name)=\(example)")
             }
         }
         guard let validated = try? Shape.validated(shape) else {
@@ -174,8 +178,9 @@ struct GraphWalker {
             }
             let folded = shapes.first.flatMap { $0 }.map { ConstantFolding.fold(context, outputShapes: [$0]) }
             for (position, output) in node.outputs.enumerated() where !output.isEmpty {
-                var state = ValueState(elementType: types[position], shape: shapes[position],
-                                       values: position == 0 ? folded?.first ?? nil : nil, isStatic: true, parameters: parameters)
+                var state = ValueState(
+                    elementType: types[position], shape: shapes[position],
+                    values: position == 0 ? folded?.first ?? nil : nil, isStatic: true, parameters: parameters)
                 if state.shape == nil {
                     state.unknownBecause = "node '\(label)' (\(op)): " + (failure ?? (knownOperator ? "no shape" : "unknown operator"))
                 } else if state.values == nil {
@@ -188,8 +193,9 @@ struct GraphWalker {
         }
 
         if !knownOperator && options.unknownOperators == .error {
-            throw ImportError(.unknownOperator, node: label, op: op,
-                              "unsupported operator '\(op)' (import with --unknown-ops zero to count it as zero FLOPs)")
+            throw ImportError(
+                .unknownOperator, node: label, op: op,
+                "unsupported operator '\(op)' (import with --unknown-ops zero to count it as zero FLOPs)")
         }
         for (position, output) in node.outputs.enumerated() where shapes[position] == nil && consumed.contains(output) {
             let reason = failure ?? (knownOperator ? "the output shape is unknown" : "operator '\(op)' is unknown and value_info has no shape for it")
@@ -257,7 +263,8 @@ struct GraphWalker {
         }
         guard !names.isEmpty else { throw ImportError(.unsupportedModel, field: "graph.output", "no graph output depends on the inputs") }
         if batchOverridden && valueInfoShapedLayers > 0 {
-            warnings.append("""
+            warnings.append(
+                """
                 \(valueInfoShapedLayers) layer shapes come from the file's value_info, which was exported at a different batch size than --input \
                 gives; per-sample numbers of those layers may be off (export at the batch you give, or leave the batch as exported)
                 """)

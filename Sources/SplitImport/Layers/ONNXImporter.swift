@@ -63,12 +63,14 @@ enum NodeOrder {
         for (index, node) in graph.nodes.enumerated() {
             for output in node.outputs where !output.isEmpty {
                 if let other = producer.updateValue(index, forKey: output) {
-                    throw ImportError(.invalidGraph, node: label(graph.nodes[index], index), op: node.opType, field: "output '\(output)'",
-                                      "value is also produced by node '\(label(graph.nodes[other], other))'")
+                    throw ImportError(
+                        .invalidGraph, node: label(graph.nodes[index], index), op: node.opType, field: "output '\(output)'",
+                        "value is also produced by node '\(label(graph.nodes[other], other))'")
                 }
                 if known.contains(output) {
-                    throw ImportError(.invalidGraph, node: label(node, index), op: node.opType, field: "output '\(output)'",
-                                      "value is also an initializer or graph input")
+                    throw ImportError(
+                        .invalidGraph, node: label(node, index), op: node.opType, field: "output '\(output)'",
+                        "value is also an initializer or graph input")
                 }
             }
         }
@@ -86,8 +88,9 @@ enum NodeOrder {
                         consumers[source].append(index)
                     }
                 } else if !known.contains(input) {
-                    throw ImportError(.missingInput, node: label(node, index), op: node.opType, field: "input '\(input)'",
-                                      "no node, initializer or graph input provides this value")
+                    throw ImportError(
+                        .missingInput, node: label(node, index), op: node.opType, field: "input '\(input)'",
+                        "no node, initializer or graph input provides this value")
                 }
             }
         }
@@ -113,8 +116,9 @@ enum NodeOrder {
             current = next
         }
         let cycle = walk[(visited[current] ?? 0)...].reversed().map { label(graph.nodes[$0], $0) }
-        throw ImportError(.cycle, node: cycle.first, op: graph.nodes[walk[visited[current] ?? 0]].opType,
-                          "nodes form a cycle: \((cycle + [cycle.first ?? ""]).joined(separator: " -> "))")
+        throw ImportError(
+            .cycle, node: cycle.first, op: graph.nodes[walk[visited[current] ?? 0]].opType,
+            "nodes form a cycle: \((cycle + [cycle.first ?? ""]).joined(separator: " -> "))")
     }
 
     /// A node's name for messages: its name, or `#index` when it has none.

@@ -11,15 +11,15 @@ enum ONNXDataType {
     /// Bytes per element, or nil for strings and unknown codes (4-bit and 2-bit types are fractional).
     static func byteSize(_ code: Int32) -> Double? {
         switch code {
-        case 1, 6, 12: return 4        // float, int32, uint32
-        case 2, 3, 9: return 1         // uint8, int8, bool
-        case 4, 5, 10, 16: return 2    // uint16, int16, float16, bfloat16
-        case 7, 11, 13, 14: return 8   // int64, double, uint64, complex64
-        case 15: return 16             // complex128
+        case 1, 6, 12: return 4  // float, int32, uint32
+        case 2, 3, 9: return 1  // uint8, int8, bool
+        case 4, 5, 10, 16: return 2  // uint16, int16, float16, bfloat16
+        case 7, 11, 13, 14: return 8  // int64, double, uint64, complex64
+        case 15: return 16  // complex128
         case 17, 18, 19, 20, 24: return 1  // float8 variants
-        case 21, 22, 23: return 0.5    // uint4, int4, float4e2m1
-        case 25, 26: return 0.25       // uint2, int2
-        case 27, 28: return 0.75       // float6 variants
+        case 21, 22, 23: return 0.5  // uint4, int4, float4e2m1
+        case 25, 26: return 0.25  // uint2, int2
+        case 27, 28: return 0.75  // float6 variants
         default: return nil
         }
     }

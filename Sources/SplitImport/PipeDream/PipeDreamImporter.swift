@@ -70,8 +70,9 @@ public enum PipeDreamImporter {
                 continue
             }
             guard tokens.count >= 3 else {
-                throw ImportError(.syntax, field: "line \(lineNumber)",
-                                  "expected 'nodeN -- Desc -- forward_compute_time=..., ...' or 'nodeA -- nodeB'")
+                throw ImportError(
+                    .syntax, field: "line \(lineNumber)",
+                    "expected 'nodeN -- Desc -- forward_compute_time=..., ...' or 'nodeA -- nodeB'")
             }
             let node = try parseNode(tokens, line: lineNumber)
             guard position.updateValue(nodes.count, forKey: node.id) == nil else {
@@ -113,8 +114,9 @@ public enum PipeDreamImporter {
         summary.parameterBytes = graph.layers.reduce(0) { $0 + $1.parameterBytes }
         summary.batchSize = options.batchSize
         let warnings = ["FLOPs are measured times at \(rate) FLOP/s; plan with the profile (--device-profile/--server-profile) for measured costs"]
-        return Output(result: ImportResult(graph: graph, summary: summary, warnings: warnings), profile: profile,
-                      profileJSON: profileDocument(times: times, batchSize: options.batchSize))
+        return Output(
+            result: ImportResult(graph: graph, summary: summary, warnings: warnings), profile: profile,
+            profileJSON: profileDocument(times: times, batchSize: options.batchSize))
     }
 
     private static func parseNode(_ tokens: [String], line: Int) throws -> Node {
@@ -145,24 +147,35 @@ public enum PipeDreamImporter {
             throw ImportError(.syntax, node: id, field: "line \(line), \(key)", "missing")
         }
         let op = description.split(separator: "(", maxSplits: 1).first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? description
-        return Node(id: id, op: op.isEmpty ? "node" : op,
-                    forwardMilliseconds: fields["forward_compute_time"] ?? 0, backwardMilliseconds: fields["backward_compute_time"] ?? 0,
-                    activationBytes: fields["activation_size"] ?? 0, parameterBytes: fields["parameter_size"] ?? 0)
+        return Node(
+            id: id, op: op.isEmpty ? "node" : op,
+            forwardMilliseconds: fields["forward_compute_time"] ?? 0, backwardMilliseconds: fields["backward_compute_time"] ?? 0,
+            activationBytes: fields["activation_size"] ?? 0, parameterBytes: fields["parameter_size"] ?? 0)
     }
 
     private static func profileDocument(times: [String: (forward: Double, backward: Double)], batchSize: Int) -> Data {
         struct Entry: Encodable {
-            let forward_ms: Double
-            let backward_ms: Double
+            let forwardMilliseconds: Double
+            let backwardMilliseconds: Double
+            enum CodingKeys: String, CodingKey {
+                case forwardMilliseconds = "forward_ms"
+                case backwardMilliseconds = "backward_ms"
+            }
         }
         struct Document: Encodable {
             let format: String
-            let batch_size: Int
+            let batchSize: Int
             let hardware: String
             let layers: [String: Entry]
+            enum CodingKeys: String, CodingKey {
+                case format
+                case batchSize = "batch_size"
+                case hardware, layers
+            }
         }
-        let document = Document(format: LayerProfile.formatTag, batch_size: batchSize, hardware: "PipeDream profile",
-                                layers: times.mapValues { Entry(forward_ms: $0.forward, backward_ms: $0.backward) })
+        let document = Document(
+            format: LayerProfile.formatTag, batchSize: batchSize, hardware: "PipeDream profile",
+            layers: times.mapValues { Entry(forwardMilliseconds: $0.forward, backwardMilliseconds: $0.backward) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return (try? encoder.encode(document)) ?? Data()

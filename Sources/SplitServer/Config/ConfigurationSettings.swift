@@ -22,8 +22,10 @@ package struct ConfigurationSetting: Sendable {
 extension ServerConfiguration {
     /// Every setting splitd reads, in the order README and `--help` list them.
     package static let settings: [ConfigurationSetting] = [
-        text("SPLITD_DATABASE_URL", "unset",
-             "postgres://user:pass@host:port/db?sslmode=... or a libpq string; unset starts the embedded cluster") { text, configuration in
+        text(
+            "SPLITD_DATABASE_URL", "unset",
+            "postgres://user:pass@host:port/db?sslmode=... or a libpq string; unset starts the embedded cluster"
+        ) { text, configuration in
             guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") || text.contains("=") else {
                 throw ConfigurationError("SPLITD_DATABASE_URL", "must be a postgres:// URL or a libpq connection string")
             }
@@ -39,22 +41,26 @@ extension ServerConfiguration {
             configuration.listenHost = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
             configuration.listenPort = port
         },
-        text("SPLITD_ADMIN_TOKEN", "generated on loopback",
-             """
-             operator bearer token(s), comma-separated so a new one can be added before the old is removed; required unless the listener is \
-             loopback-only, where one is generated into <state>/admin-token (mode 0600)
-             """) { text, configuration in
+        text(
+            "SPLITD_ADMIN_TOKEN", "generated on loopback",
+            """
+            operator bearer token(s), comma-separated so a new one can be added before the old is removed; required unless the listener is \
+            loopback-only, where one is generated into <state>/admin-token (mode 0600)
+            """
+        ) { text, configuration in
             let tokens = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             guard !tokens.isEmpty, tokens.allSatisfy({ $0.count >= 16 }) else {
                 throw ConfigurationError("SPLITD_ADMIN_TOKEN", "must be one or more comma-separated tokens of at least 16 characters")
             }
             configuration.adminTokens = tokens
         },
-        text("SPLITD_SECRET_KEY", "generated into <state>/secret-key",
-             """
-             base64 of 32 random bytes; encrypts the webhook secrets stored in the database. Every replica on one database needs the same key \
-             (generate: head -c 32 /dev/urandom | base64)
-             """) { text, configuration in
+        text(
+            "SPLITD_SECRET_KEY", "generated into <state>/secret-key",
+            """
+            base64 of 32 random bytes; encrypts the webhook secrets stored in the database. Every replica on one database needs the same key \
+            (generate: head -c 32 /dev/urandom | base64)
+            """
+        ) { text, configuration in
             do {
                 _ = try SecretBox(base64Key: text)
             } catch let error as SecretBoxError {
@@ -63,13 +69,17 @@ extension ServerConfiguration {
             configuration.secretKey = text
         },
         duration("SPLITD_PLAN_INTERVAL", "10s", "planning period") { $0.planInterval = $1 },
-        number("SPLITD_MIN_GAIN", "0.05", 0...1,
-               "a new split replaces the current one only if predicted at least this much (relative) faster") { $0.minimumGain = $1 },
-        integer("SPLITD_SWITCH_HORIZON", "\(SwitchingRule.defaultHorizonIterations)", 0...1_000_000,
-                """
-                a device moves to a better split only if the time saved over this many iterations pays for moving its layers (weights and optimizer \
-                state); devices holding tables apply the same rule
-                """) {
+        number(
+            "SPLITD_MIN_GAIN", "0.05", 0...1,
+            "a new split replaces the current one only if predicted at least this much (relative) faster"
+        ) { $0.minimumGain = $1 },
+        integer(
+            "SPLITD_SWITCH_HORIZON", "\(SwitchingRule.defaultHorizonIterations)", 0...1_000_000,
+            """
+            a device moves to a better split only if the time saved over this many iterations pays for moving its layers (weights and optimizer \
+            state); devices holding tables apply the same rule
+            """
+        ) {
             $0.switchHorizonIterations = $1
         },
         number("SPLITD_REPLAN_THRESHOLD", "0.1", 0...100, "relative link change since the last evaluation that marks a device for planning") {
@@ -93,8 +103,10 @@ extension ServerConfiguration {
             }
             configuration.webhookAllowList = entries
         },
-        text("SPLITD_WEBHOOK_RETRY", "5s,30s,2m,10m,1h,6h",
-             "retry delays after each failed attempt, then dead (±20% jitter)") { text, configuration in
+        text(
+            "SPLITD_WEBHOOK_RETRY", "5s,30s,2m,10m,1h,6h",
+            "retry delays after each failed attempt, then dead (±20% jitter)"
+        ) { text, configuration in
             do {
                 let delays = try text.split(separator: ",").map { try Limits.parseDuration(String($0), range: retryDelayRange) }
                 guard !delays.isEmpty else { throw QuantityError(text: text, kind: .duration, "is empty") }
@@ -106,15 +118,21 @@ extension ServerConfiguration {
         duration("SPLITD_WEBHOOK_TIMEOUT", "10s", "per webhook request") { $0.webhookTimeout = $1 },
         integer("SPLITD_DELIVERY_BATCH", "256", 1...10_000, "deliveries claimed per batch") { $0.deliveryBatchSize = $1 },
         integer("SPLITD_DELIVERY_WORKERS", "2", 1...64, "concurrent delivery loops") { $0.deliveryWorkers = $1 },
-        duration("SPLITD_DELIVERY_LEASE", "60s",
-                 "lease on claimed deliveries (a crashed replica's are retried after it)") { $0.deliveryLeaseSeconds = $1 },
-        integer("SPLITD_TELEMETRY_RETENTION_DAYS", "30", 1...36_500,
-                "telemetry partitions older than this are dropped") { $0.telemetryRetentionDays = $1 },
-        text("SPLITD_DELIVERY_RETENTION", "7d",
-             """
-             finished webhook deliveries (delivered, superseded, dead) are deleted this long after their last attempt; the delivery of each plan in \
-             force is kept, and split_history keeps saying which plans were pushed
-             """) { text, configuration in
+        duration(
+            "SPLITD_DELIVERY_LEASE", "60s",
+            "lease on claimed deliveries (a crashed replica's are retried after it)"
+        ) { $0.deliveryLeaseSeconds = $1 },
+        integer(
+            "SPLITD_TELEMETRY_RETENTION_DAYS", "30", 1...36_500,
+            "telemetry partitions older than this are dropped"
+        ) { $0.telemetryRetentionDays = $1 },
+        text(
+            "SPLITD_DELIVERY_RETENTION", "7d",
+            """
+            finished webhook deliveries (delivered, superseded, dead) are deleted this long after their last attempt; the delivery of each plan in \
+            force is kept, and split_history keeps saying which plans were pushed
+            """
+        ) { text, configuration in
             do {
                 configuration.deliveryRetentionSeconds = try Limits.parseDuration(text, range: deliveryRetentionRange)
             } catch let error as QuantityError {
@@ -122,19 +140,23 @@ extension ServerConfiguration {
             }
         },
         integer("SPLITD_DB_POOL", "16", 1...512, "database connections") { $0.poolSize = $1 },
-        text("SPLITD_TOKEN_CACHE_TTL", "10s",
-             """
-             how long a replica trusts a device token it verified (0: ask the database every time); a token revoked on another replica still reads \
-             there for at most this long, and never stores telemetry
-             """) { text, configuration in
+        text(
+            "SPLITD_TOKEN_CACHE_TTL", "10s",
+            """
+            how long a replica trusts a device token it verified (0: ask the database every time); a token revoked on another replica still reads \
+            there for at most this long, and never stores telemetry
+            """
+        ) { text, configuration in
             do {
                 configuration.tokenCacheSeconds = text == "0" ? 0 : try Limits.parseDuration(text, range: durationRange)
             } catch let error as QuantityError {
                 throw ConfigurationError("SPLITD_TOKEN_CACHE_TTL", "must be 0 or a duration like 10s, 500ms or 1m: \(error)")
             }
         },
-        flag("SPLITD_AUTO_MIGRATE", "true",
-             "apply pending migrations at start (false: refuse to start until 'splitd migrate')") { $0.autoMigrate = $1 },
+        flag(
+            "SPLITD_AUTO_MIGRATE", "true",
+            "apply pending migrations at start (false: refuse to start until 'splitd migrate')"
+        ) { $0.autoMigrate = $1 },
         text("SPLITD_INSTANCE_ID", "host-pid", "unique name of this replica (leases, delivery ownership)") { text, configuration in
             configuration.instanceID = text
         },
@@ -151,12 +173,16 @@ extension ServerConfiguration {
             }
             configuration.logFormat = format
         },
-        text("SPLITD_PG_BIN", "found",
-             "directory of PostgreSQL's initdb and pg_ctl for the embedded cluster (default: newest /usr/lib/postgresql/*/bin, then PATH)") {
+        text(
+            "SPLITD_PG_BIN", "found",
+            "directory of PostgreSQL's initdb and pg_ctl for the embedded cluster (default: newest /usr/lib/postgresql/*/bin, then PATH)"
+        ) {
             $1.postgresBinDirectory = $0
         },
-        text("SPLITD_MIGRATIONS_DIR", "found",
-             "directory of the migration files (default: share/splitd/migrations beside the binary, ./migrations, the source checkout)") {
+        text(
+            "SPLITD_MIGRATIONS_DIR", "found",
+            "directory of the migration files (default: share/splitd/migrations beside the binary, ./migrations, the source checkout)"
+        ) {
             $1.migrationsDirectory = $0
         },
     ]
@@ -169,13 +195,17 @@ extension ServerConfiguration {
     /// The setting named `variable`.
     package static func setting(_ variable: String) -> ConfigurationSetting? { settings.first { $0.variable == variable } }
 
-    private static func text(_ variable: String, _ defaultValue: String, _ help: String,
-                             _ apply: @escaping @Sendable (String, inout ServerConfiguration) throws -> Void) -> ConfigurationSetting {
+    private static func text(
+        _ variable: String, _ defaultValue: String, _ help: String,
+        _ apply: @escaping @Sendable (String, inout ServerConfiguration) throws -> Void
+    ) -> ConfigurationSetting {
         ConfigurationSetting(variable: variable, help: help, defaultValue: defaultValue, apply: apply)
     }
 
-    private static func duration(_ variable: String, _ defaultValue: String, _ help: String,
-                                 _ set: @escaping @Sendable (inout ServerConfiguration, TimeInterval) -> Void) -> ConfigurationSetting {
+    private static func duration(
+        _ variable: String, _ defaultValue: String, _ help: String,
+        _ set: @escaping @Sendable (inout ServerConfiguration, TimeInterval) -> Void
+    ) -> ConfigurationSetting {
         text(variable, defaultValue, help) { text, configuration in
             do {
                 set(&configuration, try Limits.parseDuration(text, range: durationRange))
@@ -185,8 +215,10 @@ extension ServerConfiguration {
         }
     }
 
-    private static func number(_ variable: String, _ defaultValue: String, _ range: ClosedRange<Double>, _ help: String,
-                               _ set: @escaping @Sendable (inout ServerConfiguration, Double) -> Void) -> ConfigurationSetting {
+    private static func number(
+        _ variable: String, _ defaultValue: String, _ range: ClosedRange<Double>, _ help: String,
+        _ set: @escaping @Sendable (inout ServerConfiguration, Double) -> Void
+    ) -> ConfigurationSetting {
         text(variable, defaultValue, help) { text, configuration in
             guard let value = Double(text), range.contains(value) else {
                 throw ConfigurationError(variable, "must be a number in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
@@ -195,8 +227,10 @@ extension ServerConfiguration {
         }
     }
 
-    private static func integer(_ variable: String, _ defaultValue: String, _ range: ClosedRange<Int>, _ help: String,
-                                _ set: @escaping @Sendable (inout ServerConfiguration, Int) -> Void) -> ConfigurationSetting {
+    private static func integer(
+        _ variable: String, _ defaultValue: String, _ range: ClosedRange<Int>, _ help: String,
+        _ set: @escaping @Sendable (inout ServerConfiguration, Int) -> Void
+    ) -> ConfigurationSetting {
         text(variable, defaultValue, help) { text, configuration in
             guard let value = Int(text), range.contains(value) else {
                 throw ConfigurationError(variable, "must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
@@ -205,8 +239,10 @@ extension ServerConfiguration {
         }
     }
 
-    private static func flag(_ variable: String, _ defaultValue: String, _ help: String,
-                             _ set: @escaping @Sendable (inout ServerConfiguration, Bool) -> Void) -> ConfigurationSetting {
+    private static func flag(
+        _ variable: String, _ defaultValue: String, _ help: String,
+        _ set: @escaping @Sendable (inout ServerConfiguration, Bool) -> Void
+    ) -> ConfigurationSetting {
         text(variable, defaultValue, help) { text, configuration in
             switch text.lowercased() {
             case "1", "true", "yes", "on": set(&configuration, true)

@@ -70,8 +70,10 @@ package struct ServerConfiguration: Sendable {
 
     /// Reads the configuration from `environment`, then applies `overrides` (flag values keyed by
     /// variable name), then checks the settings against each other.
-    package static func load(environment: [String: String] = ProcessInfo.processInfo.environment,
-                            overrides: [String: String] = [:]) throws -> ServerConfiguration {
+    package static func load(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        overrides: [String: String] = [:]
+    ) throws -> ServerConfiguration {
         let values = environment.merging(overrides) { _, override in override }
         var configuration = ServerConfiguration()
         for setting in settings {

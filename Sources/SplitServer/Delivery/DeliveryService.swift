@@ -34,9 +34,11 @@ package struct DeliveryService: Service {
     let logger: Logger
     let hosts = HostHealth()
 
-    package init(pool: ConnectionPool, secrets: SecretBox, client: WebhookClient, policy: TargetPolicy, switching: SwitchingRule,
-                 schedule: RetrySchedule, owner: String, batchSize: Int, workers: Int, leaseSeconds: Double, metrics: ServerMetrics,
-                 logger: Logger) {
+    package init(
+        pool: ConnectionPool, secrets: SecretBox, client: WebhookClient, policy: TargetPolicy, switching: SwitchingRule,
+        schedule: RetrySchedule, owner: String, batchSize: Int, workers: Int, leaseSeconds: Double, metrics: ServerMetrics,
+        logger: Logger
+    ) {
         self.pool = pool
         self.secrets = secrets
         self.client = client
@@ -93,7 +95,9 @@ package struct DeliveryService: Service {
                 if !ticking {
                     ticking = true
                     let pause = inFlight == 0 ? 0.25 : 0.05
-                    group.addTask { await sleepUnlessShuttingDown(pause); return .tick }
+                    group.addTask {
+                        await sleepUnlessShuttingDown(pause); return .tick
+                    }
                 }
                 // Wait for a request to finish or the tick, whichever comes first.
                 switch await group.next() {
@@ -133,8 +137,11 @@ package struct DeliveryService: Service {
                 refused.append((delivery, "\(error)"))
                 continue
             }
-            guard let timeout = hosts.begin(request.target.host, limit: Self.perHostLimit, normal: client.timeoutSeconds,
-                                            degraded: degradedTimeoutSeconds, after: Self.timeoutsBeforeDegraded) else {
+            guard
+                let timeout = hosts.begin(
+                    request.target.host, limit: Self.perHostLimit, normal: client.timeoutSeconds,
+                    degraded: degradedTimeoutSeconds, after: Self.timeoutsBeforeDegraded)
+            else {
                 busy.append(delivery)
                 continue
             }
@@ -148,11 +155,13 @@ package struct DeliveryService: Service {
         if !refused.isEmpty || !busy.isEmpty {
             try await pool.withConnection { [metrics, logger, refused, busy] connection in
                 for (delivery, reason) in refused {
-                    try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: nil, error: reason, retryAt: nil,
-                                                      connection: connection)
+                    try DeliveryRepository.markFailed(
+                        id: delivery.id, owner: owner, statusCode: nil, error: reason, retryAt: nil,
+                        connection: connection)
                     metrics.delivery("refused")
-                    logger.error("webhook refused by the SSRF guard; delivery is dead",
-                                 metadata: ["device": "\(delivery.deviceID)", "delivery": "\(delivery.id)", "reason": "\(reason)"])
+                    logger.error(
+                        "webhook refused by the SSRF guard; delivery is dead",
+                        metadata: ["device": "\(delivery.deviceID)", "delivery": "\(delivery.id)", "reason": "\(reason)"])
                 }
                 // Busy hosts: handed back without costing an attempt, due again in a moment.
                 try DeliveryRepository.release(ids: busy.map(\.id), owner: owner, delaySeconds: 0.5, connection: connection)
@@ -170,9 +179,12 @@ package struct DeliveryService: Service {
         let signature = try delivery.webhookSecrets.map {
             try WebhookSignature.sign(id: delivery.id, timestamp: timestamp, body: body, secret: $0)
         }.joined(separator: " ")
-        return WebhookRequest(target: target, body: body, headers: [
-            "content-type": "application/json", "webhook-id": delivery.id,
-            "webhook-timestamp": String(timestamp), "webhook-signature": signature])
+        return WebhookRequest(
+            target: target, body: body,
+            headers: [
+                "content-type": "application/json", "webhook-id": delivery.id,
+                "webhook-timestamp": String(timestamp), "webhook-signature": signature,
+            ])
     }
 
     /// Records finished requests: all deliveries in one statement, failures one by one.
@@ -183,14 +195,16 @@ package struct DeliveryService: Service {
         do {
             try await pool.withConnection { [schedule, metrics, logger] connection in
                 let delivered = batch.filter { $0.1.delivered }
-                try DeliveryRepository.markDelivered(ids: delivered.map(\.0.id), owner: owner, statusCodes: delivered.map { $0.1.statusCode ?? 200 },
-                                                     connection: connection)
+                try DeliveryRepository.markDelivered(
+                    ids: delivered.map(\.0.id), owner: owner, statusCodes: delivered.map { $0.1.statusCode ?? 200 },
+                    connection: connection)
                 if !delivered.isEmpty { metrics.delivery("delivered", count: delivered.count) }
                 for (delivery, outcome) in batch where !outcome.delivered {
                     if outcome.statusCode == 410 {
-                        try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: 410,
-                                                          error: "receiver answered 410 Gone; webhook disabled",
-                                                          retryAt: nil, connection: connection)
+                        try DeliveryRepository.markFailed(
+                            id: delivery.id, owner: owner, statusCode: 410,
+                            error: "receiver answered 410 Gone; webhook disabled",
+                            retryAt: nil, connection: connection)
                         try FleetRepository.setWebhookEnabled(deviceID: delivery.deviceID, false, connection: connection)
                         metrics.delivery("gone")
                         logger.notice("webhook gone; disabled", metadata: ["device": "\(delivery.deviceID)"])
@@ -198,11 +212,14 @@ package struct DeliveryService: Service {
                     }
                     let retryAt = schedule.nextAttempt(after: delivery.attempt, retryAfter: outcome.retryAfter)
                     let reason = outcome.error ?? "HTTP \(outcome.statusCode ?? 0)"
-                    try DeliveryRepository.markFailed(id: delivery.id, owner: owner, statusCode: outcome.statusCode, error: reason,
-                                                      retryAt: retryAt, connection: connection)
+                    try DeliveryRepository.markFailed(
+                        id: delivery.id, owner: owner, statusCode: outcome.statusCode, error: reason,
+                        retryAt: retryAt, connection: connection)
                     metrics.delivery(retryAt == nil ? "dead" : "retry")
-                    var metadata: Logger.Metadata = ["device": "\(delivery.deviceID)", "delivery": "\(delivery.id)", "attempt": "\(delivery.attempt)",
-                                                     "error": "\(reason)"]
+                    var metadata: Logger.Metadata = [
+                        "device": "\(delivery.deviceID)", "delivery": "\(delivery.id)", "attempt": "\(delivery.attempt)",
+                        "error": "\(reason)",
+                    ]
                     if let retryAt {
                         metadata["next_attempt"] = "\(Timestamp.format(retryAt))"
                         logger.warning("webhook attempt failed; will retry", metadata: metadata)

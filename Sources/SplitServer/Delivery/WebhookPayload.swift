@@ -49,9 +49,11 @@ struct WebhookPayload: Encodable {
         // Plan ids come from one sequence and a device's plans are made one after another (its
         // planning state row is locked while it is planned), so they grow per device.
         let optimizer = plan.optimizer ?? .adam
-        data = PlanData(plan: Responses.Plan(plan), sequence: plan.id, switching: Switching(
-            horizonIterations: rule.horizonIterations, minimumRelativeGain: rule.minimumRelativeGain, optimizer: optimizer.rawValue,
-            migrationBytesPerParameterByte: optimizer.migrationBytesPerParameterByte))
+        data = PlanData(
+            plan: Responses.Plan(plan), sequence: plan.id,
+            switching: Switching(
+                horizonIterations: rule.horizonIterations, minimumRelativeGain: rule.minimumRelativeGain, optimizer: optimizer.rawValue,
+                migrationBytesPerParameterByte: optimizer.migrationBytesPerParameterByte))
     }
 
     func encoded() -> Data {

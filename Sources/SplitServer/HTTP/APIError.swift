@@ -38,8 +38,11 @@ package struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     static func badRequest(_ detail: String, field: String? = nil) -> APIError { APIError(.badRequest, "bad_request", detail, field: field) }
-    static func invalid(_ field: String, _ detail: String) -> APIError { APIError(.unprocessableContent, "invalid_field", "\(field) \(detail)",
-                                                                                  field: field) }
+    static func invalid(_ field: String, _ detail: String) -> APIError {
+        APIError(
+            .unprocessableContent, "invalid_field", "\(field) \(detail)",
+            field: field)
+    }
     static func notFound(_ detail: String) -> APIError { APIError(.notFound, "not_found", detail) }
     static func conflict(_ detail: String, field: String? = nil) -> APIError { APIError(.conflict, "conflict", detail, field: field) }
     static func unauthorized(_ detail: String) -> APIError {
@@ -55,8 +58,10 @@ package struct APIError: Error, HTTPResponseError, Sendable {
         switch error.kind {
         case .notFound: self.init(.notFound, "not_found", error.message, field: error.field)
         case .conflict: self.init(.conflict, "conflict", error.message, field: error.field)
-        case .invalid: self.init(.unprocessableContent, "invalid_field", error.field.map { "\($0): \(error.message)" } ?? error.message,
-                                 field: error.field)
+        case .invalid:
+            self.init(
+                .unprocessableContent, "invalid_field", error.field.map { "\($0): \(error.message)" } ?? error.message,
+                field: error.field)
         }
     }
 

@@ -48,8 +48,9 @@ struct MaintenanceService: Service {
             try connection.transaction { () -> (Int, [String]) in
                 guard try LeaseRepository.verify(lease, connection: connection) else { return (0, []) }
                 let now = Date()
-                let created = try TelemetryRepository.ensurePartitions(from: now.addingTimeInterval(-86_400), to: now.addingTimeInterval(3 * 86_400),
-                                                                       connection: connection)
+                let created = try TelemetryRepository.ensurePartitions(
+                    from: now.addingTimeInterval(-86_400), to: now.addingTimeInterval(3 * 86_400),
+                    connection: connection)
                 let dropped = try TelemetryRepository.dropPartitions(keepDays: retentionDays, connection: connection)
                 return (created, dropped)
             }
@@ -85,8 +86,11 @@ extension MaintenanceService {
             if batch.scanned < trimBatchSize || Date() >= deadline { break }
         }
         if deleted > 0 {
-            logger.info("webhook deliveries trimmed", metadata: [
-                "deleted": "\(deleted)", "batches": "\(batches)", "retention_seconds": "\(deliveryRetentionSeconds)"])
+            logger.info(
+                "webhook deliveries trimmed",
+                metadata: [
+                    "deleted": "\(deleted)", "batches": "\(batches)", "retention_seconds": "\(deliveryRetentionSeconds)",
+                ])
         }
         return deleted
     }

@@ -87,8 +87,11 @@ package struct FleetPlanner: Sendable {
                     evaluated.append(evaluation)
                 } catch PlanningError.deviceMemoryExceeded(let required, let limit) {
                     infeasible.append((candidate.deviceID, required))
-                    logger.warning("no split fits the device's memory", metadata: [
-                        "device": "\(candidate.deviceID)", "required_bytes": "\(required)", "limit_bytes": "\(limit)"])
+                    logger.warning(
+                        "no split fits the device's memory",
+                        metadata: [
+                            "device": "\(candidate.deviceID)", "required_bytes": "\(required)", "limit_bytes": "\(limit)",
+                        ])
                 } catch {
                     failures.append((candidate, "\(error)"))
                 }
@@ -96,7 +99,8 @@ package struct FleetPlanner: Sendable {
             // The current splits of devices whose best split is another one, in one query.
             let currentPlanIDs = evaluated.compactMap { evaluation -> Int64? in
                 guard let current = evaluation.candidate.current, current.modelVersion == evaluation.candidate.modelVersion,
-                      current.splitFingerprint != evaluation.split.fingerprint else { return nil }
+                    current.splitFingerprint != evaluation.split.fingerprint
+                else { return nil }
                 return current.id
             }
             let currentLayers = try PlanRepository.deviceLayers(planIDs: currentPlanIDs, connection: connection)
@@ -117,8 +121,12 @@ package struct FleetPlanner: Sendable {
                 failures.append((planned[failed.index], failed.reason))
             }
             for failure in failures {
-                logger.warning("cannot plan device; retried after a backoff", metadata: ["device": "\(failure.candidate.deviceID)",
-                                                                                         "error": "\(failure.reason)"])
+                logger.warning(
+                    "cannot plan device; retried after a backoff",
+                    metadata: [
+                        "device": "\(failure.candidate.deviceID)",
+                        "error": "\(failure.reason)",
+                    ])
             }
             // The claim recorded every evaluation; what went differently is recorded here.
             try PlanRepository.endPlans(deviceIDs: infeasible.map(\.deviceID), connection: connection)
@@ -138,12 +146,12 @@ package struct FleetPlanner: Sendable {
         do {
             try connection.transaction { _ = try PlanRepository.store(plans, connection: connection) }
             return []
-        } catch where !connection.isBroken {
+        } catch  where !connection.isBroken {
             var failed: [(index: Int, reason: String)] = []
             for (index, plan) in plans.enumerated() {
                 do {
                     try connection.transaction { _ = try PlanRepository.store([plan], connection: connection) }
-                } catch where !connection.isBroken {
+                } catch  where !connection.isBroken {
                     failed.append((index, "storing the plan failed: \(error)"))
                 }
             }
@@ -162,14 +170,17 @@ package struct FleetPlanner: Sendable {
     /// The candidate's table and the optimal split for its current link: the table's split (the
     /// table is exact for every rate, so no planner runs per device). Whether the memory limit
     /// binds is read off the table without the limit.
-    private func evaluate(_ candidate: PlanningCandidate, model: PreparedModel, planner: SplitPlanner,
-                          segments: inout [SegmentKey: SegmentSplit]) throws -> Evaluation {
+    private func evaluate(
+        _ candidate: PlanningCandidate, model: PreparedModel, planner: SplitPlanner,
+        segments: inout [SegmentKey: SegmentSplit]
+    ) throws -> Evaluation {
         let started = DispatchTime.now()
         let conditions = Self.conditions(candidate)
         try conditions.validate()
         let table = try tables.table(model: model, conditions: conditions, planner: planner, algorithm: algorithm)
-        let rate = PlanTable.effectiveBitsPerSecond(uplinkBitsPerSecond: conditions.uplinkBitsPerSecond,
-                                                    downlinkBitsPerSecond: conditions.downlinkBitsPerSecond)
+        let rate = PlanTable.effectiveBitsPerSecond(
+            uplinkBitsPerSecond: conditions.uplinkBitsPerSecond,
+            downlinkBitsPerSecond: conditions.downlinkBitsPerSecond)
         let index = table.table.segmentIndex(forEffectiveBitsPerSecond: rate)
         var compute = ComputeConditions(conditions)
         compute.rttSeconds = 0
@@ -178,17 +189,22 @@ package struct FleetPlanner: Sendable {
         if let shared = segments[key] {
             split = shared
         } else {
-            var plan = try model.plan(forSplit: table.table.segments[index].onDevice(layerCount: model.graph.count), conditions: conditions,
-                                      algorithm: algorithm)
+            var plan = try model.plan(
+                forSplit: table.table.segments[index].onDevice(layerCount: model.graph.count), conditions: conditions,
+                algorithm: algorithm)
             plan.memoryBound = false
             let names = model.graph.layerNames
-            split = SegmentSplit(plan: plan, fingerprint: SplitFingerprint.of(modelName: candidate.modelName, modelVersion: candidate.modelVersion,
-                                                                              onDevice: plan.onDevice),
-                                 deviceLayerNames: plan.deviceLayers.map { names[$0] }, cutLayerNames: plan.cutLayers.map { names[$0] })
+            split = SegmentSplit(
+                plan: plan,
+                fingerprint: SplitFingerprint.of(
+                    modelName: candidate.modelName, modelVersion: candidate.modelVersion,
+                    onDevice: plan.onDevice),
+                deviceLayerNames: plan.deviceLayers.map { names[$0] }, cutLayerNames: plan.cutLayers.map { names[$0] })
             segments[key] = split
         }
-        var plan = split.plan.repriced(uplinkBitsPerSecond: conditions.uplinkBitsPerSecond, downlinkBitsPerSecond: conditions.downlinkBitsPerSecond,
-                                       rttSeconds: conditions.rttSeconds)
+        var plan = split.plan.repriced(
+            uplinkBitsPerSecond: conditions.uplinkBitsPerSecond, downlinkBitsPerSecond: conditions.downlinkBitsPerSecond,
+            rttSeconds: conditions.rttSeconds)
         if conditions.deviceMemoryLimitBytes != nil {
             // Bound when the fastest split without the limit (at these rates) is faster.
             var unlimited = conditions
@@ -217,12 +233,14 @@ package struct FleetPlanner: Sendable {
             if current.splitFingerprint == evaluation.split.fingerprint {
                 switched = false
             } else if let currentPlan = try currentPlan(current, layers: currentLayers, model: model, conditions: conditions) {
-                let migration = SplitMigration(from: currentPlan.onDevice, to: evaluation.plan.onDevice, graph: model.graph,
-                                               optimizer: candidate.optimizer)
+                let migration = SplitMigration(
+                    from: currentPlan.onDevice, to: evaluation.plan.onDevice, graph: model.graph,
+                    optimizer: candidate.optimizer)
                 switched = rule.shouldSwitch(
                     currentSeconds: currentPlan.delaySeconds, candidateSeconds: evaluation.plan.delaySeconds,
-                    migrationSeconds: migration.seconds(uplinkBitsPerSecond: conditions.uplinkBitsPerSecond,
-                                                        downlinkBitsPerSecond: conditions.downlinkBitsPerSecond))
+                    migrationSeconds: migration.seconds(
+                        uplinkBitsPerSecond: conditions.uplinkBitsPerSecond,
+                        downlinkBitsPerSecond: conditions.downlinkBitsPerSecond))
                 if !switched {
                     runs = currentPlan
                     keepsCurrent = true
@@ -255,8 +273,10 @@ package struct FleetPlanner: Sendable {
 
     /// The current split priced under the new conditions; nil when it can no longer run (a layer
     /// is gone, it breaks a placement rule, or it needs more memory than the limit).
-    private func currentPlan(_ current: PlanningCandidate.CurrentPlan, layers: [String]?, model: PreparedModel,
-                             conditions: PlanningConditions) throws -> Plan? {
+    private func currentPlan(
+        _ current: PlanningCandidate.CurrentPlan, layers: [String]?, model: PreparedModel,
+        conditions: PlanningConditions
+    ) throws -> Plan? {
         guard let layers else { return nil }
         var onDevice = [Bool](repeating: false, count: model.graph.count)
         for name in layers {

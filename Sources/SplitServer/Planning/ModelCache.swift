@@ -37,16 +37,24 @@ package final class ModelCache: @unchecked Sendable {
             deviceProfile: candidate.deviceProfileVersion.map { "\(candidate.deviceID)@\($0.timeIntervalSince1970)" },
             serverProfile: candidate.serverProfileVersion.map { "\(candidate.edgeServerID)@\($0.timeIntervalSince1970)" })
         return try prepared(key, connection: connection) {
-            (try candidate.deviceProfileVersion.flatMap { _ in try FleetRepository.deviceProfile(deviceID: candidate.deviceID,
-                                                                                                 connection: connection) },
-             try candidate.serverProfileVersion.flatMap { _ in
-                 try FleetRepository.serverProfile(edgeServerID: candidate.edgeServerID, modelName: candidate.modelName, connection: connection) })
+            (
+                try candidate.deviceProfileVersion.flatMap { _ in
+                    try FleetRepository.deviceProfile(
+                        deviceID: candidate.deviceID,
+                        connection: connection)
+                },
+                try candidate.serverProfileVersion.flatMap { _ in
+                    try FleetRepository.serverProfile(edgeServerID: candidate.edgeServerID, modelName: candidate.modelName, connection: connection)
+                }
+            )
         }
     }
 
     /// The prepared model for `key`, loading the graph and the profiles (JSON) when missing.
-    func prepared(_ key: Key, connection: PostgresConnection,
-                  profiles: () throws -> (device: String?, server: String?) = { (nil, nil) }) throws -> PreparedModel {
+    func prepared(
+        _ key: Key, connection: PostgresConnection,
+        profiles: () throws -> (device: String?, server: String?) = { (nil, nil) }
+    ) throws -> PreparedModel {
         lock.lock()
         clock += 1
         if let entry = prepared[key] {

@@ -16,8 +16,10 @@ package struct PlanningService: Service {
     let metrics: ServerMetrics
     let logger: Logger
 
-    package init(pool: ConnectionPool, planner: FleetPlanner, interval: TimeInterval, batchSize: Int, workers: Int, metrics: ServerMetrics,
-                 logger: Logger) {
+    package init(
+        pool: ConnectionPool, planner: FleetPlanner, interval: TimeInterval, batchSize: Int, workers: Int, metrics: ServerMetrics,
+        logger: Logger
+    ) {
         self.pool = pool
         self.planner = planner
         self.interval = interval
@@ -55,8 +57,9 @@ package struct PlanningService: Service {
                             position = outcome.position ?? position
                             planned += outcome.claimed
                             stored += outcome.stored
-                            metrics.planned(evaluated: outcome.claimed - outcome.failed, stored: outcome.stored, failed: outcome.failed,
-                                            infeasible: outcome.infeasible, solveSeconds: outcome.solveSeconds)
+                            metrics.planned(
+                                evaluated: outcome.claimed - outcome.failed, stored: outcome.stored, failed: outcome.failed,
+                                infeasible: outcome.infeasible, solveSeconds: outcome.solveSeconds)
                             if outcome.claimed < batchSize { break }
                         } catch {
                             logger.error("planning batch failed", metadata: ["error": "\(error)"])
@@ -66,15 +69,20 @@ package struct PlanningService: Service {
                     return (planned, stored)
                 }
             }
-            return await group.reduce(into: (0, 0)) { $0.0 += $1.0; $0.1 += $1.1 }
+            return await group.reduce(into: (0, 0)) {
+                $0.0 += $1.0; $0.1 += $1.1
+            }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
         metrics.planningCycle(seconds: seconds)
         if totals.0 > 0 {
-            logger.info("planning cycle", metadata: ["devices": "\(totals.0)", "stored": "\(totals.1)",
-                                                     "seconds": "\(String(format: "%.3f", seconds))"])
+            logger.info(
+                "planning cycle",
+                metadata: [
+                    "devices": "\(totals.0)", "stored": "\(totals.1)",
+                    "seconds": "\(String(format: "%.3f", seconds))",
+                ])
         }
         return totals
     }
 }
-

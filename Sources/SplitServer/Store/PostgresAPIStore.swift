@@ -37,11 +37,13 @@ struct PostgresAPIStore: APIStore {
         let cache = self.cache
         return try await run { connection in
             guard let stored = try ModelRepository.find(name: name, version: version, connection: connection) else {
-                throw StoreError(.notFound, field: version == nil ? "model" : "model_version",
-                                 "model '\(name)'\(version.map { " version \($0)" } ?? "") does not exist")
+                throw StoreError(
+                    .notFound, field: version == nil ? "model" : "model_version",
+                    "model '\(name)'\(version.map { " version \($0)" } ?? "") does not exist")
             }
-            return try cache.prepared(ModelCache.Key(model: stored.name, version: stored.version, allowRawUpload: allowRawUpload),
-                                      connection: connection)
+            return try cache.prepared(
+                ModelCache.Key(model: stored.name, version: stored.version, allowRawUpload: allowRawUpload),
+                connection: connection)
         }
     }
 
@@ -58,8 +60,11 @@ struct PostgresAPIStore: APIStore {
     func edgeServers() async throws -> [EdgeServer] { try await run { try FleetRepository.edgeServers(connection: $0) } }
 
     func putServerProfile(edgeServerID: String, modelName: String, profileJSON: String) async throws {
-        try await run { try FleetRepository.putServerProfile(edgeServerID: edgeServerID, modelName: modelName, profileJSON: profileJSON,
-                                                             connection: $0) }
+        try await run {
+            try FleetRepository.putServerProfile(
+                edgeServerID: edgeServerID, modelName: modelName, profileJSON: profileJSON,
+                connection: $0)
+        }
     }
 
     func registerDevice(id: String, settings: DeviceSettings, link: TelemetrySample?) async throws -> DeviceCredentials {

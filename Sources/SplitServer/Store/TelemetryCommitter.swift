@@ -21,9 +21,9 @@ struct TelemetryCommitter: Sendable {
     init(store: any APIStore, groupableSamples: Int = 100, maximumGroupSamples: Int = 5000) {
         self.store = store
         self.groupableSamples = groupableSamples
-        queue = GroupingQueue(maximumWeight: max(groupableSamples, maximumGroupSamples), weight: { $0.samples.count }) { batches in
-            try await store.ingest(batches: batches)
-        }
+        queue = GroupingQueue(
+            maximumWeight: max(groupableSamples, maximumGroupSamples), weight: { $0.samples.count },
+            handle: { batches in try await store.ingest(batches: batches) })
     }
 
     /// Stores `batch` (grouped with concurrent ones when small) and says what became of it once

@@ -45,12 +45,18 @@ package final class ServerMetrics: Sendable {
         let registry = Self.bootstrap
         self.registry = registry
         plansComputed = registry.makeCounter(descriptor: Self.name("plans_computed", "total", "Devices evaluated by the planner."))
-        plansStored = registry.makeCounter(descriptor: Self.name("plans_stored", "total",
-                                                                 "New plans stored (each replaced a device's current plan or was its first)."))
-        planFailures = registry.makeCounter(descriptor: Self.name("plan_failures", "total",
-                                                                  "Devices the planner could not plan (recorded and retried later)."))
-        infeasibleDevices = registry.makeCounter(descriptor: Self.name("infeasible_evaluations", "total",
-                                                                       "Evaluations that found no split fitting the device's memory limit."))
+        plansStored = registry.makeCounter(
+            descriptor: Self.name(
+                "plans_stored", "total",
+                "New plans stored (each replaced a device's current plan or was its first)."))
+        planFailures = registry.makeCounter(
+            descriptor: Self.name(
+                "plan_failures", "total",
+                "Devices the planner could not plan (recorded and retried later)."))
+        infeasibleDevices = registry.makeCounter(
+            descriptor: Self.name(
+                "infeasible_evaluations", "total",
+                "Evaluations that found no split fitting the device's memory limit."))
         // Plans take microseconds: buckets from 1 µs to 10 ms.
         planSolve = registry.makeDurationHistogram(
             descriptor: Self.name("plan_solve", "seconds", "Time to compute one device's optimal split."),
@@ -86,9 +92,16 @@ package final class ServerMetrics: Sendable {
 
     /// Deliveries by outcome: delivered, retry, dead, gone (410), refused (SSRF guard), superseded.
     func delivery(_ outcome: String, count: Int = 1) {
-        registry.makeCounter(descriptor: Self.name("webhook_deliveries", "total", "Webhook delivery attempts by outcome."), labels: [("outcome",
-                outcome)])
-            .increment(by: Int64(count))
+        registry.makeCounter(
+            descriptor: Self.name("webhook_deliveries", "total", "Webhook delivery attempts by outcome."),
+            labels: [
+                (
+                    "outcome",
+                    outcome
+                )
+            ]
+        )
+        .increment(by: Int64(count))
     }
 
     /// HTTP requests by route, method and status, and their latency by route.
@@ -97,8 +110,9 @@ package final class ServerMetrics: Sendable {
         let metrics = requestMetrics.withLock { cached in
             if let metrics = cached[key] { return metrics }
             let metrics = RequestMetrics(
-                count: registry.makeCounter(descriptor: Self.name("http_requests", "total", "HTTP requests by route, method and status."),
-                                            labels: [("route", route), ("method", method), ("status", String(status))]),
+                count: registry.makeCounter(
+                    descriptor: Self.name("http_requests", "total", "HTTP requests by route, method and status."),
+                    labels: [("route", route), ("method", method), ("status", String(status))]),
                 latency: registry.makeDurationHistogram(
                     descriptor: Self.name("http_request", "seconds", "HTTP request latency by route."), labels: [("route", route)],
                     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10].map { .nanoseconds(Int64($0 * 1e9)) }))

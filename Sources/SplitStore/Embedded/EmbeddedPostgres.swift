@@ -76,7 +76,8 @@ package final class EmbeddedPostgres: @unchecked Sendable {
             do {
                 try run("/usr/bin/test", ["-x", clusterDirectory.path], as: user)
             } catch {
-                throw EmbeddedPostgresError("""
+                throw EmbeddedPostgresError(
+                    """
                     running as root, the embedded PostgreSQL runs as '\(user)', which cannot reach \(clusterDirectory.path); choose a \
                     SPLITD_STATE_DIR that user can traverse (e.g. /var/lib/splitd)
                     """)
@@ -162,8 +163,12 @@ package final class EmbeddedPostgres: @unchecked Sendable {
         try? FileManager.default.removeItem(at: dataDirectory)
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         if let user = runAs { try run("/bin/chown", ["\(user):\(user)", dataDirectory.path], as: nil) }
-        try run(binaries.initdb, ["-D", dataDirectory.path, "-U", Self.superuser, "--auth=trust", "-E", "UTF8",
-                                  "--locale=C", "--no-instructions"], as: runAs)
+        try run(
+            binaries.initdb,
+            [
+                "-D", dataDirectory.path, "-U", Self.superuser, "--auth=trust", "-E", "UTF8",
+                "--locale=C", "--no-instructions",
+            ], as: runAs)
         let port = try Self.freeLoopbackPort()
         var settings = [
             "port = \(port)",
@@ -195,7 +200,8 @@ package final class EmbeddedPostgres: @unchecked Sendable {
     static func unprivilegedUser() throws -> String? {
         guard geteuid() == 0 else { return nil }
         guard getpwnam("postgres") != nil else {
-            throw EmbeddedPostgresError("""
+            throw EmbeddedPostgresError(
+                """
                 running as root, the embedded PostgreSQL needs a 'postgres' system user (install the postgresql package) or run splitd as another \
                 user
                 """)
@@ -214,8 +220,13 @@ package final class EmbeddedPostgres: @unchecked Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
         guard bound == 0 else { throw EmbeddedPostgresError("cannot bind a loopback port") }
-        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0,
-                &length) } }
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getsockname(
+                    descriptor, $0,
+                    &length)
+            }
+        }
         guard named == 0 else { throw EmbeddedPostgresError("cannot read the chosen port") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
@@ -226,7 +237,8 @@ package final class EmbeddedPostgres: @unchecked Sendable {
         let (program, programArguments) = user.map { ("/usr/sbin/runuser", ["-u", $0, "--", executable] + arguments) } ?? (executable, arguments)
         let result = try ChildProcess.run(program, programArguments)
         guard result.status == 0 else {
-            throw EmbeddedPostgresError("""
+            throw EmbeddedPostgresError(
+                """
                 \((executable as NSString).lastPathComponent) \(arguments.last ?? "") failed (\(result.status)): \
                 \(result.output.trimmingCharacters(in: .whitespacesAndNewlines))
                 """)

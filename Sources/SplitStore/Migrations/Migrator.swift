@@ -29,7 +29,8 @@ package struct Migration: Sendable, Equatable {
         for file in files.sorted() where file.hasSuffix(".sql") {
             let stem = file.dropLast(4)
             guard let underscore = stem.firstIndex(of: "_"), let version = Int(stem[..<underscore]),
-                  stem[..<underscore].count == 4, version > 0 else {
+                stem[..<underscore].count == 4, version > 0
+            else {
                 throw MigrationError("migration file '\(file)' is not named NNNN_name.sql")
             }
             if let clash = migrations.first(where: { $0.version == version }) {
@@ -51,8 +52,9 @@ package struct Migration: Sendable, Equatable {
         let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
         candidates.append(executable.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("share/splitd/migrations"))
         candidates.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("migrations"))
-        candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("migrations"))
+        candidates.append(
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("migrations"))
         for candidate in candidates {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), isDirectory.boolValue { return candidate }
@@ -91,7 +93,8 @@ package struct Migrator: Sendable {
     package func migrate(_ connection: PostgresConnection) throws -> [Int] {
         try connection.query("SELECT pg_advisory_lock($1)", [Self.lockKey])
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey]) }
-        try connection.execute("""
+        try connection.execute(
+            """
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version    integer     PRIMARY KEY,
                 name       text        NOT NULL,
@@ -105,8 +108,9 @@ package struct Migrator: Sendable {
             do {
                 try connection.transaction {
                     try connection.execute(migration.sql)
-                    try connection.query("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                                         [migration.version, migration.name, migration.checksum])
+                    try connection.query(
+                        "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                        [migration.version, migration.name, migration.checksum])
                 }
             } catch let error as PostgresError {
                 throw MigrationError(
@@ -128,13 +132,15 @@ package struct Migrator: Sendable {
             let checksum = try rows.require(row, "checksum", rows.string)
             let name = rows.string(row, "name") ?? "?"
             guard let migration = migrations.first(where: { $0.version == version }) else {
-                throw MigrationError("""
+                throw MigrationError(
+                    """
                     the database has migration \(String(format: "%04d", version))_\(name), which this splitd does not know: the database is ahead \
                     of the binary; upgrade splitd
                     """)
             }
             guard migration.checksum == checksum else {
-                throw MigrationError("""
+                throw MigrationError(
+                    """
                     migration \(String(format: "%04d", version))_\(migration.name).sql was changed after it was applied (checksum \
                     \(checksum.prefix(12))… in the database, \(migration.checksum.prefix(12))… on disk); restore the file and add a new migration \
                     instead
@@ -144,7 +150,8 @@ package struct Migrator: Sendable {
         }
         let pending = migrations.map(\.version).filter { !applied.contains($0) }
         if let first = pending.first, let last = applied.last, first < last {
-            throw MigrationError("""
+            throw MigrationError(
+                """
                 migration \(String(format: "%04d", first)) is older than applied migration \(String(format: "%04d", last)); migrations must be \
                 added in order
                 """)

@@ -134,8 +134,10 @@ package actor ConnectionPool {
 
     // MARK: - Blocking work
 
-    private nonisolated func run<T: Sendable>(on connection: PostgresConnection,
-                                              _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    private nonisolated func run<T: Sendable>(
+        on connection: PostgresConnection,
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
         try await runBlocking { try body(connection) }
     }
 

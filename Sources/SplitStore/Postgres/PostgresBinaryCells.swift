@@ -54,7 +54,8 @@ extension PostgresResult {
     func binaryDate(_ row: Int, _ column: Int) -> Date? {
         let type = PQftype(handle, Int32(column))
         guard type == TypeOID.timestamptz || type == TypeOID.timestamp, let cell = bytes(row, column),
-              let microseconds = bigEndian(cell, as: Int64.self) else { return nil }
+            let microseconds = bigEndian(cell, as: Int64.self)
+        else { return nil }
         if microseconds == .max { return .distantFuture }
         if microseconds == .min { return .distantPast }
         let (unix, overflow) = microseconds.addingReportingOverflow(Self.postgresEpochMicroseconds)

@@ -104,9 +104,11 @@ package final class PostgresResult: @unchecked Sendable {
     package func require<T>(_ row: Int, _ name: String, _ decode: (Int, String) -> T?) throws -> T {
         guard let value = decode(row, name) else {
             let raw = string(row, name)
-            throw PostgresError(.decoding, message: raw == nil
-                ? "unexpected NULL in column '\(name)', row \(row)"
-                : "cannot decode column '\(name)', row \(row): '\(raw!)'")
+            throw PostgresError(
+                .decoding,
+                message: raw == nil
+                    ? "unexpected NULL in column '\(name)', row \(row)"
+                    : "cannot decode column '\(name)', row \(row): '\(raw!)'")
         }
         return value
     }

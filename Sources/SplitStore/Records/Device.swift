@@ -36,9 +36,11 @@ package struct DeviceSettings: Sendable, Equatable {
     package var optimizer: Optimizer
     package var pushMode: PushMode
 
-    package init(modelName: String, modelVersion: Int? = nil, edgeServerID: String, batchSize: Int, computeFLOPs: Double,
-                memoryBytes: Int64? = nil, allowRawUpload: Bool = false, callbackURL: String? = nil,
-                optimizer: Optimizer = .adam, pushMode: PushMode = .table) {
+    package init(
+        modelName: String, modelVersion: Int? = nil, edgeServerID: String, batchSize: Int, computeFLOPs: Double,
+        memoryBytes: Int64? = nil, allowRawUpload: Bool = false, callbackURL: String? = nil,
+        optimizer: Optimizer = .adam, pushMode: PushMode = .table
+    ) {
         self.modelName = modelName
         self.modelVersion = modelVersion
         self.edgeServerID = edgeServerID

@@ -29,9 +29,11 @@ package struct NewPlan: Sendable {
     /// unique index of the plans in force refuses the plan.
     package var firstPlan = false
 
-    package init(deviceID: String, modelName: String, modelVersion: Int, algorithm: String, conditions: PlanningConditions,
-                deviceLayers: [String], cutLayers: [String], splitFingerprint: String, predictedDelaySeconds: Double, transferBytes: Double,
-                breakdown: DelayBreakdown, solveMicroseconds: Double, reason: PlanReason, deliver: Bool) {
+    package init(
+        deviceID: String, modelName: String, modelVersion: Int, algorithm: String, conditions: PlanningConditions,
+        deviceLayers: [String], cutLayers: [String], splitFingerprint: String, predictedDelaySeconds: Double, transferBytes: Double,
+        breakdown: DelayBreakdown, solveMicroseconds: Double, reason: PlanReason, deliver: Bool
+    ) {
         self.deviceID = deviceID
         self.modelName = modelName
         self.modelVersion = modelVersion

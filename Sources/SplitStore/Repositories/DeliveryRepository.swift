@@ -24,17 +24,21 @@ package enum DeliveryRepository {
     ///
     /// At most one delivery per device is in flight: a device's newer delivery waits until its
     /// older attempt finishes (so a receiver never gets an older plan after a newer one).
-    package static func claim(owner: String, limit: Int, leaseSeconds: Double, secrets: SecretBox,
-                             connection: PostgresConnection) throws -> [ClaimedDelivery] {
+    package static func claim(
+        owner: String, limit: Int, leaseSeconds: Double, secrets: SecretBox,
+        connection: PostgresConnection
+    ) throws -> [ClaimedDelivery] {
         try connection.transaction {
-            try connection.query("""
+            try connection.query(
+                """
                 UPDATE webhook_deliveries w SET status = 'dead', lease_owner = NULL, lease_expires_at = NULL,
                        last_error = 'device has no webhook (deactivated, no callback URL, or receiver answered 410)'
                 FROM devices d
                 WHERE d.id = w.device_id AND w.status IN ('pending', 'failed')
                   AND (NOT d.active OR d.callback_url IS NULL OR NOT d.webhook_enabled)
                 """)
-            let claimed = try connection.query("""
+            let claimed = try connection.query(
+                """
                 UPDATE webhook_deliveries w
                 SET status = 'delivering', lease_owner = $1, lease_expires_at = now() + $3 * interval '1 second', attempts = w.attempts + 1
                 FROM (SELECT id FROM webhook_deliveries due
@@ -50,7 +54,8 @@ package enum DeliveryRepository {
                 """, [owner, limit, leaseSeconds])
             guard claimed.rowCount > 0 else { return [] }
             let planIDs = try (0..<claimed.rowCount).map { Int64(try claimed.require($0, "plan_id", claimed.int)) }
-            let details = try connection.query("""
+            let details = try connection.query(
+                """
                 SELECT \(PlanRepository.qualifiedColumns(table: "p")), \(PlanRepository.tableDocument("p")),
                        d.callback_url, d.webhook_secret,
                        CASE WHEN d.previous_secret_expires_at > now() THEN d.previous_webhook_secret END AS previous_webhook_secret
@@ -65,8 +70,9 @@ package enum DeliveryRepository {
             }
             return try (0..<claimed.rowCount).compactMap { row in
                 guard let (plan, url, keys) = byPlan[Int64(try claimed.require(row, "plan_id", claimed.int))] else { return nil }
-                return ClaimedDelivery(id: try claimed.require(row, "id", claimed.string), attempt: try claimed.require(row, "attempts", claimed.int),
-                                       deviceID: plan.deviceID, callbackURL: url, webhookSecrets: keys, plan: plan)
+                return ClaimedDelivery(
+                    id: try claimed.require(row, "id", claimed.string), attempt: try claimed.require(row, "attempts", claimed.int),
+                    deviceID: plan.deviceID, callbackURL: url, webhookSecrets: keys, plan: plan)
             }
         }
     }
@@ -85,62 +91,77 @@ package enum DeliveryRepository {
     /// Marks a delivery done, if `owner` still holds its lease (true when it did).
     @discardableResult
     package static func markDelivered(id: String, owner: String, statusCode: Int, connection: PostgresConnection) throws -> Bool {
-        try connection.query("""
+        try connection.query(
+            """
             UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), last_status_code = $3, last_error = NULL,
                    lease_owner = NULL, lease_expires_at = NULL
             WHERE id = $1 AND lease_owner = $2 AND status IN ('delivering', 'superseded')
-            """, [id, owner, statusCode]).affectedRows == 1
+            """, [id, owner, statusCode]
+        ).affectedRows == 1
     }
 
     /// Marks many deliveries done in one statement (those `owner` still holds); returns how many.
     @discardableResult
     package static func markDelivered(ids: [String], owner: String, statusCodes: [Int], connection: PostgresConnection) throws -> Int {
         guard !ids.isEmpty else { return 0 }
-        return try connection.query("""
+        return try connection.query(
+            """
             UPDATE webhook_deliveries w SET status = 'delivered', delivered_at = now(), last_status_code = done.code, last_error = NULL,
                    lease_owner = NULL, lease_expires_at = NULL
             FROM unnest($1::text[], $3::int8[]) AS done(id, code)
             WHERE w.id = done.id AND w.lease_owner = $2 AND w.status IN ('delivering', 'superseded')
-            """, [ids, owner, PostgresValue.intArray(statusCodes.map { Int64($0) })]).affectedRows
+            """, [ids, owner, PostgresValue.intArray(statusCodes.map { Int64($0) })]
+        ).affectedRows
     }
 
     /// Records a failed attempt: retried at `retryAt`, or dead when `retryAt` is nil. A delivery
     /// superseded while it was in flight stays superseded: it is never retried.
     @discardableResult
-    package static func markFailed(id: String, owner: String, statusCode: Int?, error: String, retryAt: Date?,
-                                   connection: PostgresConnection) throws -> Bool {
-        try connection.query("""
+    package static func markFailed(
+        id: String, owner: String, statusCode: Int?, error: String, retryAt: Date?,
+        connection: PostgresConnection
+    ) throws -> Bool {
+        try connection.query(
+            """
             UPDATE webhook_deliveries
             SET status = CASE WHEN status = 'superseded' THEN 'superseded' WHEN $5::timestamptz IS NULL THEN 'dead' ELSE 'failed' END,
                 next_attempt_at = coalesce($5::timestamptz, next_attempt_at), last_status_code = $3, last_error = $4,
                 lease_owner = NULL, lease_expires_at = NULL
             WHERE id = $1 AND lease_owner = $2 AND status IN ('delivering', 'superseded')
-            """, [id, owner, statusCode.map { PostgresValue.int(Int64($0)) } ?? .null, String(error.prefix(1000)),
-                  retryAt.map { PostgresValue.timestamp($0) } ?? .null]).affectedRows == 1
+            """,
+            [
+                id, owner, statusCode.map { PostgresValue.int(Int64($0)) } ?? .null, String(error.prefix(1000)),
+                retryAt.map { PostgresValue.timestamp($0) } ?? .null,
+            ]
+        ).affectedRows == 1
     }
 
     /// Hands back these leases without counting the attempt; due again after `delaySeconds`.
     @discardableResult
     package static func release(ids: [String], owner: String, delaySeconds: Double, connection: PostgresConnection) throws -> Int {
         guard !ids.isEmpty else { return 0 }
-        return try connection.query("""
+        return try connection.query(
+            """
             UPDATE webhook_deliveries
             SET status = CASE WHEN status = 'superseded' THEN 'superseded' WHEN attempts > 1 THEN 'failed' ELSE 'pending' END,
                 lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = now() + $3::float8 * interval '1 second',
                 attempts = greatest(attempts - 1, 0)
             WHERE id = ANY($1::text[]) AND lease_owner = $2 AND status IN ('delivering', 'superseded')
-            """, [PostgresValue.textArray(ids), owner, delaySeconds]).affectedRows
+            """, [PostgresValue.textArray(ids), owner, delaySeconds]
+        ).affectedRows
     }
 
     /// Hands back every lease `owner` holds (on shutdown): those deliveries are due again at once.
     @discardableResult
     package static func releaseLeases(owner: String, connection: PostgresConnection) throws -> Int {
-        try connection.query("""
+        try connection.query(
+            """
             UPDATE webhook_deliveries
             SET status = CASE WHEN status = 'superseded' THEN 'superseded' ELSE 'failed' END, lease_owner = NULL, lease_expires_at = NULL,
                 next_attempt_at = now(), attempts = greatest(attempts - 1, 0)
             WHERE lease_owner = $1 AND status IN ('delivering', 'superseded')
-            """, [owner]).affectedRows
+            """, [owner]
+        ).affectedRows
     }
 
     /// Deletes up to `limit` finished deliveries (delivered, superseded, dead) whose last activity
@@ -151,11 +172,14 @@ package enum DeliveryRepository {
     /// Pass the returned position to the next call; a batch that scanned fewer than `limit` rows
     /// was the last. One statement: call it in its own short transaction so delivery never waits
     /// on more than one batch.
-    package static func trimFinished(before cutoff: Date, after position: TrimPosition?, limit: Int,
-                                    connection: PostgresConnection) throws -> TrimBatch {
+    package static func trimFinished(
+        before cutoff: Date, after position: TrimPosition?, limit: Int,
+        connection: PostgresConnection
+    ) throws -> TrimBatch {
         // The status test is repeated in the DELETE: it re-reads each row as it is now, so a row
         // that changed since the batch was read is judged by its current state.
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             WITH batch AS (
                 SELECT id, greatest(created_at, next_attempt_at, delivered_at) AS finished_at
                 FROM webhook_deliveries
@@ -179,8 +203,11 @@ package enum DeliveryRepository {
             SELECT (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM deleted) AS deleted,
                    (SELECT (extract(epoch FROM finished_at) * 1000000)::int8 FROM last) AS last_microseconds,
                    (SELECT id FROM last) AS last_id
-            """, [PostgresValue.timestamp(cutoff), position.map { PostgresValue.int($0.finishedMicroseconds) } ?? .null,
-                  position.map { PostgresValue.text($0.id) } ?? .null, limit])
+            """,
+            [
+                PostgresValue.timestamp(cutoff), position.map { PostgresValue.int($0.finishedMicroseconds) } ?? .null,
+                position.map { PostgresValue.text($0.id) } ?? .null, limit,
+            ])
         let scanned = try result.require(0, "scanned", result.int), deleted = try result.require(0, "deleted", result.int)
         var next: TrimPosition?
         if let microseconds = result.int(0, "last_microseconds"), let id = result.string(0, "last_id") {

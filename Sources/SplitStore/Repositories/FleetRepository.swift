@@ -10,7 +10,8 @@ package enum FleetRepository {
     /// Creates an edge server; a conflict if the id exists.
     package static func createEdgeServer(id: String, computeFLOPs: Double, connection: PostgresConnection) throws -> EdgeServer {
         do {
-            let result = try connection.query("""
+            let result = try connection.query(
+                """
                 INSERT INTO edge_servers (id, compute_flops) VALUES ($1, $2) RETURNING \(serverColumns)
                 """, [id, computeFLOPs])
             return try decodeServer(result, 0)
@@ -22,11 +23,13 @@ package enum FleetRepository {
     /// Changes an edge server's throughput; requests re-planning of its devices when it changed.
     package static func updateEdgeServer(id: String, computeFLOPs: Double, connection: PostgresConnection) throws -> EdgeServer {
         try connection.transaction {
-            let result = try connection.query("""
+            let result = try connection.query(
+                """
                 UPDATE edge_servers SET compute_flops = $2, updated_at = now() WHERE id = $1 RETURNING \(serverColumns)
                 """, [id, computeFLOPs])
             guard result.rowCount == 1 else { throw StoreError(.notFound, field: "id", "edge server '\(id)' does not exist") }
-            try connection.query("""
+            try connection.query(
+                """
                 UPDATE planning_state s SET requested_reason = $2, requested_at = now()
                 FROM devices d WHERE d.id = s.device_id AND d.edge_server_id = $1 AND d.active
                 """, [id, PlanReason.deviceChanged.rawValue])
@@ -48,26 +51,33 @@ package enum FleetRepository {
 
     /// Registers a device and returns its one-time credentials. The model must exist (and the
     /// pinned version, if any), and so must the edge server.
-    package static func registerDevice(id: String, settings: DeviceSettings, secrets: SecretBox,
-                                       connection: PostgresConnection) throws -> DeviceCredentials {
+    package static func registerDevice(
+        id: String, settings: DeviceSettings, secrets: SecretBox,
+        connection: PostgresConnection
+    ) throws -> DeviceCredentials {
         let credentials = DeviceCredentials(
             token: "sdt_" + SecureRandom.token(bytes: 32), webhookSecret: SecureRandom.webhookSecret())
         let sealedSecret = try secrets.seal(credentials.webhookSecret)
         try connection.transaction {
             try checkReferences(settings, connection: connection)
             do {
-                try connection.query("""
+                try connection.query(
+                    """
                     INSERT INTO devices (id, model_name, model_version, edge_server_id, batch_size, compute_flops, memory_bytes,
                                          allow_raw_upload, callback_url, webhook_secret, token_hash, optimizer, push_mode)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                    """, [id, settings.modelName, settings.modelVersion.map { PostgresValue.int(Int64($0)) } ?? .null,
-                          settings.edgeServerID, settings.batchSize, settings.computeFLOPs,
-                          settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload,
-                          settings.callbackURL, sealedSecret, tokenHash(credentials.token), settings.optimizer.rawValue, settings.pushMode.rawValue])
+                    """,
+                    [
+                        id, settings.modelName, settings.modelVersion.map { PostgresValue.int(Int64($0)) } ?? .null,
+                        settings.edgeServerID, settings.batchSize, settings.computeFLOPs,
+                        settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload,
+                        settings.callbackURL, sealedSecret, tokenHash(credentials.token), settings.optimizer.rawValue, settings.pushMode.rawValue,
+                    ])
             } catch let error as PostgresError where error.sqlState == PostgresError.State.uniqueViolation {
                 throw StoreError(.conflict, field: "id", "device '\(id)' already exists")
             }
-            try connection.query("""
+            try connection.query(
+                """
                 INSERT INTO planning_state (device_id, requested_reason, requested_at) VALUES ($1, $2, now())
                 """, [id, PlanReason.newDevice.rawValue])
         }
@@ -81,24 +91,31 @@ package enum FleetRepository {
                 throw StoreError(.notFound, field: "id", "device '\(id)' does not exist")
             }
             try checkReferences(settings, connection: connection)
-            let result = try connection.query("""
+            let result = try connection.query(
+                """
                 UPDATE devices SET model_name = $2, model_version = $3, edge_server_id = $4, batch_size = $5, compute_flops = $6,
                                    memory_bytes = $7, allow_raw_upload = $8, callback_url = $9,
                                    webhook_enabled = webhook_enabled OR callback_url IS DISTINCT FROM $9, optimizer = $10, push_mode = $11,
                                    updated_at = now()
                 WHERE id = $1 RETURNING \(deviceColumns)
-                """, [id, settings.modelName, settings.modelVersion.map { PostgresValue.int(Int64($0)) } ?? .null,
-                      settings.edgeServerID, settings.batchSize, settings.computeFLOPs,
-                      settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload, settings.callbackURL,
-                      settings.optimizer.rawValue, settings.pushMode.rawValue])
+                """,
+                [
+                    id, settings.modelName, settings.modelVersion.map { PostgresValue.int(Int64($0)) } ?? .null,
+                    settings.edgeServerID, settings.batchSize, settings.computeFLOPs,
+                    settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload, settings.callbackURL,
+                    settings.optimizer.rawValue, settings.pushMode.rawValue,
+                ])
             let after = try decodeDevice(result, 0)
-            let planRelevant = before.modelName != after.modelName || before.modelVersion != after.modelVersion
+            let planRelevant =
+                before.modelName != after.modelName || before.modelVersion != after.modelVersion
                 || before.edgeServerID != after.edgeServerID || before.batchSize != after.batchSize
                 || before.computeFLOPs != after.computeFLOPs || before.allowRawUpload != after.allowRawUpload
                 || before.memoryBytes != after.memoryBytes || before.optimizer != after.optimizer || before.pushMode != after.pushMode
             if planRelevant {
-                try requestPlan(deviceID: id, reason: before.modelName != after.modelName || before.modelVersion != after.modelVersion
-                                ? .modelChange : .deviceChanged, connection: connection)
+                try requestPlan(
+                    deviceID: id,
+                    reason: before.modelName != after.modelName || before.modelVersion != after.modelVersion
+                        ? .modelChange : .deviceChanged, connection: connection)
             }
             return after
         }
@@ -111,7 +128,8 @@ package enum FleetRepository {
             if result.affectedRows == 1 {
                 // It is never planned again: its request goes, and its undelivered plan too.
                 try connection.query("UPDATE planning_state SET requested_reason = NULL, requested_at = NULL WHERE device_id = $1", [id])
-                try connection.query("""
+                try connection.query(
+                    """
                     WITH current AS (SELECT id FROM plans WHERE device_id = $1 AND superseded_at IS NULL)
                     \(PlanRepository.supersedeDeliveries(ofPlansIn: "current"))
                     """, [id])
@@ -127,7 +145,8 @@ package enum FleetRepository {
 
     /// Active devices, ordered by id, after `after` (for paging).
     package static func devices(after: String? = nil, limit: Int = 1000, connection: PostgresConnection) throws -> [Device] {
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT \(deviceColumns) FROM devices WHERE active AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2
             """, [after, limit])
         return try (0..<result.rowCount).map { try decodeDevice(result, $0) }
@@ -144,7 +163,8 @@ package enum FleetRepository {
     /// when one is a previous token in its grace period; unknown or revoked hashes are absent.
     package static func tokenGrants(hashes: [String], connection: PostgresConnection) throws -> [String: DeviceTokenGrant] {
         // The remaining grace is computed by the server, so clock skew between hosts does not matter.
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT token_hash AS hash, id, NULL::float8 AS valid_for_seconds FROM devices WHERE token_hash = ANY($1::text[]) AND active
             UNION ALL
             SELECT previous_token_hash, id, extract(epoch FROM previous_token_expires_at - now())::float8 FROM devices
@@ -162,14 +182,17 @@ package enum FleetRepository {
     /// once. The old token stops at once, or after `tokenGraceSeconds`; the old secret keeps
     /// signing beside the new one for `secretOverlapSeconds`. Each rotation is recorded in
     /// `credential_rotations` with `rotatedBy` (never the secrets).
-    package static func rotateCredentials(deviceID: String, token: Bool, webhookSecret: Bool, tokenGraceSeconds: Double,
-                                         secretOverlapSeconds: Double, rotatedBy: String, secrets: SecretBox,
-                                         connection: PostgresConnection) throws -> RotatedCredentials {
+    package static func rotateCredentials(
+        deviceID: String, token: Bool, webhookSecret: Bool, tokenGraceSeconds: Double,
+        secretOverlapSeconds: Double, rotatedBy: String, secrets: SecretBox,
+        connection: PostgresConnection
+    ) throws -> RotatedCredentials {
         let newToken = token ? "sdt_" + SecureRandom.token(bytes: 32) : nil
         let newSecret = webhookSecret ? SecureRandom.webhookSecret() : nil
         let sealed = try newSecret.map { try secrets.seal($0) }
         return try connection.transaction {
-            let result = try connection.query("""
+            let result = try connection.query(
+                """
                 UPDATE devices SET
                     previous_token_hash = CASE WHEN $2::text IS NULL THEN previous_token_hash
                                                WHEN $4::float8 > 0 THEN token_hash END,
@@ -188,14 +211,21 @@ package enum FleetRepository {
             guard result.rowCount == 1 else { throw StoreError(.notFound, field: "id", "device '\(deviceID)' does not exist") }
             let tokenValidUntil = token ? result.date(0, "previous_token_expires_at") : nil
             let secretValidUntil = webhookSecret ? result.date(0, "previous_secret_expires_at") : nil
-            for (credential, rotated, until) in [("token", token, tokenValidUntil), ("webhook_secret", webhookSecret,
-                                                                                     secretValidUntil)] where rotated {
-                try connection.query("""
+            for (credential, rotated, until) in [
+                ("token", token, tokenValidUntil),
+                (
+                    "webhook_secret", webhookSecret,
+                    secretValidUntil
+                ),
+            ] where rotated {
+                try connection.query(
+                    """
                     INSERT INTO credential_rotations (device_id, credential, rotated_by, previous_valid_until) VALUES ($1, $2, $3, $4)
                     """, [deviceID, credential, rotatedBy, until.map { PostgresValue.timestamp($0) } ?? .null])
             }
-            return RotatedCredentials(token: newToken, webhookSecret: newSecret, previousTokenValidUntil: tokenValidUntil,
-                                      previousSecretValidUntil: secretValidUntil)
+            return RotatedCredentials(
+                token: newToken, webhookSecret: newSecret, previousTokenValidUntil: tokenValidUntil,
+                previousSecretValidUntil: secretValidUntil)
         }
     }
 
@@ -204,7 +234,8 @@ package enum FleetRepository {
     @discardableResult
     package static func sealPlaintextSecrets(_ secrets: SecretBox, connection: PostgresConnection) throws -> Int {
         try connection.transaction {
-            let result = try connection.query("""
+            let result = try connection.query(
+                """
                 SELECT id, webhook_secret, previous_webhook_secret FROM devices
                 WHERE webhook_secret NOT LIKE 'sbx1:%' OR previous_webhook_secret NOT LIKE 'sbx1:%' FOR UPDATE
                 """)
@@ -212,10 +243,12 @@ package enum FleetRepository {
                 let id = try result.require(row, "id", result.string)
                 let current = try result.require(row, "webhook_secret", result.string)
                 let previous = result.string(row, "previous_webhook_secret")
-                try connection.query("UPDATE devices SET webhook_secret = $2, previous_webhook_secret = $3 WHERE id = $1", [
-                    id, SecretBox.isSealed(current) ? current : try secrets.seal(current),
-                    try previous.map { SecretBox.isSealed($0) ? $0 : try secrets.seal($0) },
-                ])
+                try connection.query(
+                    "UPDATE devices SET webhook_secret = $2, previous_webhook_secret = $3 WHERE id = $1",
+                    [
+                        id, SecretBox.isSealed(current) ? current : try secrets.seal(current),
+                        try previous.map { SecretBox.isSealed($0) ? $0 : try secrets.seal($0) },
+                    ])
             }
             return result.rowCount
         }
@@ -228,7 +261,8 @@ package enum FleetRepository {
 
     /// Marks a device for planning at the next cycle.
     package static func requestPlan(deviceID: String, reason: PlanReason, connection: PostgresConnection) throws {
-        try connection.query("""
+        try connection.query(
+            """
             INSERT INTO planning_state (device_id, requested_reason, requested_at) VALUES ($1, $2, now())
             ON CONFLICT (device_id) DO UPDATE SET requested_reason = $2, requested_at = now()
             """, [deviceID, reason.rawValue])
@@ -242,7 +276,8 @@ package enum FleetRepository {
             guard let device = try device(id: deviceID, connection: connection), device.active else {
                 throw StoreError(.notFound, field: "id", "device '\(deviceID)' does not exist")
             }
-            try connection.query("""
+            try connection.query(
+                """
                 INSERT INTO device_profiles (device_id, profile) VALUES ($1, $2::jsonb)
                 ON CONFLICT (device_id) DO UPDATE SET profile = excluded.profile, updated_at = now()
                 """, [deviceID, PostgresValue.json(profileJSON)])
@@ -257,11 +292,13 @@ package enum FleetRepository {
             guard try edgeServer(id: edgeServerID, connection: connection) != nil else {
                 throw StoreError(.notFound, field: "id", "edge server '\(edgeServerID)' does not exist")
             }
-            try connection.query("""
+            try connection.query(
+                """
                 INSERT INTO server_profiles (edge_server_id, model_name, profile) VALUES ($1, $2, $3::jsonb)
                 ON CONFLICT (edge_server_id, model_name) DO UPDATE SET profile = excluded.profile, updated_at = now()
                 """, [edgeServerID, modelName, PostgresValue.json(profileJSON)])
-            try connection.query("""
+            try connection.query(
+                """
                 UPDATE planning_state s SET requested_reason = $3, requested_at = now()
                 FROM devices d WHERE d.id = s.device_id AND d.edge_server_id = $1 AND d.model_name = $2 AND d.active
                 """, [edgeServerID, modelName, PlanReason.newProfile.rawValue])
@@ -273,7 +310,8 @@ package enum FleetRepository {
     }
 
     package static func serverProfile(edgeServerID: String, modelName: String, connection: PostgresConnection) throws -> String? {
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT profile::text AS profile FROM server_profiles WHERE edge_server_id = $1 AND model_name = $2
             """, [edgeServerID, modelName])
         return result.rowCount > 0 ? result.string(0, "profile") : nil
@@ -303,8 +341,9 @@ package enum FleetRepository {
         """
 
     static func decodeServer(_ result: PostgresResult, _ row: Int) throws -> EdgeServer {
-        EdgeServer(id: try result.require(row, "id", result.string), computeFLOPs: try result.require(row, "compute_flops", result.double),
-                   createdAt: try result.require(row, "created_at", result.date), updatedAt: try result.require(row, "updated_at", result.date))
+        EdgeServer(
+            id: try result.require(row, "id", result.string), computeFLOPs: try result.require(row, "compute_flops", result.double),
+            createdAt: try result.require(row, "created_at", result.date), updatedAt: try result.require(row, "updated_at", result.date))
     }
 
     static func decodeDevice(_ result: PostgresResult, _ row: Int) throws -> Device {

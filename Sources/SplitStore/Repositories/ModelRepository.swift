@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
-import SplitSupport
 import SplitCore
+import SplitSupport
 
 /// SQL for `models`: versioned model graphs.
 package enum ModelRepository {
@@ -15,13 +15,15 @@ package enum ModelRepository {
             try connection.query("SELECT pg_advisory_xact_lock(hashtext('splitd.model:' || $1))", [graph.name])
             let existing = try connection.query("SELECT \(columns) FROM models WHERE name = $1 AND sha256 = $2", [graph.name, digest])
             if existing.rowCount > 0 { return (try decode(existing, 0), false) }
-            let inserted = try connection.query("""
+            let inserted = try connection.query(
+                """
                 INSERT INTO models (name, version, graph, layer_count, block_count, sha256)
                 SELECT $1, coalesce(max(version), 0) + 1, $2::jsonb, $3, $4, $5 FROM models WHERE name = $1
                 RETURNING \(columns)
                 """, [graph.name, PostgresValue.json(json), graph.count, graph.blockLabels.count, digest])
             // Devices that follow the latest version need a plan for the new one.
-            try connection.query("""
+            try connection.query(
+                """
                 UPDATE planning_state s SET requested_reason = $2, requested_at = now()
                 FROM devices d WHERE d.id = s.device_id AND d.model_name = $1 AND d.model_version IS NULL AND d.active
                 """, [graph.name, PlanReason.modelChange.rawValue])
@@ -31,7 +33,8 @@ package enum ModelRepository {
 
     /// A model version (the latest when `version` is nil).
     package static func find(name: String, version: Int? = nil, connection: PostgresConnection) throws -> StoredModel? {
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT \(columns) FROM models WHERE name = $1 AND ($2::integer IS NULL OR version = $2)
             ORDER BY version DESC LIMIT 1
             """, [name, version.map { PostgresValue.int(Int64($0)) } ?? .null])

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
-import SplitSupport
 import SplitCore
+import SplitSupport
 
 /// A device that needs planning, with everything the planner needs, claimed by one replica.
 package struct PlanningCandidate: Sendable {
@@ -65,9 +65,11 @@ package struct PlanningCandidate: Sendable {
         /// Its delay under new link rates, when the compute side has not changed (nil otherwise).
         package func delay(_ conditions: PlanningConditions) -> Double? {
             guard conditions.deviceFLOPsPerSecond == deviceFLOPs, conditions.serverFLOPsPerSecond == serverFLOPs,
-                  conditions.batchSize == batchSize else { return nil }
-            return cost.delaySeconds(uplinkBitsPerSecond: conditions.uplinkBitsPerSecond, downlinkBitsPerSecond: conditions.downlinkBitsPerSecond,
-                                     rttSeconds: conditions.rttSeconds)
+                conditions.batchSize == batchSize
+            else { return nil }
+            return cost.delaySeconds(
+                uplinkBitsPerSecond: conditions.uplinkBitsPerSecond, downlinkBitsPerSecond: conditions.downlinkBitsPerSecond,
+                rttSeconds: conditions.rttSeconds)
         }
     }
 }
@@ -118,7 +120,8 @@ package enum PlanRepository {
         // the newer version's, which the update's scan does not see): it stays requested and a
         // later batch claims it. The limit is written into the statement (a daemon uses one batch
         // size), so its plan is made for it.
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             WITH due AS (
                 SELECT s.ctid AS row_id, s.device_id, s.requested_reason, s.requested_at, s.failures, s.infeasible_required_bytes,
                        s.evaluated_at IS NOT NULL AS evaluated_before
@@ -158,13 +161,16 @@ package enum PlanRepository {
         // fleet of new devices costs no lookups. (Were one stored otherwise, `store` still
         // supersedes it: the device would only be planned as new.)
         let evaluatedBefore = try rows.filter { try result.require($0, "evaluated_before", result.bool) }
-        let current = try currentPlans(deviceIDs: try evaluatedBefore.map { try result.require($0, "device_id", result.string) },
-                                       connection: connection)
+        let current = try currentPlans(
+            deviceIDs: try evaluatedBefore.map { try result.require($0, "device_id", result.string) },
+            connection: connection)
         // In queue order (the update returns rows in the order it joined them, which is not
         // promised): the rows are sorted by their keys, then decoded.
         let keys = try rows.map { row in
-            (requestedAt: try result.require(row, "requested_at", result.date), deviceID: try result.require(row, "device_id", result.string),
-             row: row)
+            (
+                requestedAt: try result.require(row, "requested_at", result.date), deviceID: try result.require(row, "device_id", result.string),
+                row: row
+            )
         }
         return try keys.sorted { ($0.requestedAt, $0.deviceID) < ($1.requestedAt, $1.deviceID) }.map {
             try candidate(result, $0.row, current: current)
@@ -174,7 +180,8 @@ package enum PlanRepository {
     /// The plans in force of these devices, with the fingerprint of their split, by device.
     private static func currentPlans(deviceIDs: [String], connection: PostgresConnection) throws -> [String: PlanningCandidate.CurrentPlan] {
         guard !deviceIDs.isEmpty else { return [:] }
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT p.device_id, p.id, ps.model_version, ps.fingerprint, p.device_flops, p.server_flops, p.batch_size, p.transfer_bytes,
                    p.device_compute_seconds + p.server_compute_seconds AS compute_seconds, p.optimizer, p.memory_limit_bytes,
                    pt.digest AS table_digest
@@ -187,8 +194,9 @@ package enum PlanRepository {
                 id: Int64(try result.require(row, "id", result.int)), modelVersion: try result.require(row, "model_version", result.int),
                 splitFingerprint: result.string(row, "fingerprint"), deviceFLOPs: try result.require(row, "device_flops", result.double),
                 serverFLOPs: try result.require(row, "server_flops", result.double), batchSize: try result.require(row, "batch_size", result.int),
-                cost: SplitCost(computeSeconds: try result.require(row, "compute_seconds", result.double),
-                                transferBytes: try result.require(row, "transfer_bytes", result.double)),
+                cost: SplitCost(
+                    computeSeconds: try result.require(row, "compute_seconds", result.double),
+                    transferBytes: try result.require(row, "transfer_bytes", result.double)),
                 optimizer: result.string(row, "optimizer").flatMap(Optimizer.init(rawValue:)),
                 memoryLimitBytes: result.int(row, "memory_limit_bytes").map(Int64.init), tableDigest: result.string(row, "table_digest"))
         }
@@ -197,13 +205,16 @@ package enum PlanRepository {
 
     /// One claimed row: what the claim recorded (model version, link, FLOP/s, memory limit) is
     /// what is planned for.
-    private static func candidate(_ result: PostgresResult, _ row: Int,
-                                  current: [String: PlanningCandidate.CurrentPlan]) throws -> PlanningCandidate {
+    private static func candidate(
+        _ result: PostgresResult, _ row: Int,
+        current: [String: PlanningCandidate.CurrentPlan]
+    ) throws -> PlanningCandidate {
         let deviceID = try result.require(row, "device_id", result.string)
         let claim = PlanningCandidate.Claim(
             reason: try result.require(row, "requested_reason", result.string), requestedAt: result.date(row, "requested_at"),
-            position: QueuePosition(requestedAt: try result.require(row, "queue_time", result.string),
-                                    time: try result.require(row, "requested_at", result.date), deviceID: deviceID),
+            position: QueuePosition(
+                requestedAt: try result.require(row, "queue_time", result.string),
+                time: try result.require(row, "requested_at", result.date), deviceID: deviceID),
             failures: result.int(row, "failures") ?? 0, infeasibleRequiredBytes: result.int(row, "infeasible_required_bytes").map(Int64.init))
         let link = LinkEstimate(
             deviceID: deviceID, uplinkBitsPerSecond: try result.require(row, "uplink_bps", result.double),
@@ -230,7 +241,8 @@ package enum PlanRepository {
     /// (read by the API's 409). Their plans in force end with `endPlans`.
     package static func recordInfeasible(_ devices: [(deviceID: String, requiredBytes: Int64)], connection: PostgresConnection) throws {
         guard !devices.isEmpty else { return }
-        try connection.query("""
+        try connection.query(
+            """
             UPDATE planning_state s SET infeasible_required_bytes = v.required
             FROM unnest($1::text[], $2::int8[]) AS v(device_id, required)
             WHERE s.device_id = v.device_id
@@ -244,17 +256,21 @@ package enum PlanRepository {
     package static func recordFailures(_ failures: [(candidate: PlanningCandidate, reason: String)], connection: PostgresConnection) throws {
         guard !failures.isEmpty else { return }
         let claims = failures.map(\.candidate.claim)
-        try connection.query("""
+        try connection.query(
+            """
             UPDATE planning_state s SET requested_reason = f.requested_reason, requested_at = coalesce(f.requested_at, now()),
                    failures = f.failures + 1, last_failure = f.error, infeasible_required_bytes = f.infeasible,
                    retry_at = now() + least(3600, 10 * power(2, least(f.failures, 12))) * interval '1 second'
             FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int8[], $5::text[], $6::int8[])
                  AS f(device_id, requested_reason, requested_at, failures, error, infeasible)
             WHERE s.device_id = f.device_id
-            """, [PostgresValue.textArray(failures.map(\.candidate.deviceID)), PostgresValue.textArray(claims.map(\.reason)),
-                  PostgresValue.optionalTimestampArray(claims.map(\.requestedAt)), PostgresValue.intArray(claims.map { Int64($0.failures) }),
-                  PostgresValue.textArray(failures.map { String($0.reason.prefix(1000)) }),
-                  PostgresValue.optionalIntArray(claims.map(\.infeasibleRequiredBytes))])
+            """,
+            [
+                PostgresValue.textArray(failures.map(\.candidate.deviceID)), PostgresValue.textArray(claims.map(\.reason)),
+                PostgresValue.optionalTimestampArray(claims.map(\.requestedAt)), PostgresValue.intArray(claims.map { Int64($0.failures) }),
+                PostgresValue.textArray(failures.map { String($0.reason.prefix(1000)) }),
+                PostgresValue.optionalIntArray(claims.map(\.infeasibleRequiredBytes)),
+            ])
     }
 
     /// Stores new plans in bulk: supersedes each device's current plan (unless the plan says it is
@@ -270,7 +286,8 @@ package enum PlanRepository {
         let tableIDs = try tableIDs(for: plans, connection: connection)
         // One round trip: supersede the current plans, drop their undelivered deliveries (only a
         // plan in force can have one), take ids.
-        let idsResult = try connection.query("""
+        let idsResult = try connection.query(
+            """
             WITH superseded AS (
                 UPDATE plans SET superseded_at = now() WHERE device_id = ANY($1::text[]) AND superseded_at IS NULL RETURNING id
             ), dropped AS (
@@ -279,13 +296,15 @@ package enum PlanRepository {
             SELECT nextval('plans_id_seq') AS id FROM generate_series(1, $2)
             """, [PostgresValue.textArray(plans.filter { !$0.firstPlan }.map(\.deviceID)), plans.count])
         let ids = try (0..<idsResult.rowCount).map { Int64(try idsResult.require($0, "id", idsResult.int)) }
-        try connection.copyInBinary("""
+        try connection.copyInBinary(
+            """
             COPY plans (id, device_id, split_id, algorithm, uplink_bps, downlink_bps, rtt_seconds, device_flops, server_flops,
                         batch_size, predicted_delay_seconds, transfer_bytes, device_compute_seconds, server_compute_seconds,
                         uplink_seconds, downlink_seconds, solve_microseconds, reason, table_id, optimizer, memory_limit_bytes,
                         device_memory_bytes, memory_bound, pushed)
             FROM STDIN WITH (FORMAT binary)
-            """) { writer in
+            """
+        ) { writer in
             for (index, plan) in plans.enumerated() {
                 writer.beginRow()
                 writer.int64(ids[index])
@@ -319,9 +338,14 @@ package enum PlanRepository {
         let deliveries = zip(ids, plans).filter { $0.1.deliver }
         if !deliveries.isEmpty {
             let messageIDs = DeliveryRepository.messageIDs(planIDs: deliveries.map(\.0))
-            try connection.copyIn("COPY webhook_deliveries (id, plan_id, device_id) FROM STDIN",
-                                  rows: zip(messageIDs, deliveries).lazy.map { messageID, delivery in [messageID, String(delivery.0),
-                                                                                                       delivery.1.deviceID] })
+            try connection.copyIn(
+                "COPY webhook_deliveries (id, plan_id, device_id) FROM STDIN",
+                rows: zip(messageIDs, deliveries).lazy.map { messageID, delivery in
+                    [
+                        messageID, String(delivery.0),
+                        delivery.1.deviceID,
+                    ]
+                })
         }
         return ids
     }
@@ -359,7 +383,8 @@ package enum PlanRepository {
         // inserting in key order keeps two writers from waiting on each other. Once it commits,
         // this statement's snapshot misses it (and the insert skips it): the next round sees it.
         for _ in 0..<3 where resolved.contains(nil) {
-            let result = try connection.query("""
+            let result = try connection.query(
+                """
                 WITH input AS (
                     SELECT v.slot, v.model_name, v.model_version::integer AS model_version,
                            ($5::text[])[v.device_first:v.device_last] AS device_layers, ($8::text[])[v.cut_first:v.cut_last] AS cut_layers,
@@ -408,7 +433,8 @@ package enum PlanRepository {
             return distinct.count - 1
         }
         guard !distinct.isEmpty else { return plans.map { _ in nil } }
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[]) WITH ORDINALITY AS v(model_name, model_version, digest,
                                                                                                           document, slot)
@@ -422,8 +448,11 @@ package enum PlanRepository {
             FROM input i
             LEFT JOIN inserted n ON n.model_name = i.model_name AND n.model_version = i.model_version AND n.digest = i.digest
             LEFT JOIN plan_tables t ON t.model_name = i.model_name AND t.model_version = i.model_version AND t.digest = i.digest
-            """, [PostgresValue.textArray(distinct.map(\.modelName)), PostgresValue.intArray(distinct.map { Int64($0.modelVersion) }),
-                  PostgresValue.textArray(distinct.map { $0.table!.digest }), PostgresValue.textArray(distinct.map { $0.table!.document })])
+            """,
+            [
+                PostgresValue.textArray(distinct.map(\.modelName)), PostgresValue.intArray(distinct.map { Int64($0.modelVersion) }),
+                PostgresValue.textArray(distinct.map { $0.table!.digest }), PostgresValue.textArray(distinct.map { $0.table!.document }),
+            ])
         var resolved = [Int64?](repeating: nil, count: distinct.count)
         for row in 0..<result.rowCount {
             resolved[try result.require(row, "slot", result.int) - 1] = result.int(row, "id").map(Int64.init)
@@ -437,7 +466,8 @@ package enum PlanRepository {
     /// The device layers of the splits of these plans, by plan id (one query).
     package static func deviceLayers(planIDs: [Int64], connection: PostgresConnection) throws -> [Int64: [String]] {
         guard !planIDs.isEmpty else { return [:] }
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT p.id, s.device_layers FROM plans p JOIN splits s ON s.id = p.split_id WHERE p.id = ANY($1::int8[])
             """, [PostgresValue.intArray(planIDs)])
         var layers: [Int64: [String]] = [:]
@@ -451,7 +481,8 @@ package enum PlanRepository {
     /// no longer run its plan), and drops their undelivered deliveries.
     package static func endPlans(deviceIDs: [String], connection: PostgresConnection) throws {
         guard !deviceIDs.isEmpty else { return }
-        try connection.query("""
+        try connection.query(
+            """
             WITH ended AS (
                 UPDATE plans SET superseded_at = now() WHERE device_id = ANY($1::text[]) AND superseded_at IS NULL RETURNING id
             )
@@ -475,7 +506,8 @@ package enum PlanRepository {
     /// When the device's last evaluation found no split fitting its memory: the least memory any
     /// valid split needs, and the limit it was evaluated under.
     package static func infeasibility(deviceID: String, connection: PostgresConnection) throws -> (requiredBytes: Int64, limitBytes: Int64?)? {
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT s.infeasible_required_bytes, least(d.memory_bytes::float8, s.evaluated_memory_bytes)::int8 AS limit_bytes
             FROM planning_state s JOIN devices d ON d.id = s.device_id
             WHERE s.device_id = $1 AND s.infeasible_required_bytes IS NOT NULL
@@ -486,14 +518,16 @@ package enum PlanRepository {
 
     /// The plan in force for a device.
     package static func current(deviceID: String, connection: PostgresConnection) throws -> StoredPlan? {
-        let result = try connection.query("SELECT \(columns), \(tableDocument()) FROM split_plans WHERE device_id = $1 AND superseded_at IS NULL",
-                                          [deviceID])
+        let result = try connection.query(
+            "SELECT \(columns), \(tableDocument()) FROM split_plans WHERE device_id = $1 AND superseded_at IS NULL",
+            [deviceID])
         return result.rowCount > 0 ? try decode(result, 0) : nil
     }
 
     /// A device's plans, newest first, optionally only those computed before `before`.
     package static func history(deviceID: String, limit: Int, before: Date? = nil, connection: PostgresConnection) throws -> [StoredPlan] {
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT \(columns), NULL::text AS table_document FROM split_plans WHERE device_id = $1 AND ($2::timestamptz IS NULL OR computed_at < $2)
             ORDER BY computed_at DESC, id DESC LIMIT $3
             """, [deviceID, before.map { PostgresValue.timestamp($0) } ?? .null, limit])
@@ -531,8 +565,10 @@ package enum PlanRepository {
             downlinkBitsPerSecond: try result.require(row, "downlink_bps", result.double),
             rttSeconds: try result.require(row, "rtt_seconds", result.double), deviceFLOPs: try result.require(row, "device_flops", result.double),
             serverFLOPs: try result.require(row, "server_flops", result.double), batchSize: try result.require(row, "batch_size", result.int),
-            deviceLayers: try result.require(row, "device_layers", result.textArray), cutLayers: try result.require(row, "cut_layers",
-                                                                                                                    result.textArray),
+            deviceLayers: try result.require(row, "device_layers", result.textArray),
+            cutLayers: try result.require(
+                row, "cut_layers",
+                result.textArray),
             predictedDelaySeconds: try result.require(row, "predicted_delay_seconds", result.double),
             transferBytes: try result.require(row, "transfer_bytes", result.double),
             breakdown: DelayBreakdown(

@@ -7,7 +7,8 @@ package enum SettingsRepository {
     /// key must not start.
     package static func verifySecretKey(_ secrets: SecretBox, connection: PostgresConnection) throws {
         try connection.transaction {
-            try connection.query("""
+            try connection.query(
+                """
                 INSERT INTO splitd_settings (name, value) VALUES ('secret_key_check', $1) ON CONFLICT (name) DO NOTHING
                 """, [secrets.keyCheck])
             let stored = try connection.query("SELECT value FROM splitd_settings WHERE name = 'secret_key_check'").string(0, "value")

@@ -6,8 +6,10 @@ package enum TelemetryRepository {
     /// Stores a batch all-or-nothing: every device must exist and be active; partitions for the
     /// batch's days are created; rows go in with COPY; link estimates are updated. Returns the count.
     @discardableResult
-    package static func ingest(_ samples: [TelemetrySample], smoothing: LinkSmoothing = LinkSmoothing(),
-                              thresholds: ReplanThresholds = ReplanThresholds(), connection: PostgresConnection) throws -> Int {
+    package static func ingest(
+        _ samples: [TelemetrySample], smoothing: LinkSmoothing = LinkSmoothing(),
+        thresholds: ReplanThresholds = ReplanThresholds(), connection: PostgresConnection
+    ) throws -> Int {
         guard !samples.isEmpty else { return 0 }
         switch try ingest(batches: [TelemetryBatch(samples: samples)], smoothing: smoothing, thresholds: thresholds, connection: connection)[0] {
         case .stored(let count): return count
@@ -25,12 +27,15 @@ package enum TelemetryRepository {
     /// marked for re-planning if its estimate after *any* of the batches moved beyond the
     /// thresholds, as it would have been by that batch's own transaction. Returns one outcome per
     /// batch.
-    package static func ingest(batches: [TelemetryBatch], smoothing: LinkSmoothing = LinkSmoothing(),
-                              thresholds: ReplanThresholds = ReplanThresholds(), connection: PostgresConnection) throws -> [TelemetryBatchOutcome] {
+    package static func ingest(
+        batches: [TelemetryBatch], smoothing: LinkSmoothing = LinkSmoothing(),
+        thresholds: ReplanThresholds = ReplanThresholds(), connection: PostgresConnection
+    ) throws -> [TelemetryBatchOutcome] {
         var distinct = Set<String>()
         for batch in batches { for sample in batch.samples { distinct.insert(sample.deviceID) } }
         return try connection.transaction {
-            let known = try connection.query("""
+            let known = try connection.query(
+                """
                 SELECT id, token_hash, CASE WHEN previous_token_expires_at > now() THEN previous_token_hash END AS previous_token_hash
                 FROM devices WHERE id = ANY($1::text[]) AND active
                 """, [PostgresValue.textArray(Array(distinct))])
@@ -42,15 +47,19 @@ package enum TelemetryRepository {
             var accepted: [TelemetryBatch] = []
             for batch in batches {
                 if let hash = batch.tokenHash,
-                   !batch.samples.allSatisfy({ tokens[$0.deviceID].map { $0.current == hash || $0.previous == hash } ?? false }) {
+                    !batch.samples.allSatisfy({ tokens[$0.deviceID].map { $0.current == hash || $0.previous == hash } ?? false })
+                {
                     // The token no longer belongs to an active device it speaks for (rotated, or the device deactivated).
                     outcomes.append(.tokenRevoked)
                 } else if let index = batch.samples.firstIndex(where: { tokens[$0.deviceID] == nil }) {
-                    outcomes.append(.refused(StoreError(.invalid, field: "samples[\(index)].device",
-                                                        """
-                                                        unknown or inactive device '\(batch.samples[index].deviceID)'; nothing from this batch was \
-                                                        stored
-                                                        """)))
+                    outcomes.append(
+                        .refused(
+                            StoreError(
+                                .invalid, field: "samples[\(index)].device",
+                                """
+                                unknown or inactive device '\(batch.samples[index].deviceID)'; nothing from this batch was \
+                                stored
+                                """)))
                 } else {
                     outcomes.append(.stored(batch.samples.count))
                     if !batch.samples.isEmpty { accepted.append(batch) }
@@ -94,13 +103,18 @@ package enum TelemetryRepository {
     /// Folds `batches` into the link estimates, in order, holding the estimates' rows so concurrent
     /// ingests serialize; then marks for re-planning every device whose estimate after some batch
     /// moved beyond the thresholds since its last evaluation.
-    private static func fold(_ batches: [TelemetryBatch], smoothing: LinkSmoothing, thresholds: ReplanThresholds,
-                             connection: PostgresConnection) throws {
+    private static func fold(
+        _ batches: [TelemetryBatch], smoothing: LinkSmoothing, thresholds: ReplanThresholds,
+        connection: PostgresConnection
+    ) throws {
         var deviceIDs: [String] = []
         var seen = Set<String>()
         for batch in batches { for sample in batch.samples where seen.insert(sample.deviceID).inserted { deviceIDs.append(sample.deviceID) } }
-        var estimates = Dictionary(uniqueKeysWithValues: try estimates(deviceIDs: deviceIDs, forUpdate: true,
-                                                                       connection: connection).map { ($0.deviceID, $0) })
+        var estimates = Dictionary(
+            uniqueKeysWithValues: try estimates(
+                deviceIDs: deviceIDs, forUpdate: true,
+                connection: connection
+            ).map { ($0.deviceID, $0) })
         // The estimate of each device after each batch that touched it: what that batch's own
         // transaction would have compared with the thresholds.
         var checkpoints: [LinkEstimate] = []
@@ -119,7 +133,8 @@ package enum TelemetryRepository {
             }
         }
         let updated = deviceIDs.compactMap { estimates[$0] }
-        try connection.query("""
+        try connection.query(
+            """
             INSERT INTO link_estimates (device_id, uplink_bps, downlink_bps, rtt_seconds, compute_flops, samples, measured_at, memory_bytes,
                                         updated_at)
             SELECT * , now() FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::int8[], $7::timestamptz[],
@@ -127,18 +142,22 @@ package enum TelemetryRepository {
             ON CONFLICT (device_id) DO UPDATE SET uplink_bps = excluded.uplink_bps, downlink_bps = excluded.downlink_bps,
                 rtt_seconds = excluded.rtt_seconds, compute_flops = excluded.compute_flops, samples = excluded.samples,
                 measured_at = excluded.measured_at, memory_bytes = excluded.memory_bytes, updated_at = now()
-            """, [PostgresValue.textArray(updated.map(\.deviceID)), PostgresValue.doubleArray(updated.map(\.uplinkBitsPerSecond)),
-                  PostgresValue.doubleArray(updated.map(\.downlinkBitsPerSecond)), PostgresValue.doubleArray(updated.map(\.rttSeconds)),
-                  PostgresValue.optionalDoubleArray(updated.map(\.computeFLOPs)),
-                  PostgresValue.intArray(updated.map { Int64($0.samples) }),
-                  PostgresValue.textArray(updated.map { PostgresTimestamp.format($0.measuredAt) }),
-                  PostgresValue.optionalDoubleArray(updated.map(\.memoryBytes))])
+            """,
+            [
+                PostgresValue.textArray(updated.map(\.deviceID)), PostgresValue.doubleArray(updated.map(\.uplinkBitsPerSecond)),
+                PostgresValue.doubleArray(updated.map(\.downlinkBitsPerSecond)), PostgresValue.doubleArray(updated.map(\.rttSeconds)),
+                PostgresValue.optionalDoubleArray(updated.map(\.computeFLOPs)),
+                PostgresValue.intArray(updated.map { Int64($0.samples) }),
+                PostgresValue.textArray(updated.map { PostgresTimestamp.format($0.measuredAt) }),
+                PostgresValue.optionalDoubleArray(updated.map(\.memoryBytes)),
+            ])
         // A device moved beyond the thresholds since its last evaluation needs planning: the
         // devices are read and marked by primary key (a join over the batch let stale statistics,
         // e.g. right after a fleet's first planning, pick a plan that scanned planning_state once
         // per sample), and the rule is `ReplanThresholds.moved`. Each checkpoint is compared: the
         // device is marked if any moved (a change of the memory it reports is named as such).
-        let evaluated = try connection.query("""
+        let evaluated = try connection.query(
+            """
             SELECT s.device_id, s.evaluated_uplink_bps, s.evaluated_downlink_bps, s.evaluated_rtt_seconds, s.evaluated_compute_flops,
                    s.evaluated_memory_bytes, d.compute_flops AS registered_flops
             FROM planning_state s JOIN devices d ON d.id = s.device_id
@@ -149,16 +168,21 @@ package enum TelemetryRepository {
         for row in 0..<evaluated.rowCount {
             let deviceID = try evaluated.require(row, "device_id", evaluated.string)
             guard let uplink = evaluated.double(row, "evaluated_uplink_bps"), let downlink = evaluated.double(row, "evaluated_downlink_bps"),
-                  let rtt = evaluated.double(row, "evaluated_rtt_seconds") else { continue }
-            lastEvaluated[deviceID] = (LinkEstimate(deviceID: deviceID, uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: downlink, rttSeconds: rtt,
-                                                    computeFLOPs: evaluated.double(row, "evaluated_compute_flops"),
-                                                    memoryBytes: evaluated.double(row, "evaluated_memory_bytes"), samples: 0, measuredAt: now),
-                                       try evaluated.require(row, "registered_flops", evaluated.double))
+                let rtt = evaluated.double(row, "evaluated_rtt_seconds")
+            else { continue }
+            lastEvaluated[deviceID] = (
+                LinkEstimate(
+                    deviceID: deviceID, uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: downlink, rttSeconds: rtt,
+                    computeFLOPs: evaluated.double(row, "evaluated_compute_flops"),
+                    memoryBytes: evaluated.double(row, "evaluated_memory_bytes"), samples: 0, measuredAt: now),
+                try evaluated.require(row, "registered_flops", evaluated.double)
+            )
         }
         var memoryMoved = Set<String>(), linkMoved = Set<String>()
         for checkpoint in checkpoints {
             guard let last = lastEvaluated[checkpoint.deviceID],
-                  thresholds.moved(from: last.estimate, to: checkpoint, registeredFLOPs: last.registeredFLOPs) else { continue }
+                thresholds.moved(from: last.estimate, to: checkpoint, registeredFLOPs: last.registeredFLOPs)
+            else { continue }
             if thresholds.memoryMoved(from: last.estimate, to: checkpoint) {
                 memoryMoved.insert(checkpoint.deviceID)
             } else {
@@ -167,7 +191,8 @@ package enum TelemetryRepository {
         }
         linkMoved.subtract(memoryMoved)
         for (devices, reason) in [(memoryMoved, PlanReason.memoryChange), (linkMoved, PlanReason.telemetryChange)] where !devices.isEmpty {
-            try connection.query("""
+            try connection.query(
+                """
                 UPDATE planning_state SET requested_reason = $2, requested_at = now()
                 WHERE device_id = ANY($1::text[]) AND requested_reason IS NULL
                 """, [PostgresValue.textArray(Array(devices).sorted()), reason.rawValue])
@@ -218,8 +243,10 @@ package enum TelemetryRepository {
     /// Creates the daily partitions covering `from`...`to` (UTC days); returns how many were new.
     @discardableResult
     package static func ensurePartitions(from: Date, to: Date, connection: PostgresConnection) throws -> Int {
-        try connection.query("SELECT splitd_ensure_telemetry_partitions($1::timestamptz::date, $2::timestamptz::date) AS created",
-                             [from, to]).int(0, "created") ?? 0
+        try connection.query(
+            "SELECT splitd_ensure_telemetry_partitions($1::timestamptz::date, $2::timestamptz::date) AS created",
+            [from, to]
+        ).int(0, "created") ?? 0
     }
 
     /// Drops partitions whose day ended more than `keepDays` days ago; returns their names.
@@ -231,7 +258,8 @@ package enum TelemetryRepository {
 
     /// Names of the existing telemetry partitions, oldest first.
     package static func partitions(connection: PostgresConnection) throws -> [String] {
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT inhrelid::regclass::text AS name FROM pg_inherits WHERE inhparent = 'telemetry'::regclass ORDER BY 1
             """)
         return (0..<result.rowCount).compactMap { result.string($0, "name") }
@@ -244,7 +272,8 @@ package enum TelemetryRepository {
         let columns = "e.device_id, e.uplink_bps, e.downlink_bps, e.rtt_seconds, e.compute_flops, e.memory_bytes, e.samples, e.measured_at"
         let result: PostgresResult
         if let deviceIDs {
-            result = try connection.query("""
+            result = try connection.query(
+                """
                 SELECT \(columns) FROM unnest($1::text[]) AS wanted(id) JOIN link_estimates e ON e.device_id = wanted.id
                 \(forUpdate ? "ORDER BY e.device_id FOR UPDATE OF e" : "")
                 """, [PostgresValue.textArray(deviceIDs)])
@@ -257,9 +286,13 @@ package enum TelemetryRepository {
                 uplinkBitsPerSecond: try result.require(row, "uplink_bps", result.double),
                 downlinkBitsPerSecond: try result.require(row, "downlink_bps", result.double),
                 rttSeconds: try result.require(row, "rtt_seconds", result.double), computeFLOPs: result.double(row, "compute_flops"),
-                memoryBytes: result.double(row, "memory_bytes"), samples: try result.require(row, "samples",
-                                                                                             result.int), measuredAt: try result.require(row,
-                                                                                                     "measured_at", result.date))
+                memoryBytes: result.double(row, "memory_bytes"),
+                samples: try result.require(
+                    row, "samples",
+                    result.int),
+                measuredAt: try result.require(
+                    row,
+                    "measured_at", result.date))
         }
     }
 }

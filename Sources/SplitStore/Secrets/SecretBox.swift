@@ -40,8 +40,9 @@ package struct SecretBox: Sendable {
     package func open(_ stored: String) throws -> String {
         guard stored.hasPrefix(Self.prefix) else { return stored }
         guard let combined = Data(base64Encoded: String(stored.dropFirst(Self.prefix.count))),
-              let box = try? AES.GCM.SealedBox(combined: combined),
-              let plain = try? AES.GCM.open(box, using: key) else {
+            let box = try? AES.GCM.SealedBox(combined: combined),
+            let plain = try? AES.GCM.open(box, using: key)
+        else {
             throw SecretBoxError("a stored secret cannot be decrypted with this key (was SPLITD_SECRET_KEY changed?)")
         }
         return String(decoding: plain, as: UTF8.self)

@@ -13,12 +13,16 @@ extension APIRoutes {
             guard let id = body.id else { throw APIError.invalid("id", "is required") }
             try await validate(body.settings, api)
             let link = body.link.map {
-                TelemetrySample(deviceID: id, measuredAt: Date(), uplinkBitsPerSecond: $0.uplinkBitsPerSecond,
-                                downlinkBitsPerSecond: $0.downlinkBitsPerSecond, rttSeconds: $0.rttSeconds ?? 0)
+                TelemetrySample(
+                    deviceID: id, measuredAt: Date(), uplinkBitsPerSecond: $0.uplinkBitsPerSecond,
+                    downlinkBitsPerSecond: $0.downlinkBitsPerSecond, rttSeconds: $0.rttSeconds ?? 0)
             }
             let credentials = try await api.store.registerDevice(id: id, settings: body.settings, link: link)
-            return EditedResponse(status: .created, response: Responses.Credentials(id: id, token: credentials.token,
-                                                                                    webhookSecret: credentials.webhookSecret))
+            return EditedResponse(
+                status: .created,
+                response: Responses.Credentials(
+                    id: id, token: credentials.token,
+                    webhookSecret: credentials.webhookSecret))
         }
 
         group.get("/v1/devices/:id") { _, context in
@@ -70,11 +74,15 @@ extension APIRoutes {
             let rotated = try await api.auth.revoking(device: id) {
                 try await api.store.rotateCredentials(deviceID: id, body.rotation, rotatedBy: context.actor)
             }
-            context.logger.notice("credentials rotated", metadata: [
-                "device": "\(id)", "token": "\(body.rotation.token)", "webhook_secret": "\(body.rotation.webhookSecret)"])
-            return Responses.Credentials(id: id, token: rotated.token, webhookSecret: rotated.webhookSecret,
-                                         previousTokenValidUntil: rotated.previousTokenValidUntil.map(iso8601),
-                                         previousSecretValidUntil: rotated.previousSecretValidUntil.map(iso8601))
+            context.logger.notice(
+                "credentials rotated",
+                metadata: [
+                    "device": "\(id)", "token": "\(body.rotation.token)", "webhook_secret": "\(body.rotation.webhookSecret)",
+                ])
+            return Responses.Credentials(
+                id: id, token: rotated.token, webhookSecret: rotated.webhookSecret,
+                previousTokenValidUntil: rotated.previousTokenValidUntil.map(iso8601),
+                previousSecretValidUntil: rotated.previousSecretValidUntil.map(iso8601))
         }
     }
 

@@ -10,8 +10,12 @@ extension APIRoutes {
             var request = request
             let body = try await RequestBody.decode(Requests.EdgeServer.self, &request, limit: 1 << 20)
             guard let id = body.id else { throw APIError.invalid("id", "is required") }
-            return EditedResponse(status: .created, response: Responses.EdgeServer(try await api.store.createEdgeServer(id: id,
-                    computeFLOPs: body.computeFLOPs)))
+            return EditedResponse(
+                status: .created,
+                response: Responses.EdgeServer(
+                    try await api.store.createEdgeServer(
+                        id: id,
+                        computeFLOPs: body.computeFLOPs)))
         }
 
         group.put("/v1/edge-servers/:id") { request, context in
@@ -70,8 +74,9 @@ enum Profiles {
         }
         let unknown = profile.unknownLayers(in: graph)
         if !unknown.isEmpty {
-            throw APIError.invalid("layers",
-                                   "\(unknown.count) profiled layer(s) are not in model '\(model)': \(unknown.prefix(5).joined(separator: ", "))")
+            throw APIError.invalid(
+                "layers",
+                "\(unknown.count) profiled layer(s) are not in model '\(model)': \(unknown.prefix(5).joined(separator: ", "))")
         }
     }
 }

@@ -15,8 +15,10 @@ extension APIRoutes {
             let graph = try options.map { try ModelBodies.importONNX(body, options: $0) } ?? ModelBodies.graph(body)
             let (model, created) = try await api.store.registerModel(graph)
             ModelBodies.releaseMemory(afterBodyOf: body.count)
-            return EditedResponse(status: created ? .created : .ok, response: Responses.RegisteredModel(
-                name: model.name, version: model.version, layers: model.layerCount, blocks: model.blockCount, created: created))
+            return EditedResponse(
+                status: created ? .created : .ok,
+                response: Responses.RegisteredModel(
+                    name: model.name, version: model.version, layers: model.layerCount, blocks: model.blockCount, created: created))
         }
 
         group.get("/v1/models") { _, _ in

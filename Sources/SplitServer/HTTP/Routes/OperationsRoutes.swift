@@ -13,7 +13,10 @@ extension APIRoutes {
             do {
                 let status = try await api.store.schemaStatus()
                 guard status.pending.isEmpty else {
-                    return EditedResponse(status: .serviceUnavailable, response: Responses.Readiness(status: "migrations pending",
+                    return EditedResponse(
+                        status: .serviceUnavailable,
+                        response: Responses.Readiness(
+                            status: "migrations pending",
                             pending: status.pending))
                 }
                 return EditedResponse(response: Responses.Readiness(status: "ready", schemaVersion: status.applied.last ?? 0))
@@ -23,8 +26,9 @@ extension APIRoutes {
         }
 
         router.get("/metrics") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(string: api.metrics.exposition())))
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: api.metrics.exposition())))
         }
 
         router.get("/openapi.yaml") { _, _ -> Response in

@@ -11,8 +11,9 @@ struct JSONBodyError<Body: Encodable & Sendable>: Error, HTTPResponseError {
     func response(from request: Request, context: some RequestContext) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(body))))
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(body))))
     }
 }
 
@@ -24,11 +25,14 @@ extension APIRoutes {
             try context.authorize(device: id)
             guard let plan = try await api.store.currentPlan(deviceID: id) else {
                 if let (required, limit) = try await api.store.infeasibility(deviceID: id) {
-                    throw JSONBodyError(status: .conflict, body: Responses.Infeasible(
-                        detail: "no split of the device's model fits its memory: the smallest valid split needs \(ByteQuantity.describe(required))"
-                            + (limit.map { ", the limit is \(ByteQuantity.describe($0))" } ?? "")
-                            + "; it is planned again when its memory_bytes, reported memory or model changes",
-                        requiredDeviceMemoryBytes: required, deviceMemoryLimitBytes: limit))
+                    throw JSONBodyError(
+                        status: .conflict,
+                        body: Responses.Infeasible(
+                            detail:
+                                "no split of the device's model fits its memory: the smallest valid split needs \(ByteQuantity.describe(required))"
+                                + (limit.map { ", the limit is \(ByteQuantity.describe($0))" } ?? "")
+                                + "; it is planned again when its memory_bytes, reported memory or model changes",
+                            requiredDeviceMemoryBytes: required, deviceMemoryLimitBytes: limit))
                 }
                 throw APIError.notFound("device '\(id)' has no plan yet (it needs a link estimate: telemetry or a link at registration)")
             }
@@ -77,8 +81,10 @@ extension APIRoutes {
                 let plan = try SplitPlanner(model: model).plan(parameters.algorithm, conditions: parameters.conditions)
                 return PlanReport(plan: plan, model: model, conditions: parameters.conditions)
             } catch PlanningError.deviceMemoryExceeded(let required, let limit) {
-                throw JSONBodyError(status: .conflict, body: MemoryInfeasibleReport(
-                    requiredBytes: required, limitBytes: limit, algorithm: parameters.algorithm, model: model, conditions: parameters.conditions))
+                throw JSONBodyError(
+                    status: .conflict,
+                    body: MemoryInfeasibleReport(
+                        requiredBytes: required, limitBytes: limit, algorithm: parameters.algorithm, model: model, conditions: parameters.conditions))
             } catch let error as PlanningError {
                 throw APIError(.unprocessableContent, "unplannable", error.description)
             }

@@ -19,21 +19,29 @@ extension APIRoutes {
                 if case .device(let own) = context.principal, own != sample.device {
                     throw APIError.forbidden("\(path).device: a device token may only send its own telemetry ('\(own)')")
                 }
-                guard sample.measuredAt <= now.addingTimeInterval(600) else { throw APIError.invalid("\(path).measured_at",
-                        "is more than 10 minutes in the future") }
-                guard sample.measuredAt >= oldest else { throw APIError.invalid("\(path).measured_at",
-                                                                                "is older than the \(api.telemetryRetentionDays)-day retention") }
-                samples.append(TelemetrySample(
-                    deviceID: sample.device, measuredAt: sample.measuredAt, uplinkBitsPerSecond: sample.link.uplinkBitsPerSecond,
-                    downlinkBitsPerSecond: sample.link.downlinkBitsPerSecond, rttSeconds: sample.link.rttSeconds ?? 0,
-                    computeFLOPs: sample.computeFLOPs, memoryBytes: sample.memoryBytes))
+                guard sample.measuredAt <= now.addingTimeInterval(600) else {
+                    throw APIError.invalid(
+                        "\(path).measured_at",
+                        "is more than 10 minutes in the future")
+                }
+                guard sample.measuredAt >= oldest else {
+                    throw APIError.invalid(
+                        "\(path).measured_at",
+                        "is older than the \(api.telemetryRetentionDays)-day retention")
+                }
+                samples.append(
+                    TelemetrySample(
+                        deviceID: sample.device, measuredAt: sample.measuredAt, uplinkBitsPerSecond: sample.link.uplinkBitsPerSecond,
+                        downlinkBitsPerSecond: sample.link.downlinkBitsPerSecond, rttSeconds: sample.link.rttSeconds ?? 0,
+                        computeFLOPs: sample.computeFLOPs, memoryBytes: sample.memoryBytes))
             }
             switch try await api.telemetry.ingest(TelemetryBatch(samples: samples, tokenHash: context.deviceTokenHash)) {
             case .stored(let accepted):
                 api.metrics.telemetryStored(accepted)
                 // Written directly: the hot path of every device, and the same bytes JSONEncoder makes.
-                return Response(status: .accepted, headers: [.contentType: "application/json; charset=utf-8"],
-                                body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"accepted\":\(accepted)}")))
+                return Response(
+                    status: .accepted, headers: [.contentType: "application/json; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"accepted\":\(accepted)}")))
             case .refused(let error):
                 throw error
             case .tokenRevoked:

@@ -21,11 +21,12 @@ enum Requests {
     static func pushModeField(_ json: JSONObject) throws -> PushMode {
         guard let name = try json.string("push", maximumLength: 16) else { return .table }
         guard let mode = PushMode(rawValue: name) else {
-            throw JSONFieldError(field: json.field("push"),
-                                 """
-                                 must be \"table\" (a push per table; the device switches by itself) or \"split\" (a push per split change), got \
-                                 '\(name)'
-                                 """)
+            throw JSONFieldError(
+                field: json.field("push"),
+                """
+                must be \"table\" (a push per table; the device switches by itself) or \"split\" (a push per split change), got \
+                '\(name)'
+                """)
         }
         return mode
     }
@@ -52,8 +53,10 @@ enum Requests {
         var link: Link?
 
         init(json: JSONObject) throws {
-            try json.refuseUnknown(["id", "model", "model_version", "edge_server", "batch_size", "compute_flops", "callback_url",
-                                    "memory_bytes", "allow_raw_upload", "link", "optimizer", "push"])
+            try json.refuseUnknown([
+                "id", "model", "model_version", "edge_server", "batch_size", "compute_flops", "callback_url",
+                "memory_bytes", "allow_raw_upload", "link", "optimizer", "push",
+            ])
             id = try Check.identifier(json, "id")
             let memory = try json.number("memory_bytes", within: Limits.deviceMemory)
             settings = DeviceSettings(
@@ -101,10 +104,11 @@ enum Requests {
                 guard let measuredAt = parseISO8601(text) else {
                     throw JSONFieldError(field: sample.field("measured_at"), "must be an RFC 3339 timestamp like 2026-11-27T06:00:00Z")
                 }
-                return Sample(device: try Check.requiredIdentifier(sample, "device"), measuredAt: measuredAt,
-                              link: try Link(json: sample, rttRequired: true),
-                              computeFLOPs: try sample.number("compute_flops", within: Limits.computeThroughput),
-                              memoryBytes: try sample.number("memory_bytes", within: Limits.deviceMemory))
+                return Sample(
+                    device: try Check.requiredIdentifier(sample, "device"), measuredAt: measuredAt,
+                    link: try Link(json: sample, rttRequired: true),
+                    computeFLOPs: try sample.number("compute_flops", within: Limits.computeThroughput),
+                    memoryBytes: try sample.number("memory_bytes", within: Limits.deviceMemory))
             }
         }
     }
@@ -131,8 +135,9 @@ enum Requests {
             conditions = try PlanningConditions(json: json)
             let name = try json.string("algorithm", maximumLength: 32) ?? PlanningAlgorithm.dag.rawValue
             guard let algorithm = PlanningAlgorithm(rawValue: name) else {
-                throw JSONFieldError(field: "algorithm",
-                                     "must be one of \(PlanningAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
+                throw JSONFieldError(
+                    field: "algorithm",
+                    "must be one of \(PlanningAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
             }
             self.algorithm = algorithm
             allowRawUpload = try json.bool("allow_raw_upload") ?? false
