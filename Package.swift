@@ -102,7 +102,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "SplitCTLTests", dependencies: ["splitctl"]),
+        .testTarget(name: "SplitCTLTests", dependencies: ["splitctl", "SplitFuzzSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

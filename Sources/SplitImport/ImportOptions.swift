@@ -16,6 +16,12 @@ public struct ImportOptions: Sendable {
     public var name: String?
     /// Handling of unknown operators.
     public var unknownOperators: UnknownOperators
+    /// The most elements an import folds in total (shape plumbing, small initializers, constants;
+    /// each held as a Double): 2^22, 32 MiB. Real models fold a few thousand (the sample models'
+    /// exports at most ~0.3M, mostly small initializers); a file that asks for more keeps its
+    /// remaining values unknown, and a shape that then needs one fails naming this budget, so a
+    /// small file cannot make the importer hold gigabytes.
+    public var foldingBudgetElements: Int = 1 << 22
 
     /// Creates options.
     public init(inputShapes: [String: [Int]] = [:], name: String? = nil, unknownOperators: UnknownOperators = .error) {

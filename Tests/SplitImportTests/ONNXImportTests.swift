@@ -1,5 +1,6 @@
 import Foundation
 import SplitCore
+import SplitFuzzSupport
 import Testing
 
 @testable import SplitImport

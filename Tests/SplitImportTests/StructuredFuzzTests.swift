@@ -1,4 +1,5 @@
 import Foundation
+import SplitFuzzSupport
 import Testing
 
 @testable import SplitImport

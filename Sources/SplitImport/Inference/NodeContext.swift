@@ -52,8 +52,9 @@ struct NodeContext {
     /// Integer contents of an optional input, nil when absent.
     func optionalIntegers(_ index: Int) throws -> [Int]? { has(index) ? try integers(index) : nil }
 
-    /// Attribute integers are clamped to ±2^31 (exporters write INT64_MAX for "to the end"), so
-    /// products of two of them, or of one and a dimension, cannot overflow.
+    /// Attribute integers are clamped to ±2^31 (exporters write INT64_MAX for "to the end"); with
+    /// dimensions bounded by `Shape.maximumDimension`, a product of two such numbers or a sum of a
+    /// few cannot overflow (see `Shape`).
     static let attributeLimit: Int64 = 1 << 31
 
     /// An integer-list attribute as `Int`s (clamped to ±2^31).

@@ -149,7 +149,8 @@ enum ShapeRules {
         }
         let count = input.count - 2
         let group = try context.intAttribute("group", 1)
-        let channels = weight[1] * group
+        guard group >= 1 else { throw ShapeFailure("group must be >= 1, got \(group)") }
+        let channels = try Shape.product([weight[1], group])
         if let outputShape = try context.intsAttribute("output_shape") {
             return try Shape.validated([input[0], channels] + outputShape.suffix(count))
         }

@@ -108,7 +108,7 @@ enum TensorShapeRules {
                     ([shape[0], shape[1] / (block * block), try Shape.product([shape[2], block]), try Shape.product([shape[3], block])], type0)
                 ]
             }
-            return [([shape[0], shape[1] * block * block, shape[2] / block, shape[3] / block], type0)]
+            return [([shape[0], try Shape.product([shape[1], block, block]), shape[2] / block, shape[3] / block], type0)]
         case "EyeLike":
             return [(try context.shape(0), Int32(truncatingIfNeeded: context.node.int("dtype", Int64(type0))))]
         case "NonZero":
@@ -147,12 +147,14 @@ enum TensorShapeRules {
         let outputs = context.node.outputs.count
         var sizes = try context.opset >= 13 ? context.optionalIntegers(1) : context.intsAttribute("split")
         if sizes == nil {
-            let parts = context.node.attribute("num_outputs")?.int.map { Int(clamping: $0) } ?? outputs
-            guard parts >= 1 else { throw ShapeFailure("num_outputs must be >= 1") }
-            let chunk = (shape[axis] + parts - 1) / parts
-            sizes = (0..<parts).map { max(min(chunk, shape[axis] - $0 * chunk), 0) }
+            let parts = context.node.attribute("num_outputs")?.int ?? Int64(outputs)
+            guard parts >= 1, parts == Int64(outputs) else {
+                throw ShapeFailure("num_outputs is \(parts), but the node has \(outputs) outputs")
+            }
+            let chunk = (shape[axis] + outputs - 1) / outputs
+            sizes = (0..<outputs).map { max(min(chunk, shape[axis] - $0 * chunk), 0) }
         }
-        guard let sizes, sizes.count == outputs, sizes.reduce(0, +) == shape[axis] else {
+        guard let sizes, sizes.count == outputs, sizes.allSatisfy({ $0 >= 0 }), try Shape.sum(sizes) == shape[axis] else {
             throw ShapeFailure("split sizes do not add up to dimension \(shape[axis]) across \(outputs) outputs")
         }
         return sizes.map { size in
@@ -235,8 +237,9 @@ enum TensorShapeRules {
         let pads = try context.opset >= 11 ? context.integers(1) : (context.intsAttribute("pads") ?? [])
         let axes = try context.optionalIntegers(3)?.map { try Shape.axis($0, rank: shape.count) } ?? Array(0..<shape.count)
         guard pads.count == 2 * axes.count else { throw ShapeFailure("pads \(pads) do not match \(axes.count) axes") }
+        guard Set(axes).count == axes.count else { throw ShapeFailure("repeated axes \(axes)") }
         var result = shape
-        for (position, axis) in axes.enumerated() { result[axis] += pads[position] + pads[position + axes.count] }
+        for (position, axis) in axes.enumerated() { result[axis] = try Shape.sum([result[axis], pads[position], pads[position + axes.count]]) }
         return try Shape.validated(result)
     }
 

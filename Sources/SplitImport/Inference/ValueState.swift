@@ -28,18 +28,31 @@ struct ShapeFailure: Error {
 }
 
 /// Helpers on shapes (`[Int]`, row-major dimensions).
+///
+/// The arithmetic of every shape rule stays far from `Int` overflow because of three bounds,
+/// enforced where values enter: a validated dimension is at most `maximumDimension` (2^31), an
+/// attribute integer is clamped to ±2^31 (`NodeContext`), and a folded integer is clamped to
+/// ±2^31 (`integers`, exporters write INT64_MAX for "to the end"). A sum of a few such numbers or
+/// a product of two is then below 2^63; anything longer goes through `product` or `sum`, which
+/// check.
 enum Shape {
-    /// The largest element count a tensor may have (2^50), so products never overflow.
+    /// The largest element count a tensor may have (2^50).
     static let maximumElements = 1 << 50
+    /// The largest single dimension (2^31): no real tensor has a longer axis.
+    static let maximumDimension = 1 << 31
 
     /// Product of the dimensions (1 for a scalar); callers only pass validated shapes.
     static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
 
-    /// Checks dimensions are non-negative and the element count stays below `maximumElements`.
+    /// Checks dimensions are in 0...`maximumDimension` and the element count stays below
+    /// `maximumElements`.
     static func validated(_ shape: [Int]) throws -> [Int] {
         var count = 1
         for dimension in shape {
             guard dimension >= 0 else { throw ShapeFailure("negative dimension \(dimension) in \(describe(shape))") }
+            guard dimension <= maximumDimension else {
+                throw ShapeFailure("dimension \(dimension) in \(describe(shape)) is larger than 2^31")
+            }
             let (product, overflow) = count.multipliedReportingOverflow(by: max(dimension, 1))
             guard !overflow, product <= maximumElements else { throw ShapeFailure("shape \(describe(shape)) is too large") }
             count = product
@@ -47,14 +60,15 @@ enum Shape {
         return shape
     }
 
-    /// Converts folded values to integers, rejecting non-integers; magnitudes are clamped to 2^60
-    /// (exporters write INT64_MAX for "to the end" in `Slice`), so sums of a few stay in range.
+    /// Converts folded values to integers, rejecting non-integers; magnitudes are clamped to
+    /// `maximumDimension` (2^31), which is past the end of any valid axis.
     static func integers(_ values: [Double], what: String) throws -> [Int] {
-        try values.map { value in
+        let limit = Double(maximumDimension)
+        return try values.map { value in
             guard value.isFinite, value == value.rounded() else {
                 throw ShapeFailure("\(what) holds \(value), not an integer")
             }
-            return Int(max(min(value, 0x1p60), -0x1p60))
+            return Int(max(min(value, limit), -limit))
         }
     }
 
@@ -71,6 +85,18 @@ enum Shape {
         return result
     }
 
+    /// Sum of `terms`, or a failure when it leaves the valid element range.
+    static func sum(_ terms: [Int]) throws -> Int {
+        var result = 0
+        for term in terms {
+            let (next, overflow) = result.addingReportingOverflow(term)
+            guard !overflow, next <= maximumElements, next >= -maximumElements else {
+                throw ShapeFailure("sum \(terms.map(String.init).joined(separator: " + ")) is too large")
+            }
+            result = next
+        }
+        return result
+    }
     /// Numpy-style broadcast of several shapes.
     static func broadcast(_ shapes: [[Int]]) throws -> [Int] {
         let rank = shapes.map(\.count).max() ?? 0

@@ -27,6 +27,20 @@ struct GraphWalker {
     private var batchOverridden = false
     /// Layers whose output shape came from `value_info` rather than a shape rule.
     private var valueInfoShapedLayers = 0
+    /// Elements folded so far, against `options.foldingBudgetElements`.
+    private var foldedElements = 0
+
+    /// Whether `count` more elements may be folded (and, if so, counts them as folded).
+    private mutating func spendFoldingBudget(_ count: Int) -> Bool {
+        guard count <= options.foldingBudgetElements - foldedElements else { return false }
+        foldedElements += count
+        return true
+    }
+
+    /// Why a value was not folded when the budget ran out.
+    private var budgetSpent: String {
+        "the import's folding budget of \(options.foldingBudgetElements) elements is spent (a model this large in constants is refused)"
+    }
 
     init(graph: ONNXGraph, opset: Int, options: ImportOptions) {
         self.graph = graph
@@ -49,7 +63,13 @@ struct GraphWalker {
             }
             let count = Shape.elementCount(shape)
             var state = ValueState(elementType: tensor.dataType, shape: shape, isStatic: true)
-            if count <= ConstantFolding.maximumElements { state.values = ONNXDataType.values(of: tensor, elementCount: count) }
+            if count <= ConstantFolding.maximumElements {
+                if spendFoldingBudget(count) {
+                    state.values = ONNXDataType.values(of: tensor, elementCount: count)
+                } else {
+                    state.unknownBecause = "initializer '\(tensor.name)': " + budgetSpent
+                }
+            }
             if ONNXDataType.isFloatingPoint(tensor.dataType), let size = ONNXDataType.byteSize(tensor.dataType) {
                 state.parameters = [newParameter(bytes: Double(count) * size)]
             }
@@ -176,7 +196,15 @@ struct GraphWalker {
                 // Identity output is a parameter of its own.
                 parameters = [newParameter(bytes: parameters.reduce(0) { $0 + parameterBytes[$1] })]
             }
-            let folded = shapes.first.flatMap { $0 }.map { ConstantFolding.fold(context, outputShapes: [$0]) }
+            var folded: [[Double]?]?
+            var overBudget = false
+            if let shape = shapes.first ?? nil, Shape.elementCount(shape) <= ConstantFolding.maximumElements {
+                if spendFoldingBudget(Shape.elementCount(shape)) {
+                    folded = ConstantFolding.fold(context, outputShapes: [shape])
+                } else {
+                    overBudget = true
+                }
+            }
             for (position, output) in node.outputs.enumerated() where !output.isEmpty {
                 var state = ValueState(
                     elementType: types[position], shape: shapes[position],
@@ -184,7 +212,7 @@ struct GraphWalker {
                 if state.shape == nil {
                     state.unknownBecause = "node '\(label)' (\(op)): " + (failure ?? (knownOperator ? "no shape" : "unknown operator"))
                 } else if state.values == nil {
-                    state.unknownBecause = "node '\(label)' (\(op)) was not folded"
+                    state.unknownBecause = "node '\(label)' (\(op)) was not folded" + (overBudget && position == 0 ? ": " + budgetSpent : "")
                 }
                 values[output] = state
             }

@@ -1,10 +1,12 @@
 import Foundation
 
 /// A minimal protobuf writer for building ONNX models in tests (the inverse of the reader).
-struct ProtobufWriter {
-    var data = Data()
+package struct ProtobufWriter {
+    package var data = Data()
 
-    mutating func varint(_ value: UInt64) {
+    package init() {}
+
+    package mutating func varint(_ value: UInt64) {
         var value = value
         while value >= 0x80 {
             data.append(UInt8(value & 0x7f) | 0x80)
@@ -13,20 +15,20 @@ struct ProtobufWriter {
         data.append(UInt8(value))
     }
 
-    mutating func key(_ field: Int, _ wireType: UInt64) { varint(UInt64(field) << 3 | wireType) }
-    mutating func int(_ field: Int, _ value: Int64) { key(field, 0); varint(UInt64(bitPattern: value)) }
-    mutating func bytes(_ field: Int, _ payload: Data) { key(field, 2); varint(UInt64(payload.count)); data.append(payload) }
-    mutating func string(_ field: Int, _ text: String) { bytes(field, Data(text.utf8)) }
-    mutating func message(_ field: Int, _ build: (inout ProtobufWriter) -> Void) {
+    package mutating func key(_ field: Int, _ wireType: UInt64) { varint(UInt64(field) << 3 | wireType) }
+    package mutating func int(_ field: Int, _ value: Int64) { key(field, 0); varint(UInt64(bitPattern: value)) }
+    package mutating func bytes(_ field: Int, _ payload: Data) { key(field, 2); varint(UInt64(payload.count)); data.append(payload) }
+    package mutating func string(_ field: Int, _ text: String) { bytes(field, Data(text.utf8)) }
+    package mutating func message(_ field: Int, _ build: (inout ProtobufWriter) -> Void) {
         var child = ProtobufWriter()
         build(&child)
         bytes(field, child.data)
     }
-    mutating func float(_ field: Int, _ value: Float) {
+    package mutating func float(_ field: Int, _ value: Float) {
         key(field, 5)
         withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) }
     }
-    mutating func packedInts(_ field: Int, _ values: [Int64]) {
+    package mutating func packedInts(_ field: Int, _ values: [Int64]) {
         var packed = ProtobufWriter()
         for value in values { packed.varint(UInt64(bitPattern: value)) }
         bytes(field, packed.data)
@@ -34,35 +36,48 @@ struct ProtobufWriter {
 }
 
 /// Builds small ONNX models (field numbers from onnx.proto) for tests.
-struct ONNXTestBuilder {
-    struct Node {
-        var op: String
-        var name: String
-        var inputs: [String]
-        var outputs: [String]
-        var ints: [String: [Int64]] = [:]
-        var int: [String: Int64] = [:]
-        var strings: [String: String] = [:]
-        var tensor: (name: String, dims: [Int64], values: [Int64])? = nil
-        var domain = ""
+package struct ONNXTestBuilder {
+    package struct Node {
+        package var op: String
+        package var name: String
+        package var inputs: [String]
+        package var outputs: [String]
+        package var ints: [String: [Int64]] = [:]
+        package var int: [String: Int64] = [:]
+        package var strings: [String: String] = [:]
+        package var tensor: (name: String, dims: [Int64], values: [Int64])? = nil
+        package var domain = ""
+
+        package init(
+            op: String, name: String, inputs: [String], outputs: [String], ints: [String: [Int64]] = [:], int: [String: Int64] = [:]
+        ) {
+            self.op = op
+            self.name = name
+            self.inputs = inputs
+            self.outputs = outputs
+            self.ints = ints
+            self.int = int
+        }
     }
 
-    var nodes: [Node] = []
+    package var nodes: [Node] = []
     /// Initializers: name, dims, dtype, inline int64 values (nil = external and absent).
-    var initializers: [(name: String, dims: [Int64], dataType: Int32, values: [Int64]?)] = []
-    var inputs: [(name: String, dims: [String], elementType: Int32)] = []
-    var outputs: [String] = []
-    var valueInfo: [(name: String, dims: [Int64])] = []
-    var opset: Int64 = 17
+    package var initializers: [(name: String, dims: [Int64], dataType: Int32, values: [Int64]?)] = []
+    package var inputs: [(name: String, dims: [String], elementType: Int32)] = []
+    package var outputs: [String] = []
+    package var valueInfo: [(name: String, dims: [Int64])] = []
+    package var opset: Int64 = 17
 
-    mutating func node(
+    package mutating func node(
         _ op: String, _ name: String, inputs: [String], outputs: [String]? = nil,
         ints: [String: [Int64]] = [:], int: [String: Int64] = [:]
     ) {
         nodes.append(Node(op: op, name: name, inputs: inputs, outputs: outputs ?? ["\(name)_out"], ints: ints, int: int))
     }
 
-    func encoded() -> Data {
+    package init() {}
+
+    package func encoded() -> Data {
         var model = ProtobufWriter()
         model.int(1, 8)
         model.string(2, "test")
@@ -151,7 +166,7 @@ struct ONNXTestBuilder {
     }
 
     /// A small CNN: conv → relu → conv(+residual add) → global pool → flatten → gemm, weights external.
-    static func smallCNN() -> ONNXTestBuilder {
+    package static func smallCNN() -> ONNXTestBuilder {
         var builder = ONNXTestBuilder()
         builder.inputs = [("x", ["N", "3", "32", "32"], 1)]
         builder.initializers = [
@@ -179,16 +194,18 @@ struct ONNXTestBuilder {
         builder.outputs = ["/fc/Gemm_out"]
         return builder
     }
-}
 
-/// The committed fixtures, located from this file's path.
-enum Fixtures {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-    static let packageRoot = directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static func data(_ file: String) throws -> Data { try Data(contentsOf: directory.appendingPathComponent(file)) }
-
-    static var onnxFiles: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".onnx") }.sorted()
+    /// A constant bomb: an input through one Relu, beside `nodes` static `ConstantOfShape([65536])`
+    /// nodes (2,000 of them are 57 KB of file that asked the importer for ~1 GB before its folding budget).
+    package static func constantBomb(nodes: Int) -> ONNXTestBuilder {
+        var builder = ONNXTestBuilder()
+        builder.inputs = [("x", ["1", "16"], 1)]
+        builder.initializers = [("shape", [1], 7, [65_536])]
+        for index in 0..<nodes {
+            builder.node("ConstantOfShape", "/bomb/c\(index)", inputs: ["shape"], outputs: ["c\(index)"])
+        }
+        builder.node("Relu", "/relu", inputs: ["x"], outputs: ["y"])
+        builder.outputs = ["y"]
+        return builder
     }
 }
