@@ -34,11 +34,34 @@ package enum Timestamp {
     }
 
     private static func validFields(_ bytes: [UInt8]) -> Bool {
-        func number(_ start: Int, _ length: Int) -> Int {
-            bytes[start..<start + length].reduce(0) { $0 * 10 + Int($1) - 48 }
+        func number(_ start: Int, _ length: Int) -> Int? {
+            var value = 0
+            for byte in bytes[start..<start + length] {
+                guard byte >= 48 && byte <= 57 else { return nil }
+                value = value * 10 + Int(byte) - 48
+            }
+            return value
         }
-        let month = number(5, 2), day = number(8, 2), hour = number(11, 2), minute = number(14, 2), second = number(17, 2)
-        return (1...12).contains(month) && (1...31).contains(day) && hour < 24 && minute < 60 && second < 61
+        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+            let minute = number(14, 2), let second = number(17, 2), (1...12).contains(month)
+        else { return false }
+        guard (1...daysIn(month: month, year: year)).contains(day), hour < 24, minute < 60, second < 61 else { return false }
+        // A numeric offset (the last six bytes, `±HH:MM`) must be a real one: at most 23:59.
+        if let sign = bytes.dropLast(5).last, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+            guard let hours = number(bytes.count - 5, 2), let minutes = number(bytes.count - 2, 2), hours < 24, minutes < 60 else {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Days in `month` (1...12) of `year`, leap years by the Gregorian rule.
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 
     /// `2026-11-27T06:00:00.123456Z`.

@@ -50,6 +50,13 @@ struct GraphValidationTests {
         #expect(error?.description.contains("invalid JSON") == true)
     }
 
+    @Test func rejectsAMemberGivenTwiceNamingItsPosition() {
+        let error = Self.rejection(Data("{\"format\": \"splitgraph/1\", \"name\": \"a\", \"name\": \"b\", \"layers\": []}".utf8))
+        #expect(error?.kind == .invalidJSON)
+        #expect(error?.description.contains("duplicate member name \"name\"") == true)
+        #expect(error?.description.contains("column 41") == true, "\(String(describing: error))")
+    }
+
     @Test func rejectsWrongAndMissingFormat() {
         let wrong = Self.rejection(Self.document(layers: Self.layer("a"), format: "\"splitgraph/9\""))
         #expect(wrong?.kind == .wrongFormat)

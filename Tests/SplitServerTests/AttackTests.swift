@@ -139,6 +139,32 @@ struct AttackTests {
             Attack(
                 method: "POST", path: "/v1/telemetry", body: .json(["samples": [with(sample, ["measured_at": 1_700_000_000])]]), status: 422,
                 field: "samples[0].measured_at"),
+            // Impossible calendar dates and offsets (once accepted and normalised by timegm).
+            Attack(
+                method: "POST", path: "/v1/telemetry", body: .json(["samples": [with(sample, ["measured_at": String(now.prefix(19)) + "+99:99"])]]),
+                status: 422, field: "samples[0].measured_at"),
+            Attack(
+                method: "POST", path: "/v1/telemetry", body: .json(["samples": [with(sample, ["measured_at": "2026-11-31T00:00:00Z"])]]),
+                status: 422, field: "samples[0].measured_at"),
+            Attack(
+                method: "POST", path: "/v1/telemetry", body: .json(["samples": [with(sample, ["measured_at": "2026-02-30T00:00:00Z"])]]),
+                status: 422, field: "samples[0].measured_at"),
+            // A member given twice: refused, not last-wins (two readers could see different values).
+            Attack(
+                method: "POST", path: "/v1/edge-servers", body: .raw(#"{"id": "e-dup", "compute_flops": 1e13, "compute_flops": 1e14}"#), status: 400),
+            // Ids in paths obey the rule of ids in bodies: %00 once reached device dev-1 (libpq cut the
+            // value at the NUL) while revocation looked for "dev-1\0".
+            Attack(method: "GET", path: "/v1/devices/dev-1%00garbage", body: .none, status: 400),
+            Attack(method: "DELETE", path: "/v1/devices/dev-1%00", body: .none, status: 400),
+            Attack(method: "POST", path: "/v1/devices/dev-1%00/credentials", body: .json(["token": true]), status: 400),
+            Attack(method: "PUT", path: "/v1/devices/dev-1%0A", body: .json(["compute_flops": 1e11]), status: 400),
+            Attack(method: "GET", path: "/v1/devices/dev-1%1B/plan", body: .none, status: 400),
+            Attack(method: "GET", path: "/v1/devices/%FF%FE", body: .none, status: 400),
+            Attack(method: "GET", path: "/v1/edge-servers/edge-1%00", body: .none, status: 400),
+            // Query values: strict UTF-8 and no control characters (?name=%FF once registered U+FFFD).
+            Attack(method: "GET", path: "/v1/devices?after=%FF", body: .none, status: 400),
+            Attack(method: "GET", path: "/v1/devices?after=a%00b", body: .none, status: 400),
+            Attack(method: "GET", path: "/v1/devices/dev-1/plans?before=%C0%80", body: .none, status: 400),
             // SSRF forms refused at registration, with the reason.
             Attack(
                 method: "POST", path: "/v1/devices", body: .json(with(device, ["callback_url": "https://[::127.0.0.1]/x"])), status: 422,
@@ -192,7 +218,8 @@ struct AttackTests {
         let before = try counts()
         let deviceBefore = try connection.query("SELECT compute_flops FROM devices WHERE id = 'dev-1'").double(0, "compute_flops")
         for attack in Self.attacks {
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(daemon.port)")!.appendingPathComponent(attack.path))
+            // The path goes on the wire as written: percent escapes and query strings included.
+            var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(daemon.port)" + attack.path), "\(attack)"))
             request.httpMethod = attack.method
             switch attack.token {
             case .admin: request.setValue("Bearer \(Daemon.adminToken)", forHTTPHeaderField: "Authorization")

@@ -75,6 +75,54 @@ struct TablesAndMemoryTests {
         await receiver.stop()
     }
 
+    @Test("a table that was never delivered is carried by the plan that supersedes it: the device ends with its newest table")
+    func undeliveredTableCarriesOver() async throws {
+        let database = try TestDatabase.make(migrated: false)
+        defer { database.drop() }
+        let receiver = try await WebhookReceiver()
+        await receiver.respond { _, _ in WebhookReceiver.Reply(status: 500) }
+        let daemon = try await Daemon(database: database)
+        let devices = ["tab-a", "tab-b", "tab-c"]
+        var tokens: [String: String] = [:]
+        tokens[devices[0]] = try await Fleet.setUp(daemon, device: devices[0], callback: receiver.url("/\(devices[0])")).token
+        for device in devices.dropFirst() {
+            tokens[device] = try await Fleet.register(daemon, device: device, callback: receiver.url("/\(device)")).token
+        }
+        let connection = try database.connect()
+        // Every first table push has failed at least once: it is still owed.
+        #expect(
+            await eventually {
+                (try? connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE attempts >= 1").int(0, "n")) == devices.count
+            })
+        // Local switches inside the same table: plans that by themselves push nothing new.
+        for device in devices {
+            let moved = try await daemon.json(
+                "POST", "/v1/telemetry", token: tokens[device],
+                ["samples": [Fleet.telemetry(device, uplink: 2e6, at: Date().addingTimeInterval(120))]])
+            #expect(moved.0 == 202)
+        }
+        #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM plans").int(0, "n")) == 2 * devices.count })
+        let newest = try connection.query(
+            "SELECT device_id, id, pushed FROM plans WHERE superseded_at IS NULL ORDER BY device_id")
+        #expect((0..<newest.rowCount).allSatisfy { newest.bool($0, "pushed") == true }, "the owed table is pushed with the newest plan")
+        let newestIDs = Dictionary(uniqueKeysWithValues: (0..<newest.rowCount).map { (newest.string($0, "device_id")!, newest.int($0, "id")!) })
+        // The receivers recover: every device ends with its newest plan and its table.
+        await receiver.respond { _, _ in WebhookReceiver.Reply(status: 200) }
+        #expect(
+            await eventually {
+                (try? connection.query("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'delivered'").int(0, "n"))
+                    == devices.count
+            })
+        let received = await receiver.received()
+        for device in devices {
+            let last = try #require(received.last { $0.path == "/\(device)" })
+            let data = try Self.payload(last)
+            #expect(data["id"] as? Int == newestIDs[device] && data["table"] is [String: Any], "\(device)")
+        }
+        #expect(await daemon.stop() == 0)
+        await receiver.stop()
+    }
+
     @Test("switching is priced: with a short horizon a move that does not pay for its migration is not made")
     func switchingPriced() async throws {
         let database = try TestDatabase.make(migrated: false)

@@ -91,6 +91,40 @@ struct RepositoryTests {
         #expect(try connection.query("SELECT count(*) AS n FROM devices").int(0, "n") == 1)
     }
 
+    @Test("credentials: a second rotation with a grace while the first one's runs is refused; a grace of 0 revokes every earlier token")
+    func rotationGraces() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let connection = try database.connect()
+        defer { connection.close() }
+        let device = try Fixtures.fleet(connection, devices: 1)[0]
+        func rotate(grace: Double) throws -> RotatedCredentials {
+            try FleetRepository.rotateCredentials(
+                deviceID: device, token: true, webhookSecret: false, tokenGraceSeconds: grace, secretOverlapSeconds: 0, rotatedBy: "test",
+                secrets: Fixtures.secrets, connection: connection)
+        }
+        func hashes() throws -> [String?] {
+            let row = try connection.query("SELECT token_hash, previous_token_hash FROM devices WHERE id = $1", [device])
+            return [row.string(0, "token_hash"), row.string(0, "previous_token_hash")]
+        }
+        let original = try hashes()[0]
+        let first = try rotate(grace: 60)
+        let afterFirst = try hashes()
+        #expect(first.previousTokenValidUntil != nil && afterFirst[1] == original)
+        // The second would push the original token out while the first reply promised it 60 s.
+        #expect {
+            _ = try rotate(grace: 60)
+        } throws: { error in
+            (error as? StoreError)?.kind == .conflict && "\(error)".contains("grace runs until")
+        }
+        let afterRefusal = try hashes()
+        #expect(afterRefusal[1] == original && afterRefusal[0] == first.token.map(FleetRepository.tokenHash))
+        // A grace of 0 is always allowed: it revokes the original and the first rotation's token at once.
+        let revoking = try rotate(grace: 0)
+        let afterRevoking = try hashes()
+        #expect(afterRevoking == [revoking.token.map(FleetRepository.tokenHash), nil])
+    }
+
     @Test("telemetry: a batch with an unknown device stores nothing; estimates follow the EWMA")
     func telemetry() throws {
         let database = try TestDatabase.make()

@@ -153,7 +153,13 @@ struct JSONParser {
             guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
                 throw error("expected a member name in double quotes, found '\(character(at: position))'")
             }
+            let keyPosition = position
             let key = try parseString()
+            if indexByKey[key] != nil {
+                // Last-wins or first-wins would let two readers of one body see different values.
+                position = keyPosition
+                throw error("duplicate member name \"\(key)\"")
+            }
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
                 throw error("expected ':' after member name \"\(key)\", found '\(character(at: position))'")
@@ -161,12 +167,8 @@ struct JSONParser {
             position += 1
             skipWhitespace()
             let value = try parseValue()
-            if let existing = indexByKey[key] {
-                members[existing].value = value
-            } else {
-                indexByKey[key] = members.count
-                members.append((key, value))
-            }
+            indexByKey[key] = members.count
+            members.append((key, value))
             skipWhitespace()
             guard position < bytes.count else { throw error("unexpected end of input; expected ',' or '}'") }
             if bytes[position] == UInt8(ascii: ",") { position += 1; continue }

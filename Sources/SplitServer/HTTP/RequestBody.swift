@@ -70,23 +70,68 @@ enum Check {
 
     static func identifier(_ value: String, _ field: String) throws {
         guard !value.isEmpty, value.count <= 200 else { throw JSONFieldError(field: field, "must be a non-empty string of at most 200 characters") }
-        guard !value.contains(where: { $0.isNewline || $0 == "\0" || $0 == "/" }) else {
-            throw JSONFieldError(field: field, "must not contain '/', newlines or NUL")
+        guard !value.contains("/"), !value.unicodeScalars.contains(where: isControl) else {
+            throw JSONFieldError(field: field, "must not contain '/' or control characters (NUL, newlines, ...)")
         }
+    }
+
+    /// Control characters (Unicode Cc: C0, DEL, C1), which no id, name or query value may hold.
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool { scalar.properties.generalCategory == .control }
+
+    /// Percent-decodes one path or query component strictly: a malformed escape or bytes that are
+    /// not UTF-8 are an error (never replaced by U+FFFD), and so is a control character.
+    static func decoded(_ raw: Substring, _ what: String) throws -> String {
+        guard let text = String(raw).removingPercentEncoding else {
+            throw APIError.badRequest("\(what) is not valid percent-encoded UTF-8")
+        }
+        guard !text.unicodeScalars.contains(where: isControl) else {
+            throw APIError.badRequest("\(what) must not contain control characters (NUL, newlines, ...)")
+        }
+        return text
     }
 
     /// An integer query parameter within `range`.
     static func queryInteger(_ request: Request, _ name: String, _ range: ClosedRange<Int>) throws -> Int? {
-        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard let text = try Query(request).get(name) else { return nil }
         guard let value = Int(text), range.contains(value) else {
             throw APIError.invalid(name, "must be an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return value
     }
 
-    /// A path parameter, percent-decoded.
+    /// A path parameter, percent-decoded strictly and checked as an identifier (the same rule as
+    /// ids in bodies), so that `dev%00x` can never name device `dev`.
     static func pathParameter(_ name: String, _ context: SplitRequestContext) throws -> String {
         guard let raw = context.parameters.get(name) else { throw APIError.badRequest("missing path parameter \(name)") }
-        return raw.removingPercentEncoding ?? raw
+        let value = try decoded(Substring(raw), "path parameter '\(name)'")
+        do {
+            try identifier(value, name)
+        } catch let error as JSONFieldError {
+            throw APIError.badRequest("path parameter '\(name)' \(error.reason)")
+        }
+        return value
     }
+}
+
+/// A request's query parameters, decoded strictly (see `Check.decoded`): Hummingbird's own
+/// decoding replaces invalid bytes with U+FFFD, which would let `?name=%FF` register a name nobody
+/// sent.
+struct Query {
+    private let pairs: [(name: String, value: String)]
+
+    init(_ request: Request) throws {
+        var pairs: [(String, String)] = []
+        for component in (request.uri.query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = component.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = try Check.decoded(parts[0], "a query parameter name")
+            pairs.append((name, parts.count > 1 ? try Check.decoded(parts[1], "query parameter '\(name)'") : ""))
+        }
+        self.pairs = pairs
+    }
+
+    /// The first value of `name`, if given.
+    func get(_ name: String) -> String? { pairs.first { $0.name == name }?.value }
+
+    /// Every value of `name`, in order.
+    func getAll(_ name: String) -> [String] { pairs.filter { $0.name == name }.map(\.value) }
 }

@@ -264,6 +264,7 @@ package struct FleetPlanner: Sendable {
             predictedDelaySeconds: runs.delaySeconds,
             transferBytes: runs.transferBytes, breakdown: runs.breakdown, solveMicroseconds: evaluation.plan.solveMicroseconds, reason: reason,
             deliver: candidate.deliverable && pushed)
+        newPlan.deliverable = candidate.deliverable
         newPlan.table = (evaluation.table.document, evaluation.table.digest)
         newPlan.deviceMemoryBytes = runs.deviceMemoryBytes
         newPlan.memoryBound = runs.memoryBound

@@ -57,6 +57,11 @@ package final class PostgresConnection: @unchecked Sendable {
         let handle = try open()
         let name = try preparedName(for: sql, parameterCount: parameters.count)
         let encoded = parameters.map { $0.postgresValue.textEncoding }
+        // libpq takes C strings: a NUL would silently cut the value short (`dev\0x` would bind as
+        // `dev`), so it is refused here whatever the callers checked.
+        if let index = encoded.firstIndex(where: { $0?.utf8.contains(0) ?? false }) {
+            throw StoreError(.invalid, "parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold")
+        }
         let result = withCStrings(encoded) { values in
             PQexecPrepared(handle, name, Int32(values.count), values, nil, nil, binaryResults ? 1 : 0)
         }

@@ -17,8 +17,12 @@ package struct NewPlan: Sendable {
     package var breakdown: DelayBreakdown
     package var solveMicroseconds: Double
     package var reason: PlanReason
-    /// Whether to enqueue a webhook delivery for it.
+    /// Whether to enqueue a webhook delivery for it because it brings the device something new.
     package var deliver: Bool
+    /// Whether the device can be pushed to (callback URL set, webhooks enabled). A plan that
+    /// supersedes a delivery the device has not received yet is delivered even when `deliver` is
+    /// false: the obligation carries over (`PlanRepository.store`).
+    package var deliverable = false
     /// The table it came from: its document (`PlanTableReport` JSON) and that document's digest.
     package var table: (document: String, digest: String)?
     /// The device memory of its split, and whether the limit made it slower than the optimum.

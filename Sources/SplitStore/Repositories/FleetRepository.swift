@@ -206,9 +206,25 @@ package enum FleetRepository {
                     webhook_secret = coalesce($3, webhook_secret),
                     updated_at = now()
                 WHERE id = $1 AND active
+                  -- One grace at a time: a second rotation with a grace while the first one's runs would
+                  -- drop the token (or secret) the first reply promised to keep valid.
+                  AND NOT ($2::text IS NOT NULL AND $4::float8 > 0 AND coalesce(previous_token_expires_at > now(), false))
+                  AND NOT ($3::text IS NOT NULL AND $5::float8 > 0 AND coalesce(previous_secret_expires_at > now(), false))
                 RETURNING previous_token_expires_at, previous_secret_expires_at
                 """, [deviceID, newToken.map(tokenHash), sealed, tokenGraceSeconds, secretOverlapSeconds])
-            guard result.rowCount == 1 else { throw StoreError(.notFound, field: "id", "device '\(deviceID)' does not exist") }
+            guard result.rowCount == 1 else {
+                let state = try connection.query(
+                    "SELECT previous_token_expires_at, previous_secret_expires_at FROM devices WHERE id = $1 AND active", [deviceID])
+                guard state.rowCount == 1 else { throw StoreError(.notFound, field: "id", "device '\(deviceID)' does not exist") }
+                let until = [
+                    token ? state.date(0, "previous_token_expires_at") : nil, webhookSecret ? state.date(0, "previous_secret_expires_at") : nil,
+                ]
+                .compactMap { $0 }.max()
+                throw StoreError(
+                    .conflict, field: token && tokenGraceSeconds > 0 ? "token_grace_seconds" : "secret_overlap_seconds",
+                    "an earlier rotation's grace runs until \(until.map(Timestamp.format) ?? "now"); rotate again after it, or with a grace of 0 to revoke every earlier credential at once"
+                )
+            }
             let tokenValidUntil = token ? result.date(0, "previous_token_expires_at") : nil
             let secretValidUntil = webhookSecret ? result.date(0, "previous_secret_expires_at") : nil
             for (credential, rotated, until) in [

@@ -285,17 +285,36 @@ package enum PlanRepository {
         let splitIDs = try splitIDs(for: plans, connection: connection)
         let tableIDs = try tableIDs(for: plans, connection: connection)
         // One round trip: supersede the current plans, drop their undelivered deliveries (only a
-        // plan in force can have one), take ids.
+        // plan in force can have one), take ids. A device whose delivery was dropped before it
+        // arrived has not received what that delivery carried (a table, say): its new plan is
+        // delivered whatever `deliver` says, so a push is never lost to a plan that changed nothing
+        // since the undelivered one.
         let idsResult = try connection.query(
             """
             WITH superseded AS (
                 UPDATE plans SET superseded_at = now() WHERE device_id = ANY($1::text[]) AND superseded_at IS NULL RETURNING id
             ), dropped AS (
-                \(supersedeDeliveries(ofPlansIn: "superseded"))
+                \(supersedeDeliveries(ofPlansIn: "superseded")) RETURNING device_id
             )
-            SELECT nextval('plans_id_seq') AS id FROM generate_series(1, $2)
+            SELECT nextval('plans_id_seq') AS id, NULL::text AS owed FROM generate_series(1, $2)
+            UNION ALL
+            SELECT DISTINCT NULL::bigint, device_id FROM dropped
             """, [PostgresValue.textArray(plans.filter { !$0.firstPlan }.map(\.deviceID)), plans.count])
-        let ids = try (0..<idsResult.rowCount).map { Int64(try idsResult.require($0, "id", idsResult.int)) }
+        var ids: [Int64] = []
+        var owed = Set<String>()
+        for row in 0..<idsResult.rowCount {
+            if let device = idsResult.string(row, "owed") {
+                owed.insert(device)
+            } else {
+                ids.append(Int64(try idsResult.require(row, "id", idsResult.int)))
+            }
+        }
+        guard ids.count == plans.count else { throw StoreError(.invalid, "expected \(plans.count) plan ids, got \(ids.count)") }
+        let plans = plans.map { plan in
+            var plan = plan
+            plan.deliver = plan.deliver || (plan.deliverable && owed.contains(plan.deviceID))
+            return plan
+        }
         try connection.copyInBinary(
             """
             COPY plans (id, device_id, split_id, algorithm, uplink_bps, downlink_bps, rtt_seconds, device_flops, server_flops,

@@ -33,7 +33,7 @@ extension APIRoutes {
 
         group.get("/v1/devices") { request, _ in
             let limit = try Check.queryInteger(request, "limit", 1...10_000) ?? 1000
-            let after = request.uri.queryParameters.get("after").map { String($0) }
+            let after = try Query(request).get("after")
             return Responses.Devices(devices: try await api.store.devices(after: after, limit: limit).map { Responses.Device($0) })
         }
 
@@ -57,7 +57,7 @@ extension APIRoutes {
 
         group.put("/v1/devices/:id/profile") { request, context in
             let id = try Check.pathParameter("id", context)
-            let force = request.uri.queryParameters.get("force") == "true"
+            let force = try Query(request).get("force") == "true"
             var request = request
             let body = try await RequestBody.data(&request, limit: api.maximumBodyBytes)
             let profile = try Profiles.parse(body)

@@ -38,8 +38,9 @@ extension APIRoutes {
 
         group.put("/v1/edge-servers/:id/profile") { request, context in
             let id = try Check.pathParameter("id", context)
-            let force = request.uri.queryParameters.get("force") == "true"
-            let queryModel = request.uri.queryParameters.get("model").map { String($0) }
+            let query = try Query(request)
+            let force = query.get("force") == "true"
+            let queryModel = query.get("model")
             var request = request
             let body = try await RequestBody.data(&request, limit: api.maximumBodyBytes)
             let profile = try Profiles.parse(body)

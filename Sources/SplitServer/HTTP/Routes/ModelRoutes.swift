@@ -31,7 +31,7 @@ extension APIRoutes {
             guard let (model, versions) = try await api.store.model(name: name, version: version) else {
                 throw APIError.notFound("model '\(name)'\(version.map { " version \($0)" } ?? "") does not exist")
             }
-            let graph = request.uri.queryParameters.get("graph") == "true" ? try ModelGraph(json: Data(model.graphJSON.utf8)) : nil
+            let graph = try Query(request).get("graph") == "true" ? try ModelGraph(json: Data(model.graphJSON.utf8)) : nil
             return Responses.Model(model, versions: versions, graph: graph)
         }
     }
@@ -56,14 +56,14 @@ enum ModelBodies {
     /// `?name=`, `?input=NAME=1x3x224x224` (repeatable) and `?unknown_ops=error|zero` of an ONNX upload.
     static func importOptions(_ request: Request) throws -> ImportOptions {
         var options = ImportOptions()
-        let query = request.uri.queryParameters
+        let query = try Query(request)
         if let name = query.get("name") {
-            try Check.identifier(String(name), "name")
-            options.name = String(name)
+            try Check.identifier(name, "name")
+            options.name = name
         }
         for text in query.getAll("input") {
             do {
-                let (name, shape) = try ImportOptions.parseInputShape(String(text))
+                let (name, shape) = try ImportOptions.parseInputShape(text)
                 options.inputShapes[name] = shape
             } catch let error as ImportError {
                 throw APIError.invalid("input", error.reason)

@@ -43,7 +43,7 @@ extension APIRoutes {
             let id = try Check.pathParameter("id", context)
             try context.authorize(device: id)
             let limit = try Check.queryInteger(request, "limit", 1...1000) ?? 50
-            let before = try request.uri.queryParameters.get("before").map { text -> Date in
+            let before = try Query(request).get("before").map { text -> Date in
                 guard let date = parseISO8601(String(text)) else { throw APIError.invalid("before", "must be an RFC 3339 timestamp") }
                 return date
             }
