@@ -154,7 +154,9 @@ struct TablesAndMemoryTests {
         #expect(await daemon.stop() == 0)
     }
 
-    @Test("memory limits: a capped device gets a split that fits; an infeasible one gets 409 with the memory it needs, no push till its limit grows")
+    @Test(
+        "memory limits: a capped device gets a split that fits; an infeasible one gets 409 and a pushed notice with the memory it needs, then its plan once its limit grows"
+    )
     func memoryLimits() async throws {
         let database = try TestDatabase.make(migrated: false)
         defer { database.drop() }
@@ -186,7 +188,7 @@ struct TablesAndMemoryTests {
         #expect(memory <= limit && capped.1["memory_bound"] as? Bool == true)
         #expect((capped.1["inputs"] as? [String: Any])?["device_memory_limit_bytes"] as? Int64 == limit)
         let tiny = try await daemon.json("GET", "/v1/devices/tiny/plan")
-        #expect(tiny.0 == 409 && tiny.1["error"] as? String == "infeasible")
+        #expect(tiny.0 == 409 && tiny.1["error"] as? String == "infeasible" && tiny.1["status"] as? String == "infeasible")
         let required = try #require(tiny.1["required_device_memory_bytes"] as? Int64)
         #expect(required > 1_000_000 && tiny.1["device_memory_limit_bytes"] as? Int64 == 1_000_000)
         #expect(
@@ -194,6 +196,16 @@ struct TablesAndMemoryTests {
                 0,
                 "r") == Int(required))
         #expect(try connection.query("SELECT count(*) AS n FROM plans WHERE device_id = 'tiny'").int(0, "n") == 0)
+        // The device is told, with a signed webhook naming the memory it needs.
+        let notices = await receiver.waitFor(2)
+        let notice = try #require(notices.first { $0.path == "/tiny" })
+        let envelope = try #require(try JSONSerialization.jsonObject(with: notice.body) as? [String: Any])
+        #expect(envelope["type"] as? String == "split_plan.infeasible")
+        let told = try Self.payload(notice)
+        #expect(told["status"] as? String == "infeasible" && told["reason"] as? String == "device_memory")
+        #expect(told["required_device_memory_bytes"] as? Int64 == required && told["device_memory_limit_bytes"] as? Int64 == 1_000_000)
+        #expect(told["device"] as? String == "tiny" && told["model"] as? String == "resnet18" && told["sequence"] is Int)
+        #expect(notice.signature?.hasPrefix("v1,") == true)
         let memoryBound = try connection.query("SELECT device FROM split_history WHERE valid_until IS NULL AND memory_bound")
         #expect(memoryBound.rowCount == 1 && memoryBound.string(0, "device") == "capped")
         // Raising its limit plans it again, and the plan is pushed.
@@ -206,8 +218,11 @@ struct TablesAndMemoryTests {
             ])
         #expect(updated.0 == 200)
         #expect(await eventually { (try? await daemon.json("GET", "/v1/devices/tiny/plan").0) == 200 })
-        let received = await receiver.waitFor(2)
-        #expect(received.map(\.path).sorted() == ["/capped", "/tiny"])
+        // Then its plan, with a higher sequence than the notice.
+        let received = await receiver.waitFor(3)
+        #expect(received.map(\.path).sorted() == ["/capped", "/tiny", "/tiny"])
+        let plan = try Self.payload(try #require(received.last { $0.path == "/tiny" }))
+        #expect(plan["cut_layers"] is [String] && (plan["sequence"] as? Int ?? 0) > (told["sequence"] as? Int ?? .max))
         let metrics = String(decoding: try await daemon.request("GET", "/metrics", token: nil).1, as: UTF8.self)
         #expect(metrics.contains("splitd_infeasible_evaluations_total 1"))
         #expect(try daemon.openAPIMismatches() == [])

@@ -173,7 +173,7 @@ package struct DeliveryService: Service {
     /// The signed request for a delivery (throws when the SSRF guard refuses its URL).
     func request(for delivery: ClaimedDelivery, now: Date) throws -> WebhookRequest {
         let target = try policy.vet(delivery.callbackURL)
-        let body = WebhookPayload(plan: delivery.plan, switching: switching, now: now).encoded()
+        let body = WebhookPayload.body(for: delivery.content, switching: switching, now: now)
         let timestamp = Int(now.timeIntervalSince1970)
         // During a secret rotation's overlap, one signature per valid secret (Standard Webhooks).
         let signature = try delivery.webhookSecrets.map {

@@ -56,6 +56,20 @@ struct WebhookPayload: Encodable {
                 migrationBytesPerParameterByte: optimizer.migrationBytesPerParameterByte))
     }
 
+    /// The body of a delivery: a plan's `split_plan.updated`, or a stored notice's
+    /// `split_plan.infeasible` (`{type, timestamp, data}` with the notice document as `data`).
+    static func body(for content: ClaimedDelivery.Content, switching rule: SwitchingRule, now: Date) -> Data {
+        switch content {
+        case .plan(let plan):
+            return WebhookPayload(plan: plan, switching: rule, now: now).encoded()
+        case .notice(let document):
+            // The document is stored JSON (DeliveryRepository.enqueueNotices); the envelope is
+            // written around it byte for byte.
+            let envelope = #"{"data":"# + document + #","timestamp":"# + "\"\(iso8601(now))\"" + #","type":"split_plan.infeasible"}"#
+            return Data(envelope.utf8)
+        }
+    }
+
     func encoded() -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -77,6 +77,7 @@ package struct FleetPlanner: Sendable {
             var evaluated: [Evaluation] = []
             var failures: [(candidate: PlanningCandidate, reason: String)] = []
             var infeasible: [(deviceID: String, requiredBytes: Int64)] = []
+            var notices: [InfeasibleNotice] = []
             for candidate in candidates {
                 do {
                     let model = try cache.prepared(for: candidate, connection: connection)
@@ -87,6 +88,14 @@ package struct FleetPlanner: Sendable {
                     evaluated.append(evaluation)
                 } catch PlanningError.deviceMemoryExceeded(let required, let limit) {
                     infeasible.append((candidate.deviceID, required))
+                    // Told when it becomes infeasible, or the memory it needs changes (once feasible
+                    // again, its next plan is pushed like a first one).
+                    if candidate.deliverable && candidate.claim.infeasibleRequiredBytes != required {
+                        notices.append(
+                            InfeasibleNotice(
+                                deviceID: candidate.deviceID, modelName: candidate.modelName, modelVersion: candidate.modelVersion,
+                                requiredBytes: required, limitBytes: limit))
+                    }
                     logger.warning(
                         "no split fits the device's memory",
                         metadata: [
@@ -131,6 +140,7 @@ package struct FleetPlanner: Sendable {
             // The claim recorded every evaluation; what went differently is recorded here.
             try PlanRepository.endPlans(deviceIDs: infeasible.map(\.deviceID), connection: connection)
             try PlanRepository.recordInfeasible(infeasible, connection: connection)
+            try DeliveryRepository.enqueueNotices(notices, connection: connection)
             try PlanRepository.recordFailures(failures, connection: connection)
             outcome.failed = failures.count
             outcome.infeasible = infeasible.count

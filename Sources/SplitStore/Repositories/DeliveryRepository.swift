@@ -12,7 +12,15 @@ package struct ClaimedDelivery: Sendable, Equatable {
     package var callbackURL: String
     /// Signing secrets: the current one, and the previous one while a rotation's overlap lasts.
     package var webhookSecrets: [String]
-    package var plan: StoredPlan
+    /// What it carries.
+    package var content: Content
+
+    /// A plan (`split_plan.updated`), or a notice document (`split_plan.infeasible`, JSON with its
+    /// `sequence` from the plans' id sequence).
+    package enum Content: Sendable, Equatable {
+        case plan(StoredPlan)
+        case notice(String)
+    }
 }
 
 /// SQL for the `webhook_deliveries` outbox: claim with a lease, finish with a single statement.
@@ -50,31 +58,85 @@ package enum DeliveryRepository {
                       LIMIT $2
                       FOR UPDATE SKIP LOCKED) due
                 WHERE w.id = due.id
-                RETURNING w.id, w.attempts, w.plan_id
+                RETURNING w.id, w.attempts, w.plan_id, w.device_id, w.notice::text AS notice
                 """, [owner, limit, leaseSeconds])
             guard claimed.rowCount > 0 else { return [] }
-            let planIDs = try (0..<claimed.rowCount).map { Int64(try claimed.require($0, "plan_id", claimed.int)) }
+            let planIDs = (0..<claimed.rowCount).compactMap { claimed.int($0, "plan_id").map(Int64.init) }
             let details = try connection.query(
                 """
-                SELECT \(PlanRepository.qualifiedColumns(table: "p")), \(PlanRepository.tableDocument("p")),
-                       d.callback_url, d.webhook_secret,
-                       CASE WHEN d.previous_secret_expires_at > now() THEN d.previous_webhook_secret END AS previous_webhook_secret
-                FROM split_plans p JOIN devices d ON d.id = p.device_id WHERE p.id = ANY($1::int8[])
+                SELECT \(PlanRepository.qualifiedColumns(table: "p")), \(PlanRepository.tableDocument("p"))
+                FROM split_plans p WHERE p.id = ANY($1::int8[])
                 """, [PostgresValue.intArray(planIDs)])
-            var byPlan: [Int64: (StoredPlan, String, [String])] = [:]
+            var plans: [Int64: StoredPlan] = [:]
             for row in 0..<details.rowCount {
                 let plan = try PlanRepository.decode(details, row)
-                var keys = [try secrets.open(try details.require(row, "webhook_secret", details.string))]
-                if let previous = details.string(row, "previous_webhook_secret") { keys.append(try secrets.open(previous)) }
-                byPlan[plan.id] = (plan, details.string(row, "callback_url") ?? "", keys)
+                plans[plan.id] = plan
+            }
+            let deviceIDs = try Array(Set((0..<claimed.rowCount).map { try claimed.require($0, "device_id", claimed.string) }))
+            let targets = try connection.query(
+                """
+                SELECT id, callback_url, webhook_secret,
+                       CASE WHEN previous_secret_expires_at > now() THEN previous_webhook_secret END AS previous_webhook_secret
+                FROM devices WHERE id = ANY($1::text[])
+                """, [PostgresValue.textArray(deviceIDs)])
+            var byDevice: [String: (url: String, keys: [String])] = [:]
+            for row in 0..<targets.rowCount {
+                var keys = [try secrets.open(try targets.require(row, "webhook_secret", targets.string))]
+                if let previous = targets.string(row, "previous_webhook_secret") { keys.append(try secrets.open(previous)) }
+                byDevice[try targets.require(row, "id", targets.string)] = (targets.string(row, "callback_url") ?? "", keys)
             }
             return try (0..<claimed.rowCount).compactMap { row in
-                guard let (plan, url, keys) = byPlan[Int64(try claimed.require(row, "plan_id", claimed.int))] else { return nil }
+                let deviceID = try claimed.require(row, "device_id", claimed.string)
+                guard let target = byDevice[deviceID] else { return nil }
+                let content: ClaimedDelivery.Content
+                if let planID = claimed.int(row, "plan_id") {
+                    guard let plan = plans[Int64(planID)] else { return nil }
+                    content = .plan(plan)
+                } else {
+                    content = .notice(try claimed.require(row, "notice", claimed.string))
+                }
                 return ClaimedDelivery(
                     id: try claimed.require(row, "id", claimed.string), attempt: try claimed.require(row, "attempts", claimed.int),
-                    deviceID: plan.deviceID, callbackURL: url, webhookSecrets: keys, plan: plan)
+                    deviceID: deviceID, callbackURL: target.url, webhookSecrets: target.keys, content: content)
             }
         }
+    }
+
+    /// Enqueues a `split_plan.infeasible` notice for each device, superseding its unfinished older
+    /// notices. Each notice takes its `sequence` from the plans' id sequence, so the device orders
+    /// it against its plans by one number. Call inside the planning transaction.
+    package static func enqueueNotices(_ notices: [InfeasibleNotice], connection: PostgresConnection) throws {
+        guard !notices.isEmpty else { return }
+        let sequences = try connection.query(
+            """
+            WITH dropped AS (
+                UPDATE webhook_deliveries SET status = 'superseded',
+                       lease_owner = CASE WHEN status = 'delivering' THEN lease_owner END,
+                       lease_expires_at = CASE WHEN status = 'delivering' THEN lease_expires_at END
+                WHERE notice IS NOT NULL AND device_id = ANY($1::text[]) AND status IN ('pending', 'failed', 'delivering')
+            )
+            SELECT nextval('plans_id_seq') AS sequence FROM generate_series(1, $2)
+            """, [PostgresValue.textArray(notices.map(\.deviceID)), notices.count])
+        let numbers = try (0..<sequences.rowCount).map { Int64(try sequences.require($0, "sequence", sequences.int)) }
+        let documents = try zip(notices, numbers).map { notice, sequence in
+            var document: [String: Any] = [
+                "status": "infeasible", "reason": "device_memory", "device": notice.deviceID, "model": notice.modelName,
+                "model_version": notice.modelVersion, "required_device_memory_bytes": notice.requiredBytes, "sequence": sequence,
+                "device_memory_limit_bytes": notice.limitBytes.map { $0 as Any } ?? NSNull(),
+            ]
+            document["detail"] =
+                "no split of model '\(notice.modelName)' fits the device's memory: the smallest valid split needs \(notice.requiredBytes) bytes"
+            return String(decoding: try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys]), as: UTF8.self)
+        }
+        try connection.query(
+            """
+            INSERT INTO webhook_deliveries (id, device_id, notice)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])
+            """,
+            [
+                PostgresValue.textArray(messageIDs(planIDs: numbers)), PostgresValue.textArray(notices.map(\.deviceID)),
+                PostgresValue.textArray(documents),
+            ])
     }
 
     /// Message ids (`webhook-id`) for the deliveries of these plans: `msg_`, the plan id in 16 hex

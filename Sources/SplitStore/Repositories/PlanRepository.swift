@@ -288,13 +288,19 @@ package enum PlanRepository {
         // plan in force can have one), take ids. A device whose delivery was dropped before it
         // arrived has not received what that delivery carried (a table, say): its new plan is
         // delivered whatever `deliver` says, so a push is never lost to a plan that changed nothing
-        // since the undelivered one.
+        // since the undelivered one. An unfinished infeasibility notice (DeliveryRepository.
+        // enqueueNotices) is superseded too: the new plan is what the device needs now.
         let idsResult = try connection.query(
             """
             WITH superseded AS (
                 UPDATE plans SET superseded_at = now() WHERE device_id = ANY($1::text[]) AND superseded_at IS NULL RETURNING id
             ), dropped AS (
                 \(supersedeDeliveries(ofPlansIn: "superseded")) RETURNING device_id
+            ), notices AS (
+                UPDATE webhook_deliveries SET status = 'superseded',
+                       lease_owner = CASE WHEN status = 'delivering' THEN lease_owner END,
+                       lease_expires_at = CASE WHEN status = 'delivering' THEN lease_expires_at END
+                WHERE notice IS NOT NULL AND device_id = ANY($1::text[]) AND status IN ('pending', 'failed', 'delivering')
             )
             SELECT nextval('plans_id_seq') AS id, NULL::text AS owed FROM generate_series(1, $2)
             UNION ALL

@@ -249,13 +249,17 @@ enum Responses {
     }
 
     /// `GET /v1/devices/{id}/plan` of a device no split fits (409).
+    /// `error` as every API error has it; `status` and `reason` as `splitctl plan --format json`
+    /// and the `split_plan.infeasible` webhook say it.
     struct Infeasible: Encodable {
         var error = "infeasible"
+        var status = "infeasible"
+        var reason = "device_memory"
         var detail: String
         var requiredDeviceMemoryBytes: Int64
         var deviceMemoryLimitBytes: Int64?
         enum CodingKeys: String, CodingKey {
-            case error, detail
+            case error, status, reason, detail
             case requiredDeviceMemoryBytes = "required_device_memory_bytes"
             case deviceMemoryLimitBytes = "device_memory_limit_bytes"
         }
