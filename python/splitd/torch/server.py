@@ -113,9 +113,7 @@ class SplitServer:
                 raise FrameError(f"ACTIVATIONS frame: cut value {name!r}: {problem}")
         leaves: List[torch.Tensor] = []
         flatten(values, leaves)
-        for leaf in leaves:
-            if leaf.is_floating_point():
-                leaf.requires_grad_(True)
+        values = _with_gradients(values)
         self.side.optimizer.zero_grad(set_to_none=True)
         outputs = partition.server(*values)
         loss = self.loss(outputs, labels)
@@ -156,3 +154,20 @@ class SplitServer:
         connection.send(wire.SWITCH_OK, {"fingerprint": new.fingerprint, "state": moved.entries}, moved.tensors)
         forget(self.model, self.side.optimizer, down_parameters)
         self.placement = new
+
+
+def _with_gradients(value: Any) -> Any:
+    """Received values with every floating tensor a leaf requiring grad, handed on as a clone
+    so the server part may modify it in place (ResNet's ``+=`` and in-place ReLU)."""
+    if isinstance(value, torch.Tensor):
+        if not value.is_floating_point():
+            return value
+        value.requires_grad_(True)
+        return value.clone()
+    if isinstance(value, torch.Size):
+        return value
+    if isinstance(value, (tuple, list)):
+        return type(value)(_with_gradients(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _with_gradients(item) for key, item in value.items()}
+    return value
