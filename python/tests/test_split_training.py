@@ -1,6 +1,5 @@
 """Split training over TCP equals unsplit training, with switches in both directions; timings."""
 
-import copy
 import os
 import subprocess
 import sys

@@ -4,8 +4,8 @@ Rules, in order, for every layer of the splitgraph/1 graph (when one is given):
 
 1. ``"fx_node"``: the layer is the fx node of that name;
 2. ``"module"`` (a dotted module path such as ``features.4.0.block.3.0``; ONNX imports carry
-   it): the layer stands for every computing fx node (an input, or a node producing tensors from
-   the inputs) whose module path (``call_module`` target, or the module whose ``forward`` traced
+   it): the layer stands for every computing fx node (a node producing tensors from the
+   inputs; model inputs are matched by rule 3) whose module path (``call_module`` target, or the module whose ``forward`` traced
    it) has that module as its longest prefix among the graph's module paths. Several layers may
    share a module (an ONNX ``Conv`` and ``Relu`` both in ``layer1.0.conv1``... or several
    operators of one block): they then stand for the same nodes, and must be on the same side.
@@ -70,7 +70,7 @@ def map_layers(module: torch.fx.GraphModule, graph: Optional[Mapping[str, Any]],
     if modules:
         result.by_module = True
         for node in module.graph.nodes:
-            if node.name not in dynamic:
+            if node.name not in dynamic or node.op == "placeholder":
                 continue
             path = module_path(node)
             owner = next((candidate for candidate in modules if _is_prefix(candidate, path)), None)

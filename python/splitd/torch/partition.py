@@ -197,7 +197,7 @@ class Partitioner:
         order = {node.name: index for index, node in enumerate(self.nodes)}
         if mapping.by_module:
             hint = {name: index for index, name in reversed(list(enumerate(cut_nodes)))}
-            crossing = sorted(set(needed_crossing) | (cut_set & device_compute), key=lambda n: (hint.get(n, len(hint)), order[n]))
+            crossing = sorted(set(needed_crossing), key=lambda n: (hint.get(n, len(hint)), order[n]))
             cut_count = len(crossing)
             extra: List[str] = []
         else:
