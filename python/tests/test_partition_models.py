@@ -85,6 +85,44 @@ class SampleModelTests(unittest.TestCase):
         self.check_model("vit_b_16")
 
 
+class GPT2Tests(unittest.TestCase):
+    """GPT-2 (transformers, default configuration, dropout off) through torch.export, as
+    ops/models/gpt2.json was made: the exported GraphModule is partitioned as it is."""
+
+    def test_gpt2_via_torch_export(self):
+        torchvision_models()  # transformers imports torchvision when it is installed
+        try:
+            from transformers import GPT2Config, GPT2LMHeadModel
+        except ImportError as error:
+            if os.environ.get("SPLITD_PY_SKIP_TRANSFORMERS") == "1":
+                self.skipTest(f"transformers is not importable ({error}) and SPLITD_PY_SKIP_TRANSFORMERS=1")
+            self.fail(f"transformers is not importable ({error}): ops/install-python installs it (the [test] extra)")
+        torch.manual_seed(0)
+        config = GPT2Config(use_cache=False, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+        tokens = torch.randint(0, config.vocab_size, (2, 16))
+        exported = torch.export.export(GPT2LMHeadModel(config).train(), (tokens,)).module()
+        graph = sample_graph("gpt2")
+        nodes = {node.name for node in exported.graph.nodes}
+        self.assertEqual([layer["name"] for layer in graph["layers"] if layer["name"] not in nodes], [],
+                         "gpt2.json layers that are not nodes of torch.export's graph")
+        partitioner = Partitioner(exported, (tokens,), graph)
+        check = EquivalenceCheck(partitioner, (tokens,))
+        layers = [layer["name"] for layer in graph["layers"]]
+        inputs_of = {layer["name"]: list(layer["inputs"]) for layer in graph["layers"]}
+        plans = []
+        if splitctl() is not None:
+            table = splitctl_table(os.path.join(MODELS, "gpt2.json"))
+            plans += [(f"table segment {index}", segment) for index, segment in enumerate(table["segments"])]
+        elif not SKIP_SPLITCTL:
+            self.fail("no splitctl binary: build it, set SPLITCTL, or set SPLITD_PY_SKIP_SPLITCTL=1")
+        rng = random.Random("gpt2-splits")
+        plans += [(f"random split {index}", random_valid_split(layers, inputs_of, rng, pinned=[layers[0]])) for index in range(3)]
+        for label, plan in plans:
+            with self.subTest(split=label, cut=plan["cut_layers"][:6]):
+                difference, where = check.difference(plan)
+                self.assertLessEqual(difference, TOLERANCE, f"gpt2, {label}: {where} differs by {difference}")
+
+
 class GraphDriftTests(unittest.TestCase):
     """ops/models' layer names must be the fx node names of torchvision's trace, and its edges
     the fx graph's: fails loudly when the samples drift from torchvision."""
