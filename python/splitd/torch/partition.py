@@ -104,8 +104,6 @@ class Partitioner:
         owners = self.layer_of(mapping)
 
         def label(name: str) -> str:
-            if name in ("the model output", "nothing"):
-                return name
             layer = owners.get(name)
             if layer is None:
                 return f"fx node {name!r}"
@@ -152,10 +150,11 @@ class Partitioner:
             if node.name in device or (node.name not in server and all(source.name in device_available for source in node.all_input_nodes)):
                 device_available.add(node.name)
 
+        # Walking backwards, every reader is placed before what it reads: server_readers maps a
+        # node the server needs to a server node reading it, device_readers likewise.
         server_readers: Dict[str, str] = {}
         device_readers: Dict[str, str] = {}
-        for source in self.output.all_input_nodes:
-            server_readers.setdefault(source.name, "the model output")
+        outputs = {source.name for source in self.output.all_input_nodes}
         device_need: Set[str] = set(device)
         device_compute: Set[str] = set()
         server_compute: Set[str] = set()
@@ -169,20 +168,20 @@ class Partitioner:
                 if name in device_available:
                     device_need.add(name)
                 elif name in server_available:
-                    server_readers.setdefault(name, "nothing")
-            if name in server or (name in server_readers and folded and name in server_available):
+                    outputs.add(name)  # not an output, but computed on the server all the same
+            needed_by_server = name in server_readers or name in outputs
+            if name in server or (needed_by_server and folded and name in server_available):
                 server_compute.add(name)
                 for source in node.all_input_nodes:
                     server_readers.setdefault(source.name, name)
-            elif name in server_readers and name in device:
+            elif needed_by_server and name in device:
                 needed_crossing.append(name)
-                if name not in cut_set and server_readers[name] != "the model output" and not mapping.by_module:
+                if name not in cut_set and name in server_readers and not mapping.by_module:
                     raise PartitionError(f"{label(name)} is on the device and read by {label(server_readers[name])} on the "
                                          f"server, but is not in cut_layers {list(split.cut_layers)}")
-            elif name in server_readers and folded:
+            elif needed_by_server and folded:
                 side.append(name)
                 device_need.add(name)
-                device_readers.setdefault(name, server_readers[name])
             if name in device_need:
                 device_compute.add(name)
                 for source in node.all_input_nodes:
