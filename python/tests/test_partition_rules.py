@@ -152,6 +152,29 @@ class PartitionErrorTests(unittest.TestCase):
             Partitioner(self.model, self.x).split({"layers": []})
 
 
+class TiedWeightTests(unittest.TestCase):
+    def test_partition_allows_a_parameter_on_both_sides_split_training_refuses_it(self):
+        from splitd.torch.session import SplitModel
+
+        class Tied(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = nn.Embedding(10, 4)
+                self.mix = nn.Linear(4, 4)
+
+            def forward(self, tokens):
+                return self.mix(self.embed(tokens)) @ self.embed.weight.t()
+
+        torch.manual_seed(0)
+        model = Tied()
+        tokens = torch.randint(0, 10, (2, 3))
+        plan = {"device_layers": ["tokens", "embed"], "cut_layers": ["embed"]}
+        device, server = partition(model, plan, tokens)
+        self.assertTrue(torch.equal(server(*device(tokens)), model(tokens)))
+        with self.assertRaisesRegex(PartitionError, "'embed.weight' is read on both sides"):
+            SplitModel(model, tokens, lambda parameters: torch.optim.SGD(parameters, lr=0.1)).placement(plan)
+
+
 class ModuleMappingTests(unittest.TestCase):
     """Layers that carry only a module path (as ONNX imports do) map through the modules."""
 

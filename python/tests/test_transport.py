@@ -145,10 +145,11 @@ class ServerUnderAttack(unittest.TestCase):
 
 
 class FakeServer:
-    """Answers the handshake correctly, then misbehaves on the first ACTIVATIONS as told."""
+    """Answers the handshake correctly, then misbehaves on the first ACTIVATIONS (or ``kind``) as told."""
 
-    def __init__(self, behaviour):
+    def __init__(self, behaviour, kind=wire.ACTIVATIONS):
         self.behaviour = behaviour
+        self.kind = kind
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -160,7 +161,7 @@ class FakeServer:
         try:
             hello = connection.receive([wire.HELLO])
             connection.send(wire.HELLO_OK, {"fingerprint": hello.meta["fingerprint"]})
-            frame = connection.receive([wire.ACTIVATIONS])
+            frame = connection.receive([self.kind])
             self.behaviour(connection, frame)
             self.done.wait(10)  # hold the connection open until the test has seen the device's error
         finally:
@@ -238,6 +239,50 @@ class DeviceUnderAttack(unittest.TestCase):
         def behaviour(connection, frame):
             connection.socket.sendall(wire.HEADER.pack(wire.MAGIC, wire.VERSION, wire.GRADIENTS, 0, 2, 1 << 30) + b"{}")
         self.attempt(behaviour, FrameError, "exceeds the limit of 1048576")
+
+
+class SwitchAttacks(unittest.TestCase):
+    def test_switch_without_an_answer_leaves_the_device_on_its_split(self):
+        fake = FakeServer(lambda connection, frame: connection.close(), kind=wire.SWITCH)
+        model = fresh_model()
+        trainer = SplitTrainer(model, SPLITS[2], example_batch()[0], OPTIMIZERS["adam"], fake.address, limits=SHORT)
+        before = {name: p.detach().clone() for name, p in model.named_parameters()}
+        old = trainer.placement
+        trainer.connect()
+        try:
+            with self.assertRaises(PeerClosedError):
+                trainer.set_plan(SPLITS[0])
+        finally:
+            fake.done.set()
+            trainer.connection.close()
+        self.assertIs(trainer.placement, old)
+        self.assertEqual(trainer.migrations, [])
+        for name, parameter in model.named_parameters():
+            self.assertTrue(torch.equal(parameter, before[name]), name)
+
+    def test_server_refuses_a_switch_missing_a_parameter_and_writes_nothing(self):
+        server = ServerThread(fresh_model(), "sgd", limits=SHORT)
+        device = SplitModel(fresh_model(), example_batch()[0], OPTIMIZERS["sgd"])
+        with torch.no_grad():
+            for parameter in device.model.parameters():
+                parameter.add_(1.0)  # distinguishable from the server's copy
+        old, new = device.placement(SPLITS[2]), device.placement(SPLITS[0])
+        connection = wire.Connection(socket.create_connection(server.address, timeout=10), Limits(timeout_seconds=10))
+        connection.send(wire.HELLO, device.hello(old))
+        connection.receive([wire.HELLO_OK])
+        before = {name: p.detach().clone() for name, p in server.server.model.named_parameters()}
+        from splitd.torch.ownership import pack
+        moving = sorted(old.device.parameters - new.device.parameters)
+        moved = pack(device.model, device.optimizer, moving[1:], [])  # one parameter left out
+        meta = device.hello(new)
+        meta["state"] = moved.entries
+        connection.send(wire.SWITCH, meta, moved.tensors)
+        with self.assertRaisesRegex(PeerError, "missing"):
+            connection.receive([wire.SWITCH_OK])
+        connection.close()
+        self.assertIn(moving[0], str(server.join()))
+        for name, parameter in server.server.model.named_parameters():
+            self.assertTrue(torch.equal(parameter, before[name]), f"{name} written by a refused switch")
 
 
 class MismatchTests(unittest.TestCase):
