@@ -1,4 +1,4 @@
-"""Tests of splitd_client (run from ops/client: python3 -m unittest)."""
+"""Tests of splitd.client: signatures, the switching rule and its shared cases, webhooks, the receiver."""
 
 import base64
 import http.client
@@ -7,8 +7,8 @@ import os
 import time
 import unittest
 
-import splitd_client as client_module
-from splitd_client import PlanTable, SignatureError, SplitClient, SwitchingRule, WebhookReceiver, sign, verify
+import splitd.client as client_module
+from splitd.client import PlanTable, SignatureError, SplitClient, SwitchingRule, WebhookReceiver, sign, verify
 
 SECRET = "whsec_" + base64.b64encode(b"sixteen byte key and then some").decode()
 CASES = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "switching_cases.json")))
