@@ -71,7 +71,7 @@ struct SwitchingTests {
 
     /// The cases shared with the Python client.
     static func sharedCases() throws -> [String: Any] {
-        let data = try Data(contentsOf: SampleModels.root.appendingPathComponent("ops/client/switching_cases.json"))
+        let data = try Data(contentsOf: SampleModels.root.appendingPathComponent("python/tests/switching_cases.json"))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 

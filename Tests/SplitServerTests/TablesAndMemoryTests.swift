@@ -252,7 +252,7 @@ struct TablesAndMemoryTests {
     }
 }
 
-/// The device-side client (ops/client/splitd_client.py) against the real daemon.
+/// The device-side client (the `splitd.client` Python package) against the real daemon.
 @Suite("Device client end to end", .serialized)
 struct DeviceClientTests {
     /// Runs the client as a device would: listens for the daemon's webhook, then prints, for each
@@ -260,7 +260,7 @@ struct DeviceClientTests {
     static let probe = """
         import json, sys, time
         sys.path.insert(0, sys.argv[1])
-        from splitd_client import SplitClient, WebhookReceiver, PlanTable
+        from splitd.client import SplitClient, WebhookReceiver, PlanTable
         client = SplitClient(secret=sys.argv[2], device="dev-1")
         receiver = WebhookReceiver(client, ("127.0.0.1", int(sys.argv[3])))
         receiver.start()
@@ -290,7 +290,7 @@ struct DeviceClientTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
-            "python3", "-c", Self.probe, packageRoot.appendingPathComponent("ops/client").path, secret, "\(port)",
+            "python3", "-c", Self.probe, packageRoot.appendingPathComponent("python").path, secret, "\(port)",
             String(decoding: try JSONSerialization.data(withJSONObject: rates), as: UTF8.self),
         ]
         let output = Pipe()

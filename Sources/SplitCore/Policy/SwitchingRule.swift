@@ -1,8 +1,8 @@
 /// When to move from the split in use to a better one, given that moving costs migration time.
 ///
 /// The one rule for every place a split may change: the simulator's `table` policy, the daemon's
-/// replace decision and the device-side client (`ops/client/splitd_client.py` implements the same
-/// function; `ops/client/switching_cases.json` holds cases both test suites check). With `current`
+/// replace decision and the device-side client (`python/splitd/client/table.py` implements the same
+/// function; `python/tests/switching_cases.json` holds cases both test suites check). With `current`
 /// and `candidate` the predicted delays of one iteration of each split at the rates now in
 /// effect, and `migration` the seconds the move takes at those rates (`SplitMigration`):
 ///
