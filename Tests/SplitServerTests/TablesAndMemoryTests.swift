@@ -123,6 +123,39 @@ struct TablesAndMemoryTests {
         await receiver.stop()
     }
 
+    @Test("a graph whose layers name their torch modules gets plans and webhooks naming the module of each cut layer")
+    func cutModules() async throws {
+        let database = try TestDatabase.make(migrated: false)
+        defer { database.drop() }
+        let receiver = try await WebhookReceiver()
+        let daemon = try await Daemon(database: database)
+        // resnet18 with a module on every layer but the input (as an ONNX import writes them).
+        var graph = try #require(try JSONSerialization.jsonObject(with: try Fleet.modelJSON("resnet18")) as? [String: Any])
+        var layers = try #require(graph["layers"] as? [[String: Any]])
+        var moduleOf: [String: String] = [:]
+        for index in layers.indices where layers[index]["op"] as? String != "input" {
+            let name = try #require(layers[index]["name"] as? String)
+            moduleOf[name] = name.replacingOccurrences(of: "_", with: ".")
+            layers[index]["module"] = moduleOf[name]
+        }
+        graph["layers"] = layers
+        graph["name"] = "resnet18-modules"
+        let stored = try await daemon.request("POST", "/v1/models", body: try JSONSerialization.data(withJSONObject: graph))
+        #expect(stored.0 == 201)
+        #expect(try await daemon.json("POST", "/v1/edge-servers", ["id": "edge-1", "compute_flops": 2e13]).0 == 201)
+        _ = try await Fleet.register(daemon, device: "mod-1", model: "resnet18-modules", callback: receiver.url("/mod-1"), uplink: 2e7)
+        let pushed = try Self.payload(try #require(await receiver.waitFor(1).first))
+        let cuts = try #require(pushed["cut_layers"] as? [String])
+        let modules = try #require(pushed["cut_modules"] as? [Any])
+        #expect(!cuts.isEmpty && modules.count == cuts.count)
+        for (cut, module) in zip(cuts, modules) { #expect(module as? String == moduleOf[cut], "\(cut)") }
+        let (status, plan) = try await daemon.json("GET", "/v1/devices/mod-1/plan")
+        #expect(status == 200 && (plan["cut_modules"] as? [Any])?.count == cuts.count)
+        #expect(try daemon.openAPIMismatches() == [])
+        #expect(await daemon.stop() == 0)
+        await receiver.stop()
+    }
+
     @Test("switching is priced: with a short horizon a move that does not pay for its migration is not made")
     func switchingPriced() async throws {
         let database = try TestDatabase.make(migrated: false)

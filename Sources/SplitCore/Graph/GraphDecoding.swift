@@ -92,7 +92,8 @@ struct GraphFile: Encodable {
 
 extension Layer: Encodable {
     enum CodingKeys: String, CodingKey {
-        case name, op, inputs, block
+        case name, op, inputs, block, module
+        case fxNode = "fx_node"
         case forwardFLOPs = "forward_flops"
         case backwardFLOPs = "backward_flops"
         case outputBytes = "output_bytes"
@@ -135,6 +136,8 @@ extension Layer: Encodable {
         }
         let inputs = try read("inputs") { try object.strings("inputs", maximumLength: ModelGraph.maximumNameLength) } ?? []
         let block = try read("block") { try object.string("block", maximumLength: ModelGraph.maximumNameLength) }
+        let module = try read("module") { try object.string("module", maximumLength: ModelGraph.maximumNameLength) }
+        let fxNode = try read("fx_node") { try object.string("fx_node", maximumLength: ModelGraph.maximumNameLength) }
         self.init(
             name: name,
             op: try read("op") { try object.string("op", maximumLength: ModelGraph.maximumNameLength) } ?? "",
@@ -143,7 +146,9 @@ extension Layer: Encodable {
             backwardFLOPs: try number("backward_flops", required: true, range: Limits.layerFLOPs),
             outputBytes: try number("output_bytes", required: true, range: Limits.layerBytes),
             parameterBytes: try number("param_bytes", required: false, range: Limits.layerBytes),
-            block: block?.isEmpty == true ? nil : block
+            block: block?.isEmpty == true ? nil : block,
+            module: module?.isEmpty == true ? nil : module,
+            fxNode: fxNode?.isEmpty == true ? nil : fxNode
         )
     }
 
@@ -157,6 +162,8 @@ extension Layer: Encodable {
         try container.encode(outputBytes, forKey: .outputBytes)
         try container.encode(parameterBytes, forKey: .parameterBytes)
         try container.encodeIfPresent(block, forKey: .block)
+        try container.encodeIfPresent(module, forKey: .module)
+        try container.encodeIfPresent(fxNode, forKey: .fxNode)
     }
 }
 

@@ -16,12 +16,18 @@ public struct Layer: Sendable, Hashable {
     public var parameterBytes: Double
     /// Optional label of the repeating block this layer belongs to (`layer1.0`, `transformer.h.5`).
     public var block: String?
+    /// Optional dotted path of the torch module the layer came from (`features.4.0.block.3.0`),
+    /// from the exporter's scopes; empty path components are not written. Lets a plan's layers be
+    /// found in the torch model (`splitd.torch.partition`).
+    public var module: String?
+    /// Optional name of the `torch.fx` node the layer is (graphs from `ops/export-torch`).
+    public var fxNode: String?
 
     /// Creates a layer; values are validated when the layer becomes part of a `ModelGraph`.
     public init(
         name: String, op: String = "", inputs: [String] = [],
         forwardFLOPs: Double = 0, backwardFLOPs: Double = 0,
-        outputBytes: Double = 0, parameterBytes: Double = 0, block: String? = nil
+        outputBytes: Double = 0, parameterBytes: Double = 0, block: String? = nil, module: String? = nil, fxNode: String? = nil
     ) {
         self.name = name
         self.op = op
@@ -31,6 +37,8 @@ public struct Layer: Sendable, Hashable {
         self.outputBytes = outputBytes
         self.parameterBytes = parameterBytes
         self.block = block
+        self.module = module
+        self.fxNode = fxNode
     }
 
     /// Forward plus backward FLOPs per sample: the compute one training step spends on this layer.

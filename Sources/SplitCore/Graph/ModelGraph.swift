@@ -159,7 +159,9 @@ public struct ModelGraph: Sendable {
         guard !layer.name.isEmpty else {
             throw GraphError(.emptyName, layer: "#\(position)", field: "name", "layer name must not be empty")
         }
-        let texts: [(String, String)] = [("name", layer.name), ("op", layer.op), ("block", layer.block ?? "")] + layer.inputs.map { ("inputs", $0) }
+        let texts: [(String, String)] =
+            [("name", layer.name), ("op", layer.op), ("block", layer.block ?? ""), ("module", layer.module ?? ""), ("fx_node", layer.fxNode ?? "")]
+            + layer.inputs.map { ("inputs", $0) }
         for (field, text) in texts where text.utf8.contains(0) {
             throw GraphError(.invalidField, layer: field == "name" ? "#\(position)" : layer.name, field: field, "must not contain NUL (\\u0000)")
         }

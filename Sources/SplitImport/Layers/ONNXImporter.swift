@@ -35,7 +35,11 @@ public enum ONNXImporter {
 
         let labels = BlockLabels.labels(paths: walker.layerPaths, ops: walker.layers.map(\.op))
         var layers = walker.layers
-        for index in layers.indices { layers[index].block = labels[index] }
+        let modules = ModulePaths(walker.layerPaths)
+        for index in layers.indices {
+            layers[index].block = labels[index]
+            layers[index].module = modules.module(ofLayer: index)
+        }
         let name = options.name ?? (model.graph.name.isEmpty ? "model" : model.graph.name)
         let graph: ModelGraph
         do {

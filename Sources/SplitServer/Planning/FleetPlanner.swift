@@ -58,6 +58,7 @@ package struct FleetPlanner: Sendable {
         var fingerprint: String
         var deviceLayerNames: [String]
         var cutLayerNames: [String]
+        var cutModules: [String]
     }
 
     private struct SegmentKey: Hashable {
@@ -169,6 +170,12 @@ package struct FleetPlanner: Sendable {
         }
     }
 
+    /// The torch module of each of `layers` ("" where the graph names none; empty when it names none at all).
+    static func modules(of layers: [Int], in graph: ModelGraph) -> [String] {
+        guard layers.contains(where: { graph.layers[$0].module != nil }) else { return [] }
+        return layers.map { graph.layers[$0].module ?? "" }
+    }
+
     /// The conditions a candidate is planned for.
     static func conditions(_ candidate: PlanningCandidate) -> PlanningConditions {
         PlanningConditions(
@@ -209,7 +216,8 @@ package struct FleetPlanner: Sendable {
                 fingerprint: SplitFingerprint.of(
                     modelName: candidate.modelName, modelVersion: candidate.modelVersion,
                     onDevice: plan.onDevice),
-                deviceLayerNames: plan.deviceLayers.map { names[$0] }, cutLayerNames: plan.cutLayers.map { names[$0] })
+                deviceLayerNames: plan.deviceLayers.map { names[$0] }, cutLayerNames: plan.cutLayers.map { names[$0] },
+                cutModules: Self.modules(of: plan.cutLayers, in: model.graph))
             segments[key] = split
         }
         var plan = split.plan.repriced(
@@ -275,6 +283,7 @@ package struct FleetPlanner: Sendable {
             transferBytes: runs.transferBytes, breakdown: runs.breakdown, solveMicroseconds: evaluation.plan.solveMicroseconds, reason: reason,
             deliver: candidate.deliverable && pushed)
         newPlan.deliverable = candidate.deliverable
+        newPlan.cutModules = keepsCurrent ? Self.modules(of: runs.cutLayers, in: model.graph) : evaluation.split.cutModules
         newPlan.table = (evaluation.table.document, evaluation.table.digest)
         newPlan.deviceMemoryBytes = runs.deviceMemoryBytes
         newPlan.memoryBound = runs.memoryBound

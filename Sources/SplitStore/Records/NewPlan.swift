@@ -9,6 +9,9 @@ package struct NewPlan: Sendable {
     package var conditions: PlanningConditions
     package var deviceLayers: [String]
     package var cutLayers: [String]
+    /// The torch module of each cut layer ("" where the graph names none); empty when the graph
+    /// has no modules at all.
+    package var cutModules: [String] = []
     /// `SplitFingerprint` of the split: plans of one batch with the same fingerprint
     /// share one `splits` row, found without comparing layer lists.
     package var splitFingerprint: String

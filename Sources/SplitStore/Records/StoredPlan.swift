@@ -17,6 +17,8 @@ package struct StoredPlan: Sendable, Equatable {
     package var batchSize: Int
     package var deviceLayers: [String]
     package var cutLayers: [String]
+    /// The torch module of each cut layer ("" for none); nil for splits stored before modules were.
+    package var cutModules: [String]? = nil
     package var predictedDelaySeconds: Double
     /// Bytes per iteration, one direction.
     package var transferBytes: Double

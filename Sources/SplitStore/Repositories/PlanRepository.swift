@@ -389,7 +389,7 @@ package enum PlanRepository {
         }
         // Each split's layers are the 1-based slice first...last of the flat name arrays.
         var deviceNames: [String] = [], deviceFirst: [Int64] = [], deviceLast: [Int64] = []
-        var cutNames: [String] = [], cutFirst: [Int64] = [], cutLast: [Int64] = []
+        var cutNames: [String] = [], cutFirst: [Int64] = [], cutLast: [Int64] = [], cutModules: [String] = []
         for plan in distinct {
             deviceFirst.append(Int64(deviceNames.count + 1))
             deviceNames += plan.deviceLayers
@@ -397,11 +397,13 @@ package enum PlanRepository {
             cutFirst.append(Int64(cutNames.count + 1))
             cutNames += plan.cutLayers
             cutLast.append(Int64(cutNames.count))
+            // Aligned with the cut names ("" where a layer names no module).
+            cutModules += plan.cutLayers.indices.map { $0 < plan.cutModules.count ? plan.cutModules[$0] : "" }
         }
         let parameters: [PostgresValue] = [
             .textArray(distinct.map(\.modelName)), .intArray(distinct.map { Int64($0.modelVersion) }),
             .intArray(deviceFirst), .intArray(deviceLast), .textArray(deviceNames), .intArray(cutFirst), .intArray(cutLast), .textArray(cutNames),
-            .textArray(distinct.map(\.splitFingerprint)),
+            .textArray(distinct.map(\.splitFingerprint)), .textArray(cutModules),
         ]
         var resolved = [Int64?](repeating: nil, count: distinct.count)
         // A split another open transaction is adding makes this insert wait for that commit;
@@ -413,14 +415,14 @@ package enum PlanRepository {
                 WITH input AS (
                     SELECT v.slot, v.model_name, v.model_version::integer AS model_version,
                            ($5::text[])[v.device_first:v.device_last] AS device_layers, ($8::text[])[v.cut_first:v.cut_last] AS cut_layers,
-                           v.fingerprint
+                           ($10::text[])[v.cut_first:v.cut_last] AS cut_modules, v.fingerprint
                     FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $6::int8[], $7::int8[], $9::text[])
                          WITH ORDINALITY AS v(model_name, model_version, device_first, device_last, cut_first, cut_last, fingerprint, slot)
                 ), keyed AS (
                     SELECT input.*, splitd_split_digest(device_layers) AS digest FROM input
                 ), inserted AS (
-                    INSERT INTO splits (model_name, model_version, digest, device_layers, cut_layers, fingerprint)
-                    SELECT model_name, model_version, digest, device_layers, cut_layers, fingerprint FROM keyed
+                    INSERT INTO splits (model_name, model_version, digest, device_layers, cut_layers, fingerprint, cut_modules)
+                    SELECT model_name, model_version, digest, device_layers, cut_layers, fingerprint, cut_modules FROM keyed
                     ORDER BY model_name, model_version, digest
                     ON CONFLICT (model_name, model_version, digest) DO NOTHING
                     RETURNING id, model_name, model_version, digest
@@ -568,7 +570,7 @@ package enum PlanRepository {
         id, device_id, model_name, model_version, computed_at, algorithm, uplink_bps, downlink_bps, rtt_seconds, device_flops,
         server_flops, batch_size, device_layers, cut_layers, predicted_delay_seconds, transfer_bytes, device_compute_seconds,
         server_compute_seconds, uplink_seconds, downlink_seconds, solve_microseconds, superseded_at, reason, optimizer,
-        memory_limit_bytes, device_memory_bytes, memory_bound
+        memory_limit_bytes, device_memory_bytes, memory_bound, cut_modules
         """
 
     /// The plan's table document, for a select over `split_plans` aliased `alias` (or unaliased).
@@ -591,9 +593,7 @@ package enum PlanRepository {
             rttSeconds: try result.require(row, "rtt_seconds", result.double), deviceFLOPs: try result.require(row, "device_flops", result.double),
             serverFLOPs: try result.require(row, "server_flops", result.double), batchSize: try result.require(row, "batch_size", result.int),
             deviceLayers: try result.require(row, "device_layers", result.textArray),
-            cutLayers: try result.require(
-                row, "cut_layers",
-                result.textArray),
+            cutLayers: try result.require(row, "cut_layers", result.textArray), cutModules: result.textArray(row, "cut_modules"),
             predictedDelaySeconds: try result.require(row, "predicted_delay_seconds", result.double),
             transferBytes: try result.require(row, "transfer_bytes", result.double),
             breakdown: DelayBreakdown(

@@ -173,6 +173,9 @@ enum Responses {
         var reason: String
         var deviceLayers: [String]
         var cutLayers: [String]
+        /// The torch module of each cut layer (null for a layer at the model's top level); absent
+        /// when the graph names no modules.
+        var cutModules: [String?]?
         var predictedDelaySeconds: Double
         var transferBytes: Double
         var solveMicroseconds: Double
@@ -192,6 +195,7 @@ enum Responses {
             case computedAt = "computed_at"
             case deviceLayers = "device_layers"
             case cutLayers = "cut_layers"
+            case cutModules = "cut_modules"
             case predictedDelaySeconds = "predicted_delay_seconds"
             case transferBytes = "transfer_bytes"
             case solveMicroseconds = "solve_microseconds"
@@ -211,6 +215,9 @@ enum Responses {
             reason = plan.reason
             deviceLayers = plan.deviceLayers
             cutLayers = plan.cutLayers
+            cutModules = plan.cutModules.flatMap { modules in
+                modules.allSatisfy(\.isEmpty) ? nil : modules.map { $0.isEmpty ? nil : $0 }
+            }
             predictedDelaySeconds = plan.predictedDelaySeconds
             transferBytes = plan.transferBytes
             solveMicroseconds = plan.solveMicroseconds
@@ -236,6 +243,7 @@ enum Responses {
             try container.encode(reason, forKey: .reason)
             try container.encode(deviceLayers, forKey: .deviceLayers)
             try container.encode(cutLayers, forKey: .cutLayers)
+            try container.encodeIfPresent(cutModules, forKey: .cutModules)
             try container.encode(predictedDelaySeconds, forKey: .predictedDelaySeconds)
             try container.encode(transferBytes, forKey: .transferBytes)
             try container.encode(solveMicroseconds, forKey: .solveMicroseconds)
