@@ -188,7 +188,7 @@ struct TablesAndMemoryTests {
     }
 
     @Test(
-        "memory limits: a capped device gets a split that fits; an infeasible one gets 409 and a pushed notice with the memory it needs, then its plan once its limit grows"
+        "memory limits: a capped device gets a split that fits; an infeasible one gets 409 and a pushed notice, then its plan once its limit grows"
     )
     func memoryLimits() async throws {
         let database = try TestDatabase.make(migrated: false)

@@ -213,7 +213,10 @@ struct DeliveryRetentionTests {
         let devices = try Fixtures.fleet(connection, devices: 3)
         // What 0005, 0006, 0008 and 0010 add, so today's store path runs on 0004.
         try connection.execute(
-            "ALTER TABLE plans ADD COLUMN pushed boolean; ALTER TABLE splits ADD COLUMN fingerprint text; ALTER TABLE webhook_deliveries ADD COLUMN notice jsonb; ALTER TABLE splits ADD COLUMN cut_modules text[]"
+            """
+            ALTER TABLE plans ADD COLUMN pushed boolean; ALTER TABLE splits ADD COLUMN fingerprint text;
+            ALTER TABLE webhook_deliveries ADD COLUMN notice jsonb; ALTER TABLE splits ADD COLUMN cut_modules text[]
+            """
         )
         for uplink in [1e7, 2e7, 3e7] {
             var plans = devices.map { Fixtures.plan(for: $0, uplink: uplink) }
@@ -221,7 +224,10 @@ struct DeliveryRetentionTests {
             try connection.transaction { _ = try PlanRepository.store(plans, connection: connection) }
         }
         try connection.execute(
-            "ALTER TABLE plans DROP COLUMN pushed; ALTER TABLE splits DROP COLUMN fingerprint; ALTER TABLE webhook_deliveries DROP COLUMN notice; ALTER TABLE splits DROP COLUMN cut_modules"
+            """
+            ALTER TABLE plans DROP COLUMN pushed; ALTER TABLE splits DROP COLUMN fingerprint;
+            ALTER TABLE webhook_deliveries DROP COLUMN notice; ALTER TABLE splits DROP COLUMN cut_modules
+            """
         )
         // A second, newer delivery of one plan, made by hand: the view showed the newer one.
         try connection.execute(

@@ -222,7 +222,8 @@ package enum FleetRepository {
                 .compactMap { $0 }.max()
                 throw StoreError(
                     .conflict, field: token && tokenGraceSeconds > 0 ? "token_grace_seconds" : "secret_overlap_seconds",
-                    "an earlier rotation's grace runs until \(until.map(Timestamp.format) ?? "now"); rotate again after it, or with a grace of 0 to revoke every earlier credential at once"
+                    "an earlier rotation's grace runs until \(until.map(Timestamp.format) ?? "now"); rotate again after it, "
+                        + "or with a grace of 0 to revoke every earlier credential at once"
                 )
             }
             let tokenValidUntil = token ? result.date(0, "previous_token_expires_at") : nil
