@@ -7,6 +7,12 @@ import Testing
 
 @Suite("Repositories")
 struct RepositoryTests {
+    /// The active device a bearer token belongs to, as the API's authentication finds it.
+    static func device(ofToken token: String, _ connection: PostgresConnection) throws -> String? {
+        let hash = FleetRepository.tokenHash(token)
+        return try FleetRepository.tokenGrants(hashes: [hash], connection: connection)[hash]?.deviceID
+    }
+
     @Test("models: same graph twice is the same version; a changed graph is a new version")
     func models() throws {
         let database = try TestDatabase.make()
@@ -51,8 +57,8 @@ struct RepositoryTests {
         // Only the token's hash is stored.
         let stored = try connection.query("SELECT token_hash FROM devices WHERE id = $1", [Fixtures.hostileName]).string(0, "token_hash")
         #expect(stored == FleetRepository.tokenHash(credentials.token) && stored != credentials.token)
-        #expect(try FleetRepository.authenticate(token: credentials.token, connection: connection) == Fixtures.hostileName)
-        #expect(try FleetRepository.authenticate(token: "sdt_wrong", connection: connection) == nil)
+        #expect(try Self.device(ofToken: credentials.token, connection) == Fixtures.hostileName)
+        #expect(try Self.device(ofToken: "sdt_wrong", connection) == nil)
         // Unknown references are refused.
         var bad = settings
         bad.modelName = "nope"
@@ -85,7 +91,7 @@ struct RepositoryTests {
             connection: connection)
         #expect(try FleetRepository.serverProfile(edgeServerID: Fixtures.hostileName, modelName: "tiny", connection: connection) != nil)
         #expect(try FleetRepository.deactivateDevice(id: Fixtures.hostileName, connection: connection))
-        #expect(try FleetRepository.authenticate(token: credentials.token, connection: connection) == nil)
+        #expect(try Self.device(ofToken: credentials.token, connection) == nil)
         #expect(try FleetRepository.device(id: Fixtures.hostileName, connection: connection)?.active == false)
         // The devices table survived its hostile name.
         #expect(try connection.query("SELECT count(*) AS n FROM devices").int(0, "n") == 1)

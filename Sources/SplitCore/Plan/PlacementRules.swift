@@ -4,15 +4,6 @@
 /// reads an input directly; output layers run on the server; no data flows server to device, so
 /// the device part is closed under predecessors and the server part under successors.
 public struct PlacementRules: Sendable {
-    /// Why a layer is pinned, for error messages.
-    public enum Reason: Sendable, Equatable {
-        case input
-        case readsInput(String)
-        case ancestorOfDevice(String)
-        case output
-        case descendantOfOutput(String)
-    }
-
     /// Whether layers that read model inputs directly may run on the server.
     public let allowRawUpload: Bool
     /// Layers that must be on the device (pins and all their ancestors).

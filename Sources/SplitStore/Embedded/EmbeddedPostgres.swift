@@ -47,11 +47,6 @@ package final class EmbeddedPostgres: @unchecked Sendable {
         "postgresql://\(Self.superuser)@/\(database)?host=\(socketDirectory.path)&port=\(port ?? 5432)"
     }
 
-    /// Connection URL of `database` over loopback TCP.
-    package func tcpURL(database: String = EmbeddedPostgres.databaseName) -> String {
-        "postgresql://\(Self.superuser)@127.0.0.1:\(port ?? 5432)/\(database)"
-    }
-
     /// Creates the cluster if needed, starts it if it is not running, makes sure the `splitd`
     /// database exists, and returns its URL.
     ///
@@ -142,7 +137,7 @@ package final class EmbeddedPostgres: @unchecked Sendable {
         if !exists {
             do {
                 try connection.execute("CREATE DATABASE \(Self.quoteIdentifier(name))")
-            } catch let error as PostgresError where error.sqlState == "42P04" {
+            } catch let error as PostgresError where error.sqlState == PostgresError.State.duplicateDatabase {
                 // Created concurrently by someone else: fine.
             }
         }

@@ -31,7 +31,8 @@ package struct PostgresError: Error, Sendable, CustomStringConvertible {
 
     /// True for errors after which the connection cannot be used any more.
     package var isConnectionFailure: Bool {
-        kind == .connection || (sqlState?.hasPrefix("08") ?? false) || sqlState == "57P01" || sqlState == "57P02" || sqlState == "57P03"
+        kind == .connection || (sqlState?.hasPrefix(State.connectionExceptionClass) ?? false)
+            || [State.adminShutdown, State.crashShutdown, State.cannotConnectNow].contains(sqlState)
     }
 
     package var description: String {
@@ -43,8 +44,14 @@ package struct PostgresError: Error, Sendable, CustomStringConvertible {
         return text
     }
 
-    /// Well-known SQLSTATEs.
+    /// The SQLSTATEs splitd tells apart (PostgreSQL's appendix A names).
     package enum State {
+        /// Class 08: connection exceptions (the first two characters of the code).
+        package static let connectionExceptionClass = "08"
+        package static let adminShutdown = "57P01"
+        package static let crashShutdown = "57P02"
+        package static let cannotConnectNow = "57P03"
+        package static let duplicateDatabase = "42P04"
         package static let uniqueViolation = "23505"
         package static let foreignKeyViolation = "23503"
         package static let checkViolation = "23514"

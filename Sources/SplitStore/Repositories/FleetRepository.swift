@@ -152,13 +152,6 @@ package enum FleetRepository {
         return try (0..<result.rowCount).map { try decodeDevice(result, $0) }
     }
 
-    /// The active device a bearer token belongs to, if any: its current token, or the previous
-    /// one while a rotation's grace period lasts.
-    package static func authenticate(token: String, connection: PostgresConnection) throws -> String? {
-        let hash = tokenHash(token)
-        return try tokenGrants(hashes: [hash], connection: connection)[hash]?.deviceID
-    }
-
     /// The active devices that bearer tokens (by SHA-256 hex) belong to, and for how much longer
     /// when one is a previous token in its grace period; unknown or revoked hashes are absent.
     package static func tokenGrants(hashes: [String], connection: PostgresConnection) throws -> [String: DeviceTokenGrant] {
