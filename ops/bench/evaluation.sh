@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [[ -z "${SPLITCTL:-}" ]]; then
-  swift build -c release --product splitctl >&2
+  ops/lib/build-release splitctl
   SPLITCTL=.build/release/splitctl
 fi
 out=out/evaluation

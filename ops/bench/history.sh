@@ -10,11 +10,6 @@
 # Usage: ops/bench/history.sh [ARGS...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source ops/install-deps
-# SWIFT_LOCK: a lock file, on machines where builds take turns.
-${SWIFT_LOCK:+flock "$SWIFT_LOCK"} swift build -c release --product splitd >&2
-mkdir -p out
-database=()
-[ -n "${SPLITD_BENCH_DATABASE_URL:-}" ] && database=(--database-url "$SPLITD_BENCH_DATABASE_URL")
+source ops/lib/bench-setup
 .build/release/splitd bench history --plans 10000000 --devices 100000 "${database[@]}" "$@" \
   2> >(tee out/bench-history.log >&2) | grep '^{' | tee out/bench-history.jsonl

@@ -5,7 +5,7 @@
 # Usage: ops/bench/import-speed.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-swift build -c release --product splitctl >&2
+ops/lib/build-release splitctl
 mkdir -p out/import-speed
 for nodes in 1000 5000 20000; do
   python3 ops/bench/synthesize-onnx.py "$nodes" "out/import-speed/synthetic-$nodes.onnx"

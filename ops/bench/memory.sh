@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rate="${1:-20M}"
-swift build -c release --product splitctl >&2
+ops/lib/build-release splitctl
 python3 - "$rate" <<'PY'
 import json, subprocess, sys
 rate = sys.argv[1]

@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 iterations="${1:-10000}"
-swift build -c release --product splitctl >&2
+ops/lib/build-release splitctl
 mkdir -p out
 .build/release/splitctl bench ops/models/*.json --algorithm dag,block --iterations "$iterations" --format json | tee out/bench-planners.jsonl

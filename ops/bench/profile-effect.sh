@@ -9,7 +9,7 @@
 # Usage: ops/bench/profile-effect.sh   → Markdown tables on stdout
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-swift build -c release --product splitctl >&2
+ops/lib/build-release splitctl
 python3 - <<'PY'
 import json, subprocess
 bin = ".build/release/splitctl"

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 onnx_dir="${1:-../shared/onnx}"
 out_dir="${2:-out/models-onnx}"
-swift build -c release --product splitctl >&2
+ops/lib/build-release splitctl
 mkdir -p "$out_dir"
 for file in "$onnx_dir"/*.onnx; do
   base="$(basename "$file")"
