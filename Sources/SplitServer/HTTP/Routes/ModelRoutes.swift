@@ -14,7 +14,7 @@ extension APIRoutes {
             let body = try await RequestBody.data(&request, limit: api.maximumBodyBytes)
             let graph = try options.map { try ModelBodies.importONNX(body, options: $0) } ?? ModelBodies.graph(body)
             let (model, created) = try await api.store.registerModel(graph)
-            ModelBodies.releaseMemory(afterBodyOf: body.count)
+            HeapTrim.afterBody(of: body.count)
             return EditedResponse(
                 status: created ? .created : .ok,
                 response: Responses.RegisteredModel(
@@ -110,17 +110,4 @@ enum ModelBodies {
             throw APIError(.unprocessableContent, "invalid_graph", "\(prefix.map { "\($0): " } ?? "")\(error)", field: field.isEmpty ? nil : field)
         }
     }
-
-    /// Hands freed heap back to the system after a large body: glibc keeps freed arenas mapped,
-    /// so without this one big registration would keep the process's memory high for good.
-    static func releaseMemory(afterBodyOf bytes: Int) {
-        guard bytes > 8 << 20, let trim = mallocTrim else { return }
-        _ = trim(0)
-    }
-
-    /// glibc's `malloc_trim`, looked up at run time (it is not in Swift's Glibc module).
-    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
-    }()
 }
