@@ -271,7 +271,7 @@ extension Bench {
             "SPLITD_SECRET_KEY": Data(repeating: 7, count: 32).base64EncodedString(), "SPLITD_STATE_DIR": state.path,
             "SPLITD_MIGRATIONS_DIR": try Migration.defaultDirectory().path, "SPLITD_LOG_LEVEL": "info",
         ]) { _, new in new }
-        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let binary = URL(fileURLWithPath: restart.binary ?? "/proc/self/exe").resolvingSymlinksInPath()
         let result = try await Benchmarks.restartUnderLoad(
             binary: binary, environment: environment, tokens: tokens, options: options,
             logDirectory: FileManager.default.temporaryDirectory, progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
@@ -300,6 +300,8 @@ struct RestartBenchOptions: ParsableArguments {
     var mode: String = "activation"
     @Option(help: "restart: requests started per second (open loop).")
     var rate: Double = 400
+    @Option(help: "restart: the splitd binary restarted (default: this one; e.g. an older build, to compare).")
+    var binary: String?
 }
 
 /// The options of `splitd bench history` (the others ignore them).
