@@ -6,8 +6,8 @@ import NIOPosix
 
 /// An open-loop HTTP/1.1 load generator for restarts: requests start at a fixed rate whatever the
 /// server does, over a pool of keep-alive connections as a client library keeps one. An idle
-/// connection is reused (the most recently used first); a new one is opened when none is idle, up
-/// to `maximumConnections`, after which requests wait for one. A connection whose response says
+/// connection is reused (the most recently used first, or in turn: `Reuse`); a new one is opened
+/// when none is idle, up to `maximumConnections`, after which requests wait for one. A connection whose response says
 /// `Connection: close`, or that the server closed while idle, leaves the pool. Nothing is retried:
 /// every request ends answered or failed, and each failure records why.
 package final class RateLoadClient: Sendable {
@@ -22,6 +22,14 @@ package final class RateLoadClient: Sendable {
             self.headers = headers
             self.body = body
         }
+    }
+
+    /// Which idle connection a request takes.
+    package enum Reuse: String, Sendable, CaseIterable {
+        /// The most recently used (as most client libraries do): the others idle and time out.
+        case lifo
+        /// The one idle longest: every connection stays in use, so each is busy when a drain starts.
+        case fifo
     }
 
     /// What one run saw.
@@ -65,14 +73,14 @@ package final class RateLoadClient: Sendable {
     /// `next(sequence)` makes request `sequence`; `onAnswered(count)` sees the running count of
     /// answered requests (on the client's event loop: it must not block).
     package func run(
-        rate: Double, seconds: Double, maximumConnections: Int, timeoutSeconds: Double,
+        rate: Double, seconds: Double, maximumConnections: Int, timeoutSeconds: Double, reuse: Reuse = .lifo,
         next: @escaping @Sendable (Int) -> Request, onAnswered: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws -> Outcome {
         let loop = group.next()
         let total = Int(rate * seconds)
         let state = try await loop.submit {
             LoadState(
-                loop: loop, host: self.host, port: self.port, maximumConnections: maximumConnections,
+                loop: loop, host: self.host, port: self.port, maximumConnections: maximumConnections, reuse: reuse,
                 timeoutNanoseconds: Int64(timeoutSeconds * 1e9), total: total, next: next, onAnswered: onAnswered)
         }.get()
         let started = DispatchTime.now().uptimeNanoseconds
@@ -105,6 +113,7 @@ private final class LoadState: @unchecked Sendable {
     let host: String
     let port: Int
     let maximumConnections: Int
+    let reuse: RateLoadClient.Reuse
     let timeoutNanoseconds: Int64
     let total: Int
     let next: @Sendable (Int) -> RateLoadClient.Request
@@ -120,13 +129,15 @@ private final class LoadState: @unchecked Sendable {
     private var waitingHead = 0
 
     init(
-        loop: EventLoop, host: String, port: Int, maximumConnections: Int, timeoutNanoseconds: Int64, total: Int,
+        loop: EventLoop, host: String, port: Int, maximumConnections: Int, reuse: RateLoadClient.Reuse, timeoutNanoseconds: Int64,
+        total: Int,
         next: @escaping @Sendable (Int) -> RateLoadClient.Request, onAnswered: @escaping @Sendable (Int) -> Void
     ) {
         self.loop = loop
         self.host = host
         self.port = port
         self.maximumConnections = maximumConnections
+        self.reuse = reuse
         self.timeoutNanoseconds = timeoutNanoseconds
         self.total = total
         self.next = next
@@ -141,8 +152,8 @@ private final class LoadState: @unchecked Sendable {
             let pending = Pending(sequence: issued, startedAt: DispatchTime.now().uptimeNanoseconds, request: next(issued))
             issued += 1
             outcome.sent += 1
-            if let connection = idle.popLast() {
-                connection.send(pending)
+            if !idle.isEmpty {
+                (reuse == .lifo ? idle.removeLast() : idle.removeFirst()).send(pending)
             } else if open < maximumConnections {
                 connect(for: pending)
             } else {

@@ -32,6 +32,8 @@ extension Benchmarks {
         package var maximumConnections = 64
         /// A request unanswered this long counts as failed.
         package var timeoutSeconds = 30.0
+        /// Which idle connection the client reuses.
+        package var reuse = RateLoadClient.Reuse.lifo
 
         package init() {}
     }
@@ -100,7 +102,7 @@ extension Benchmarks {
             defer { reached.finish() }
             return try await client.run(
                 rate: options.rate, seconds: options.seconds, maximumConnections: options.maximumConnections,
-                timeoutSeconds: options.timeoutSeconds, next: telemetryRequest(tokens: tokens),
+                timeoutSeconds: options.timeoutSeconds, reuse: options.reuse, next: telemetryRequest(tokens: tokens),
                 onAnswered: { if $0 == restartAt { reached.yield() } })
         }
         for await _ in milestone { break }
@@ -113,10 +115,11 @@ extension Benchmarks {
         progress("\(restartAt) requests answered: \(options.mode == .kill9 ? "SIGKILL" : "SIGTERM") sent")
         let oldStatus = await old.exitStatus(timeoutSeconds: 120) ?? -1
         let exited = DispatchTime.now()
+        progress("old process exited (\(oldStatus)) after \(seconds(signalled)) s")
         let new = try start("new")
         let newReady = await ready(port: port, process: new)
         let readyAt = DispatchTime.now()
-        progress("old process exited (\(oldStatus)) after \(seconds(signalled)) s; new one \(newReady ? "ready" : "NOT ready")")
+        progress("new process \(newReady ? "ready" : "NOT ready") after \(seconds(exited)) s")
         let outcome = try await load.value
         try await client.shutdown()
         new.signal(SIGTERM)

@@ -256,6 +256,7 @@ extension Bench {
         guard let mode = Benchmarks.RestartMode(rawValue: restart.mode) else {
             throw ValidationError("--mode must be activation, plain or kill-9, got '\(restart.mode)'")
         }
+        guard let reuse = RateLoadClient.Reuse(rawValue: restart.pool) else { throw ValidationError("--pool must be lifo or fifo") }
         guard restart.rate > 0, seconds >= 3, connections >= 1 else { throw ValidationError("--rate must be positive, --seconds at least 3") }
         let tokens = try Benchmarks.seedTelemetryDevices(url: scratch.url, graph: graph, devices: devices)
         var options = Benchmarks.RestartOptions()
@@ -263,6 +264,7 @@ extension Bench {
         options.rate = restart.rate
         options.seconds = seconds
         options.maximumConnections = connections
+        options.reuse = reuse
         let state = URL(fileURLWithPath: "/tmp/splitd-bench-restart-\(getpid())")
         defer { try? FileManager.default.removeItem(at: state) }
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SPLITD_") && !$0.key.hasPrefix("LISTEN_") }
@@ -281,7 +283,7 @@ extension Bench {
         let outcome = result.outcome
         report(
             Benchmarks.line([
-                "benchmark": "restart", "mode": mode.rawValue, "rate": options.rate, "seconds": options.seconds,
+                "benchmark": "restart", "mode": mode.rawValue, "pool": reuse.rawValue, "rate": options.rate, "seconds": options.seconds,
                 "max_connections": options.maximumConnections, "devices": devices, "sent": outcome.sent, "succeeded": outcome.succeeded,
                 "failed": outcome.failed, "failures": outcome.failures,
                 "statuses": Dictionary(uniqueKeysWithValues: outcome.statusCounts.map { ("\($0.key)", $0.value) }),
@@ -302,6 +304,8 @@ struct RestartBenchOptions: ParsableArguments {
     var rate: Double = 400
     @Option(help: "restart: the splitd binary restarted (default: this one; e.g. an older build, to compare).")
     var binary: String?
+    @Option(help: "restart: which idle connection the client reuses: lifo (most recent, as client libraries do) or fifo (in turn).")
+    var pool: String = "lifo"
 }
 
 /// The options of `splitd bench history` (the others ignore them).

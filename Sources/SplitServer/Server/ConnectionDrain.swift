@@ -2,8 +2,8 @@ import Foundation
 import HTTPTypes
 import Logging
 import NIOCore
-import NIOPosix
 import NIOHTTPTypes
+import NIOPosix
 import Synchronization
 
 /// How the HTTP server drains its connections on graceful shutdown.

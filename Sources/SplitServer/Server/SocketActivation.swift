@@ -102,7 +102,9 @@ extension HTTPListener {
         case .inherited:
             logger.notice(
                 "socket activation: serving on the listening socket systemd passed (SPLITD_LISTEN is not used)",
-                metadata: ["address": "\(listener)", "configured": "\(HTTPListener.bind(host: configuration.listenHost, port: configuration.listenPort))"])
+                metadata: [
+                    "address": "\(listener)", "configured": "\(HTTPListener.bind(host: configuration.listenHost, port: configuration.listenPort))",
+                ])
         }
         return listener
     }
