@@ -97,7 +97,7 @@ package enum Benchmarks {
         _ = try? connection.execute("CHECKPOINT")
     }
 
-    static func line(_ fields: [String: Any]) -> String {
+    package static func line(_ fields: [String: Any]) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

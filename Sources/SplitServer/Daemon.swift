@@ -99,6 +99,7 @@ package enum Daemon {
 
     /// Runs until SIGTERM/SIGINT: starts everything, serves, then drains and stops.
     package static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
+        let listener = try HTTPListener.resolve(configuration, logger: logger)  // before anything starts a process
         let (url, embedded) = try database(configuration, logger: logger)
         defer {
             if let embedded {
@@ -132,14 +133,14 @@ package enum Daemon {
             pool: pool, owner: configuration.instanceID, retentionDays: configuration.telemetryRetentionDays,
             interval: 60, logger: logger, deliveryRetentionSeconds: configuration.deliveryRetentionSeconds)
         let host = configuration.listenHost, instance = configuration.instanceID
-        let app = Application(
-            router: APIRoutes.router(api),
-            configuration: .init(address: .hostname(host, port: configuration.listenPort), serverName: "splitd"),
+        let app = HTTPServerService(
+            responder: APIRoutes.router(api).buildResponder(), listener: listener, serverName: "splitd",
+            drain: DrainPolicy(graceSeconds: configuration.drainGraceSeconds, timeoutSeconds: configuration.drainTimeoutSeconds),
+            logger: logger,
             onServerRunning: { channel in
                 logger.notice("splitd listening", metadata: ["address": "\(channel.localAddress?.description ?? host)", "instance": "\(instance)"])
                 SystemdNotifier.notify("READY=1\nSTATUS=serving on \(channel.localAddress?.description ?? host)")
-            },
-            logger: logger)
+            })
         var services: [any Service] = [app, planning, delivery, maintenance]
         if let interval = SystemdNotifier.watchdogInterval { services.append(WatchdogService(interval: interval)) }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -178,10 +178,14 @@ struct Bench: AsyncParsableCommand {
             webhooks:  draining --devices enqueued deliveries into a local receiver
             history:   --plans plans of --devices devices and a delivery each, then every README query and one
                        device's history timed (median, p99), then the outbox trimmed and timed again
+            restart:   a splitd process (this binary) restarted under --rate one-sample telemetry POSTs a second
+                       from --devices devices over at most --connections keep-alive connections, --seconds
+                       long; --mode activation (SIGTERM, next process on the same inherited socket), plain
+                       (SIGTERM, next process binds the port) or kill-9; counts requests not answered 2xx
             Prints one JSON line per measurement.
             """)
 
-    @Argument(help: "store | fleet | telemetry | webhooks | history")
+    @Argument(help: "store | fleet | telemetry | webhooks | history | restart")
     var what: String
     @Option(name: .customLong("database-url"), help: "A PostgreSQL server to create the scratch database on.")
     var databaseURL: String?
@@ -199,10 +203,11 @@ struct Bench: AsyncParsableCommand {
     var planBatch: Int?
     @Flag(name: .customLong("per-device"), help: "telemetry: one sample per request, each device with its own token.")
     var perDevice = false
-    @Option(help: "telemetry --per-device: concurrent keep-alive HTTP connections.")
+    @Option(help: "telemetry --per-device: concurrent keep-alive HTTP connections; restart: the most the client opens at once.")
     var connections: Int = 200
-    @Option(help: "telemetry --per-device: seconds measured (after a warm-up of a quarter of that, at least 2 s).")
+    @Option(help: "telemetry --per-device: seconds measured (after a warm-up of a quarter of that, at least 2 s); restart: seconds of load.")
     var seconds: Double = 20
+    @OptionGroup var restart: RestartBenchOptions
     @OptionGroup var history: HistoryBenchOptions
 
     func run() async throws {
@@ -238,9 +243,69 @@ struct Bench: AsyncParsableCommand {
             try Benchmarks.history(
                 scratch: scratch, graph: graph, options: historyOptions ?? Benchmarks.HistoryOptions(),
                 progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }, report: report)
-        default: throw ValidationError("unknown benchmark '\(what)'; expected store, fleet, telemetry, webhooks or history")
+        case "restart":
+            try await restartBenchmark(scratch: scratch, graph: graph, report: report)
+        default: throw ValidationError("unknown benchmark '\(what)'; expected store, fleet, telemetry, webhooks, history or restart")
         }
     }
+}
+
+extension Bench {
+    /// `splitd bench restart`: one restart of a real splitd under load, as one JSON line.
+    func restartBenchmark(scratch: Benchmarks.Scratch, graph: SplitCore.ModelGraph, report: (String) -> Void) async throws {
+        guard let mode = Benchmarks.RestartMode(rawValue: restart.mode) else {
+            throw ValidationError("--mode must be activation, plain or kill-9, got '\(restart.mode)'")
+        }
+        guard let reuse = RateLoadClient.Reuse(rawValue: restart.pool) else { throw ValidationError("--pool must be lifo or fifo") }
+        guard restart.rate > 0, seconds >= 3, connections >= 1 else { throw ValidationError("--rate must be positive, --seconds at least 3") }
+        let tokens = try Benchmarks.seedTelemetryDevices(url: scratch.url, graph: graph, devices: devices)
+        var options = Benchmarks.RestartOptions()
+        options.mode = mode
+        options.rate = restart.rate
+        options.seconds = seconds
+        options.maximumConnections = connections
+        options.reuse = reuse
+        let state = URL(fileURLWithPath: "/tmp/splitd-bench-restart-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: state) }
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SPLITD_") && !$0.key.hasPrefix("LISTEN_") }
+        environment.merge([
+            "SPLITD_DATABASE_URL": scratch.url, "SPLITD_ADMIN_TOKEN": "bench-admin-token-0123456789",
+            "SPLITD_SECRET_KEY": Data(repeating: 7, count: 32).base64EncodedString(), "SPLITD_STATE_DIR": state.path,
+            "SPLITD_MIGRATIONS_DIR": try Migration.defaultDirectory().path, "SPLITD_LOG_LEVEL": "info",
+        ]) { _, new in new }
+        let binary = URL(fileURLWithPath: restart.binary ?? "/proc/self/exe").resolvingSymlinksInPath()
+        let result = try await Benchmarks.restartUnderLoad(
+            binary: binary, environment: environment, tokens: tokens, options: options,
+            logDirectory: FileManager.default.temporaryDirectory, progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        let connection = try PostgresConnection(url: scratch.url)
+        defer { connection.close() }
+        let stored = try connection.query("SELECT count(*) AS n FROM telemetry").int(0, "n") ?? -1
+        let outcome = result.outcome
+        report(
+            Benchmarks.line([
+                "benchmark": "restart", "mode": mode.rawValue, "pool": reuse.rawValue, "rate": options.rate, "seconds": options.seconds,
+                "max_connections": options.maximumConnections, "devices": devices, "sent": outcome.sent, "succeeded": outcome.succeeded,
+                "failed": outcome.failed, "failures": outcome.failures,
+                "statuses": Dictionary(uniqueKeysWithValues: outcome.statusCounts.map { ("\($0.key)", $0.value) }),
+                "connections_opened": outcome.connectionsOpened, "p50_ms": outcome.quantileMilliseconds(0.5),
+                "p99_ms": outcome.quantileMilliseconds(0.99), "max_ms": outcome.quantileMilliseconds(1),
+                "stop_seconds": result.stopSeconds, "start_seconds": result.startSeconds, "old_exit": result.oldExitStatus,
+                "new_exit": result.newExitStatus ?? -1, "rows_stored": stored,
+                "drain": result.oldLog.split(separator: "\n").last { $0.contains("HTTP drain finished") }.map(String.init) ?? "",
+            ]))
+    }
+}
+
+/// The options of `splitd bench restart` (the others ignore them).
+struct RestartBenchOptions: ParsableArguments {
+    @Option(help: "restart: activation | plain | kill-9.")
+    var mode: String = "activation"
+    @Option(help: "restart: requests started per second (open loop).")
+    var rate: Double = 400
+    @Option(help: "restart: the splitd binary restarted (default: this one; e.g. an older build, to compare).")
+    var binary: String?
+    @Option(help: "restart: which idle connection the client reuses: lifo (most recent, as client libraries do) or fifo (in turn).")
+    var pool: String = "lifo"
 }
 
 /// The options of `splitd bench history` (the others ignore them).

@@ -34,9 +34,20 @@ final class Daemon: @unchecked Sendable {
         self.instance = instance
         port = try Self.freePort()
         logFile = FileManager.default.temporaryDirectory.appendingPathComponent("splitd-\(instance).log")
+        var environment = Self.environment(database: database, instance: instance)
+        environment["SPLITD_LISTEN"] = "127.0.0.1:\(port)"
+        environment.merge(extra) { _, new in new }
+        for variable in unset { environment[variable] = nil }
+        self.environment = environment
+        try await start()
+    }
+
+    /// The environment test daemons run with (fast timers, the test database, a state directory
+    /// of their own), without `SPLITD_LISTEN`.
+    static func environment(database: TestDatabase, instance: String) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         environment.merge([
-            "SPLITD_DATABASE_URL": database.url, "SPLITD_LISTEN": "127.0.0.1:\(port)", "SPLITD_ADMIN_TOKEN": Self.adminToken,
+            "SPLITD_DATABASE_URL": database.url, "SPLITD_ADMIN_TOKEN": Self.adminToken,
             "SPLITD_WEBHOOK_ALLOW": "127.0.0.1", "SPLITD_PLAN_INTERVAL": "200ms",
             "SPLITD_WEBHOOK_RETRY": Array(repeating: "300ms", count: 20).joined(separator: ","),
             "SPLITD_INSTANCE_ID": instance, "SPLITD_MIGRATIONS_DIR": packageRoot.appendingPathComponent("migrations").path,
@@ -46,10 +57,7 @@ final class Daemon: @unchecked Sendable {
             // lets the saving pay for the migration (the rule itself is tested on its own).
             "SPLITD_SWITCH_HORIZON": "1000",
         ]) { _, new in new }
-        environment.merge(extra) { _, new in new }
-        for variable in unset { environment[variable] = nil }
-        self.environment = environment
-        try await start()
+        return environment
     }
 
     /// The built binary beside the test runner (or in .build/debug).

@@ -161,6 +161,17 @@ extension ServerConfiguration {
             configuration.instanceID = text
         },
         integer("SPLITD_MAX_BODY_BYTES", "67108864 (64 MiB)", 1024...(1 << 30), "largest request body accepted") { $0.maximumBodyBytes = $1 },
+        duration(
+            "SPLITD_DRAIN_GRACE", "2s",
+            """
+            on SIGTERM, how long an idle keep-alive connection is kept for one more request (answered with Connection: close) before it is \
+            closed
+            """
+        ) { $0.drainGraceSeconds = $1 },
+        duration(
+            "SPLITD_DRAIN_TIMEOUT", "30s",
+            "on SIGTERM, the longest wait for requests in flight; connections still open then are closed (keep it under TimeoutStopSec)"
+        ) { $0.drainTimeoutSeconds = $1 },
         text("SPLITD_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical") { text, configuration in
             guard let level = Logger.Level(rawValue: text.lowercased()) else {
                 throw ConfigurationError("SPLITD_LOG_LEVEL", "must be one of trace, debug, info, notice, warning, error, critical; got '\(text)'")

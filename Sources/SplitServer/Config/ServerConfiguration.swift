@@ -53,6 +53,10 @@ package struct ServerConfiguration: Sendable {
     package var instanceID = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
     /// Largest request body accepted (models may be big), bytes.
     package var maximumBodyBytes = 64 << 20
+    /// On SIGTERM, how long an idle keep-alive connection is kept open for one more request, seconds.
+    package var drainGraceSeconds: TimeInterval = 2
+    /// On SIGTERM, the longest wait for requests in flight before their connections are closed, seconds.
+    package var drainTimeoutSeconds: TimeInterval = 30
     /// Planner used for fleet plans (`block`, falling back to `dag`).
     package var algorithm = PlanningAlgorithm.block
     /// Directory of PostgreSQL's server programs for the embedded cluster (nil: found on the system).
@@ -79,6 +83,9 @@ package struct ServerConfiguration: Sendable {
         for setting in settings {
             guard let text = values[setting.variable], !text.isEmpty else { continue }
             try setting.apply(text, &configuration)
+        }
+        if configuration.drainGraceSeconds > configuration.drainTimeoutSeconds {
+            throw ConfigurationError("SPLITD_DRAIN_GRACE", "must not be longer than SPLITD_DRAIN_TIMEOUT")
         }
         if configuration.adminTokens.isEmpty && !configuration.listensOnLoopbackOnly {
             throw ConfigurationError("SPLITD_ADMIN_TOKEN", "is required when listening on \(configuration.listenHost) (not loopback-only)")
