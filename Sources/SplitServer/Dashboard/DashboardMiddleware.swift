@@ -12,6 +12,8 @@ struct DashboardMiddleware: RouterMiddleware {
     let requireSignIn: Bool
 
     /// No script at all, styles and images only from splitd, forms only to splitd, never framed.
+    /// (Referrers stay on this origin: `no-referrer` would make browsers send `Origin: null` with the
+    /// login form, which the same-origin check must refuse.)
     static let contentSecurityPolicy =
         "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
@@ -58,9 +60,9 @@ struct DashboardMiddleware: RouterMiddleware {
     static func secure(_ headers: inout HTTPFields) {
         headers[.contentSecurityPolicy] = contentSecurityPolicy
         headers[.xContentTypeOptions] = "nosniff"
-        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
-        headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
-        headers[HTTPField.Name("Cross-Origin-Opener-Policy")!] = "same-origin"
+        headers[.referrerPolicy] = "same-origin"
+        headers[.frameOptions] = "DENY"
+        headers[.crossOriginOpenerPolicy] = "same-origin"
         if headers[.cacheControl] == nil { headers[.cacheControl] = "no-store" }
     }
 }

@@ -121,7 +121,7 @@ enum DashboardPages {
     /// (or none: typed by the user), and an `Origin` must name the host the request was sent to.
     /// The session cookie is SameSite=Strict as well, so no other site can use it.
     static func checkSameOrigin(_ request: Request) throws {
-        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], site != "same-origin", site != "none" {
+        if let site = request.headers[.secFetchSite], site != "same-origin", site != "none" {
             throw APIError.forbidden("cross-site form submission refused")
         }
         if let origin = request.headers[.origin] {

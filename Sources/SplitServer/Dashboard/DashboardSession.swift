@@ -16,12 +16,13 @@ struct DashboardSession: Sendable {
     static let label = Data("splitd dashboard session v1".utf8)
 
     private let adminTokenDigests: [Data]
-    private let keys: [SymmetricKey]
+    /// The signing key of each admin token's sessions.
+    private let keys: [Data]
 
     init(adminTokenDigests: [Data]) {
         self.adminTokenDigests = adminTokenDigests
         keys = adminTokenDigests.map { digest in
-            SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Self.label, using: SymmetricKey(data: digest))))
+            Data(HMAC<SHA256>.authenticationCode(for: Self.label, using: SymmetricKey(data: digest)))
         }
     }
 
@@ -78,17 +79,16 @@ struct DashboardSession: Sendable {
     /// Whether a TLS-terminating proxy says the browser used https (`X-Forwarded-Proto` or
     /// `Forwarded: proto=https`). Trusting it only ever adds `Secure`, which cannot weaken a cookie.
     static func viaTLS(_ request: Request) -> Bool {
-        let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!, forwarded = HTTPField.Name("Forwarded")!
-        if request.headers[forwardedProto]?.lowercased().split(separator: ",").first?.trimmingCharacters(in: .whitespaces) == "https" {
+        if request.headers[.forwardedProto]?.lowercased().split(separator: ",").first?.trimmingCharacters(in: .whitespaces) == "https" {
             return true
         }
-        return request.headers[forwarded]?.lowercased().contains("proto=https") ?? false
+        return request.headers[.forwarded]?.lowercased().contains("proto=https") ?? false
     }
 
     /// SHA-256 of a token, as admin tokens are kept (`Authenticator.adminTokenDigests`).
     static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
 
-    static func tag(_ body: String, _ key: SymmetricKey) -> String {
-        Base64URL.encode(Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: key)))
+    static func tag(_ body: String, _ key: Data) -> String {
+        Base64URL.encode(Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: key))))
     }
 }

@@ -103,8 +103,8 @@ enum HTML {
         return formatSeconds(value)
     }
 
-    /// Bytes for people (`1.5 GB`), or a dash.
-    static func bytes(_ value: Int64?) -> String { value.map(ByteQuantity.describe) ?? "–" }
+    /// Bytes for people (`1.50 GB`), or a dash.
+    static func bytes(_ value: Int64?) -> String { value.map(ByteQuantity.short) ?? "–" }
 
     /// Three significant digits.
     static func number(_ value: Double) -> String {
