@@ -8,7 +8,7 @@ import Testing
 /// accepts and one that fails). The test asserts what an operator sees.
 @Suite("Dashboard in Chromium", .serialized)
 struct DashboardBrowserTests {
-    @Test("signed out: refused; signed in through the form: the fleet table lists every device, the timeline chart has points, the plan is drawn, webhook counts show; logged out: refused")
+    @Test("refused signed out; signed in by the form: every device listed, timeline points, plan drawn, webhook counts; refused after logout")
     func operatorSeesTheFleet() async throws {
         let database = try TestDatabase.make(migrated: false)
         defer { database.drop() }

@@ -53,7 +53,8 @@ struct DashboardTests {
             id: id, deviceID: device, modelName: graph.name, modelVersion: 1, computedAt: date, algorithm: "block", uplinkBitsPerSecond: 2e7,
             downlinkBitsPerSecond: 4e7, rttSeconds: 0.01, deviceFLOPs: 1e11, serverFLOPs: 2e13, batchSize: 32, deviceLayers: deviceLayers,
             cutLayers: [deviceLayers.last!], predictedDelaySeconds: 0.25, transferBytes: 1_000_000,
-            breakdown: DelayBreakdown(deviceComputeSeconds: 0.1, serverComputeSeconds: 0.05, uplinkSeconds: 0.05, downlinkSeconds: 0.04, rttSeconds: 0.01),
+            breakdown: DelayBreakdown(
+                deviceComputeSeconds: 0.1, serverComputeSeconds: 0.05, uplinkSeconds: 0.05, downlinkSeconds: 0.04, rttSeconds: 0.01),
             solveMicroseconds: 3, supersededAt: nil, reason: "new device", memoryBound: false)
     }
 
@@ -111,7 +112,9 @@ struct DashboardTests {
                 #expect(response.status == .seeOther)
                 #expect(response.headers[.location] == "/ui/deliveries")
                 let setCookie = response.headers[.setCookie] ?? ""
-                for attribute in ["HttpOnly", "SameSite=Strict", "Path=/ui", "Max-Age=43200"] { #expect(setCookie.contains(attribute), "\(attribute)") }
+                for attribute in ["HttpOnly", "SameSite=Strict", "Path=/ui", "Max-Age=43200"] {
+                    #expect(setCookie.contains(attribute), "\(attribute)")
+                }
                 #expect(!setCookie.contains("Secure"), "no TLS here")
                 #expect(!setCookie.contains(RouteTests.admin), "the cookie never holds the token")
                 cookie = String(setCookie.split(separator: ";")[0])
@@ -121,7 +124,9 @@ struct DashboardTests {
                 #expect(Self.text(response).contains(">dev-1</a>"))
             }
             // A tampered cookie is refused.
-            try await client.execute(uri: "/ui", method: .get, headers: [.cookie: String(cookie.dropLast(2)) + "xx"]) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/ui", method: .get, headers: [.cookie: String(cookie.dropLast(2)) + "xx"]) {
+                #expect($0.status == .unauthorized)
+            }
             try await client.execute(uri: "/ui/logout", method: .post) { response in
                 #expect(response.status == .seeOther)
                 #expect(response.headers[.setCookie]?.contains("Max-Age=0") == true)
@@ -141,7 +146,8 @@ struct DashboardTests {
                 body: ByteBuffer(string: "token=\(RouteTests.admin)")
             ) { #expect($0.status == .forbidden) }
             try await client.execute(
-                uri: "/ui/login", method: .post, headers: Self.with(form, .origin, "http://evil.example"), body: ByteBuffer(string: "token=\(RouteTests.admin)")
+                uri: "/ui/login", method: .post, headers: Self.with(form, .origin, "http://evil.example"),
+                body: ByteBuffer(string: "token=\(RouteTests.admin)")
             ) { #expect($0.status == .forbidden) }
         }
     }
@@ -243,7 +249,9 @@ struct DashboardTests {
                 let page = Self.text(response)
                 #expect(page.contains("<table id=\"refused\">") && page.contains("does not pay"))
             }
-            try await client.execute(uri: "/ui/devices/dev-1?hours=5", method: .get, headers: Self.admin) { #expect($0.status == .unprocessableContent) }
+            try await client.execute(uri: "/ui/devices/dev-1?hours=5", method: .get, headers: Self.admin) {
+                #expect($0.status == .unprocessableContent)
+            }
             try await client.execute(uri: "/ui/devices/nobody", method: .get, headers: Self.admin) { response in
                 #expect(response.status == .notFound)
                 #expect(Self.text(response).contains("does not exist"))

@@ -68,7 +68,9 @@ public enum PlanSVG {
             let minX = frames.map(\.x).min()! - 6, minY = frames.map(\.y).min()! - 14
             let maxX = frames.map { $0.x + $0.width }.max()! + 6, maxY = frames.map { $0.y + $0.height }.max()! + 5
             svg += "<g class=\"block\"><rect x=\"\(f(minX))\" y=\"\(f(minY))\" width=\"\(f(maxX - minX))\" height=\"\(f(maxY - minY))\" rx=\"6\" "
-            svg += "fill=\"none\" stroke=\"#999999\"/><text x=\"\(f(minX + 4))\" y=\"\(f(minY + 10))\" fill=\"#666666\">\(escape(cluster.name))</text></g>\n"
+            svg +=
+                "fill=\"none\" stroke=\"#999999\"/><text x=\"\(f(minX + 4))\" y=\"\(f(minY + 10))\" fill=\"#666666\">"
+                + "\(escape(cluster.name))</text></g>\n"
         }
         // Edges first, so nodes draw over their ends.
         for edge in diagram.edges {
@@ -84,7 +86,9 @@ public enum PlanSVG {
                 let startX = from.x + from.width / 2, startY = from.y + from.height, endX = to.x + to.width / 2, endY = to.y
                 path = "M\(f(startX)),\(f(startY)) C\(f(startX)),\(f(startY + 24)) \(f(endX)),\(f(endY - 24)) \(f(endX)),\(f(endY))"
             }
-            svg += "<path class=\"\(edge.transfers ? "transfer" : "edge")\" d=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"\(stroke)\"/>\n"
+            svg +=
+                "<path class=\"\(edge.transfers ? "transfer" : "edge")\" d=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" "
+                + "stroke-width=\"\(stroke)\"/>\n"
         }
         for index in nodes.indices {
             let node = nodes[index], box = frame(index)
@@ -118,7 +122,9 @@ public enum PlanSVG {
             svg += "<text x=\"\(f(x + 28))\" y=\"\(f(top + 11))\">\(escape(label))</text>"
             x += 40 + Double(label.count) * 6
         }
-        svg += "<line x1=\"\(f(x))\" y1=\"\(f(top + 7))\" x2=\"\(f(x + 26))\" y2=\"\(f(top + 7))\" stroke=\"\(PlanDot.cutColour)\" stroke-width=\"2.5\"/>"
+        svg +=
+            "<line x1=\"\(f(x))\" y1=\"\(f(top + 7))\" x2=\"\(f(x + 26))\" y2=\"\(f(top + 7))\" "
+            + "stroke=\"\(PlanDot.cutColour)\" stroke-width=\"2.5\"/>"
         svg += "<text x=\"\(f(x + 32))\" y=\"\(f(top + 11))\">transfer</text>"
         if omittedEdges > 0 {
             svg += "<text x=\"\(f(margin))\" y=\"\(f(top + 30))\" fill=\"#666666\">"

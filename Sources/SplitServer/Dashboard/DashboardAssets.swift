@@ -25,6 +25,7 @@ enum DashboardAssets {
         h1 { font-size: 20px; margin: 8px 0 12px; } h2 { font-size: 16px; margin: 24px 0 8px; }
         a { color: var(--accent); }
         table { border-collapse: collapse; width: 100%; margin: 4px 0 8px; }
+        #models, #splits, #breakdown, #conditions, #cut-layers { width: auto; min-width: 480px; }
         th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
         th { background: var(--panel); font-weight: 600; white-space: nowrap; }
         td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
@@ -33,7 +34,8 @@ enum DashboardAssets {
         .cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 0 0 8px; }
         .cards div { border: 1px solid var(--line); border-radius: 8px; padding: 8px 14px; min-width: 150px; background: #fff; }
         .cards dt { color: var(--muted); font-size: 12px; } .cards dd { margin: 2px 0 0; font-size: 20px; font-weight: 600; }
-        .badge { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 12px; font-weight: 600; border: 1px solid; margin-right: 4px; }
+        .badge { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 12px; font-weight: 600; border: 1px solid;
+                 margin-right: 4px; }
         .badge.ok { color: var(--ok); } .badge.warn { color: var(--warn); } .badge.bad { color: var(--bad); }
         .filters { display: flex; flex-wrap: wrap; gap: 8px; align-items: end; margin: 8px 0; }
         .filters label { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); }

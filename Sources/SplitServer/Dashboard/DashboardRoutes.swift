@@ -10,7 +10,8 @@ extension APIRoutes {
         let session = DashboardSession(adminTokenDigests: api.auth.adminTokenDigests)
         let open = router.group().add(middleware: DashboardMiddleware(session: session, authenticator: api.auth, requireSignIn: false))
         open.get("/ui/login") { request, _ in
-            DashboardPages.login(status: .ok, message: nil, next: try FormValues(request.uri.query ?? "")["next"].flatMap(DashboardPages.safeReturnPath))
+            DashboardPages.login(
+                status: .ok, message: nil, next: try FormValues(request.uri.query ?? "")["next"].flatMap(DashboardPages.safeReturnPath))
         }
         open.post("/ui/login") { request, _ -> Response in
             try DashboardPages.checkSameOrigin(request)

@@ -65,13 +65,18 @@ public enum TimeSeriesChart {
             svg += "y2=\"\(format(top + plotHeight + 4))\" stroke=\"#333\"/>"
             svg += "<text x=\"\(format(x(tick)))\" y=\"\(format(top + plotHeight + 18))\" text-anchor=\"middle\">\(escape(timeLabel(tick)))</text>\n"
         }
-        svg += "<rect x=\"\(format(left))\" y=\"\(format(top))\" width=\"\(format(plotWidth))\" height=\"\(format(plotHeight))\" fill=\"none\" stroke=\"#333\"/>\n"
+        svg +=
+            "<rect x=\"\(format(left))\" y=\"\(format(top))\" width=\"\(format(plotWidth))\" height=\"\(format(plotHeight))\" "
+            + "fill=\"none\" stroke=\"#333\"/>\n"
         svg += "<text transform=\"translate(18,\(format(top + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(valueAxis))</text>\n"
         for marker in markers {
             svg += "<g class=\"marker\"><title>\(escape(marker.label))</title>"
             svg += "<line x1=\"\(format(x(marker.time)))\" y1=\"\(format(top))\" x2=\"\(format(x(marker.time)))\" y2=\"\(format(top + plotHeight))\" "
             svg += "stroke=\"#555555\" stroke-dasharray=\"3,3\"/>"
-            svg += "<text x=\"\(format(x(marker.time) + 3))\" y=\"\(format(top + 11))\" font-size=\"10\" fill=\"#555555\">\(escape(marker.label))</text></g>\n"
+            // Labels near the right edge go left of their line, so none is clipped.
+            let leftOfLine = x(marker.time) + DelayChart.textWidth(marker.label) * 10 / DelayChart.fontSize + 3 > left + plotWidth
+            svg += "<text x=\"\(format(x(marker.time) + (leftOfLine ? -3 : 3)))\" y=\"\(format(top + 11))\" font-size=\"10\" fill=\"#555555\""
+            svg += "\(leftOfLine ? " text-anchor=\"end\"" : "")>\(escape(marker.label))</text></g>\n"
         }
         if series.allSatisfy({ $0.values.isEmpty }) {
             svg += "<text x=\"\(format(left + plotWidth / 2))\" y=\"\(format(top + plotHeight / 2))\" text-anchor=\"middle\" fill=\"#777777\">"

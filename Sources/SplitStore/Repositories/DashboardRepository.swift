@@ -52,7 +52,8 @@ package enum DashboardRepository {
             FleetOverview.SplitInForce(
                 model: try splits.require(row, "model_name", splits.string), modelVersion: try splits.require(row, "model_version", splits.int),
                 cutLayers: try splits.require(row, "cut_layers", splits.textArray), devices: try splits.require(row, "devices", splits.int),
-                meanPredictedDelaySeconds: splits.double(row, "mean_delay") ?? 0, examplePlanID: Int64(try splits.require(row, "example", splits.int)))
+                meanPredictedDelaySeconds: splits.double(row, "mean_delay") ?? 0, examplePlanID: Int64(try splits.require(row, "example", splits.int))
+            )
         }
         return overview
     }
@@ -117,7 +118,8 @@ package enum DashboardRepository {
             """, [deviceID, since, maximumPoints])
         return try (0..<result.rowCount).map { row in
             LinkPoint(
-                measuredAt: try result.require(row, "measured_at", result.date), uplinkBitsPerSecond: try result.require(row, "uplink_bps", result.double),
+                measuredAt: try result.require(row, "measured_at", result.date),
+                uplinkBitsPerSecond: try result.require(row, "uplink_bps", result.double),
                 downlinkBitsPerSecond: try result.require(row, "downlink_bps", result.double),
                 rttSeconds: try result.require(row, "rtt_seconds", result.double), samples: try result.require(row, "samples", result.int))
         }
@@ -164,7 +166,8 @@ package enum DashboardRepository {
         health.recentFailures = try (0..<failures.rowCount).map { try decodeDelivery(failures, $0) }
         let hosts = try connection.query(
             """
-            SELECT coalesce(lower(substring(d.callback_url FROM '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\\[[^]/?#]*\\]|[^:/?#]*)')), '(none)') AS host,
+            SELECT coalesce(lower(substring(d.callback_url FROM '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\\[[^]/?#]*\\]|[^:/?#]*)')),
+                            '(none)') AS host,
                    count(*) AS deliveries, count(DISTINCT w.device_id) AS devices,
                    (array_agg(w.last_error ORDER BY w.next_attempt_at DESC) FILTER (WHERE w.last_error IS NOT NULL))[1] AS last_error
             FROM webhook_deliveries w JOIN devices d ON d.id = w.device_id

@@ -133,6 +133,9 @@ enum FleetPage {
 
     /// The query of another page with the same filter.
     static func links(_ filter: DeviceFilter, after: String?) -> [(String, String?)] {
-        [("q", filter.idPrefix), ("model", filter.model), ("state", filter.state?.rawValue), ("limit", filter.limit == 50 ? nil : "\(filter.limit)"), ("after", after)]
+        [
+            ("q", filter.idPrefix), ("model", filter.model), ("state", filter.state?.rawValue),
+            ("limit", filter.limit == 50 ? nil : "\(filter.limit)"), ("after", after),
+        ]
     }
 }

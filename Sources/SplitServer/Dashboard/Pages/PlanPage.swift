@@ -43,7 +43,10 @@ enum PlanPage {
         body += HTML.table(
             id: "cut-layers", headers: ["cut layer", "torch module"],
             rows: plan.cutLayers.enumerated().map { index, layer in
-                ["<code>\(HTML.escape(layer))</code>", index < modules.count && !modules[index].isEmpty ? "<code>\(HTML.escape(modules[index]))</code>" : "–"]
+                [
+                    "<code>\(HTML.escape(layer))</code>",
+                    index < modules.count && !modules[index].isEmpty ? "<code>\(HTML.escape(modules[index]))</code>" : "–",
+                ]
             }, empty: "No cut layer: the whole model runs on the server.")
         body += "</div>"
         return DashboardPages.html(.ok, HTML.page(title: "Plan #\(plan.id)", active: nil, body: body))
