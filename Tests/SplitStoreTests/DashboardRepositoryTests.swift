@@ -99,7 +99,8 @@ struct DashboardRepositoryTests {
         #expect(points.first!.uplinkBitsPerSecond < points.last!.uplinkBitsPerSecond)
         let mean = points.map { $0.uplinkBitsPerSecond * Double($0.samples) }.reduce(0, +) / 100
         #expect(abs(mean - 50.5e6) < 1)
-        #expect(try DashboardRepository.linkSeries(deviceID: ids[1], since: Date(timeIntervalSince1970: 0), maximumPoints: 10, connection: connection).isEmpty)
+        let epoch = Date(timeIntervalSince1970: 0)
+        #expect(try DashboardRepository.linkSeries(deviceID: ids[1], since: epoch, maximumPoints: 10, connection: connection).isEmpty)
         let recent = try DashboardRepository.linkSeries(
             deviceID: ids[0], since: Date().addingTimeInterval(-50.5), maximumPoints: 500, connection: connection)
         #expect(recent.count == 50 && recent.allSatisfy { $0.samples == 1 })

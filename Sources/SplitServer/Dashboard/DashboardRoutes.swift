@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import SplitStore
+import SplitSupport
 
 extension APIRoutes {
     /// The read-only operator dashboard under `/ui`: the login form, logout and the stylesheet
@@ -23,7 +24,7 @@ extension APIRoutes {
                 api.logger.notice("dashboard sign-in refused")
                 return DashboardPages.login(status: .unauthorized, message: "That is not an admin token.", next: next)
             }
-            api.logger.info("dashboard sign-in")
+            api.logger.info("dashboard sign-in", metadata: ["caller": "admin:\(Hex.encode(api.auth.adminTokenDigests[index].prefix(6)))"])
             return Response(
                 status: .seeOther,
                 headers: [.location: next, .setCookie: DashboardSession.setCookie(session.issue(adminIndex: index), request: request)])
