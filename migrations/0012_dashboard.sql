@@ -10,5 +10,8 @@
 CREATE INDEX planning_state_infeasible ON planning_state (device_id) WHERE infeasible_required_bytes IS NOT NULL;
 CREATE INDEX planning_state_failing ON planning_state (device_id) WHERE failures > 0;
 CREATE INDEX devices_webhook_disabled ON devices (id) WHERE active AND NOT webhook_enabled;
+-- Deactivated devices keep their last plan in force; the overview counts the plans in force from
+-- their index alone and takes these few out.
+CREATE INDEX devices_inactive ON devices (id) WHERE NOT active;
 CREATE INDEX webhook_deliveries_failing ON webhook_deliveries (device_id) WHERE status IN ('failed', 'dead');
 CREATE INDEX webhook_deliveries_notices ON webhook_deliveries (device_id, created_at DESC) WHERE notice IS NOT NULL;

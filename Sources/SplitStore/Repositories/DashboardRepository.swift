@@ -12,8 +12,9 @@ package enum DashboardRepository {
         let counts = try connection.query(
             """
             SELECT (SELECT count(*) FROM devices WHERE active) AS active,
-                   (SELECT count(*) FROM plans p JOIN devices d ON d.id = p.device_id
-                    WHERE p.superseded_at IS NULL AND d.active) AS planned,
+                   (SELECT count(*) FROM plans WHERE superseded_at IS NULL)
+                   - (SELECT count(*) FROM devices d JOIN plans p ON p.device_id = d.id AND p.superseded_at IS NULL
+                      WHERE NOT d.active) AS planned,
                    (SELECT count(*) FROM planning_state s JOIN devices d ON d.id = s.device_id
                     WHERE s.infeasible_required_bytes IS NOT NULL AND d.active) AS infeasible,
                    (SELECT count(*) FROM planning_state s JOIN devices d ON d.id = s.device_id
@@ -39,14 +40,23 @@ package enum DashboardRepository {
             FleetOverview.ModelCount(
                 model: try models.require(row, "model_name", models.string), devices: try models.require(row, "devices", models.int))
         }
+        // The plans in force by split come from their index alone (`plans_current_split`); the few
+        // of deactivated devices (found through `devices_inactive`) are taken out.
         let splits = try connection.query(
             """
-            SELECT s.model_name, s.model_version, s.cut_layers, f.devices, f.mean_delay, f.example
-            FROM (SELECT p.split_id, count(*) AS devices, avg(p.predicted_delay_seconds) AS mean_delay, max(p.id) AS example
-                  FROM plans p JOIN devices d ON d.id = p.device_id
-                  WHERE p.superseded_at IS NULL AND d.active GROUP BY p.split_id) f
-            JOIN splits s ON s.id = f.split_id
-            ORDER BY f.devices DESC, s.model_name, f.split_id LIMIT 20
+            WITH current AS (
+                SELECT split_id, count(*) AS devices, sum(predicted_delay_seconds) AS delay FROM plans
+                WHERE superseded_at IS NULL GROUP BY split_id
+            ), inactive AS (
+                SELECT p.split_id, count(*) AS devices, sum(p.predicted_delay_seconds) AS delay
+                FROM devices d JOIN plans p ON p.device_id = d.id AND p.superseded_at IS NULL WHERE NOT d.active GROUP BY p.split_id
+            )
+            SELECT s.model_name, s.model_version, s.cut_layers, c.devices - coalesce(i.devices, 0) AS devices,
+                   (c.delay - coalesce(i.delay, 0)) / (c.devices - coalesce(i.devices, 0)) AS mean_delay,
+                   (SELECT p.id FROM plans p WHERE p.split_id = c.split_id AND p.superseded_at IS NULL LIMIT 1) AS example
+            FROM current c LEFT JOIN inactive i USING (split_id) JOIN splits s ON s.id = c.split_id
+            WHERE c.devices > coalesce(i.devices, 0)
+            ORDER BY 4 DESC, s.model_name, c.split_id LIMIT 20
             """)
         overview.splits = try (0..<splits.rowCount).map { row in
             FleetOverview.SplitInForce(
@@ -77,23 +87,14 @@ package enum DashboardRepository {
             LEFT JOIN link_estimates e ON e.device_id = d.id
             LEFT JOIN planning_state ps ON ps.device_id = d.id
             LEFT JOIN webhook_deliveries w ON w.plan_id = p.id
-            WHERE (d.active OR $5::text IS NOT NULL)
+            WHERE (d.active OR $4::text IS NOT NULL)
               AND ($1::text IS NULL OR d.id > $1)
               AND ($2::text IS NULL OR d.model_name = $2)
               AND ($3::text IS NULL OR starts_with(d.id, $3))
-              AND ($5::text IS NULL OR d.id = $5)
-              AND CASE $4::text
-                  WHEN 'infeasible' THEN ps.infeasible_required_bytes IS NOT NULL
-                  WHEN 'failing' THEN ps.failures > 0
-                  WHEN 'webhook' THEN w.status IN ('failed', 'dead') OR (d.callback_url IS NOT NULL AND NOT d.webhook_enabled)
-                       OR EXISTS (SELECT FROM webhook_deliveries n WHERE n.device_id = d.id AND n.notice IS NOT NULL
-                                  AND n.status IN ('pending', 'failed', 'delivering') AND n.status = 'failed')
-                  WHEN 'unplanned' THEN p.id IS NULL
-                  WHEN 'ok' THEN p.id IS NOT NULL AND coalesce(ps.failures, 0) = 0 AND ps.infeasible_required_bytes IS NULL
-                       AND coalesce(w.status NOT IN ('failed', 'dead'), true) AND (d.callback_url IS NULL OR d.webhook_enabled)
-                  ELSE true END
-            ORDER BY d.id LIMIT $6
-            """, [filter.after, filter.model, filter.idPrefix, filter.state?.rawValue, filter.id, filter.limit])
+              AND ($4::text IS NULL OR d.id = $4)
+              \(stateCondition(filter.state))
+            ORDER BY d.id LIMIT $5
+            """, [filter.after, filter.model, filter.idPrefix, filter.id, filter.limit])
         return try (0..<result.rowCount).map { try decodeStatus(result, $0) }
     }
 
@@ -208,6 +209,35 @@ package enum DashboardRepository {
     }
 
     // MARK: Internals
+
+    /// The fleet table's condition for a state: one fixed SQL fragment per state (no value is
+    /// interpolated), so each state gets a plan of its own. The rare states are driven from their
+    /// partial indexes (migration 0012) as semi-joins, so a page of them reads those devices, not
+    /// the fleet.
+    static func stateCondition(_ state: DeviceFilter.State?) -> String {
+        switch state {
+        case nil: return ""
+        case .infeasible: return "AND d.id IN (SELECT device_id FROM planning_state WHERE infeasible_required_bytes IS NOT NULL)"
+        case .failing: return "AND d.id IN (SELECT device_id FROM planning_state WHERE failures > 0)"
+        case .webhook:
+            return """
+                AND d.id IN (
+                    SELECT f.device_id FROM webhook_deliveries f JOIN plans fp ON fp.id = f.plan_id AND fp.superseded_at IS NULL
+                    WHERE f.status IN ('failed', 'dead')
+                    UNION ALL
+                    SELECT n.device_id FROM webhook_deliveries n
+                    WHERE n.notice IS NOT NULL AND n.status IN ('pending', 'failed', 'delivering') AND n.status = 'failed'
+                    UNION ALL
+                    SELECT g.id FROM devices g WHERE g.active AND NOT g.webhook_enabled AND g.callback_url IS NOT NULL)
+                """
+        case .unplanned: return "AND p.id IS NULL"
+        case .ok:
+            return """
+                AND p.id IS NOT NULL AND coalesce(ps.failures, 0) = 0 AND ps.infeasible_required_bytes IS NULL
+                AND coalesce(w.status NOT IN ('failed', 'dead'), true) AND (d.callback_url IS NULL OR d.webhook_enabled)
+                """
+        }
+    }
 
     static func deliveryColumns(_ alias: String) -> String {
         """
