@@ -70,7 +70,22 @@ package enum DashboardRepository {
 
     /// A page of devices (see `DeviceFilter`), in id order, each with its plan in force, link
     /// estimate, planning state and the delivery of its plan: one statement, joined by keys.
+    /// Only the conditions a filter uses are in the statement (each bound as `$n`): a condition
+    /// like `$1 IS NULL OR d.id > $1` would let PostgreSQL's generic plan for the prepared
+    /// statement walk the fleet from its first id instead of seeking.
     package static func devices(_ filter: DeviceFilter, connection: PostgresConnection) throws -> [DeviceStatus] {
+        var parameters: [any PostgresEncodable] = []
+        func bind(_ value: any PostgresEncodable) -> String {
+            parameters.append(value)
+            return "$\(parameters.count)"
+        }
+        // A device's own page finds it deactivated too; the table lists active devices.
+        var conditions = [filter.id == nil ? "d.active" : "true"]
+        if let id = filter.id { conditions.append("d.id = \(bind(id))") }
+        if let after = filter.after { conditions.append("d.id > \(bind(after))") }
+        if let model = filter.model { conditions.append("d.model_name = \(bind(model))") }
+        if let prefix = filter.idPrefix { conditions.append("starts_with(d.id, \(bind(prefix)))") }
+        let limit = bind(filter.limit)
         let result = try connection.query(
             """
             SELECT d.id, d.model_name, d.model_version, d.edge_server_id, d.push_mode, d.active, d.callback_url, d.webhook_enabled,
@@ -87,14 +102,9 @@ package enum DashboardRepository {
             LEFT JOIN link_estimates e ON e.device_id = d.id
             LEFT JOIN planning_state ps ON ps.device_id = d.id
             LEFT JOIN webhook_deliveries w ON w.plan_id = p.id
-            WHERE (d.active OR $4::text IS NOT NULL)
-              AND ($1::text IS NULL OR d.id > $1)
-              AND ($2::text IS NULL OR d.model_name = $2)
-              AND ($3::text IS NULL OR starts_with(d.id, $3))
-              AND ($4::text IS NULL OR d.id = $4)
-              \(stateCondition(filter.state))
-            ORDER BY d.id LIMIT $5
-            """, [filter.after, filter.model, filter.idPrefix, filter.id, filter.limit])
+            WHERE \(conditions.joined(separator: " AND ")) \(stateCondition(filter.state))
+            ORDER BY d.id LIMIT \(limit)
+            """, parameters)
         return try (0..<result.rowCount).map { try decodeStatus(result, $0) }
     }
 
