@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "SplitServer",
             dependencies: [
-                "SplitCore", "SplitImport", "SplitStore", "SplitPush", "SplitSupport",
+                "SplitCore", "SplitImport", "SplitSim", "SplitStore", "SplitPush", "SplitSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -166,4 +166,115 @@ actor InMemoryAPIStore: APIStore {
 
     /// Test setup: a plan in force for a device.
     func addPlan(_ plan: StoredPlan) { plans[plan.deviceID, default: []].append(plan) }
+
+    // MARK: Dashboard
+
+    private var deliveryRecords: [DeliveryRecord] = []
+    private var refused: [String: [RefusedMove]] = [:]
+
+    /// Test setup: a webhook delivery in the outbox.
+    func addDelivery(_ delivery: DeliveryRecord) { deliveryRecords.append(delivery) }
+    /// Test setup: a refused move (nil for every device until one is added: "not recorded").
+    func addRefusedMove(_ move: RefusedMove) { refused[move.deviceID, default: []].append(move) }
+
+    func fleetOverview() -> FleetOverview {
+        var overview = FleetOverview()
+        let statuses = deviceStatuses(DeviceFilter(limit: Int.max))
+        overview.activeDevices = statuses.count
+        overview.plannedDevices = statuses.filter { $0.planID != nil }.count
+        overview.infeasibleDevices = statuses.filter { $0.infeasibleRequiredBytes != nil }.count
+        overview.failingDevices = statuses.filter { $0.planningFailures > 0 }.count
+        overview.webhookFailingDevices = statuses.filter(\.webhookFailing).count
+        overview.models = Dictionary(grouping: statuses, by: \.modelName).map { FleetOverview.ModelCount(model: $0.key, devices: $0.value.count) }
+            .sorted { ($0.devices, $1.model) > ($1.devices, $0.model) }
+        let current = statuses.compactMap { status in plans[status.id]?.last.map { (status, $0) } }
+        overview.splits = Dictionary(grouping: current) { "\($0.1.modelName)/\($0.1.cutLayers)" }.values.map { group in
+            let plan = group[0].1
+            return FleetOverview.SplitInForce(
+                model: plan.modelName, modelVersion: plan.modelVersion, cutLayers: plan.cutLayers, devices: group.count,
+                meanPredictedDelaySeconds: group.map(\.1.predictedDelaySeconds).reduce(0, +) / Double(group.count),
+                examplePlanID: group.map(\.1.id).max() ?? plan.id)
+        }
+        .sorted { $0.devices > $1.devices }
+        return overview
+    }
+
+    func deviceStatuses(_ filter: DeviceFilter) -> [DeviceStatus] {
+        let candidates = deviceRecords.values.filter { device in
+            (device.active || filter.id != nil) && (filter.id.map { device.id == $0 } ?? true) && (filter.after.map { device.id > $0 } ?? true)
+                && (filter.model.map { device.modelName == $0 } ?? true) && (filter.idPrefix.map { device.id.hasPrefix($0) } ?? true)
+        }
+        let statuses = candidates.sorted { $0.id < $1.id }.map { device -> DeviceStatus in
+            var status = DeviceStatus(
+                id: device.id, modelName: device.modelName, modelVersion: device.modelVersion, edgeServerID: device.edgeServerID,
+                pushMode: device.pushMode, active: device.active, callbackURL: device.callbackURL, webhookEnabled: device.webhookEnabled)
+            if let plan = plans[device.id]?.last {
+                status.planID = plan.id
+                status.planComputedAt = plan.computedAt
+                status.planReason = plan.reason
+                status.cutLayers = plan.cutLayers
+                status.predictedDelaySeconds = plan.predictedDelaySeconds
+                if let delivery = deliveryRecords.last(where: { $0.planID == plan.id }) {
+                    status.deliveryStatus = delivery.status
+                    status.deliveryAttempts = delivery.attempts
+                    status.deliveryError = delivery.lastError
+                }
+            }
+            if let last = samples.last(where: { $0.deviceID == device.id }) {
+                status.uplinkBitsPerSecond = last.uplinkBitsPerSecond
+                status.downlinkBitsPerSecond = last.downlinkBitsPerSecond
+                status.rttSeconds = last.rttSeconds
+                status.linkMeasuredAt = last.measuredAt
+                status.linkSamples = samples.filter { $0.deviceID == device.id }.count
+            }
+            if let (required, limit) = infeasible[device.id] {
+                status.infeasibleRequiredBytes = required
+                status.memoryLimitBytes = limit
+            }
+            status.noticeFailing = deliveryRecords.contains { $0.deviceID == device.id && $0.planID == nil && $0.status == "failed" }
+            return status
+        }
+        return Array(statuses.filter { status in filter.state.map { status.states.contains($0) } ?? true }.prefix(filter.limit))
+    }
+
+    func linkSeries(deviceID: String, since: Date, maximumPoints: Int) -> [LinkPoint] {
+        let points = samples.filter { $0.deviceID == deviceID && $0.measuredAt >= since }.sorted { $0.measuredAt < $1.measuredAt }.map {
+            LinkPoint(
+                measuredAt: $0.measuredAt, uplinkBitsPerSecond: $0.uplinkBitsPerSecond, downlinkBitsPerSecond: $0.downlinkBitsPerSecond,
+                rttSeconds: $0.rttSeconds, samples: 1)
+        }
+        return Array(points.prefix(maximumPoints))
+    }
+
+    func deliveries(deviceID: String, limit: Int) -> [DeliveryRecord] {
+        Array(deliveryRecords.filter { $0.deviceID == deviceID }.sorted { $0.createdAt > $1.createdAt }.prefix(limit))
+    }
+
+    func deliveryHealth(failureLimit: Int) -> DeliveryHealth {
+        var health = DeliveryHealth()
+        for delivery in deliveryRecords { health.countsByStatus[delivery.status, default: 0] += 1 }
+        let unfinished = deliveryRecords.filter { $0.status == "pending" || $0.status == "failed" }
+        health.oldestUnfinishedAt = unfinished.map(\.createdAt).min()
+        health.due = unfinished.filter { $0.nextAttemptAt <= Date() }.count
+        health.disabledReceivers = deviceRecords.values.filter { $0.active && !$0.webhookEnabled }.count
+        let failures = deliveryRecords.filter { $0.status == "failed" || $0.status == "dead" }.sorted { $0.nextAttemptAt > $1.nextAttemptAt }
+        health.recentFailures = Array(failures.prefix(failureLimit))
+        let byHost = Dictionary(grouping: failures) { delivery in
+            deviceRecords[delivery.deviceID]?.callbackURL.flatMap { URL(string: $0)?.host } ?? "(none)"
+        }
+        health.failingHosts = byHost.map { host, deliveries in
+            DeliveryHealth.FailingHost(
+                host: host, deliveries: deliveries.count, devices: Set(deliveries.map(\.deviceID)).count,
+                lastError: deliveries.compactMap(\.lastError).first)
+        }
+        .sorted { $0.deliveries > $1.deliveries }
+        return health
+    }
+
+    func refusedMoves(deviceID: String, limit: Int) -> [RefusedMove]? {
+        guard !refused.isEmpty else { return nil }
+        return Array((refused[deviceID] ?? []).sorted { $0.recordedAt > $1.recordedAt }.prefix(limit))
+    }
+
+    func plan(id: Int64) -> StoredPlan? { plans.values.joined().first { $0.id == id } }
 }

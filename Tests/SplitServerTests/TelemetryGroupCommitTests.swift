@@ -104,6 +104,15 @@ struct TelemetryGroupCommitTests {
             await inner.planHistory(deviceID: deviceID, limit: limit, before: before)
         }
         func schemaStatus() async throws -> Migrator.Status { await inner.schemaStatus() }
+        func fleetOverview() async throws -> FleetOverview { await inner.fleetOverview() }
+        func deviceStatuses(_ filter: DeviceFilter) async throws -> [DeviceStatus] { await inner.deviceStatuses(filter) }
+        func linkSeries(deviceID: String, since: Date, maximumPoints: Int) async throws -> [LinkPoint] {
+            await inner.linkSeries(deviceID: deviceID, since: since, maximumPoints: maximumPoints)
+        }
+        func deliveries(deviceID: String, limit: Int) async throws -> [DeliveryRecord] { await inner.deliveries(deviceID: deviceID, limit: limit) }
+        func deliveryHealth(failureLimit: Int) async throws -> DeliveryHealth { await inner.deliveryHealth(failureLimit: failureLimit) }
+        func refusedMoves(deviceID: String, limit: Int) async throws -> [RefusedMove]? { await inner.refusedMoves(deviceID: deviceID, limit: limit) }
+        func plan(id: Int64) async throws -> StoredPlan? { await inner.plan(id: id) }
     }
 
     /// One replica: a router over `store` with its own token cache on `clock`.

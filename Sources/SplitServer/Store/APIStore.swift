@@ -48,6 +48,22 @@ protocol APIStore: Sendable {
     func infeasibility(deviceID: String) async throws -> (requiredBytes: Int64, limitBytes: Int64?)?
     func planHistory(deviceID: String, limit: Int, before: Date?) async throws -> [StoredPlan]
 
+    // MARK: Dashboard (read-only; see DashboardRepository)
+    /// Devices by model, the splits in force and the devices in each state, from aggregates.
+    func fleetOverview() async throws -> FleetOverview
+    /// A page of the fleet table.
+    func deviceStatuses(_ filter: DeviceFilter) async throws -> [DeviceStatus]
+    /// A device's reported link since `since`, in at most `maximumPoints` averaged intervals.
+    func linkSeries(deviceID: String, since: Date, maximumPoints: Int) async throws -> [LinkPoint]
+    /// A device's latest deliveries (plans pushed and infeasible notices), newest first.
+    func deliveries(deviceID: String, limit: Int) async throws -> [DeliveryRecord]
+    /// The webhook outbox's health.
+    func deliveryHealth(failureLimit: Int) async throws -> DeliveryHealth
+    /// A device's refused moves, newest first; nil when the schema does not record them.
+    func refusedMoves(deviceID: String, limit: Int) async throws -> [RefusedMove]?
+    /// One plan of the history by id, with its table document.
+    func plan(id: Int64) async throws -> StoredPlan?
+
     // MARK: Operations
     /// Migrations applied and pending (throws when the database is unreachable).
     func schemaStatus() async throws -> Migrator.Status

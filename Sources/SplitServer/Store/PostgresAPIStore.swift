@@ -12,7 +12,7 @@ struct PostgresAPIStore: APIStore {
     let thresholds: ReplanThresholds
 
     /// Runs store work; connection failures become `StoreUnavailable`.
-    private func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         do {
             return try await pool.withConnection(body)
         } catch let error as PostgresError where error.isConnectionFailure {

@@ -18,6 +18,7 @@ package enum APIRoutes {
         let devices = router.group().add(middleware: AuthMiddleware(authenticator: api.auth, operatorsOnly: false))
         addTelemetryRoutes(to: devices, api)
         addDevicePlanRoutes(to: devices, api)
+        addDashboardRoutes(to: router, api)
         return router
     }
 }
