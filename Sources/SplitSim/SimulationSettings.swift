@@ -191,13 +191,13 @@ public struct SimulationReport: Sendable, Codable, Equatable {
     /// Horizon of the `table` policy's switching rule, iterations.
     public var switchHorizonIterations: Int
     /// How transfers were priced.
-    public var physics: LinkPhysics
+    public var physics = LinkPhysics.integrated
     /// The measurement window and the daemon's telemetry interval, seconds.
-    public var telemetryEverySeconds: Double
+    public var telemetryEverySeconds = 1.0
     /// The `daemon` policy's estimator, switching rule and push mode.
-    public var daemonEstimator: LinkEstimator
-    public var daemonSwitching: SwitchingPolicy
-    public var daemonPushMode: PushMode
+    public var daemonEstimator = DevicePlanningSettings.recommended.estimator
+    public var daemonSwitching = DevicePlanningSettings.recommended.switching
+    public var daemonPushMode = DevicePlanningSettings.recommended.pushMode
 
     enum CodingKeys: String, CodingKey {
         case policies, optimizer, physics

@@ -19,6 +19,11 @@ struct TraceOptions: ParsableArguments {
         name: .customLong("uplink-ratio"), parsing: .unconditional,
         help: ArgumentHelp("Uplink = RATIO x downlink for traces that measure the downlink only (two-column logs); no default.", valueName: "ratio"))
     var uplinkRatio: Double?
+    @Option(
+        name: .customLong("rate-scale"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "Multiply every rate of the trace files by FACTOR (a what-if: the same fluctuations on a faster link).", valueName: "factor"))
+    var rateScale: Double = 1
     @Option(help: "Synthetic trace instead of a file: random-walk|markov|steps.")
     var synthetic: String?
     @Option(help: "Seed of the synthetic trace.")
@@ -60,7 +65,9 @@ struct TraceOptions: ParsableArguments {
 
     /// Reads `source`, naming the file in errors.
     func load(_ source: TraceSource) throws -> NetworkTrace {
-        try TraceFiles.load(source, uplinkRatio: try checkedRatio(), durationSeconds: duration)
+        guard rateScale.isFinite && rateScale > 0 else { throw InputError("--rate-scale must be a finite number > 0, got \(rateScale)") }
+        let trace = try TraceFiles.load(source, uplinkRatio: try checkedRatio(), durationSeconds: duration)
+        return rateScale == 1 ? trace : try trace.scaled(by: rateScale)
     }
 
     /// The one trace of a single-trace command, with `--uplink`/`--downlink`/`--rtt` as the synthetic base rates.

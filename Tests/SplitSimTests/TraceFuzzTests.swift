@@ -65,11 +65,13 @@ struct TraceFuzzTests {
             #expect(!trace.samples.isEmpty && trace.durationSeconds > trace.samples[0].timeSeconds, "\(fuzz.label)")
             for (index, sample) in trace.samples.enumerated() {
                 #expect(sample.timeSeconds.isFinite && sample.timeSeconds >= 0, "\(fuzz.label)")
-                #expect(sample.uplinkBitsPerSecond.isFinite && sample.uplinkBitsPerSecond > 0, "\(fuzz.label)")
-                #expect(sample.downlinkBitsPerSecond.isFinite && sample.downlinkBitsPerSecond > 0, "\(fuzz.label)")
+                #expect(sample.uplinkBitsPerSecond.isFinite && sample.uplinkBitsPerSecond >= 0, "\(fuzz.label)")
+                #expect(sample.downlinkBitsPerSecond.isFinite && sample.downlinkBitsPerSecond >= 0, "\(fuzz.label)")
                 #expect(sample.rttSeconds.map { $0.isFinite && $0 >= 0 } ?? true, "\(fuzz.label)")
                 if index > 0 { #expect(sample.timeSeconds > trace.samples[index - 1].timeSeconds, "\(fuzz.label)") }
             }
+            // Each direction carries something (a trace that is an outage throughout is refused).
+            #expect(trace.samples.contains { $0.uplinkBitsPerSecond > 0 } && trace.samples.contains { $0.downlinkBitsPerSecond > 0 }, "\(fuzz.label)")
             return true
         } catch let error as TraceError {
             let lineCount = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).count

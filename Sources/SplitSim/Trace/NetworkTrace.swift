@@ -91,6 +91,17 @@ public struct NetworkTrace: Sendable, Equatable {
         return covered > 0 ? weighted / covered : samples.compactMap(\.rttSeconds).first
     }
 
+    /// The same trace with every rate multiplied by `factor` (a what-if: the same fluctuations on a
+    /// faster or slower link).
+    public func scaled(by factor: Double) throws -> NetworkTrace {
+        try NetworkTrace(
+            samples: samples.map {
+                Sample(
+                    timeSeconds: $0.timeSeconds, uplinkBitsPerSecond: $0.uplinkBitsPerSecond * factor,
+                    downlinkBitsPerSecond: $0.downlinkBitsPerSecond * factor, rttSeconds: $0.rttSeconds)
+            }, durationSeconds: durationSeconds)
+    }
+
     /// The same trace with a different duration (`--duration`: cut or extend the last sample).
     public func with(durationSeconds: Double) throws -> NetworkTrace {
         try NetworkTrace(samples: samples.filter { $0.timeSeconds < durationSeconds || $0 == samples[0] }, durationSeconds: durationSeconds)
