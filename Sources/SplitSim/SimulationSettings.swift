@@ -165,6 +165,8 @@ public struct PolicyResult: Sendable, Codable, Equatable {
     /// Start time and delay of every iteration (for plots; not in JSON).
     public var iterationStartSeconds: [Double] = []
     public var iterationDelaySeconds: [Double] = []
+    /// The split each iteration ran, numbered in the order the simulation met them (not in JSON).
+    public var iterationSplits: [Int] = []
 
     enum CodingKeys: String, CodingKey {
         case policy, iterations

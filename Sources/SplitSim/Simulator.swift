@@ -132,6 +132,7 @@ public final class Simulator {
         var changes = 0
         var migrationSeconds = 0.0, migrationBytes = 0.0
         var starts: [Double] = [], delays: [Double] = []
+        var splits: [Int] = []
         var lastReport = start
         var partial = 0.0
         while true {
@@ -152,6 +153,7 @@ public final class Simulator {
             }
             starts.append(time)
             delays.append(delay)
+            splits.append(current)
             time = ended
             if time - lastReport > (end - start) / 100 {
                 lastReport = time
@@ -165,6 +167,7 @@ public final class Simulator {
         result.migrationSeconds = migrationSeconds
         result.migrationBytes = migrationBytes
         result.refusedMoves = controller.refusals
+        result.iterationSplits = splits
         return result
     }
 

@@ -44,7 +44,8 @@ struct Hindsight {
                 var best = Double.infinity, bestFrom = target
                 // The same split first, so that a tie keeps it (no move for nothing).
                 for source in [target] + order where times[source] <= end && (source != target || best == .infinity) {
-                    let ended = physics.step(from: times[source], migration: registry.migration(source, target), phases: registry.phases[target]).ended
+                    let ended = physics.step(from: times[source], migration: registry.migration(source, target), phases: registry.phases[target])
+                        .ended
                     if ended < best {
                         best = ended
                         bestFrom = source
@@ -108,6 +109,7 @@ struct Hindsight {
         }
         var result = Simulator.result(.bestFixed, end: end, start: start, starts: starts, delays: delays, partial: partial)
         result.planChanges = 0
+        result.iterationSplits = [Int](repeating: split, count: delays.count)
         return result
     }
 
@@ -132,6 +134,7 @@ struct Hindsight {
             time = ended
             current = split
         }
+        let splits = schedule
         var partial = fraction ?? 0
         if fraction == nil {
             let ended = physics.step(from: time, migration: SplitMigration(uplinkBytes: 0, downlinkBytes: 0), phases: registry.phases[current]).ended
@@ -141,6 +144,7 @@ struct Hindsight {
         result.planChanges = changes
         result.migrationSeconds = migrationSeconds
         result.migrationBytes = migrationBytes
+        result.iterationSplits = splits
         return result
     }
 }
