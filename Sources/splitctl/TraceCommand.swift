@@ -106,7 +106,8 @@ struct TraceOptions: ParsableArguments {
 struct TraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace", abstract: "Generate a synthetic network trace, or summarize a trace file.",
-        subcommands: [GenerateTraceCommand.self, SummarizeTraceCommand.self], defaultSubcommand: GenerateTraceCommand.self)
+        subcommands: [GenerateTraceCommand.self, SummarizeTraceCommand.self, EstimatorsTraceCommand.self],
+        defaultSubcommand: GenerateTraceCommand.self)
 }
 
 /// `splitctl trace generate` (the default): a synthetic trace as CSV.
@@ -170,6 +171,56 @@ struct SummarizeTraceCommand: ParsableCommand {
             }
         } else {
             print(summary.text(name: sources[0].name), terminator: "")
+        }
+    }
+}
+
+/// `splitctl trace estimators`: how well each link estimator predicts transfer times on traces.
+struct EstimatorsTraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "estimators",
+        abstract: "Measure how well each link estimator predicts what a transfer will see, on traces (the daemon's estimator was chosen so).",
+        discussion: """
+            Every --telemetry-every the device measures the mean capacity over the interval and folds it into each estimator; at \
+            every sample a transfer of each --sizes is predicted to take 8 x bytes / estimate and actually takes what the trace \
+            gives from then on. Reported per estimator and size: the mean |log(predicted/actual)| and its mean (bias; > 0: the \
+            estimate is too low), over both directions of every trace.
+            """)
+
+    @OptionGroup var traceOptions: TraceOptions
+    @Option(help: "Comma-separated transfer sizes: 1MB,10MB,30MB.")
+    var sizes: String = "1MB,10MB,30MB"
+    @Option(
+        name: .customLong("telemetry-every"), help: ArgumentHelp("Measurement interval: 1s.", valueName: "duration"),
+        transform: { try Limits.parseDuration($0, range: ValueRange("telemetry interval", unit: "s", 1e-3...86_400)) })
+    var telemetryEvery: Double = 1
+
+    func run() throws {
+        let sizes = try self.sizes.split(separator: ",").map { text -> Double in
+            do {
+                return try Limits.parseSize(String(text), range: ValueRange("transfer size", unit: "bytes", 1...1e13))
+            } catch {
+                throw InputError("--sizes: \(error)")
+            }
+        }
+        let sources = try traceOptions.sources()
+        guard !sources.isEmpty else { throw InputError("give traces: --trace FILE or DIR (repeatable)") }
+        let progress = ProgressLine(label: "measuring estimators on \(sources.count) traces")
+        var traces: [NetworkTrace] = []
+        for (index, source) in sources.enumerated() {
+            traces.append(try traceOptions.load(source))
+            progress.update(Double(index + 1) / Double(sources.count) / 2)
+        }
+        let rows = try EstimatorEvaluation.evaluate(traces: traces, sizesBytes: sizes, intervalSeconds: telemetryEvery)
+        progress.finish()
+        print(
+            "\(sources.count) traces, both directions, a sample every \(String(format: "%g", telemetryEvery)) s: mean |log(predicted/actual)| (bias)")
+        print("estimator".padding(toLength: 20, withPad: " ", startingAt: 0) + sizes.map { ByteQuantity.short(Int64($0)).leftPadded(22) }.joined())
+        for row in rows {
+            print(
+                row.name.padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + sizes.indices.map { String(format: "%.3f (%+.3f)", row.meanAbsoluteLogError[$0], row.meanLogError[$0]).leftPadded(22) }.joined()
+            )
         }
     }
 }
