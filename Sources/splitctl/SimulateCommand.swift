@@ -174,7 +174,8 @@ struct SimulateCommand: ParsableCommand {
     }
 
     static let csvHeader =
-        "policy,iterations,mean_delay_seconds,p95_delay_seconds,plan_changes,migration_seconds,migration_bytes,ratio_to_hindsight,refused_moves,dag_reduction_percent"
+        "policy,iterations,mean_delay_seconds,p95_delay_seconds,plan_changes,migration_seconds,migration_bytes,"
+        + "ratio_to_hindsight,refused_moves,dag_reduction_percent"
 
     static func csvRow(_ result: PolicyResult, report: SimulationReport) -> String {
         let reduction = report.reductionPercent[result.policy.rawValue].map { String(format: "%.4f", $0) } ?? ""
@@ -272,7 +273,8 @@ struct SimulateCommand: ParsableCommand {
             case .horizon(let horizon): rule = "--switching horizon --switch-horizon \(horizon.horizonIterations)"
             }
             return
-                "--estimator \(settings.estimator.mean.rawValue) --smoothing \(String(format: "%g", settings.estimator.timeConstantSeconds))s \(rule) --push \(settings.pushMode.rawValue)"
+                "--estimator \(settings.estimator.mean.rawValue) --smoothing \(String(format: "%g", settings.estimator.timeConstantSeconds))s "
+                + "\(rule) --push \(settings.pushMode.rawValue)"
         }
         let best = recommendation.outcomes[0]
         let current = recommendation.outcomes.first { $0.settings == settings.daemon }

@@ -161,7 +161,8 @@ final class DaemonController: SplitController {
         // makes its first plan; the next sample covers the interval after it.
         _ = settings.ingest(physics.telemetry(at: time + interval), state: &state, registeredFLOPs: registeredFLOPs)
         nextTelemetry = time + 2 * interval
-        let decision = settings.evaluate(table: table.table, current: .none, now: Physics.date(time), state: &state, migrationSeconds: migrationSeconds)
+        let decision = settings.evaluate(
+            table: table.table, current: .none, now: Physics.date(time), state: &state, migrationSeconds: migrationSeconds)
         segment = decision.target ?? 0
         deviceSwitching.reset(segments: table.table.segments.count)
         return table.splits[segment]
@@ -174,7 +175,8 @@ final class DaemonController: SplitController {
             nextTelemetry += interval
             let trigger = settings.ingest(sample, state: &state, registeredFLOPs: registeredFLOPs)
             guard settings.pushMode == .split, trigger != nil else { continue }
-            let decision = settings.evaluate(table: table.table, current: .segment(segment), now: now, state: &state, migrationSeconds: migrationSeconds)
+            let decision = settings.evaluate(
+                table: table.table, current: .segment(segment), now: now, state: &state, migrationSeconds: migrationSeconds)
             count(decision)
             if let target = decision.target {
                 segment = target

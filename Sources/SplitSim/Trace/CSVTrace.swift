@@ -66,7 +66,8 @@ extension NetworkTrace {
         guard !unit.isEmpty else {
             throw TraceError(
                 line: line, column: field,
-                "column has no unit; name it like \(quantity.rawValue)_\(quantity.isRate ? "bps" : "seconds") or '\(quantity.rawValue) (\(quantity.isRate ? "Mbit/s" : "ms"))'"
+                "column has no unit; name it like \(quantity.rawValue)_\(quantity.isRate ? "bps" : "seconds") or "
+                    + "'\(quantity.rawValue) (\(quantity.isRate ? "Mbit/s" : "ms"))'"
             )
         }
         if quantity.isRate {
@@ -113,7 +114,8 @@ extension NetworkTrace {
                     let hint = required == .uplink ? "; a downlink-only trace needs an uplink ratio (--uplink-ratio)" : ""
                     throw TraceError(
                         line: line, column: "\(required.rawValue)_\(required == .time ? "seconds" : "bps")",
-                        "missing column; the header must name time, uplink and downlink with units, e.g. time_seconds,uplink_bps,downlink_bps[,rtt_seconds]\(hint)"
+                        "missing column; the header must name time, uplink and downlink with units, "
+                            + "e.g. time_seconds,uplink_bps,downlink_bps[,rtt_seconds]\(hint)"
                     )
                 }
                 columns = read

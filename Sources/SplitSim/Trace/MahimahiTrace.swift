@@ -128,7 +128,8 @@ extension NetworkTrace {
         guard let uplinkRatio else {
             throw TraceError(
                 line: nil, column: "uplink ratio",
-                "a two-column trace measures the downlink only: say how to derive the uplink with an uplink ratio (--uplink-ratio R: uplink = R x downlink)"
+                "a two-column trace measures the downlink only: say how to derive the uplink with an uplink ratio "
+                    + "(--uplink-ratio R: uplink = R x downlink)"
             )
         }
         try Self.checkUplinkRatio(uplinkRatio)

@@ -90,10 +90,13 @@ public struct TraceSummary: Sendable, Equatable {
         for (label, direction) in [("uplink", uplink), ("downlink", downlink)] {
             let levels = Self.percentileLevels.map { "p\($0) \(rate(direction.percentiles[$0] ?? 0))" }.joined(separator: ", ")
             lines.append(
-                "  \(label.padding(toLength: 8, withPad: " ", startingAt: 0)) mean \(rate(direction.meanBitsPerSecond)); per \(String(format: "%g", windowSeconds)) s: \(levels)"
+                "  \(label.padding(toLength: 8, withPad: " ", startingAt: 0)) mean \(rate(direction.meanBitsPerSecond)); "
+                    + "per \(String(format: "%g", windowSeconds)) s: \(levels)"
             )
             lines.append(
-                "           outage \(String(format: "%.0f", direction.outageSeconds)) s (\(String(format: "%.1f", direction.outageSeconds / durationSeconds * 100))%)  |\(Self.sparkline(direction.windowBitsPerSecond))|"
+                "           outage \(String(format: "%.0f", direction.outageSeconds)) s "
+                    + "(\(String(format: "%.1f", direction.outageSeconds / durationSeconds * 100))%)  "
+                    + "|\(Self.sparkline(direction.windowBitsPerSecond))|"
             )
         }
         return lines.joined(separator: "\n") + "\n"
@@ -117,7 +120,8 @@ public struct TraceSummary: Sendable, Equatable {
         let count = downlink.windowBitsPerSecond.count
         for (index, value) in downlink.windowBitsPerSecond.enumerated() where value == 0 || uplink.windowBitsPerSecond[index] == 0 {
             svg +=
-                "<rect x=\"\(DelayChart.format(x(index, count)))\" y=\"\(top)\" width=\"\(DelayChart.format(plotWidth / Double(count)))\" height=\"\(plotHeight)\" fill=\"#f4cccc\"/>\n"
+                "<rect x=\"\(DelayChart.format(x(index, count)))\" y=\"\(top)\" width=\"\(DelayChart.format(plotWidth / Double(count)))\" "
+                + "height=\"\(plotHeight)\" fill=\"#f4cccc\"/>\n"
         }
         for tick in DelayChart.ticks(top1) {
             svg += "<text x=\"\(left - 6)\" y=\"\(DelayChart.format(y(tick) + 4))\" text-anchor=\"end\">\(DelayChart.label(tick / 1e6))</text>\n"
@@ -130,11 +134,13 @@ public struct TraceSummary: Sendable, Equatable {
             }
             svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.4\" points=\"\(points.joined(separator: " "))\"/>\n"
             svg +=
-                "<text x=\"\(DelayChart.format(left + plotWidth - 80))\" y=\"\(label == "uplink" ? top + 14 : top + 30)\" fill=\"\(colour)\">\(label)</text>\n"
+                "<text x=\"\(DelayChart.format(left + plotWidth - 80))\" y=\"\(label == "uplink" ? top + 14 : top + 30)\" "
+                + "fill=\"\(colour)\">\(label)</text>\n"
         }
         svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"none\" stroke=\"#333\"/>\n"
         svg +=
-            "<text x=\"\(left + plotWidth / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">time (s, 0 to \(DelayChart.label(durationSeconds)); outages shaded)</text>\n"
+            "<text x=\"\(left + plotWidth / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">"
+            + "time (s, 0 to \(DelayChart.label(durationSeconds)); outages shaded)</text>\n"
         svg += "<text transform=\"translate(18,\(top + plotHeight / 2)) rotate(-90)\" text-anchor=\"middle\">capacity (Mbit/s)</text>\n"
         return svg + "</svg>\n"
     }
