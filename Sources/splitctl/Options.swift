@@ -79,6 +79,9 @@ struct ConditionOptions: ParsableArguments {
         case .deviceMemory: return "--device-memory"
         case .switchHorizon: return "--switch-horizon"
         case .minimumGain: return "--min-gain"
+        case .paybackFactor: return "--payback"
+        case .smoothing: return "--smoothing"
+        case .telemetryInterval: return "--telemetry-every"
         }
     }
 }

@@ -7,7 +7,7 @@ struct SimulateCommandTests {
     func jsonOutput() throws {
         let arguments = [
             "simulate", "ops/models/resnet50.json", "--synthetic", "markov", "--seed", "9", "--duration", "300",
-            "--uplink", "100M", "--downlink", "200M", "--format", "json",
+            "--uplink", "100M", "--downlink", "200M", "--format", "json", "--policies", "dag,block,chain,boundary,static,server-only,table",
         ]
         let first = try CLI.run(arguments)
         #expect(first.status == 0, "\(first.stderr)")
@@ -15,14 +15,23 @@ struct SimulateCommandTests {
         #expect(first.stdout == second.stdout)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
         let policies = try #require(object["policies"] as? [[String: Any]])
-        #expect(policies.map { $0["policy"] as? String } == ["dag", "block", "chain", "boundary", "static", "server-only", "table"])
+        #expect(
+            policies.map { $0["policy"] as? String } == [
+                "dag", "block", "chain", "boundary", "static", "server-only", "table", "hindsight", "best-fixed",
+            ])
         for policy in policies {
-            for key in ["iterations", "mean_delay_seconds", "p95_delay_seconds", "plan_changes", "migration_seconds", "migration_bytes"] {
+            for key in [
+                "iterations", "mean_delay_seconds", "p95_delay_seconds", "plan_changes", "migration_seconds", "migration_bytes", "ratio_to_hindsight",
+            ] {
                 #expect(policy[key] != nil, "missing \(key)")
             }
+            #expect((policy["ratio_to_hindsight"] as? Double ?? 0) >= 1 - 1e-9, "hindsight is a lower bound")
         }
         #expect(object["optimizer"] as? String == "adam", "the default: never underestimates what a switch moves")
         #expect(object["switch_horizon_iterations"] as? Int == 1)
+        #expect(object["physics"] as? String == "integrated")
+        let switching = try #require(object["daemon_switching"] as? [String: Any])
+        #expect(switching["rule"] as? String == "payback" && switching["payback_factor"] as? Double == 1)
         let reduction = try #require(object["reduction_percent"] as? [String: Double])
         #expect(Set(reduction.keys) == ["block", "chain", "boundary", "static", "server-only", "table"])
         #expect(abs(reduction["block"]!) < 1e-9)
@@ -41,8 +50,12 @@ struct SimulateCommandTests {
         let lines = result.stdout.split(separator: "\n")
         #expect(
             lines.first
-                == "policy,iterations,mean_delay_seconds,p95_delay_seconds,plan_changes,migration_seconds,migration_bytes,dag_reduction_percent")
-        #expect(lines.count == 4)
+                == """
+                policy,iterations,mean_delay_seconds,p95_delay_seconds,plan_changes,migration_seconds,migration_bytes,ratio_to_hindsight,\
+                refused_moves,dag_reduction_percent
+                """)
+        // The three policies asked for, then the two bounds every simulation reports.
+        #expect(lines.count == 6 && lines[4].hasPrefix("hindsight,") && lines[5].hasPrefix("best-fixed,"))
         let svg = try String(contentsOf: plot, encoding: .utf8)
         #expect(svg.hasPrefix("<svg"))
         #expect(svg.contains("<polyline") && svg.contains("server-only"))
@@ -117,5 +130,103 @@ struct SimulateCommandTests {
         let noDuration = try CLI.run(["simulate", "ops/models/vgg16.json", "--synthetic", "steps"])
         #expect(noDuration.status == 2)
         #expect(noDuration.stderr.contains("--duration"))
+    }
+}
+
+@Suite("splitctl simulate on real traces, and splitctl trace summarize")
+struct RealTraceCommandTests {
+    static let shared = "../shared/traces"
+
+    @Test("the default policies are the daemon and the alternatives, each against hindsight; a mahimahi trace by its prefix")
+    func defaultsOnMahimahi() throws {
+        let result = try CLI.run([
+            "simulate", "ops/models/mobilenet_v2.json", "--trace", "\(Self.shared)/mahimahi/TMobile-LTE-short", "--device-flops", "3e10", "--format",
+            "json",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let policies = try #require(object["policies"] as? [[String: Any]])
+        #expect(policies.map { $0["policy"] as? String } == ["daemon", "dag", "static", "table", "server-only", "hindsight", "best-fixed"])
+        #expect(policies.allSatisfy { ($0["ratio_to_hindsight"] as? Double ?? 0) >= 1 - 1e-9 })
+        #expect(policies[0]["refused_moves"] != nil)
+    }
+
+    @Test("several traces: one csv row per trace and policy; a table with each trace's ratios and their median, p90 and max")
+    func severalTraces() throws {
+        let csv = try CLI.run([
+            "simulate", "ops/models/googlenet.json", "--trace", "\(Self.shared)/mahimahi", "--format", "csv", "--policies", "daemon,static",
+        ])
+        #expect(csv.status == 0, "\(csv.stderr)")
+        let lines = csv.stdout.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("trace,policy,") == true)
+        #expect(lines.count == 1 + 4 * 4, "4 mahimahi traces x (2 policies + 2 bounds)")
+        let table = try CLI.run([
+            "simulate", "ops/models/googlenet.json", "--trace", "\(Self.shared)/mahimahi/Verizon-LTE-short.up", "--trace",
+            "\(Self.shared)/pensieve/bus.ljansbakken-oslo-report.2010-09-28_1407CEST.log", "--uplink-ratio", "0.5", "--policies", "daemon",
+        ])
+        #expect(table.status == 0, "\(table.stderr)")
+        for word in ["Verizon-LTE-short", "bus.ljansbakken", "median", "p90", "max", "hindsight"] { #expect(table.stdout.contains(word), "\(word)") }
+    }
+
+    @Test("--recommend prints the daemon settings to deploy and what they cost against hindsight")
+    func recommend() throws {
+        let result = try CLI.run([
+            "simulate", "ops/models/mobilenet_v2.json", "--synthetic", "steps", "--seed", "4", "--duration", "300", "--uplink", "30M",
+            "--downlink", "60M", "--device-flops", "3e10", "--recommend",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("deploy:") && result.stdout.contains("--estimator") && result.stdout.contains("of hindsight"))
+        let json = try CLI.run([
+            "simulate", "ops/models/mobilenet_v2.json", "--synthetic", "steps", "--seed", "4", "--duration", "300", "--uplink", "30M",
+            "--downlink", "60M", "--device-flops", "3e10", "--recommend", "--format", "json",
+        ])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 40)
+        let means = rows.compactMap { $0["geometric_mean_ratio"] as? Double }
+        #expect(means == means.sorted() && means.allSatisfy { $0 >= 1 - 1e-9 }, "best first, none better than hindsight")
+    }
+
+    @Test("start-rate physics is there for comparison, and named in the report")
+    func startRate() throws {
+        let result = try CLI.run([
+            "simulate", "ops/models/googlenet.json", "--trace", "\(Self.shared)/mahimahi/ATT-LTE-driving", "--physics", "start-rate", "--policies",
+            "static",
+            "--format", "json",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["physics"] as? String == "start-rate")
+    }
+
+    @Test("trace summarize: text with both directions, outages and a sparkline, or an SVG")
+    func summarize() throws {
+        let text = try CLI.run(["trace", "summarize", "\(Self.shared)/mahimahi/TMobile-UMTS-driving"])
+        #expect(text.status == 0, "\(text.stderr)")
+        for word in ["TMobile-UMTS-driving", "uplink", "downlink", "mean", "p50", "outage", "|"] { #expect(text.stdout.contains(word), "\(word)") }
+        let svg = FileManager.default.temporaryDirectory.appendingPathComponent("summary-\(UUID().uuidString).svg")
+        defer { try? FileManager.default.removeItem(at: svg) }
+        let drawn = try CLI.run([
+            "trace", "summarize", "\(Self.shared)/pensieve/bus.ljansbakken-oslo-report.2010-09-28_1407CEST.log", "--uplink-ratio", "1", "--svg",
+            svg.path,
+        ])
+        #expect(drawn.status == 0, "\(drawn.stderr)")
+        #expect(try String(contentsOf: svg, encoding: .utf8).hasPrefix("<svg"))
+    }
+
+    @Test(
+        "bad trace options exit 2 naming the flag or the file",
+        arguments: [
+            (["trace", "summarize", "../shared/traces/pensieve/bus.ljansbakken-oslo-report.2010-09-28_1407CEST.log"], "--uplink-ratio"),
+            (["trace", "summarize", "../shared/traces/mahimahi/ATT-LTE-driving", "--trace-format", "pcap"], "--trace-format"),
+            (["simulate", "ops/models/vgg16.json", "--trace", "../shared/traces/mahimahi/nowhere"], "nowhere"),
+            (["simulate", "ops/models/vgg16.json", "--trace", "../shared/traces/mahimahi/ATT-LTE-driving", "--switching", "psychic"], "--switching"),
+            (["simulate", "ops/models/vgg16.json", "--trace", "../shared/traces/mahimahi/ATT-LTE-driving", "--payback", "-1"], "--payback"),
+            (["simulate", "ops/models/vgg16.json", "--trace", "../shared/traces/pensieve", "--uplink-ratio", "-2"], "--uplink-ratio"),
+            (["simulate", "ops/models/vgg16.json", "--trace", "../shared/traces/mahimahi", "--plot", "x.svg"], "--plot"),
+        ])
+    func badOptions(arguments: [String], mentions: String) throws {
+        let result = try CLI.run(arguments)
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains(mentions), "\(result.stderr)")
     }
 }

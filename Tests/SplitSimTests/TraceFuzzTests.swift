@@ -65,11 +65,13 @@ struct TraceFuzzTests {
             #expect(!trace.samples.isEmpty && trace.durationSeconds > trace.samples[0].timeSeconds, "\(fuzz.label)")
             for (index, sample) in trace.samples.enumerated() {
                 #expect(sample.timeSeconds.isFinite && sample.timeSeconds >= 0, "\(fuzz.label)")
-                #expect(sample.uplinkBitsPerSecond.isFinite && sample.uplinkBitsPerSecond > 0, "\(fuzz.label)")
-                #expect(sample.downlinkBitsPerSecond.isFinite && sample.downlinkBitsPerSecond > 0, "\(fuzz.label)")
+                #expect(sample.uplinkBitsPerSecond.isFinite && sample.uplinkBitsPerSecond >= 0, "\(fuzz.label)")
+                #expect(sample.downlinkBitsPerSecond.isFinite && sample.downlinkBitsPerSecond >= 0, "\(fuzz.label)")
                 #expect(sample.rttSeconds.map { $0.isFinite && $0 >= 0 } ?? true, "\(fuzz.label)")
                 if index > 0 { #expect(sample.timeSeconds > trace.samples[index - 1].timeSeconds, "\(fuzz.label)") }
             }
+            // Each direction carries something (a trace that is an outage throughout is refused).
+            #expect(trace.samples.contains { $0.uplinkBitsPerSecond > 0 } && trace.samples.contains { $0.downlinkBitsPerSecond > 0 }, "\(fuzz.label)")
             return true
         } catch let error as TraceError {
             let lineCount = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).count
@@ -108,5 +110,102 @@ struct TraceFuzzTests {
             try NetworkTrace(csv: "time_seconds,uplink_bps,downlink_bps\r\n0,1e6,2e6\r\n1,x,2e6\r\n")
         }
         #expect(error.line == 3 && error.column == "uplink_bps")
+    }
+}
+
+/// Seeded corruptions of the other trace formats: mahimahi pairs, two-column logs and CSV with
+/// units. Every case decodes to a valid trace or throws a `TraceError` naming the file (mahimahi),
+/// a line within the text, or a column; never traps.
+@Suite("Fuzzing the mahimahi, two-column and unit-CSV readers")
+struct TraceFormatFuzzTests {
+    static let mahimahiUp = "0\n0\n3\n7\n7\n7\n12\n20\n21\n21\n30\n"
+    static let mahimahiDown = "1\n2\n2\n5\n9\n9\n15\n16\n25\n31\n"
+    static let twoColumn = "0.0\t2.29085714286\n1.01\t1.35911287129\n2.011\t0\n3.02\t2.59228543112\n4.03\t2.39917623762\n"
+    static let unitCSV = """
+        # lab trace, units in the header
+        time_ms;uplink (Mbit/s);downlink [kB/s];rtt_ms
+        0;10;1250;12
+        500;0;0;30
+        1500;4.5;800;15
+        """
+
+    /// Checks one decoded trace against its format's rules.
+    static func checkTrace(_ trace: NetworkTrace, _ label: String) {
+        #expect(!trace.samples.isEmpty && trace.durationSeconds > trace.samples[0].timeSeconds, "\(label)")
+        for (index, sample) in trace.samples.enumerated() {
+            #expect(sample.timeSeconds.isFinite && sample.timeSeconds >= 0, "\(label)")
+            #expect(sample.uplinkBitsPerSecond.isFinite && sample.uplinkBitsPerSecond >= 0, "\(label)")
+            #expect(sample.downlinkBitsPerSecond.isFinite && sample.downlinkBitsPerSecond >= 0, "\(label)")
+            if index > 0 { #expect(sample.timeSeconds > trace.samples[index - 1].timeSeconds, "\(label)") }
+        }
+        #expect((try? LinkTimeline(trace, defaultRTTSeconds: 0)) != nil, "\(label): a trace that reads has capacity both ways")
+    }
+
+    /// Checks an error: typed, naming a line of the text (1-based) or a column.
+    static func checkError(_ error: Error, lineCount: Int, _ label: String) -> Bool {
+        guard let error = error as? TraceError else {
+            Issue.record("\(label): untyped error \(type(of: error)): \(error)")
+            return false
+        }
+        if let line = error.line {
+            #expect(line >= 1 && line <= lineCount + 1, "\(label): \(error) names line \(line) of \(lineCount)")
+        } else {
+            #expect(error.column != nil || error.reason.contains("trace"), "\(label): \(error) says not where")
+        }
+        return false
+    }
+
+    static func lineCount(_ bytes: [UInt8]) -> Int {
+        String(decoding: bytes, as: UTF8.self).split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).count
+    }
+
+    @Test("2,000 corruptions of a mahimahi pair's uplink and downlink files")
+    func mahimahi() {
+        var decoded = 0, total = 0
+        for (which, text) in [("up", Self.mahimahiUp), ("down", Self.mahimahiDown)] {
+            let bytes = Array(text.utf8)
+            let cases =
+                ByteMutations.truncations(of: bytes, every: 1) + ByteMutations.bitFlips(of: bytes, count: 420, seed: 11)
+                + ByteMutations.corruptions(of: bytes, count: 580, seed: 11)
+            for fuzz in cases {
+                total += 1
+                let up = which == "up" ? fuzz.bytes : Array(Self.mahimahiUp.utf8)
+                let down = which == "down" ? fuzz.bytes : Array(Self.mahimahiDown.utf8)
+                do {
+                    Self.checkTrace(try NetworkTrace(mahimahiUplink: up, downlink: down, uplinkFile: "l.up", downlinkFile: "l.down"), fuzz.label)
+                    decoded += 1
+                } catch {
+                    _ = Self.checkError(error, lineCount: Self.lineCount(fuzz.bytes), fuzz.label)
+                    if let error = error as? TraceError, error.line != nil { #expect(error.file == "l.\(which)", "\(fuzz.label): \(error)") }
+                }
+            }
+        }
+        #expect(total >= 2_000)
+        #expect(decoded > 50 && decoded < total, "\(decoded) of \(total) decoded")
+    }
+
+    @Test("1,500 corruptions of a two-column log and 1,500 of a CSV with units")
+    func twoColumnAndUnits() {
+        var decoded = 0, total = 0
+        for (format, text) in [("two-column", Self.twoColumn), ("csv", Self.unitCSV)] {
+            let bytes = Array(text.utf8)
+            let cases =
+                ByteMutations.truncations(of: bytes, every: 1) + ByteMutations.bitFlips(of: bytes, count: 500, seed: 13)
+                + ByteMutations.corruptions(of: bytes, count: 500, seed: 13)
+                + TraceFuzzTests.fieldCases(format == "csv" ? text.replacingOccurrences(of: ";", with: ",") : text, count: 400, seed: 13)
+            for fuzz in cases {
+                total += 1
+                let text = String(decoding: fuzz.bytes, as: UTF8.self)
+                do {
+                    let trace = format == "csv" ? try NetworkTrace(csv: text, uplinkRatio: nil) : try NetworkTrace(twoColumn: text, uplinkRatio: 0.5)
+                    Self.checkTrace(trace, fuzz.label)
+                    decoded += 1
+                } catch {
+                    _ = Self.checkError(error, lineCount: Self.lineCount(fuzz.bytes), fuzz.label)
+                }
+            }
+        }
+        #expect(total >= 3_000)
+        #expect(decoded > 100 && decoded < total, "\(decoded) of \(total) decoded")
     }
 }

@@ -72,6 +72,9 @@ public enum PlanningParameter: String, Sendable, CaseIterable {
     case deviceMemory = "device memory limit"
     case switchHorizon = "switching horizon"
     case minimumGain = "minimum gain"
+    case paybackFactor = "payback factor"
+    case smoothing = "smoothing time constant"
+    case telemetryInterval = "telemetry interval"
 }
 
 /// The JSON shape of conditions, the same in every document that carries them (plan reports,

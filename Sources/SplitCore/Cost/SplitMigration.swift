@@ -37,7 +37,7 @@ public struct SplitMigration: Sendable, Equatable {
     /// Time the move takes at the given rates, seconds: `8·up/uplink + 8·down/downlink` (the two
     /// directions one after the other, as the cost model charges an iteration's transfers).
     public func seconds(uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double) -> Double {
-        (uplinkBytes > 0 ? 8 * uplinkBytes / uplinkBitsPerSecond : 0)
-            + (downlinkBytes > 0 ? 8 * downlinkBytes / downlinkBitsPerSecond : 0)
+        (uplinkBytes > 0 ? SplitCost.linkSeconds(bytes: uplinkBytes, bitsPerSecond: uplinkBitsPerSecond) : 0)
+            + (downlinkBytes > 0 ? SplitCost.linkSeconds(bytes: downlinkBytes, bitsPerSecond: downlinkBitsPerSecond) : 0)
     }
 }

@@ -85,13 +85,13 @@ extension PreparedModel {
                 server += costs.serverSeconds[layer]
             }
         }
-        let bits = 8 * Double(conditions.batchSize) * cutBytes
+        let cost = SplitCost(computeSeconds: device + server, transferBytes: Double(conditions.batchSize) * cutBytes)
         let breakdown = DelayBreakdown(
             deviceComputeSeconds: device, serverComputeSeconds: server,
-            uplinkSeconds: bits / conditions.uplinkBitsPerSecond,
-            downlinkSeconds: bits / conditions.downlinkBitsPerSecond,
+            uplinkSeconds: cost.uplinkSeconds(uplinkBitsPerSecond: conditions.uplinkBitsPerSecond),
+            downlinkSeconds: cost.downlinkSeconds(downlinkBitsPerSecond: conditions.downlinkBitsPerSecond),
             rttSeconds: conditions.rttSeconds)
-        return (breakdown, cutLayers, Double(conditions.batchSize) * cutBytes)
+        return (breakdown, cutLayers, cost.transferBytes)
     }
 
     /// Whether `onDevice` is a valid split under this model's placement rules; returns the first
@@ -117,9 +117,9 @@ extension Plan {
     /// only in `uplinkBitsPerSecond`, `downlinkBitsPerSecond` and `rttSeconds`.
     public func repriced(uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double, rttSeconds: Double) -> Plan {
         var plan = self
-        let bits = 8 * transferBytes
-        plan.breakdown.uplinkSeconds = bits / uplinkBitsPerSecond
-        plan.breakdown.downlinkSeconds = bits / downlinkBitsPerSecond
+        let cost = SplitCost(self)
+        plan.breakdown.uplinkSeconds = cost.uplinkSeconds(uplinkBitsPerSecond: uplinkBitsPerSecond)
+        plan.breakdown.downlinkSeconds = cost.downlinkSeconds(downlinkBitsPerSecond: downlinkBitsPerSecond)
         plan.breakdown.rttSeconds = rttSeconds
         plan.delaySeconds = plan.breakdown.totalSeconds
         return plan

@@ -148,7 +148,10 @@ public final class PreparedModel: Sendable {
             batch = Double(conditions.batchSize)
             deviceSecondsPerFLOP = batch / conditions.deviceFLOPsPerSecond
             serverSecondsPerFLOP = batch / conditions.serverFLOPsPerSecond
-            transferSecondsPerByte = 8 * batch * (1 / conditions.uplinkBitsPerSecond + 1 / conditions.downlinkBitsPerSecond)
+            transferSecondsPerByte =
+                batch
+                * SplitCost.roundTripSecondsPerByte(
+                    uplinkBitsPerSecond: conditions.uplinkBitsPerSecond, downlinkBitsPerSecond: conditions.downlinkBitsPerSecond)
         }
     }
 

@@ -5,7 +5,7 @@ import Foundation
 /// factor of 1 + r up or down), or the RTT by more than an absolute amount.
 ///
 /// Ingest (`TelemetryRepository.ingest`), the in-process stores and the tests all use this rule.
-public struct ReplanThresholds: Sendable, Equatable {
+public struct ReplanThresholds: Sendable, Equatable, Hashable {
     /// Relative change of either rate that counts as a move (0.1: ×1.1 or ÷1.1).
     public var relativeRateChange: Double
     /// Absolute RTT change that counts as a move, seconds.

@@ -40,14 +40,17 @@ public struct PlanTable: Sendable, Equatable {
             self.fixedSeconds = fixedSeconds
         }
 
+        /// The segment's split as a cost: its fixed seconds (compute and rtt) and transfer bytes.
+        public var cost: SplitCost { SplitCost(computeSeconds: fixedSeconds, transferBytes: transferBytes) }
+
         /// Predicted delay of one iteration with this segment's split at the given rates.
         public func delaySeconds(uplinkBitsPerSecond: Double, downlinkBitsPerSecond: Double) -> Double {
-            fixedSeconds + 8 * transferBytes * (1 / uplinkBitsPerSecond + 1 / downlinkBitsPerSecond)
+            cost.delaySeconds(uplinkBitsPerSecond: uplinkBitsPerSecond, downlinkBitsPerSecond: downlinkBitsPerSecond, rttSeconds: 0)
         }
 
         /// Predicted delay of one iteration with this segment's split at effective rate R.
         public func delaySeconds(effectiveBitsPerSecond: Double) -> Double {
-            fixedSeconds + 8 * transferBytes / effectiveBitsPerSecond
+            cost.delaySeconds(effectiveBitsPerSecond: effectiveBitsPerSecond)
         }
 
         /// The split as `onDevice[v]` for a model of `layerCount` layers.

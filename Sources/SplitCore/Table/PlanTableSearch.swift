@@ -96,7 +96,9 @@ extension PlanTable {
         /// The effective rate of the probe that found it.
         var probeBitsPerSecond: Double
 
-        func delay(_ rate: Double) -> Double { fixedSeconds + 8 * transferBytes / rate }
+        func delay(_ rate: Double) -> Double {
+            SplitCost(computeSeconds: fixedSeconds, transferBytes: transferBytes).delaySeconds(effectiveBitsPerSecond: rate)
+        }
     }
 
     /// Rate-independent bounds that place the end probes.
@@ -180,7 +182,7 @@ extension PlanTable {
                 // Equal splits, or equal lines (X_a = X_b forces C_a = C_b), or a pair that only
                 // rounding makes look inverted: nothing lies strictly below both in between.
                 guard a.onDevice != b.onDevice, b.transferBytes > a.transferBytes, a.fixedSeconds > b.fixedSeconds else { continue }
-                let crossing = 8 * (b.transferBytes - a.transferBytes) / (a.fixedSeconds - b.fixedSeconds)
+                let crossing = SplitCost.bits(b.transferBytes - a.transferBytes) / (a.fixedSeconds - b.fixedSeconds)
                 guard crossing.isFinite, crossing > a.probeBitsPerSecond, crossing < b.probeBitsPerSecond else { continue }
                 let (middle, isNew) = try probe(crossing, planner)
                 let level = min(a.delay(crossing), b.delay(crossing))
@@ -197,7 +199,7 @@ extension PlanTable {
                 ($0.transferBytes, $0.fixedSeconds) < ($1.transferBytes, $1.fixedSeconds)
             }
             func crossing(_ slow: Line, _ fast: Line) -> Double {
-                8 * (fast.transferBytes - slow.transferBytes) / (slow.fixedSeconds - fast.fixedSeconds)
+                SplitCost.bits(fast.transferBytes - slow.transferBytes) / (slow.fixedSeconds - fast.fixedSeconds)
             }
             var hull: [Line] = []
             for line in sorted {
