@@ -219,10 +219,4 @@ final class RawHTTPConnection: @unchecked Sendable {
         buffered += chunk[..<count]
         return count > 0
     }
-
-    private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-        }
-    }
 }

@@ -313,26 +313,28 @@ struct RepositoryTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (writer, batch) in batches.enumerated() {
                 group.addTask {
-                    let connection = try PostgresConnection(url: url)
-                    let monitor = try PostgresConnection(url: url)
-                    defer { connection.close(); monitor.close() }
-                    let backend = try connection.query("SELECT pg_backend_pid() AS pid").int(0, "pid") ?? 0
-                    try connection.transaction {
-                        _ = try PlanRepository.store(batch, connection: connection)
-                        stored.insert(writer)
-                        // Hold the new splits uncommitted until the other writer has stored its own
-                        // or is waiting for ours: the two transactions overlap.
-                        let arrived = eventuallyBlocking {
-                            stored.count == 2
-                                || (try? monitor.query(
-                                    """
-                                    SELECT count(*) AS n FROM pg_stat_activity
-                                    WHERE wait_event_type = 'Lock' AND datname = current_database() AND pid <> $1
-                                    """,
-                                    [backend]
-                                ).int(0, "n")) == 1
+                    try await onThread {
+                        let connection = try PostgresConnection(url: url)
+                        let monitor = try PostgresConnection(url: url)
+                        defer { connection.close(); monitor.close() }
+                        let backend = try connection.query("SELECT pg_backend_pid() AS pid").int(0, "pid") ?? 0
+                        try connection.transaction {
+                            _ = try PlanRepository.store(batch, connection: connection)
+                            stored.insert(writer)
+                            // Hold the new splits uncommitted until the other writer has stored its own
+                            // or is waiting for ours: the two transactions overlap.
+                            let arrived = eventuallyBlocking {
+                                stored.count == 2
+                                    || (try? monitor.query(
+                                        """
+                                        SELECT count(*) AS n FROM pg_stat_activity
+                                        WHERE wait_event_type = 'Lock' AND datname = current_database() AND pid <> $1
+                                        """,
+                                        [backend]
+                                    ).int(0, "n")) == 1
+                            }
+                            if arrived { overlapped.insert(writer) }
                         }
-                        if arrived { overlapped.insert(writer) }
                     }
                 }
             }

@@ -25,3 +25,13 @@ public func eventuallyBlocking(timeoutSeconds: Double = 20, _ condition: () -> B
     }
     return condition()
 }
+
+/// Runs blocking work on its own thread, off Swift's cooperative pool: tests whose tasks block
+/// while waiting for each other (two database writers holding transactions open) must not depend
+/// on the pool (two threads on a two-core machine, shared with every other test) having a free
+/// thread for the second one.
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
