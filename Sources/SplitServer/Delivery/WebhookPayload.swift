@@ -1,5 +1,6 @@
 import Foundation
 import SplitCore
+import SplitPush
 import SplitStore
 
 /// The JSON body of a `split_plan.updated` webhook: `{type, timestamp, data}` where `data` is the
@@ -56,9 +57,19 @@ struct WebhookPayload: Encodable {
                 migrationBytesPerParameterByte: optimizer.migrationBytesPerParameterByte))
     }
 
-    func encoded() -> Data {
+    /// The JSON body; throws `WebhookError.unencodablePayload` (naming the field) when a value
+    /// has no JSON form, such as a NaN or infinite number: such a plan is never sent as an empty
+    /// or partial body.
+    func encoded() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)) ?? Data()
+        do {
+            return try encoder.encode(self)
+        } catch EncodingError.invalidValue(let value, let context) {
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            throw WebhookError.unencodablePayload("\(path.isEmpty ? "a value" : path) is \(value), which JSON cannot represent")
+        } catch {
+            throw WebhookError.unencodablePayload("\(error)")
+        }
     }
 }
