@@ -178,10 +178,13 @@ struct Bench: AsyncParsableCommand {
             webhooks:  draining --devices enqueued deliveries into a local receiver
             history:   --plans plans of --devices devices and a delivery each, then every README query and one
                        device's history timed (median, p99), then the outbox trimmed and timed again
+            outbox:    the outbox in a steady state for --seconds (--devices with a delivery each, --rate new
+                       deliveries/s claimed, delivered and trimmed after 60 s): rows and size on disk over time;
+                       --outbox-autovacuum default runs it with PostgreSQL's autovacuum settings instead of 0009's
             Prints one JSON line per measurement.
             """)
 
-    @Argument(help: "store | fleet | telemetry | webhooks | history")
+    @Argument(help: "store | fleet | telemetry | webhooks | history | outbox")
     var what: String
     @Option(name: .customLong("database-url"), help: "A PostgreSQL server to create the scratch database on.")
     var databaseURL: String?
@@ -201,9 +204,13 @@ struct Bench: AsyncParsableCommand {
     var perDevice = false
     @Option(help: "telemetry --per-device: concurrent keep-alive HTTP connections.")
     var connections: Int = 200
-    @Option(help: "telemetry --per-device: seconds measured (after a warm-up of a quarter of that, at least 2 s).")
+    @Option(help: "telemetry --per-device: seconds measured (after a warm-up of a quarter of that, at least 2 s); outbox: seconds of churn.")
     var seconds: Double = 20
     @OptionGroup var history: HistoryBenchOptions
+    @Option(help: "outbox: new deliveries per second.")
+    var rate: Double = 150
+    @Option(name: .customLong("outbox-autovacuum"), help: "outbox: 'outbox' (migration 0009's settings) or 'default' (PostgreSQL's).")
+    var outboxAutovacuum: String = "outbox"
 
     func run() async throws {
         var logging = ServerConfiguration()
@@ -234,11 +241,19 @@ struct Bench: AsyncParsableCommand {
                 scratch: scratch, graph: graph, devices: min(devices, 10_000), requests: max(1, rows / 10_000),
                 concurrency: workers, report: report)
         case "webhooks": try await Benchmarks.webhooks(scratch: scratch, graph: graph, count: devices, workers: workers, batch: 256, report: report)
+        case "outbox":
+            guard rate > 0, ["outbox", "default"].contains(outboxAutovacuum) else {
+                throw ValidationError("--rate must be positive and --outbox-autovacuum 'outbox' or 'default'")
+            }
+            var options = Benchmarks.OutboxChurnOptions()
+            (options.devices, options.deliveriesPerSecond, options.seconds) = (devices, rate, seconds)
+            options.outboxAutovacuum = outboxAutovacuum == "outbox"
+            try Benchmarks.outboxChurn(scratch: scratch, graph: graph, options: options, report: report)
         case "history":
             try Benchmarks.history(
                 scratch: scratch, graph: graph, options: historyOptions ?? Benchmarks.HistoryOptions(),
                 progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }, report: report)
-        default: throw ValidationError("unknown benchmark '\(what)'; expected store, fleet, telemetry, webhooks or history")
+        default: throw ValidationError("unknown benchmark '\(what)'; expected store, fleet, telemetry, webhooks, history or outbox")
         }
     }
 }

@@ -61,7 +61,7 @@ struct DeliveryFairnessTests {
         #expect(p99 <= 2, "fast p99 \(p99) s (p50 \(p50), max \(maximum))")
         // The slow receivers' deliveries are still theirs: not delivered, not dead, still tried.
         #expect(try rig.delivery(of: "slow-0")?.status != "delivered")
-        for device in fastDevices.prefix(5) { #expect(try rig.delivery(of: device)?.status == "delivered") }
+        #expect(await eventually { fastDevices.allSatisfy { (try? rig.delivery(of: $0))??.status == "delivered" } })
         await rig.stop()
         await withTaskGroup(of: Void.self) { group in
             for receiver in slow + fast { group.addTask { await receiver.stop() } }
