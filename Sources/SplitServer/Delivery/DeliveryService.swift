@@ -18,7 +18,7 @@ import SplitSupport
 /// deliveries: a receiver has at most 32 requests in flight, one at a time (with the full
 /// timeout) once it keeps timing out, and such receivers together never hold more than half the
 /// capacity. A crash leaves deliveries leased; they are retried when the lease expires (the lease
-/// outlasts the request timeout, see `ServerConfiguration.validate`), so a receiver may see a
+/// outlasts the request timeout, see `ServerConfiguration.checkCombinations`), so a receiver may see a
 /// message twice (same `webhook-id`) but never loses one. On graceful shutdown the requests in
 /// flight finish and this replica's remaining leases are handed back.
 package struct DeliveryService: Service {
@@ -172,6 +172,7 @@ package struct DeliveryService: Service {
         let now = Date()
         var refused: [(ClaimedDelivery, Attempt)] = []
         var busy: [Double: [String]] = [:]
+        var waiting: [String: Int] = [:]  // deliveries handed back per receiver in this claim
         var sent = 0
         for delivery in claimed {
             let prepared: PreparedDelivery
@@ -183,7 +184,12 @@ package struct DeliveryService: Service {
             }
             let origin = prepared.callback.origin
             if case .busy(let seconds) = gate.admit(origin: origin, timeoutSeconds: client.timeoutSeconds, now: now) {
-                busy[(seconds * 10).rounded(.up) / 10, default: []].append(delivery.id)
+                // A receiver's backlog comes back spread out, a slot's worth at a time, rather
+                // than all of it claimed and handed back again every round.
+                let queued = waiting[origin, default: 0]
+                waiting[origin] = queued + 1
+                let delay = seconds + 0.5 * Double(queued / gate.perOrigin)
+                busy[(delay * 10).rounded(.up) / 10, default: []].append(delivery.id)
                 continue
             }
             unused -= 1
