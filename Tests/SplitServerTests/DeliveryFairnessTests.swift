@@ -24,7 +24,7 @@ struct DeliveryFairnessTests {
     }
 
     @Test(
-        "50 receivers that never answer in time and 50 fast ones on 127.0.0.1: fast deliveries p99 within 2 s, before and after the slow ones are known"
+        "50 receivers that never answer in time beside 50 fast ones on 127.0.0.1: fast p99 within 2 s, before and after the slow are known"
     )
     func slowReceiversOnOneAddress() async throws {
         let timeout = 5.0
