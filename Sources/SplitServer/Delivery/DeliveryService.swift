@@ -106,6 +106,9 @@ package struct DeliveryService: Service {
         var headers: [String: String]
     }
 
+    /// The smallest claim while receivers are busy.
+    static let smallestClaim = 8
+
     private enum Event: Sendable {
         case finished(ClaimedDelivery, Attempt)
         case tick
@@ -115,16 +118,22 @@ package struct DeliveryService: Service {
         await withTaskGroup(of: Event.self) { group in
             var inFlight = 0, ticking = false
             var finished: [(ClaimedDelivery, Attempt)] = []
+            // How many to claim next: halved while claims meet busy receivers (a busy receiver's
+            // backlog would otherwise be claimed and handed back whenever one of its requests
+            // finishes), doubled back while everything claimed is sent.
+            var claimLimit = batchSize
             while keepRunning {
                 var full = false
-                let slots = gate.reserve(upTo: batchSize)
+                let slots = gate.reserve(upTo: claimLimit)
                 if slots > 0 {
                     let started = await start(owner: owner, slots: slots, in: &group)
                     inFlight += started.sent
                     finished += started.refused
-                    full = started.claimed == slots
+                    claimLimit = started.handedBack > 0 ? max(min(Self.smallestClaim, batchSize), claimLimit / 2) : min(batchSize, claimLimit * 2)
+                    full = started.claimed == slots && started.handedBack == 0
                 }
-                if full { continue }  // the claim took all it could: more may be due right away
+                // The claim took all it could and sent it: more may be due right away.
+                if full { continue }
                 if !ticking {
                     ticking = true
                     let pause = inFlight == 0 ? 0.25 : 0.05
@@ -152,11 +161,11 @@ package struct DeliveryService: Service {
     }
 
     /// Claims up to `slots` due deliveries (slots the gate reserved) and starts sending them.
-    /// Returns how many were claimed, how many started, and those that can never be sent (to be
-    /// recorded dead); deliveries whose receiver is busy are handed back without costing an attempt.
+    /// Returns how many were claimed, started and handed back (their receiver was busy; that costs
+    /// no attempt), and those that can never be sent (to be recorded dead).
     private func start(
         owner: String, slots: Int, in group: inout TaskGroup<Event>
-    ) async -> (claimed: Int, sent: Int, refused: [(ClaimedDelivery, Attempt)]) {
+    ) async -> (claimed: Int, sent: Int, handedBack: Int, refused: [(ClaimedDelivery, Attempt)]) {
         var unused = slots
         defer { gate.unreserve(unused) }
         let claimed: [ClaimedDelivery]
@@ -166,9 +175,9 @@ package struct DeliveryService: Service {
             }
         } catch {
             logger.error("claiming webhook deliveries failed", metadata: ["error": "\(error)"])
-            return (0, 0, [])
+            return (0, 0, 0, [])
         }
-        guard !claimed.isEmpty else { return (0, 0, []) }
+        guard !claimed.isEmpty else { return (0, 0, 0, []) }
         let now = Date()
         var refused: [(ClaimedDelivery, Attempt)] = []
         var busy: [Double: [String]] = [:]
@@ -214,7 +223,7 @@ package struct DeliveryService: Service {
                 logger.error("handing back deliveries to busy receivers failed; their leases expire", metadata: ["error": "\(error)"])
             }
         }
-        return (claimed.count, sent, refused)
+        return (claimed.count, sent, claimed.count - sent - refused.count, refused)
     }
 
     /// The signed body and headers of a delivery; throws `WebhookError` when its URL cannot be
