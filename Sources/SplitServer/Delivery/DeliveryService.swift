@@ -184,14 +184,14 @@ package struct DeliveryService: Service {
         var waiting: [String: Int] = [:]  // deliveries handed back per receiver in this claim
         var sent = 0
         for delivery in claimed {
-            let prepared: PreparedDelivery
+            let callback: CallbackURL
             do {
-                prepared = try prepare(delivery, now: now)
+                callback = try CallbackURL(delivery.callbackURL)
             } catch {
                 refused.append((delivery, .refused(Refusal(error))))
                 continue
             }
-            let origin = prepared.callback.origin
+            let origin = callback.origin
             if case .busy(let seconds) = gate.admit(origin: origin, timeoutSeconds: client.timeoutSeconds, now: now) {
                 // A receiver's backlog comes back spread out, a slot's worth at a time, rather
                 // than all of it claimed and handed back again every round.
@@ -201,7 +201,16 @@ package struct DeliveryService: Service {
                 busy[(delay * 10).rounded(.up) / 10, default: []].append(delivery.id)
                 continue
             }
-            unused -= 1
+            unused -= 1  // admitted: the reservation is taken
+            // Encoded and signed only once its receiver has room for it.
+            let prepared: PreparedDelivery
+            do {
+                prepared = try prepare(delivery, callback: callback, now: now)
+            } catch {
+                gate.finish(origin: origin, timedOut: false, answered: false)
+                refused.append((delivery, .refused(Refusal(error))))
+                continue
+            }
             sent += 1
             group.addTask { [client, policy, gate] in
                 let attempt = await Self.send(prepared, client: client, policy: policy)
@@ -226,10 +235,9 @@ package struct DeliveryService: Service {
         return (claimed.count, sent, claimed.count - sent - refused.count, refused)
     }
 
-    /// The signed body and headers of a delivery; throws `WebhookError` when its URL cannot be
-    /// read (`CallbackURL`, the parser registration used) or its payload cannot be encoded.
-    func prepare(_ delivery: ClaimedDelivery, now: Date) throws -> PreparedDelivery {
-        let callback = try CallbackURL(delivery.callbackURL)
+    /// The signed body and headers of a delivery to `callback` (its URL as `CallbackURL`, the
+    /// parser registration used, read it); throws `WebhookError` when its payload cannot be encoded.
+    func prepare(_ delivery: ClaimedDelivery, callback: CallbackURL, now: Date) throws -> PreparedDelivery {
         let body = try WebhookPayload(plan: delivery.plan, switching: switching, now: now).encoded()
         let timestamp = Int(now.timeIntervalSince1970)
         // During a secret rotation's overlap, one signature per valid secret (Standard Webhooks).
