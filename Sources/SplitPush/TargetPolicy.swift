@@ -2,11 +2,14 @@ import Foundation
 
 /// The SSRF guard: which callback URLs splitd may call.
 ///
-/// By default only `https` URLs whose host resolves exclusively to public addresses are allowed:
-/// no loopback, private (RFC 1918), carrier-grade NAT, link-local (cloud metadata), unique-local,
-/// multicast or unspecified addresses. Hosts and CIDR ranges on the allow-list (e.g. `127.0.0.1`,
-/// `10.0.0.0/8`, `receiver.lan`) are exempt from both rules. The resolved address is pinned for
-/// the request, so a DNS answer cannot change between the check and the connection.
+/// A URL is read by `CallbackURL` (the same reading at registration and at delivery). By
+/// default only `https` URLs whose host resolves exclusively to public addresses are allowed:
+/// none in `SpecialPurposeAddresses` (loopback, private, shared, link-local and cloud metadata,
+/// documentation, benchmarking, multicast, reserved, every IPv6 form that embeds or translates an
+/// IPv4 address, and all IPv6 outside global unicast). Hosts and CIDR ranges on the allow-list
+/// (e.g. `127.0.0.1`, `10.0.0.0/8`, `receiver.lan`) are exempt from both rules. The resolved
+/// address is pinned for the request, so a DNS answer cannot change between the check and the
+/// connection.
 package struct TargetPolicy: Sendable, Equatable {
     /// Host names allowed as is (lower-cased).
     package var allowedHosts: Set<String>
@@ -30,49 +33,80 @@ package struct TargetPolicy: Sendable, Equatable {
     }
 
     /// The longest callback URL accepted, bytes.
-    package static let maximumURLLength = 2048
+    package static let maximumURLLength = CallbackURL.maximumLength
 
-    /// A vetted target: the URL plus the address to connect to.
+    /// A vetted target: the URL as libcurl gets it, plus the address to connect to.
     package struct Target: Sendable, Equatable {
-        package var url: String
-        package var host: String
-        package var port: Int
-        /// Address curl must use (pinned with CURLOPT_RESOLVE).
+        /// The parsed callback URL.
+        package var callback: CallbackURL
+        /// Address curl must use (pinned with CURLOPT_RESOLVE when the host is a name).
         package var address: String
+
+        /// The URL handed to libcurl.
+        package var url: String { callback.description }
+        package var host: String { callback.host }
+        package var port: Int { callback.port }
+        /// The receiver (scheme, host, port).
+        package var origin: String { callback.origin }
     }
 
     /// Checks `url` and resolves its host; throws `WebhookError` when it may not be called.
+    /// Resolution blocks the calling thread: delivery uses `vet(_:timeoutSeconds:)`.
     package func vet(_ url: String) throws -> Target {
-        guard url.utf8.count <= Self.maximumURLLength else {
-            throw WebhookError.invalidURL("longer than \(Self.maximumURLLength) bytes")
-        }
-        guard !url.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F }) else {
-            throw WebhookError.invalidURL("control characters, spaces or line breaks are not allowed in a URL")
-        }
-        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
-            var host = components.host?.lowercased(), !host.isEmpty
-        else {
-            throw WebhookError.invalidURL("'\(url)' is not an absolute URL")
-        }
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard scheme == "https" || scheme == "http" else { throw WebhookError.invalidURL("scheme '\(scheme)' is not http(s)") }
-        guard components.user == nil && components.password == nil else { throw WebhookError.invalidURL("credentials in URLs are not allowed") }
-        let port = components.port ?? (scheme == "https" ? 443 : 80)
-        guard (1...65_535).contains(port) else { throw WebhookError.invalidURL("port \(port) is not in 1...65535") }
-        let addresses = try Self.resolve(host)
-        guard let first = addresses.first else { throw WebhookError.forbiddenTarget("'\(host)' does not resolve") }
-        let hostAllowed = allowedHosts.contains(host)
+        let callback = try CallbackURL(url)
+        return try check(callback, addresses: try Self.resolve(callback))
+    }
+
+    /// `vet` for a parsed URL, resolving off Swift's cooperative threads and giving up after
+    /// `timeoutSeconds` (`WebhookError.unresolvable`): a receiver whose DNS hangs holds only its
+    /// own delivery.
+    package func vet(_ callback: CallbackURL, timeoutSeconds: Double) async throws -> Target {
+        if callback.literal != nil { return try check(callback, addresses: try Self.resolve(callback)) }
+        let addresses = try await Self.resolveOffPool(callback, timeoutSeconds: timeoutSeconds)
+        return try check(callback, addresses: addresses)
+    }
+
+    /// Applies the rules to a URL and the addresses its host resolved to.
+    func check(_ callback: CallbackURL, addresses: [IPAddress]) throws -> Target {
+        let host = callback.host
+        guard let first = addresses.first else { throw WebhookError.unresolvable("'\(host)' has no address") }
+        let hostAllowed = allowedHosts.contains(host) || allowedHosts.contains(callback.hostForURL)
         let allAllowed = hostAllowed || addresses.allSatisfy { address in allowedRanges.contains { $0.contains(address) } }
         if !allAllowed {
-            guard scheme == "https" else {
+            guard callback.scheme == "https" else {
                 throw WebhookError.forbiddenTarget("only https callbacks are allowed (add '\(host)' to SPLITD_WEBHOOK_ALLOW to permit it)")
             }
-            if let privateAddress = addresses.first(where: { !$0.isPublic }) {
-                throw WebhookError.forbiddenTarget(
-                    "'\(host)' resolves to non-public address \(privateAddress) (add it to SPLITD_WEBHOOK_ALLOW to permit it)")
+            for address in addresses {
+                if let entry = SpecialPurposeAddresses.entry(containing: address) {
+                    throw WebhookError.forbiddenTarget(
+                        """
+                        '\(host)' resolves to non-public address \(address) (\(entry.range): \(entry.name), \(entry.reference)); \
+                        add it to SPLITD_WEBHOOK_ALLOW to permit it
+                        """)
+                }
             }
         }
-        return Target(url: url, host: host, port: port, address: first.description)
+        return Target(callback: callback, address: first.description)
+    }
+
+    /// The addresses of a parsed URL's host (a literal resolves to itself).
+    static func resolve(_ callback: CallbackURL) throws -> [IPAddress] {
+        if let literal = callback.literal { return [literal] }
+        return try resolve(callback.host)
+    }
+
+    /// `resolve` on a Dispatch thread (getaddrinfo blocks), abandoned after `timeoutSeconds`.
+    static func resolveOffPool(_ callback: CallbackURL, timeoutSeconds: Double) async throws -> [IPAddress] {
+        let once = ResumeOnce<[IPAddress]>()
+        return try await withCheckedThrowingContinuation { continuation in
+            once.set(continuation)
+            DispatchQueue.global(qos: .utility).async {
+                once.resume(with: Result { try resolve(callback) })
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + max(0, timeoutSeconds)) {
+                once.resume(with: .failure(WebhookError.unresolvable("resolving '\(callback.host)' took longer than \(timeoutSeconds) s")))
+            }
+        }
     }
 
     /// All addresses of `host` (a literal address resolves to itself).
@@ -83,7 +117,7 @@ package struct TargetPolicy: Sendable, Equatable {
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, nil, &hints, &list)
-        guard status == 0, let list else { throw WebhookError.forbiddenTarget("cannot resolve '\(host)': \(String(cString: gai_strerror(status)))") }
+        guard status == 0, let list else { throw WebhookError.unresolvable("cannot resolve '\(host)': \(String(cString: gai_strerror(status)))") }
         defer { freeaddrinfo(list) }
         var addresses: [IPAddress] = []
         var cursor: UnsafeMutablePointer<addrinfo>? = list
@@ -95,93 +129,18 @@ package struct TargetPolicy: Sendable, Equatable {
     }
 }
 
-/// An IPv4 or IPv6 address as 16 bytes (IPv4 mapped into ::ffff:0:0/96).
-package struct IPAddress: Sendable, Equatable, CustomStringConvertible {
-    package let bytes: [UInt8]
-    package let isIPv4: Bool
+/// Resumes a continuation with the first result it is given and ignores the rest.
+private final class ResumeOnce<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Value, Error>?
 
-    package init?(_ text: String) {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 {
-            bytes = [UInt8](repeating: 0, count: 10) + [0xFF, 0xFF] + withUnsafeBytes(of: v4.s_addr) { Array($0) }
-            isIPv4 = true
-            return
+    func set(_ continuation: CheckedContinuation<Value, Error>) { lock.withLock { self.continuation = continuation } }
+
+    func resume(with result: Result<Value, Error>) {
+        let continuation = lock.withLock {
+            defer { self.continuation = nil }
+            return self.continuation
         }
-        var v6 = in6_addr()
-        guard inet_pton(AF_INET6, text, &v6) == 1 else { return nil }
-        bytes = withUnsafeBytes(of: v6) { Array($0) }
-        isIPv4 = bytes[0..<12] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF][...]
-    }
-
-    init?(socketAddress: UnsafePointer<sockaddr>) {
-        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        switch Int32(socketAddress.pointee.sa_family) {
-        case AF_INET:
-            var address = socketAddress.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
-            inet_ntop(AF_INET, &address, &buffer, socklen_t(buffer.count))
-        case AF_INET6:
-            var address = socketAddress.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
-            inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count))
-        default:
-            return nil
-        }
-        self.init(Self.string(buffer))
-    }
-
-    /// The text of a NUL-terminated C buffer.
-    static func string(_ buffer: [CChar]) -> String {
-        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    package var description: String {
-        if isIPv4 { return bytes[12...].map(String.init).joined(separator: ".") }
-        var address = in6_addr()
-        withUnsafeMutableBytes(of: &address) { $0.copyBytes(from: bytes) }
-        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count))
-        return Self.string(buffer)
-    }
-
-    /// Whether the address is globally routable (not loopback, private, link-local, ...).
-    package var isPublic: Bool {
-        !Self.nonPublicRanges.contains { $0.contains(self) }
-    }
-
-    /// Special-purpose ranges (IANA registries): private, loopback, link-local, documentation,
-    /// multicast, and every IPv6 form that embeds or translates an IPv4 address (IPv4-compatible
-    /// `::a.b.c.d`, 6to4 `2002::/16`, Teredo `2001::/32`, NAT64 `64:ff9b::/96` and the
-    /// local-use `64:ff9b:1::/48`), since those can reach IPv4 hosts the IPv4 rules refuse.
-    static let nonPublicRanges: [IPRange] = [
-        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
-        "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-        "::/96", "::1/128", "100::/64", "2001::/32", "2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
-        "64:ff9b::/96", "64:ff9b:1::/48",
-    ].compactMap(IPRange.init)
-}
-
-/// A CIDR range (`10.0.0.0/8`, `fd00::/8`) or a single address.
-package struct IPRange: Sendable, Equatable {
-    let base: IPAddress
-    let prefixLength: Int
-
-    package init?(_ text: String) {
-        let parts = text.split(separator: "/", maxSplits: 1)
-        guard let base = IPAddress(String(parts[0])) else { return nil }
-        let maximum = base.isIPv4 ? 32 : 128
-        let length = parts.count == 2 ? Int(parts[1]) : maximum
-        guard let length, length >= 0, length <= maximum else { return nil }
-        self.base = base
-        self.prefixLength = base.isIPv4 ? length + 96 : length
-    }
-
-    package func contains(_ address: IPAddress) -> Bool {
-        var remaining = prefixLength
-        for index in 0..<16 where remaining > 0 {
-            let bits = min(8, remaining)
-            let mask = UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
-            if base.bytes[index] & mask != address.bytes[index] & mask { return false }
-            remaining -= bits
-        }
-        return true
+        continuation?.resume(with: result)
     }
 }

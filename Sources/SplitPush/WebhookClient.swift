@@ -29,6 +29,14 @@ package struct WebhookOutcome: Sendable, Equatable {
     /// Whether the request ran out of time (the receiver is slow or does not answer).
     package var timedOut = false
 
+    package init(statusCode: Int?, error: String?, retryAfter: TimeInterval?, seconds: Double, timedOut: Bool = false) {
+        self.statusCode = statusCode
+        self.error = error
+        self.retryAfter = retryAfter
+        self.seconds = seconds
+        self.timedOut = timedOut
+    }
+
     /// Only 2xx counts as delivered.
     package var delivered: Bool { statusCode.map { (200..<300).contains($0) } ?? false }
 }
@@ -47,6 +55,9 @@ package final class WebhookClient: Sendable {
     package let userAgent: String
     /// The default total time allowed per request, seconds.
     package let timeoutSeconds: Double
+    /// Open connections at once across all receivers. libcurl queues a request past this limit
+    /// (its timeout running), so callers keep no more requests than this in flight.
+    package let maximumConnections: Int
 
     /// - Parameters:
     ///   - timeoutSeconds: default total time allowed per request (connect included).
@@ -54,6 +65,7 @@ package final class WebhookClient: Sendable {
     package init(timeoutSeconds: Double = 10, maximumConnections: Int = 256, userAgent: String = "splitd-webhooks/1") {
         self.timeoutSeconds = timeoutSeconds
         self.userAgent = userAgent
+        self.maximumConnections = maximumConnections
         engine = Engine(maximumConnections: maximumConnections)
     }
 
@@ -221,7 +233,7 @@ private final class Engine: @unchecked Sendable {
         // A host name is pinned to the vetted address with CURLOPT_RESOLVE ("HOST:PORT:ADDRESS",
         // an IPv6 address in brackets). An address literal needs no pinning (no DNS can change
         // it), and libcurl before 8.x cannot parse a bracketed IPv6 host in that option.
-        if IPAddress(request.target.host) == nil {
+        if request.target.callback.literal == nil {
             let address = request.target.address.contains(":") ? "[\(request.target.address)]" : request.target.address
             transfer.resolve = curl_slist_append(nil, "\(request.target.host):\(request.target.port):\(address)")
             _ = splitd_curl_setopt_pointer(easy, CURLOPT_RESOLVE, transfer.resolve)

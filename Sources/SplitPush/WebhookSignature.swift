@@ -40,13 +40,19 @@ package enum WebhookError: Error, Equatable, CustomStringConvertible, Sendable {
     case invalidSecret
     case invalidURL(String)
     case forbiddenTarget(String)
+    /// The host has no address now (DNS failed or took too long): retried, not refused.
+    case unresolvable(String)
     case invalidAllowListEntry(String)
+    /// The payload cannot be written as JSON (a non-finite number): never sent.
+    case unencodablePayload(String)
 
     package var description: String {
         switch self {
         case .invalidSecret: return "webhook secret is not whsec_<base64>"
         case .invalidURL(let reason): return "invalid callback URL: \(reason)"
         case .forbiddenTarget(let reason): return "callback URL refused: \(reason)"
+        case .unresolvable(let reason): return "callback host unresolvable: \(reason)"
+        case .unencodablePayload(let reason): return "webhook payload cannot be encoded: \(reason)"
         case .invalidAllowListEntry(let entry): return "'\(entry)' is neither a host name nor an address or CIDR range (like 10.0.0.0/8)"
         }
     }

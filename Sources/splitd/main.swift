@@ -182,10 +182,13 @@ struct Bench: AsyncParsableCommand {
                        from --devices devices over at most --connections keep-alive connections, --seconds
                        long; --mode activation (SIGTERM, next process on the same inherited socket), plain
                        (SIGTERM, next process binds the port) or kill-9; counts requests not answered 2xx
+            outbox:    the outbox in a steady state for --seconds (--devices with a delivery each, --rate new
+                       deliveries/s claimed, delivered and trimmed after 60 s): rows and size on disk over time;
+                       --outbox-autovacuum default runs it with PostgreSQL's autovacuum settings instead of 0009's
             Prints one JSON line per measurement.
             """)
 
-    @Argument(help: "store | fleet | telemetry | webhooks | history | restart")
+    @Argument(help: "store | fleet | telemetry | webhooks | history | restart | outbox")
     var what: String
     @Option(name: .customLong("database-url"), help: "A PostgreSQL server to create the scratch database on.")
     var databaseURL: String?
@@ -205,10 +208,17 @@ struct Bench: AsyncParsableCommand {
     var perDevice = false
     @Option(help: "telemetry --per-device: concurrent keep-alive HTTP connections; restart: the most the client opens at once.")
     var connections: Int = 200
-    @Option(help: "telemetry --per-device: seconds measured (after a warm-up of a quarter of that, at least 2 s); restart: seconds of load.")
+    @Option(
+        help:
+            "telemetry --per-device: seconds measured (after a warm-up of a quarter of that, at least 2 s); restart: seconds of load; outbox: seconds of churn."
+    )
     var seconds: Double = 20
     @OptionGroup var restart: RestartBenchOptions
     @OptionGroup var history: HistoryBenchOptions
+    @Option(help: "outbox: new deliveries per second (default 150); restart: requests started per second, open loop (default 400).")
+    var rate: Double?
+    @Option(name: .customLong("outbox-autovacuum"), help: "outbox: 'outbox' (migration 0009's settings) or 'default' (PostgreSQL's).")
+    var outboxAutovacuum: String = "outbox"
 
     func run() async throws {
         var logging = ServerConfiguration()
@@ -239,13 +249,22 @@ struct Bench: AsyncParsableCommand {
                 scratch: scratch, graph: graph, devices: min(devices, 10_000), requests: max(1, rows / 10_000),
                 concurrency: workers, report: report)
         case "webhooks": try await Benchmarks.webhooks(scratch: scratch, graph: graph, count: devices, workers: workers, batch: 256, report: report)
+        case "outbox":
+            let rate = self.rate ?? 150
+            guard rate > 0, ["outbox", "default"].contains(outboxAutovacuum) else {
+                throw ValidationError("--rate must be positive and --outbox-autovacuum 'outbox' or 'default'")
+            }
+            var options = Benchmarks.OutboxChurnOptions()
+            (options.devices, options.deliveriesPerSecond, options.seconds) = (devices, rate, seconds)
+            options.outboxAutovacuum = outboxAutovacuum == "outbox"
+            try Benchmarks.outboxChurn(scratch: scratch, graph: graph, options: options, report: report)
         case "history":
             try Benchmarks.history(
                 scratch: scratch, graph: graph, options: historyOptions ?? Benchmarks.HistoryOptions(),
                 progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }, report: report)
         case "restart":
             try await restartBenchmark(scratch: scratch, graph: graph, report: report)
-        default: throw ValidationError("unknown benchmark '\(what)'; expected store, fleet, telemetry, webhooks, history or restart")
+        default: throw ValidationError("unknown benchmark '\(what)'; expected store, fleet, telemetry, webhooks, history, restart or outbox")
         }
     }
 }
@@ -257,11 +276,12 @@ extension Bench {
             throw ValidationError("--mode must be activation, plain or kill-9, got '\(restart.mode)'")
         }
         guard let reuse = RateLoadClient.Reuse(rawValue: restart.pool) else { throw ValidationError("--pool must be lifo or fifo") }
-        guard restart.rate > 0, seconds >= 3, connections >= 1 else { throw ValidationError("--rate must be positive, --seconds at least 3") }
+        let rate = self.rate ?? 400
+        guard rate > 0, seconds >= 3, connections >= 1 else { throw ValidationError("--rate must be positive, --seconds at least 3") }
         let tokens = try Benchmarks.seedTelemetryDevices(url: scratch.url, graph: graph, devices: devices)
         var options = Benchmarks.RestartOptions()
         options.mode = mode
-        options.rate = restart.rate
+        options.rate = rate
         options.seconds = seconds
         options.maximumConnections = connections
         options.reuse = reuse
@@ -300,8 +320,6 @@ extension Bench {
 struct RestartBenchOptions: ParsableArguments {
     @Option(help: "restart: activation | plain | kill-9.")
     var mode: String = "activation"
-    @Option(help: "restart: requests started per second (open loop).")
-    var rate: Double = 400
     @Option(help: "restart: the splitd binary restarted (default: this one; e.g. an older build, to compare).")
     var binary: String?
     @Option(help: "restart: which idle connection the client reuses: lifo (most recent, as client libraries do) or fifo (in turn).")

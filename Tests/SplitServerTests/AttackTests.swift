@@ -193,17 +193,30 @@ struct AttackTests {
             Attack(
                 method: "POST", path: "/v1/devices", body: .json(with(device, ["callback_url": "file:///etc/passwd"])), status: 422,
                 field: "callback_url"),
-            // Token misuse.
-            Attack(method: "GET", path: "/v1/devices", token: .none, body: .none, status: 401),
-            Attack(method: "GET", path: "/v1/devices", token: .raw("Bearer"), body: .none, status: 401),
-            Attack(method: "GET", path: "/v1/devices", token: .raw("Bearer sdt_\u{0}"), body: .none, status: 401),
-            Attack(method: "GET", path: "/v1/devices", token: .raw("Bearer " + String(repeating: "a", count: 10_000)), body: .none, status: 401),
-            Attack(method: "GET", path: "/v1/devices", token: .device, body: .none, status: 403),
-            Attack(method: "POST", path: "/v1/devices/dev-1/credentials", token: .device, body: .json(["token": true]), status: 403),
-            Attack(method: "GET", path: "/v1/devices/dev-1/plans", token: .otherDevice, body: .none, status: 403),
-            Attack(method: "POST", path: "/v1/telemetry", token: .otherDevice, body: .json(["samples": [sample]]), status: 403),
+            // Special-purpose addresses the guard once let through, and URLs libcurl cannot use
+            // (they were accepted, then failed on every attempt until dead).
         ]
+            + Self.refusedCallbacks.map { url in
+                Attack(method: "POST", path: "/v1/devices", body: .json(with(device, ["callback_url": url])), status: 422, field: "callback_url")
+            } + [
+                // Token misuse.
+                Attack(method: "GET", path: "/v1/devices", token: .none, body: .none, status: 401),
+                Attack(method: "GET", path: "/v1/devices", token: .raw("Bearer"), body: .none, status: 401),
+                Attack(method: "GET", path: "/v1/devices", token: .raw("Bearer sdt_\u{0}"), body: .none, status: 401),
+                Attack(method: "GET", path: "/v1/devices", token: .raw("Bearer " + String(repeating: "a", count: 10_000)), body: .none, status: 401),
+                Attack(method: "GET", path: "/v1/devices", token: .device, body: .none, status: 403),
+                Attack(method: "POST", path: "/v1/devices/dev-1/credentials", token: .device, body: .json(["token": true]), status: 403),
+                Attack(method: "GET", path: "/v1/devices/dev-1/plans", token: .otherDevice, body: .none, status: 403),
+                Attack(method: "POST", path: "/v1/telemetry", token: .otherDevice, body: .json(["samples": [sample]]), status: 403),
+            ]
     }
+
+    /// Callback URLs refused at registration, naming `callback_url`.
+    static let refusedCallbacks = [
+        "https://[::ffff:0:7f00:1]/x", "https://[fec0::1]/x", "https://192.88.99.1/x", "https://[2001:10::1]/x", "https://[2001:20::1]/x",
+        "https://[3fff::1]/x", "https://8.8.8.8%00.evil.com/x", "https://8.8.8.8\u{0}.evil.com/x", "http://[127.0.0.1]:8080/x",
+        "https://bücher.example/x", "https://[fe80::1%25eth0]/x", "https://example.com:/x", "https://example.com/#x",
+    ]
 
     @Test("hostile requests get their documented status and the field named; nothing is stored; the daemon keeps answering")
     func hostileRequests() async throws {

@@ -52,7 +52,10 @@ final class Daemon: @unchecked Sendable {
             "SPLITD_WEBHOOK_RETRY": Array(repeating: "300ms", count: 20).joined(separator: ","),
             "SPLITD_INSTANCE_ID": instance, "SPLITD_MIGRATIONS_DIR": packageRoot.appendingPathComponent("migrations").path,
             "SPLITD_STATE_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("splitd-state-\(instance)").path,
-            "SPLITD_LOG_LEVEL": "info", "SPLITD_DELIVERY_LEASE": "3s", "SPLITD_SECRET_KEY": Self.secretKey,
+            "SPLITD_LOG_LEVEL": "info", "SPLITD_SECRET_KEY": Self.secretKey,
+            // Short enough that a crashed daemon's deliveries come back soon; the lease must
+            // outlast the request timeout by 2 s (ServerConfiguration.checkCombinations).
+            "SPLITD_WEBHOOK_TIMEOUT": "5s", "SPLITD_DELIVERY_LEASE": "7s",
             // Most tests move links far and expect the split to follow: a long switching horizon
             // lets the saving pay for the migration (the rule itself is tested on its own).
             "SPLITD_SWITCH_HORIZON": "1000",

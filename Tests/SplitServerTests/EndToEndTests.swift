@@ -186,7 +186,7 @@ struct EndToEndTests {
         let receiver = try await WebhookReceiver()
         // The first request hangs past the crash; later ones are answered at once.
         await receiver.respond { number, _ in number == 1 ? .init(status: 200, delaySeconds: 5) : .init(status: 200) }
-        let daemon = try await Daemon(database: database, extra: ["SPLITD_DELIVERY_LEASE": "2s"])
+        let daemon = try await Daemon(database: database, extra: ["SPLITD_WEBHOOK_TIMEOUT": "2s", "SPLITD_DELIVERY_LEASE": "4s"])
         _ = try await Fleet.setUp(daemon, callback: receiver.url())
         _ = await receiver.waitFor(1)
         await daemon.kill9()

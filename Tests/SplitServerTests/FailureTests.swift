@@ -69,7 +69,8 @@ struct FailureTests {
         let slow = try await WebhookReceiver()
         await slow.respond { _, _ in .init(status: 200, delaySeconds: 15) }
         let fast = try await WebhookReceiver(host: "::1")
-        let daemon = try await Daemon(database: database, extra: ["SPLITD_WEBHOOK_TIMEOUT": "20s", "SPLITD_WEBHOOK_ALLOW": "127.0.0.1,::1"])
+        let daemon = try await Daemon(
+            database: database, extra: ["SPLITD_WEBHOOK_TIMEOUT": "20s", "SPLITD_DELIVERY_LEASE": "25s", "SPLITD_WEBHOOK_ALLOW": "127.0.0.1,::1"])
         _ = try await Fleet.setUp(daemon, device: "slow-0", callback: slow.url())
         for index in 1..<6 { _ = try await Fleet.register(daemon, device: "slow-\(index)", callback: slow.url()) }
         let connection = try database.connect()

@@ -110,17 +110,28 @@ extension ServerConfiguration {
             do {
                 let delays = try text.split(separator: ",").map { try Limits.parseDuration(String($0), range: retryDelayRange) }
                 guard !delays.isEmpty else { throw QuantityError(text: text, kind: .duration, "is empty") }
+                guard delays.count <= maximumRetries else {
+                    throw ConfigurationError("SPLITD_WEBHOOK_RETRY", "lists \(delays.count) retries; at most \(maximumRetries) are allowed")
+                }
                 configuration.retrySchedule = RetrySchedule(delays: delays)
             } catch let error as QuantityError {
                 throw ConfigurationError("SPLITD_WEBHOOK_RETRY", "must be a comma-separated list of durations like 5s,30s,2m,10m,1h,6h: \(error)")
             }
         },
-        duration("SPLITD_WEBHOOK_TIMEOUT", "10s", "per webhook request") { $0.webhookTimeout = $1 },
-        integer("SPLITD_DELIVERY_BATCH", "256", 1...10_000, "deliveries claimed per batch") { $0.deliveryBatchSize = $1 },
+        duration(
+            "SPLITD_WEBHOOK_TIMEOUT", "10s",
+            "per webhook request, DNS included (at most 5m); a receiver that keeps timing out gets one request at a time, still with this timeout",
+            range: webhookTimeoutRange
+        ) { $0.webhookTimeout = $1 },
+        integer(
+            "SPLITD_DELIVERY_BATCH", "256", 1...deliveryCapacity,
+            "deliveries claimed at once, at most the \(deliveryCapacity) requests a replica keeps in flight"
+        ) { $0.deliveryBatchSize = $1 },
         integer("SPLITD_DELIVERY_WORKERS", "2", 1...64, "concurrent delivery loops") { $0.deliveryWorkers = $1 },
         duration(
             "SPLITD_DELIVERY_LEASE", "60s",
-            "lease on claimed deliveries (a crashed replica's are retried after it)"
+            "lease on claimed deliveries (a crashed replica's are retried after it); at least SPLITD_WEBHOOK_TIMEOUT + 2s, at most 1h",
+            range: deliveryLeaseRange
         ) { $0.deliveryLeaseSeconds = $1 },
         integer(
             "SPLITD_TELEMETRY_RETENTION_DAYS", "30", 1...36_500,
@@ -148,9 +159,9 @@ extension ServerConfiguration {
             """
         ) { text, configuration in
             do {
-                configuration.tokenCacheSeconds = text == "0" ? 0 : try Limits.parseDuration(text, range: durationRange)
+                configuration.tokenCacheSeconds = text == "0" ? 0 : try Limits.parseDuration(text, range: tokenCacheRange)
             } catch let error as QuantityError {
-                throw ConfigurationError("SPLITD_TOKEN_CACHE_TTL", "must be 0 or a duration like 10s, 500ms or 1m: \(error)")
+                throw ConfigurationError("SPLITD_TOKEN_CACHE_TTL", "must be 0 or a duration like 10s, 500ms or 1m (at most 1h): \(error)")
             }
         },
         flag(
@@ -200,6 +211,16 @@ extension ServerConfiguration {
 
     static let retryDelayRange = ValueRange("retry delay", unit: "s", 0...7 * 86_400, allowsZero: true)
     static let durationRange = ValueRange("duration", unit: "s", 1e-3...7 * 86_400)
+    /// A webhook request: 100 ms to 5 minutes (a receiver acknowledges; it does not work).
+    static let webhookTimeoutRange = ValueRange("webhook timeout", unit: "s", 0.1...300)
+    /// A delivery lease: 1 s to an hour (how long a crashed replica's deliveries wait).
+    static let deliveryLeaseRange = ValueRange("delivery lease", unit: "s", 1...3600)
+    /// How long a revoked token may still read on another replica: at most an hour.
+    static let tokenCacheRange = ValueRange("token cache lifetime", unit: "s", 1e-3...3600)
+    /// Retries after the first attempt, at most.
+    static let maximumRetries = 50
+    /// Webhook requests one replica keeps in flight at most (the webhook client's connections).
+    package static let deliveryCapacity = 256
     /// A minute to a hundred years (about forever).
     package static let deliveryRetentionRange = ValueRange("retention", unit: "s", 60...36_500 * 86_400)
 
@@ -214,12 +235,12 @@ extension ServerConfiguration {
     }
 
     private static func duration(
-        _ variable: String, _ defaultValue: String, _ help: String,
+        _ variable: String, _ defaultValue: String, _ help: String, range: ValueRange = durationRange,
         _ set: @escaping @Sendable (inout ServerConfiguration, TimeInterval) -> Void
     ) -> ConfigurationSetting {
         text(variable, defaultValue, help) { text, configuration in
             do {
-                set(&configuration, try Limits.parseDuration(text, range: durationRange))
+                set(&configuration, try Limits.parseDuration(text, range: range))
             } catch let error as QuantityError {
                 throw ConfigurationError(variable, "must be a duration like 10s, 500ms, 2m or 1h: \(error)")
             }

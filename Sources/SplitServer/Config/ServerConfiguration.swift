@@ -90,6 +90,7 @@ package struct ServerConfiguration: Sendable {
         if configuration.adminTokens.isEmpty && !configuration.listensOnLoopbackOnly {
             throw ConfigurationError("SPLITD_ADMIN_TOKEN", "is required when listening on \(configuration.listenHost) (not loopback-only)")
         }
+        try configuration.checkCombinations()
         return configuration
     }
 

@@ -9,15 +9,18 @@ import SplitSupport
 /// Pushes plans from the outbox: claims due deliveries under a lease, checks each callback URL
 /// against the SSRF guard, signs them (Standard Webhooks) and sends them through libcurl, then
 /// records each outcome: 2xx delivered; 410 Gone disables the device's webhook; anything else
-/// is retried on the schedule (honouring Retry-After) until it is dead.
+/// is retried on the schedule (honouring Retry-After) until it is dead. A delivery that can never
+/// be sent (its URL is refused, its payload cannot be encoded) is dead at once, with the reason.
 ///
 /// Deliveries are a pipeline, not batches: each request finishes on its own and the worker keeps
-/// claiming while slow ones are in flight, so a receiver that hangs delays only itself. A host
-/// has at most `perHostLimit` requests in flight (the rest are handed back for a moment), and a
-/// host whose requests keep timing out gets a short time budget (`degradedTimeoutSeconds`) until
-/// it answers again. A crash leaves deliveries leased; they are retried when the lease expires,
-/// so a receiver may see a message twice (same `webhook-id`) but never loses one. On graceful
-/// shutdown the requests in flight finish and this replica's remaining leases are handed back.
+/// claiming while slow ones are in flight. `DeliveryGate` shares the replica's capacity between
+/// receivers (origins: scheme, host and port), so a receiver that hangs holds only its own
+/// deliveries: a receiver has at most 32 requests in flight, one at a time (with the full
+/// timeout) once it keeps timing out, and such receivers together never hold more than half the
+/// capacity. A crash leaves deliveries leased; they are retried when the lease expires (the lease
+/// outlasts the request timeout, see `ServerConfiguration.checkCombinations`), so a receiver may see a
+/// message twice (same `webhook-id`) but never loses one. On graceful shutdown the requests in
+/// flight finish and this replica's remaining leases are handed back.
 package struct DeliveryService: Service {
     let pool: ConnectionPool
     let secrets: SecretBox
@@ -32,7 +35,8 @@ package struct DeliveryService: Service {
     let leaseSeconds: Double
     let metrics: ServerMetrics
     let logger: Logger
-    let hosts = HostHealth()
+    /// Requests in flight, in all and per receiver; its capacity is the client's connections.
+    let gate: DeliveryGate
 
     package init(
         pool: ConnectionPool, secrets: SecretBox, client: WebhookClient, policy: TargetPolicy, switching: SwitchingRule,
@@ -51,16 +55,8 @@ package struct DeliveryService: Service {
         self.leaseSeconds = leaseSeconds
         self.metrics = metrics
         self.logger = logger
+        self.gate = DeliveryGate(capacity: client.maximumConnections)
     }
-
-    /// Requests one worker keeps in flight at most.
-    var maximumInFlight: Int { max(batchSize, 16) }
-    /// Requests in flight to one host at most (per replica).
-    static let perHostLimit = 32
-    /// After this many consecutive timeouts a host gets the short budget.
-    static let timeoutsBeforeDegraded = 2
-    /// The time budget of a host that keeps timing out.
-    var degradedTimeoutSeconds: Double { min(client.timeoutSeconds, 2) }
 
     package func run() async throws {
         await withTaskGroup(of: Void.self) { group in
@@ -71,135 +67,247 @@ package struct DeliveryService: Service {
         }
     }
 
+    /// What became of one claimed delivery.
+    enum Attempt: Sendable {
+        /// The request was made (or could not be: a transport error, a timeout, no address).
+        case sent(WebhookOutcome)
+        /// It can never be sent: dead at once.
+        case refused(Refusal)
+    }
+
+    /// Why a delivery can never be sent, for its row, its log line and its metric.
+    struct Refusal: Sendable, Equatable {
+        var reason: String
+        /// `splitd_webhook_deliveries_total` outcome: `refused` (SSRF guard, unusable URL) or
+        /// `unencodable` (a payload that is not valid JSON, such as a non-finite number).
+        var metric: String
+        var message: Logger.Message
+
+        init(_ error: Error) {
+            reason = "\(error)"
+            switch error as? WebhookError {
+            case .unencodablePayload?:
+                metric = "unencodable"
+                message = "webhook payload cannot be encoded; delivery is dead"
+            case .invalidURL?, .forbiddenTarget?:
+                metric = "refused"
+                message = "webhook refused by the SSRF guard; delivery is dead"
+            default:
+                metric = "refused"
+                message = "webhook cannot be sent; delivery is dead"
+            }
+        }
+    }
+
+    /// A signed delivery ready to be sent once its host is resolved and vetted.
+    struct PreparedDelivery: Sendable {
+        var callback: CallbackURL
+        var body: Data
+        var headers: [String: String]
+    }
+
+    /// The smallest claim while receivers are busy.
+    static let smallestClaim = 8
+
     private enum Event: Sendable {
-        case finished(ClaimedDelivery, WebhookOutcome)
+        case finished(ClaimedDelivery, Attempt)
         case tick
     }
 
     private func runWorker(owner: String) async {
         await withTaskGroup(of: Event.self) { group in
             var inFlight = 0, ticking = false
-            var finished: [(ClaimedDelivery, WebhookOutcome)] = []
+            var finished: [(ClaimedDelivery, Attempt)] = []
+            // How many to claim next: halved while claims meet busy receivers (a busy receiver's
+            // backlog would otherwise be claimed and handed back whenever one of its requests
+            // finishes), doubled back while everything claimed is sent.
+            var claimLimit = batchSize
             while keepRunning {
-                var claimed = 0
-                if inFlight < maximumInFlight {
-                    do {
-                        let started = try await start(owner: owner, limit: min(batchSize, maximumInFlight - inFlight), in: &group)
-                        claimed = started.claimed
-                        inFlight += started.sent
-                    } catch {
-                        logger.error("claiming webhook deliveries failed", metadata: ["error": "\(error)"])
-                    }
+                var full = false
+                let slots = gate.reserve(upTo: claimLimit)
+                if slots > 0 {
+                    let started = await start(owner: owner, slots: slots, in: &group)
+                    inFlight += started.sent
+                    finished += started.refused
+                    claimLimit = started.handedBack > 0 ? max(min(Self.smallestClaim, batchSize), claimLimit / 2) : min(batchSize, claimLimit * 2)
+                    full = started.claimed == slots && started.handedBack == 0
                 }
-                if claimed > 0 && inFlight < maximumInFlight { continue }  // more may be due right away
+                // The claim took all it could and sent it: more may be due right away.
+                if full { continue }
                 if !ticking {
                     ticking = true
                     let pause = inFlight == 0 ? 0.25 : 0.05
                     group.addTask {
-                        await sleepUnlessShuttingDown(pause); return .tick
+                        await sleepUnlessShuttingDown(pause)
+                        return .tick
                     }
                 }
                 // Wait for a request to finish or the tick, whichever comes first.
                 switch await group.next() {
-                case .finished(let delivery, let outcome)?:
+                case .finished(let delivery, let attempt)?:
                     inFlight -= 1
-                    finished.append((delivery, outcome))
+                    finished.append((delivery, attempt))
                 case .tick?: ticking = false
                 case nil: break
                 }
                 if finished.count >= 64 || !ticking || inFlight == 0 { await record(&finished, owner: owner) }
             }
             while let event = await group.next() {
-                if case .finished(let delivery, let outcome) = event { finished.append((delivery, outcome)) }
+                if case .finished(let delivery, let attempt) = event { finished.append((delivery, attempt)) }
             }
             await record(&finished, owner: owner)
         }
         _ = try? await pool.withConnection { try DeliveryRepository.releaseLeases(owner: owner, connection: $0) }
     }
 
-    /// Claims up to `limit` due deliveries and starts sending them; returns how many were claimed
-    /// and how many started (the rest were refused by the SSRF guard or handed back because their
-    /// host is busy).
-    private func start(owner: String, limit: Int, in group: inout TaskGroup<Event>) async throws -> (claimed: Int, sent: Int) {
-        let claimed = try await pool.withConnection { [leaseSeconds, secrets] connection in
-            try DeliveryRepository.claim(owner: owner, limit: limit, leaseSeconds: leaseSeconds, secrets: secrets, connection: connection)
+    /// Claims up to `slots` due deliveries (slots the gate reserved) and starts sending them.
+    /// Returns how many were claimed, started and handed back (their receiver was busy; that costs
+    /// no attempt), and those that can never be sent (to be recorded dead).
+    private func start(
+        owner: String, slots: Int, in group: inout TaskGroup<Event>
+    ) async -> (claimed: Int, sent: Int, handedBack: Int, refused: [(ClaimedDelivery, Attempt)]) {
+        var unused = slots
+        defer { gate.unreserve(unused) }
+        let claimed: [ClaimedDelivery]
+        do {
+            claimed = try await pool.withConnection { [leaseSeconds, secrets] connection in
+                try DeliveryRepository.claim(owner: owner, limit: slots, leaseSeconds: leaseSeconds, secrets: secrets, connection: connection)
+            }
+        } catch {
+            logger.error("claiming webhook deliveries failed", metadata: ["error": "\(error)"])
+            return (0, 0, 0, [])
         }
-        guard !claimed.isEmpty else { return (0, 0) }
+        guard !claimed.isEmpty else { return (0, 0, 0, []) }
         let now = Date()
-        var refused: [(ClaimedDelivery, String)] = []
-        var busy: [ClaimedDelivery] = []
+        var refused: [(ClaimedDelivery, Attempt)] = []
+        var busy: [Double: [String]] = [:]
+        var waiting: [String: Int] = [:]  // deliveries handed back per receiver in this claim
         var sent = 0
         for delivery in claimed {
-            let request: WebhookRequest
+            let callback: CallbackURL
             do {
-                request = try self.request(for: delivery, now: now)
+                callback = try CallbackURL(delivery.callbackURL)
             } catch {
-                refused.append((delivery, "\(error)"))
+                refused.append((delivery, .refused(Refusal(error))))
                 continue
             }
-            guard
-                let timeout = hosts.begin(
-                    request.target.host, limit: Self.perHostLimit, normal: client.timeoutSeconds,
-                    degraded: degradedTimeoutSeconds, after: Self.timeoutsBeforeDegraded)
-            else {
-                busy.append(delivery)
+            let origin = callback.origin
+            if case .busy(let seconds) = gate.admit(origin: origin, timeoutSeconds: client.timeoutSeconds, now: now) {
+                // A receiver's backlog comes back spread out, a slot's worth at a time, rather
+                // than all of it claimed and handed back again every round.
+                let queued = waiting[origin, default: 0]
+                waiting[origin] = queued + 1
+                let delay = seconds + 0.5 * Double(queued / gate.perOrigin)
+                busy[(delay * 10).rounded(.up) / 10, default: []].append(delivery.id)
+                continue
+            }
+            unused -= 1  // admitted: the reservation is taken
+            // Encoded and signed only once its receiver has room for it.
+            let prepared: PreparedDelivery
+            do {
+                prepared = try prepare(delivery, callback: callback, now: now)
+            } catch {
+                gate.finish(origin: origin, timedOut: false, answered: false)
+                refused.append((delivery, .refused(Refusal(error))))
                 continue
             }
             sent += 1
-            group.addTask { [client, hosts] in
-                let outcome = await client.send(request, timeoutSeconds: timeout)
-                hosts.end(request.target.host, outcome: outcome)
-                return .finished(delivery, outcome)
-            }
-        }
-        if !refused.isEmpty || !busy.isEmpty {
-            try await pool.withConnection { [metrics, logger, refused, busy] connection in
-                for (delivery, reason) in refused {
-                    try DeliveryRepository.markFailed(
-                        id: delivery.id, owner: owner, statusCode: nil, error: reason, retryAt: nil,
-                        connection: connection)
-                    metrics.delivery("refused")
-                    logger.error(
-                        "webhook refused by the SSRF guard; delivery is dead",
-                        metadata: ["device": "\(delivery.deviceID)", "delivery": "\(delivery.id)", "reason": "\(reason)"])
+            group.addTask { [client, policy, gate] in
+                let attempt = await Self.send(prepared, client: client, policy: policy)
+                switch attempt {
+                case .sent(let outcome): gate.finish(origin: origin, timedOut: outcome.timedOut, answered: outcome.statusCode != nil)
+                case .refused: gate.finish(origin: origin, timedOut: false, answered: false)
                 }
-                // Busy hosts: handed back without costing an attempt, due again in a moment.
-                try DeliveryRepository.release(ids: busy.map(\.id), owner: owner, delaySeconds: 0.5, connection: connection)
+                return .finished(delivery, attempt)
             }
         }
-        return (claimed.count, sent)
+        if !busy.isEmpty {
+            do {
+                try await pool.withConnection { [busy] connection in
+                    for (delay, ids) in busy {
+                        try DeliveryRepository.release(ids: ids, owner: owner, delaySeconds: delay, connection: connection)
+                    }
+                }
+            } catch {
+                logger.error("handing back deliveries to busy receivers failed; their leases expire", metadata: ["error": "\(error)"])
+            }
+        }
+        return (claimed.count, sent, claimed.count - sent - refused.count, refused)
     }
 
-    /// The signed request for a delivery (throws when the SSRF guard refuses its URL).
-    func request(for delivery: ClaimedDelivery, now: Date) throws -> WebhookRequest {
-        let target = try policy.vet(delivery.callbackURL)
-        let body = WebhookPayload.body(for: delivery.content, switching: switching, now: now)
+    /// The signed body and headers of a delivery to `callback` (its URL as `CallbackURL`, the
+    /// parser registration used, read it); throws `WebhookError` when its payload cannot be encoded.
+    func prepare(_ delivery: ClaimedDelivery, callback: CallbackURL, now: Date) throws -> PreparedDelivery {
+        let body = try WebhookPayload.body(for: delivery.content, switching: switching, now: now)
         let timestamp = Int(now.timeIntervalSince1970)
         // During a secret rotation's overlap, one signature per valid secret (Standard Webhooks).
         let signature = try delivery.webhookSecrets.map {
             try WebhookSignature.sign(id: delivery.id, timestamp: timestamp, body: body, secret: $0)
         }.joined(separator: " ")
-        return WebhookRequest(
-            target: target, body: body,
+        return PreparedDelivery(
+            callback: callback, body: body,
             headers: [
                 "content-type": "application/json", "webhook-id": delivery.id,
                 "webhook-timestamp": String(timestamp), "webhook-signature": signature,
             ])
     }
 
-    /// Records finished requests: all deliveries in one statement, failures one by one.
-    private func record(_ finished: inout [(ClaimedDelivery, WebhookOutcome)], owner: String) async {
+    /// Resolves and vets the host (off Swift's threads), then sends; resolving and sending share
+    /// the one timeout, so a request never outlives it (nor, therefore, its lease).
+    static func send(_ prepared: PreparedDelivery, client: WebhookClient, policy: TargetPolicy) async -> Attempt {
+        let started = DispatchTime.now()
+        func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9 }
+        let target: TargetPolicy.Target
+        do {
+            target = try await policy.vet(prepared.callback, timeoutSeconds: client.timeoutSeconds)
+        } catch WebhookError.unresolvable(let reason) {
+            // DNS may answer later: a failed attempt, retried on the schedule.
+            let seconds = elapsed()
+            return .sent(
+                WebhookOutcome(
+                    statusCode: nil, error: "cannot resolve the callback host: \(reason)", retryAfter: nil, seconds: seconds,
+                    timedOut: seconds >= client.timeoutSeconds))
+        } catch {
+            return .refused(Refusal(error))
+        }
+        let remaining = client.timeoutSeconds - elapsed()
+        guard remaining > 0.001 else {
+            return .sent(
+                WebhookOutcome(statusCode: nil, error: "timed out resolving the callback host", retryAfter: nil, seconds: elapsed(), timedOut: true))
+        }
+        let request = WebhookRequest(target: target, body: prepared.body, headers: prepared.headers)
+        return .sent(await client.send(request, timeoutSeconds: remaining))
+    }
+
+    /// Records finished deliveries: all delivered ones in one statement, the rest one by one.
+    private func record(_ finished: inout [(ClaimedDelivery, Attempt)], owner: String) async {
         guard !finished.isEmpty else { return }
         let batch = finished
         finished.removeAll()
         do {
             try await pool.withConnection { [schedule, metrics, logger] connection in
-                let delivered = batch.filter { $0.1.delivered }
+                var delivered: [(id: String, statusCode: Int)] = []
+                for (delivery, attempt) in batch {
+                    if case .sent(let outcome) = attempt, outcome.delivered { delivered.append((delivery.id, outcome.statusCode ?? 200)) }
+                }
                 try DeliveryRepository.markDelivered(
-                    ids: delivered.map(\.0.id), owner: owner, statusCodes: delivered.map { $0.1.statusCode ?? 200 },
-                    connection: connection)
+                    ids: delivered.map(\.id), owner: owner, statusCodes: delivered.map(\.statusCode), connection: connection)
                 if !delivered.isEmpty { metrics.delivery("delivered", count: delivered.count) }
-                for (delivery, outcome) in batch where !outcome.delivered {
+                for (delivery, attempt) in batch {
+                    let outcome: WebhookOutcome
+                    switch attempt {
+                    case .refused(let refusal):
+                        try DeliveryRepository.markFailed(
+                            id: delivery.id, owner: owner, statusCode: nil, error: refusal.reason, retryAt: nil, connection: connection)
+                        metrics.delivery(refusal.metric)
+                        logger.error(
+                            refusal.message,
+                            metadata: ["device": "\(delivery.deviceID)", "delivery": "\(delivery.id)", "reason": "\(refusal.reason)"])
+                        continue
+                    case .sent(let sent):
+                        outcome = sent
+                    }
+                    if outcome.delivered { continue }
                     if outcome.statusCode == 410 {
                         try DeliveryRepository.markFailed(
                             id: delivery.id, owner: owner, statusCode: 410,
@@ -241,31 +349,5 @@ package struct DeliveryService: Service {
             }
             await sleepUnlessShuttingDown(5)
         }
-    }
-}
-
-/// Per-host bookkeeping shared by the delivery workers: requests in flight, and consecutive
-/// timeouts (a host that keeps timing out gets the short time budget until it answers).
-final class HostHealth: @unchecked Sendable {
-    private let lock = NSLock()
-    private var inFlight: [String: Int] = [:]
-    private var timeouts: [String: Int] = [:]
-
-    /// Reserves a slot for `host`: the time budget to use, or nil when it already has `limit` in flight.
-    func begin(_ host: String, limit: Int, normal: Double, degraded: Double, after threshold: Int) -> Double? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard inFlight[host, default: 0] < limit else { return nil }
-        inFlight[host, default: 0] += 1
-        return timeouts[host, default: 0] >= threshold ? degraded : normal
-    }
-
-    /// Frees the slot and learns from the outcome.
-    func end(_ host: String, outcome: WebhookOutcome) {
-        lock.lock()
-        defer { lock.unlock() }
-        inFlight[host, default: 1] -= 1
-        if inFlight[host] == 0 { inFlight[host] = nil }
-        if outcome.timedOut { timeouts[host, default: 0] += 1 } else if outcome.statusCode != nil { timeouts[host] = nil }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SplitCore
+import SplitPush
 import SplitStore
 
 /// The JSON body of a `split_plan.updated` webhook: `{type, timestamp, data}` where `data` is the
@@ -58,10 +59,10 @@ struct WebhookPayload: Encodable {
 
     /// The body of a delivery: a plan's `split_plan.updated`, or a stored notice's
     /// `split_plan.infeasible` (`{type, timestamp, data}` with the notice document as `data`).
-    static func body(for content: ClaimedDelivery.Content, switching rule: SwitchingRule, now: Date) -> Data {
+    static func body(for content: ClaimedDelivery.Content, switching rule: SwitchingRule, now: Date) throws -> Data {
         switch content {
         case .plan(let plan):
-            return WebhookPayload(plan: plan, switching: rule, now: now).encoded()
+            return try WebhookPayload(plan: plan, switching: rule, now: now).encoded()
         case .notice(let document):
             // The document is stored JSON (DeliveryRepository.enqueueNotices); the envelope is
             // written around it byte for byte.
@@ -70,9 +71,19 @@ struct WebhookPayload: Encodable {
         }
     }
 
-    func encoded() -> Data {
+    /// The JSON body; throws `WebhookError.unencodablePayload` (naming the field) when a value
+    /// has no JSON form, such as a NaN or infinite number: such a plan is never sent as an empty
+    /// or partial body.
+    func encoded() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)) ?? Data()
+        do {
+            return try encoder.encode(self)
+        } catch EncodingError.invalidValue(let value, let context) {
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            throw WebhookError.unencodablePayload("\(path.isEmpty ? "a value" : path) is \(value), which JSON cannot represent")
+        } catch {
+            throw WebhookError.unencodablePayload("\(error)")
+        }
     }
 }
