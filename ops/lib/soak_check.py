@@ -137,7 +137,7 @@ def check(data, fleet):
             unplanned.append({"device": device, "why": "no plan in force and not infeasible", "planning": planning.get(device)})
         if problem:
             lost.append(loss_evidence(device, entry, row, problem, plans_by_device[device], deliveries_by_device[device],
-                                      delivery_by_plan, receipts))
+                                      delivery_by_plan, receipts, infeasible=plan is None))
 
     return {
         "needs": dict(needs),
@@ -196,8 +196,37 @@ def receipt_summary(receipt):
     return {key: receipt.get(key) for key in ("sequence", "type", "plan_id", "webhook_id", "arrived", "applied", "digest")}
 
 
-def loss_evidence(device, entry, row, problem, plans, deliveries, delivery_by_plan, receipts):
+def loss_cause(plans, deliveries, delivery_by_plan, infeasible):
+    """Why the device misses what it needs, read off the push that should have carried it (the
+    latest notice of an infeasible device, else the latest pushed plan up to the plan in force):
+    (category, explanation)."""
+    if infeasible:
+        notices = [d for d in deliveries if d["notice_sequence"] is not None]
+        delivery = max(notices, key=lambda d: d["notice_sequence"]) if notices else None
+        if delivery is None:
+            return "never pushed", "no notice was enqueued"
+        what = f"its latest notice (#{delivery['notice_sequence']})"
+    else:
+        plan = next((plan for plan in reversed(plans) if plan["pushed"]), None)
+        if plan is None:
+            return "never pushed", "no plan of the device was pushed"
+        delivery = delivery_by_plan.get(plan["id"])
+        what = f"the push of plan #{plan['id']}"
+        if plan["id"] != plans[-1]["id"]:
+            what += f" (the later plans, up to #{plans[-1]['id']} in force, were not pushed)"
+        if delivery is None:
+            return "no delivery row", f"{what} has no delivery row"
+    if delivery["status"] == "dead":
+        return "push dead", (f"{what} went dead after {delivery['attempts']} attempts ({delivery['last_error']}) and nothing "
+                             f"pushed it again: a dead delivery does not make the next plan's push owed")
+    if delivery["status"] == "delivered":
+        return "delivered, not applied", f"{what} is delivered according to the database, but the receiver never applied it"
+    return delivery["status"], f"{what} is {delivery['status']}"
+
+
+def loss_evidence(device, entry, row, problem, plans, deliveries, delivery_by_plan, receipts, infeasible=False):
     """What a lost device holds and how its last plans and deliveries went (the last 10 of each)."""
+    cause, detail = loss_cause(plans, deliveries, delivery_by_plan, infeasible)
     chain = []
     for plan in plans[-10:]:
         delivery = delivery_by_plan.get(plan["id"]) or {}
@@ -207,7 +236,7 @@ def loss_evidence(device, entry, row, problem, plans, deliveries, delivery_by_pl
     notices = [{key: d[key] for key in ("id", "notice_sequence", "status", "attempts", "last_error", "created_at", "delivered_at")}
                for d in deliveries if d["notice_sequence"] is not None][-5:]
     return {"device": device, "push": row["push_mode"], "behaviour": entry["behaviour"], "problem": problem,
-            "plans": chain, "notices": notices, "received": [receipt_summary(r) for r in receipts[-10:]]}
+            "cause": cause, "cause_detail": detail, "plans": chain, "notices": notices, "received": [receipt_summary(r) for r in receipts[-10:]]}
 
 
 def stale_evidence(device, entry, receipts, top, delivery_by_id):

@@ -50,6 +50,7 @@ class SoakCheckTests(unittest.TestCase):
         self.assertEqual(len(verdict["lost"]), 1)
         self.assertIn("table 1", verdict["lost"][0]["problem"])
         self.assertEqual(verdict["lost"][0]["plans"][-1]["delivery"]["status"], "dead")
+        self.assertEqual(verdict["lost"][0]["cause"], "push dead")
         self.assertEqual(verdict["counts"]["deliveries dead for another reason"], 1)
 
     def test_a_table_whose_document_differs_from_plan_tables_is_a_content_mismatch(self):
