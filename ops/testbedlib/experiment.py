@@ -28,11 +28,13 @@ class Settings:
     rtt_seconds: float = 0.0
     warmup: int = 2
     iterations: int = 5
-    max_phase_seconds: float = 40.0
+    max_phase_seconds: float = 30.0
     profile_repeat: int = 5
     out: str = "out/testbed"
     reuse_profiles: bool = False
     quiet_wait_seconds: float = 0.0
+    retries: int = 1
+    """Times a phase is measured again when other processes disturbed it."""
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -41,20 +43,27 @@ def log(message: str) -> None:
     print(f"testbed: {message}", file=sys.stderr, flush=True)
 
 
-def swift_builds_running() -> bool:
-    """Whether another engineer's Swift build or test is running (it would share our cores)."""
-    run = subprocess.run(["pgrep", "-f", "swift-build|swift-frontend|swift-test|xctest"], capture_output=True, text=True)
-    return bool(run.stdout.strip())
+def busy_fraction(seconds: float = 2.0) -> float:
+    """Share of the machine's CPU time spent busy over the next ``seconds`` (from /proc/stat)."""
+    def snapshot() -> tuple:
+        with open("/proc/stat") as file:
+            values = [int(value) for value in file.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # all, idle + iowait
+    total_before, idle_before = snapshot()
+    time.sleep(seconds)
+    total_after, idle_after = snapshot()
+    return 1.0 - (idle_after - idle_before) / max(1, total_after - total_before)
 
 
-def wait_for_quiet(limit_seconds: float) -> bool:
-    """Polls until no Swift build runs, at most ``limit_seconds``; returns whether it is quiet."""
+def wait_for_quiet(limit_seconds: float, threshold: float = 0.15) -> float:
+    """Polls until the machine is nearly idle (another engineer's build would share our cores), at
+    most ``limit_seconds``; returns the last busy fraction seen."""
     deadline = time.monotonic() + limit_seconds
-    while swift_builds_running():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(5)
-    return True
+    busy = busy_fraction()
+    while busy > threshold and time.monotonic() < deadline:
+        time.sleep(3)
+        busy = busy_fraction()
+    return busy
 
 
 def machine() -> Dict[str, Any]:
@@ -106,6 +115,7 @@ def start_pair(settings: Settings, files: ModelFiles, directory: str, script: Di
         port = line.split()[-1]
         device = subprocess.run(predict.pinned(DEVICE_CORE, [sys.executable, TESTBED, "device", *common, "--port", port,
                                                               "--slowdown", repr(settings.slowdown), "--script", script_path,
+                                                              "--peer-pid", str(server.pid),
                                                               "--record", device_record]), env=environment)
         if device.returncode != 0:
             raise RuntimeError(f"the device process failed ({device.returncode})")
@@ -141,6 +151,7 @@ def run_model(settings: Settings, name: str) -> Dict[str, Any]:
     """Profiles, predicts and measures one model at every rate and every split of its table."""
     directory = os.path.join(settings.out, name)
     log(f"{name}: exporting and profiling (device core {DEVICE_CORE}, server core {SERVER_CORE})")
+    profile_busy = wait_for_quiet(settings.quiet_wait_seconds)
     began = time.monotonic()
     files = predict.prepare(name, settings.batch, settings.size, settings.slowdown, os.path.join(directory, "profiles"),
                             DEVICE_CORE, SERVER_CORE, settings.profile_repeat, settings.reuse_profiles)
@@ -163,16 +174,17 @@ def run_model(settings: Settings, name: str) -> Dict[str, Any]:
         spec = {"bps": rate}
         phases.append({"split": {"device_layers": split["device_layers"], "cut_layers": split["cut_layers"]},
                        "link": {"uplink": spec, "downlink": spec}, "warmup": settings.warmup, "iterations": settings.iterations,
-                       "max_seconds": settings.max_phase_seconds, "min_iterations": min(3, settings.iterations),
+                       "max_seconds": settings.max_phase_seconds, "min_iterations": min(2, settings.iterations),
+                       "retries": settings.retries,
                        "labels": {"model": name, "rate": rate, "split_id": split["id"]}})
-    quiet = wait_for_quiet(settings.quiet_wait_seconds)
+    busy = wait_for_quiet(settings.quiet_wait_seconds)
     began = time.monotonic()
     record = start_pair(settings, files, directory, {"phases": phases})
-    log(f"{name}: measured in {time.monotonic() - began:.0f} s{'' if quiet else ' (Swift builds were running)'}")
+    log(f"{name}: measured in {time.monotonic() - began:.0f} s (machine {busy * 100:.0f}% busy before it)")
     return {"model": name, "files": asdict(files), "table": table, "splits": splits,
             "picks": {rate_label(rate): pick["device_layers"] for rate, pick in picks.items()},
             "predictions": predictions, "rows": record["rows"], "migrations": record["migrations"],
-            "quiet_at_start": quiet, "profile_seconds": profile_seconds}
+            "busy_before": busy, "busy_before_profiles": profile_busy, "profile_seconds": profile_seconds}
 
 
 def run(settings: Settings) -> Dict[str, Any]:
@@ -230,7 +242,7 @@ def run_trace(settings: Settings, name: str, trace_path: str, scale: float, star
         record = start_pair(settings, files, os.path.join(directory), script)
         runs[mode] = {"rows": [row for row in record["rows"] if row.get("phase") == "trace"],
                       "migrations": record["migrations"]}
-    simulated = splitctl.simulate(csv, policies="table,static", extra=["--replan-every", "1000000"])
+    simulated = splitctl.simulate(csv, policies="table,static", extra=["--duration", f"{trace.duration:g}"])
     result = {"model": name, "trace": {"path": trace_path, "name": trace.name, "start": start, "seconds": trace.duration,
                                        "step_seconds": step_seconds, "scale": scale, "uplink_ratio": uplink_ratio,
                                        "mean_uplink_bps": sum(trace.uplink) / len(trace.uplink) * scale,
