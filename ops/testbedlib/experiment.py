@@ -213,7 +213,7 @@ def trace_csv(trace: Any, scale: float, path: str, floor_bps: float) -> None:
 
 
 def run_trace(settings: Settings, name: str, trace_path: str, scale: float, start: float, seconds: float,
-              step_seconds: float, uplink_ratio: float, static: bool) -> Dict[str, Any]:
+              step_seconds: float, uplink_ratio: float, static: bool, horizon: int = 1) -> Dict[str, Any]:
     """One trace run of ``name`` with its plan table (and, with ``static``, one with the split the
     table gives for the trace's first rates, never switching), against ``splitctl simulate``."""
     directory = os.path.join(settings.out, f"trace-{name}")
@@ -232,7 +232,7 @@ def run_trace(settings: Settings, name: str, trace_path: str, scale: float, star
     runs = {}
     for mode in (["table", "static"] if static else ["table"]):
         script = {"trace": {"table": table, "model": name, "initial_split": initial, "link": link, "duration": trace.duration,
-                            "warmup": settings.warmup, "horizon": 1, "migration_factor": 2.0}}
+                            "warmup": settings.warmup, "horizon": horizon, "migration_factor": 2.0}}
         if mode == "static":
             # a table with the initial split only: the device never switches
             only = next(s for s in table["segments"] if set(s["device_layers"]) == set(initial["device_layers"]))
@@ -242,12 +242,13 @@ def run_trace(settings: Settings, name: str, trace_path: str, scale: float, star
         record = start_pair(settings, files, os.path.join(directory), script)
         runs[mode] = {"rows": [row for row in record["rows"] if row.get("phase") == "trace"],
                       "migrations": record["migrations"]}
-    simulated = splitctl.simulate(csv, policies="table,static", extra=["--duration", f"{trace.duration:g}"])
+    simulated = splitctl.simulate(csv, policies="table,static", horizon=horizon, extra=["--duration", f"{trace.duration:g}"])
     result = {"model": name, "trace": {"path": trace_path, "name": trace.name, "start": start, "seconds": trace.duration,
                                        "step_seconds": step_seconds, "scale": scale, "uplink_ratio": uplink_ratio,
                                        "mean_uplink_bps": sum(trace.uplink) / len(trace.uplink) * scale,
                                        "mean_downlink_bps": sum(trace.downlink) / len(trace.downlink) * scale},
               "table": table, "initial_split": initial, "runs": runs, "simulated": simulated, "csv": csv,
+              "files": asdict(files), "link": link, "horizon": horizon,
               "settings": asdict(settings), "machine": machine()}
     with open(os.path.join(settings.out, f"trace-{name}.json"), "w") as file:
         json.dump(result, file)

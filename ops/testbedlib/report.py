@@ -262,6 +262,45 @@ def run_markdown(results: Dict[str, Any], summary: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def split_parts(files: Dict[str, str], device_layers: Sequence[str]) -> Dict[str, float]:
+    """Predicted device forward, device backward and server seconds of a split, from the profiles."""
+    with open(files["device_profile"]) as file:
+        device = json.load(file)["layers"]
+    with open(files["server_profile"]) as file:
+        server = json.load(file)["layers"]
+    on_device = set(device_layers)
+    return {"device_forward": sum(device[name]["forward_ms"] for name in on_device if name in device) / 1000,
+            "device_backward": sum(device[name]["backward_ms"] for name in on_device if name in device) / 1000,
+            "server": sum(times["forward_ms"] + times["backward_ms"] for name, times in server.items() if name not in on_device) / 1000}
+
+
+def trace_predictions(result: Dict[str, Any], mode: str) -> List[Dict[str, float]]:
+    """Per realised iteration of a trace run: the cost model at the rates when it started (the
+    simulator's physics) and with each transfer integrated over the trace as it happens."""
+    from splitd.torch.plan import split_layers
+    from .link import schedule_from_spec
+    segments = {split_layers(segment).fingerprint(): segment for segment in result["table"]["segments"]}
+    initial = result["initial_split"]
+    segments[split_layers(initial).fingerprint()] = next(
+        segment for segment in result["table"]["segments"] if set(segment["device_layers"]) == set(initial["device_layers"]))
+    parts = {key: split_parts(result["files"], segment["device_layers"]) for key, segment in segments.items()}
+    uplink, downlink = schedule_from_spec(result["link"]["uplink"]), schedule_from_spec(result["link"]["downlink"])
+    run = result["runs"][mode]
+    migrations = {m["phase"]["index"]: m for m in run["migrations"] if isinstance(m.get("phase"), dict)}
+    predictions = []
+    for row in run["rows"]:
+        segment, part = segments[row["split"]], parts[row["split"]]
+        moved = migrations.get(row["index"])
+        migration = moved["predicted_seconds"] if moved else 0.0
+        start = row["at"] - row["migration"]
+        at_start = segment["fixed_seconds"] + 8 * segment["transfer_bytes"] * (1 / row["uplink_bps"] + 1 / row["downlink_bps"]) + migration
+        moment = start + migration + part["device_forward"]
+        moment = uplink.finish(moment, 8 * segment["transfer_bytes"]) + part["server"]
+        moment = downlink.finish(moment, 8 * segment["transfer_bytes"]) + part["device_backward"]
+        predictions.append({"realised": row["total"], "at_start": at_start, "integrated": moment - start})
+    return predictions
+
+
 def trace_markdown(result: Dict[str, Any]) -> str:
     """The trace run against the simulator."""
     trace, lines = result["trace"], []
@@ -282,6 +321,21 @@ def trace_markdown(result: Dict[str, Any]) -> str:
                      f"{policy.get('iterations', math.nan):.2f} | {seconds(mean_sim)} | {percent(realised['mean'] / mean_sim - 1)} | "
                      f"{len(run['migrations'])} / {policy.get('plan_changes', '?')} | "
                      f"{sum(m['seconds'] for m in run['migrations']):.2f} / {seconds(policy.get('migration_seconds'))} |")
+    lines.append("")
+    lines.append("| policy | iterations | realised total | predicted at start rates (simulator) | integrated over the trace | "
+                 "median / p90 |error| per iteration, at start rates | integrated |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|")
+    for mode in result["runs"]:
+        predictions = trace_predictions(result, mode)
+        if not predictions:
+            continue
+        realised = sum(p["realised"] for p in predictions)
+        start_errors = [abs(p["at_start"] / p["realised"] - 1) for p in predictions]
+        integrated_errors = [abs(p["integrated"] / p["realised"] - 1) for p in predictions]
+        lines.append(f"| {mode} | {len(predictions)} | {realised:.1f} s | {sum(p['at_start'] for p in predictions):.1f} s | "
+                     f"{sum(p['integrated'] for p in predictions):.1f} s | {percentile(start_errors, 0.5) * 100:.1f}% / "
+                     f"{percentile(start_errors, 0.9) * 100:.1f}% | {percentile(integrated_errors, 0.5) * 100:.1f}% / "
+                     f"{percentile(integrated_errors, 0.9) * 100:.1f}% |")
     return "\n".join(lines)
 
 
