@@ -10,10 +10,13 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from . import predict
 from .link import read_trace
+from .load import BuildLock, busy_fraction
 from .predict import ModelFiles, Splitctl, rate_label
 
 TESTBED = os.path.join(predict.ROOT, "ops", "testbed")
 DEVICE_CORE, SERVER_CORE = 0, 1
+LATER_WAIT_SECONDS = 60.0
+"""Longest wait for an idle machine after the first one."""
 
 
 @dataclass
@@ -26,33 +29,27 @@ class Settings:
     size: int = 128
     slowdown: float = 4.0
     rtt_seconds: float = 0.0
-    warmup: int = 2
-    iterations: int = 5
+    warmup: int = 1
+    iterations: int = 2
+    """Measured iterations per split and rate in each round."""
+    rounds: int = 3
+    """Passes over every (rate, split): a slow spell of the shared machine then hits each split
+    in a different pass instead of all the iterations of one."""
     max_phase_seconds: float = 30.0
     profile_repeat: int = 5
+    profile_attempts: int = 2
+    """Profiles measured while other processes disturbed them are measured again, up to this many times."""
     out: str = "out/testbed"
     reuse_profiles: bool = False
     quiet_wait_seconds: float = 0.0
-    retries: int = 1
-    """Times a phase is measured again when other processes disturbed it."""
+    lock: Optional[str] = None
+    """The build lock to hold while measuring one model (None: none)."""
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
 def log(message: str) -> None:
     """Progress on stderr."""
     print(f"testbed: {message}", file=sys.stderr, flush=True)
-
-
-def busy_fraction(seconds: float = 2.0) -> float:
-    """Share of the machine's CPU time spent busy over the next ``seconds`` (from /proc/stat)."""
-    def snapshot() -> tuple:
-        with open("/proc/stat") as file:
-            values = [int(value) for value in file.readline().split()[1:]]
-        return sum(values), values[3] + values[4]  # all, idle + iowait
-    total_before, idle_before = snapshot()
-    time.sleep(seconds)
-    total_after, idle_after = snapshot()
-    return 1.0 - (idle_after - idle_before) / max(1, total_after - total_before)
 
 
 def wait_for_quiet(limit_seconds: float, threshold: float = 0.15) -> float:
@@ -136,25 +133,28 @@ def start_pair(settings: Settings, files: ModelFiles, directory: str, script: Di
     return device_data
 
 
-def phase_order(splits: List[Dict[str, Any]], rates: List[float]) -> List[tuple]:
-    """(rate, split) in a snake order: splits by device size, reversed every other rate, so that
-    consecutive phases move few layers."""
+def phase_order(splits: List[Dict[str, Any]], rates: List[float], rounds: int) -> List[tuple]:
+    """(round, rate, split) in a snake order: splits by device size, reversed every other pass,
+    so that consecutive phases move few layers."""
     ordered = sorted(splits, key=lambda split: len(split["device_layers"]))
-    phases = []
-    for index, rate in enumerate(rates):
-        for split in (ordered if index % 2 == 0 else list(reversed(ordered))):
-            phases.append((rate, split))
+    phases, index = [], 0
+    for round_index in range(rounds):
+        for rate in rates:
+            for split in (ordered if index % 2 == 0 else list(reversed(ordered))):
+                phases.append((round_index, rate, split))
+            index += 1
     return phases
 
 
-def run_model(settings: Settings, name: str) -> Dict[str, Any]:
+def run_model(settings: Settings, name: str, quiet_wait_seconds: float) -> Dict[str, Any]:
     """Profiles, predicts and measures one model at every rate and every split of its table."""
     directory = os.path.join(settings.out, name)
     log(f"{name}: exporting and profiling (device core {DEVICE_CORE}, server core {SERVER_CORE})")
-    profile_busy = wait_for_quiet(settings.quiet_wait_seconds)
+    profile_busy = wait_for_quiet(quiet_wait_seconds)
     began = time.monotonic()
     files = predict.prepare(name, settings.batch, settings.size, settings.slowdown, os.path.join(directory, "profiles"),
-                            DEVICE_CORE, SERVER_CORE, settings.profile_repeat, settings.reuse_profiles)
+                            DEVICE_CORE, SERVER_CORE, settings.profile_repeat, settings.reuse_profiles,
+                            settings.profile_attempts)
     profile_seconds = time.monotonic() - began
     splitctl = Splitctl(files, settings.batch, settings.rtt_seconds)
     table = splitctl.table()
@@ -170,14 +170,13 @@ def run_model(settings: Settings, name: str) -> Dict[str, Any]:
     log(f"{name}: {len(table['segments'])} table segments, {len(splits)} splits x {len(settings.rates)} rates "
         f"(profiles {profile_seconds:.0f} s)")
     phases = []
-    for rate, split in phase_order(splits, settings.rates):
+    for round_index, rate, split in phase_order(splits, settings.rates, settings.rounds):
         spec = {"bps": rate}
         phases.append({"split": {"device_layers": split["device_layers"], "cut_layers": split["cut_layers"]},
                        "link": {"uplink": spec, "downlink": spec}, "warmup": settings.warmup, "iterations": settings.iterations,
-                       "max_seconds": settings.max_phase_seconds, "min_iterations": min(2, settings.iterations),
-                       "retries": settings.retries,
-                       "labels": {"model": name, "rate": rate, "split_id": split["id"]}})
-    busy = wait_for_quiet(settings.quiet_wait_seconds)
+                       "max_seconds": settings.max_phase_seconds, "min_iterations": 1,
+                       "labels": {"model": name, "rate": rate, "split_id": split["id"], "round": round_index}})
+    busy = wait_for_quiet(min(quiet_wait_seconds, LATER_WAIT_SECONDS))
     began = time.monotonic()
     record = start_pair(settings, files, directory, {"phases": phases})
     log(f"{name}: measured in {time.monotonic() - began:.0f} s (machine {busy * 100:.0f}% busy before it)")
@@ -193,8 +192,17 @@ def run(settings: Settings) -> Dict[str, Any]:
     results = {"settings": asdict(settings), "machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                "models": []}
     began = time.monotonic()
-    for name in settings.models:
-        results["models"].append(run_model(settings, name))
+    for index, name in enumerate(settings.models):
+        with BuildLock(settings.lock, settings.quiet_wait_seconds) as lock:
+            if settings.lock:
+                log(f"{name}: build lock {'held' if lock.held else 'not held'} (waited {lock.waited:.0f} s)")
+            # The first model may wait long for an idle machine; later ones briefly: on a machine
+            # that stays busy the run goes on and says how busy it was.
+            # Holding the lock, only other kinds of work can keep the machine busy: wait briefly.
+            long_wait = index == 0 and not lock.held
+            model = run_model(settings, name, settings.quiet_wait_seconds if long_wait else LATER_WAIT_SECONDS)
+            model["build_lock"] = {"held": lock.held, "waited_seconds": lock.waited}
+        results["models"].append(model)
         with open(os.path.join(settings.out, "results.json"), "w") as file:
             json.dump(results, file)
     results["seconds"] = time.monotonic() - began
@@ -218,7 +226,8 @@ def run_trace(settings: Settings, name: str, trace_path: str, scale: float, star
     table gives for the trace's first rates, never switching), against ``splitctl simulate``."""
     directory = os.path.join(settings.out, f"trace-{name}")
     files = predict.prepare(name, settings.batch, settings.size, settings.slowdown, os.path.join(directory, "profiles"),
-                            DEVICE_CORE, SERVER_CORE, settings.profile_repeat, settings.reuse_profiles)
+                            DEVICE_CORE, SERVER_CORE, settings.profile_repeat, settings.reuse_profiles,
+                            settings.profile_attempts)
     splitctl = Splitctl(files, settings.batch, settings.rtt_seconds)
     table = splitctl.table()
     trace = read_trace(trace_path, step_seconds, uplink_ratio).window(start, seconds)
@@ -237,9 +246,11 @@ def run_trace(settings: Settings, name: str, trace_path: str, scale: float, star
             # a table with the initial split only: the device never switches
             only = next(s for s in table["segments"] if set(s["device_layers"]) == set(initial["device_layers"]))
             script["trace"]["table"] = dict(table, segments=[dict(only, min_effective_bps=0, max_effective_bps=None)])
-        wait_for_quiet(settings.quiet_wait_seconds)
-        log(f"trace run {name} ({mode}): {trace.duration:.0f} s of {trace.name} x {scale:g}")
-        record = start_pair(settings, files, os.path.join(directory), script)
+        with BuildLock(settings.lock, settings.quiet_wait_seconds) as lock:
+            wait_for_quiet(min(settings.quiet_wait_seconds, LATER_WAIT_SECONDS))
+            log(f"trace run {name} ({mode}): {trace.duration:.0f} s of {trace.name} x {scale:g}"
+                f"{', build lock held' if lock.held else ''}")
+            record = start_pair(settings, files, os.path.join(directory), script)
         runs[mode] = {"rows": [row for row in record["rows"] if row.get("phase") == "trace"],
                       "migrations": record["migrations"]}
     simulated = splitctl.simulate(csv, policies="table,static", horizon=horizon, extra=["--duration", f"{trace.duration:g}"])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 from . import models
+from .load import QUIET_CORES, Window
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXPORT_TORCH = os.path.join(ROOT, "ops", "export-torch")
@@ -56,38 +57,11 @@ class ModelFiles:
     server_profile: str
 
 
-QUIET_FOREIGN_CORES = 0.1
-"""Other processes' load (in cores) under which a measurement counts as undisturbed."""
-
-
-class ChildLoad:
-    """Foreign load while a child process measures: machine busy time minus the children's CPU time."""
-
-    def __init__(self) -> None:
-        self.start = self._sample()
-
-    @staticmethod
-    def _sample() -> tuple:
-        import resource
-        import time
-        with open("/proc/stat") as file:
-            values = [int(value) for value in file.readline().split()[1:]]
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        busy = (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
-        return busy, usage.ru_utime + usage.ru_stime, time.monotonic()
-
-    def foreign_cores(self) -> float:
-        """Average cores other processes kept busy since creation."""
-        end = self._sample()
-        wall = end[2] - self.start[2]
-        return max(0.0, (end[0] - self.start[0]) - (end[1] - self.start[1])) / wall if wall > 0 else 0.0
-
-
 def prepare(name: str, batch: int, size: int, slowdown: float, directory: str, device_core: int, server_core: int,
             repeat: int = 5, reuse: bool = False, attempts: int = 2) -> ModelFiles:
     """Exports the graph and profiles the model on both cores (one after the other, as the two
     sides never compute at once in split training); the device profile is scaled by ``slowdown``.
-    A profile measured while other processes kept more than ``QUIET_FOREIGN_CORES`` busy is
+    A profile measured while other processes kept more than ``load.QUIET_CORES`` busy is
     measured again, up to ``attempts`` times, and the least disturbed one kept
     (``conditions.json`` says how disturbed)."""
     os.makedirs(directory, exist_ok=True)
@@ -103,15 +77,16 @@ def prepare(name: str, batch: int, size: int, slowdown: float, directory: str, d
             best = None
             for attempt in range(attempts):
                 candidate = f"{profile}.attempt{attempt}"
-                load = ChildLoad()
+                window = Window([], children=True)
+                window.start()
                 run = subprocess.run(pinned(core, [*base, "--output", graph, "--profile-output", candidate]), capture_output=True,
                                      text=True, env=single_thread_environment(), cwd=ROOT)
-                foreign = load.foreign_cores()
+                foreign = window.stop()
                 if run.returncode != 0:
                     raise RuntimeError(f"ops/export-torch {name} failed ({run.returncode}): {run.stderr.strip()[-2000:]}")
                 if best is None or foreign < best[0]:
                     best = (foreign, candidate)
-                if foreign <= QUIET_FOREIGN_CORES:
+                if foreign <= QUIET_CORES:
                     break
             os.replace(best[1], profile)
             for leftover in (f"{profile}.attempt{attempt}" for attempt in range(attempts)):

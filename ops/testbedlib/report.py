@@ -8,9 +8,9 @@ import os
 import statistics
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .load import QUIET_CORES
 from .predict import rate_label
 
-QUIET_FOREIGN_CORES = 0.1
 GOALS = {"median_abs_error": 0.10, "p90_abs_error": 0.20, "pick_within": 0.05, "pick_share": 0.90}
 
 
@@ -78,9 +78,10 @@ def summarize(results: Dict[str, Any]) -> Dict[str, Any]:
             warm = [row for row in rows if row["warmup"]]
             if not measured:
                 continue
-            # Iterations other processes disturbed (more than 0.1 core beside ours) are left
-            # out when at least two undisturbed ones remain.
-            quiet = [row for row in measured if row.get("foreign_load", 0.0) <= QUIET_FOREIGN_CORES]
+            # Iterations other processes disturbed (more than 0.1 core beside ours while the
+            # device or the server computed) are left out when at least two undisturbed remain.
+            quiet = [row for row in measured
+                     if max(row.get("foreign_load", 0.0), row.get("server_foreign_load", 0.0)) <= QUIET_CORES]
             disturbed = len(quiet) < 2
             measured = measured if disturbed else quiet
             totals = [row["wall"] for row in measured]
@@ -109,7 +110,9 @@ def summarize(results: Dict[str, Any]) -> Dict[str, Any]:
                 "measured_link": statistics.median(row["uplink_link"] + row.get("server_downlink_link", 0.0) for row in measured),
                 "measured_overhead": statistics.median(overhead(row) for row in measured),
                 "measured_uplink_bytes": statistics.median(row["uplink_bytes"] for row in measured),
-                "foreign_load": statistics.median(row.get("foreign_load", 0.0) for row in measured), "disturbed": disturbed,
+                "foreign_load": statistics.median(max(row.get("foreign_load", 0.0), row.get("server_foreign_load", 0.0))
+                                                  for row in measured),
+                "disturbed": disturbed, "undisturbed_iterations": len(quiet),
             }
             cases.append(case)
     for model in results["models"]:
@@ -219,8 +222,9 @@ def run_markdown(results: Dict[str, Any], summary: Dict[str, Any]) -> str:
     settings, lines = results["settings"], []
     lines.append(f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, torch {results['machine']['torch']}; "
                  f"batch {settings['batch']}, input {settings['size']}x{settings['size']}, device slowdown {settings['slowdown']:g}x, "
-                 f"rtt {settings['rtt_seconds']:g} s, {settings['warmup']} warm-up + up to {settings['iterations']} measured "
-                 f"iterations per split and rate; run took {results.get('seconds', 0) / 60:.1f} min.")
+                 f"rtt {settings['rtt_seconds']:g} s; {settings.get('rounds', 1)} rounds, each with up to {settings['iterations']} "
+                 f"measured iterations per split and rate, {settings['warmup']} warm-up after every change of split; "
+                 f"run took {results.get('seconds', 0) / 60:.1f} min.")
     lines.append("")
     lines.append("| model | rate | split | cut | device layers | transfer | predicted | measured (min–max) | error | "
                  "device pred/meas | server pred/meas | link pred/meas | overhead | with terms |")

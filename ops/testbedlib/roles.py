@@ -9,7 +9,6 @@ iteration splits into compute, link and the rest (the framework's overhead).
 
 import json
 import math
-import os
 import sys
 import time
 from typing import Any, Callable, Dict, List, Optional
@@ -21,10 +20,9 @@ from splitd.torch import SplitServer, SplitTrainer, wire
 
 from . import models
 from .link import LinkControl, ShapedConnection, clock, schedule_from_spec
+from .load import Window
 
 LEARNING_RATE = 0.001
-QUIET_FOREIGN_CORES = 0.1
-"""Other processes' load (cores) under which an iteration counts as undisturbed."""
 
 
 def optimizer_factory(parameters: Any) -> torch.optim.Optimizer:
@@ -42,18 +40,25 @@ def sleep_until(moment: float) -> None:
 
 
 class Timed:
-    """Calls ``function`` and keeps when each call started and ended; with ``slowdown`` K > 1
-    it then sleeps K - 1 times the call's duration (a device K times slower)."""
+    """Calls ``function`` and keeps when each call started and ended, and with a ``window`` how
+    many cores other processes took meanwhile (``foreign``); with ``slowdown`` K > 1 it then
+    sleeps K - 1 times the call's duration (a device K times slower)."""
 
-    def __init__(self, function: Callable[..., Any], slowdown: float = 1.0):
+    def __init__(self, function: Callable[..., Any], slowdown: float = 1.0, window: Optional[Window] = None):
         self.function = function
         self.slowdown = slowdown
+        self.window = window
         self.started = self.ended = 0.0
+        self.foreign = 0.0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.window is not None:
+            self.window.start()
         self.started = clock()
         result = self.function(*args, **kwargs)
         self.ended = clock()
+        if self.window is not None:
+            self.foreign = self.window.stop()
         if self.slowdown > 1:
             sleep_until(self.ended + (self.slowdown - 1) * (self.ended - self.started))
         return result
@@ -64,7 +69,7 @@ class Timed:
         return self.ended - self.started
 
 
-def timed_parts(side: Any, part: str, slowdown: float = 1.0) -> Callable[[], Optional[Timed]]:
+def timed_parts(side: Any, part: str, slowdown: float = 1.0, window: Optional[Window] = None) -> Callable[[], Optional[Timed]]:
     """Makes every placement ``side`` creates run its ``part`` ("device" or "server") through a
     ``Timed``; returns a function giving the current placement's wrapper."""
     original = side.placement
@@ -74,7 +79,7 @@ def timed_parts(side: Any, part: str, slowdown: float = 1.0) -> Callable[[], Opt
     def placement(plan: Any) -> Any:
         found = original(plan)
         if found.fingerprint not in wrappers:
-            wrappers[found.fingerprint] = Timed(getattr(found.partition, part), slowdown)
+            wrappers[found.fingerprint] = Timed(getattr(found.partition, part), slowdown, window)
             setattr(found.partition, part, wrappers[found.fingerprint])
         current[0] = wrappers[found.fingerprint]
         return found
@@ -107,7 +112,7 @@ def serve(options: Any) -> None:
     loss = Timed(torch.nn.functional.cross_entropy)
     server = ShapedServer(control, models.build(options.model), batches.get(0)[0], optimizer_factory, loss=loss,
                           graph=options.graph, host="127.0.0.1", port=0, accept_timeout_seconds=600)
-    forward = timed_parts(server.side, "server")
+    forward = timed_parts(server.side, "server", window=Window())
     records: List[Dict[str, Any]] = []
     original_iterate = server._iterate
 
@@ -125,7 +130,8 @@ def serve(options: Any) -> None:
                         "downlink_bytes": sent.bytes, "send_before_link": sent.offered - sent.called,
                         # CPU time over the compute and step's wall time: well under 1 when
                         # another process took the core.
-                        "cpu_share": cpu / max(1e-9, timings.compute + timings.step)})
+                        "cpu_share": cpu / max(1e-9, timings.compute + timings.step),
+                        "foreign_load": wrapper.foreign if wrapper else 0.0})
 
     server._iterate = iterate  # type: ignore[method-assign]
     print(f"listening on {server.address[1]}", flush=True)
@@ -138,40 +144,6 @@ def serve(options: Any) -> None:
     print(f"served {server.iterations} iterations", flush=True)
 
 
-class ForeignLoad:
-    """How much CPU processes other than the testbed's two took while one of them measured: busy
-    time of all cores (/proc/stat) minus the CPU time of the device and server processes, in
-    cores (0 = the machine was ours; 1 = another core's worth of work ran beside us, which on
-    this machine's two sibling vCPUs slows the measured compute by up to 2x)."""
-
-    def __init__(self, peer_pid: Optional[int]):
-        self.paths = ["/proc/self/stat"] + ([f"/proc/{peer_pid}/stat"] if peer_pid else [])
-        self.ticks = os.sysconf("SC_CLK_TCK")
-        self.mark = self.sample()
-
-    def sample(self) -> tuple:
-        """(machine busy seconds, our CPU seconds, wall seconds)."""
-        with open("/proc/stat") as file:
-            values = [int(value) for value in file.readline().split()[1:]]
-        busy = sum(values[:8]) - values[3] - values[4]
-        ours = 0
-        for path in self.paths:
-            try:
-                with open(path) as file:
-                    fields = file.read().rsplit(")", 1)[1].split()
-                ours += int(fields[11]) + int(fields[12])
-            except (OSError, IndexError, ValueError):
-                pass
-        return busy / self.ticks, ours / self.ticks, clock()
-
-    def since_mark(self) -> float:
-        """Foreign cores busy, on average, since the last call (or creation)."""
-        now = self.sample()
-        busy, ours, wall = (now[0] - self.mark[0]), (now[1] - self.mark[1]), (now[2] - self.mark[2])
-        self.mark = now
-        return max(0.0, busy - ours) / wall if wall > 0 else 0.0
-
-
 class Device:
     """The device: a SplitTrainer on the shaped uplink, its compute slowed down K times."""
 
@@ -182,18 +154,19 @@ class Device:
         self.batches = models.Batches(options.batch, options.size)
         self.trainer = SplitTrainer(models.build(options.model), first_split, self.batches.get(0)[0], optimizer_factory,
                                     ("127.0.0.1", options.port), graph=options.graph)
-        self.forward = timed_parts(self.trainer.side, "device", options.slowdown)
+        # Other processes' load is sampled over the device part's forward: a window where only
+        # the device computes (the server waits for its activations).
+        self.forward = timed_parts(self.trainer.side, "device", options.slowdown,
+                                   Window([None, getattr(options, "peer_pid", None)]))
         self.trainer.placement = self.trainer.side.placement(first_split)  # wrapped from the start
         self.trainer.connect()
         self.connection = ShapedConnection(self.trainer.connection.socket, self.control, "uplink", self.trainer.limits)
         self.trainer.connection = self.connection
         self.rows: List[Dict[str, Any]] = []
-        self.load = ForeignLoad(getattr(options, "peer_pid", None))
 
     def step(self, iteration: int, labels: Dict[str, Any]) -> Dict[str, Any]:
         """One training iteration at the current split; returns its row."""
         inputs, targets = self.batches.get(iteration)
-        self.load.since_mark()
         started, cpu = clock(), time.process_time()
         timings = self.trainer.train_step(inputs, targets)
         cpu = time.process_time() - cpu
@@ -214,7 +187,7 @@ class Device:
                    downlink_bytes=timings.downlink_bytes, uplink_link=frame.link_seconds,
                    uplink_before_link=frame.offered - frame.called, loss=timings.loss,
                    cpu_share=cpu / max(1e-9, wrapper.seconds + timings.device_backward + timings.device_step),
-                   foreign_load=self.load.since_mark())
+                   foreign_load=wrapper.foreign)
         self.rows.append(row)
         return row
 
@@ -249,25 +222,22 @@ def run_script(options: Any) -> None:
             moved = device.switch(phase["split"], unshaped)
             if moved:
                 migrations.append(dict(moved, phase=phase["labels"]))
-            # Warm-up on the unshaped link: it is there for the compute (allocations, autograd's
-            # first pass), and a slow link would only make it long.
-            for index in range(phase["warmup"]):
-                device.step(iteration, dict(phase["labels"], warmup=True, index=index, attempt=0))
+            # Warm-up after every change of split, on the unshaped link: it is there for the
+            # compute (allocations, autograd's first pass at new shapes), and a slow link would
+            # only make it long. A change of rate alone needs none.
+            for index in range(phase["warmup"] if moved or iteration == 0 else 0):
+                device.step(iteration, dict(phase["labels"], warmup=True, index=index))
                 iteration += 1
             device.control.write(phase["link"]["uplink"], phase["link"]["downlink"])
-            for attempt in range(1 + phase.get("retries", 0)):
-                began, loads = clock(), []
-                for index in range(phase["iterations"]):
-                    row = device.step(iteration, dict(phase["labels"], warmup=False, index=index, attempt=attempt))
-                    loads.append(row["foreign_load"])
-                    iteration += 1
-                    if index + 1 >= phase.get("min_iterations", 3) and clock() - began > phase.get("max_seconds", math.inf):
-                        break
-                load = sorted(loads)[len(loads) // 2]
-                print(f"phase {json.dumps(phase['labels'])}: {len(loads)} measured, other processes "
-                      f"{load:.2f} cores", file=sys.stderr, flush=True)
-                if load <= QUIET_FOREIGN_CORES:
+            began, loads = clock(), []
+            for index in range(phase["iterations"]):
+                row = device.step(iteration, dict(phase["labels"], warmup=False, index=index))
+                loads.append(row["foreign_load"])
+                iteration += 1
+                if index + 1 >= phase.get("min_iterations", 1) and clock() - began > phase.get("max_seconds", math.inf):
                     break
+            print(f"phase {json.dumps(phase['labels'])}: {len(loads)} measured, other processes "
+                  f"{sorted(loads)[len(loads) // 2]:.2f} cores while the device computed", file=sys.stderr, flush=True)
             device.control.write(**unshaped)
         if "trace" in script:
             iteration = trace_run(device, script["trace"], migrations, iteration)

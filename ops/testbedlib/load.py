@@ -1,0 +1,114 @@
+"""How much of the machine other processes took while the testbed measured.
+
+The machine is shared. Its two vCPUs behave like SMT siblings: a process computing on one slows
+a training step on the other by up to 2x (measured: ResNet-18's step went from 0.31 s to 0.67 s
+with a matrix multiply on the other vCPU, and to 0.31-0.33 s with a pure-Python loop). So what
+matters is the load other processes put on the machine *while the testbed computes*, which is
+what ``Window`` measures: busy time of all cores (/proc/stat) minus the CPU time of the
+testbed's own processes, per second of the window, in cores.
+"""
+
+import os
+import time
+from typing import Iterable, Optional, Tuple
+
+TICKS = os.sysconf("SC_CLK_TCK")
+QUIET_CORES = 0.1
+"""Other processes' load (cores) under which a measurement counts as undisturbed."""
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (steal included, idle and iowait not)."""
+    with open("/proc/stat") as file:
+        values = [int(value) for value in file.readline().split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / TICKS
+
+
+def process_cpu_seconds(pid: Optional[int] = None) -> float:
+    """User plus system CPU seconds of a process (this one by default); 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid or 'self'}/stat") as file:
+            fields = file.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class Window:
+    """Other processes' load over a window: ``start()``, then ``stop()`` returns it in cores."""
+
+    def __init__(self, pids: Iterable[Optional[int]] = (None,), children: bool = False):
+        self.pids = list(pids)
+        self.children = children
+        self._start: Optional[Tuple[float, float, float]] = None
+        self.cores = 0.0
+
+    def _ours(self) -> float:
+        ours = sum(process_cpu_seconds(pid) for pid in self.pids)
+        if self.children:
+            import resource
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            ours += usage.ru_utime + usage.ru_stime
+        return ours
+
+    def start(self) -> None:
+        """Opens the window."""
+        self._start = (machine_busy_seconds(), self._ours(), time.monotonic())
+
+    def stop(self) -> float:
+        """Closes the window; other processes' cores over it (also kept in ``cores``)."""
+        assert self._start is not None, "start() first"
+        busy, ours, wall = machine_busy_seconds(), self._ours(), time.monotonic()
+        elapsed = wall - self._start[2]
+        # /proc counts in ticks (10 ms): a short window is rounded, so clamp at zero.
+        self.cores = max(0.0, (busy - self._start[0]) - (ours - self._start[1])) / elapsed if elapsed > 0 else 0.0
+        return self.cores
+
+
+def busy_fraction(seconds: float = 2.0) -> float:
+    """Share of the machine busy over the next ``seconds`` (our own process idles meanwhile)."""
+    window = Window()
+    window.start()
+    time.sleep(seconds)
+    return window.stop() / (os.cpu_count() or 1)
+
+
+class BuildLock:
+    """Holds the machine's build lock (``flock``, the one the project's Swift builds and tests
+    take) while the testbed measures, so no build or test starts beside it; builds already
+    queued go in between models. Polls for at most ``wait_seconds``; without the lock the run
+    goes on and says so. A path of None holds nothing."""
+
+    def __init__(self, path: Optional[str], wait_seconds: float):
+        self.path = path
+        self.wait_seconds = wait_seconds
+        self.file = None
+        self.held = False
+        self.waited = 0.0
+
+    def __enter__(self) -> "BuildLock":
+        if self.path is None:
+            return self
+        import fcntl
+        self.file = open(self.path, "a")
+        began = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self.held = True
+                break
+            except BlockingIOError:
+                if time.monotonic() - began >= self.wait_seconds:
+                    break
+                time.sleep(1.0)
+        self.waited = time.monotonic() - began
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        if self.file is not None:
+            if self.held:
+                import fcntl
+                fcntl.flock(self.file, fcntl.LOCK_UN)
+            self.file.close()
+            self.file = None
+        self.held = False
