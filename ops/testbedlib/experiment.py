@@ -15,8 +15,6 @@ from .predict import ModelFiles, Splitctl, rate_label
 
 TESTBED = os.path.join(predict.ROOT, "ops", "testbed")
 DEVICE_CORE, SERVER_CORE = 0, 1
-LATER_WAIT_SECONDS = 60.0
-"""Longest wait for an idle machine after the first one."""
 
 
 @dataclass
@@ -50,17 +48,6 @@ class Settings:
 def log(message: str) -> None:
     """Progress on stderr."""
     print(f"testbed: {message}", file=sys.stderr, flush=True)
-
-
-def wait_for_quiet(limit_seconds: float, threshold: float = 0.15) -> float:
-    """Polls until the machine is nearly idle (another engineer's build would share our cores), at
-    most ``limit_seconds``; returns the last busy fraction seen."""
-    deadline = time.monotonic() + limit_seconds
-    busy = busy_fraction()
-    while busy > threshold and time.monotonic() < deadline:
-        time.sleep(3)
-        busy = busy_fraction()
-    return busy
 
 
 def machine() -> Dict[str, Any]:
@@ -146,11 +133,11 @@ def phase_order(splits: List[Dict[str, Any]], rates: List[float], rounds: int) -
     return phases
 
 
-def run_model(settings: Settings, name: str, quiet_wait_seconds: float) -> Dict[str, Any]:
+def run_model(settings: Settings, name: str) -> Dict[str, Any]:
     """Profiles, predicts and measures one model at every rate and every split of its table."""
     directory = os.path.join(settings.out, name)
     log(f"{name}: exporting and profiling (device core {DEVICE_CORE}, server core {SERVER_CORE})")
-    profile_busy = wait_for_quiet(quiet_wait_seconds)
+    profile_busy = busy_fraction(1.0)
     began = time.monotonic()
     files = predict.prepare(name, settings.batch, settings.size, settings.slowdown, os.path.join(directory, "profiles"),
                             DEVICE_CORE, SERVER_CORE, settings.profile_repeat, settings.reuse_profiles,
@@ -176,7 +163,7 @@ def run_model(settings: Settings, name: str, quiet_wait_seconds: float) -> Dict[
                        "link": {"uplink": spec, "downlink": spec}, "warmup": settings.warmup, "iterations": settings.iterations,
                        "max_seconds": settings.max_phase_seconds, "min_iterations": 1,
                        "labels": {"model": name, "rate": rate, "split_id": split["id"], "round": round_index}})
-    busy = wait_for_quiet(min(quiet_wait_seconds, LATER_WAIT_SECONDS))
+    busy = busy_fraction(1.0)
     began = time.monotonic()
     record = start_pair(settings, files, directory, {"phases": phases})
     log(f"{name}: measured in {time.monotonic() - began:.0f} s (machine {busy * 100:.0f}% busy before it)")
@@ -192,15 +179,11 @@ def run(settings: Settings) -> Dict[str, Any]:
     results = {"settings": asdict(settings), "machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                "models": []}
     began = time.monotonic()
-    for index, name in enumerate(settings.models):
+    for name in settings.models:
         with BuildLock(settings.lock, settings.quiet_wait_seconds) as lock:
-            if settings.lock:
-                log(f"{name}: build lock {'held' if lock.held else 'not held'} (waited {lock.waited:.0f} s)")
-            # The first model may wait long for an idle machine; later ones briefly: on a machine
-            # that stays busy the run goes on and says how busy it was.
-            # Holding the lock, only other kinds of work can keep the machine busy: wait briefly.
-            long_wait = index == 0 and not lock.held
-            model = run_model(settings, name, settings.quiet_wait_seconds if long_wait else LATER_WAIT_SECONDS)
+            log(f"{name}: waited {lock.waited:.0f} s for an idle machine"
+                f"{'' if not settings.lock else ', build lock held' if lock.held else ', build lock NOT held'}")
+            model = run_model(settings, name)
             model["build_lock"] = {"held": lock.held, "waited_seconds": lock.waited}
         results["models"].append(model)
         with open(os.path.join(settings.out, "results.json"), "w") as file:
@@ -247,7 +230,6 @@ def run_trace(settings: Settings, name: str, trace_path: str, scale: float, star
             only = next(s for s in table["segments"] if set(s["device_layers"]) == set(initial["device_layers"]))
             script["trace"]["table"] = dict(table, segments=[dict(only, min_effective_bps=0, max_effective_bps=None)])
         with BuildLock(settings.lock, settings.quiet_wait_seconds) as lock:
-            wait_for_quiet(min(settings.quiet_wait_seconds, LATER_WAIT_SECONDS))
             log(f"trace run {name} ({mode}): {trace.duration:.0f} s of {trace.name} x {scale:g}"
                 f"{', build lock held' if lock.held else ''}")
             record = start_pair(settings, files, os.path.join(directory), script)

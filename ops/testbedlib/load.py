@@ -15,6 +15,8 @@ from typing import Iterable, Optional, Tuple
 TICKS = os.sysconf("SC_CLK_TCK")
 QUIET_CORES = 0.1
 """Other processes' load (cores) under which a measurement counts as undisturbed."""
+QUIET_MACHINE = 0.15
+"""Busy share of the whole machine under which a run starts without waiting more."""
 
 
 def machine_busy_seconds() -> float:
@@ -74,10 +76,10 @@ def busy_fraction(seconds: float = 2.0) -> float:
 
 
 class BuildLock:
-    """Holds the machine's build lock (``flock``, the one the project's Swift builds and tests
-    take) while the testbed measures, so no build or test starts beside it; builds already
-    queued go in between models. Polls for at most ``wait_seconds``; without the lock the run
-    goes on and says so. A path of None holds nothing."""
+    """Waits for an idle machine, then holds the machine's build lock (``flock``, the one the
+    project's Swift builds and tests take) while the testbed measures one model, so no build or
+    test starts beside it; builds queued meanwhile go in between models. A path of None holds
+    nothing (only the wait for an idle machine)."""
 
     def __init__(self, path: Optional[str], wait_seconds: float):
         self.path = path
@@ -87,20 +89,28 @@ class BuildLock:
         self.waited = 0.0
 
     def __enter__(self) -> "BuildLock":
-        if self.path is None:
-            return self
+        """Waits for a moment when the machine is idle and the lock free, and takes the lock then
+        (so it is never held while waiting for others' work to end); after ``wait_seconds``
+        takes it as soon as it is free, still polling, or gives up."""
         import fcntl
-        self.file = open(self.path, "a")
         began = time.monotonic()
+        self.file = open(self.path, "a") if self.path is not None else None
         while True:
-            try:
-                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self.held = True
-                break
-            except BlockingIOError:
-                if time.monotonic() - began >= self.wait_seconds:
+            quiet = busy_fraction(2.0) <= QUIET_MACHINE
+            late = time.monotonic() - began >= self.wait_seconds
+            if self.file is None:
+                if quiet or late:
                     break
-                time.sleep(1.0)
+                continue
+            if quiet or late:
+                try:
+                    fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    self.held = True
+                    break
+                except BlockingIOError:
+                    if time.monotonic() - began >= 2 * self.wait_seconds:
+                        break
+            time.sleep(1.0)
         self.waited = time.monotonic() - began
         return self
 
