@@ -78,10 +78,9 @@ def summarize(results: Dict[str, Any]) -> Dict[str, Any]:
             warm = [row for row in rows if row["warmup"]]
             if not measured:
                 continue
-            # Iterations other processes disturbed (more than 0.1 core beside ours while the
-            # device or the server computed) are left out when at least two undisturbed remain.
-            quiet = [row for row in measured
-                     if max(row.get("foreign_load", 0.0), row.get("server_foreign_load", 0.0)) <= QUIET_CORES]
+            # Iterations other processes disturbed (more than 0.1 core beside ours over the
+            # iteration) are left out when at least two undisturbed ones remain.
+            quiet = [row for row in measured if row.get("foreign_load", 0.0) <= QUIET_CORES]
             disturbed = len(quiet) < 2
             measured = measured if disturbed else quiet
             totals = [row["wall"] for row in measured]
@@ -110,8 +109,7 @@ def summarize(results: Dict[str, Any]) -> Dict[str, Any]:
                 "measured_link": statistics.median(row["uplink_link"] + row.get("server_downlink_link", 0.0) for row in measured),
                 "measured_overhead": statistics.median(overhead(row) for row in measured),
                 "measured_uplink_bytes": statistics.median(row["uplink_bytes"] for row in measured),
-                "foreign_load": statistics.median(max(row.get("foreign_load", 0.0), row.get("server_foreign_load", 0.0))
-                                                  for row in measured),
+                "foreign_load": statistics.median(row.get("foreign_load", 0.0) for row in measured),
                 "disturbed": disturbed, "undisturbed_iterations": len(quiet),
             }
             cases.append(case)

@@ -40,25 +40,18 @@ def sleep_until(moment: float) -> None:
 
 
 class Timed:
-    """Calls ``function`` and keeps when each call started and ended, and with a ``window`` how
-    many cores other processes took meanwhile (``foreign``); with ``slowdown`` K > 1 it then
-    sleeps K - 1 times the call's duration (a device K times slower)."""
+    """Calls ``function`` and keeps when each call started and ended; with ``slowdown`` K > 1
+    it then sleeps K - 1 times the call's duration (a device K times slower)."""
 
-    def __init__(self, function: Callable[..., Any], slowdown: float = 1.0, window: Optional[Window] = None):
+    def __init__(self, function: Callable[..., Any], slowdown: float = 1.0):
         self.function = function
         self.slowdown = slowdown
-        self.window = window
         self.started = self.ended = 0.0
-        self.foreign = 0.0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.window is not None:
-            self.window.start()
         self.started = clock()
         result = self.function(*args, **kwargs)
         self.ended = clock()
-        if self.window is not None:
-            self.foreign = self.window.stop()
         if self.slowdown > 1:
             sleep_until(self.ended + (self.slowdown - 1) * (self.ended - self.started))
         return result
@@ -69,7 +62,7 @@ class Timed:
         return self.ended - self.started
 
 
-def timed_parts(side: Any, part: str, slowdown: float = 1.0, window: Optional[Window] = None) -> Callable[[], Optional[Timed]]:
+def timed_parts(side: Any, part: str, slowdown: float = 1.0) -> Callable[[], Optional[Timed]]:
     """Makes every placement ``side`` creates run its ``part`` ("device" or "server") through a
     ``Timed``; returns a function giving the current placement's wrapper."""
     original = side.placement
@@ -79,7 +72,7 @@ def timed_parts(side: Any, part: str, slowdown: float = 1.0, window: Optional[Wi
     def placement(plan: Any) -> Any:
         found = original(plan)
         if found.fingerprint not in wrappers:
-            wrappers[found.fingerprint] = Timed(getattr(found.partition, part), slowdown, window)
+            wrappers[found.fingerprint] = Timed(getattr(found.partition, part), slowdown)
             setattr(found.partition, part, wrappers[found.fingerprint])
         current[0] = wrappers[found.fingerprint]
         return found
@@ -112,13 +105,16 @@ def serve(options: Any) -> None:
     loss = Timed(torch.nn.functional.cross_entropy)
     server = ShapedServer(control, models.build(options.model), batches.get(0)[0], optimizer_factory, loss=loss,
                           graph=options.graph, host="127.0.0.1", port=0, accept_timeout_seconds=600)
-    forward = timed_parts(server.side, "server", window=Window())
+    forward = timed_parts(server.side, "server")
+    window = Window()
     records: List[Dict[str, Any]] = []
     original_iterate = server._iterate
 
     def iterate(connection: Any, frame: Any) -> None:
         cpu = time.process_time()
+        window.start()
         original_iterate(connection, frame)
+        foreign = window.stop()
         cpu = time.process_time() - cpu
         timings, sent = server.timings[-1], connection.frames[-1]
         wrapper = forward()
@@ -131,7 +127,7 @@ def serve(options: Any) -> None:
                         # CPU time over the compute and step's wall time: well under 1 when
                         # another process took the core.
                         "cpu_share": cpu / max(1e-9, timings.compute + timings.step),
-                        "foreign_load": wrapper.foreign if wrapper else 0.0})
+                        "foreign_load": foreign})
 
     server._iterate = iterate  # type: ignore[method-assign]
     print(f"listening on {server.address[1]}", flush=True)
@@ -154,10 +150,10 @@ class Device:
         self.batches = models.Batches(options.batch, options.size)
         self.trainer = SplitTrainer(models.build(options.model), first_split, self.batches.get(0)[0], optimizer_factory,
                                     ("127.0.0.1", options.port), graph=options.graph)
-        # Other processes' load is sampled over the device part's forward: a window where only
-        # the device computes (the server waits for its activations).
-        self.forward = timed_parts(self.trainer.side, "device", options.slowdown,
-                                   Window([None, getattr(options, "peer_pid", None)]))
+        self.forward = timed_parts(self.trainer.side, "device", options.slowdown)
+        # Other processes' load over each whole iteration (the kernel counts CPU time in 10 ms
+        # ticks, too coarse for one forward pass): what ran beside the device and the server.
+        self.window = Window([None, getattr(options, "peer_pid", None)])
         self.trainer.placement = self.trainer.side.placement(first_split)  # wrapped from the start
         self.trainer.connect()
         self.connection = ShapedConnection(self.trainer.connection.socket, self.control, "uplink", self.trainer.limits)
@@ -167,6 +163,7 @@ class Device:
     def step(self, iteration: int, labels: Dict[str, Any]) -> Dict[str, Any]:
         """One training iteration at the current split; returns its row."""
         inputs, targets = self.batches.get(iteration)
+        self.window.start()
         started, cpu = clock(), time.process_time()
         timings = self.trainer.train_step(inputs, targets)
         cpu = time.process_time() - cpu
@@ -187,7 +184,7 @@ class Device:
                    downlink_bytes=timings.downlink_bytes, uplink_link=frame.link_seconds,
                    uplink_before_link=frame.offered - frame.called, loss=timings.loss,
                    cpu_share=cpu / max(1e-9, wrapper.seconds + timings.device_backward + timings.device_step),
-                   foreign_load=wrapper.foreign)
+                   foreign_load=self.window.stop())
         self.rows.append(row)
         return row
 
@@ -237,7 +234,7 @@ def run_script(options: Any) -> None:
                 if index + 1 >= phase.get("min_iterations", 1) and clock() - began > phase.get("max_seconds", math.inf):
                     break
             print(f"phase {json.dumps(phase['labels'])}: {len(loads)} measured, other processes "
-                  f"{sorted(loads)[len(loads) // 2]:.2f} cores while the device computed", file=sys.stderr, flush=True)
+                  f"{sorted(loads)[len(loads) // 2]:.2f} cores", file=sys.stderr, flush=True)
             device.control.write(**unshaped)
         if "trace" in script:
             iteration = trace_run(device, script["trace"], migrations, iteration)
