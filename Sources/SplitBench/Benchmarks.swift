@@ -247,7 +247,7 @@ package enum Benchmarks {
         let service = PlanningService(
             pool: pool,
             planner: FleetPlanner(
-                cache: ModelCache(), tables: TableCache(), rule: SwitchingRule(minimumRelativeGain: 0.05),
+                cache: ModelCache(), tables: TableCache(), settings: ServerConfiguration().planningSettings,
                 algorithm: .block, logger: logger),
             interval: 10, batchSize: planBatch, workers: workers, metrics: ServerMetrics.shared, logger: logger)
         var started = DispatchTime.now()
@@ -306,7 +306,7 @@ package enum Benchmarks {
         let pool = ConnectionPool(url: scratch.url, maximumConnections: workers + 4)
         let service = DeliveryService(
             pool: pool, secrets: try SecretBox(keyBytes: [UInt8](repeating: 7, count: 32)), client: WebhookClient(timeoutSeconds: 10),
-            policy: try TargetPolicy(allowList: ["127.0.0.1"]), switching: SwitchingRule(), schedule: .standard,
+            policy: try TargetPolicy(allowList: ["127.0.0.1"]), planning: ServerConfiguration().planningSettings, schedule: .standard,
             owner: "bench", batchSize: batch, workers: workers, leaseSeconds: 60, metrics: ServerMetrics.shared, logger: logger)
         let started = DispatchTime.now()
         let run = Task { try await service.run() }

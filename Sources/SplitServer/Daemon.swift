@@ -85,7 +85,7 @@ package enum Daemon {
     ) throws -> APIDependencies {
         let cache = ModelCache()
         let store = PostgresAPIStore(
-            pool: pool, cache: cache, migrator: migrator, secrets: secrets, smoothing: configuration.smoothing,
+            pool: pool, cache: cache, migrator: migrator, secrets: secrets, estimator: configuration.estimator,
             thresholds: configuration.replanThresholds)
         return APIDependencies(
             store: store,
@@ -119,14 +119,14 @@ package enum Daemon {
         let api = try Self.api(configuration, pool: pool, migrator: migrator, secrets: secrets, adminTokens: tokens, metrics: metrics, logger: logger)
         let policy = api.policy
         let planner = FleetPlanner(
-            cache: api.modelCache, tables: TableCache(), rule: configuration.switchingRule,
-            algorithm: configuration.algorithm, logger: logger)
+            cache: api.modelCache, tables: TableCache(), settings: configuration.planningSettings,
+            algorithm: configuration.algorithm, logger: logger, metrics: metrics)
         let planning = PlanningService(
             pool: pool, planner: planner, interval: configuration.planInterval, batchSize: configuration.planBatchSize,
             workers: configuration.planWorkers, metrics: metrics, logger: logger)
         let delivery = DeliveryService(
             pool: pool, secrets: secrets, client: WebhookClient(timeoutSeconds: configuration.webhookTimeout), policy: policy,
-            switching: configuration.switchingRule,
+            planning: configuration.planningSettings,
             schedule: configuration.retrySchedule, owner: configuration.instanceID, batchSize: configuration.deliveryBatchSize,
             workers: configuration.deliveryWorkers, leaseSeconds: configuration.deliveryLeaseSeconds, metrics: metrics, logger: logger)
         let maintenance = MaintenanceService(

@@ -230,7 +230,7 @@ struct DashboardTests {
         }
     }
 
-    @Test("a device's timeline charts its link with points and plan markers, lists plans and pushes, says refused moves are not recorded")
+    @Test("a device's timeline charts its link with points and plan markers, lists plans, pushes and refused moves")
     func devicePage() async throws {
         let harness = try await Self.harness()
         try await harness.app.test(.router) { client in
@@ -241,13 +241,15 @@ struct DashboardTests {
                 #expect(page.contains("plan #7"))
                 #expect(page.contains("<table id=\"plans\">") && page.contains("<table id=\"deliveries\">"))
                 #expect(page.contains("HTTP 500"))
-                #expect(page.contains("Not recorded by this database"))
+                #expect(page.contains("No move was refused."))
             }
             await harness.store.addRefusedMove(
-                RefusedMove(deviceID: "dev-1", recordedAt: Date(), savingSecondsPerIteration: 0.002, migrationSeconds: 4, reason: "does not pay"))
+                RefusedMove(
+                    deviceID: "dev-1", recordedAt: Date(), reason: "does not pay", rule: "payback", currentSeconds: 1, candidateSeconds: 0.998,
+                    migrationSeconds: 4, accruedSavingSeconds: 0.5, requiredSavingSeconds: 4, revisitAt: nil, candidateCutLayers: ["conv1"]))
             try await client.execute(uri: "/ui/devices/dev-1", method: .get, headers: Self.admin) { response in
                 let page = Self.text(response)
-                #expect(page.contains("<table id=\"refused\">") && page.contains("does not pay"))
+                #expect(page.contains("<table id=\"refused\">") && page.contains("does not pay") && page.contains("payback"))
             }
             try await client.execute(uri: "/ui/devices/dev-1?hours=5", method: .get, headers: Self.admin) {
                 #expect($0.status == .unprocessableContent)

@@ -129,12 +129,12 @@ struct DeliveryFairnessTests {
     func payloadEncoding() throws {
         let plan = StoredPlan.sample(predictedDelaySeconds: .infinity)
         #expect {
-            try WebhookPayload(plan: plan, switching: SwitchingRule(), now: Date()).encoded()
+            try WebhookPayload(plan: plan, planning: .recommended, now: Date()).encoded()
         } throws: { error in
             guard case WebhookError.unencodablePayload(let reason) = error else { return false }
             return reason.contains("data.predicted_delay_seconds")
         }
-        let body = try WebhookPayload(plan: StoredPlan.sample(predictedDelaySeconds: 1.5), switching: SwitchingRule(), now: Date()).encoded()
+        let body = try WebhookPayload(plan: StoredPlan.sample(predictedDelaySeconds: 1.5), planning: .recommended, now: Date()).encoded()
         #expect(!body.isEmpty)
     }
 }

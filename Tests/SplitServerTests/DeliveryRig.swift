@@ -30,7 +30,7 @@ final class DeliveryRig: @unchecked Sendable {
         logger.logLevel = .critical
         service = DeliveryService(
             pool: pool, secrets: Self.secrets, client: WebhookClient(timeoutSeconds: timeoutSeconds),
-            policy: try TargetPolicy(allowList: ["127.0.0.1", "::1"]), switching: SwitchingRule(),
+            policy: try TargetPolicy(allowList: ["127.0.0.1", "::1"]), planning: .recommended,
             schedule: RetrySchedule(delays: retryDelays, jitter: 0), owner: "rig", batchSize: 256, workers: 2,
             leaseSeconds: leaseSeconds ?? timeoutSeconds + ServerConfiguration.leaseMarginSeconds, metrics: ServerMetrics.shared,
             logger: logger)

@@ -174,7 +174,7 @@ actor InMemoryAPIStore: APIStore {
 
     /// Test setup: a webhook delivery in the outbox.
     func addDelivery(_ delivery: DeliveryRecord) { deliveryRecords.append(delivery) }
-    /// Test setup: a refused move (nil for every device until one is added: "not recorded").
+    /// Test setup: a refused move.
     func addRefusedMove(_ move: RefusedMove) { refused[move.deviceID, default: []].append(move) }
 
     func fleetOverview() -> FleetOverview {
@@ -271,8 +271,7 @@ actor InMemoryAPIStore: APIStore {
         return health
     }
 
-    func refusedMoves(deviceID: String, limit: Int) -> [RefusedMove]? {
-        guard !refused.isEmpty else { return nil }
+    func refusedMoves(deviceID: String, limit: Int) -> [RefusedMove] {
         return Array((refused[deviceID] ?? []).sorted { $0.recordedAt > $1.recordedAt }.prefix(limit))
     }
 

@@ -111,7 +111,7 @@ struct TelemetryGroupCommitTests {
         }
         func deliveries(deviceID: String, limit: Int) async throws -> [DeliveryRecord] { await inner.deliveries(deviceID: deviceID, limit: limit) }
         func deliveryHealth(failureLimit: Int) async throws -> DeliveryHealth { await inner.deliveryHealth(failureLimit: failureLimit) }
-        func refusedMoves(deviceID: String, limit: Int) async throws -> [RefusedMove]? { await inner.refusedMoves(deviceID: deviceID, limit: limit) }
+        func refusedMoves(deviceID: String, limit: Int) async throws -> [RefusedMove] { await inner.refusedMoves(deviceID: deviceID, limit: limit) }
         func plan(id: Int64) async throws -> StoredPlan? { await inner.plan(id: id) }
     }
 

@@ -121,27 +121,27 @@ struct DashboardRepositoryTests {
         #expect(health.failingHosts == [DeliveryHealth.FailingHost(host: "127.0.0.1", deliveries: 1, devices: 1, lastError: "bad gateway <html>")])
     }
 
-    @Test("refused moves: nil without a refused_moves table; read by device, newest first, once the table exists")
+    @Test("refused moves are read by device, newest first, with every number the planner recorded")
     func refusedMoves() throws {
         let database = try TestDatabase.make()
         defer { database.drop() }
         let connection = try database.connect()
         let ids = try Self.fleet(connection)
-        #expect(try DashboardRepository.refusedMoves(deviceID: ids[0], limit: 10, connection: connection) == nil)
-        // The interface DashboardRepository.refusedMoves documents (the planner's migration adds it).
-        try connection.query(
-            """
-            CREATE TABLE refused_moves (device_id text NOT NULL, recorded_at timestamptz NOT NULL, saving_seconds_per_iteration float8,
-                                        migration_seconds float8, reason text, cut_layers text[])
-            """)
-        try connection.query(
-            """
-            INSERT INTO refused_moves VALUES ($1, now() - interval '1 minute', 0.004, 12.5, 'saving does not pay for the migration', '{a}'),
-                                             ($1, now(), 0.001, 12.5, 'too soon', NULL), ($2, now(), 1, 1, 'other device', NULL)
-            """, [ids[0], ids[1]])
-        let moves = try #require(try DashboardRepository.refusedMoves(deviceID: ids[0], limit: 10, connection: connection))
-        #expect(moves.map(\.reason) == ["too soon", "saving does not pay for the migration"])
-        #expect(moves[1].savingSecondsPerIteration == 0.004 && moves[1].migrationSeconds == 12.5 && moves[1].cutLayers == ["a"])
-        #expect(moves[0].cutLayers == nil)
+        #expect(try DashboardRepository.refusedMoves(deviceID: ids[0], limit: 10, connection: connection).isEmpty)
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        func move(_ device: String, _ age: Double, _ reason: String, layers: [String]) -> RefusedMove {
+            RefusedMove(
+                deviceID: device, recordedAt: now.addingTimeInterval(-age), reason: reason, rule: "payback", currentSeconds: 1.5,
+                candidateSeconds: 1.496, migrationSeconds: 12.5, accruedSavingSeconds: 0.4, requiredSavingSeconds: 12.5,
+                revisitAt: age == 0 ? nil : now.addingTimeInterval(3000), candidateCutLayers: layers)
+        }
+        let older = move(ids[0], 60, "not yet paid for", layers: ["a", "b\u{0}\"c"])
+        let newer = move(ids[0], 0, "below minimum gain", layers: [])
+        try PlanRepository.recordRefusals([older, newer, move(ids[1], 0, "other device", layers: ["x"])], connection: connection)
+        let moves = try DashboardRepository.refusedMoves(deviceID: ids[0], limit: 10, connection: connection)
+        #expect(moves == [newer, older])
+        #expect(abs(moves[1].savingSecondsPerIteration - 0.004) < 1e-12)
+        #expect(try connection.query("SELECT count(*) AS n FROM refused_moves WHERE saving_seconds_per_iteration > 0").int(0, "n") == 3)
+        #expect(try DashboardRepository.refusedMoves(deviceID: ids[0], limit: 1, connection: connection) == [newer])
     }
 }

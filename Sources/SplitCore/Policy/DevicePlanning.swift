@@ -114,6 +114,13 @@ extension DevicePlanningSettings {
     public func ingest(_ sample: TelemetrySample, state: inout DevicePlanningState, registeredFLOPs: Double) -> ReplanTrigger? {
         let estimate = estimator.fold(sample, into: state.estimate)
         state.estimate = estimate
+        return trigger(for: estimate, state: state, registeredFLOPs: registeredFLOPs)
+    }
+
+    /// Whether a device whose estimate is now `estimate` needs planning, and why (nil: not yet):
+    /// the rule `ingest` applies after folding a sample (the daemon's ingest folds a batch's
+    /// samples first and asks this once per batch and device).
+    public func trigger(for estimate: LinkEstimate, state: DevicePlanningState, registeredFLOPs: Double) -> ReplanTrigger? {
         guard let evaluated = state.evaluated else { return .firstLink }
         if thresholds.memoryMoved(from: evaluated, to: estimate) { return .memoryMoved }
         if thresholds.moved(from: evaluated, to: estimate, registeredFLOPs: registeredFLOPs) { return .linkMoved }

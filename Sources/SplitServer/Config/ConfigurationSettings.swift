@@ -69,23 +69,45 @@ extension ServerConfiguration {
             configuration.secretKey = text
         },
         duration("SPLITD_PLAN_INTERVAL", "10s", "planning period") { $0.planInterval = $1 },
+        text(
+            "SPLITD_SWITCHING", "payback",
+            """
+            the rule that decides when a device moves to a better split (devices may set their own): payback (move once the savings a better \
+            split would have earned since it became better pay for moving its layers) or horizon (once SPLITD_SWITCH_HORIZON iterations of \
+            the saving at today's rates would)
+            """
+        ) { text, configuration in
+            guard ["payback", "horizon"].contains(text) else {
+                throw ConfigurationError("SPLITD_SWITCHING", "must be payback or horizon, got '\(text)'")
+            }
+            configuration.switchingRuleName = text
+        },
+        number("SPLITD_PAYBACK_FACTOR", "1", 0...1_000, "payback rule: accrued savings must reach this many times the migration seconds") {
+            $0.paybackFactor = $1
+        },
         number(
-            "SPLITD_MIN_GAIN", "0.05", 0...1,
-            "a new split replaces the current one only if predicted at least this much (relative) faster"
+            "SPLITD_MIN_GAIN", "0", 0...0.999,
+            "a better split counts only if it saves at least this fraction of the current iteration time (either rule)"
         ) { $0.minimumGain = $1 },
         integer(
             "SPLITD_SWITCH_HORIZON", "\(SwitchingRule.defaultHorizonIterations)", 0...1_000_000,
-            """
-            a device moves to a better split only if the time saved over this many iterations pays for moving its layers (weights and optimizer \
-            state); devices holding tables apply the same rule
-            """
+            "horizon rule: a move is made only if the time saved over this many iterations pays for moving the layers"
         ) {
             $0.switchHorizonIterations = $1
         },
         number("SPLITD_REPLAN_THRESHOLD", "0.1", 0...100, "relative link change since the last evaluation that marks a device for planning") {
             $0.replanThresholds.relativeRateChange = $1
         },
-        duration("SPLITD_SMOOTHING", "30s", "time constant τ of the link-estimate EWMA") { $0.smoothing = LinkSmoothing(timeConstantSeconds: $1) },
+        text(
+            "SPLITD_ESTIMATOR", "arithmetic",
+            "how telemetry averages into the link planned for: arithmetic (mean capacity, what a transfer sees) or geometric"
+        ) { text, configuration in
+            guard let mean = LinkEstimator.Mean(rawValue: text) else {
+                throw ConfigurationError("SPLITD_ESTIMATOR", "must be arithmetic or geometric, got '\(text)'")
+            }
+            configuration.estimator.mean = mean
+        },
+        duration("SPLITD_SMOOTHING", "10s", "time constant τ of the link estimate's moving average") { $0.estimator.timeConstantSeconds = $1 },
         integer("SPLITD_PLAN_BATCH", "2000", 1...100_000, "devices per planning transaction") { $0.planBatchSize = $1 },
         integer("SPLITD_PLAN_WORKERS", "2", 1...64, "concurrent planning workers") { $0.planWorkers = $1 },
         text("SPLITD_ALGORITHM", "block", "fleet planner: block or dag") { text, configuration in

@@ -20,9 +20,13 @@ package struct ServerConfiguration: Sendable {
     /// Bearer tokens for operator endpoints (one generated when empty and the listener is loopback-only).
     package var adminTokens: [String] = []
     package var planInterval: TimeInterval = 10
-    /// Relative improvement a new split must bring before it replaces the current one.
-    package var minimumGain = 0.05
-    /// Iterations over which a new split's saving must pay for moving the layers (`SwitchingRule`).
+    /// The switching rule devices follow unless they choose their own: `payback` (the default) or `horizon`.
+    package var switchingRuleName = SwitchingPolicy.default.name
+    /// The payback rule's θ: accrued savings must reach θ × the migration seconds.
+    package var paybackFactor = PaybackRule.defaultPaybackFactor
+    /// Relative improvement per iteration below which a better split does not count (either rule).
+    package var minimumGain = 0.0
+    /// The horizon rule's iterations over which a saving must pay for moving the layers.
     package var switchHorizonIterations = SwitchingRule.defaultHorizonIterations
     /// Hosts and CIDRs exempt from the webhook SSRF guard.
     package var webhookAllowList: [String] = []
@@ -34,8 +38,8 @@ package struct ServerConfiguration: Sendable {
     package var planWorkers = 2
     /// When a link has moved enough to re-plan.
     package var replanThresholds = ReplanThresholds()
-    /// Telemetry smoothing time constant.
-    package var smoothing = LinkSmoothing()
+    /// How telemetry becomes the link estimate planned for (`LinkEstimator`: mean and τ).
+    package var estimator = LinkEstimator.recommended
     package var retrySchedule = RetrySchedule.standard
     package var webhookTimeout: TimeInterval = 10
     package var deliveryBatchSize = 256
@@ -99,9 +103,17 @@ package struct ServerConfiguration: Sendable {
         ["127.0.0.1", "::1", "localhost"].contains(listenHost) || listenHost.hasPrefix("127.")
     }
 
-    /// The rule that decides when a device moves to a better split.
-    package var switchingRule: SwitchingRule {
-        SwitchingRule(horizonIterations: switchHorizonIterations, minimumRelativeGain: minimumGain)
+    /// The rule that decides when a device moves to a better split, unless it has its own.
+    package var switching: SwitchingPolicy {
+        switchingRuleName == "horizon"
+            ? .horizon(SwitchingRule(horizonIterations: switchHorizonIterations, minimumRelativeGain: minimumGain))
+            : .payback(PaybackRule(paybackFactor: paybackFactor, minimumRelativeGain: minimumGain))
+    }
+
+    /// The daemon's per-device planning settings (a device may choose its own switching rule and
+    /// push mode): what `splitctl simulate --policies daemon` evaluates.
+    package var planningSettings: DevicePlanningSettings {
+        DevicePlanningSettings(estimator: estimator, thresholds: replanThresholds, switching: switching, pushMode: .table)
     }
 
     /// The path where a generated admin token is written.

@@ -26,8 +26,9 @@ package struct DeliveryService: Service {
     let secrets: SecretBox
     let client: WebhookClient
     let policy: TargetPolicy
-    /// The rule devices apply to their tables, sent with each plan so they decide as the daemon does.
-    let switching: SwitchingRule
+    /// The daemon's estimator and default switching rule, sent with each plan (with the device's own
+    /// rule when it has one) so a device holding a table decides as the daemon does.
+    let planning: DevicePlanningSettings
     let schedule: RetrySchedule
     let owner: String
     let batchSize: Int
@@ -39,7 +40,7 @@ package struct DeliveryService: Service {
     let gate: DeliveryGate
 
     package init(
-        pool: ConnectionPool, secrets: SecretBox, client: WebhookClient, policy: TargetPolicy, switching: SwitchingRule,
+        pool: ConnectionPool, secrets: SecretBox, client: WebhookClient, policy: TargetPolicy, planning: DevicePlanningSettings,
         schedule: RetrySchedule, owner: String, batchSize: Int, workers: Int, leaseSeconds: Double, metrics: ServerMetrics,
         logger: Logger
     ) {
@@ -47,7 +48,7 @@ package struct DeliveryService: Service {
         self.secrets = secrets
         self.client = client
         self.policy = policy
-        self.switching = switching
+        self.planning = planning
         self.schedule = schedule
         self.owner = owner
         self.batchSize = batchSize
@@ -238,7 +239,9 @@ package struct DeliveryService: Service {
     /// The signed body and headers of a delivery to `callback` (its URL as `CallbackURL`, the
     /// parser registration used, read it); throws `WebhookError` when its payload cannot be encoded.
     func prepare(_ delivery: ClaimedDelivery, callback: CallbackURL, now: Date) throws -> PreparedDelivery {
-        let body = try WebhookPayload.body(for: delivery.content, switching: switching, now: now)
+        var settings = planning
+        settings.switching = delivery.switching ?? planning.switching
+        let body = try WebhookPayload.body(for: delivery.content, planning: settings, now: now)
         let timestamp = Int(now.timeIntervalSince1970)
         // During a secret rotation's overlap, one signature per valid secret (Standard Webhooks).
         let signature = try delivery.webhookSecrets.map {

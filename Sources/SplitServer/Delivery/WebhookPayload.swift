@@ -27,17 +27,31 @@ struct WebhookPayload: Encodable {
         }
     }
 
-    /// The switching rule and optimizer a device holding the table applies (`SwitchingRule`).
+    /// The rule a device holding the table applies (`DevicePlanningSettings.decideOnDevice`): its
+    /// switching rule (`SwitchingPolicy`'s JSON: `rule` and its parameters), the estimator of the
+    /// rates it decides at, and its optimizer (what a migration moves per parameter byte).
     struct Switching: Encodable {
-        var horizonIterations: Int
-        var minimumRelativeGain: Double
+        var policy: SwitchingPolicy
+        var estimator: LinkEstimator
         var optimizer: String
         var migrationBytesPerParameterByte: Double
         enum CodingKeys: String, CodingKey {
-            case horizonIterations = "horizon_iterations"
-            case minimumRelativeGain = "minimum_relative_gain"
-            case optimizer
+            case estimator, optimizer
             case migrationBytesPerParameterByte = "migration_bytes_per_parameter_byte"
+        }
+        enum EstimatorKeys: String, CodingKey {
+            case mean
+            case timeConstantSeconds = "time_constant_seconds"
+        }
+
+        func encode(to encoder: Encoder) throws {
+            try policy.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            var nested = container.nestedContainer(keyedBy: EstimatorKeys.self, forKey: .estimator)
+            try nested.encode(estimator.mean.rawValue, forKey: .mean)
+            try nested.encode(estimator.timeConstantSeconds, forKey: .timeConstantSeconds)
+            try container.encode(optimizer, forKey: .optimizer)
+            try container.encode(migrationBytesPerParameterByte, forKey: .migrationBytesPerParameterByte)
         }
     }
 
@@ -45,7 +59,7 @@ struct WebhookPayload: Encodable {
     var timestamp: String
     var data: PlanData
 
-    init(plan: StoredPlan, switching rule: SwitchingRule, now: Date) {
+    init(plan: StoredPlan, planning: DevicePlanningSettings, now: Date) {
         timestamp = iso8601(now)
         // Plan ids come from one sequence and a device's plans are made one after another (its
         // planning state row is locked while it is planned), so they grow per device.
@@ -53,16 +67,16 @@ struct WebhookPayload: Encodable {
         data = PlanData(
             plan: Responses.Plan(plan), sequence: plan.id,
             switching: Switching(
-                horizonIterations: rule.horizonIterations, minimumRelativeGain: rule.minimumRelativeGain, optimizer: optimizer.rawValue,
+                policy: planning.switching, estimator: planning.estimator, optimizer: optimizer.rawValue,
                 migrationBytesPerParameterByte: optimizer.migrationBytesPerParameterByte))
     }
 
     /// The body of a delivery: a plan's `split_plan.updated`, or a stored notice's
     /// `split_plan.infeasible` (`{type, timestamp, data}` with the notice document as `data`).
-    static func body(for content: ClaimedDelivery.Content, switching rule: SwitchingRule, now: Date) throws -> Data {
+    static func body(for content: ClaimedDelivery.Content, planning: DevicePlanningSettings, now: Date) throws -> Data {
         switch content {
         case .plan(let plan):
-            return try WebhookPayload(plan: plan, switching: rule, now: now).encoded()
+            return try WebhookPayload(plan: plan, planning: planning, now: now).encoded()
         case .notice(let document):
             // The document is stored JSON (DeliveryRepository.enqueueNotices); the envelope is
             // written around it byte for byte.

@@ -59,8 +59,8 @@ protocol APIStore: Sendable {
     func deliveries(deviceID: String, limit: Int) async throws -> [DeliveryRecord]
     /// The webhook outbox's health.
     func deliveryHealth(failureLimit: Int) async throws -> DeliveryHealth
-    /// A device's refused moves, newest first; nil when the schema does not record them.
-    func refusedMoves(deviceID: String, limit: Int) async throws -> [RefusedMove]?
+    /// A device's refused moves (better splits the switching rule did not take), newest first.
+    func refusedMoves(deviceID: String, limit: Int) async throws -> [RefusedMove]
     /// One plan of the history by id, with its table document.
     func plan(id: Int64) async throws -> StoredPlan?
 

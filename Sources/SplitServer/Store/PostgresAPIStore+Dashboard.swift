@@ -21,7 +21,7 @@ extension PostgresAPIStore {
         try await run { try DashboardRepository.deliveryHealth(failureLimit: failureLimit, connection: $0) }
     }
 
-    func refusedMoves(deviceID: String, limit: Int) async throws -> [RefusedMove]? {
+    func refusedMoves(deviceID: String, limit: Int) async throws -> [RefusedMove] {
         try await run { try DashboardRepository.refusedMoves(deviceID: deviceID, limit: limit, connection: $0) }
     }
 

@@ -8,7 +8,7 @@ struct PostgresAPIStore: APIStore {
     let cache: ModelCache
     let migrator: Migrator
     let secrets: SecretBox
-    let smoothing: LinkSmoothing
+    let estimator: LinkEstimator
     let thresholds: ReplanThresholds
 
     /// Runs store work; connection failures become `StoreUnavailable`.
@@ -68,11 +68,11 @@ struct PostgresAPIStore: APIStore {
     }
 
     func registerDevice(id: String, settings: DeviceSettings, link: TelemetrySample?) async throws -> DeviceCredentials {
-        let secrets = self.secrets, smoothing = self.smoothing, thresholds = self.thresholds
+        let secrets = self.secrets, estimator = self.estimator, thresholds = self.thresholds
         return try await run { connection in
             try connection.transaction {
                 let credentials = try FleetRepository.registerDevice(id: id, settings: settings, secrets: secrets, connection: connection)
-                if let link { try TelemetryRepository.ingest([link], smoothing: smoothing, thresholds: thresholds, connection: connection) }
+                if let link { try TelemetryRepository.ingest([link], estimator: estimator, thresholds: thresholds, connection: connection) }
                 return credentials
             }
         }
@@ -108,8 +108,8 @@ struct PostgresAPIStore: APIStore {
     }
 
     func ingest(batches: [TelemetryBatch]) async throws -> [TelemetryBatchOutcome] {
-        let smoothing = self.smoothing, thresholds = self.thresholds
-        return try await run { try TelemetryRepository.ingest(batches: batches, smoothing: smoothing, thresholds: thresholds, connection: $0) }
+        let estimator = self.estimator, thresholds = self.thresholds
+        return try await run { try TelemetryRepository.ingest(batches: batches, estimator: estimator, thresholds: thresholds, connection: $0) }
     }
 
     func currentPlan(deviceID: String) async throws -> StoredPlan? {

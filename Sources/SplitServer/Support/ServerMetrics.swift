@@ -104,6 +104,15 @@ package final class ServerMetrics: Sendable {
         .increment(by: Int64(count))
     }
 
+    /// A better split the switching rule refused, by the rule's reason.
+    func refusedMove(reason: String) {
+        registry.makeCounter(
+            descriptor: Self.name("refused_moves", "total", "Better splits the switching rule did not move to, by reason."),
+            labels: [("reason", reason)]
+        )
+        .increment()
+    }
+
     /// HTTP requests by route, method and status, and their latency by route.
     func request(route: String, method: String, status: Int, seconds: Double) {
         let key = RequestKey(route: route, method: method, status: status)

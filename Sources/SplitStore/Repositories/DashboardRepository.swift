@@ -193,28 +193,26 @@ package enum DashboardRepository {
         return health
     }
 
-    /// A device's refused moves, newest first, or nil when this database does not record them
-    /// (no `refused_moves` table). The interface expected of that table: `device_id text`,
-    /// `recorded_at timestamptz`, `saving_seconds_per_iteration float8`, `migration_seconds float8`,
-    /// `reason text` and optionally `cut_layers text[]` (the refused split's), indexed by
-    /// `(device_id, recorded_at DESC)`. Columns are read from each row as JSON, so a missing optional
-    /// one reads as nil rather than failing the page.
-    package static func refusedMoves(deviceID: String, limit: Int, connection: PostgresConnection) throws -> [RefusedMove]? {
-        let table = try connection.query("SELECT to_regclass('refused_moves') IS NOT NULL AS present")
-        guard table.bool(0, "present") == true else { return nil }
+    /// A device's refused moves (`refused_moves`, written by the planner), newest first.
+    package static func refusedMoves(deviceID: String, limit: Int, connection: PostgresConnection) throws -> [RefusedMove] {
         let result = try connection.query(
             """
-            SELECT to_jsonb(r)::text AS row, r.recorded_at FROM refused_moves r WHERE r.device_id = $1
-            ORDER BY r.recorded_at DESC LIMIT $2
+            SELECT recorded_at, reason, rule, current_seconds, candidate_seconds, migration_seconds, accrued_saving_seconds,
+                   required_saving_seconds, revisit_at, array_to_json(cut_layers)::text AS cut_layers
+            FROM refused_moves WHERE device_id = $1 ORDER BY recorded_at DESC, id DESC LIMIT $2
             """, [deviceID, limit])
         return try (0..<result.rowCount).map { row in
-            let text = try result.require(row, "row", result.string)
-            let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+            let layers = try result.require(row, "cut_layers", result.string)
             return RefusedMove(
                 deviceID: deviceID, recordedAt: try result.require(row, "recorded_at", result.date),
-                savingSecondsPerIteration: (object["saving_seconds_per_iteration"] as? NSNumber)?.doubleValue,
-                migrationSeconds: (object["migration_seconds"] as? NSNumber)?.doubleValue, reason: object["reason"] as? String,
-                cutLayers: object["cut_layers"] as? [String])
+                reason: try result.require(row, "reason", result.string), rule: try result.require(row, "rule", result.string),
+                currentSeconds: try result.require(row, "current_seconds", result.double),
+                candidateSeconds: try result.require(row, "candidate_seconds", result.double),
+                migrationSeconds: try result.require(row, "migration_seconds", result.double),
+                accruedSavingSeconds: try result.require(row, "accrued_saving_seconds", result.double),
+                requiredSavingSeconds: try result.require(row, "required_saving_seconds", result.double),
+                revisitAt: result.date(row, "revisit_at"),
+                candidateCutLayers: try JSONDecoder().decode([String].self, from: Data(layers.utf8)))
         }
     }
 

@@ -14,6 +14,8 @@ package struct ClaimedDelivery: Sendable, Equatable {
     package var webhookSecrets: [String]
     /// What it carries.
     package var content: Content
+    /// The device's own switching rule (nil: the daemon's), sent with a plan.
+    package var switching: SwitchingPolicy? = nil
 
     /// A plan (`split_plan.updated`), or a notice document (`split_plan.infeasible`, JSON with its
     /// `sequence` from the plans' id sequence).
@@ -75,15 +77,16 @@ package enum DeliveryRepository {
             let deviceIDs = try Array(Set((0..<claimed.rowCount).map { try claimed.require($0, "device_id", claimed.string) }))
             let targets = try connection.query(
                 """
-                SELECT id, callback_url, webhook_secret,
+                SELECT id, callback_url, webhook_secret, switching::text AS switching,
                        CASE WHEN previous_secret_expires_at > now() THEN previous_webhook_secret END AS previous_webhook_secret
                 FROM devices WHERE id = ANY($1::text[])
                 """, [PostgresValue.textArray(deviceIDs)])
-            var byDevice: [String: (url: String, keys: [String])] = [:]
+            var byDevice: [String: (url: String, keys: [String], switching: SwitchingPolicy?)] = [:]
             for row in 0..<targets.rowCount {
                 var keys = [try secrets.open(try targets.require(row, "webhook_secret", targets.string))]
                 if let previous = targets.string(row, "previous_webhook_secret") { keys.append(try secrets.open(previous)) }
-                byDevice[try targets.require(row, "id", targets.string)] = (targets.string(row, "callback_url") ?? "", keys)
+                let switching = try targets.string(row, "switching").map { try JSONDecoder().decode(SwitchingPolicy.self, from: Data($0.utf8)) }
+                byDevice[try targets.require(row, "id", targets.string)] = (targets.string(row, "callback_url") ?? "", keys, switching)
             }
             return try (0..<claimed.rowCount).compactMap { row in
                 let deviceID = try claimed.require(row, "device_id", claimed.string)
@@ -97,7 +100,7 @@ package enum DeliveryRepository {
                 }
                 return ClaimedDelivery(
                     id: try claimed.require(row, "id", claimed.string), attempt: try claimed.require(row, "attempts", claimed.int),
-                    deviceID: deviceID, callbackURL: target.url, webhookSecrets: target.keys, content: content)
+                    deviceID: deviceID, callbackURL: target.url, webhookSecrets: target.keys, content: content, switching: target.switching)
             }
         }
     }

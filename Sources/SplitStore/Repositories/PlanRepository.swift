@@ -35,6 +35,19 @@ package struct PlanningCandidate: Sendable {
     package var claim: Claim
     /// Whether it was evaluated before this claim (a device never evaluated has no plan).
     package var evaluatedBefore: Bool
+    /// Its previous evaluation (nil if none): the link and time, and the switching rule's state.
+    package var previous: Evaluation?
+    /// Its own switching rule (nil: the daemon's).
+    package var switching: SwitchingPolicy?
+
+    /// A previous evaluation, as the claim found it before recording this one.
+    package struct Evaluation: Sendable {
+        package var link: LinkEstimate
+        package var at: Date
+        /// The payback rule's accrued savings per segment of the table `switchingTable` (digest).
+        package var accruedSavingSeconds: [Double]
+        package var switchingTable: String?
+    }
 
     /// A device's planning request, as claimed.
     package struct Claim: Sendable {
@@ -124,7 +137,10 @@ package enum PlanRepository {
             """
             WITH due AS (
                 SELECT s.ctid AS row_id, s.device_id, s.requested_reason, s.requested_at, s.failures, s.infeasible_required_bytes,
-                       s.evaluated_at IS NOT NULL AS evaluated_before
+                       s.evaluated_at IS NOT NULL AS evaluated_before, s.evaluated_at AS previous_evaluated_at,
+                       s.evaluated_uplink_bps AS previous_uplink_bps, s.evaluated_downlink_bps AS previous_downlink_bps,
+                       s.evaluated_rtt_seconds AS previous_rtt_seconds, array_to_string(s.switching_accrued, ',') AS switching_accrued,
+                       s.switching_table
                 FROM planning_state s
                 WHERE s.requested_reason IS NOT NULL AND s.link_known AND (s.retry_at IS NULL OR s.retry_at <= now())
                   AND (s.requested_at, s.device_id) > ($1::timestamptz, $2::text)
@@ -147,7 +163,8 @@ package enum PlanRepository {
             WHERE s.ctid = due.row_id
             RETURNING due.device_id, due.requested_reason, due.requested_at, due.requested_at::text AS queue_time, due.failures,
                       due.infeasible_required_bytes, d.active,
-                      due.evaluated_before,
+                      due.evaluated_before, due.previous_evaluated_at, due.previous_uplink_bps, due.previous_downlink_bps,
+                      due.previous_rtt_seconds, due.switching_accrued, due.switching_table, d.switching::text AS switching,
                       s.evaluated_model_version AS target_version, s.evaluated_compute_flops AS device_flops,
                       least(d.memory_bytes::float8, e.memory_bytes)::int8 AS memory_limit_bytes, e.memory_bytes AS measured_memory,
                       e.uplink_bps, e.downlink_bps, e.rtt_seconds, e.compute_flops AS measured_flops, e.samples, e.measured_at,
@@ -222,7 +239,19 @@ package enum PlanRepository {
             rttSeconds: try result.require(row, "rtt_seconds", result.double), computeFLOPs: result.double(row, "measured_flops"),
             memoryBytes: result.double(row, "measured_memory"), samples: try result.require(row, "samples", result.int),
             measuredAt: try result.require(row, "measured_at", result.date))
-        return PlanningCandidate(
+        var previous: PlanningCandidate.Evaluation?
+        if let at = result.date(row, "previous_evaluated_at"), let uplink = result.double(row, "previous_uplink_bps"),
+            let downlink = result.double(row, "previous_downlink_bps"), let rtt = result.double(row, "previous_rtt_seconds")
+        {
+            previous = PlanningCandidate.Evaluation(
+                link: LinkEstimate(
+                    deviceID: deviceID, uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: downlink, rttSeconds: rtt, computeFLOPs: nil,
+                    samples: 0, measuredAt: at),
+                at: at,
+                accruedSavingSeconds: (result.string(row, "switching_accrued") ?? "").split(separator: ",").compactMap { Double($0) },
+                switchingTable: result.string(row, "switching_table"))
+        }
+        var candidate = PlanningCandidate(
             deviceID: deviceID, modelName: try result.require(row, "model_name", result.string),
             modelVersion: try result.require(row, "target_version", result.int),
             edgeServerID: try result.require(row, "edge_server_id", result.string),
@@ -235,6 +264,58 @@ package enum PlanRepository {
             memoryLimitBytes: result.int(row, "memory_limit_bytes").map(Int64.init), link: link, requestedReason: PlanReason(rawValue: claim.reason),
             deviceProfileVersion: result.date(row, "device_profile_at"), serverProfileVersion: result.date(row, "server_profile_at"),
             current: current[deviceID], claim: claim, evaluatedBefore: try result.require(row, "evaluated_before", result.bool))
+        candidate.previous = previous
+        candidate.switching = try result.string(row, "switching").map { text in
+            try JSONDecoder().decode(SwitchingPolicy.self, from: Data(text.utf8))
+        }
+        return candidate
+    }
+
+    /// Records what the switching rule keeps between evaluations (`DevicePlanningState`): the
+    /// accrued savings per segment of the table they are for, and when to evaluate again (a
+    /// refused better split). Devices whose state is empty and was empty are not written.
+    package static func recordSwitchingStates(_ states: [SwitchingStateRecord], connection: PostgresConnection) throws {
+        guard !states.isEmpty else { return }
+        try connection.query(
+            """
+            UPDATE planning_state s
+            SET switching_accrued = CASE WHEN v.accrued = '' THEN NULL ELSE string_to_array(v.accrued, ',')::float8[] END,
+                switching_table = v.table_digest, revisit_at = v.revisit_at
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS v(device_id, accrued, table_digest, revisit_at)
+            WHERE s.device_id = v.device_id
+            """,
+            [
+                PostgresValue.textArray(states.map(\.deviceID)),
+                PostgresValue.textArray(states.map { $0.accruedSavingSeconds.map { String($0) }.joined(separator: ",") }),
+                PostgresValue.textArray(states.map { $0.tableDigest ?? "" }),
+                PostgresValue.optionalTimestampArray(states.map(\.revisitAt)),
+            ])
+    }
+
+    /// Records refused moves: a better split the switching rule did not take, and why.
+    package static func recordRefusals(_ refusals: [RefusedMove], connection: PostgresConnection) throws {
+        guard !refusals.isEmpty else { return }
+        try connection.query(
+            """
+            INSERT INTO refused_moves (device_id, recorded_at, reason, rule, current_seconds, candidate_seconds, saving_seconds_per_iteration,
+                                       migration_seconds, accrued_saving_seconds, required_saving_seconds, revisit_at, cut_layers)
+            SELECT v.device_id, v.recorded_at, v.reason, v.rule, v.current_seconds, v.candidate_seconds, v.current_seconds - v.candidate_seconds,
+                   v.migration_seconds, v.accrued, v.required, v.revisit_at,
+                   ARRAY(SELECT jsonb_array_elements_text(v.cut_layers::jsonb))
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[],
+                        $9::timestamptz[], $10::text[], $11::timestamptz[])
+                 AS v(device_id, reason, rule, current_seconds, candidate_seconds, migration_seconds, accrued, required, revisit_at, cut_layers, recorded_at)
+            """,
+            [
+                PostgresValue.textArray(refusals.map(\.deviceID)), PostgresValue.textArray(refusals.map(\.reason)),
+                PostgresValue.textArray(refusals.map(\.rule)), PostgresValue.doubleArray(refusals.map(\.currentSeconds)),
+                PostgresValue.doubleArray(refusals.map(\.candidateSeconds)), PostgresValue.doubleArray(refusals.map(\.migrationSeconds)),
+                PostgresValue.doubleArray(refusals.map(\.accruedSavingSeconds)),
+                PostgresValue.doubleArray(refusals.map(\.requiredSavingSeconds)), PostgresValue.optionalTimestampArray(refusals.map(\.revisitAt)),
+                PostgresValue.textArray(
+                    try refusals.map { String(decoding: try JSONSerialization.data(withJSONObject: $0.candidateCutLayers), as: UTF8.self) }),
+                PostgresValue.optionalTimestampArray(refusals.map(\.recordedAt)),
+            ])
     }
 
     /// Records that no split fits these devices' memory: the least memory any valid split needs

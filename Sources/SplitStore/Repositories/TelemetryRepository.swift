@@ -7,11 +7,11 @@ package enum TelemetryRepository {
     /// batch's days are created; rows go in with COPY; link estimates are updated. Returns the count.
     @discardableResult
     package static func ingest(
-        _ samples: [TelemetrySample], smoothing: LinkSmoothing = LinkSmoothing(),
+        _ samples: [TelemetrySample], estimator: LinkEstimator = .recommended,
         thresholds: ReplanThresholds = ReplanThresholds(), connection: PostgresConnection
     ) throws -> Int {
         guard !samples.isEmpty else { return 0 }
-        switch try ingest(batches: [TelemetryBatch(samples: samples)], smoothing: smoothing, thresholds: thresholds, connection: connection)[0] {
+        switch try ingest(batches: [TelemetryBatch(samples: samples)], estimator: estimator, thresholds: thresholds, connection: connection)[0] {
         case .stored(let count): return count
         case .refused(let error): throw error
         case .tokenRevoked: throw StoreError(.invalid, field: "token", "the token no longer belongs to the device")
@@ -28,7 +28,7 @@ package enum TelemetryRepository {
     /// thresholds, as it would have been by that batch's own transaction. Returns one outcome per
     /// batch.
     package static func ingest(
-        batches: [TelemetryBatch], smoothing: LinkSmoothing = LinkSmoothing(),
+        batches: [TelemetryBatch], estimator: LinkEstimator = .recommended,
         thresholds: ReplanThresholds = ReplanThresholds(), connection: PostgresConnection
     ) throws -> [TelemetryBatchOutcome] {
         var distinct = Set<String>()
@@ -67,7 +67,7 @@ package enum TelemetryRepository {
             }
             guard !accepted.isEmpty else { return outcomes }
             try store(accepted, connection: connection)
-            try fold(accepted, smoothing: smoothing, thresholds: thresholds, connection: connection)
+            try fold(accepted, estimator: estimator, thresholds: thresholds, connection: connection)
             return outcomes
         }
     }
@@ -104,7 +104,7 @@ package enum TelemetryRepository {
     /// ingests serialize; then marks for re-planning every device whose estimate after some batch
     /// moved beyond the thresholds since its last evaluation.
     private static func fold(
-        _ batches: [TelemetryBatch], smoothing: LinkSmoothing, thresholds: ReplanThresholds,
+        _ batches: [TelemetryBatch], estimator: LinkEstimator, thresholds: ReplanThresholds,
         connection: PostgresConnection
     ) throws {
         var deviceIDs: [String] = []
@@ -122,7 +122,7 @@ package enum TelemetryRepository {
             var touched: [String] = []
             for sample in batch.samples.sorted(by: { ($0.deviceID, $0.measuredAt) < ($1.deviceID, $1.measuredAt) }) {
                 if touched.last != sample.deviceID { touched.append(sample.deviceID) }
-                estimates[sample.deviceID] = smoothing.fold(sample, into: estimates[sample.deviceID])
+                estimates[sample.deviceID] = estimator.fold(sample, into: estimates[sample.deviceID])
             }
             for device in touched {
                 guard var estimate = estimates[device] else { continue }
@@ -159,31 +159,35 @@ package enum TelemetryRepository {
         let evaluated = try connection.query(
             """
             SELECT s.device_id, s.evaluated_uplink_bps, s.evaluated_downlink_bps, s.evaluated_rtt_seconds, s.evaluated_compute_flops,
-                   s.evaluated_memory_bytes, d.compute_flops AS registered_flops
+                   s.evaluated_memory_bytes, s.revisit_at, d.compute_flops AS registered_flops
             FROM planning_state s JOIN devices d ON d.id = s.device_id
             WHERE s.device_id = ANY($1::text[]) AND s.requested_reason IS NULL AND s.evaluated_at IS NOT NULL
             """, [PostgresValue.textArray(deviceIDs)])
-        var lastEvaluated: [String: (estimate: LinkEstimate, registeredFLOPs: Double)] = [:]
+        var lastEvaluated: [String: (state: DevicePlanningState, registeredFLOPs: Double)] = [:]
         let now = Date()  // (the rule does not read the time)
         for row in 0..<evaluated.rowCount {
             let deviceID = try evaluated.require(row, "device_id", evaluated.string)
             guard let uplink = evaluated.double(row, "evaluated_uplink_bps"), let downlink = evaluated.double(row, "evaluated_downlink_bps"),
                 let rtt = evaluated.double(row, "evaluated_rtt_seconds")
             else { continue }
+            let last = LinkEstimate(
+                deviceID: deviceID, uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: downlink, rttSeconds: rtt,
+                computeFLOPs: evaluated.double(row, "evaluated_compute_flops"),
+                memoryBytes: evaluated.double(row, "evaluated_memory_bytes"), samples: 0, measuredAt: now)
             lastEvaluated[deviceID] = (
-                LinkEstimate(
-                    deviceID: deviceID, uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: downlink, rttSeconds: rtt,
-                    computeFLOPs: evaluated.double(row, "evaluated_compute_flops"),
-                    memoryBytes: evaluated.double(row, "evaluated_memory_bytes"), samples: 0, measuredAt: now),
+                DevicePlanningState(evaluated: last, revisitAt: evaluated.date(row, "revisit_at")),
                 try evaluated.require(row, "registered_flops", evaluated.double)
             )
         }
+        // The rule is the daemon's one (`DevicePlanningSettings.trigger`): memory first, then the
+        // link, then a refused better split whose savings are due to pay for its move.
+        let rule = DevicePlanningSettings(estimator: estimator, thresholds: thresholds, switching: .default, pushMode: .table)
         var memoryMoved = Set<String>(), linkMoved = Set<String>()
         for checkpoint in checkpoints {
             guard let last = lastEvaluated[checkpoint.deviceID],
-                thresholds.moved(from: last.estimate, to: checkpoint, registeredFLOPs: last.registeredFLOPs)
+                let trigger = rule.trigger(for: checkpoint, state: last.state, registeredFLOPs: last.registeredFLOPs)
             else { continue }
-            if thresholds.memoryMoved(from: last.estimate, to: checkpoint) {
+            if trigger == .memoryMoved {
                 memoryMoved.insert(checkpoint.deviceID)
             } else {
                 linkMoved.insert(checkpoint.deviceID)

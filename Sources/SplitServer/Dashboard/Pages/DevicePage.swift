@@ -82,18 +82,16 @@ enum DevicePage {
                 ]
             }, empty: device.callbackURL == nil ? "No callback URL: nothing is pushed to this device." : "Nothing pushed yet.")
         body += "</div>\n<h2>Refused moves</h2>\n"
-        if let refused {
-            body += HTML.table(
-                id: "refused", headers: ["recorded", "saving per iteration", "migration", "reason", "refused split"],
-                rows: refused.map { move in
-                    [
-                        HTML.time(move.recordedAt), HTML.seconds(move.savingSecondsPerIteration), HTML.seconds(move.migrationSeconds),
-                        HTML.escape(move.reason ?? "–"), HTML.layers(move.cutLayers),
-                    ]
-                }, empty: "No move was refused.")
-        } else {
-            body += "<p class=\"empty\" id=\"refused\">Not recorded by this database's schema (no <code>refused_moves</code> table).</p>"
-        }
+        body += HTML.table(
+            id: "refused", headers: ["recorded", "rule", "saving per iteration", "migration", "accrued / required", "reason", "refused split"],
+            rows: refused.map { move in
+                [
+                    HTML.time(move.recordedAt), HTML.escape(move.rule), HTML.seconds(move.savingSecondsPerIteration),
+                    HTML.seconds(move.migrationSeconds),
+                    "\(HTML.seconds(move.accruedSavingSeconds)) / \(HTML.seconds(move.requiredSavingSeconds))",
+                    HTML.escape(move.reason), HTML.layers(move.candidateCutLayers),
+                ]
+            }, empty: "No move was refused.")
         return DashboardPages.html(.ok, HTML.page(title: "Device \(device.id)", active: nil, body: body))
     }
 
