@@ -72,7 +72,7 @@ actor InMemoryAPIStore: APIStore {
             id: id, modelName: settings.modelName, modelVersion: settings.modelVersion, edgeServerID: settings.edgeServerID,
             batchSize: settings.batchSize, computeFLOPs: settings.computeFLOPs, memoryBytes: settings.memoryBytes,
             allowRawUpload: settings.allowRawUpload, callbackURL: settings.callbackURL, optimizer: settings.optimizer,
-            pushMode: settings.pushMode, webhookEnabled: true, active: true,
+            pushMode: settings.pushMode, switching: settings.switching, webhookEnabled: true, active: true,
             createdAt: Date(), updatedAt: Date())
         let credentials = DeviceCredentials(
             token: "sdt_" + UUID().uuidString,

@@ -59,6 +59,13 @@ public enum Limits {
     /// Device memory available for training: 1 MB to 1 PB.
     public static let deviceMemory = ValueRange("memory size", unit: "bytes", 1e6...1e15)
 
+    /// The payback rule's factor θ: accrued savings must reach θ × the migration seconds.
+    public static let paybackFactor = ValueRange("payback factor", unit: "", 1e-9...1_000, allowsZero: true)
+    /// The least relative saving a better split must offer (either switching rule).
+    public static let minimumGain = ValueRange("fraction", unit: "", 1e-9...0.999, allowsZero: true)
+    /// The horizon rule's iterations.
+    public static let horizonIterations = 0...1_000_000
+
     /// Any finite positive number (internal probes, never user input).
     static let anyPositive = ValueRange("positive number", unit: "", Double.leastNormalMagnitude...Double.greatestFiniteMagnitude)
 

@@ -82,15 +82,15 @@ extension ServerConfiguration {
             }
             configuration.switchingRuleName = text
         },
-        number("SPLITD_PAYBACK_FACTOR", "1", 0...1_000, "payback rule: accrued savings must reach this many times the migration seconds") {
+        number("SPLITD_PAYBACK_FACTOR", "1", 0...Limits.paybackFactor.bounds.upperBound, "payback rule: accrued savings must reach this many times the migration seconds") {
             $0.paybackFactor = $1
         },
         number(
-            "SPLITD_MIN_GAIN", "0", 0...0.999,
+            "SPLITD_MIN_GAIN", "0", 0...Limits.minimumGain.bounds.upperBound,
             "a better split counts only if it saves at least this fraction of the current iteration time (either rule)"
         ) { $0.minimumGain = $1 },
         integer(
-            "SPLITD_SWITCH_HORIZON", "\(SwitchingRule.defaultHorizonIterations)", 0...1_000_000,
+            "SPLITD_SWITCH_HORIZON", "\(SwitchingRule.defaultHorizonIterations)", Limits.horizonIterations,
             "horizon rule: a move is made only if the time saved over this many iterations pays for moving the layers"
         ) {
             $0.switchHorizonIterations = $1

@@ -17,6 +17,8 @@ package struct Device: Sendable, Equatable {
     package var optimizer: Optimizer
     /// What it wants pushed: a table per compute-side change, or each split change.
     package var pushMode: PushMode
+    /// Its own switching rule, or nil for the daemon's (`SPLITD_SWITCHING`).
+    package var switching: SwitchingPolicy?
     package var webhookEnabled: Bool
     package var active: Bool
     package var createdAt: Date
@@ -35,11 +37,13 @@ package struct DeviceSettings: Sendable, Equatable {
     package var callbackURL: String?
     package var optimizer: Optimizer
     package var pushMode: PushMode
+    /// Its own switching rule, or nil for the daemon's.
+    package var switching: SwitchingPolicy?
 
     package init(
         modelName: String, modelVersion: Int? = nil, edgeServerID: String, batchSize: Int, computeFLOPs: Double,
         memoryBytes: Int64? = nil, allowRawUpload: Bool = false, callbackURL: String? = nil,
-        optimizer: Optimizer = .adam, pushMode: PushMode = .table
+        optimizer: Optimizer = .adam, pushMode: PushMode = .table, switching: SwitchingPolicy? = nil
     ) {
         self.modelName = modelName
         self.modelVersion = modelVersion
@@ -51,5 +55,6 @@ package struct DeviceSettings: Sendable, Equatable {
         self.callbackURL = callbackURL
         self.optimizer = optimizer
         self.pushMode = pushMode
+        self.switching = switching
     }
 }

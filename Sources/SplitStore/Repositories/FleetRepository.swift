@@ -64,14 +64,15 @@ package enum FleetRepository {
                 try connection.query(
                     """
                     INSERT INTO devices (id, model_name, model_version, edge_server_id, batch_size, compute_flops, memory_bytes,
-                                         allow_raw_upload, callback_url, webhook_secret, token_hash, optimizer, push_mode)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                         allow_raw_upload, callback_url, webhook_secret, token_hash, optimizer, push_mode, switching)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb)
                     """,
                     [
                         id, settings.modelName, settings.modelVersion.map { PostgresValue.int(Int64($0)) } ?? .null,
                         settings.edgeServerID, settings.batchSize, settings.computeFLOPs,
                         settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload,
                         settings.callbackURL, sealedSecret, tokenHash(credentials.token), settings.optimizer.rawValue, settings.pushMode.rawValue,
+                        try switchingJSON(settings.switching),
                     ])
             } catch let error as PostgresError where error.sqlState == PostgresError.State.uniqueViolation {
                 throw StoreError(.conflict, field: "id", "device '\(id)' already exists")
@@ -96,14 +97,14 @@ package enum FleetRepository {
                 UPDATE devices SET model_name = $2, model_version = $3, edge_server_id = $4, batch_size = $5, compute_flops = $6,
                                    memory_bytes = $7, allow_raw_upload = $8, callback_url = $9,
                                    webhook_enabled = webhook_enabled OR callback_url IS DISTINCT FROM $9, optimizer = $10, push_mode = $11,
-                                   updated_at = now()
+                                   switching = $12::jsonb, updated_at = now()
                 WHERE id = $1 RETURNING \(deviceColumns)
                 """,
                 [
                     id, settings.modelName, settings.modelVersion.map { PostgresValue.int(Int64($0)) } ?? .null,
                     settings.edgeServerID, settings.batchSize, settings.computeFLOPs,
                     settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload, settings.callbackURL,
-                    settings.optimizer.rawValue, settings.pushMode.rawValue,
+                    settings.optimizer.rawValue, settings.pushMode.rawValue, try switchingJSON(settings.switching),
                 ])
             let after = try decodeDevice(result, 0)
             let planRelevant =
@@ -111,6 +112,7 @@ package enum FleetRepository {
                 || before.edgeServerID != after.edgeServerID || before.batchSize != after.batchSize
                 || before.computeFLOPs != after.computeFLOPs || before.allowRawUpload != after.allowRawUpload
                 || before.memoryBytes != after.memoryBytes || before.optimizer != after.optimizer || before.pushMode != after.pushMode
+                || before.switching != after.switching
             if planRelevant {
                 try requestPlan(
                     deviceID: id,
@@ -344,10 +346,16 @@ package enum FleetRepository {
         }
     }
 
+    /// A device's own switching rule as stored (`devices.switching`, jsonb), or NULL.
+    static func switchingJSON(_ policy: SwitchingPolicy?) throws -> PostgresValue {
+        guard let policy else { return .null }
+        return .text(String(decoding: try JSONEncoder().encode(policy), as: UTF8.self))
+    }
+
     static let serverColumns = "id, compute_flops, created_at, updated_at"
     static let deviceColumns = """
         id, model_name, model_version, edge_server_id, batch_size, compute_flops, memory_bytes, allow_raw_upload,
-        callback_url, webhook_enabled, active, created_at, updated_at, optimizer, push_mode
+        callback_url, webhook_enabled, active, created_at, updated_at, optimizer, push_mode, switching::text AS switching
         """
 
     static func decodeServer(_ result: PostgresResult, _ row: Int) throws -> EdgeServer {
@@ -365,6 +373,7 @@ package enum FleetRepository {
             callbackURL: result.string(row, "callback_url"),
             optimizer: Optimizer(rawValue: try result.require(row, "optimizer", result.string)) ?? .adam,
             pushMode: PushMode(rawValue: try result.require(row, "push_mode", result.string)) ?? .table,
+            switching: try result.string(row, "switching").map { try JSONDecoder().decode(SwitchingPolicy.self, from: Data($0.utf8)) },
             webhookEnabled: try result.require(row, "webhook_enabled", result.bool), active: try result.require(row, "active", result.bool),
             createdAt: try result.require(row, "created_at", result.date), updatedAt: try result.require(row, "updated_at", result.date))
     }

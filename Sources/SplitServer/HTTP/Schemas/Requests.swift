@@ -31,6 +31,28 @@ enum Requests {
         return mode
     }
 
+    /// The optional `switching` object of a device body: the device's own switching rule
+    /// (`SwitchingPolicy`), `{"rule": "payback", "payback_factor": 1, "minimum_relative_gain": 0}`
+    /// or `{"rule": "horizon", "horizon_iterations": 1000, "minimum_relative_gain": 0}`; absent or
+    /// null: the daemon's (`SPLITD_SWITCHING`). A parameter the rule does not have is refused.
+    static func switchingField(_ json: JSONObject) throws -> SwitchingPolicy? {
+        guard let object = try json.object("switching") else { return nil }
+        let rule = try object.requiredString("rule", maximumLength: 16)
+        let gain = try object.number("minimum_relative_gain", within: Limits.minimumGain) ?? 0
+        switch rule {
+        case "payback":
+            try object.refuseUnknown(["rule", "payback_factor", "minimum_relative_gain"])
+            let factor = try object.number("payback_factor", within: Limits.paybackFactor) ?? PaybackRule.defaultPaybackFactor
+            return .payback(PaybackRule(paybackFactor: factor, minimumRelativeGain: gain))
+        case "horizon":
+            try object.refuseUnknown(["rule", "horizon_iterations", "minimum_relative_gain"])
+            let horizon = try object.integer("horizon_iterations", within: Limits.horizonIterations) ?? SwitchingRule.defaultHorizonIterations
+            return .horizon(SwitchingRule(horizonIterations: horizon, minimumRelativeGain: gain))
+        default:
+            throw JSONFieldError(field: object.field("rule"), "must be \"payback\" or \"horizon\", got '\(rule)'")
+        }
+    }
+
     /// A link measurement: the shape shared by a registration's first `link` and each telemetry sample.
     struct Link {
         static let keys: Set<String> = ["uplink_bps", "downlink_bps", "rtt_seconds"]
@@ -55,7 +77,7 @@ enum Requests {
         init(json: JSONObject) throws {
             try json.refuseUnknown([
                 "id", "model", "model_version", "edge_server", "batch_size", "compute_flops", "callback_url",
-                "memory_bytes", "allow_raw_upload", "link", "optimizer", "push",
+                "memory_bytes", "allow_raw_upload", "link", "optimizer", "push", "switching",
             ])
             id = try Check.identifier(json, "id")
             let memory = try json.number("memory_bytes", within: Limits.deviceMemory)
@@ -69,7 +91,7 @@ enum Requests {
                 allowRawUpload: try json.bool("allow_raw_upload") ?? false,
                 callbackURL: try json.string("callback_url", maximumLength: 2048, allowEmpty: false),
                 optimizer: try PlanningConditions.optimizer(json),
-                pushMode: try Requests.pushModeField(json))
+                pushMode: try Requests.pushModeField(json), switching: try Requests.switchingField(json))
             if let object = try json.object("link") {
                 try object.refuseUnknown(Link.keys)
                 link = try Link(json: object, rttRequired: false)

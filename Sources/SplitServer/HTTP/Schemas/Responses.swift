@@ -43,13 +43,14 @@ enum Responses {
         var callbackURL: String?
         var optimizer: Optimizer
         var push: PushMode
+        var switching: SwitchingPolicy?
         var webhookEnabled: Bool
         var active: Bool
         var createdAt: String
         var updatedAt: String
 
         enum CodingKeys: String, CodingKey {
-            case id, model, active, optimizer, push
+            case id, model, active, optimizer, push, switching
             case modelVersion = "model_version"
             case edgeServer = "edge_server"
             case batchSize = "batch_size"
@@ -74,6 +75,7 @@ enum Responses {
             callbackURL = device.callbackURL
             optimizer = device.optimizer
             push = device.pushMode
+            switching = device.switching
             webhookEnabled = device.webhookEnabled
             active = device.active
             createdAt = iso8601(device.createdAt)
@@ -93,6 +95,7 @@ enum Responses {
             try container.encode(callbackURL, forKey: .callbackURL)
             try container.encode(optimizer, forKey: .optimizer)
             try container.encode(push, forKey: .push)
+            try container.encode(switching, forKey: .switching)  // null: the daemon's rule
             try container.encode(webhookEnabled, forKey: .webhookEnabled)
             try container.encode(active, forKey: .active)
             try container.encode(createdAt, forKey: .createdAt)
