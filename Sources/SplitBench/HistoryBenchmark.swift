@@ -8,7 +8,7 @@ extension Benchmarks {
     package struct HistoryOptions: Sendable {
         /// Plans stored in all (rounded down to a whole number per device), and one delivery each.
         package var plans = 10_000_000
-        /// Devices they belong to (`jetson-<model>-0` …, so README's example device exists).
+        /// Devices they belong to (`jetson-<model>-0` …, so docs/sql.md's example device exists).
         package var devices = 100_000
         /// Timed runs per query (after one untimed warm-up run).
         package var runs = 20
@@ -28,7 +28,7 @@ extension Benchmarks {
         try Limits.parseDuration(text, range: ServerConfiguration.deliveryRetentionRange)
     }
 
-    /// Fills a fresh database with a fleet's plan history, then times every README query and one
+    /// Fills a fresh database with a fleet's plan history, then times every docs/sql.md query and one
     /// device's history, reporting median and p99 per query as JSON lines on `report`.
     ///
     /// The history is realistic in shape: `devices` devices of one model, one plan a day each
@@ -60,12 +60,12 @@ extension Benchmarks {
         try timeQueries(connection, options: options, devicePrefix: filled.devicePrefix, phase: "trimmed", progress: progress, report: report)
     }
 
-    /// Times README's queries and one device's history (a different device each run).
+    /// Times docs/sql.md's queries and one device's history (a different device each run).
     static func timeQueries(
         _ connection: PostgresConnection, options: HistoryOptions, devicePrefix: String, phase: String,
         progress: (String) -> Void, report: (String) -> Void
     ) throws {
-        for (index, sql) in HistoryQueries.readme.enumerated() {
+        for (index, sql) in HistoryQueries.documented.enumerated() {
             if options.explain { progress(try explain(connection, sql)) }
             let timing = try repeatTimed(runs: options.runs, budgetSeconds: options.secondsPerQuery) { _ in try connection.query(sql).rowCount }
             progress("history: query \(index + 1): median \(format(timing.medianSeconds * 1e3)) ms, p99 \(format(timing.p99Seconds * 1e3)) ms")

@@ -11,7 +11,7 @@ struct HistoryFill {
     let devices: Int
     let days: Int
 
-    /// Device ids are this and 0, 1, … (`jetson-resnet50-0` is README's example device).
+    /// Device ids are this and 0, 1, … (`jetson-resnet50-0` is docs/sql.md's example device).
     var devicePrefix: String { "jetson-\(graph.name)-" }
 
     /// Link rates the plans are made for: this many steps, log-spaced over 1 Mbit/s … 10 Gbit/s.
@@ -66,7 +66,7 @@ struct HistoryFill {
                        'https://bench.invalid/hook'
                 FROM generate_series(0, $4::int - 1) g
                 """, [graph.name, Benchmarks.benchSecret, devicePrefix, devices])
-            // A few devices failed planning once (README query 10 has rows).
+            // A few devices failed planning once (docs/sql.md's query 10 has rows).
             try connection.query(
                 """
                 INSERT INTO planning_state (device_id, evaluated_at, evaluated_model_version, failures, last_failure, retry_at)

@@ -1,9 +1,9 @@
-/// The SQL examples of README's "Schema and SQL" section, in order, as `splitd bench history`
-/// times them. `HistoryQueryListTests` checks they are exactly README's ```sql blocks, so the bench
-/// always times the queries the documentation promises.
+/// The history queries of docs/sql.md, in order, as `splitd bench history` times them.
+/// `HistoryRetentionTests.benchQueriesAreDocumented` checks they are exactly that page's ```sql
+/// blocks, so the bench always times the queries the documentation promises.
 package enum HistoryQueries {
-    /// README's queries, each as written there (first line: its number and question).
-    package static let readme: [String] = [
+    /// docs/sql.md's queries, each as written there (first line: its number and question).
+    package static let documented: [String] = [
         """
         -- 1. Which split did a device use at a given moment, and why?
         SELECT plan_id, reason, cut_layers, predicted_delay_seconds, uplink_bps / 1e6 AS uplink_mbps, pushed

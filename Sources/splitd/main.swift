@@ -176,7 +176,7 @@ struct Bench: AsyncParsableCommand {
                        (10k-sample requests, admin token); with --per-device, as devices send it: one
                        sample per request with each device's own token over --connections connections
             webhooks:  draining --devices enqueued deliveries into a local receiver
-            history:   --plans plans of --devices devices and a delivery each, then every README query and one
+            history:   --plans plans of --devices devices and a delivery each, then every docs/sql.md query and one
                        device's history timed (median, p99), then the outbox trimmed and timed again
             restart:   a splitd process (this binary) restarted under --rate one-sample telemetry POSTs a second
                        from --devices devices over at most --connections keep-alive connections, --seconds

@@ -13,7 +13,7 @@ struct ConfigurationDocsTests {
         try String(contentsOf: packageRoot.appendingPathComponent(path), encoding: .utf8)
     }
 
-    @Test("every variable the code reads is a setting, and every setting is in README, the env example and `splitd serve --help`")
+    @Test("every variable the code reads is a setting, and every setting is in docs/configuration.md, the env example and `splitd serve --help`")
     func documented() throws {
         let declared = Set(ServerConfiguration.settings.map(\.variable))
         #expect(declared.count == ServerConfiguration.settings.count, "no variable declared twice")
@@ -29,10 +29,10 @@ struct ConfigurationDocsTests {
             }
         }
         #expect(used.subtracting(declared).isEmpty, "read but not a setting: \(used.subtracting(declared).sorted())")
-        let readme = try Self.read("README.md"), example = try Self.read("systemd/splitd.env.example")
+        let table = try Self.read("docs/configuration.md"), example = try Self.read("systemd/splitd.env.example")
         let help = try runSplitd(["serve", "--help"])
         for setting in ServerConfiguration.settings {
-            #expect(readme.contains("`\(setting.variable)`"), "\(setting.variable) missing from README's table")
+            #expect(table.contains("`\(setting.variable)`"), "\(setting.variable) missing from docs/configuration.md's table")
             #expect(example.contains(setting.variable), "\(setting.variable) missing from systemd/splitd.env.example")
             #expect(help.contains(setting.flag) && help.contains(setting.variable), "\(setting.flag) missing from splitd serve --help")
         }

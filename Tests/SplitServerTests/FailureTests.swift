@@ -4,7 +4,7 @@ import SplitStore
 import SplitTestSupport
 import Testing
 
-/// What splitd promises when its surroundings fail (README "Failure behaviour"): a database that
+/// What splitd promises when its surroundings fail (docs/failure-behaviour.md): a database that
 /// goes away, a receiver that hangs, a daemon killed while its embedded database runs, a secret
 /// rotated while receivers still hold the old one. Real daemons, real clusters, real receivers.
 @Suite("Failure behaviour", .serialized)

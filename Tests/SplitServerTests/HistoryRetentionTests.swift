@@ -95,13 +95,13 @@ struct HistoryRetentionTests {
         #expect(output.contains("SPLITD_DELIVERY_RETENTION") && output.contains("a week"), "\(output)")
     }
 
-    @Test("splitd bench history times exactly README's SQL queries")
-    func benchQueriesAreReadmes() throws {
-        let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
-        let blocks = readme.components(separatedBy: "```sql\n").dropFirst().compactMap { $0.components(separatedBy: "```").first }
+    @Test("splitd bench history times exactly the SQL queries of docs/sql.md")
+    func benchQueriesAreDocumented() throws {
+        let page = try String(contentsOf: packageRoot.appendingPathComponent("docs/sql.md"), encoding: .utf8)
+        let blocks = page.components(separatedBy: "```sql\n").dropFirst().compactMap { $0.components(separatedBy: "```").first }
         let trimmed = { (text: String) in text.trimmingCharacters(in: .whitespacesAndNewlines) }
         #expect(blocks.count >= 10)
-        #expect(HistoryQueries.readme.map(trimmed) == blocks.map(trimmed))
-        #expect(HistoryQueries.title(HistoryQueries.readme[4]).hasPrefix("5. The splits in force"))
+        #expect(HistoryQueries.documented.map(trimmed) == blocks.map(trimmed))
+        #expect(HistoryQueries.title(HistoryQueries.documented[4]).hasPrefix("5. The splits in force"))
     }
 }

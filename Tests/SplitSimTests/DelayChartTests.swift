@@ -103,8 +103,8 @@ struct DelayChartTests {
         #expect(geometry.legendTexts.first?.content == "server-only (mean 123456 s)")
     }
 
-    @Test("the README's chart (docs/simulate-vgg16-markov.svg) has its legend inside the picture")
-    func readmeChart() throws {
+    @Test("docs/evaluation.md's chart (docs/simulate-vgg16-markov.svg) has its legend inside the picture")
+    func documentedChart() throws {
         let svg = try String(contentsOf: Models.root.appendingPathComponent("docs/simulate-vgg16-markov.svg"), encoding: .utf8)
         let geometry = try ChartGeometry.parse(svg)
         try Self.expectLegendInside(geometry, entries: SimulationPolicy.allCases.count)

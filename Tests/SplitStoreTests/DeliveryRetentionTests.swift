@@ -160,7 +160,7 @@ struct DeliveryRetentionTests {
         try trimmer.execute("COMMIT")
     }
 
-    /// README's statement for deleting old history by hand (plans are kept forever otherwise).
+    /// docs/sql.md's statement for deleting old history by hand (plans are kept forever otherwise).
     static let deleteOldPlans = """
         WITH old AS (
             SELECT id FROM plans WHERE superseded_at < now() - interval '365 days' ORDER BY id LIMIT 10000
@@ -170,7 +170,7 @@ struct DeliveryRetentionTests {
         DELETE FROM plans p USING old WHERE p.id = old.id
         """
 
-    @Test("README's SQL for deleting old superseded plans removes exactly those and their deliveries, a batch at a time")
+    @Test("docs/sql.md's SQL for deleting old superseded plans removes exactly those and their deliveries, a batch at a time")
     func deletingOldPlansBySQL() throws {
         let database = try TestDatabase.make()
         defer { database.drop() }

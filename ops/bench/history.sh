@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Plan history at scale: 10 million plans of 100,000 devices (one a day for 100 days) and 10 million
-# webhook deliveries, then every README query and one device's history timed (median, p99), then
+# webhook deliveries, then every docs/sql.md query and one device's history timed (median, p99), then
 # the outbox trimmed to a week (SPLITD_DELIVERY_RETENTION's default) and the queries timed again.
 # Runs on a fresh database in a private, durable PostgreSQL cluster under /tmp (or on
 # SPLITD_BENCH_DATABASE_URL's server); needs about 10 GB of disk and 10-20 minutes on 2 vCPUs.

@@ -45,9 +45,9 @@ variants = ["all", "payback-2", "horizon-1", "horizon-10", "geometric-30s", "pus
 variant_names = {
     "all": "default: arithmetic τ 10 s, payback θ 1, push table",
     "payback-2": "payback θ 2",
-    "horizon-1": "horizon 1 (the first default)",
+    "horizon-1": "horizon 1",
     "horizon-10": "horizon 10",
-    "geometric-30s": "geometric τ 30 s (the first estimator)",
+    "geometric-30s": "geometric τ 30 s",
     "push-split": "push split",
 }
 

@@ -3,16 +3,16 @@ import SplitStore
 import SplitTestSupport
 import Testing
 
-@Suite("README SQL", .serialized)
-struct ReadmeQueryTests {
-    /// The ```sql blocks of README.md.
+@Suite("docs/sql.md queries", .serialized)
+struct SQLDocsQueryTests {
+    /// The ```sql blocks of docs/sql.md.
     static func queries() throws -> [String] {
-        let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
-        return readme.components(separatedBy: "```sql\n").dropFirst().compactMap { $0.components(separatedBy: "```").first }
+        let page = try String(contentsOf: packageRoot.appendingPathComponent("docs/sql.md"), encoding: .utf8)
+        return page.components(separatedBy: "```sql\n").dropFirst().compactMap { $0.components(separatedBy: "```").first }
     }
 
-    @Test("every SQL query in the README runs against a populated database and returns rows unless its first line says it may be empty")
-    func readmeQueries() async throws {
+    @Test("every SQL query in docs/sql.md runs against a populated database and returns rows unless its first line says it may be empty")
+    func documentedQueries() async throws {
         let database = try TestDatabase.make(migrated: false)
         defer { database.drop() }
         let receiver = try await WebhookReceiver()
