@@ -9,7 +9,7 @@ struct EvaluateCommand: ParsableCommand {
         abstract: "Predict the training delay of a given split (device layers), e.g. the one you run today.",
         discussion: "Give the device layers by name (--device-layers a,b,c) or as a plan JSON from 'splitctl plan --format json' (--plan FILE).")
 
-    @Argument(help: "Model graph file (splitgraph/1 JSON).")
+    @Argument(help: InputFiles.graphHelp)
     var graph: String
     @Option(name: .customLong("device-layers"), help: "Comma-separated names of the layers on the device.")
     var deviceLayers: String?
@@ -23,6 +23,7 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let conditions = try conditionOptions.conditions()
         let model = try modelOptions.prepare(graphPath: graph)
+        AssumedDefault.announce(conditionOptions.assumed(model: modelOptions))
         let names: [String]
         switch (deviceLayers, plan) {
         case let (list?, nil):

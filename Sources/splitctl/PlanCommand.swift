@@ -5,11 +5,11 @@ import SplitCore
 /// `splitctl plan`: one split for one graph under given conditions.
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "plan", abstract: "Compute the split of a model graph (splitgraph/1 JSON).")
+        commandName: "plan", abstract: "Compute the split of a model graph (splitgraph/1 JSON, or an ONNX model).")
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, dot }
 
-    @Argument(help: "Model graph file (splitgraph/1 JSON).")
+    @Argument(help: InputFiles.graphHelp)
     var graph: String
     @OptionGroup var conditionOptions: ConditionOptions
     @OptionGroup var modelOptions: ModelOptions
@@ -21,6 +21,7 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let conditions = try conditionOptions.conditions()
         let model = try modelOptions.prepare(graphPath: graph)
+        AssumedDefault.announce(conditionOptions.assumed(model: modelOptions))
         let plan: Plan
         do {
             plan = try SplitPlanner(model: model).plan(algorithm, conditions: conditions)
@@ -51,7 +52,7 @@ struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate", abstract: "Check a model graph and print its structure.")
 
-    @Argument(help: "Model graph file (splitgraph/1 JSON).")
+    @Argument(help: InputFiles.graphHelp)
     var graph: String
     @OptionGroup var modelOptions: ModelOptions
 

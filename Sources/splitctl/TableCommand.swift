@@ -17,7 +17,7 @@ struct TableCommand: ParsableCommand {
 
     enum Format: String, ExpressibleByArgument { case table, json }
 
-    @Argument(help: "Model graph file (splitgraph/1 JSON).")
+    @Argument(help: InputFiles.graphHelp)
     var graph: String
     @OptionGroup var computeOptions: ComputeOptions
     @OptionGroup var modelOptions: ModelOptions
@@ -29,6 +29,7 @@ struct TableCommand: ParsableCommand {
     func run() throws {
         let conditions = try computeOptions.conditions()
         let model = try modelOptions.prepare(graphPath: graph)
+        AssumedDefault.announce(computeOptions.assumed(model: modelOptions))
         let clock = ContinuousClock()
         let started = clock.now
         let table = try PlanTable.compute(model: model, conditions: conditions, algorithm: algorithm)
