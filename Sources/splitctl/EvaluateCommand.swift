@@ -23,7 +23,6 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let conditions = try conditionOptions.conditions()
         let model = try modelOptions.prepare(graphPath: graph)
-        AssumedDefault.announce(conditionOptions.assumed(model: modelOptions))
         let names: [String]
         switch (deviceLayers, plan) {
         case let (list?, nil):
@@ -45,6 +44,7 @@ struct EvaluateCommand: ParsableCommand {
             onDevice[index] = true
         }
         let result = try model.plan(forSplit: onDevice, conditions: conditions)
+        AssumedDefault.announce(conditionOptions.assumed(model: modelOptions))
         switch format {
         case .json:
             var report = PlanReport(plan: result, model: model, conditions: conditions)

@@ -34,12 +34,14 @@ enum ONNXInput {
         return options
     }
 
-    /// Imports the ONNX model `data` read from `path`; errors name the file, and `hint` follows them.
-    static func importGraph(data: Data, path: String, options: ImportOptions, hint: String = "") throws -> ImportResult {
+    /// Imports the ONNX model `data` read from `path`; errors name the file, and `hint` adds to them.
+    static func importGraph(
+        data: Data, path: String, options: ImportOptions, hint: (ImportError) -> String = { _ in "" }
+    ) throws -> ImportResult {
         do {
             return try ONNXImporter.importGraph(data: data, options: options)
         } catch let error as ImportError {
-            throw InputError("\(path): \(error)\(hint)")
+            throw InputError("\(path): \(error)\(hint(error))")
         }
     }
 
@@ -48,10 +50,12 @@ enum ONNXInput {
     static func graph(data: Data, path: String) throws -> ModelGraph {
         let options = try options(path: path)
         let saved = "\(options.name ?? "model").json"
-        let result = try importGraph(
-            data: data, path: path, options: options,
-            hint: " (it was imported as ONNX with the defaults of 'splitctl import'; to give --input or --unknown-ops, run "
-                + "'splitctl import \(path) --output \(saved)' with them and use \(saved))")
+        let result = try importGraph(data: data, path: path, options: options) { error in
+            error.kind == .malformed
+                ? " (read as an ONNX model because its name ends in .onnx or its first byte is 0x08; a splitgraph/1 graph is JSON)"
+                : " (it was imported as ONNX with the defaults of 'splitctl import'; to give --input or --unknown-ops, run "
+                    + "'splitctl import \(path) --output \(saved)' with them and use \(saved))"
+        }
         for warning in result.warnings { warn(warning) }
         note(
             """

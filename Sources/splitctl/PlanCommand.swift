@@ -21,7 +21,6 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let conditions = try conditionOptions.conditions()
         let model = try modelOptions.prepare(graphPath: graph)
-        AssumedDefault.announce(conditionOptions.assumed(model: modelOptions))
         let plan: Plan
         do {
             plan = try SplitPlanner(model: model).plan(algorithm, conditions: conditions)
@@ -35,6 +34,8 @@ struct PlanCommand: ParsableCommand {
             }
             throw FailureError("\(model.graph.name): \(PlanningError.deviceMemoryExceeded(requiredBytes: required, limitBytes: limit))")
         }
+        // With the result: an error stays one line, and the note qualifies what is printed.
+        AssumedDefault.announce(conditionOptions.assumed(model: modelOptions))
         switch format {
         case .json:
             FileHandle.standardOutput.write(PlanReport(plan: plan, model: model, conditions: conditions).jsonData())

@@ -126,8 +126,6 @@ struct SimulateCommand: ParsableCommand {
         settings.telemetryEverySeconds = daemonOptions.telemetryEvery
         settings.daemon = try daemonOptions.settings(horizon: switchHorizon)
         let model = try modelOptions.prepare(graphPath: graph)
-        // A trace file gives the link (and usually the rtt); --uplink/--downlink/--rtt only shape synthetic traces.
-        AssumedDefault.announce(conditionOptions.assumed(model: modelOptions, link: traceOptions.trace.isEmpty))
 
         let sources = try traceOptions.sources()
         if recommend { return try runRecommendation(model: model, base: base, settings: settings, sources: sources) }
@@ -140,6 +138,7 @@ struct SimulateCommand: ParsableCommand {
         let progress = ProgressLine(label: "simulating \(model.graph.name)")
         let report = try simulator.run(policies) { progress.update($0) }
         progress.finish()
+        announceAssumed()
         for warning in Self.shortRunWarnings(report) { warn(warning) }
         if let plot {
             let title = "\(model.graph.name): iteration delay over \(Int(trace.durationSeconds)) s of \(name)"
@@ -175,6 +174,12 @@ struct SimulateCommand: ParsableCommand {
                         + (result.refusedMoves.map(String.init) ?? "-").leftPadded(9))
             }
         }
+    }
+
+    /// Names the defaults assumed, once the simulation has run (an error stays one line). A trace
+    /// file gives the link (and usually the rtt): --uplink/--downlink/--rtt only shape synthetic traces.
+    func announceAssumed() {
+        AssumedDefault.announce(conditionOptions.assumed(model: modelOptions, link: traceOptions.trace.isEmpty))
     }
 
     /// What makes a short run's mean and p95 mislead, one warning each: policies with too few
@@ -248,6 +253,7 @@ struct SimulateCommand: ParsableCommand {
         for (name, report) in reports {
             for warning in Self.shortRunWarnings(report, trace: name) { warn(warning) }
         }
+        announceAssumed()
         let shown = reports.first?.1.policies.map(\.policy) ?? []
         switch format {
         case .csv:
@@ -303,6 +309,7 @@ struct SimulateCommand: ParsableCommand {
             model: model, traces: names, load: load, settings: settings, candidates: candidates
         ) { progress.update($0) }
         progress.finish()
+        announceAssumed()
         func describe(_ settings: DevicePlanningSettings) -> String {
             let rule: String
             switch settings.switching {

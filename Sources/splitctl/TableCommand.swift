@@ -29,11 +29,11 @@ struct TableCommand: ParsableCommand {
     func run() throws {
         let conditions = try computeOptions.conditions()
         let model = try modelOptions.prepare(graphPath: graph)
-        AssumedDefault.announce(computeOptions.assumed(model: modelOptions))
         let clock = ContinuousClock()
         let started = clock.now
         let table = try PlanTable.compute(model: model, conditions: conditions, algorithm: algorithm)
         let elapsed = started.duration(to: clock.now)
+        AssumedDefault.announce(computeOptions.assumed(model: modelOptions))
         switch format {
         case .json:
             FileHandle.standardOutput.write(try PlanTableReport(table: table, model: model, algorithm: algorithm).jsonData())

@@ -64,20 +64,45 @@ struct ImportCommandTests {
         }
     }
 
-    @Test("an ONNX model the defaults cannot import exits 2 on one line saying how to import it with options")
+    @Test(
+        "an ONNX model the defaults cannot import exits 2 on one line saying how to import it with options; a broken one says why it was read as ONNX"
+    )
     func onnxThatNeedsImportOptions() throws {
-        // 0x08: the first byte of every ONNX export (ir_version); then a truncated field.
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("splitctl-test-\(UUID().uuidString).onnx").path
-        try Data([0x08, 0x07, 0x12, 0x40, 0x01]).write(to: URL(fileURLWithPath: path))
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let result = try CLI.run(["plan", path, "--uplink", "10M", "--downlink", "10M"])
+        // A small CNN whose first activation is an operator without a FLOP formula: refused by
+        // default, imported with --unknown-ops zero (its shape from value_info).
+        var builder = ONNXTestBuilder.smallCNN()
+        builder.nodes[1].op = "Mystery"
+        builder.valueInfo = [("/stem/relu/Relu_out", [1, 16, 32, 32])]
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("splitctl-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("mystery.onnx").path
+        try builder.encoded().write(to: URL(fileURLWithPath: path))
+        let link = ["--uplink", "10M", "--downlink", "10M"]
+        let refused = try CLI.run(["plan", path] + link)
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.hasPrefix("splitctl: error: \(path): ") && refused.stderr.contains("Mystery"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains(
+                "(it was imported as ONNX with the defaults of 'splitctl import'; to give --input or --unknown-ops, run 'splitctl import \(path) "
+                    + "--output mystery.json' with them and use mystery.json)"), "\(refused.stderr)")
+        #expect(refused.stderr.split(separator: "\n").count == 1 && refused.stdout.isEmpty, "\(refused.stderr)")
+        // The way out the error names works.
+        let graphPath = directory.appendingPathComponent("mystery.json").path
+        let imported = try CLI.run(["import", path, "--unknown-ops", "zero", "--output", graphPath])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let planned = try CLI.run(["plan", graphPath] + link)
+        #expect(planned.status == 0, "\(planned.stderr)")
+
+        // Not ONNX at all, but named .onnx: the error says why it was read as ONNX, not "invalid JSON".
+        let broken = directory.appendingPathComponent("broken.onnx").path
+        try Data([0x08, 0x07, 0x12, 0x40, 0x01]).write(to: URL(fileURLWithPath: broken))
+        let result = try CLI.run(["plan", broken] + link)
         #expect(result.status == 2, "\(result.stderr)")
-        #expect(result.stderr.hasPrefix("splitctl: error: \(path): "), "\(result.stderr)")
-        #expect(result.stderr.contains("imported as ONNX with the defaults of 'splitctl import'"), "\(result.stderr)")
-        #expect(result.stderr.contains("run 'splitctl import \(path) --output "), "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("splitctl: error: \(broken): "), "\(result.stderr)")
+        #expect(result.stderr.contains("read as an ONNX model because its name ends in .onnx or its first byte is 0x08"), "\(result.stderr)")
         #expect(!result.stderr.contains("invalid JSON"), "\(result.stderr)")
-        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
-        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.split(separator: "\n").count == 1 && result.stdout.isEmpty, "\(result.stderr)")
     }
 
     @Test(
