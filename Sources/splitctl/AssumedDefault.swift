@@ -35,8 +35,8 @@ struct AssumedDefault: Sendable {
     static let uplink = AssumedDefault(flag: "--uplink", text: "20M", meaning: "uplink bit/s", parse: Limits.parseRate)
     static let downlink = AssumedDefault(flag: "--downlink", text: "40M", meaning: "downlink bit/s", parse: Limits.parseRate)
 
-    /// `(default: 100G; noted on stderr when assumed)`, for `--help`.
-    var helpText: String { "(default: \(text); noted on stderr when assumed)" }
+    /// `(default: 100G)`, for `--help`.
+    var helpText: String { "(default: \(text))" }
 
     /// One note on stderr naming every default in `assumed`, or nothing when it is empty.
     static func announce(_ assumed: [AssumedDefault]) {

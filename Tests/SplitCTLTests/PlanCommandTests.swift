@@ -84,7 +84,7 @@ struct PlanCommandTests {
             ] {
                 let entry = try #require(text.range(of: "\(flag) <"), "\(flag) missing from help")
                 let next = text[entry.upperBound...].range(of: " --")?.lowerBound ?? text.endIndex
-                #expect(text[entry.upperBound..<next].contains("(default: \(value);"), "\(flag): \(text[entry.upperBound..<next])")
+                #expect(text[entry.upperBound..<next].contains("(default: \(value))"), "\(flag): \(text[entry.upperBound..<next])")
             }
         }
     }
