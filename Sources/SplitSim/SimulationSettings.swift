@@ -167,6 +167,22 @@ public struct PolicyResult: Sendable, Codable, Equatable {
     public var iterationDelaySeconds: [Double] = []
     /// The split each iteration ran, numbered in the order the simulation met them (not in JSON).
     public var iterationSplits: [Int] = []
+    /// Start time and whole delay of the iteration in progress when the trace ends (the link
+    /// repeating to finish it), which the mean counts by the fraction inside the trace; nil when
+    /// the last iteration ended exactly at the end (for plots and warnings; not in JSON).
+    public var unfinishedIterationStartSeconds: Double?
+    public var unfinishedIterationDelaySeconds: Double?
+
+    /// Completed iterations a p95 needs to say more than the slowest one: with fewer than 20, no
+    /// iteration lies above the 95th percentile, so it is the maximum (and with none, no value).
+    public static let minimumIterationsForP95 = 20
+
+    /// Whether the iteration unfinished at the trace's end is slower than every completed one:
+    /// the mean then counts a delay that neither the p95 nor any completed iteration shows.
+    public var unfinishedIterationIsSlowest: Bool {
+        guard let unfinished = unfinishedIterationDelaySeconds else { return false }
+        return unfinished > (iterationDelaySeconds.max() ?? 0)
+    }
 
     enum CodingKeys: String, CodingKey {
         case policy, iterations

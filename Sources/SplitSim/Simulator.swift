@@ -177,9 +177,17 @@ public final class Simulator {
         let sorted = delays.sorted()
         let p95 = sorted.isEmpty ? 0 : sorted[max(0, Int((Double(sorted.count) * 0.95).rounded(.up)) - 1)]
         let work = Double(delays.count) + partial
-        return PolicyResult(
+        var result = PolicyResult(
             policy: policy, iterations: delays.count, meanDelaySeconds: work > 0 ? (end - start) / work : .infinity, p95DelaySeconds: p95,
             planChanges: 0, iterationStartSeconds: starts, iterationDelaySeconds: delays)
+        // The unfinished iteration starts where the last completed one ended; its fraction
+        // (end − its start) / its delay gives its whole delay back.
+        let unfinishedStart = starts.last.map { $0 + delays[delays.count - 1] } ?? start
+        if partial > 0 && unfinishedStart < end {
+            result.unfinishedIterationStartSeconds = unfinishedStart
+            result.unfinishedIterationDelaySeconds = (end - unfinishedStart) / partial
+        }
+        return result
     }
 
     /// For every re-planning moment of the trace, each policy's predicted delay for the rates

@@ -37,7 +37,7 @@ struct BenchCommand: ParsableCommand {
 
     enum Format: String, ExpressibleByArgument { case table, json }
 
-    @Argument(help: "Model graph files.")
+    @Argument(help: InputFiles.graphsHelp)
     var graphs: [String]
     @Option(help: "Comma-separated planners to measure: \(PlanningAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")), or table.")
     var algorithm: String = "dag,block"

@@ -9,7 +9,7 @@ struct EvaluateCommand: ParsableCommand {
         abstract: "Predict the training delay of a given split (device layers), e.g. the one you run today.",
         discussion: "Give the device layers by name (--device-layers a,b,c) or as a plan JSON from 'splitctl plan --format json' (--plan FILE).")
 
-    @Argument(help: "Model graph file (splitgraph/1 JSON).")
+    @Argument(help: InputFiles.graphHelp)
     var graph: String
     @Option(name: .customLong("device-layers"), help: "Comma-separated names of the layers on the device.")
     var deviceLayers: String?
@@ -44,6 +44,7 @@ struct EvaluateCommand: ParsableCommand {
             onDevice[index] = true
         }
         let result = try model.plan(forSplit: onDevice, conditions: conditions)
+        AssumedDefault.announce(conditionOptions.assumed(model: modelOptions))
         switch format {
         case .json:
             var report = PlanReport(plan: result, model: model, conditions: conditions)

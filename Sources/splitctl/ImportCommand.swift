@@ -37,31 +37,26 @@ struct ImportCommand: ParsableCommand {
     var profiledFLOPs: Double = 1e13
 
     func run() throws {
-        // Mapped, not read: an export with inline weights can be hundreds of MB, and the reader
-        // skips tensor payloads without touching their pages.
-        let data = try (try? Data(contentsOf: URL(fileURLWithPath: model), options: .alwaysMapped)) ?? InputFiles.read(model, what: "model file")
-        let fileName = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+        let data = try InputFiles.mapped(model, what: "model file")
         let result: ImportResult
-        do {
-            switch source {
-            case .onnx:
-                var options = ImportOptions(name: name, unknownOperators: unknownOperators)
-                for text in inputShapes {
-                    let (inputName, shape) = try ImportOptions.parseInputShape(text)
-                    options.inputShapes[inputName] = shape
-                }
-                if options.name == nil { options.name = fileName.components(separatedBy: ".").first }
-                result = try ONNXImporter.importGraph(data: data, options: options)
-            case .pipedream:
-                guard let batch else { throw InputError("PipeDream profiles do not record their batch size; pass --batch N") }
-                let imported = try PipeDreamImporter.importGraph(
+        switch source {
+        case .onnx:
+            let options = try ONNXInput.options(path: model, name: name, inputShapes: inputShapes, unknownOperators: unknownOperators)
+            result = try ONNXInput.importGraph(data: data, path: model, options: options)
+        case .pipedream:
+            guard let batch else { throw InputError("PipeDream profiles do not record their batch size; pass --batch N") }
+            let imported: PipeDreamImporter.Output
+            do {
+                imported = try PipeDreamImporter.importGraph(
                     text: String(decoding: data, as: UTF8.self),
-                    options: .init(batchSize: batch, profiledFLOPsPerSecond: profiledFLOPs, name: name ?? fileName))
-                result = imported.result
-                if let profileOutput { try write(imported.profileJSON, to: profileOutput, what: "profile") }
+                    options: .init(
+                        batchSize: batch, profiledFLOPsPerSecond: profiledFLOPs,
+                        name: name ?? URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent))
+            } catch let error as ImportError {
+                throw InputError("\(model): \(error)")
             }
-        } catch let error as ImportError {
-            throw InputError("\(model): \(error)")
+            result = imported.result
+            if let profileOutput { try write(imported.profileJSON, to: profileOutput, what: "profile") }
         }
         for warning in result.warnings { standardError("splitctl: warning: \(warning)") }
         standardError("splitctl: imported '\(result.graph.name)': " + result.summary.text)

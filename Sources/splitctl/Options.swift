@@ -13,18 +13,24 @@ struct ComputeOptions: ParsableArguments {
     var batch: Int = 32
     @Option(
         name: .customLong("device-flops"), parsing: .unconditional,
-        help: ArgumentHelp("Device throughput, FLOP/s: 100G, 1.5T, 1e11.", valueName: "flop/s"),
+        help: ArgumentHelp("Device throughput, FLOP/s: 100G, 1.5T, 1e11 \(AssumedDefault.deviceFLOPs.helpText).", valueName: "flop/s"),
         transform: Limits.parseThroughput)
-    var deviceFLOPs: Double = 1e11
+    var givenDeviceFLOPs: Double?
     @Option(
         name: .customLong("server-flops"), parsing: .unconditional,
-        help: ArgumentHelp("Edge-server throughput, FLOP/s.", valueName: "flop/s"), transform: Limits.parseThroughput)
-    var serverFLOPs: Double = 2e13
+        help: ArgumentHelp("Edge-server throughput, FLOP/s \(AssumedDefault.serverFLOPs.helpText).", valueName: "flop/s"),
+        transform: Limits.parseThroughput)
+    var givenServerFLOPs: Double?
     @Option(
-        parsing: .unconditional, help: ArgumentHelp("Round-trip time: 10ms, 0.01 (seconds), 250us.", valueName: "duration"),
-        transform: { try Limits.parseDuration($0, range: Limits.rtt) })
-    var rtt: Double = 0.01
+        name: .customLong("rtt"), parsing: .unconditional,
+        help: ArgumentHelp("Round-trip time: 10ms, 0.01 (seconds), 250us \(AssumedDefault.rtt.helpText).", valueName: "duration"),
+        transform: AssumedDefault.rtt.parse)
+    var givenRTT: Double?
     @OptionGroup var memory: MemoryOptions
+
+    var deviceFLOPs: Double { givenDeviceFLOPs ?? AssumedDefault.deviceFLOPs.value }
+    var serverFLOPs: Double { givenServerFLOPs ?? AssumedDefault.serverFLOPs.value }
+    var rtt: Double { givenRTT ?? AssumedDefault.rtt.value }
 
     /// The compute-side conditions, validated (without the memory limit when `memoryLimit` is
     /// false: `bench` reads `--device-memory` as a list or a sweep itself).
@@ -35,26 +41,53 @@ struct ComputeOptions: ParsableArguments {
         try ConditionOptions.validated { try conditions.validate() }
         return conditions
     }
+
+    /// The defaults this command run relies on because their option was not given: the FLOP/s
+    /// (the device's only without a device profile, whose measured times replace it) and, when
+    /// `rtt` is true, the round-trip time.
+    func assumed(model: ModelOptions, rtt usesRTT: Bool = true) -> [AssumedDefault] {
+        var assumed: [AssumedDefault] = []
+        if givenDeviceFLOPs == nil && model.deviceProfile == nil { assumed.append(.deviceFLOPs) }
+        if givenServerFLOPs == nil && model.serverProfile == nil { assumed.append(.serverFLOPs) }
+        if givenRTT == nil && usesRTT { assumed.append(.rtt) }
+        return assumed
+    }
 }
 
 /// Hardware and network options shared by `plan`, `evaluate`, `bench` and `simulate`.
 struct ConditionOptions: ParsableArguments {
     @OptionGroup var compute: ComputeOptions
     @Option(
-        parsing: .unconditional,
-        help: ArgumentHelp("Uplink rate (device to server), bit/s: 20M, 20Mbps, 20 Mbit/s, 500kbps.", valueName: "rate"),
+        name: .customLong("uplink"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "Uplink rate (device to server), bit/s: 20M, 20Mbps, 20 Mbit/s, 500kbps \(AssumedDefault.uplink.helpText).", valueName: "rate"),
         transform: Limits.parseRate)
-    var uplink: Double = 20e6
+    var givenUplink: Double?
     @Option(
-        parsing: .unconditional, help: ArgumentHelp("Downlink rate (server to device), bit/s.", valueName: "rate"),
+        name: .customLong("downlink"), parsing: .unconditional,
+        help: ArgumentHelp("Downlink rate (server to device), bit/s \(AssumedDefault.downlink.helpText).", valueName: "rate"),
         transform: Limits.parseRate)
-    var downlink: Double = 40e6
+    var givenDownlink: Double?
+
+    var uplink: Double { givenUplink ?? AssumedDefault.uplink.value }
+    var downlink: Double { givenDownlink ?? AssumedDefault.downlink.value }
 
     /// The conditions, validated.
     func conditions(memoryLimit: Bool = true) throws -> PlanningConditions {
         let conditions = try compute.conditions(memoryLimit: memoryLimit).conditions(uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: downlink)
         try Self.validated { try conditions.validate() }
         return conditions
+    }
+
+    /// The defaults this command run relies on because their option was not given; `link` is
+    /// false when the link comes from elsewhere (a trace file), which also sets the rtt.
+    func assumed(model: ModelOptions, link: Bool = true) -> [AssumedDefault] {
+        var assumed = compute.assumed(model: model, rtt: link)
+        if link {
+            if givenUplink == nil { assumed.append(.uplink) }
+            if givenDownlink == nil { assumed.append(.downlink) }
+        }
+        return assumed
     }
 
     /// Runs `check`, turning a core `invalidParameter` into a usage error naming the flag.
@@ -70,11 +103,11 @@ struct ConditionOptions: ParsableArguments {
     static func flag(for parameter: PlanningParameter) -> String {
         switch parameter {
         case .batchSize: return "--batch"
-        case .deviceFLOPs: return "--device-flops"
-        case .serverFLOPs: return "--server-flops"
-        case .uplink: return "--uplink"
-        case .downlink: return "--downlink"
-        case .rtt: return "--rtt"
+        case .deviceFLOPs: return AssumedDefault.deviceFLOPs.flag
+        case .serverFLOPs: return AssumedDefault.serverFLOPs.flag
+        case .uplink: return AssumedDefault.uplink.flag
+        case .downlink: return AssumedDefault.downlink.flag
+        case .rtt: return AssumedDefault.rtt.flag
         case .replanInterval: return "--replan-every"
         case .deviceMemory: return "--device-memory"
         case .switchHorizon: return "--switch-horizon"
@@ -91,8 +124,7 @@ struct MemoryOptions: ParsableArguments {
     @Option(
         name: .customLong("device-memory"),
         help: """
-            Device memory available for training: bytes, or 2G / 2GB (10^9), 2Gi / 2GiB (2^30); units k M G T P, Ki Mi Gi Ti Pi. Plans never \
-            exceed it.
+            Device memory available for training: bytes, or a number with a unit; \(ByteQuantity.unitsDescription). Plans never exceed it.
             """)
     var deviceMemory: String?
     @Option(
@@ -143,6 +175,12 @@ struct ModelOptions: ParsableArguments {
 
 /// Reading the files users name, with errors that say which file.
 enum InputFiles {
+    /// The help of a command's graph argument.
+    static let graphHelp = ArgumentHelp(
+        "Model graph file: splitgraph/1 JSON, or an ONNX model (imported on the fly with the defaults of 'splitctl import').")
+    /// The help of `bench`'s graph arguments.
+    static let graphsHelp = ArgumentHelp("Model graph files: splitgraph/1 JSON, or ONNX models (imported as by 'splitctl import').")
+
     static func read(_ path: String, what: String) throws -> Data {
         guard let data = FileManager.default.contents(atPath: path) else {
             var isDirectory: ObjCBool = false
@@ -154,8 +192,17 @@ enum InputFiles {
         return data
     }
 
+    /// `path` mapped rather than read (an ONNX export with inline weights can be hundreds of MB,
+    /// and the importer skips tensor payloads without touching their pages), or read when it
+    /// cannot be mapped.
+    static func mapped(_ path: String, what: String) throws -> Data {
+        try (try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)) ?? read(path, what: what)
+    }
+
+    /// The graph in `path`: splitgraph/1 JSON, or an ONNX model imported on the fly (`ONNXInput`).
     static func graph(at path: String) throws -> ModelGraph {
-        let data = try read(path, what: "graph file")
+        let data = try mapped(path, what: "graph file")
+        if ONNXInput.isONNX(data, path: path) { return try ONNXInput.graph(data: data, path: path) }
         do {
             return try ModelGraph(json: data)
         } catch let error as GraphError {
@@ -188,6 +235,12 @@ extension PlanningAlgorithm: ExpressibleByArgument {}
 /// A warning line on stderr.
 func warn(_ message: String) {
     FileHandle.standardError.write(Data("splitctl: warning: \(message)\n".utf8))
+}
+
+/// A note on stderr: something the user did not ask for but should know (a default assumed, a
+/// file imported on the fly).
+func note(_ message: String) {
+    FileHandle.standardError.write(Data("splitctl: note: \(message)\n".utf8))
 }
 
 extension Optimizer: ExpressibleByArgument {}

@@ -5,11 +5,11 @@ import SplitCore
 /// `splitctl plan`: one split for one graph under given conditions.
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "plan", abstract: "Compute the split of a model graph (splitgraph/1 JSON).")
+        commandName: "plan", abstract: "Compute the split of a model graph (splitgraph/1 JSON, or an ONNX model).")
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, dot }
 
-    @Argument(help: "Model graph file (splitgraph/1 JSON).")
+    @Argument(help: InputFiles.graphHelp)
     var graph: String
     @OptionGroup var conditionOptions: ConditionOptions
     @OptionGroup var modelOptions: ModelOptions
@@ -34,6 +34,8 @@ struct PlanCommand: ParsableCommand {
             }
             throw FailureError("\(model.graph.name): \(PlanningError.deviceMemoryExceeded(requiredBytes: required, limitBytes: limit))")
         }
+        // With the result: an error stays one line, and the note qualifies what is printed.
+        AssumedDefault.announce(conditionOptions.assumed(model: modelOptions))
         switch format {
         case .json:
             FileHandle.standardOutput.write(PlanReport(plan: plan, model: model, conditions: conditions).jsonData())
@@ -51,7 +53,7 @@ struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate", abstract: "Check a model graph and print its structure.")
 
-    @Argument(help: "Model graph file (splitgraph/1 JSON).")
+    @Argument(help: InputFiles.graphHelp)
     var graph: String
     @OptionGroup var modelOptions: ModelOptions
 

@@ -77,7 +77,7 @@ struct SimulateCommand: ParsableCommand {
 
     enum Format: String, ExpressibleByArgument { case table, json, csv }
 
-    @Argument(help: "Model graph file (splitgraph/1 JSON).")
+    @Argument(help: InputFiles.graphHelp)
     var graph: String
     @OptionGroup var conditionOptions: ConditionOptions
     @OptionGroup var modelOptions: ModelOptions
@@ -138,6 +138,8 @@ struct SimulateCommand: ParsableCommand {
         let progress = ProgressLine(label: "simulating \(model.graph.name)")
         let report = try simulator.run(policies) { progress.update($0) }
         progress.finish()
+        announceAssumed()
+        for warning in Self.shortRunWarnings(report) { warn(warning) }
         if let plot {
             let title = "\(model.graph.name): iteration delay over \(Int(trace.durationSeconds)) s of \(name)"
             do {
@@ -164,13 +166,50 @@ struct SimulateCommand: ParsableCommand {
             for result in report.policies {
                 print(
                     result.policy.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0) + "\(result.iterations)".leftPadded(11)
-                        + formatSeconds(result.meanDelaySeconds).leftPadded(11) + formatSeconds(result.p95DelaySeconds).leftPadded(11)
+                        + formatSeconds(result.meanDelaySeconds).leftPadded(11)
+                        + (result.iterations == 0 ? "-" : formatSeconds(result.p95DelaySeconds)).leftPadded(11)
                         + "\(result.planChanges)".leftPadded(9)
                         + (result.migrationSeconds == 0 ? "-" : formatSeconds(result.migrationSeconds)).leftPadded(11)
                         + (result.ratioToHindsight.map { String(format: "%.3fx", $0) } ?? "-").leftPadded(14)
                         + (result.refusedMoves.map(String.init) ?? "-").leftPadded(9))
             }
         }
+    }
+
+    /// Names the defaults assumed, once the simulation has run (an error stays one line). A trace
+    /// file gives the link (and usually the rtt): --uplink/--downlink/--rtt only shape synthetic traces.
+    func announceAssumed() {
+        AssumedDefault.announce(conditionOptions.assumed(model: modelOptions, link: traceOptions.trace.isEmpty))
+    }
+
+    /// What makes a short run's mean and p95 mislead, one warning each: policies with too few
+    /// completed iterations for a p95 (with how many), and policies whose mean is dominated by
+    /// the iteration unfinished at the trace's end (slower than every completed one).
+    static func shortRunWarnings(_ report: SimulationReport, trace: String? = nil) -> [String] {
+        let prefix = trace.map { "\($0): " } ?? ""
+        var warnings: [String] = []
+        let minimum = PolicyResult.minimumIterationsForP95
+        let few = report.policies.filter { $0.iterations < minimum }
+        if !few.isEmpty {
+            warnings.append(
+                """
+                \(prefix)too few iterations for a p95: \(few.map { "\($0.policy.rawValue) \($0.iterations)" }.joined(separator: ", ")) \
+                completed, a p95 needs at least \(minimum) (with fewer it is the slowest iteration, '-' with none); simulate a longer \
+                trace (--duration)
+                """)
+        }
+        let dominated = report.policies.filter(\.unfinishedIterationIsSlowest)
+        if !dominated.isEmpty {
+            let list = dominated.map { result in
+                "\(result.policy.rawValue) \(formatSeconds(result.unfinishedIterationDelaySeconds ?? .nan))"
+            }
+            warnings.append(
+                """
+                \(prefix)the iteration still running when the trace ends is slower than every completed one (\(list.joined(separator: ", "))); \
+                the mean counts it by the fraction inside the trace, so it can exceed the p95 (the plot draws it dotted)
+                """)
+        }
+        return warnings
     }
 
     static let csvHeader =
@@ -211,6 +250,10 @@ struct SimulateCommand: ParsableCommand {
             reports.append((source.name, try simulator.run(policies) { progress.update((Double(index) + $0) / Double(sources.count)) }))
         }
         progress.finish()
+        for (name, report) in reports {
+            for warning in Self.shortRunWarnings(report, trace: name) { warn(warning) }
+        }
+        announceAssumed()
         let shown = reports.first?.1.policies.map(\.policy) ?? []
         switch format {
         case .csv:
@@ -266,6 +309,7 @@ struct SimulateCommand: ParsableCommand {
             model: model, traces: names, load: load, settings: settings, candidates: candidates
         ) { progress.update($0) }
         progress.finish()
+        announceAssumed()
         func describe(_ settings: DevicePlanningSettings) -> String {
             let rule: String
             switch settings.switching {

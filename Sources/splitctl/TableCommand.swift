@@ -17,7 +17,7 @@ struct TableCommand: ParsableCommand {
 
     enum Format: String, ExpressibleByArgument { case table, json }
 
-    @Argument(help: "Model graph file (splitgraph/1 JSON).")
+    @Argument(help: InputFiles.graphHelp)
     var graph: String
     @OptionGroup var computeOptions: ComputeOptions
     @OptionGroup var modelOptions: ModelOptions
@@ -33,6 +33,7 @@ struct TableCommand: ParsableCommand {
         let started = clock.now
         let table = try PlanTable.compute(model: model, conditions: conditions, algorithm: algorithm)
         let elapsed = started.duration(to: clock.now)
+        AssumedDefault.announce(computeOptions.assumed(model: modelOptions))
         switch format {
         case .json:
             FileHandle.standardOutput.write(try PlanTableReport(table: table, model: model, algorithm: algorithm).jsonData())

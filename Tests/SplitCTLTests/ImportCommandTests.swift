@@ -28,6 +28,83 @@ struct ImportCommandTests {
         #expect(plan.status == 0, "\(plan.stderr)")
     }
 
+    @Test("plan, table, evaluate, simulate and validate read an ONNX model as 'splitctl import' imports it, and say so on stderr")
+    func onnxWhereAGraphIsExpected() throws {
+        let onnx = "\(Self.fixtures)/resnet18.ts.onnx"
+        let graphPath = try CLI.temporaryFile("")
+        defer { try? FileManager.default.removeItem(atPath: graphPath) }
+        let imported = try CLI.run(["import", onnx, "--output", graphPath])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let conditions = ["--uplink", "10M", "--downlink", "10M", "--device-flops", "100G", "--server-flops", "20T", "--rtt", "10ms"]
+        let direct = try CLI.run(["plan", onnx, "--format", "json"] + conditions)
+        let saved = try CLI.run(["plan", graphPath, "--format", "json"] + conditions)
+        #expect(direct.status == 0 && saved.status == 0, "\(direct.stderr)")
+        let directPlan = try #require(try JSONSerialization.jsonObject(with: Data(direct.stdout.utf8)) as? [String: Any])
+        let savedPlan = try #require(try JSONSerialization.jsonObject(with: Data(saved.stdout.utf8)) as? [String: Any])
+        // The same graph, hence the same plan (everything but the solve time).
+        for key in ["model", "device_layers", "cut_layers", "delay_seconds", "transfer_bytes", "device_memory_bytes"] {
+            #expect("\(directPlan[key] ?? "missing")" == "\(savedPlan[key] ?? "missing")", "\(key)")
+        }
+        #expect(directPlan["model"] as? String == "resnet18")
+        let note = "splitctl: note: \(onnx) is an ONNX model: imported it as 'resnet18' (50 layers) with the defaults of 'splitctl import'"
+        #expect(direct.stderr.contains(note), "\(direct.stderr)")
+        #expect(direct.stderr.contains("'splitctl import \(onnx) --output resnet18.json'"), "\(direct.stderr)")
+        #expect(direct.stderr.split(separator: "\n").count == 1, "\(direct.stderr)")
+        #expect(!saved.stderr.contains("ONNX"), "\(saved.stderr)")
+
+        let deviceLayers = try #require(directPlan["device_layers"] as? [String]).joined(separator: ",")
+        for arguments in [
+            ["table", onnx], ["evaluate", onnx, "--device-layers", deviceLayers] + conditions, ["validate", onnx],
+            ["simulate", onnx, "--synthetic", "steps", "--duration", "60", "--policies", "static", "--format", "csv"] + conditions,
+        ] {
+            let result = try CLI.run(arguments)
+            #expect(result.status == 0, "\(arguments[0]): \(result.stderr)")
+            #expect(result.stderr.contains(note), "\(arguments[0]): \(result.stderr)")
+            #expect(!result.stdout.isEmpty, "\(arguments[0])")
+        }
+    }
+
+    @Test(
+        "an ONNX model the defaults cannot import exits 2 on one line saying how to import it with options; a broken one says why it was read as ONNX"
+    )
+    func onnxThatNeedsImportOptions() throws {
+        // A small CNN whose first activation is an operator without a FLOP formula: refused by
+        // default, imported with --unknown-ops zero (its shape from value_info).
+        var builder = ONNXTestBuilder.smallCNN()
+        builder.nodes[1].op = "Mystery"
+        builder.valueInfo = [("/stem/relu/Relu_out", [1, 16, 32, 32])]
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("splitctl-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("mystery.onnx").path
+        try builder.encoded().write(to: URL(fileURLWithPath: path))
+        let link = ["--uplink", "10M", "--downlink", "10M"]
+        let refused = try CLI.run(["plan", path] + link)
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.hasPrefix("splitctl: error: \(path): ") && refused.stderr.contains("Mystery"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains(
+                "(it was imported as ONNX with the defaults of 'splitctl import'; to give --input or --unknown-ops, run 'splitctl import \(path) "
+                    + "--output mystery.json' with them and use mystery.json)"), "\(refused.stderr)")
+        #expect(refused.stderr.split(separator: "\n").count == 1 && refused.stdout.isEmpty, "\(refused.stderr)")
+        // The way out the error names works.
+        let graphPath = directory.appendingPathComponent("mystery.json").path
+        let imported = try CLI.run(["import", path, "--unknown-ops", "zero", "--output", graphPath])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let planned = try CLI.run(["plan", graphPath] + link)
+        #expect(planned.status == 0, "\(planned.stderr)")
+
+        // Not ONNX at all, but named .onnx: the error says why it was read as ONNX, not "invalid JSON".
+        let broken = directory.appendingPathComponent("broken.onnx").path
+        try Data([0x08, 0x07, 0x12, 0x40, 0x01]).write(to: URL(fileURLWithPath: broken))
+        let result = try CLI.run(["plan", broken] + link)
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("splitctl: error: \(broken): "), "\(result.stderr)")
+        #expect(result.stderr.contains("read as an ONNX model because its name ends in .onnx or its first byte is 0x08"), "\(result.stderr)")
+        #expect(!result.stderr.contains("invalid JSON"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1 && result.stdout.isEmpty, "\(result.stderr)")
+    }
+
     @Test(
         "bad input exits 2 with one line naming the file and what is wrong",
         arguments: [

@@ -43,6 +43,20 @@ struct MemoryCommandTests {
         #expect(loose.object["delay_seconds"] as? Double == fastestDelay)
     }
 
+    @Test(
+        "--device-memory 2Gi and 2GiB are 2 x 2^30 bytes, 2G and 2GB 2 x 10^9, as --help says",
+        arguments: [("2Gi", 2_147_483_648), ("2GiB", 2_147_483_648), ("2G", 2_000_000_000), ("2GB", 2_000_000_000)] as [(String, Int64)])
+    func byteUnits(text: String, bytes: Int64) throws {
+        let planned = try Self.json(["plan", "ops/models/vgg16.json", "--device-memory", text] + Self.slowLink)
+        #expect(planned.status == 0, "\(planned.stderr)")
+        let conditions = try #require(planned.object["conditions"] as? [String: Any])
+        #expect(conditions["device_memory_limit_bytes"] as? Int64 == bytes)
+        let help = try CLI.run(["plan", "--help"])
+        let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(text.contains("2G = 2GB = 2000000000 bytes; 2Gi = 2GiB = 2 x 2^30 = 2147483648 bytes"), "\(text)")
+        #expect(!text.contains("(2^30)") && !text.contains("(10^9)"), "\(text)")
+    }
+
     @Test("SGD needs less memory than Adam for the same split")
     func optimizerMatters() throws {
         let adam = try Self.json(["plan", "ops/models/vgg16.json", "--optimizer", "adam"] + Self.slowLink)
@@ -71,7 +85,8 @@ struct MemoryCommandTests {
         let table = try CLI.run(["plan", "ops/models/resnet50.json", "--device-memory", "100M"])
         #expect(table.status == 1)
         #expect(table.stdout.isEmpty)
-        #expect(table.stderr.split(separator: "\n").count == 1)
+        // One line: no note of the defaults assumed, which qualifies results, not errors.
+        #expect(table.stderr.split(separator: "\n").count == 1, "\(table.stderr)")
         #expect(table.stderr.contains("smallest valid split needs") && table.stderr.contains("(\(expected) bytes)"), "\(table.stderr)")
         let json = try Self.json(["plan", "ops/models/resnet50.json", "--device-memory", "100M", "--algorithm", "block"])
         #expect(json.status == 1)

@@ -61,6 +61,84 @@ struct SimulateCommandTests {
         #expect(svg.contains("<polyline") && svg.contains("server-only"))
     }
 
+    @Test("a short run warns that it has too few iterations for a p95, saying how many, and prints no p95 for none")
+    func tooFewIterationsForP95() throws {
+        // VGG-16 over two minutes at 10 Mbit/s: three iterations of ~31 s; server-only finishes none.
+        let arguments = [
+            "simulate", "ops/models/vgg16.json", "--synthetic", "steps", "--duration", "120", "--uplink", "10M", "--downlink", "10M",
+            "--device-flops", "100G", "--server-flops", "20T", "--rtt", "10ms", "--policies", "static,server-only",
+        ]
+        let result = try CLI.run(arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        let warning = try #require(result.stderr.split(separator: "\n").first { $0.contains("too few iterations") }, "\(result.stderr)")
+        #expect(
+            warning
+                == """
+                splitctl: warning: too few iterations for a p95: static 3, server-only 0, hindsight 3, best-fixed 3 completed, a p95 \
+                needs at least 20 (with fewer it is the slowest iteration, '-' with none); simulate a longer trace (--duration)
+                """)
+        let serverOnly = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("server-only ") })
+        let columns = serverOnly.split(separator: " ")
+        #expect(columns[1] == "0" && columns[4] == "-", "no p95 without an iteration: \(serverOnly)")
+        // Enough iterations: no warning.
+        let long = try CLI.run(arguments.map { ["120": "1200", "10M": "1G"][$0] ?? $0 })
+        #expect(long.status == 0 && !long.stderr.contains("too few iterations"), "\(long.stderr)")
+    }
+
+    @Test("the iteration unfinished at the trace's end, slower than all the others, is warned about and drawn inside the plot")
+    func unfinishedIterationInThePlot() throws {
+        // 20 s of a fast link, then 2 Mbit/s: ResNet-50's 30th iteration, which starts just
+        // before the drop, takes minutes, and the trace ends while it runs.
+        let trace = try CLI.temporaryFile("time_seconds,uplink_bps,downlink_bps\n0,1e9,1e9\n20,2e6,2e6\n", suffix: ".csv")
+        let plot = FileManager.default.temporaryDirectory.appendingPathComponent("splitctl-plot-\(UUID().uuidString).svg")
+        defer {
+            try? FileManager.default.removeItem(atPath: trace)
+            try? FileManager.default.removeItem(at: plot)
+        }
+        let result = try CLI.run([
+            "simulate", "ops/models/resnet50.json", "--trace", trace, "--duration", "40", "--policies", "static",
+            "--device-flops", "100G", "--server-flops", "20T", "--format", "json", "--plot", plot.path,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let staticResult = try #require((object["policies"] as? [[String: Any]])?.first { $0["policy"] as? String == "static" })
+        let mean = try #require(staticResult["mean_delay_seconds"] as? Double), p95 = try #require(staticResult["p95_delay_seconds"] as? Double)
+        #expect((staticResult["iterations"] as? Int ?? 0) >= 20 && mean > p95, "the case the warning is for: \(staticResult)")
+        #expect(
+            result.stderr.contains("splitctl: warning: the iteration still running when the trace ends is slower than every completed one (static "),
+            "\(result.stderr)")
+        #expect(result.stderr.contains("the mean counts it by the fraction inside the trace"), "\(result.stderr)")
+
+        let svg = try String(contentsOf: plot, encoding: .utf8)
+        func attribute(_ name: String, of element: Substring) -> String? {
+            guard let range = element.range(of: " \(name)=\"") else { return nil }
+            return String(element[range.upperBound...].prefix { $0 != "\"" })
+        }
+        let frameElement = try #require(
+            svg.split(separator: "\n").flatMap { $0.split(separator: "<") }.first { $0.hasPrefix("rect ") && $0.contains("stroke=\"#333\"") })
+        let top = try #require(attribute("y", of: frameElement).flatMap(Double.init))
+        let height = try #require(attribute("height", of: frameElement).flatMap(Double.init))
+        let left = try #require(attribute("x", of: frameElement).flatMap(Double.init))
+        let width = try #require(attribute("width", of: frameElement).flatMap(Double.init))
+        let polylines = svg.split(separator: "<").filter { $0.hasPrefix("polyline ") }
+        let unfinished = try #require(polylines.first { $0.contains("class=\"unfinished\"") }, "no unfinished iteration drawn")
+        #expect(unfinished.contains("stroke-dasharray=\"2,3\""))
+        for polyline in polylines {
+            let points = (attribute("points", of: polyline) ?? "").split(separator: " ").map { $0.split(separator: ",").compactMap { Double($0) } }
+            #expect(!points.isEmpty)
+            for point in points {
+                #expect(point.count == 2 && point[0] >= left - 0.1 && point[0] <= left + width + 0.1, "\(point) outside the plot")
+                #expect(point.count == 2 && point[1] >= top - 0.1 && point[1] <= top + height + 0.1, "\(point) clipped: above the plot")
+            }
+        }
+        // The unfinished iteration is the largest delay: the axis is scaled to it (5% headroom).
+        let highest = (attribute("points", of: unfinished) ?? "").split(separator: " ").compactMap {
+            $0.split(separator: ",").last.flatMap { Double($0) }
+        }.min()
+        #expect(abs((try #require(highest)) - (top + height * 0.05 / 1.05)) < 1, "the unfinished iteration sets the scale")
+        #expect(svg.contains("static (mean ") && svg.contains("; unfinished at the end: "), "the legend names it")
+    }
+
     @Test("--optimizer scales what a split change moves; --free-migration prices it at zero")
     func optimizerAndFreeMigration() throws {
         // A fast minute, then a slow link: ResNet-50's cut moves once, from maxpool to avgpool,

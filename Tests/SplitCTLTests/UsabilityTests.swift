@@ -77,7 +77,10 @@ struct UsabilityTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stderr.contains("\r"), "\(result.stderr.debugDescription)")
         #expect(!result.stderr.contains("\u{1B}"), "\(result.stderr.debugDescription)")
-        #expect(result.stderr.split(separator: "\n").allSatisfy { $0.hasPrefix("simulating densenet121: ") }, "\(result.stderr)")
+        // Progress lines, and the note naming the FLOP/s assumed (none given).
+        #expect(
+            result.stderr.split(separator: "\n").allSatisfy { $0.hasPrefix("simulating densenet121: ") || $0.hasPrefix("splitctl: note: ") },
+            "\(result.stderr)")
         #expect(result.stdout.split(separator: "\n").count == 8, "a header and seven policies")
     }
 

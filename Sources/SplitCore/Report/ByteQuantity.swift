@@ -15,6 +15,17 @@ public enum ByteQuantity {
         "Ti": 1_099_511_627_776, "TiB": 1_099_511_627_776, "Pi": 1_125_899_906_842_624, "PiB": 1_125_899_906_842_624,
     ]
 
+    /// The units as `--help` and error messages describe them, with two examples whose byte
+    /// counts are this parser's own results (so the text cannot disagree with it): `2G = 2GB =
+    /// 2000000000 bytes; 2Gi = 2GiB = 2 x 2^30 = 2147483648 bytes`.
+    public static var unitsDescription: String {
+        func bytes(_ text: String) -> String { (try? parse(text)).map { "\($0)" } ?? "?" }
+        return """
+            k M G T P are powers of 1000 and Ki Mi Gi Ti Pi powers of 1024, B optional (2G = 2GB = \(bytes("2GB")) bytes; \
+            2Gi = 2GiB = 2 x 2^30 = \(bytes("2GiB")) bytes)
+            """
+    }
+
     /// The number of bytes `text` stands for: a whole number from 1 to 2^53 (9 PB).
     public static func parse(_ text: String) throws(ByteQuantityError) -> Int64 {
         let bytes: Double

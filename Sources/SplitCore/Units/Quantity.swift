@@ -7,7 +7,7 @@
 /// - durations (s): `10ms`, `0.5s`, `250us`/`250µs`, `100ns`, `2m`/`2min` (minutes), `1h`, `7d`
 ///   (days of 86,400 s); a bare number is seconds.
 /// - throughput (FLOP/s): `100G`, `1.5T`, `2e13`, `100GFLOPS`, `100 GFLOP/s`.
-/// - sizes (bytes): `2G`/`2GB` (10^9), `2Gi`/`2GiB` (2^30), `512MiB`, `64k`, `1e9` (the units of
+/// - sizes (bytes): `2G`/`2GB` (2·10^9), `2Gi`/`2GiB` (2·2^30), `512MiB`, `64k`, `1e9` (the units of
 ///   `ByteQuantity`; lower-case `m` and `b` are refused: milli and bits).
 ///
 /// Lower-case `m` is refused for rates and throughput because it is ambiguous (SI milli, but

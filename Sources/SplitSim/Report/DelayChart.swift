@@ -2,6 +2,11 @@ import Foundation
 
 /// Renders per-iteration delay over time, one line per policy, as a self-contained SVG.
 ///
+/// Nothing the mean counts is left out: the iteration in progress when the trace ends (often a
+/// migration, or a slow link, that dominates a short run's mean) is drawn dotted at its whole
+/// delay up to the trace's end, named in the legend when it is slower than every completed one,
+/// and the delay axis reaches the largest delay drawn, so no point is clipped.
+///
 /// The legend sits right of the plot in a box sized from its longest entry (text width
 /// estimated at `characterWidthEm` per character, generous for Helvetica/Arial), and the chart
 /// grows wider or taller when the legend needs it, so no entry is clipped however many policies
@@ -22,7 +27,11 @@ public enum DelayChart {
 
     /// The SVG document for `report`.
     public static func svg(_ report: SimulationReport, title: String) -> String {
-        let legendTexts = report.policies.map { "\($0.policy.rawValue) (mean \(label($0.meanDelaySeconds)) s)" }
+        let legendTexts = report.policies.map { result in
+            "\(result.policy.rawValue) (mean \(label(result.meanDelaySeconds)) s"
+                + (result.unfinishedIterationIsSlowest
+                    ? "; unfinished at the end: \(label(result.unfinishedIterationDelaySeconds ?? .nan)) s, dotted" : "") + ")"
+        }
         let legendWidth = 2 * legendPadding + legendSwatchWidth + legendSwatchGap + (legendTexts.map(textWidth).max() ?? 0)
         let legendHeight = 2 * legendPadding + Double(legendTexts.count) * legendRowHeight
         let left = 70.0, top = 40.0, bottom = 50.0, legendGap = 14.0, minimumPlotWidth = 600.0
@@ -31,7 +40,7 @@ public enum DelayChart {
         let height = max(480, top + legendHeight + bottom).rounded(.up)
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let maxTime = max(report.traceDurationSeconds, 1e-9)
-        let maxDelay = max(report.policies.flatMap(\.iterationDelaySeconds).max() ?? 1, 1e-9) * 1.05
+        let maxDelay = max(report.policies.compactMap { $0.largestDelaySeconds }.max() ?? 1, 1e-9) * 1.05
         func x(_ time: Double) -> Double { left + time / maxTime * plotWidth }
         func y(_ delay: Double) -> Double { top + plotHeight - delay / maxDelay * plotHeight }
         var svg = """
@@ -67,6 +76,17 @@ public enum DelayChart {
             }
             let dash = result.policy == .block ? " stroke-dasharray=\"6,4\"" : ""
             svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.6\"\(dash) points=\"\(points.joined(separator: " "))\"/>\n"
+            if let start = result.unfinishedIterationStartSeconds, let delay = result.unfinishedIterationDelaySeconds {
+                // From the level of the last completed iteration (or the axis) up to the whole
+                // delay, then along it to the trace's end, where the iteration is still running.
+                let previous = result.iterationDelaySeconds.last ?? 0
+                let unfinished = [(start, previous), (start, delay), (maxTime, delay)].map { "\(format(x($0.0))),\(format(y($0.1)))" }
+                svg += """
+                    <polyline class="unfinished" fill="none" stroke="\(colour)" stroke-width="1.6" stroke-dasharray="2,3" \
+                    points="\(unfinished.joined(separator: " "))"><title>\(escape(result.policy.rawValue)): iteration unfinished at the \
+                    trace's end, \(label(delay)) s</title></polyline>\n
+                    """
+            }
             let rowMiddle = top + legendPadding + (Double(index) + 0.5) * legendRowHeight
             let swatchLeft = legendLeft + legendPadding
             legend += """
@@ -103,5 +123,12 @@ public enum DelayChart {
 
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+}
+
+extension PolicyResult {
+    /// The largest delay a chart draws for this policy: every completed iteration and the unfinished one.
+    var largestDelaySeconds: Double? {
+        (iterationDelaySeconds + [unfinishedIterationDelaySeconds].compactMap { $0 }).max()
     }
 }
