@@ -64,6 +64,13 @@ package enum HistoryQueries {
         -- 10. Devices that could not be planned and when they are retried (may be empty).
         SELECT device_id, failures, last_failure, retry_at FROM planning_state WHERE failures > 0 ORDER BY retry_at;
         """,
+        """
+        -- 11. Better splits the switching rule did not move to yet, and why (may be empty).
+        SELECT device_id, recorded_at, rule, reason, round(saving_seconds_per_iteration::numeric, 4) AS saving_s,
+               round(migration_seconds::numeric, 2) AS migration_s, round(accrued_saving_seconds::numeric, 2) AS accrued_s,
+               round(required_saving_seconds::numeric, 2) AS required_s, revisit_at, cut_layers
+        FROM refused_moves ORDER BY recorded_at DESC LIMIT 20;
+        """,
     ]
 
     /// One device's latest 50 plans, as a dashboard or the API asks for them.

@@ -56,9 +56,10 @@ final class Daemon: @unchecked Sendable {
             // Short enough that a crashed daemon's deliveries come back soon; the lease must
             // outlast the request timeout by 2 s (ServerConfiguration.checkCombinations).
             "SPLITD_WEBHOOK_TIMEOUT": "5s", "SPLITD_DELIVERY_LEASE": "7s",
-            // Most tests move links far and expect the split to follow: a long switching horizon
-            // lets the saving pay for the migration (the rule itself is tested on its own).
-            "SPLITD_SWITCH_HORIZON": "1000",
+            // Most tests move links far and expect the split to follow at once: the horizon rule
+            // with a long horizon lets the saving pay for the migration at the first evaluation
+            // (the payback rule, the default, is tested on its own in TablesAndMemoryTests).
+            "SPLITD_SWITCHING": "horizon", "SPLITD_SWITCH_HORIZON": "1000",
         ]) { _, new in new }
         return environment
     }

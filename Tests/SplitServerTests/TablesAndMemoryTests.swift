@@ -29,7 +29,10 @@ struct TablesAndMemoryTests {
         let segments = try #require(table["segments"] as? [[String: Any]])
         #expect(segments.count >= 2 && segments.first?["min_effective_bps"] as? Double == 0 && segments.last?["max_effective_bps"] is NSNull)
         let switching = try #require(tablePush["switching"] as? [String: Any])
-        #expect(switching["horizon_iterations"] as? Int == 1000 && switching["optimizer"] as? String == "adam")
+        #expect(switching["rule"] as? String == "horizon" && switching["horizon_iterations"] as? Int == 1000)
+        #expect(switching["optimizer"] as? String == "adam" && switching["migration_bytes_per_parameter_byte"] as? Double == 3)
+        let estimator = try #require(switching["estimator"] as? [String: Any])
+        #expect(estimator["mean"] as? String == "arithmetic" && estimator["time_constant_seconds"] as? Double == 10)
         #expect(tablePush["sequence"] as? Int == tablePush["id"] as? Int)
         // The table holds the split the daemon planned for the registered link.
         let effective = 1 / (1 / 2e8 + 1 / 4e8)
@@ -156,23 +159,16 @@ struct TablesAndMemoryTests {
         await receiver.stop()
     }
 
-    @Test("switching is priced: with a short horizon a move that does not pay for its migration is not made")
+    @Test("switching is priced: with a short horizon a move that does not pay for its migration is not made, and the refusal is recorded")
     func switchingPriced() async throws {
         let database = try TestDatabase.make(migrated: false)
         defer { database.drop() }
-        let daemon = try await Daemon(database: database, extra: ["SPLITD_SWITCH_HORIZON": "0"])
+        let daemon = try await Daemon(database: database, extra: ["SPLITD_SWITCHING": "horizon", "SPLITD_SWITCH_HORIZON": "0"])
         let (token, _) = try await Fleet.setUp(daemon, callback: nil, extra: ["push": "split"])
         let connection = try database.connect()
         #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM plans").int(0, "n")) == 1 })
         let moved = try await daemon.json(
-            "POST", "/v1/telemetry", token: token,
-            [
-                "samples": [
-                    Fleet.telemetry(
-                        "dev-1", uplink: 2e6,
-                        at: Date().addingTimeInterval(120))
-                ]
-            ])
+            "POST", "/v1/telemetry", token: token, ["samples": [Fleet.telemetry("dev-1", uplink: 2e6, at: Date().addingTimeInterval(120))]])
         #expect(moved.0 == 202)
         // The device is evaluated again (its request clears) and keeps its split: no saving repays a move within 0 iterations.
         #expect(
@@ -184,6 +180,92 @@ struct TablesAndMemoryTests {
                 ).int(0, "n")) == 1
             })
         #expect(try connection.query("SELECT count(*) AS n FROM plans").int(0, "n") == 1)
+        let refused = try connection.query(
+            """
+            SELECT rule, reason, saving_seconds_per_iteration, migration_seconds, required_saving_seconds, cardinality(cut_layers) AS cuts
+            FROM refused_moves WHERE device_id = 'dev-1'
+            """)
+        #expect(refused.rowCount >= 1)
+        #expect(refused.string(0, "rule") == "horizon" && refused.int(0, "cuts") ?? 0 >= 1)
+        #expect((refused.double(0, "saving_seconds_per_iteration") ?? 0) > 0 && (refused.double(0, "migration_seconds") ?? 0) > 0)
+        #expect(await daemon.stop() == 0)
+    }
+
+    /// Registers a `split` device on a fresh daemon with `environment`, moves its link from
+    /// 200 Mbit/s to 2 Mbit/s and waits until that is evaluated; returns the plans stored and the
+    /// device's refused moves.
+    private static func moveLink(
+        environment: [String: String], device extra: [String: Any] = [:]
+    ) async throws -> (plans: Int, refusals: PostgresResult, daemon: Daemon, database: TestDatabase) {
+        let database = try TestDatabase.make(migrated: false)
+        let daemon = try await Daemon(database: database, extra: environment)
+        var settings: [String: Any] = ["push": "split"]
+        settings.merge(extra) { _, new in new }
+        let (token, _) = try await Fleet.setUp(daemon, callback: nil, extra: settings)
+        let connection = try database.connect()
+        defer { connection.close() }
+        #expect(await eventually { (try? connection.query("SELECT count(*) AS n FROM plans").int(0, "n")) == 1 })
+        let moved = try await daemon.json(
+            "POST", "/v1/telemetry", token: token, ["samples": [Fleet.telemetry("dev-1", uplink: 2e6, at: Date().addingTimeInterval(120))]])
+        #expect(moved.0 == 202)
+        #expect(
+            await eventually {
+                (try? connection.query(
+                    "SELECT count(*) AS n FROM planning_state WHERE device_id = 'dev-1' AND requested_reason IS NULL AND evaluated_uplink_bps < 1e7"
+                ).int(0, "n")) == 1
+            })
+        let plans = try connection.query("SELECT count(*) AS n FROM plans").int(0, "n") ?? -1
+        let refusals = try connection.query(
+            """
+            SELECT rule, reason, accrued_saving_seconds, required_saving_seconds, migration_seconds, revisit_at IS NOT NULL AS revisits
+            FROM refused_moves WHERE device_id = 'dev-1' ORDER BY id
+            """)
+        return (plans, refusals, daemon, database)
+    }
+
+    @Test("the payback rule (the default) waits until a move's accrued savings pay for it: refused with a revisit time, recorded, and shown")
+    func paybackRefuses() async throws {
+        let (plans, refusals, daemon, database) = try await Self.moveLink(environment: [
+            "SPLITD_SWITCHING": "payback", "SPLITD_PAYBACK_FACTOR": "1000",
+        ])
+        defer { database.drop() }
+        #expect(plans == 1, "a move this young has accrued far less than 1000 × its migration")
+        #expect(refusals.rowCount >= 1)
+        #expect(refusals.string(0, "rule") == "payback" && refusals.string(0, "reason") == "not yet paid for")
+        let migration = try #require(refusals.double(0, "migration_seconds"))
+        #expect(abs((refusals.double(0, "required_saving_seconds") ?? 0) - 1000 * migration) <= 1e-9 * migration * 1000)
+        #expect((refusals.double(0, "accrued_saving_seconds") ?? .infinity) < 1000 * migration)
+        #expect(refusals.bool(0, "revisits") == true, "the device is evaluated again when its savings would pay")
+        let connection = try database.connect()
+        defer { connection.close() }
+        #expect(try connection.query("SELECT revisit_at > now() AS later FROM planning_state WHERE device_id = 'dev-1'").bool(0, "later") == true)
+        // The dashboard's timeline lists it.
+        let (status, page) = try await daemon.request("GET", "/ui/devices/dev-1", token: Daemon.adminToken)
+        #expect(status == 200 && String(decoding: page, as: UTF8.self).contains("not yet paid for"))
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test("a device's own switching rule overrides the daemon's: payback factor 0 moves at once where the daemon's 1000 would wait")
+    func perDeviceRule() async throws {
+        let own: [String: Any] = ["switching": ["rule": "payback", "payback_factor": 0]]
+        let (plans, refusals, daemon, database) = try await Self.moveLink(
+            environment: ["SPLITD_SWITCHING": "payback", "SPLITD_PAYBACK_FACTOR": "1000"], device: own)
+        defer { database.drop() }
+        #expect(plans == 2, "the device moved with the link")
+        #expect(refusals.rowCount == 0)
+        let (status, body) = try await daemon.json("GET", "/v1/devices/dev-1", nil)
+        let switching = body["switching"] as? [String: Any]
+        #expect(status == 200 && switching?["rule"] as? String == "payback" && switching?["payback_factor"] as? Double == 0)
+        // A bad rule is refused naming the field, and changes nothing.
+        let (badStatus, bad) = try await daemon.json(
+            "PUT", "/v1/devices/dev-1",
+            [
+                "model": "resnet18", "edge_server": "edge-1", "batch_size": 32, "compute_flops": 1e11,
+                "switching": ["rule": "payback", "horizon_iterations": 5],
+            ])
+        #expect(badStatus == 422 && "\(bad)".contains("switching.horizon_iterations"))
+        let (_, after) = try await daemon.json("GET", "/v1/devices/dev-1", nil)
+        #expect((after["switching"] as? [String: Any])?["payback_factor"] as? Double == 0)
         #expect(await daemon.stop() == 0)
     }
 
@@ -303,10 +385,11 @@ struct DeviceClientTests {
             time.sleep(0.05)
         rates = json.loads(sys.argv[4])
         out = {"sequence": client.sequence, "horizon": client.rule.horizon_iterations, "choices": []}
-        for up, down in rates:
+        for index, (up, down) in enumerate(rates):
             table = client.table
             segment = table.segments[table.segment_index(PlanTable.effective_bps(up, down))]
-            split = client.split_for(up, down)
+            # Measurements 10^6 s apart: the estimate is each rate exactly.
+            split = client.split_for(up, down, measured_at=1e6 * (index + 1))
             out["choices"].append({"table_cut": segment.cut_layers, "chosen_cut": split.cut_layers})
         receiver.stop()
         print(json.dumps(out), flush=True)

@@ -135,7 +135,7 @@ struct DashboardRepositoryTests {
                 candidateSeconds: 1.496, migrationSeconds: 12.5, accruedSavingSeconds: 0.4, requiredSavingSeconds: 12.5,
                 revisitAt: age == 0 ? nil : now.addingTimeInterval(3000), candidateCutLayers: layers)
         }
-        let older = move(ids[0], 60, "not yet paid for", layers: ["a", "b\u{0}\"c"])
+        let older = move(ids[0], 60, "not yet paid for", layers: ["a", "b\"c ü"])
         let newer = move(ids[0], 0, "below minimum gain", layers: [])
         try PlanRepository.recordRefusals([older, newer, move(ids[1], 0, "other device", layers: ["x"])], connection: connection)
         let moves = try DashboardRepository.refusedMoves(deviceID: ids[0], limit: 10, connection: connection)
@@ -143,5 +143,10 @@ struct DashboardRepositoryTests {
         #expect(abs(moves[1].savingSecondsPerIteration - 0.004) < 1e-12)
         #expect(try connection.query("SELECT count(*) AS n FROM refused_moves WHERE saving_seconds_per_iteration > 0").int(0, "n") == 3)
         #expect(try DashboardRepository.refusedMoves(deviceID: ids[0], limit: 1, connection: connection) == [newer])
+        // Retention: maintenance deletes those recorded before the cutoff, oldest first, a batch at a time.
+        #expect(try PlanRepository.trimRefusals(before: now.addingTimeInterval(-30), limit: 10, connection: connection) == 1)
+        #expect(try DashboardRepository.refusedMoves(deviceID: ids[0], limit: 10, connection: connection) == [newer])
+        #expect(try PlanRepository.trimRefusals(before: now.addingTimeInterval(1), limit: 1, connection: connection) == 1)
+        #expect(try connection.query("SELECT count(*) AS n FROM refused_moves").int(0, "n") == 1)
     }
 }

@@ -210,8 +210,9 @@ struct DeliveryRetentionTests {
         defer { database.drop() }
         let connection = try database.connect()
         try Migrator(migrations: TestCluster.migrations.filter { $0.version <= 4 }).migrate(connection)
+        // What 0005, 0006, 0008, 0010 and 0013 add, so today's registration and store paths run on 0004.
+        try connection.execute("ALTER TABLE devices ADD COLUMN switching jsonb")
         let devices = try Fixtures.fleet(connection, devices: 3)
-        // What 0005, 0006, 0008 and 0010 add, so today's store path runs on 0004.
         try connection.execute(
             """
             ALTER TABLE plans ADD COLUMN pushed boolean; ALTER TABLE splits ADD COLUMN fingerprint text;
@@ -226,7 +227,8 @@ struct DeliveryRetentionTests {
         try connection.execute(
             """
             ALTER TABLE plans DROP COLUMN pushed; ALTER TABLE splits DROP COLUMN fingerprint;
-            ALTER TABLE webhook_deliveries DROP COLUMN notice; ALTER TABLE splits DROP COLUMN cut_modules
+            ALTER TABLE webhook_deliveries DROP COLUMN notice; ALTER TABLE splits DROP COLUMN cut_modules;
+            ALTER TABLE devices DROP COLUMN switching
             """
         )
         // A second, newer delivery of one plan, made by hand: the view showed the newer one.

@@ -156,7 +156,7 @@ struct RepositoryTests {
         let estimates = try TelemetryRepository.estimates(connection: connection)
         #expect(estimates.count == 2)
         #expect(estimates.allSatisfy { abs($0.uplinkBitsPerSecond - 1e7) < 1e-3 && $0.samples == 5 })
-        // A jump to 1e8 after 30 s moves the estimate by 1 - e^-1 in log space.
+        // A jump to 1e8 after 30 s moves the (arithmetic, τ = 10 s) estimate by 1 - e^-3 of the way.
         try TelemetryRepository.ingest(
             [
                 TelemetrySample(
@@ -164,7 +164,7 @@ struct RepositoryTests {
                     downlinkBitsPerSecond: 2e7, rttSeconds: 0.02)
             ], connection: connection)
         let moved = try #require(try TelemetryRepository.estimates(deviceIDs: [devices[0]], connection: connection).first)
-        let expected = exp(log(1e7) + (1 - exp(-30.0 / 30)) * (log(1e8) - log(1e7)))
+        let expected = 1e7 + (1 - exp(-30.0 / 10)) * (1e8 - 1e7)
         #expect(abs(moved.uplinkBitsPerSecond - expected) / expected < 1e-9)
         // An older sample is stored but does not move the estimate.
         try TelemetryRepository.ingest(

@@ -82,7 +82,10 @@ extension ServerConfiguration {
             }
             configuration.switchingRuleName = text
         },
-        number("SPLITD_PAYBACK_FACTOR", "1", 0...Limits.paybackFactor.bounds.upperBound, "payback rule: accrued savings must reach this many times the migration seconds") {
+        number(
+            "SPLITD_PAYBACK_FACTOR", "1", 0...Limits.paybackFactor.bounds.upperBound,
+            "payback rule: accrued savings must reach this many times the migration seconds"
+        ) {
             $0.paybackFactor = $1
         },
         number(
@@ -157,7 +160,7 @@ extension ServerConfiguration {
         ) { $0.deliveryLeaseSeconds = $1 },
         integer(
             "SPLITD_TELEMETRY_RETENTION_DAYS", "30", 1...36_500,
-            "telemetry partitions older than this are dropped"
+            "telemetry partitions older than this are dropped, and refused moves older than this deleted"
         ) { $0.telemetryRetentionDays = $1 },
         text(
             "SPLITD_DELIVERY_RETENTION", "7d",

@@ -4,8 +4,8 @@ import ServiceLifecycle
 import SplitStore
 
 /// Leader-only upkeep: one replica at a time (a lease with a fencing token) creates telemetry
-/// partitions a few days ahead, drops those past the retention period, and deletes finished
-/// webhook deliveries past theirs. The work runs in transactions that first re-check the lease
+/// partitions a few days ahead, drops those past the retention period (and refused moves with
+/// them), and deletes finished webhook deliveries past theirs. The work runs in transactions that first re-check the lease
 /// (`LeaseRepository.verify`), so a replica that lost the lease while paused cannot act on a stale
 /// token.
 struct MaintenanceService: Service {
@@ -44,7 +44,7 @@ struct MaintenanceService: Service {
     }
 
     func runOnce(_ lease: Lease) async throws {
-        let (created, dropped) = try await pool.withConnection { [retentionDays] connection in
+        let (created, dropped) = try await pool.withConnection { [retentionDays, trimBatchSize] connection in
             try connection.transaction { () -> (Int, [String]) in
                 guard try LeaseRepository.verify(lease, connection: connection) else { return (0, []) }
                 let now = Date()
@@ -52,6 +52,8 @@ struct MaintenanceService: Service {
                     from: now.addingTimeInterval(-86_400), to: now.addingTimeInterval(3 * 86_400),
                     connection: connection)
                 let dropped = try TelemetryRepository.dropPartitions(keepDays: retentionDays, connection: connection)
+                try PlanRepository.trimRefusals(
+                    before: now.addingTimeInterval(-Double(retentionDays) * 86_400), limit: trimBatchSize, connection: connection)
                 return (created, dropped)
             }
         }

@@ -247,7 +247,7 @@ package struct FleetPlanner: Sendable {
     private func segmentPlan(
         _ index: Int, of evaluation: Evaluation, segments: inout [SegmentKey: SegmentSplit]
     ) throws -> (plan: Plan, split: SegmentSplit) {
-        let model = evaluation.model, conditions = evaluation.conditions, candidate = evaluation.candidate
+        let model = evaluation.model, conditions = evaluation.conditions
         var compute = ComputeConditions(conditions)
         compute.rttSeconds = 0
         let key = SegmentKey(model: ObjectIdentifier(model), conditions: compute, segment: index)

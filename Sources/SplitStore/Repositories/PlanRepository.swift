@@ -318,6 +318,17 @@ package enum PlanRepository {
             ])
     }
 
+    /// Deletes refused moves recorded before `cutoff`, at most `limit` (oldest first); returns how
+    /// many. Maintenance runs it with the telemetry retention: refusals explain recent decisions.
+    @discardableResult
+    package static func trimRefusals(before cutoff: Date, limit: Int, connection: PostgresConnection) throws -> Int {
+        try connection.query(
+            """
+            DELETE FROM refused_moves WHERE id IN (SELECT id FROM refused_moves WHERE recorded_at < $1 ORDER BY recorded_at LIMIT $2)
+            """, [cutoff, limit]
+        ).affectedRows
+    }
+
     /// Records that no split fits these devices' memory: the least memory any valid split needs
     /// (read by the API's 409). Their plans in force end with `endPlans`.
     package static func recordInfeasible(_ devices: [(deviceID: String, requiredBytes: Int64)], connection: PostgresConnection) throws {
