@@ -22,6 +22,7 @@ cannot price) is left at once for the table's segment, whatever the cost. Every 
 """
 
 import math
+import numbers
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from .estimator import ConfigurationError, LinkEstimate, LinkEstimator, require_number
@@ -60,9 +61,9 @@ class SwitchingRule:
     name = "horizon"
 
     def __init__(self, horizon_iterations: int = DEFAULT_HORIZON_ITERATIONS, minimum_relative_gain: float = 0.0):
-        if isinstance(horizon_iterations, bool) or not isinstance(horizon_iterations, int) or horizon_iterations < 0:
+        if isinstance(horizon_iterations, bool) or not isinstance(horizon_iterations, numbers.Integral) or horizon_iterations < 0:
             raise ConfigurationError("horizon_iterations", f"must be an integer >= 0 iterations, got {horizon_iterations!r}")
-        self.horizon_iterations = horizon_iterations
+        self.horizon_iterations = int(horizon_iterations)
         self.minimum_relative_gain = _check_gain(minimum_relative_gain)
 
     def should_switch(self, current_seconds: float, candidate_seconds: float, migration_seconds: float,
