@@ -252,7 +252,11 @@ def trace_run(device: Device, trace: Dict[str, Any], migrations: List[Dict[str, 
     client = SplitClient(secret, device="testbed")
     data = {"device": "testbed", "sequence": 1, "table": trace["table"], "model": trace["model"], "model_version": 1,
             "device_layers": trace["initial_split"]["device_layers"], "cut_layers": trace["initial_split"]["cut_layers"],
-            "switching": {"horizon_iterations": trace.get("horizon", 1), "minimum_relative_gain": 0.0,
+            # The simulator's `table` policy: the horizon rule at the rates the link has now
+            # (an estimator with tau = 0: each measurement is the estimate).
+            "switching": {"rule": "horizon", "horizon_iterations": trace.get("horizon", 1), "minimum_relative_gain": 0.0,
+                          "estimator": {"mean": "arithmetic", "time_constant_seconds": 0.0},
+                          "optimizer": {1.0: "sgd", 2.0: "momentum", 3.0: "adam"}.get(trace.get("migration_factor", 2.0), "momentum"),
                           "migration_bytes_per_parameter_byte": trace.get("migration_factor", 2.0)}}
     body = json.dumps({"type": "split_plan.updated", "data": data}).encode()
     now = str(int(time.time()))
@@ -271,7 +275,8 @@ def trace_run(device: Device, trace: Dict[str, Any], migrations: List[Dict[str, 
     while clock() - epoch < trace["duration"]:
         moment = clock() - epoch
         up, down = uplink.rate_at(moment), downlink.rate_at(moment)
-        split = client.split_for(max(up, 1.0), max(down, 1.0))
+        # One measurement per iteration, each newer than the last (tau = 0 folds it in whole).
+        split = client.split_for(max(up, 1.0), max(down, 1.0), measured_at=moment, elapsed_seconds=0.0)
         if split is not None and split.moved:
             moved = device.switch(split)
             if moved:

@@ -8,7 +8,8 @@ import time
 import unittest
 
 import splitd.client as client_module
-from splitd.client import PlanTable, SignatureError, SplitClient, SwitchingRule, WebhookReceiver, sign, verify
+from splitd.client import (ConfigurationError, LinkEstimator, PlanTable, SignatureError, SplitClient, SwitchingPolicy,
+                           SwitchingRule, WebhookReceiver, sign, verify)
 
 SECRET = "whsec_" + base64.b64encode(b"sixteen byte key and then some").decode()
 CASES = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "switching_cases.json")))
@@ -84,11 +85,28 @@ class SharedCaseTests(unittest.TestCase):
     """The cases Tests/SplitCoreTests/SwitchingTests.swift checks too."""
 
     def test_rule_cases(self):
+        self.assertGreaterEqual(len(CASES["rule"]), 10)
         for case in CASES["rule"]:
             rule = SwitchingRule(case["horizon_iterations"], case["minimum_relative_gain"])
             decision = rule.should_switch(case["current_seconds"], case["candidate_seconds"], case["migration_seconds"],
                                           case["current_invalidated"])
             self.assertEqual(decision, case["switch"], case["why"])
+
+    def test_rule_cases_through_the_horizon_policy(self):
+        # The same cases as a two-segment decision of SwitchingPolicy.horizon (segment 0 in use,
+        # segment 1 the table's segment for the rates): it moves exactly when the rule switches.
+        for case in CASES["rule"]:
+            policy = SwitchingPolicy.horizon(case["horizon_iterations"], case["minimum_relative_gain"])
+            current = float("inf") if case["current_invalidated"] else case["current_seconds"]
+            decision = policy.decide(None, 0, current, [case["current_seconds"], case["candidate_seconds"]],
+                                     [0.0, case["migration_seconds"]], 1)
+            self.assertEqual(decision.moves, case["switch"], case["why"])
+            if decision.moves:
+                self.assertEqual((decision.target, decision.reason),
+                                 (1, "invalidated" if case["current_invalidated"] else "paid for"), case["why"])
+            else:
+                self.assertIn(decision.reason, ("best", "below minimum gain", "horizon too short"), case["why"])
+                self.assertTrue(decision.is_refusal or decision.reason == "best", case["why"])
 
     def test_lookup_cases(self):
         table = PlanTable(CASES["table"])
@@ -96,16 +114,43 @@ class SharedCaseTests(unittest.TestCase):
             index = table.segment_index(PlanTable.effective_bps(case["uplink_bps"], case["downlink_bps"]))
             self.assertEqual(index, case["segment"], case["why"])
 
+    def scenario_client(self, switching_block):
+        scenario = CASES["scenario"]
+        if switching_block:
+            # The daemon's rule arrives with the table.
+            client = SplitClient(SECRET, device="cam-7")
+            data = plan_data(1, scenario["start_segment"])
+            data["switching"] = {"rule": "horizon", "horizon_iterations": scenario["horizon_iterations"],
+                                 "minimum_relative_gain": scenario["minimum_relative_gain"],
+                                 "estimator": {"mean": "arithmetic", "time_constant_seconds": 10.0},
+                                 "optimizer": scenario["optimizer"], "migration_bytes_per_parameter_byte": 2.0}
+        else:
+            # The client's own configuration (a payload without a switching block); tau = 0: each
+            # measurement is the estimate.
+            client = SplitClient(SECRET, device="cam-7", optimizer=scenario["optimizer"],
+                                 rule=SwitchingRule(scenario["horizon_iterations"], scenario["minimum_relative_gain"]),
+                                 estimator=LinkEstimator(time_constant_seconds=0))
+            data = plan_data(1, scenario["start_segment"])
+        self.assertEqual(client.handle_webhook(*delivery(data), now=NOW), (200, "applied"))
+        self.assertEqual(client.policy.name, "horizon")
+        self.assertEqual(client.rule.horizon_iterations, scenario["horizon_iterations"])
+        return client
+
     def test_scenario_through_webhook_and_split_for(self):
         scenario = CASES["scenario"]
-        client = SplitClient(SECRET, device="cam-7", optimizer=scenario["optimizer"],
-                             rule=SwitchingRule(scenario["horizon_iterations"], scenario["minimum_relative_gain"]))
-        self.assertEqual(client.handle_webhook(*delivery(plan_data(1, scenario["start_segment"])), now=NOW), (200, "applied"))
-        for step in scenario["steps"]:
-            split = client.split_for(step["uplink_bps"], step["downlink_bps"])
-            self.assertEqual(split.segment, step["segment"], step["why"])
-            self.assertAlmostEqual(split.migration_seconds, step["migration_seconds"], delta=1e-12 * max(1, split.migration_seconds))
-            self.assertEqual(split.device_layers, CASES["table"]["segments"][step["segment"]]["device_layers"])
+        self.assertEqual(len(scenario["steps"]), 4)
+        for switching_block in (False, True):
+            client = self.scenario_client(switching_block)
+            for index, step in enumerate(scenario["steps"]):
+                # Measurements 10^6 s apart: the estimate is the step's rates exactly, whatever tau.
+                split = client.split_for(step["uplink_bps"], step["downlink_bps"], measured_at=1e6 * (index + 1))
+                self.assertEqual((client.estimate.uplink_bps, client.estimate.downlink_bps),
+                                 (step["uplink_bps"], step["downlink_bps"]))
+                self.assertEqual(split.segment, step["segment"], step["why"])
+                self.assertAlmostEqual(split.migration_seconds, step["migration_seconds"],
+                                       delta=1e-12 * max(1, split.migration_seconds))
+                self.assertEqual(split.device_layers, CASES["table"]["segments"][step["segment"]]["device_layers"])
+                self.assertEqual(split.reason, "paid for" if split.moved else "horizon too short", step["why"])
 
 
 class ClientTests(unittest.TestCase):
@@ -183,7 +228,13 @@ class ClientTests(unittest.TestCase):
             SplitClient("whsec_not base64!")
         with self.assertRaises(ValueError):
             SwitchingRule(-1)
+        with self.assertRaisesRegex(ConfigurationError, "horizon_iterations"):
+            SwitchingRule(2.5)
         self.assertEqual(SwitchingRule().horizon_iterations, client_module.DEFAULT_HORIZON_ITERATIONS)
+        # The default rule is the daemon's default: payback, theta = 1, no minimum gain.
+        client = SplitClient(SECRET)
+        self.assertEqual(client.policy.to_json(), {"rule": "payback", "payback_factor": 1.0, "minimum_relative_gain": 0.0})
+        self.assertEqual(client.estimator, LinkEstimator("arithmetic", 10.0))
 
 
 class ReceiverTests(unittest.TestCase):
@@ -205,8 +256,13 @@ class ReceiverTests(unittest.TestCase):
             headers["webhook-signature"] = "v1,AAAA"
             self.assertEqual(post(headers, body)[0], 401)
             self.assertEqual(client.sequence, 3)
-            split = client.split_for(1e12, 1e12)
-            self.assertEqual(split.cut_layers, ["a"])
+            # The client's default rule is the daemon's: payback. At 10^12 bit/s segment 2 is best;
+            # nothing has accrued yet, so the device stays on segment 0 and says why...
+            split = client.split_for(1e12, 1e12, elapsed_seconds=0)
+            self.assertEqual((split.cut_layers, split.reason), (["d"], "not yet paid for"))
+            # ...until an iteration's savings (about 8 s) pay for moving b, c and d up (well under 1 ms).
+            split = client.split_for(1e12, 1e12, elapsed_seconds=10)
+            self.assertEqual((split.cut_layers, split.reason, split.moved), (["a"], "paid for", True))
         finally:
             receiver.stop()
 

@@ -1,44 +1,18 @@
-"""Plan tables (``splitctl table --format json``) and the switching rule that moves between them.
+"""Plan tables (``splitctl table --format json``, the ``table`` of a ``split_plan.updated`` webhook)
+and migration pricing.
 
-The rule is the one of ``Sources/SplitCore/Policy/SwitchingRule.swift``; the shared cases in
-``python/tests/switching_cases.json`` are checked by both test suites.
+The switching rules that move between a table's segments are in ``switching.py``
+(``SwitchingRule``, the horizon rule, is re-exported here for older imports).
 """
 
-import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from .switching import DEFAULT_HORIZON_ITERATIONS, SwitchingRule
+
+__all__ = ["MIGRATION_BYTES_PER_PARAMETER_BYTE", "DEFAULT_HORIZON_ITERATIONS", "SwitchingRule", "Segment", "PlanTable"]
 
 MIGRATION_BYTES_PER_PARAMETER_BYTE = {"sgd": 1.0, "momentum": 2.0, "adam": 3.0}
 """Bytes moved per parameter byte of a layer changing sides (weights plus optimizer state)."""
-
-DEFAULT_HORIZON_ITERATIONS = 1
-"""The Swift default (``SwitchingRule.defaultHorizonIterations``)."""
-
-
-class SwitchingRule:
-    """When to leave the current split for the table's.
-
-    Switch if the current split is invalidated (or its delay is not finite); otherwise only if
-    the saving per iteration ``current - candidate`` is positive, at least
-    ``minimum_relative_gain * current``, and ``horizon_iterations * saving > migration_seconds``.
-    """
-
-    def __init__(self, horizon_iterations: int = DEFAULT_HORIZON_ITERATIONS, minimum_relative_gain: float = 0.0):
-        if horizon_iterations < 0:
-            raise ValueError("horizon_iterations must be >= 0")
-        if not 0 <= minimum_relative_gain < 1:
-            raise ValueError("minimum_relative_gain must be in [0, 1)")
-        self.horizon_iterations = horizon_iterations
-        self.minimum_relative_gain = minimum_relative_gain
-
-    def should_switch(self, current_seconds: float, candidate_seconds: float, migration_seconds: float,
-                      current_invalidated: bool = False) -> bool:
-        """Whether to move from the current split to the candidate, the move taking ``migration_seconds``."""
-        if current_invalidated or not math.isfinite(current_seconds):
-            return True
-        saving = current_seconds - candidate_seconds
-        if not (saving > 0 and saving >= self.minimum_relative_gain * current_seconds):
-            return False
-        return self.horizon_iterations * saving > migration_seconds
 
 
 class Segment:
@@ -52,9 +26,10 @@ class Segment:
         self.transfer_bytes = float(data["transfer_bytes"])
         self.fixed_seconds = float(data["fixed_seconds"])
 
-    def delay_seconds(self, uplink_bps: float, downlink_bps: float) -> float:
-        """Predicted seconds of one iteration: ``fixed + 8 * transfer_bytes * (1/up + 1/down)``."""
-        return self.fixed_seconds + 8 * self.transfer_bytes * (1 / uplink_bps + 1 / downlink_bps)
+    def delay_seconds(self, uplink_bps: float, downlink_bps: float, rtt_seconds: float = 0.0) -> float:
+        """Predicted seconds of one iteration: ``fixed + transfer_bytes * 8 * (1/up + 1/down) + rtt``
+        (``SplitCost.delaySeconds``, in its order of operations)."""
+        return self.fixed_seconds + self.transfer_bytes * (8 * (1 / uplink_bps + 1 / downlink_bps)) + rtt_seconds
 
 
 class PlanTable:
