@@ -96,6 +96,7 @@ let package = Package(
                 "SplitStore",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/SplitTestSupport"),
         .testTarget(name: "SplitStoreTests", dependencies: ["SplitStore", "SplitCore", "SplitTestSupport"]),

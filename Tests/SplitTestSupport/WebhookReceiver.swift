@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// A real HTTP server on loopback that records webhook deliveries and answers as told.
 package final class WebhookReceiver: Sendable {
@@ -41,6 +42,7 @@ package final class WebhookReceiver: Sendable {
 
     private let log = Log()
     private let task: Task<Void, Error>
+    private let group: ServiceGroup
     /// The port it listens on (127.0.0.1).
     package let port: Int
 
@@ -69,7 +71,9 @@ package final class WebhookReceiver: Sendable {
         let app = Application(
             router: router, configuration: .init(address: .hostname(host, port: requested), serverName: "receiver"),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
-        task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
+        self.group = group
+        task = Task { try await group.run() }
         var iterator = stream.makeAsyncIterator()
         guard let bound = await iterator.next(), bound > 0 else { throw CancellationError() }
         port = bound
@@ -99,9 +103,19 @@ package final class WebhookReceiver: Sendable {
     /// URL of `path` on this receiver.
     package func url(_ path: String = "/hook") -> String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)" }
 
-    /// Stops listening.
-    package func stop() async {
-        task.cancel()
-        _ = try? await task.value
+    /// Stops listening: a graceful shutdown (requests in flight are answered, idle connections
+    /// closed), then cancellation if a request still runs after `graceSeconds` (a reply told to
+    /// wait long). Cancelling a server with connections open is the last resort only: NIO traps
+    /// on an async writer dropped unfinished.
+    package func stop(graceSeconds: Double = 10) async {
+        await group.triggerGracefulShutdown()
+        let task = self.task
+        let stopped = Task { _ = try? await task.value }
+        let watchdog = Task {
+            try await Task.sleep(nanoseconds: UInt64(graceSeconds * 1e9))
+            task.cancel()
+        }
+        await stopped.value
+        watchdog.cancel()
     }
 }
