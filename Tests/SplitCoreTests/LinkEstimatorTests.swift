@@ -3,7 +3,7 @@ import Testing
 
 @testable import SplitCore
 
-@Suite("LinkEstimator and LinkSmoothing: how telemetry becomes the estimate planned for")
+@Suite("LinkEstimator: how telemetry becomes the estimate planned for")
 struct LinkEstimatorTests {
     static func sample(
         _ at: Double, _ up: Double, _ down: Double, rtt: Double = 0.02, compute: Double? = nil, memory: Double? = nil
@@ -87,11 +87,9 @@ struct LinkEstimatorTests {
         #expect(LinkEstimator.planningRate(5e6) == 5e6)
     }
 
-    @Test("LinkSmoothing is the geometric estimator with its τ: the daemon's ingest keeps behaving as before")
-    func smoothingIsGeometric() {
-        let smoothing = LinkSmoothing(timeConstantSeconds: 30)
-        #expect(smoothing.estimator == LinkEstimator(mean: .geometric, timeConstantSeconds: 30))
-        #expect(LinkSmoothing().timeConstantSeconds == 30)
+    @Test("the geometric estimator blends in log space with w = 1 − exp(−Δt/τ), by hand over 50 samples")
+    func geometricByHand() {
+        let smoothing = LinkEstimator(mean: .geometric, timeConstantSeconds: 30)
         var expected: LinkEstimate?, actual: LinkEstimate?
         for second in 0..<50 {
             let sample = Self.sample(Double(second), 1e6 * Double(1 + second % 7), 2e6 * Double(1 + second % 3), rtt: 0.01 * Double(second % 4))

@@ -66,9 +66,9 @@ struct TelemetryEndToEndTests {
         #expect(
             try connection.query("SELECT count(*) AS n FROM telemetry WHERE uplink_bps = 1e6").int(0, "n") == 0,
             "nothing from the refused request")
-        let smoothing = LinkSmoothing()
+        let estimator = LinkEstimator.recommended  // the daemon's default (SPLITD_ESTIMATOR, SPLITD_SMOOTHING)
         for estimate in try TelemetryRepository.estimates(connection: connection) {
-            let expected = try #require(sent[estimate.deviceID]?.0).reduce(initial[estimate.deviceID]) { smoothing.fold($1, into: $0) }
+            let expected = try #require(sent[estimate.deviceID]?.0).reduce(initial[estimate.deviceID]) { estimator.fold($1, into: $0) }
             let folded = try #require(expected)
             #expect(
                 abs(estimate.uplinkBitsPerSecond / folded.uplinkBitsPerSecond - 1) < 1e-9 && estimate.samples == folded.samples,

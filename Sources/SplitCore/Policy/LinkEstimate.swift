@@ -27,7 +27,7 @@ public struct TelemetrySample: Sendable, Equatable {
     }
 }
 
-/// The smoothed link of a device (see `LinkSmoothing`): what plans are made for.
+/// The smoothed link of a device (see `LinkEstimator`): what plans are made for.
 public struct LinkEstimate: Sendable, Equatable {
     /// The device.
     public var deviceID: String

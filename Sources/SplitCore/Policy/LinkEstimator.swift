@@ -45,7 +45,7 @@ public struct LinkEstimator: Sendable, Equatable, Hashable {
 
     /// The estimator splitd recommends (measured on the shared real traces, docs/evaluation.md).
     public static let recommended = LinkEstimator(mean: .arithmetic, timeConstantSeconds: 10)
-    /// The daemon's first smoothing: geometric mean, τ = 30 s (`LinkSmoothing`).
+    /// The geometric mean with τ = 30 s, compared against in `splitctl simulate --recommend`.
     public static let legacy = LinkEstimator(mean: .geometric, timeConstantSeconds: 30)
 
     /// Creates an estimator (the recommended one by default).

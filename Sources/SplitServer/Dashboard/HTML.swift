@@ -71,7 +71,7 @@ enum HTML {
 
     /// A table with a header row; `rows` are already-escaped cells.
     static func table(id: String? = nil, headers: [String], rows: [[String]], empty: String) -> String {
-        guard !rows.isEmpty else { return "<p class=\"empty\">\(escape(empty))</p>" }
+        guard !rows.isEmpty else { return "<p class=\"empty\"\(id.map { " id=\"\($0)\"" } ?? "")>\(escape(empty))</p>" }
         var html = "<table\(id.map { " id=\"\($0)\"" } ?? "")><thead><tr>"
         html += headers.map { "<th>\(escape($0))</th>" }.joined()
         html += "</tr></thead><tbody>\n"
