@@ -160,7 +160,7 @@ def run_model(settings: Settings, name: str) -> Dict[str, Any]:
     for round_index, rate, split in phase_order(splits, settings.rates, settings.rounds):
         spec = {"bps": rate}
         phases.append({"split": {"device_layers": split["device_layers"], "cut_layers": split["cut_layers"]},
-                       "link": {"uplink": spec, "downlink": spec}, "warmup": settings.warmup, "iterations": settings.iterations,
+                       "link": {"uplink": spec, "downlink": spec, "one_way_delay": settings.rtt_seconds / 2}, "warmup": settings.warmup, "iterations": settings.iterations,
                        "max_seconds": settings.max_phase_seconds, "min_iterations": 1,
                        "labels": {"model": name, "rate": rate, "split_id": split["id"], "round": round_index}})
     busy = busy_fraction(1.0)
@@ -218,7 +218,8 @@ def run_trace(settings: Settings, name: str, trace_path: str, scale: float, star
         log("the trace window has outages: the simulator gets them at 1 kbit/s (splitd CSV refuses 0)")
     csv = os.path.join(directory, "trace.csv")
     trace_csv(trace, scale, csv, 1000.0)
-    link = {"uplink": trace.schedule_spec("uplink", scale), "downlink": trace.schedule_spec("downlink", scale)}
+    link = {"uplink": trace.schedule_spec("uplink", scale), "downlink": trace.schedule_spec("downlink", scale),
+            "one_way_delay": settings.rtt_seconds / 2}
     first = splitctl.plan(max(trace.uplink[0] * scale, 1000.0), max(trace.downlink[0] * scale, 1000.0))
     initial = {"device_layers": first["device_layers"], "cut_layers": first["cut_layers"]}
     runs = {}

@@ -297,8 +297,9 @@ def trace_predictions(result: Dict[str, Any], mode: str) -> List[Dict[str, float
         start = row["at"] - row["migration"]
         at_start = segment["fixed_seconds"] + 8 * segment["transfer_bytes"] * (1 / row["uplink_bps"] + 1 / row["downlink_bps"]) + migration
         moment = start + migration + part["device_forward"]
-        moment = uplink.finish(moment, 8 * segment["transfer_bytes"]) + part["server"]
-        moment = downlink.finish(moment, 8 * segment["transfer_bytes"]) + part["device_backward"]
+        delay = result["link"].get("one_way_delay", 0.0)
+        moment = uplink.finish(moment, 8 * segment["transfer_bytes"]) + delay + part["server"]
+        moment = downlink.finish(moment, 8 * segment["transfer_bytes"]) + delay + part["device_backward"]
         predictions.append({"realised": row["total"], "at_start": at_start, "integrated": moment - start})
     return predictions
 

@@ -225,7 +225,8 @@ def run_script(options: Any) -> None:
             for index in range(phase["warmup"] if moved or iteration == 0 else 0):
                 device.step(iteration, dict(phase["labels"], warmup=True, index=index))
                 iteration += 1
-            device.control.write(phase["link"]["uplink"], phase["link"]["downlink"])
+            device.control.write(phase["link"]["uplink"], phase["link"]["downlink"],
+                                 one_way_delay=phase["link"].get("one_way_delay", 0.0))
             began, loads = clock(), []
             for index in range(phase["iterations"]):
                 row = device.step(iteration, dict(phase["labels"], warmup=False, index=index))
@@ -270,7 +271,8 @@ def trace_run(device: Device, trace: Dict[str, Any], migrations: List[Dict[str, 
         iteration += 1
     uplink, downlink = schedule_from_spec(trace["link"]["uplink"]), schedule_from_spec(trace["link"]["downlink"])
     epoch = clock()
-    device.control.write(trace["link"]["uplink"], trace["link"]["downlink"], epoch=epoch)
+    device.control.write(trace["link"]["uplink"], trace["link"]["downlink"], epoch=epoch,
+                         one_way_delay=trace["link"].get("one_way_delay", 0.0))
     index = 0
     while clock() - epoch < trace["duration"]:
         moment = clock() - epoch
