@@ -2,10 +2,10 @@
 by ``ops/export-torch``."""
 
 import json
-import sys
-import types
 from dataclasses import dataclass
 from typing import Any, Dict, Tuple
+
+from splitd.torch.compat import torchvision_models
 
 MODELS: Dict[str, Dict[str, Any]] = {
     "resnet18": {},
@@ -19,23 +19,6 @@ MODELS: Dict[str, Dict[str, Any]] = {
     "vgg11": {},
 }
 """Model name -> keyword arguments of its torchvision factory."""
-
-
-def torchvision_models() -> Any:
-    """``torchvision.models``, also where torchvision's compiled operators do not match torch
-    (the two modules registering them are replaced by empty ones; the definitions are Python)."""
-    if "torchvision.models" in sys.modules:
-        return sys.modules["torchvision.models"]
-    try:
-        import torchvision.models as models
-        return models
-    except (RuntimeError, ImportError):
-        for name in [key for key in sys.modules if key == "torchvision" or key.startswith("torchvision.")]:
-            del sys.modules[name]
-    for name in ("torchvision._meta_registrations", "torchvision._autograd_registrations"):
-        sys.modules[name] = types.ModuleType(name)
-    import torchvision.models as models
-    return models
 
 
 def check_name(name: str) -> str:

@@ -1,20 +1,12 @@
-"""Shared test helpers: torchvision's model definitions, the splitctl binary, random models and splits.
-
-torchvision (installed ``--no-deps`` beside a torch it was not built for) fails to import here:
-``torchvision/_meta_registrations.py`` registers fake kernels for its compiled operators
-(``torchvision::nms``...) that this torch does not have. The model definitions are pure
-Python, so ``torchvision_models()`` imports torchvision with those two registration modules
-replaced by empty ones (only the compiled detection operators are lost, which no test uses).
-This is for tests only: ``splitd`` itself never imports torchvision.
-"""
+"""Shared test helpers: torchvision's model definitions (``splitd.torch.compat``), the splitctl
+binary, random models and splits."""
 
 import json
 import os
 import random
 import subprocess
-import sys
-import types
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+
 
 import torch
 from torch import nn
@@ -25,22 +17,6 @@ torch.set_num_threads(1)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = os.path.join(ROOT, "ops", "models")
-
-
-def torchvision_models() -> Any:
-    """``torchvision.models``, importable whatever torch the machine has (see the module doc)."""
-    if "torchvision.models" in sys.modules:
-        return sys.modules["torchvision.models"]
-    try:
-        import torchvision.models as models  # noqa: F401 - a matching torchvision imports as is
-        return models
-    except (RuntimeError, ImportError):
-        for name in [key for key in sys.modules if key == "torchvision" or key.startswith("torchvision.")]:
-            del sys.modules[name]
-    for name in ("torchvision._meta_registrations", "torchvision._autograd_registrations"):
-        sys.modules[name] = types.ModuleType(name)
-    import torchvision.models as models
-    return models
 
 
 def sample_graph(name: str) -> Dict[str, Any]:

@@ -14,7 +14,8 @@ import unittest
 
 from torch import nn
 
-from tests.support import ROOT, splitctl, splitctl_table, torchvision_models
+from splitd.torch.compat import torchvision_models
+from tests.support import ROOT, splitctl, splitctl_table
 
 ONNX = os.path.join(os.path.dirname(ROOT), "shared", "onnx")
 

@@ -10,7 +10,8 @@ import torch
 
 from splitd.torch import Partitioner
 
-from .support import MODELS, EquivalenceCheck, random_valid_split, sample_graph, splitctl, splitctl_table, torchvision_models, without_dropout
+from .support import MODELS, EquivalenceCheck, random_valid_split, sample_graph, splitctl, splitctl_table, without_dropout
+from splitd.torch.compat import torchvision_models
 
 TOLERANCE = 1e-6
 # name -> (builder keyword arguments, image side, batch). Small images: a split does not depend

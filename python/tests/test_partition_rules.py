@@ -193,7 +193,7 @@ class ModuleMappingTests(unittest.TestCase):
         return {"format": "splitgraph/1", "layers": layers}
 
     def test_module_paths_give_the_same_split_as_node_names(self):
-        models = __import__("tests.support", fromlist=["torchvision_models"]).torchvision_models()
+        models = __import__("splitd.torch.compat", fromlist=["torchvision_models"]).torchvision_models()
         torch.manual_seed(0)
         model = models.resnet18().train()
         x = torch.randn(2, 3, 32, 32)
