@@ -23,6 +23,9 @@ Substitutions, all explicit (each scenario checks that the ones it names applied
   ``jetson-resnet50-0``) listens. ``curl`` is the real curl behind the walk's wrapper, which
   records each answer's HTTP status.
 
+The ``splitctl ...`` synopses of the plain (no language) blocks are usage, not commands: their
+options and choices (``--opt a|b``) must appear in the subcommand's ``--help``.
+
 Python gets the walk's ``sitecustomize`` (torchvision's model definitions whatever torch is
 installed) and OMP_NUM_THREADS=1. SPLITD_DOCS_KEEP=1 keeps the temporary directories.
 Skipped when the binaries are absent and SPLITD_PY_SKIP_SPLITCTL=1, as the other splitctl tests.
@@ -357,6 +360,40 @@ class DocsCommandsRunTest(unittest.TestCase):
                 sample = json.load(file)
             self.assertEqual(graph["format"], "splitgraph/1")
             self.assertEqual([layer["name"] for layer in graph["layers"]], [layer["name"] for layer in sample["layers"]])
+
+    def test_synopses_name_real_options(self):
+        """Not commands but usage: the ``splitctl ...`` synopses of the docs' plain blocks name only
+        options (and choices, ``--opt a|b``) that the subcommand's ``--help`` lists."""
+        checked = 0
+        for document, text in documents().items():
+            for language, block in code_blocks(text):
+                if language:
+                    continue
+                synopses: List[str] = []
+                for line in block.splitlines():
+                    if line.startswith("splitctl ") and not line.startswith("splitctl: "):
+                        synopses.append(line)
+                    elif line.startswith(" ") and synopses:
+                        synopses[-1] += " " + line.strip()
+                for synopsis in synopses:
+                    words = []
+                    for word in synopsis.split()[1:]:
+                        if word.startswith("-") or word[0].isupper() or "." in word or "/" in word:
+                            break
+                        words.append(word)
+                    self.assertTrue(words, f"{document}: no subcommand in the synopsis {synopsis}")
+                    for subcommand in words[0].split("|"):
+                        run = subprocess.run([self.splitctl, subcommand, *words[1:], "--help"], capture_output=True,
+                                             text=True, timeout=60)
+                        self.assertEqual(run.returncode, 0, f"{document}: {synopsis}\n{run.stderr}")
+                        help_words = set(re.findall(r"[\w-]+", run.stdout))
+                        for option, choices in re.findall(r"(--[a-z][a-z0-9-]*)(?: ([a-z-]+(?:\|[a-z0-9-]+)+)(?=[\s\]]|$))?", synopsis):
+                            self.assertIn(option, run.stdout, f"{document}: {synopsis}")
+                            for choice in filter(None, choices.split("|")):
+                                self.assertTrue(choice in help_words, f"{document}: '{choice}' of {option} is not in "
+                                                                      f"'splitctl {subcommand} --help': {synopsis}")
+                        checked += 1
+        self.assertGreater(checked, 5)
 
     # --- against a splitd ----------------------------------------------------------------------
 
