@@ -210,7 +210,10 @@ struct Bench: AsyncParsableCommand {
     var connections: Int = 200
     @Option(
         help:
-            "telemetry --per-device: seconds measured (after a warm-up of a quarter of that, at least 2 s); restart: seconds of load; outbox: seconds of churn."
+            """
+            telemetry --per-device: seconds measured (after a warm-up of a quarter of that, at least 2 s); restart: seconds of load; \
+            outbox: seconds of churn.
+            """
     )
     var seconds: Double = 20
     @OptionGroup var restart: RestartBenchOptions

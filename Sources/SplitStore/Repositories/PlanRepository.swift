@@ -304,7 +304,8 @@ package enum PlanRepository {
                    ARRAY(SELECT jsonb_array_elements_text(v.cut_layers::jsonb))
             FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[],
                         $9::timestamptz[], $10::text[], $11::timestamptz[])
-                 AS v(device_id, reason, rule, current_seconds, candidate_seconds, migration_seconds, accrued, required, revisit_at, cut_layers, recorded_at)
+                 AS v(device_id, reason, rule, current_seconds, candidate_seconds, migration_seconds, accrued, required, revisit_at,
+                      cut_layers, recorded_at)
             """,
             [
                 PostgresValue.textArray(refusals.map(\.deviceID)), PostgresValue.textArray(refusals.map(\.reason)),
