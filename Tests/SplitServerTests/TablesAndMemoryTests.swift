@@ -84,7 +84,11 @@ struct TablesAndMemoryTests {
         defer { database.drop() }
         let receiver = try await WebhookReceiver()
         await receiver.respond { _, _ in WebhookReceiver.Reply(status: 500) }
-        let daemon = try await Daemon(database: database)
+        // Retries that outlast the failing stretch however slow a loaded machine makes the steps
+        // below (20 × 300 ms, then 2 s for a minute): the deliveries must still be owed, not
+        // dead, when the receivers recover.
+        let retries = Array(repeating: "300ms", count: 20) + Array(repeating: "2s", count: 30)
+        let daemon = try await Daemon(database: database, extra: ["SPLITD_WEBHOOK_RETRY": retries.joined(separator: ",")])
         let devices = ["tab-a", "tab-b", "tab-c"]
         var tokens: [String: String] = [:]
         tokens[devices[0]] = try await Fleet.setUp(daemon, device: devices[0], callback: receiver.url("/\(devices[0])")).token
