@@ -105,7 +105,8 @@ let package = Package(
         .testTarget(
             name: "SplitServerTests",
             dependencies: [
-                "SplitStore", "SplitCore", "SplitPush", "SplitServer", "SplitBench", "SplitSupport", "SplitTestSupport", "SplitFuzzSupport", "splitd", "splitctl",
+                "SplitStore", "SplitCore", "SplitPush", "SplitServer", "SplitBench", "SplitSupport", "SplitTestSupport", "SplitFuzzSupport", "splitd",
+                "splitctl",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
