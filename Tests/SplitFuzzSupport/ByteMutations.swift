@@ -14,6 +14,15 @@ public struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// A uniform Double in [0, 1) from the top 53 bits.
+    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    /// A uniform Double in `range`.
+    public mutating func double(_ range: ClosedRange<Double>) -> Double { range.lowerBound + (range.upperBound - range.lowerBound) * unit() }
+    /// An Int in `range` (modulo bias is irrelevant for tests).
+    public mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
+    /// True with probability `chance`.
+    public mutating func bool(_ chance: Double) -> Bool { unit() < chance }
 }
 
 /// One corrupted input and how it was made (for the failure message).

@@ -34,7 +34,7 @@ struct ExtremeValueTests {
         "ends",
     ]
 
-    static func extreme(_ generator: inout SeededGenerator) -> Int64 {
+    static func extreme(_ generator: inout SplitMix64) -> Int64 {
         Int.random(in: 0..<3, using: &generator) == 0
             ? Int64.random(in: -4...8, using: &generator) : extremes.randomElement(using: &generator)!
     }
@@ -42,7 +42,7 @@ struct ExtremeValueTests {
     /// A graph around one `op` node: an input of moderate dimensions, optionally reshaped to an
     /// extreme target, int64 constants and float weights of extreme dims as further inputs, and
     /// extreme attributes.
-    static func model(op: String, _ generator: inout SeededGenerator) -> Data {
+    static func model(op: String, _ generator: inout SplitMix64) -> Data {
         var builder = ONNXTestBuilder()
         builder.opset = [11, 13, 17, 18].randomElement(using: &generator)!
         let rank = Int.random(in: 1...5, using: &generator)
@@ -92,7 +92,7 @@ struct ExtremeValueTests {
 
     @Test("every operator with extreme attributes, inputs and dims: a graph or an ImportError", arguments: operators)
     func extremeValues(op: String) {
-        var generator = SeededGenerator(state: 0x5eed ^ UInt64(op.utf8.reduce(0) { $0 &* 31 &+ Int($1) }.magnitude))
+        var generator = SplitMix64(seed: 0x5eed ^ UInt64(op.utf8.reduce(0) { $0 &* 31 &+ Int($1) }.magnitude))
         // A trap would end the test process: reaching the end is most of the property.
         var untyped: [String] = []
         for iteration in 0..<Self.perOperator {

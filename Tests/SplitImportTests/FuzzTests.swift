@@ -5,23 +5,11 @@ import Testing
 
 @testable import SplitImport
 
-/// SplitMix64: a small seeded generator, so every fuzz run is reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("Fuzzing the ONNX reader and importer")
 struct FuzzTests {
     /// One random corruption of `data`: flipped bytes, truncation, inserted or duplicated bytes,
     /// a run of 0xff (overlong varints, huge lengths) or a zeroed run.
-    static func mutate(_ data: Data, _ generator: inout SeededGenerator) -> Data {
+    static func mutate(_ data: Data, _ generator: inout SplitMix64) -> Data {
         var bytes = [UInt8](data)
         guard !bytes.isEmpty else { return data }
         let position = Int.random(in: 0..<bytes.count, using: &generator)
@@ -74,7 +62,7 @@ struct FuzzTests {
 
     @Test("4,000 mutations of the small fixtures: no crash, only typed errors")
     func mutatedSmallFixtures() throws {
-        var generator = SeededGenerator(state: 12)
+        var generator = SplitMix64(seed: 12)
         let files = ["resnet18.ts.onnx", "vgg16.ts.onnx", "resnet50.ts.onnx", "googlenet.ts.onnx", "mobilenet_v2.ts.onnx"]
         let originals = try files.map(Fixtures.data)
         var rejected = 0
@@ -90,7 +78,7 @@ struct FuzzTests {
 
     @Test("300 mutations of the transformer fixtures and 1,000 random buffers: no crash, only typed errors")
     func mutatedLargeFixturesAndGarbage() throws {
-        var generator = SeededGenerator(state: 99)
+        var generator = SplitMix64(seed: 99)
         let originals = try ["vit_b_16.ts.onnx", "gpt2.dynamo.onnx", "mobilenet_v2.dynamo.onnx"].map(Fixtures.data)
         for iteration in 0..<300 {
             _ = Self.check(Self.mutate(originals[iteration % originals.count], &generator), "large mutation \(iteration)")

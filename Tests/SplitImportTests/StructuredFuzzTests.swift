@@ -19,7 +19,7 @@ struct StructuredFuzzTests {
     static let attributeNames = ["axis", "keepdims", "group", "transA", "transB", "blocksize", "ceil_mode", "allowzero", "start", "end"]
     static let listAttributeNames = ["axes", "perm", "kernel_shape", "strides", "pads", "dilations", "split", "shape", "output_padding"]
 
-    static func value(_ generator: inout SeededGenerator) -> Int64 {
+    static func value(_ generator: inout SplitMix64) -> Int64 {
         switch Int.random(in: 0..<10, using: &generator) {
         case 0: return Int64.max
         case 1: return Int64.min + 1
@@ -28,7 +28,7 @@ struct StructuredFuzzTests {
         }
     }
 
-    static func randomModel(_ generator: inout SeededGenerator) -> Data {
+    static func randomModel(_ generator: inout SplitMix64) -> Data {
         var builder = ONNXTestBuilder()
         let rank = Int.random(in: 1...4, using: &generator)
         builder.inputs = [("x", (0..<rank).map { _ in String(Int.random(in: 1...6, using: &generator)) }, 1)]
@@ -81,7 +81,7 @@ struct StructuredFuzzTests {
 
     @Test("3,000 random models: only graphs or typed errors")
     func randomModels() {
-        var generator = SeededGenerator(state: ProcessInfo.processInfo.environment["SPLITD_FUZZ_SEED"].flatMap(UInt64.init) ?? 2024)
+        var generator = SplitMix64(seed: ProcessInfo.processInfo.environment["SPLITD_FUZZ_SEED"].flatMap(UInt64.init) ?? 2024)
         var imported = 0
         for iteration in 0..<Self.iterations {
             let data = Self.randomModel(&generator)

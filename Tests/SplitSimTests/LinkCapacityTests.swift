@@ -1,5 +1,6 @@
 import Foundation
 import SplitCore
+import SplitFuzzSupport
 import Testing
 
 @testable import SplitSim
@@ -106,7 +107,7 @@ struct LinkCapacityTests {
 
     @Test("against a step-by-step integration: 2,000 random transfers on random traces with outages end where the bits have passed")
     func againstBruteForce() {
-        var random = SplitFuzzRandom(seed: 99)
+        var random = SplitFuzzSupport.SplitMix64(seed: 99)
         for _ in 0..<200 {
             var pieces: [(Double, Double)] = []
             var time = 0.0
@@ -143,21 +144,4 @@ struct LinkCapacityTests {
             }
         }
     }
-}
-
-/// A small seeded generator for the simulator's property tests.
-struct SplitFuzzRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func double(_ range: ClosedRange<Double>) -> Double { range.lowerBound + (range.upperBound - range.lowerBound) * unit() }
-    mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-    mutating func bool(_ chance: Double) -> Bool { unit() < chance }
 }
