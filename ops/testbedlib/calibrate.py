@@ -1,6 +1,7 @@
-"""Layers timed alone (what a profile sums) against the whole model's training step, in one
-process on one core, alternating so both see the same machine: how far the per-layer
-profile's sum is from what a fused forward and backward take."""
+"""The per-layer profiles' sums against the whole model's training step, in one process on one
+core, alternating so all see the same machine: how far each profiling method's sum (layers
+timed inside fused steps, ``--profile-timing fused``; layers timed alone, ``isolated``) is from
+what the unsplit model's forward, backward and optimizer step take."""
 
 import importlib.machinery
 import importlib.util
@@ -49,6 +50,7 @@ def calibrate(name: str, batch: int, size: int, rounds: int = 3, repeat: int = 5
     traced.train()
     fused: List[Dict[str, float]] = []
     layered: List[Dict[str, float]] = []
+    in_steps: List[Dict[str, float]] = []  # fused profiles: backward includes the optimizer step
     fused_step(model, optimizer, *batches.get(0))
     for _ in range(rounds):
         for iteration in range(3):
@@ -57,12 +59,19 @@ def calibrate(name: str, batch: int, size: int, rounds: int = 3, repeat: int = 5
         recorder.run(batches.get(0)[0])
         layered.append({"forward": sum(t["forward_ms"] for t in recorder.times.values()) / 1000,
                         "backward": sum(t["backward_ms"] for t in recorder.times.values()) / 1000})
+        times = export.fused_profile(traced, batches.get(0)[0], recorder.layers, torch.device("cpu"), repeat, "momentum")
+        in_steps.append({"forward": sum(t["forward_ms"] for t in times.values()) / 1000,
+                         "backward": sum(t["backward_ms"] for t in times.values()) / 1000})
     result = {"model": name, "batch": batch, "size": size, "rounds": rounds}
     for part in ("forward", "backward"):
         result[f"fused_{part}"] = statistics.median(step[part] for step in fused)
         result[f"layers_{part}"] = statistics.median(entry[part] for entry in layered)
         result[f"ratio_{part}"] = result[f"layers_{part}"] / result[f"fused_{part}"]
     result["fused_step"] = statistics.median(step["step"] for step in fused)
+    result["fused_total"] = statistics.median(step["forward"] + step["backward"] + step["step"] for step in fused)
+    result["profile_fused_total"] = statistics.median(entry["forward"] + entry["backward"] for entry in in_steps)
+    result["ratio_profile_fused"] = result["profile_fused_total"] / result["fused_total"]
+    result["ratio_profile_isolated"] = (result["layers_forward"] + result["layers_backward"]) / result["fused_total"]
     result["parameter_bytes"] = sum(p.numel() * p.element_size() for p in model.parameters())
     result["spread_fused_forward"] = [min(s["forward"] for s in fused), max(s["forward"] for s in fused)]
     return result

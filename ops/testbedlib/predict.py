@@ -14,6 +14,9 @@ from .load import QUIET_CORES, Window
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXPORT_TORCH = os.path.join(ROOT, "ops", "export-torch")
+TRAINING_OPTIMIZER = "momentum"
+"""What both sides train with (``roles.optimizer_factory``: SGD, momentum 0.9), as splitctl and
+ops/export-torch name it."""
 NOMINAL_FLOPS = "1e11"
 """FLOP/s given to splitctl next to the profiles; every non-input layer is profiled, so unused."""
 
@@ -72,15 +75,20 @@ def prepare(name: str, batch: int, size: int, slowdown: float, directory: str, d
         base = [sys.executable, EXPORT_TORCH, *models.export_arguments(name, 1, size), "--profile", "cpu",
                 "--batch", str(batch), "--repeat", str(repeat)]
         conditions = {}
-        for side, core, profile, graph in (("device", device_core, files.measured_device_profile, files.graph),
-                                           ("server", server_core, files.server_profile, os.devnull)):
+        # Both sides' layers are timed inside whole training steps (--profile-timing fused). The
+        # device's profile includes its optimizer step, which it runs before its next forward;
+        # the server steps after its reply is sent, off the iteration's critical path.
+        for side, core, profile, graph, optimizer in (
+                ("device", device_core, files.measured_device_profile, files.graph, TRAINING_OPTIMIZER),
+                ("server", server_core, files.server_profile, os.devnull, "none")):
             best = None
             for attempt in range(attempts):
                 candidate = f"{profile}.attempt{attempt}"
                 window = Window([], children=True)
                 window.start()
-                run = subprocess.run(pinned(core, [*base, "--output", graph, "--profile-output", candidate]), capture_output=True,
-                                     text=True, env=single_thread_environment(), cwd=ROOT)
+                command = [*base, "--output", graph, "--profile-output", candidate, "--optimizer", optimizer]
+                run = subprocess.run(pinned(core, command), capture_output=True, text=True, env=single_thread_environment(),
+                                     cwd=ROOT)
                 foreign = window.stop()
                 if run.returncode != 0:
                     raise RuntimeError(f"ops/export-torch {name} failed ({run.returncode}): {run.stderr.strip()[-2000:]}")
@@ -110,7 +118,7 @@ def prepare(name: str, batch: int, size: int, slowdown: float, directory: str, d
 class Splitctl:
     """Runs splitctl on one model's files with the testbed's conditions."""
 
-    def __init__(self, files: ModelFiles, batch: int, rtt_seconds: float, optimizer: str = "momentum"):
+    def __init__(self, files: ModelFiles, batch: int, rtt_seconds: float, optimizer: str = TRAINING_OPTIMIZER):
         self.binary = splitctl_binary()
         self.files = files
         self.common = ["--batch", str(batch), "--device-flops", NOMINAL_FLOPS, "--server-flops", NOMINAL_FLOPS,

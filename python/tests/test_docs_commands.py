@@ -62,6 +62,7 @@ RUN: List[Tuple[str, str, str]] = [
     ("docs/planning.md", r"^ops/splitctl plan ops/models/resnet50\.json .*\| dot -Tsvg", "test_plan_picture"),
     ("docs/operations.md", r"splitctl --generate-completion-script |^mkdir -p ~/", "test_completion_scripts"),
     ("docs/import.md", r"^ops/export-torch torchvision\.models:resnet50 ", "test_export_torch"),
+    ("docs/profiles.md", r"^ops/export-torch torchvision\.models:mobilenet_v2 .*--profile cpu", "test_profile_commands"),
     ("README.md", r"^TOKEN=|^curl |^ops/pg psql ", "test_against_splitd"),
     ("docs/api.md", r"^curl ", "test_against_splitd"),
     ("docs/import.md", r"^python3 -c .*torch\.onnx\.export|^splitctl (import|plan) effnet|^curl ", "test_against_splitd"),
@@ -368,6 +369,29 @@ class DocsCommandsRunTest(unittest.TestCase):
                 sample = json.load(file)
             self.assertEqual(graph["format"], "splitgraph/1")
             self.assertEqual([layer["name"] for layer in graph["layers"]], [layer["name"] for layer in sample["layers"]])
+
+    def test_profile_commands(self):
+        commands = self.commands_of("test_profile_commands")
+        self.assertEqual(len(commands), 2)
+        for document, command in commands:
+            self.run_command(document, command)
+        with open(os.path.join(self.run_dir, "device.json")) as file:
+            device = json.load(file)
+        with open(os.path.join(self.run_dir, "server.json")) as file:
+            server = json.load(file)
+        self.assertEqual((device["timing"], device["optimizer"]), ("fused", "momentum"))
+        self.assertEqual((server["timing"], server["optimizer"]), ("fused", "none"))
+        self.assertEqual(set(device["layers"]), set(server["layers"]))
+        self.assertEqual(len(device["layers"]), 153)  # mobilenet_v2's layers but its input
+        # The planner takes both, as the page says (a graph of the same model from the exporter).
+        graph = os.path.join(self.run_dir, "mobilenet_v2.json")
+        subprocess.run([sys.executable, os.path.join(ROOT, "ops", "export-torch"), "torchvision.models:mobilenet_v2",
+                        "--input-shape", "1x3x128x128", "--output", graph], check=True, capture_output=True)
+        run = subprocess.run([self.splitctl, "plan", graph, "--device-profile", "device.json", "--server-profile",
+                              "server.json", "--batch", "8", "--uplink", "50M", "--format", "json"],
+                             cwd=self.run_dir, capture_output=True, text=True)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("device_layers", json.loads(run.stdout))
 
     def test_synopses_name_real_options(self):
         """Not commands but usage: the ``splitctl ...`` synopses of the docs' plain blocks name only
