@@ -88,16 +88,13 @@ ELSEWHERE: List[Tuple[str, str, str]] = [
      "load test, run by hand (--quick ~2.5 min, the full one 25 min); results in docs/soak.md; "
      "its verdict is tested by tests/test_soak_check.py"),
     ("docs/testbed.md", r"^ops/testbed run --quick$", "tests/test_testbed.py runs ops/testbed run --quick"),
-    ("docs/testbed.md", r"^ops/testbed run .*--retries ",
-     "the record of a run of an earlier testbed (the text says so: rounds replaced --retries); not runnable today"),
-    ("docs/testbed.md", r"^(flock \S+ )?ops/testbed (run|trace|report|calibrate)( (?!--quick$)(?!.*--retries )|$)",
+    ("docs/testbed.md", r"^(flock \S+ )?ops/testbed (run|trace|report|calibrate)( (?!--quick$)|$)",
      "measurements, run by hand (a minute to 40 min, quiet machine); numbers in docs/testbed.md"),
 ]
 
 # The listed commands of these scripts are not run, but the options they pass must be in their
-# --help (argparse: no build, no torch); except these, of a record of an earlier version.
+# --help (argparse: no build, no torch).
 HELP_CHECKED = r"^(flock \S+ )?(ops/(testbed (run|trace|report|calibrate)|soak|demo|export-torch))\b"
-RETIRED_OPTIONS = {"--retries"}
 
 
 # --- reading the docs --------------------------------------------------------------------------
@@ -443,9 +440,8 @@ class DocsCommandsRunTest(unittest.TestCase):
                 self.assertEqual(run.returncode, 0, f"{program} --help: {run.stderr}")
                 helps[program] = run.stdout
             for option in re.findall(r"(?<!\S)--[a-z][a-z0-9-]*", line):
-                if option not in RETIRED_OPTIONS:
-                    self.assertTrue(re.search(re.escape(option) + r"\b", helps[program]),
-                                    f"{document}: {option} is not in '{program} --help': {line}")
+                self.assertTrue(re.search(re.escape(option) + r"\b", helps[program]),
+                                f"{document}: {option} is not in '{program} --help': {line}")
             checked += 1
         self.assertGreater(checked, 10)
 
