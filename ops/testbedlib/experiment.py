@@ -2,6 +2,7 @@
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -79,14 +80,18 @@ def splits_to_run(table: Dict[str, Any], planner_picks: Sequence[Dict[str, Any]]
     return splits
 
 
-def start_pair(settings: Settings, files: ModelFiles, directory: str, script: Dict[str, Any]) -> Dict[str, Any]:
-    """Runs the server (its core) and the device (its core) through ``script``; returns both records."""
+def start_pair(settings: Settings, files: ModelFiles, directory: str, script: Dict[str, Any],
+               profile_repeat: int = 0) -> Dict[str, Any]:
+    """Runs the server (its core) and the device (its core) through ``script``; returns both
+    records (with ``profile_repeat``, each process first profiles itself: the server before it
+    listens, the device before it connects; the device's record carries both profiles)."""
+    os.makedirs(directory, exist_ok=True)
     link, script_path = os.path.join(directory, "link.json"), os.path.join(directory, "script.json")
     server_record, device_record = os.path.join(directory, "server.record.json"), os.path.join(directory, "device.record.json")
     with open(script_path, "w") as file:
         json.dump(script, file)
     common = ["--model", files.name, "--batch", str(settings.batch), "--size", str(settings.size), "--graph", files.graph,
-              "--link", link]
+              "--link", link, "--profile-repeat", str(profile_repeat)]
     with open(link, "w") as file:
         json.dump({"uplink": {"bps": None}, "downlink": {"bps": None}, "epoch": 0.0}, file)
     environment = predict.single_thread_environment()
@@ -112,6 +117,7 @@ def start_pair(settings: Settings, files: ModelFiles, directory: str, script: Di
         device_data = json.load(file)
     with open(server_record) as file:
         server_data = json.load(file)
+    device_data["server_profile"] = server_data.get("profile")
     by_iteration = {row["iteration"]: row for row in server_data["iterations"]}
     for row in device_data["rows"]:
         for key, value in by_iteration.get(row["iteration"], {}).items():
@@ -147,13 +153,7 @@ def run_model(settings: Settings, name: str) -> Dict[str, Any]:
     table = splitctl.table()
     picks = {rate: splitctl.plan(rate, rate) for rate in settings.rates}
     splits = splits_to_run(table, list(picks.values()))
-    predictions = {}
-    for rate in settings.rates:
-        for split in splits:
-            evaluated = splitctl.evaluate(split["device_layers"], rate, rate)
-            predictions[f"{rate_label(rate)}/{split['id']}"] = {"delay_seconds": evaluated["delay_seconds"],
-                                                                "breakdown": evaluated["breakdown"],
-                                                                "transfer_bytes": evaluated["transfer_bytes"]}
+    before = predict_all(splitctl, splits, settings.rates)
     log(f"{name}: {len(table['segments'])} table segments, {len(splits)} splits x {len(settings.rates)} rates "
         f"(profiles {profile_seconds:.0f} s)")
     phases = []
@@ -165,12 +165,49 @@ def run_model(settings: Settings, name: str) -> Dict[str, Any]:
                        "labels": {"model": name, "rate": rate, "split_id": split["id"], "round": round_index}})
     busy = busy_fraction(1.0)
     began = time.monotonic()
-    record = start_pair(settings, files, directory, {"phases": phases})
+    # One pair of processes per round, each profiling itself before it trains: the same code
+    # runs at different speeds from one process to the next on a shared virtual machine, so
+    # the round's measurements are predicted from the round's own profiles.
+    rows, migrations, by_round = [], [], []
+    for round_index in range(settings.rounds):
+        round_directory = os.path.join(directory, f"round{round_index}")
+        script = {"phases": [phase for phase in phases if phase["labels"]["round"] == round_index]}
+        record = start_pair(settings, files, round_directory, script, profile_repeat=settings.profile_repeat)
+        rows += record["rows"]
+        migrations += record["migrations"]
+        own = predict.own_profile_files(files, record["profile"], record["server_profile"],
+                                        os.path.join(round_directory, "profiles"), settings.slowdown)
+        by_round.append(predict_all(Splitctl(own, settings.batch, settings.rtt_seconds), splits, settings.rates))
     log(f"{name}: measured in {time.monotonic() - began:.0f} s (machine {busy * 100:.0f}% busy before it)")
     return {"model": name, "files": asdict(files), "table": table, "splits": splits,
             "picks": {rate_label(rate): pick["device_layers"] for rate, pick in picks.items()},
-            "predictions": predictions, "rows": record["rows"], "migrations": record["migrations"],
+            "predictions": median_predictions(by_round), "predictions_by_round": by_round, "predictions_before": before,
+            "rows": rows, "migrations": migrations,
             "busy_before": busy, "busy_before_profiles": profile_busy, "profile_seconds": profile_seconds}
+
+
+def predict_all(splitctl: Splitctl, splits: List[Dict[str, Any]], rates: List[float]) -> Dict[str, Any]:
+    """splitctl's delay and breakdown of every split at every rate, by ``RATE/SPLIT``."""
+    predictions = {}
+    for rate in rates:
+        for split in splits:
+            evaluated = splitctl.evaluate(split["device_layers"], rate, rate)
+            predictions[f"{rate_label(rate)}/{split['id']}"] = {"delay_seconds": evaluated["delay_seconds"],
+                                                                "breakdown": evaluated["breakdown"],
+                                                                "transfer_bytes": evaluated["transfer_bytes"]}
+    return predictions
+
+
+def median_predictions(by_round: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Per case, the median over rounds of the delay and of each term of its breakdown."""
+    combined = {}
+    for key, first in by_round[0].items():
+        entries = [predictions[key] for predictions in by_round]
+        combined[key] = {"delay_seconds": statistics.median(entry["delay_seconds"] for entry in entries),
+                         "breakdown": {term: statistics.median(entry["breakdown"][term] for entry in entries)
+                                       for term in first["breakdown"]},
+                         "transfer_bytes": first["transfer_bytes"]}
+    return combined
 
 
 def run(settings: Settings) -> Dict[str, Any]:

@@ -103,6 +103,12 @@ def prepare(name: str, batch: int, size: int, slowdown: float, directory: str, d
             conditions[side] = {"foreign_cores": best[0], "attempts": attempt + 1}
         with open(conditions_path, "w") as file:
             json.dump(conditions, file)
+    write_device_profile(files, slowdown)
+    return files
+
+
+def write_device_profile(files: ModelFiles, slowdown: float) -> None:
+    """``files.device_profile``: the measured device profile times the slowdown."""
     with open(files.measured_device_profile) as file:
         profile = json.load(file)
     scaled = copy.deepcopy(profile)
@@ -112,7 +118,19 @@ def prepare(name: str, batch: int, size: int, slowdown: float, directory: str, d
     scaled["hardware"] = f"{profile.get('hardware', 'cpu')}, slowed down {slowdown:g}x (testbed device)"
     with open(files.device_profile, "w") as file:
         json.dump(scaled, file, indent=1)
-    return files
+
+
+def own_profile_files(files: ModelFiles, device_profile: Dict[str, Any], server_profile: Dict[str, Any], directory: str,
+                      slowdown: float) -> ModelFiles:
+    """The files of the profiles the training processes took of themselves (same graph)."""
+    os.makedirs(directory, exist_ok=True)
+    own = ModelFiles(files.name, files.graph, os.path.join(directory, "device.json"),
+                     os.path.join(directory, "device.measured.json"), os.path.join(directory, "server.json"))
+    for path, profile in ((own.measured_device_profile, device_profile), (own.server_profile, server_profile)):
+        with open(path, "w") as file:
+            json.dump(profile, file, indent=1)
+    write_device_profile(own, slowdown)
+    return own
 
 
 class Splitctl:

@@ -21,12 +21,13 @@ from splitd.torch import SplitServer, SplitTrainer, wire
 from . import models
 from .link import LinkControl, ShapedConnection, clock, schedule_from_spec
 from .load import Window
+from .predict import TRAINING_OPTIMIZER
 
 LEARNING_RATE = 0.001
 
 
 def optimizer_factory(parameters: Any) -> torch.optim.Optimizer:
-    """SGD with momentum, the torchvision recipe for these CNNs (what splitd prices as 'momentum')."""
+    """SGD with momentum, the torchvision recipe for these CNNs (``TRAINING_OPTIMIZER``)."""
     return torch.optim.SGD(parameters, lr=LEARNING_RATE, momentum=0.9)
 
 
@@ -97,9 +98,31 @@ class ShapedServer(SplitServer):
             self.run_session(self.connection)
 
 
+def own_profile(options: Any, optimizer: str) -> Optional[Dict[str, Any]]:
+    """This process's own profile of the model (``--profile-repeat`` fused steps of a copy, the
+    trained model untouched), taken before it trains: the prediction then sees the speed this
+    process runs at, which on a shared virtual machine differs from one process to the next.
+    None without ``--profile-repeat``."""
+    if not getattr(options, "profile_repeat", 0):
+        return None
+    from .calibrate import exporter
+    export = exporter()
+    with open(options.graph) as file:
+        layers = {layer["name"]: layer for layer in json.load(file)["layers"]}
+    example = models.Batches(options.batch, options.size).get(0)[0]
+    traced, _ = export.trace(models.build(options.model).train(), example, "fx")
+    traced.train()
+    times = export.fused_profile(traced, example, layers, torch.device("cpu"), options.profile_repeat, optimizer)
+    return {"format": "splitprofile/1", "model": options.model, "batch_size": options.batch,
+            "hardware": "cpu (1 threads), the training process itself", "mode": "train", "timing": "fused",
+            "optimizer": optimizer, "layers": times}
+
+
 def serve(options: Any) -> None:
-    """The server process: prints ``listening on PORT``, serves one session, writes its record."""
+    """The server process: profiles itself (with ``--profile-repeat``), prints ``listening on
+    PORT``, serves one session, writes its record."""
     torch.set_num_threads(1)
+    profile = own_profile(options, "none")  # the server steps after its reply: off the critical path
     control = LinkControl(options.link)
     batches = models.Batches(options.batch, options.size)
     loss = Timed(torch.nn.functional.cross_entropy)
@@ -136,7 +159,7 @@ def serve(options: Any) -> None:
     finally:
         server.close()
         with open(options.record, "w") as file:
-            json.dump({"iterations": records}, file)
+            json.dump({"iterations": records, "profile": profile}, file)
     print(f"served {server.iterations} iterations", flush=True)
 
 
@@ -145,6 +168,8 @@ class Device:
 
     def __init__(self, options: Any, first_split: Dict[str, Any]):
         torch.set_num_threads(1)
+        # Before connecting: the server, which profiled itself before listening, now waits.
+        self.profile = own_profile(options, TRAINING_OPTIMIZER)
         self.slowdown = options.slowdown
         self.control = LinkControl(options.link)
         self.batches = models.Batches(options.batch, options.size)
@@ -242,7 +267,7 @@ def run_script(options: Any) -> None:
     finally:
         device.close()
         with open(options.record, "w") as file:
-            json.dump({"rows": device.rows, "migrations": migrations}, file)
+            json.dump({"rows": device.rows, "migrations": migrations, "profile": device.profile}, file)
 
 
 def trace_run(device: Device, trace: Dict[str, Any], migrations: List[Dict[str, Any]], iteration: int) -> int:

@@ -81,7 +81,7 @@ class TestbedQuickRunTests(unittest.TestCase):
         for pick in self.summary["picks"]:
             self.assertIsNotNone(pick["pick"])
             self.assertGreaterEqual(pick["ratio"], 1.0)
-        for key in ("goals", "goals_with_terms"):
+        for key in ("goals", "goals_before", "goals_with_terms"):
             goals = self.summary[key]
             self.assertEqual(goals["cases"], len(self.summary["cases"]))
             self.assertEqual(set(goals["met"]), {"median", "p90", "pick"})
@@ -99,6 +99,34 @@ class TestbedQuickRunTests(unittest.TestCase):
         self.assertIn("Goals, cost model as splitctl has it", self.stdout)
         for name in ("graph.json", "device.json", "device.measured.json", "server.json"):
             self.assertTrue(os.path.exists(os.path.join(self.out, "resnet18", "profiles", name)), name)
+
+    def test_each_round_is_predicted_from_its_own_processes_profiles(self):
+        with open(os.path.join(self.out, "results.json")) as file:
+            model = json.load(file)["models"][0]
+        self.assertEqual(len(model["predictions_by_round"]), 1)  # --quick: one round
+        self.assertEqual(model["predictions"], model["predictions_by_round"][0])
+        self.assertEqual(set(model["predictions_before"]), set(model["predictions"]))
+        with open(os.path.join(self.out, "resnet18", "profiles", "graph.json")) as file:
+            layers = {layer["name"] for layer in json.load(file)["layers"] if layer["op"] != "input"}
+        for side, optimizer in (("device.measured.json", "momentum"), ("server.json", "none")):
+            with open(os.path.join(self.out, "resnet18", "round0", "profiles", side)) as file:
+                profile = json.load(file)
+            self.assertEqual(set(profile["layers"]), layers, side)
+            self.assertEqual((profile["timing"], profile["optimizer"]), ("fused", optimizer), side)
+        with open(os.path.join(self.out, "resnet18", "round0", "profiles", "device.json")) as file:
+            scaled = json.load(file)["layers"]
+        name = sorted(layers)[0]
+        self.assertAlmostEqual(scaled[name]["forward_ms"], profile_ms(self.out, name) * model_slowdown(self.out), places=6)
+
+
+def profile_ms(out: str, layer: str) -> float:
+    with open(os.path.join(out, "resnet18", "round0", "profiles", "device.measured.json")) as file:
+        return json.load(file)["layers"][layer]["forward_ms"]
+
+
+def model_slowdown(out: str) -> float:
+    with open(os.path.join(out, "results.json")) as file:
+        return json.load(file)["settings"]["slowdown"]
 
 
 if __name__ == "__main__":
