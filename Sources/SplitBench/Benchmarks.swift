@@ -66,7 +66,7 @@ package enum Benchmarks {
     /// estimates in bulk SQL (the set-up, not what is measured).
     static func seedFleet(_ connection: PostgresConnection, graph: ModelGraph, devices count: Int, callback: String?) throws {
         _ = try ModelRepository.store(graph, connection: connection)
-        _ = try? FleetRepository.createEdgeServer(id: "edge-bench", computeFLOPs: 2e13, connection: connection)
+        _ = try? EdgeServerRepository.create(id: "edge-bench", computeFLOPs: 2e13, connection: connection)
         try connection.transaction {
             try connection.query(
                 """
