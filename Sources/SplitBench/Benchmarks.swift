@@ -89,6 +89,18 @@ package enum Benchmarks {
         try connection.execute("ANALYZE")
     }
 
+    /// Gives devices `bench-1` … `bench-<devices>` real device tokens (returned, in order; each
+    /// fixed by its device's id) stored as registration stores them.
+    static func seedDeviceTokens(_ connection: PostgresConnection, devices: Int) throws -> [String] {
+        let ids = (1...devices).map { "bench-\($0)" }
+        let tokens = ids.map { DeviceToken.prefix + DeviceToken.hash($0) }
+        try connection.query(
+            """
+            UPDATE devices d SET token_hash = v.hash FROM unnest($1::text[], $2::text[]) AS v(id, hash) WHERE d.id = v.id
+            """, [PostgresValue.textArray(ids), PostgresValue.textArray(tokens.map(DeviceToken.hash))])
+        return tokens
+    }
+
     /// Lets the previous phase's background work finish before a measurement: vacuum and analyze
     /// (autovacuum would otherwise start on the freshly loaded tables mid-run, on the same two
     /// cores) and a checkpoint (needs a superuser or pg_checkpoint; skipped when refused).

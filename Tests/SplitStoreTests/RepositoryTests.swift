@@ -9,7 +9,7 @@ import Testing
 struct RepositoryTests {
     /// The active device a bearer token belongs to, as the API's authentication finds it.
     static func device(ofToken token: String, _ connection: PostgresConnection) throws -> String? {
-        let hash = DeviceCredentialRepository.tokenHash(token)
+        let hash = DeviceToken.hash(token)
         return try DeviceCredentialRepository.tokenGrants(hashes: [hash], connection: connection)[hash]?.deviceID
     }
 
@@ -56,7 +56,7 @@ struct RepositoryTests {
         #expect(device.batchSize == 16 && device.memoryBytes == 8 << 30 && device.allowRawUpload && device.active)
         // Only the token's hash is stored.
         let stored = try connection.query("SELECT token_hash FROM devices WHERE id = $1", [Fixtures.hostileName]).string(0, "token_hash")
-        #expect(stored == DeviceCredentialRepository.tokenHash(credentials.token) && stored != credentials.token)
+        #expect(stored == DeviceToken.hash(credentials.token) && stored != credentials.token)
         #expect(try Self.device(ofToken: credentials.token, connection) == Fixtures.hostileName)
         #expect(try Self.device(ofToken: "sdt_wrong", connection) == nil)
         // Unknown references are refused.
@@ -124,11 +124,11 @@ struct RepositoryTests {
             (error as? StoreError)?.kind == .conflict && "\(error)".contains("grace runs until")
         }
         let afterRefusal = try hashes()
-        #expect(afterRefusal[1] == original && afterRefusal[0] == first.token.map(DeviceCredentialRepository.tokenHash))
+        #expect(afterRefusal[1] == original && afterRefusal[0] == first.token.map(DeviceToken.hash))
         // A grace of 0 is always allowed: it revokes the original and the first rotation's token at once.
         let revoking = try rotate(grace: 0)
         let afterRevoking = try hashes()
-        #expect(afterRevoking == [revoking.token.map(DeviceCredentialRepository.tokenHash), nil])
+        #expect(afterRevoking == [revoking.token.map(DeviceToken.hash), nil])
     }
 
     @Test("telemetry: a batch with an unknown device stores nothing; estimates follow the EWMA")

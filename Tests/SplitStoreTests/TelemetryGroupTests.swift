@@ -68,7 +68,7 @@ struct TelemetryGroupTests {
             let token: String? =
                 switch random.below(6) {
                 case 0: nil  // an operator's batch
-                case 1: DeviceCredentialRepository.tokenHash("sdt_revoked")
+                case 1: DeviceToken.hash("sdt_revoked")
                 default: hash(device)
                 }
             var samples = (0..<(1 + random.below(3))).map { _ in

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import SplitSupport
 
@@ -33,7 +32,7 @@ package enum DeviceCredentialRepository {
         secretOverlapSeconds: Double, rotatedBy: String, secrets: SecretBox,
         connection: PostgresConnection
     ) throws -> RotatedCredentials {
-        let newToken = token ? "sdt_" + SecureRandom.token(bytes: 32) : nil
+        let newToken = token ? DeviceToken.generate() : nil
         let newSecret = webhookSecret ? SecureRandom.webhookSecret() : nil
         let sealed = try newSecret.map { try secrets.seal($0) }
         return try connection.transaction {
@@ -57,7 +56,7 @@ package enum DeviceCredentialRepository {
                   AND NOT ($2::text IS NOT NULL AND $4::float8 > 0 AND coalesce(previous_token_expires_at > now(), false))
                   AND NOT ($3::text IS NOT NULL AND $5::float8 > 0 AND coalesce(previous_secret_expires_at > now(), false))
                 RETURNING previous_token_expires_at, previous_secret_expires_at
-                """, [deviceID, newToken.map(tokenHash), sealed, tokenGraceSeconds, secretOverlapSeconds])
+                """, [deviceID, newToken.map(DeviceToken.hash), sealed, tokenGraceSeconds, secretOverlapSeconds])
             guard result.rowCount == 1 else {
                 let state = try connection.query(
                     "SELECT previous_token_expires_at, previous_secret_expires_at FROM devices WHERE id = $1 AND active", [deviceID])
@@ -117,8 +116,4 @@ package enum DeviceCredentialRepository {
         }
     }
 
-    /// SHA-256 hex of a token: what is stored and looked up.
-    package static func tokenHash(_ token: String) -> String {
-        Hex.encode(SHA256.hash(data: Data(token.utf8)))
-    }
 }

@@ -11,7 +11,7 @@ package enum DeviceRepository {
         connection: PostgresConnection
     ) throws -> DeviceCredentials {
         let credentials = DeviceCredentials(
-            token: "sdt_" + SecureRandom.token(bytes: 32), webhookSecret: SecureRandom.webhookSecret())
+            token: DeviceToken.generate(), webhookSecret: SecureRandom.webhookSecret())
         let sealedSecret = try secrets.seal(credentials.webhookSecret)
         try connection.transaction {
             try checkReferences(settings, connection: connection)
@@ -26,7 +26,7 @@ package enum DeviceRepository {
                         id, settings.modelName, settings.modelVersion.map { PostgresValue.int(Int64($0)) } ?? .null,
                         settings.edgeServerID, settings.batchSize, settings.computeFLOPs,
                         settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload,
-                        settings.callbackURL, sealedSecret, DeviceCredentialRepository.tokenHash(credentials.token), settings.optimizer.rawValue, settings.pushMode.rawValue,
+                        settings.callbackURL, sealedSecret, DeviceToken.hash(credentials.token), settings.optimizer.rawValue, settings.pushMode.rawValue,
                         try switchingJSON(settings.switching),
                     ])
             } catch let error as PostgresError where error.sqlState == PostgresError.State.uniqueViolation {
