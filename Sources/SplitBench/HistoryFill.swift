@@ -101,7 +101,7 @@ struct HistoryFill {
                         graph.name, modelVersion, PostgresValue.textArray(plan.deviceLayers.map { names[$0] }),
                         PostgresValue.textArray(plan.cutLayers.map { names[$0] }),
                     ])
-                splitOfLayers[plan.deviceLayers] = Int64(try result.require(0, "id", result.int))
+                splitOfLayers[plan.deviceLayers] = try result.row(0).decode("id")
             }
             rows.append((splitOfLayers[plan.deviceLayers]!, uplink, plan))
         }

@@ -101,10 +101,10 @@ package enum DeviceCredentialRepository {
                 SELECT id, webhook_secret, previous_webhook_secret FROM devices
                 WHERE webhook_secret NOT LIKE 'sbx1:%' OR previous_webhook_secret NOT LIKE 'sbx1:%' FOR UPDATE
                 """)
-            for row in 0..<result.rowCount {
-                let id = try result.require(row, "id", result.string)
-                let current = try result.require(row, "webhook_secret", result.string)
-                let previous = result.string(row, "previous_webhook_secret")
+            for row in result.rows {
+                let id: String = try row.decode("id")
+                let current: String = try row.decode("webhook_secret")
+                let previous: String? = row.decodeIfPresent("previous_webhook_secret")
                 try connection.query(
                     "UPDATE devices SET webhook_secret = $2, previous_webhook_secret = $3 WHERE id = $1",
                     [

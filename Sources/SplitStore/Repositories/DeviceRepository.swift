@@ -26,7 +26,8 @@ package enum DeviceRepository {
                         id, settings.modelName, settings.modelVersion.map { PostgresValue.int(Int64($0)) } ?? .null,
                         settings.edgeServerID, settings.batchSize, settings.computeFLOPs,
                         settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload,
-                        settings.callbackURL, sealedSecret, DeviceToken.hash(credentials.token), settings.optimizer.rawValue, settings.pushMode.rawValue,
+                        settings.callbackURL, sealedSecret, DeviceToken.hash(credentials.token), settings.optimizer.rawValue,
+                        settings.pushMode.rawValue,
                         try switchingJSON(settings.switching),
                     ])
             } catch let error as PostgresError where error.sqlState == PostgresError.State.uniqueViolation {
@@ -58,7 +59,7 @@ package enum DeviceRepository {
                     settings.memoryBytes.map { PostgresValue.int($0) } ?? .null, settings.allowRawUpload, settings.callbackURL,
                     settings.optimizer.rawValue, settings.pushMode.rawValue, try switchingJSON(settings.switching),
                 ])
-            let after = try decode(result, 0)
+            let after = try Device(row: result.row(0))
             let planRelevant =
                 before.modelName != after.modelName || before.modelVersion != after.modelVersion
                 || before.edgeServerID != after.edgeServerID || before.batchSize != after.batchSize
@@ -94,7 +95,7 @@ package enum DeviceRepository {
 
     package static func find(id: String, connection: PostgresConnection) throws -> Device? {
         let result = try connection.query("SELECT \(columns) FROM devices WHERE id = $1", [id])
-        return result.rowCount > 0 ? try decode(result, 0) : nil
+        return try result.rows.first.map(Device.init(row:))
     }
 
     /// Active devices, ordered by id, after `after` (for paging).
@@ -103,7 +104,7 @@ package enum DeviceRepository {
             """
             SELECT \(columns) FROM devices WHERE active AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2
             """, [after, limit])
-        return try (0..<result.rowCount).map { try decode(result, $0) }
+        return try result.rows.map(Device.init(row:))
     }
 
     /// Stops (or resumes) webhook delivery for a device, e.g. after its receiver answered 410 Gone.
@@ -131,19 +132,21 @@ package enum DeviceRepository {
         id, model_name, model_version, edge_server_id, batch_size, compute_flops, memory_bytes, allow_raw_upload,
         callback_url, webhook_enabled, active, created_at, updated_at, optimizer, push_mode, switching::text AS switching
         """
+}
 
-
-    static func decode(_ result: PostgresResult, _ row: Int) throws -> Device {
-        Device(
-            id: try result.require(row, "id", result.string), modelName: try result.require(row, "model_name", result.string),
-            modelVersion: result.int(row, "model_version"), edgeServerID: try result.require(row, "edge_server_id", result.string),
-            batchSize: try result.require(row, "batch_size", result.int), computeFLOPs: try result.require(row, "compute_flops", result.double),
-            memoryBytes: result.int(row, "memory_bytes").map { Int64($0) }, allowRawUpload: try result.require(row, "allow_raw_upload", result.bool),
-            callbackURL: result.string(row, "callback_url"),
-            optimizer: Optimizer(rawValue: try result.require(row, "optimizer", result.string)) ?? .adam,
-            pushMode: PushMode(rawValue: try result.require(row, "push_mode", result.string)) ?? .table,
-            switching: try result.string(row, "switching").map { try JSONDecoder().decode(SwitchingPolicy.self, from: Data($0.utf8)) },
-            webhookEnabled: try result.require(row, "webhook_enabled", result.bool), active: try result.require(row, "active", result.bool),
-            createdAt: try result.require(row, "created_at", result.date), updatedAt: try result.require(row, "updated_at", result.date))
+extension Device {
+    /// A row of `DeviceRepository.columns`.
+    init(row: PostgresRow) throws {
+        self.init(
+            id: try row.decode("id"), modelName: try row.decode("model_name"), modelVersion: row.decodeIfPresent("model_version"),
+            edgeServerID: try row.decode("edge_server_id"), batchSize: try row.decode("batch_size"), computeFLOPs: try row.decode("compute_flops"),
+            memoryBytes: row.decodeIfPresent("memory_bytes"), allowRawUpload: try row.decode("allow_raw_upload"),
+            callbackURL: row.decodeIfPresent("callback_url"), optimizer: Optimizer(rawValue: try row.decode("optimizer")) ?? .adam,
+            pushMode: PushMode(rawValue: try row.decode("push_mode")) ?? .table,
+            switching: try row.decodeIfPresent("switching", as: String.self).map {
+                try JSONDecoder().decode(SwitchingPolicy.self, from: Data($0.utf8))
+            },
+            webhookEnabled: try row.decode("webhook_enabled"), active: try row.decode("active"), createdAt: try row.decode("created_at"),
+            updatedAt: try row.decode("updated_at"))
     }
 }

@@ -9,7 +9,7 @@ package enum EdgeServerRepository {
                 """
                 INSERT INTO edge_servers (id, compute_flops) VALUES ($1, $2) RETURNING \(columns)
                 """, [id, computeFLOPs])
-            return try decode(result, 0)
+            return try EdgeServer(row: result.row(0))
         } catch let error as PostgresError where error.sqlState == PostgresError.State.uniqueViolation {
             throw StoreError(.conflict, field: "id", "edge server '\(id)' already exists")
         }
@@ -24,25 +24,29 @@ package enum EdgeServerRepository {
                 """, [id, computeFLOPs])
             guard result.rowCount == 1 else { throw StoreError(.notFound, field: "id", "edge server '\(id)' does not exist") }
             try PlanRequestRepository.request(edgeServerID: id, reason: .deviceChanged, connection: connection)
-            return try decode(result, 0)
+            return try EdgeServer(row: result.row(0))
         }
     }
 
     package static func find(id: String, connection: PostgresConnection) throws -> EdgeServer? {
         let result = try connection.query("SELECT \(columns) FROM edge_servers WHERE id = $1", [id])
-        return result.rowCount > 0 ? try decode(result, 0) : nil
+        return try result.rows.first.map(EdgeServer.init(row:))
     }
 
     package static func all(connection: PostgresConnection) throws -> [EdgeServer] {
         let result = try connection.query("SELECT \(columns) FROM edge_servers ORDER BY id")
-        return try (0..<result.rowCount).map { try decode(result, $0) }
+        return try result.rows.map(EdgeServer.init(row:))
     }
 
     static let columns = "id, compute_flops, created_at, updated_at"
 
-    static func decode(_ result: PostgresResult, _ row: Int) throws -> EdgeServer {
-        EdgeServer(
-            id: try result.require(row, "id", result.string), computeFLOPs: try result.require(row, "compute_flops", result.double),
-            createdAt: try result.require(row, "created_at", result.date), updatedAt: try result.require(row, "updated_at", result.date))
+}
+
+extension EdgeServer {
+    /// A row of `EdgeServerRepository.columns`.
+    init(row: PostgresRow) throws {
+        self.init(
+            id: try row.decode("id"), computeFLOPs: try row.decode("compute_flops"), createdAt: try row.decode("created_at"),
+            updatedAt: try row.decode("updated_at"))
     }
 }

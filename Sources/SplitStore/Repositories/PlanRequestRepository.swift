@@ -38,6 +38,15 @@ package enum PlanRequestRepository {
             """, [edgeServerID, modelName, reason.rawValue])
     }
 
+    /// Marks the active devices that follow the latest version of a model (none pinned) for planning.
+    static func request(followersOfLatest modelName: String, reason: PlanReason, connection: PostgresConnection) throws {
+        try connection.query(
+            """
+            UPDATE planning_state s SET requested_reason = $2, requested_at = now()
+            FROM devices d WHERE d.id = s.device_id AND d.model_name = $1 AND d.model_version IS NULL AND d.active
+            """, [modelName, reason.rawValue])
+    }
+
     /// Drops a device's request (a deactivated device is never planned again).
     static func drop(deviceID: String, connection: PostgresConnection) throws {
         try connection.query("UPDATE planning_state SET requested_reason = NULL, requested_at = NULL WHERE device_id = $1", [deviceID])
