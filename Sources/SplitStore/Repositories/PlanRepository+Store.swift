@@ -109,34 +109,18 @@ extension PlanRepository {
 
     /// The `splits` row of each plan, in order. A fleet shares few splits, so the batch is reduced
     /// to its distinct splits (by fingerprint), and one statement adds the new ones and finds the
-    /// rest. Layer lists travel as one flat array sliced per split on the server.
+    /// rest. The splits travel as one `jsonb` parameter, a record per split (`SplitInput`), read
+    /// with the column types the statement names.
     static func splitIDs(for plans: [NewPlan], connection: PostgresConnection) throws -> [Int64] {
         var slotOfFingerprint: [String: Int] = [:]
-        var distinct: [NewPlan] = []
+        var distinct: [SplitInput] = []
         let slots = plans.map { plan in
             if let slot = slotOfFingerprint[plan.splitFingerprint] { return slot }
             slotOfFingerprint[plan.splitFingerprint] = distinct.count
-            distinct.append(plan)
+            distinct.append(SplitInput(plan, slot: distinct.count + 1))
             return distinct.count - 1
         }
-        // Each split's layers are the 1-based slice first...last of the flat name arrays.
-        var deviceNames: [String] = [], deviceFirst: [Int64] = [], deviceLast: [Int64] = []
-        var cutNames: [String] = [], cutFirst: [Int64] = [], cutLast: [Int64] = [], cutModules: [String] = []
-        for plan in distinct {
-            deviceFirst.append(Int64(deviceNames.count + 1))
-            deviceNames += plan.deviceLayers
-            deviceLast.append(Int64(deviceNames.count))
-            cutFirst.append(Int64(cutNames.count + 1))
-            cutNames += plan.cutLayers
-            cutLast.append(Int64(cutNames.count))
-            // Aligned with the cut names ("" where a layer names no module).
-            cutModules += plan.cutLayers.indices.map { $0 < plan.cutModules.count ? plan.cutModules[$0] : "" }
-        }
-        let parameters: [PostgresValue] = [
-            .textArray(distinct.map(\.modelName)), .intArray(distinct.map { Int64($0.modelVersion) }),
-            .intArray(deviceFirst), .intArray(deviceLast), .textArray(deviceNames), .intArray(cutFirst), .intArray(cutLast), .textArray(cutNames),
-            .textArray(distinct.map(\.splitFingerprint)), .textArray(cutModules),
-        ]
+        let input = PostgresValue.json(String(decoding: try JSONEncoder().encode(distinct), as: UTF8.self))
         var resolved = [Int64?](repeating: nil, count: distinct.count)
         // A split another open transaction is adding makes this insert wait for that commit;
         // inserting in key order keeps two writers from waiting on each other. Once it commits,
@@ -145,11 +129,9 @@ extension PlanRepository {
             let result = try connection.query(
                 """
                 WITH input AS (
-                    SELECT v.slot, v.model_name, v.model_version::integer AS model_version,
-                           ($5::text[])[v.device_first:v.device_last] AS device_layers, ($8::text[])[v.cut_first:v.cut_last] AS cut_layers,
-                           ($10::text[])[v.cut_first:v.cut_last] AS cut_modules, v.fingerprint
-                    FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $6::int8[], $7::int8[], $9::text[])
-                         WITH ORDINALITY AS v(model_name, model_version, device_first, device_last, cut_first, cut_last, fingerprint, slot)
+                    SELECT * FROM jsonb_to_recordset($1::jsonb)
+                        AS v(slot integer, model_name text, model_version integer, device_layers text[], cut_layers text[],
+                             cut_modules text[], fingerprint text)
                 ), keyed AS (
                     SELECT input.*, splitd_split_digest(device_layers) AS digest FROM input
                 ), inserted AS (
@@ -167,7 +149,7 @@ extension PlanRepository {
                 FROM keyed k
                 LEFT JOIN inserted n ON n.model_name = k.model_name AND n.model_version = k.model_version AND n.digest = k.digest
                 LEFT JOIN splits s ON s.model_name = k.model_name AND s.model_version = k.model_version AND s.digest = k.digest
-                """, parameters)
+                """, [input])
             for row in result.rows { resolved[try row.decode("slot", as: Int.self) - 1] = row.decodeIfPresent("id") }
         }
         let ids = resolved.compactMap { $0 }
@@ -175,6 +157,34 @@ extension PlanRepository {
         return slots.map { ids[$0] }
     }
 
+    /// One split as `splitIDs` sends it: a JSON record whose keys are the statement's columns.
+    private struct SplitInput: Encodable {
+        /// Its 1-based place in the batch.
+        var slot: Int
+        var modelName: String
+        var modelVersion: Int
+        var deviceLayers: [String]
+        var cutLayers: [String]
+        /// Aligned with the cut layers ("" where a layer names no module).
+        var cutModules: [String]
+        var fingerprint: String
+
+        init(_ plan: NewPlan, slot: Int) {
+            self.slot = slot
+            modelName = plan.modelName
+            modelVersion = plan.modelVersion
+            deviceLayers = plan.deviceLayers
+            cutLayers = plan.cutLayers
+            cutModules = plan.cutLayers.indices.map { $0 < plan.cutModules.count ? plan.cutModules[$0] : "" }
+            fingerprint = plan.splitFingerprint
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case slot, fingerprint
+            case modelName = "model_name", modelVersion = "model_version", deviceLayers = "device_layers", cutLayers = "cut_layers"
+            case cutModules = "cut_modules"
+        }
+    }
 
     /// The `plan_tables` row of each plan's table, in order (nil for a plan without one). Like
     /// splits, a fleet shares few tables: the batch is reduced to its distinct documents (by
