@@ -66,7 +66,7 @@ package enum Benchmarks {
     /// estimates in bulk SQL (the set-up, not what is measured).
     static func seedFleet(_ connection: PostgresConnection, graph: ModelGraph, devices count: Int, callback: String?) throws {
         _ = try ModelRepository.store(graph, connection: connection)
-        _ = try? FleetRepository.createEdgeServer(id: "edge-bench", computeFLOPs: 2e13, connection: connection)
+        _ = try? EdgeServerRepository.create(id: "edge-bench", computeFLOPs: 2e13, connection: connection)
         try connection.transaction {
             try connection.query(
                 """
@@ -87,6 +87,18 @@ package enum Benchmarks {
                 """, [count])
         }
         try connection.execute("ANALYZE")
+    }
+
+    /// Gives devices `bench-1` … `bench-<devices>` real device tokens (returned, in order; each
+    /// fixed by its device's id) stored as registration stores them.
+    static func seedDeviceTokens(_ connection: PostgresConnection, devices: Int) throws -> [String] {
+        let ids = (1...devices).map { "bench-\($0)" }
+        let tokens = ids.map { DeviceToken.prefix + DeviceToken.hash($0) }
+        try connection.query(
+            """
+            UPDATE devices d SET token_hash = v.hash FROM unnest($1::text[], $2::text[]) AS v(id, hash) WHERE d.id = v.id
+            """, [PostgresValue.textArray(ids), PostgresValue.textArray(tokens.map(DeviceToken.hash))])
+        return tokens
     }
 
     /// Lets the previous phase's background work finish before a measurement: vacuum and analyze

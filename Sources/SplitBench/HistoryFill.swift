@@ -56,7 +56,7 @@ struct HistoryFill {
     /// The model, an edge server, the devices (every 50th with a memory limit) and their planning state.
     private func registerFleet() throws -> Int {
         let model = try ModelRepository.store(graph, connection: connection).model
-        _ = try FleetRepository.createEdgeServer(id: "edge-bench", computeFLOPs: 2e13, connection: connection)
+        _ = try EdgeServerRepository.create(id: "edge-bench", computeFLOPs: 2e13, connection: connection)
         try connection.transaction {
             try connection.query(
                 """
@@ -101,7 +101,7 @@ struct HistoryFill {
                         graph.name, modelVersion, PostgresValue.textArray(plan.deviceLayers.map { names[$0] }),
                         PostgresValue.textArray(plan.cutLayers.map { names[$0] }),
                     ])
-                splitOfLayers[plan.deviceLayers] = Int64(try result.require(0, "id", result.int))
+                splitOfLayers[plan.deviceLayers] = try result.row(0).decode("id")
             }
             rows.append((splitOfLayers[plan.deviceLayers]!, uplink, plan))
         }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -23,13 +22,8 @@ extension Benchmarks {
         let connection = try PostgresConnection(url: scratch.url)
         defer { connection.close() }
         try seedFleet(connection, graph: graph, devices: devices, callback: nil)
-        // Real device tokens (sdt_ + 64 hex characters), stored as their SHA-256 like registration does.
-        try connection.execute(
-            """
-            UPDATE devices SET token_hash = encode(sha256(convert_to('sdt_' || encode(sha256(convert_to(id, 'UTF8')), 'hex'), 'UTF8')), 'hex')
-            """)
+        let tokens = try seedDeviceTokens(connection, devices: devices)
         settle(connection)
-        let tokens = (1...devices).map { "sdt_" + Hex.encode(SHA256.hash(data: Data("bench-\($0)".utf8))) }
 
         var logger = Logger(label: "bench")
         logger.logLevel = .warning

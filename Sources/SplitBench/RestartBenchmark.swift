@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import NIOCore
 import SplitCore
@@ -60,11 +59,7 @@ extension Benchmarks {
         let connection = try PostgresConnection(url: url)
         defer { connection.close() }
         try seedFleet(connection, graph: graph, devices: devices, callback: nil)
-        try connection.execute(
-            """
-            UPDATE devices SET token_hash = encode(sha256(convert_to('sdt_' || encode(sha256(convert_to(id, 'UTF8')), 'hex'), 'UTF8')), 'hex')
-            """)
-        return (1...devices).map { "sdt_" + Hex.encode(SHA256.hash(data: Data("bench-\($0)".utf8))) }
+        return try seedDeviceTokens(connection, devices: devices)
     }
 
     /// Restarts splitd under telemetry load: starts `binary` (configured by `environment`, which

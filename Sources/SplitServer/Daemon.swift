@@ -112,7 +112,7 @@ package enum Daemon {
         let pool = ConnectionPool(url: url, maximumConnections: configuration.poolSize)
         try await pool.withConnection { connection in
             try SettingsRepository.verifySecretKey(secrets, connection: connection)
-            let sealed = try FleetRepository.sealPlaintextSecrets(secrets, connection: connection)
+            let sealed = try DeviceCredentialRepository.sealPlaintextSecrets(secrets, connection: connection)
             if sealed > 0 { logger.notice("encrypted webhook secrets stored in clear by an earlier version", metadata: ["devices": "\(sealed)"]) }
         }
         let metrics = ServerMetrics.shared

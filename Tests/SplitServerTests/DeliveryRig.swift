@@ -35,7 +35,7 @@ final class DeliveryRig: @unchecked Sendable {
             leaseSeconds: leaseSeconds ?? timeoutSeconds + ServerConfiguration.leaseMarginSeconds, metrics: ServerMetrics.shared,
             logger: logger)
         _ = try ModelRepository.store(try Self.graph(), connection: connection)
-        _ = try FleetRepository.createEdgeServer(id: "edge-1", computeFLOPs: 2e13, connection: connection)
+        _ = try EdgeServerRepository.create(id: "edge-1", computeFLOPs: 2e13, connection: connection)
     }
 
     static func graph() throws -> ModelGraph {
@@ -50,7 +50,7 @@ final class DeliveryRig: @unchecked Sendable {
 
     /// Registers a device whose webhooks go to `callback`.
     func register(_ id: String, callback: String) throws {
-        _ = try FleetRepository.registerDevice(
+        _ = try DeviceRepository.register(
             id: id,
             settings: DeviceSettings(modelName: "tiny", edgeServerID: "edge-1", batchSize: 32, computeFLOPs: 1e11, callbackURL: callback),
             secrets: Self.secrets, connection: connection)

@@ -18,7 +18,7 @@ struct HistoryRetentionTests {
                 Layer(name: "x", outputBytes: 1000), Layer(name: "a", inputs: ["x"], forwardFLOPs: 1e9, backwardFLOPs: 2e9, outputBytes: 10),
             ])
         _ = try ModelRepository.store(graph, connection: connection)
-        _ = try FleetRepository.createEdgeServer(id: "edge-1", computeFLOPs: 2e13, connection: connection)
+        _ = try EdgeServerRepository.create(id: "edge-1", computeFLOPs: 2e13, connection: connection)
         try connection.query(
             """
             INSERT INTO devices (id, model_name, edge_server_id, batch_size, compute_flops, webhook_secret, token_hash, callback_url)

@@ -125,7 +125,7 @@ actor InMemoryAPIStore: APIStore {
     func deviceTokenGrants(tokenHashes: [String]) -> [String: DeviceTokenGrant] {
         var grants: [String: DeviceTokenGrant] = [:]
         for (token, device) in tokens where deviceRecords[device]?.active == true {
-            let hash = FleetRepository.tokenHash(token)
+            let hash = DeviceToken.hash(token)
             if tokenHashes.contains(hash) { grants[hash] = DeviceTokenGrant(deviceID: device) }
         }
         return grants
@@ -140,7 +140,7 @@ actor InMemoryAPIStore: APIStore {
             if let hash = batch.tokenHash,
                 !batch.samples.allSatisfy({ sample in
                     deviceRecords[sample.deviceID]?.active == true
-                        && tokens.contains { FleetRepository.tokenHash($0.key) == hash && $0.value == sample.deviceID }
+                        && tokens.contains { DeviceToken.hash($0.key) == hash && $0.value == sample.deviceID }
                 })
             {
                 return .tokenRevoked

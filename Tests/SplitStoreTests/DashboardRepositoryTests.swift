@@ -12,7 +12,7 @@ struct DashboardRepositoryTests {
     /// Four devices: two planned (one's push failed), one infeasible, one silent; telemetry for one.
     static func fleet(_ connection: PostgresConnection) throws -> [String] {
         var devices = try Fixtures.fleet(connection, devices: 3)
-        _ = try FleetRepository.registerDevice(
+        _ = try DeviceRepository.register(
             id: Fixtures.hostileName,
             settings: DeviceSettings(modelName: "tiny", edgeServerID: "edge-1", batchSize: 32, computeFLOPs: 1e11),
             secrets: Fixtures.secrets, connection: connection)
@@ -80,7 +80,7 @@ struct DashboardRepositoryTests {
         #expect(try listed(DeviceFilter(after: ids.sorted()[1], limit: 2)) == Array(ids.sorted()[2...]))
         #expect(try listed(DeviceFilter(id: ids[1])) == [ids[1]])
         // Deactivated devices leave the table but their own page still finds them.
-        _ = try FleetRepository.deactivateDevice(id: ids[0], connection: connection)
+        _ = try DeviceRepository.deactivate(id: ids[0], connection: connection)
         #expect(try !listed(DeviceFilter()).contains(ids[0]))
         #expect(try DashboardRepository.devices(DeviceFilter(id: ids[0]), connection: connection).first?.active == false)
     }

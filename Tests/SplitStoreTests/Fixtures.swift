@@ -28,12 +28,12 @@ enum Fixtures {
         callback: String? = "http://127.0.0.1:9/hook"
     ) throws -> [String] {
         _ = try ModelRepository.store(try graph(name: model), connection: connection)
-        if try FleetRepository.edgeServer(id: "edge-1", connection: connection) == nil {
-            _ = try FleetRepository.createEdgeServer(id: "edge-1", computeFLOPs: 2e13, connection: connection)
+        if try EdgeServerRepository.find(id: "edge-1", connection: connection) == nil {
+            _ = try EdgeServerRepository.create(id: "edge-1", computeFLOPs: 2e13, connection: connection)
         }
         return try (0..<count).map { index in
             let id = "dev-\(model)-\(index)"
-            _ = try FleetRepository.registerDevice(
+            _ = try DeviceRepository.register(
                 id: id,
                 settings: DeviceSettings(
                     modelName: model, edgeServerID: "edge-1", batchSize: 32, computeFLOPs: 1e11, callbackURL: callback),

@@ -73,7 +73,7 @@ struct PlanningQueueTests {
         let connection = try database.connect()
         let devices = try Fixtures.fleet(connection, devices: 3)
         try TelemetryRepository.ingest(devices.map { Self.sample($0) }, connection: connection)
-        #expect(try FleetRepository.deactivateDevice(id: devices[0], connection: connection))
+        #expect(try DeviceRepository.deactivate(id: devices[0], connection: connection))
         #expect(try Self.requested(connection, devices[0]) == nil)
         // A request that reached an inactive device anyway (written behind the API's back).
         try connection.query("UPDATE devices SET active = false WHERE id = $1", [devices[1]])
@@ -94,7 +94,7 @@ struct PlanningQueueTests {
         var plan = Fixtures.plan(for: device)
         plan.firstPlan = true
         let ids = try connection.transaction { try PlanRepository.store([plan], connection: connection) }
-        try FleetRepository.requestPlan(deviceID: device, reason: .requested, connection: connection)
+        try PlanRequestRepository.request(deviceID: device, reason: .requested, connection: connection)
         let again = try #require(try Self.claim(connection).first)
         #expect(again.evaluatedBefore && again.current?.id == ids[0] && again.current?.splitFingerprint == plan.splitFingerprint)
         // Were a caller wrong about a first plan, the plans in force stay one per device.

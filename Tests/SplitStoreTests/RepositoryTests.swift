@@ -9,8 +9,8 @@ import Testing
 struct RepositoryTests {
     /// The active device a bearer token belongs to, as the API's authentication finds it.
     static func device(ofToken token: String, _ connection: PostgresConnection) throws -> String? {
-        let hash = FleetRepository.tokenHash(token)
-        return try FleetRepository.tokenGrants(hashes: [hash], connection: connection)[hash]?.deviceID
+        let hash = DeviceToken.hash(token)
+        return try DeviceCredentialRepository.tokenGrants(hashes: [hash], connection: connection)[hash]?.deviceID
     }
 
     @Test("models: same graph twice is the same version; a changed graph is a new version")
@@ -42,57 +42,57 @@ struct RepositoryTests {
         defer { database.drop() }
         let connection = try database.connect()
         _ = try ModelRepository.store(try Fixtures.graph(), connection: connection)
-        let server = try FleetRepository.createEdgeServer(id: Fixtures.hostileName, computeFLOPs: 2e13, connection: connection)
+        let server = try EdgeServerRepository.create(id: Fixtures.hostileName, computeFLOPs: 2e13, connection: connection)
         #expect(server.id == Fixtures.hostileName)
-        #expect(throws: StoreError.self) { try FleetRepository.createEdgeServer(id: Fixtures.hostileName, computeFLOPs: 1, connection: connection) }
+        #expect(throws: StoreError.self) { try EdgeServerRepository.create(id: Fixtures.hostileName, computeFLOPs: 1, connection: connection) }
         let settings = DeviceSettings(
             modelName: "tiny", edgeServerID: Fixtures.hostileName, batchSize: 16, computeFLOPs: 3e10,
             memoryBytes: 8 << 30, allowRawUpload: true, callbackURL: "https://example.test/h")
-        let credentials = try FleetRepository.registerDevice(
+        let credentials = try DeviceRepository.register(
             id: Fixtures.hostileName, settings: settings, secrets: Fixtures.secrets,
             connection: connection)
         #expect(credentials.token.hasPrefix("sdt_") && credentials.webhookSecret.hasPrefix("whsec_"))
-        let device = try #require(try FleetRepository.device(id: Fixtures.hostileName, connection: connection))
+        let device = try #require(try DeviceRepository.find(id: Fixtures.hostileName, connection: connection))
         #expect(device.batchSize == 16 && device.memoryBytes == 8 << 30 && device.allowRawUpload && device.active)
         // Only the token's hash is stored.
         let stored = try connection.query("SELECT token_hash FROM devices WHERE id = $1", [Fixtures.hostileName]).string(0, "token_hash")
-        #expect(stored == FleetRepository.tokenHash(credentials.token) && stored != credentials.token)
+        #expect(stored == DeviceToken.hash(credentials.token) && stored != credentials.token)
         #expect(try Self.device(ofToken: credentials.token, connection) == Fixtures.hostileName)
         #expect(try Self.device(ofToken: "sdt_wrong", connection) == nil)
         // Unknown references are refused.
         var bad = settings
         bad.modelName = "nope"
         #expect(throws: StoreError.self) {
-            try FleetRepository.registerDevice(
+            try DeviceRepository.register(
                 id: "d2", settings: bad, secrets: Fixtures.secrets,
                 connection: connection)
         }
         bad = settings
         bad.modelVersion = 7
         #expect(throws: StoreError.self) {
-            try FleetRepository.registerDevice(
+            try DeviceRepository.register(
                 id: "d2", settings: bad, secrets: Fixtures.secrets,
                 connection: connection)
         }
         // Update and deactivate.
         var changed = settings
         changed.batchSize = 64
-        #expect(try FleetRepository.updateDevice(id: Fixtures.hostileName, settings: changed, connection: connection).batchSize == 64)
+        #expect(try DeviceRepository.update(id: Fixtures.hostileName, settings: changed, connection: connection).batchSize == 64)
         let reason = try connection.query("SELECT requested_reason FROM planning_state WHERE device_id = $1", [Fixtures.hostileName]).string(
             0,
             "requested_reason")
         #expect(reason == "device changed")
-        try FleetRepository.putDeviceProfile(
+        try ProfileRepository.putDeviceProfile(
             deviceID: Fixtures.hostileName,
             profileJSON: #"{"format": "splitprofile/1", "batch_size": 1, "layers": {}}"#, connection: connection)
-        #expect(try FleetRepository.deviceProfile(deviceID: Fixtures.hostileName, connection: connection)?.contains("splitprofile/1") == true)
-        try FleetRepository.putServerProfile(
+        #expect(try ProfileRepository.deviceProfile(deviceID: Fixtures.hostileName, connection: connection)?.contains("splitprofile/1") == true)
+        try ProfileRepository.putServerProfile(
             edgeServerID: Fixtures.hostileName, modelName: "tiny", profileJSON: "{\"format\": \"splitprofile/1\"}",
             connection: connection)
-        #expect(try FleetRepository.serverProfile(edgeServerID: Fixtures.hostileName, modelName: "tiny", connection: connection) != nil)
-        #expect(try FleetRepository.deactivateDevice(id: Fixtures.hostileName, connection: connection))
+        #expect(try ProfileRepository.serverProfile(edgeServerID: Fixtures.hostileName, modelName: "tiny", connection: connection) != nil)
+        #expect(try DeviceRepository.deactivate(id: Fixtures.hostileName, connection: connection))
         #expect(try Self.device(ofToken: credentials.token, connection) == nil)
-        #expect(try FleetRepository.device(id: Fixtures.hostileName, connection: connection)?.active == false)
+        #expect(try DeviceRepository.find(id: Fixtures.hostileName, connection: connection)?.active == false)
         // The devices table survived its hostile name.
         #expect(try connection.query("SELECT count(*) AS n FROM devices").int(0, "n") == 1)
     }
@@ -105,7 +105,7 @@ struct RepositoryTests {
         defer { connection.close() }
         let device = try Fixtures.fleet(connection, devices: 1)[0]
         func rotate(grace: Double) throws -> RotatedCredentials {
-            try FleetRepository.rotateCredentials(
+            try DeviceCredentialRepository.rotateCredentials(
                 deviceID: device, token: true, webhookSecret: false, tokenGraceSeconds: grace, secretOverlapSeconds: 0, rotatedBy: "test",
                 secrets: Fixtures.secrets, connection: connection)
         }
@@ -124,11 +124,11 @@ struct RepositoryTests {
             (error as? StoreError)?.kind == .conflict && "\(error)".contains("grace runs until")
         }
         let afterRefusal = try hashes()
-        #expect(afterRefusal[1] == original && afterRefusal[0] == first.token.map(FleetRepository.tokenHash))
+        #expect(afterRefusal[1] == original && afterRefusal[0] == first.token.map(DeviceToken.hash))
         // A grace of 0 is always allowed: it revokes the original and the first rotation's token at once.
         let revoking = try rotate(grace: 0)
         let afterRevoking = try hashes()
-        #expect(afterRevoking == [revoking.token.map(FleetRepository.tokenHash), nil])
+        #expect(afterRevoking == [revoking.token.map(DeviceToken.hash), nil])
     }
 
     @Test("telemetry: a batch with an unknown device stores nothing; estimates follow the EWMA")
@@ -505,7 +505,7 @@ struct RepositoryTests {
         #expect(back.map(\.id) == held.map(\.id) && back[0].attempt == 1)
         // Deliveries of a deactivated device die instead of being sent.
         try connection.query("UPDATE webhook_deliveries SET status = 'pending', lease_owner = NULL WHERE id = $1", [back[0].id])
-        _ = try FleetRepository.deactivateDevice(id: devices[0], connection: connection)
+        _ = try DeviceRepository.deactivate(id: devices[0], connection: connection)
         #expect(try DeliveryRepository.claim(owner: "f", limit: 10, leaseSeconds: 30, secrets: Fixtures.secrets, connection: connection).isEmpty)
     }
 

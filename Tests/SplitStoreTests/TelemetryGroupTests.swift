@@ -68,7 +68,7 @@ struct TelemetryGroupTests {
             let token: String? =
                 switch random.below(6) {
                 case 0: nil  // an operator's batch
-                case 1: FleetRepository.tokenHash("sdt_revoked")
+                case 1: DeviceToken.hash("sdt_revoked")
                 default: hash(device)
                 }
             var samples = (0..<(1 + random.below(3))).map { _ in
@@ -183,17 +183,17 @@ struct TelemetryGroupTests {
         }
         let oldHash = try hash(devices[1])
         // devices[1]: rotated with a grace period (the old token still works); devices[2]: rotated without; devices[3]: deactivated.
-        _ = try FleetRepository.rotateCredentials(
+        _ = try DeviceCredentialRepository.rotateCredentials(
             deviceID: devices[1], token: true, webhookSecret: false, tokenGraceSeconds: 3600,
             secretOverlapSeconds: 0,
             rotatedBy: "test", secrets: Fixtures.secrets, connection: connection)
         let revokedHash = try hash(devices[2])
-        _ = try FleetRepository.rotateCredentials(
+        _ = try DeviceCredentialRepository.rotateCredentials(
             deviceID: devices[2], token: true, webhookSecret: false, tokenGraceSeconds: 0,
             secretOverlapSeconds: 0,
             rotatedBy: "test", secrets: Fixtures.secrets, connection: connection)
         let deactivatedHash = try hash(devices[3])
-        #expect(try FleetRepository.deactivateDevice(id: devices[3], connection: connection))
+        #expect(try DeviceRepository.deactivate(id: devices[3], connection: connection))
         func sample(_ device: String) -> TelemetrySample {
             TelemetrySample(deviceID: device, measuredAt: Date(), uplinkBitsPerSecond: 1e7, downlinkBitsPerSecond: 2e7, rttSeconds: 0.01)
         }

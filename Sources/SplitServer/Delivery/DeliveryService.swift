@@ -316,7 +316,7 @@ package struct DeliveryService: Service {
                             id: delivery.id, owner: owner, statusCode: 410,
                             error: "receiver answered 410 Gone; webhook disabled",
                             retryAt: nil, connection: connection)
-                        try FleetRepository.setWebhookEnabled(deviceID: delivery.deviceID, false, connection: connection)
+                        try DeviceRepository.setWebhookEnabled(deviceID: delivery.deviceID, false, connection: connection)
                         metrics.delivery("gone")
                         logger.notice("webhook gone; disabled", metadata: ["device": "\(delivery.deviceID)"])
                         continue

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Hummingbird
 import SplitStore
@@ -16,7 +15,7 @@ struct Authenticator: Sendable {
 
     /// Several admin tokens may be valid at once, so rotating one needs no downtime.
     init(adminTokens: [String], store: any APIStore, tokens: DeviceTokenCache = DeviceTokenCache(ttlSeconds: 0)) {
-        adminTokenDigests = adminTokens.map { Data(SHA256.hash(data: Data($0.utf8))) }
+        adminTokenDigests = adminTokens.map(DeviceToken.digest)
         self.tokens = tokens
         lookups = GroupingQueue(maximumWeight: 1000) { hashes in
             let grants = try await store.deviceTokenGrants(tokenHashes: Array(Set(hashes)))
@@ -40,13 +39,13 @@ struct Authenticator: Sendable {
             throw APIError.unauthorized("Authorization must be 'Bearer <token>'")
         }
         let token = String(parts[1])
-        let digest = Data(SHA256.hash(data: Data(token.utf8)))
+        let digest = DeviceToken.digest(token)
         // Every admin digest is compared (no early exit), each in constant time.
         var matched: Data?
         for admin in adminTokenDigests where ConstantTime.equal(digest, admin) { matched = admin }
         if let matched { return (.admin, "admin:" + Hex.encode(matched.prefix(6)), nil) }
-        guard token.hasPrefix("sdt_") else { throw APIError.unauthorized("unknown or revoked token") }
-        let hash = Hex.encode(digest)
+        guard DeviceToken.isDeviceToken(token) else { throw APIError.unauthorized("unknown or revoked token") }
+        let hash = DeviceToken.hash(digest: digest)
         if let device = tokens.device(tokenHash: hash) { return (.device(device), "device:\(device)", hash) }
         let epoch = tokens.epoch()
         guard let grant = try await lookups.submit(hash) else { throw APIError.unauthorized("unknown or revoked token") }

@@ -39,12 +39,12 @@ package final class ModelCache: @unchecked Sendable {
         return try prepared(key, connection: connection) {
             (
                 try candidate.deviceProfileVersion.flatMap { _ in
-                    try FleetRepository.deviceProfile(
+                    try ProfileRepository.deviceProfile(
                         deviceID: candidate.deviceID,
                         connection: connection)
                 },
                 try candidate.serverProfileVersion.flatMap { _ in
-                    try FleetRepository.serverProfile(edgeServerID: candidate.edgeServerID, modelName: candidate.modelName, connection: connection)
+                    try ProfileRepository.serverProfile(edgeServerID: candidate.edgeServerID, modelName: candidate.modelName, connection: connection)
                 }
             )
         }

@@ -33,7 +33,7 @@ protocol APIStore: Sendable {
     /// Deactivates a device; false when it did not exist or was already inactive.
     func deactivateDevice(id: String) async throws -> Bool
     func putDeviceProfile(deviceID: String, profileJSON: String) async throws
-    /// New credentials for a device (see `FleetRepository.rotateCredentials`).
+    /// New credentials for a device (see `DeviceCredentialRepository.rotateCredentials`).
     func rotateCredentials(deviceID: String, _ request: CredentialRotation, rotatedBy: String) async throws -> RotatedCredentials
     /// The active devices device tokens belong to, by the tokens' SHA-256 (hex), with how long
     /// a previous token has left; unknown or revoked ones are absent.

@@ -48,20 +48,20 @@ struct PostgresAPIStore: APIStore {
     }
 
     func createEdgeServer(id: String, computeFLOPs: Double) async throws -> EdgeServer {
-        try await run { try FleetRepository.createEdgeServer(id: id, computeFLOPs: computeFLOPs, connection: $0) }
+        try await run { try EdgeServerRepository.create(id: id, computeFLOPs: computeFLOPs, connection: $0) }
     }
 
     func updateEdgeServer(id: String, computeFLOPs: Double) async throws -> EdgeServer {
-        try await run { try FleetRepository.updateEdgeServer(id: id, computeFLOPs: computeFLOPs, connection: $0) }
+        try await run { try EdgeServerRepository.update(id: id, computeFLOPs: computeFLOPs, connection: $0) }
     }
 
-    func edgeServer(id: String) async throws -> EdgeServer? { try await run { try FleetRepository.edgeServer(id: id, connection: $0) } }
+    func edgeServer(id: String) async throws -> EdgeServer? { try await run { try EdgeServerRepository.find(id: id, connection: $0) } }
 
-    func edgeServers() async throws -> [EdgeServer] { try await run { try FleetRepository.edgeServers(connection: $0) } }
+    func edgeServers() async throws -> [EdgeServer] { try await run { try EdgeServerRepository.all(connection: $0) } }
 
     func putServerProfile(edgeServerID: String, modelName: String, profileJSON: String) async throws {
         try await run {
-            try FleetRepository.putServerProfile(
+            try ProfileRepository.putServerProfile(
                 edgeServerID: edgeServerID, modelName: modelName, profileJSON: profileJSON,
                 connection: $0)
         }
@@ -71,40 +71,40 @@ struct PostgresAPIStore: APIStore {
         let secrets = self.secrets, estimator = self.estimator, thresholds = self.thresholds
         return try await run { connection in
             try connection.transaction {
-                let credentials = try FleetRepository.registerDevice(id: id, settings: settings, secrets: secrets, connection: connection)
+                let credentials = try DeviceRepository.register(id: id, settings: settings, secrets: secrets, connection: connection)
                 if let link { try TelemetryRepository.ingest([link], estimator: estimator, thresholds: thresholds, connection: connection) }
                 return credentials
             }
         }
     }
 
-    func device(id: String) async throws -> Device? { try await run { try FleetRepository.device(id: id, connection: $0) } }
+    func device(id: String) async throws -> Device? { try await run { try DeviceRepository.find(id: id, connection: $0) } }
 
     func devices(after: String?, limit: Int) async throws -> [Device] {
-        try await run { try FleetRepository.devices(after: after, limit: limit, connection: $0) }
+        try await run { try DeviceRepository.active(after: after, limit: limit, connection: $0) }
     }
 
     func updateDevice(id: String, settings: DeviceSettings) async throws -> Device {
-        try await run { try FleetRepository.updateDevice(id: id, settings: settings, connection: $0) }
+        try await run { try DeviceRepository.update(id: id, settings: settings, connection: $0) }
     }
 
-    func deactivateDevice(id: String) async throws -> Bool { try await run { try FleetRepository.deactivateDevice(id: id, connection: $0) } }
+    func deactivateDevice(id: String) async throws -> Bool { try await run { try DeviceRepository.deactivate(id: id, connection: $0) } }
 
     func putDeviceProfile(deviceID: String, profileJSON: String) async throws {
-        try await run { try FleetRepository.putDeviceProfile(deviceID: deviceID, profileJSON: profileJSON, connection: $0) }
+        try await run { try ProfileRepository.putDeviceProfile(deviceID: deviceID, profileJSON: profileJSON, connection: $0) }
     }
 
     func rotateCredentials(deviceID: String, _ request: CredentialRotation, rotatedBy: String) async throws -> RotatedCredentials {
         let secrets = self.secrets
         return try await run { connection in
-            try FleetRepository.rotateCredentials(
+            try DeviceCredentialRepository.rotateCredentials(
                 deviceID: deviceID, token: request.token, webhookSecret: request.webhookSecret, tokenGraceSeconds: request.tokenGraceSeconds,
                 secretOverlapSeconds: request.secretOverlapSeconds, rotatedBy: rotatedBy, secrets: secrets, connection: connection)
         }
     }
 
     func deviceTokenGrants(tokenHashes: [String]) async throws -> [String: DeviceTokenGrant] {
-        try await run { try FleetRepository.tokenGrants(hashes: tokenHashes, connection: $0) }
+        try await run { try DeviceCredentialRepository.tokenGrants(hashes: tokenHashes, connection: $0) }
     }
 
     func ingest(batches: [TelemetryBatch]) async throws -> [TelemetryBatchOutcome] {

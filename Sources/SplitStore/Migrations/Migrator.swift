@@ -127,10 +127,10 @@ package struct Migrator: Sendable {
         guard exists.bool(0, "present") == true else { return Status(applied: [], pending: migrations.map(\.version)) }
         let rows = try connection.query("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
         var applied: [Int] = []
-        for row in 0..<rows.rowCount {
-            let version = try rows.require(row, "version", rows.int)
-            let checksum = try rows.require(row, "checksum", rows.string)
-            let name = rows.string(row, "name") ?? "?"
+        for row in rows.rows {
+            let version: Int = try row.decode("version")
+            let checksum: String = try row.decode("checksum")
+            let name: String = row.decodeIfPresent("name") ?? "?"
             guard let migration = migrations.first(where: { $0.version == version }) else {
                 throw MigrationError(
                     """

@@ -36,9 +36,9 @@ package enum DashboardRepository {
         overview.webhookFailingDevices = counts.int(0, "webhook_failing") ?? 0
         let models = try connection.query(
             "SELECT model_name, count(*) AS devices FROM devices WHERE active GROUP BY model_name ORDER BY devices DESC, model_name LIMIT 100")
-        overview.models = try (0..<models.rowCount).map { row in
+        overview.models = try models.rows.map { row in
             FleetOverview.ModelCount(
-                model: try models.require(row, "model_name", models.string), devices: try models.require(row, "devices", models.int))
+                model: try row.decode("model_name"), devices: try row.decode("devices"))
         }
         // The plans in force by split come from their index alone (`plans_current_split`); the few
         // of deactivated devices (found through `devices_inactive`) are taken out.
@@ -58,11 +58,11 @@ package enum DashboardRepository {
             WHERE c.devices > coalesce(i.devices, 0)
             ORDER BY 4 DESC, s.model_name, c.split_id LIMIT 20
             """)
-        overview.splits = try (0..<splits.rowCount).map { row in
+        overview.splits = try splits.rows.map { row in
             FleetOverview.SplitInForce(
-                model: try splits.require(row, "model_name", splits.string), modelVersion: try splits.require(row, "model_version", splits.int),
-                cutLayers: try splits.require(row, "cut_layers", splits.textArray), devices: try splits.require(row, "devices", splits.int),
-                meanPredictedDelaySeconds: splits.double(row, "mean_delay") ?? 0, examplePlanID: Int64(try splits.require(row, "example", splits.int))
+                model: try row.decode("model_name"), modelVersion: try row.decode("model_version"),
+                cutLayers: try row.decode("cut_layers"), devices: try row.decode("devices"),
+                meanPredictedDelaySeconds: row.decodeIfPresent("mean_delay") ?? 0, examplePlanID: try row.decode("example")
             )
         }
         return overview
@@ -105,7 +105,7 @@ package enum DashboardRepository {
             WHERE \(conditions.joined(separator: " AND ")) \(stateCondition(filter.state))
             ORDER BY d.id LIMIT \(limit)
             """, parameters)
-        return try (0..<result.rowCount).map { try decodeStatus(result, $0) }
+        return try result.rows.map(DeviceStatus.init(row:))
     }
 
     /// A device's reported link since `since`, averaged into at most `maximumPoints` intervals of
@@ -127,12 +127,12 @@ package enum DashboardRepository {
             GROUP BY least(floor(extract(epoch FROM s.measured_at - span.first)::float8 / span.width), $3 - 1)
             ORDER BY 1 LIMIT $3
             """, [deviceID, since, maximumPoints])
-        return try (0..<result.rowCount).map { row in
+        return try result.rows.map { row in
             LinkPoint(
-                measuredAt: try result.require(row, "measured_at", result.date),
-                uplinkBitsPerSecond: try result.require(row, "uplink_bps", result.double),
-                downlinkBitsPerSecond: try result.require(row, "downlink_bps", result.double),
-                rttSeconds: try result.require(row, "rtt_seconds", result.double), samples: try result.require(row, "samples", result.int))
+                measuredAt: try row.decode("measured_at"),
+                uplinkBitsPerSecond: try row.decode("uplink_bps"),
+                downlinkBitsPerSecond: try row.decode("downlink_bps"),
+                rttSeconds: try row.decode("rtt_seconds"), samples: try row.decode("samples"))
         }
     }
 
@@ -149,7 +149,7 @@ package enum DashboardRepository {
                  WHERE w.device_id = $1 AND w.notice IS NOT NULL ORDER BY w.created_at DESC LIMIT $2)
             ) d ORDER BY created_at DESC, id DESC LIMIT $2
             """, [deviceID, limit])
-        return try (0..<result.rowCount).map { try decodeDelivery(result, $0) }
+        return try result.rows.map(DeliveryRecord.init(row:))
     }
 
     /// The outbox's health: counts by status, the oldest unfinished delivery, the latest
@@ -157,8 +157,8 @@ package enum DashboardRepository {
     package static func deliveryHealth(failureLimit: Int, connection: PostgresConnection) throws -> DeliveryHealth {
         var health = DeliveryHealth()
         let counts = try connection.query("SELECT status, count(*) AS deliveries FROM webhook_deliveries GROUP BY status")
-        for row in 0..<counts.rowCount {
-            health.countsByStatus[try counts.require(row, "status", counts.string)] = try counts.require(row, "deliveries", counts.int)
+        for row in counts.rows {
+            health.countsByStatus[try row.decode("status")] = try row.decode("deliveries")
         }
         let unfinished = try connection.query(
             """
@@ -174,7 +174,7 @@ package enum DashboardRepository {
             SELECT \(deliveryColumns("w")) FROM webhook_deliveries w WHERE w.status IN ('failed', 'dead')
             ORDER BY w.next_attempt_at DESC, w.id DESC LIMIT $1
             """, [failureLimit])
-        health.recentFailures = try (0..<failures.rowCount).map { try decodeDelivery(failures, $0) }
+        health.recentFailures = try failures.rows.map(DeliveryRecord.init(row:))
         let hosts = try connection.query(
             """
             SELECT coalesce(lower(substring(d.callback_url FROM '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\\[[^]/?#]*\\]|[^:/?#]*)')),
@@ -185,10 +185,10 @@ package enum DashboardRepository {
             WHERE w.status IN ('failed', 'dead')
             GROUP BY 1 ORDER BY deliveries DESC, host LIMIT 20
             """)
-        health.failingHosts = try (0..<hosts.rowCount).map { row in
+        health.failingHosts = try hosts.rows.map { row in
             DeliveryHealth.FailingHost(
-                host: try hosts.require(row, "host", hosts.string), deliveries: try hosts.require(row, "deliveries", hosts.int),
-                devices: try hosts.require(row, "devices", hosts.int), lastError: hosts.string(row, "last_error"))
+                host: try row.decode("host"), deliveries: try row.decode("deliveries"),
+                devices: try row.decode("devices"), lastError: row.decodeIfPresent("last_error"))
         }
         return health
     }
@@ -201,17 +201,17 @@ package enum DashboardRepository {
                    required_saving_seconds, revisit_at, array_to_json(cut_layers)::text AS cut_layers
             FROM refused_moves WHERE device_id = $1 ORDER BY recorded_at DESC, id DESC LIMIT $2
             """, [deviceID, limit])
-        return try (0..<result.rowCount).map { row in
-            let layers = try result.require(row, "cut_layers", result.string)
+        return try result.rows.map { row in
+            let layers: String = try row.decode("cut_layers")
             return RefusedMove(
-                deviceID: deviceID, recordedAt: try result.require(row, "recorded_at", result.date),
-                reason: try result.require(row, "reason", result.string), rule: try result.require(row, "rule", result.string),
-                currentSeconds: try result.require(row, "current_seconds", result.double),
-                candidateSeconds: try result.require(row, "candidate_seconds", result.double),
-                migrationSeconds: try result.require(row, "migration_seconds", result.double),
-                accruedSavingSeconds: try result.require(row, "accrued_saving_seconds", result.double),
-                requiredSavingSeconds: try result.require(row, "required_saving_seconds", result.double),
-                revisitAt: result.date(row, "revisit_at"),
+                deviceID: deviceID, recordedAt: try row.decode("recorded_at"),
+                reason: try row.decode("reason"), rule: try row.decode("rule"),
+                currentSeconds: try row.decode("current_seconds"),
+                candidateSeconds: try row.decode("candidate_seconds"),
+                migrationSeconds: try row.decode("migration_seconds"),
+                accruedSavingSeconds: try row.decode("accrued_saving_seconds"),
+                requiredSavingSeconds: try row.decode("required_saving_seconds"),
+                revisitAt: row.decodeIfPresent("revisit_at"),
                 candidateCutLayers: try JSONDecoder().decode([String].self, from: Data(layers.utf8)))
         }
     }
@@ -254,41 +254,46 @@ package enum DashboardRepository {
         \(alias).delivered_at
         """
     }
+}
 
-    static func decodeDelivery(_ result: PostgresResult, _ row: Int) throws -> DeliveryRecord {
-        DeliveryRecord(
-            id: try result.require(row, "id", result.string), deviceID: try result.require(row, "device_id", result.string),
-            planID: result.int(row, "plan_id").map(Int64.init), noticeRequiredBytes: result.int(row, "notice_required_bytes").map(Int64.init),
-            status: try result.require(row, "status", result.string), attempts: try result.require(row, "attempts", result.int),
-            lastStatusCode: result.int(row, "last_status_code"), lastError: result.string(row, "last_error"),
-            createdAt: try result.require(row, "created_at", result.date), nextAttemptAt: try result.require(row, "next_attempt_at", result.date),
-            deliveredAt: result.date(row, "delivered_at"))
+extension DeliveryRecord {
+    /// A row of `DashboardRepository.deliveryColumns`.
+    init(row: PostgresRow) throws {
+        self.init(
+            id: try row.decode("id"), deviceID: try row.decode("device_id"),
+            planID: row.decodeIfPresent("plan_id"), noticeRequiredBytes: row.decodeIfPresent("notice_required_bytes"),
+            status: try row.decode("status"), attempts: try row.decode("attempts"),
+            lastStatusCode: row.decodeIfPresent("last_status_code"), lastError: row.decodeIfPresent("last_error"),
+            createdAt: try row.decode("created_at"), nextAttemptAt: try row.decode("next_attempt_at"),
+            deliveredAt: row.decodeIfPresent("delivered_at"))
     }
+}
 
-    static func decodeStatus(_ result: PostgresResult, _ row: Int) throws -> DeviceStatus {
-        var status = DeviceStatus(
-            id: try result.require(row, "id", result.string), modelName: try result.require(row, "model_name", result.string),
-            modelVersion: result.int(row, "model_version"), edgeServerID: try result.require(row, "edge_server_id", result.string),
-            pushMode: PushMode(rawValue: result.string(row, "push_mode") ?? "") ?? .table, active: result.bool(row, "active") ?? false,
-            callbackURL: result.string(row, "callback_url"), webhookEnabled: result.bool(row, "webhook_enabled") ?? true)
-        status.planID = result.int(row, "plan_id").map(Int64.init)
-        status.planComputedAt = result.date(row, "computed_at")
-        status.planReason = result.string(row, "reason")
-        status.cutLayers = result.textArray(row, "cut_layers")
-        status.predictedDelaySeconds = result.double(row, "predicted_delay_seconds")
-        status.uplinkBitsPerSecond = result.double(row, "uplink_bps")
-        status.downlinkBitsPerSecond = result.double(row, "downlink_bps")
-        status.rttSeconds = result.double(row, "rtt_seconds")
-        status.linkMeasuredAt = result.date(row, "measured_at")
-        status.linkSamples = result.int(row, "samples")
-        status.infeasibleRequiredBytes = result.int(row, "infeasible_required_bytes").map(Int64.init)
-        status.memoryLimitBytes = result.int(row, "limit_bytes").map(Int64.init)
-        status.planningFailures = result.int(row, "failures") ?? 0
-        status.lastPlanningFailure = result.string(row, "last_failure")
-        status.deliveryStatus = result.string(row, "delivery_status")
-        status.deliveryAttempts = result.int(row, "delivery_attempts")
-        status.deliveryError = result.string(row, "delivery_error")
-        status.noticeFailing = result.bool(row, "notice_failing") ?? false
-        return status
+extension DeviceStatus {
+    /// A row of the fleet table (`DashboardRepository.devices`).
+    init(row: PostgresRow) throws {
+        self.init(
+            id: try row.decode("id"), modelName: try row.decode("model_name"),
+            modelVersion: row.decodeIfPresent("model_version"), edgeServerID: try row.decode("edge_server_id"),
+            pushMode: PushMode(rawValue: row.decodeIfPresent("push_mode") ?? "") ?? .table, active: row.decodeIfPresent("active") ?? false,
+            callbackURL: row.decodeIfPresent("callback_url"), webhookEnabled: row.decodeIfPresent("webhook_enabled") ?? true)
+        planID = row.decodeIfPresent("plan_id")
+        planComputedAt = row.decodeIfPresent("computed_at")
+        planReason = row.decodeIfPresent("reason")
+        cutLayers = row.decodeIfPresent("cut_layers")
+        predictedDelaySeconds = row.decodeIfPresent("predicted_delay_seconds")
+        uplinkBitsPerSecond = row.decodeIfPresent("uplink_bps")
+        downlinkBitsPerSecond = row.decodeIfPresent("downlink_bps")
+        rttSeconds = row.decodeIfPresent("rtt_seconds")
+        linkMeasuredAt = row.decodeIfPresent("measured_at")
+        linkSamples = row.decodeIfPresent("samples")
+        infeasibleRequiredBytes = row.decodeIfPresent("infeasible_required_bytes")
+        memoryLimitBytes = row.decodeIfPresent("limit_bytes")
+        planningFailures = row.decodeIfPresent("failures") ?? 0
+        lastPlanningFailure = row.decodeIfPresent("last_failure")
+        deliveryStatus = row.decodeIfPresent("delivery_status")
+        deliveryAttempts = row.decodeIfPresent("delivery_attempts")
+        deliveryError = row.decodeIfPresent("delivery_error")
+        noticeFailing = row.decodeIfPresent("notice_failing") ?? false
     }
 }

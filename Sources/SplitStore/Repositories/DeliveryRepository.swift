@@ -70,11 +70,11 @@ package enum DeliveryRepository {
                 FROM split_plans p WHERE p.id = ANY($1::int8[])
                 """, [PostgresValue.intArray(planIDs)])
             var plans: [Int64: StoredPlan] = [:]
-            for row in 0..<details.rowCount {
-                let plan = try PlanRepository.decode(details, row)
+            for row in details.rows {
+                let plan = try StoredPlan(row: row)
                 plans[plan.id] = plan
             }
-            let deviceIDs = try Array(Set((0..<claimed.rowCount).map { try claimed.require($0, "device_id", claimed.string) }))
+            let deviceIDs = try Array(Set(claimed.rows.map { try $0.decode("device_id", as: String.self) }))
             let targets = try connection.query(
                 """
                 SELECT id, callback_url, webhook_secret, switching::text AS switching,
@@ -82,25 +82,27 @@ package enum DeliveryRepository {
                 FROM devices WHERE id = ANY($1::text[])
                 """, [PostgresValue.textArray(deviceIDs)])
             var byDevice: [String: (url: String, keys: [String], switching: SwitchingPolicy?)] = [:]
-            for row in 0..<targets.rowCount {
-                var keys = [try secrets.open(try targets.require(row, "webhook_secret", targets.string))]
-                if let previous = targets.string(row, "previous_webhook_secret") { keys.append(try secrets.open(previous)) }
-                let switching = try targets.string(row, "switching").map { try JSONDecoder().decode(SwitchingPolicy.self, from: Data($0.utf8)) }
-                byDevice[try targets.require(row, "id", targets.string)] = (targets.string(row, "callback_url") ?? "", keys, switching)
+            for row in targets.rows {
+                var keys = [try secrets.open(try row.decode("webhook_secret"))]
+                if let previous = row.decodeIfPresent("previous_webhook_secret", as: String.self) { keys.append(try secrets.open(previous)) }
+                let switching = try row.decodeIfPresent("switching", as: String.self).map {
+                    try JSONDecoder().decode(SwitchingPolicy.self, from: Data($0.utf8))
+                }
+                byDevice[try row.decode("id")] = (row.decodeIfPresent("callback_url") ?? "", keys, switching)
             }
-            return try (0..<claimed.rowCount).compactMap { row in
-                let deviceID = try claimed.require(row, "device_id", claimed.string)
+            return try claimed.rows.compactMap { row in
+                let deviceID: String = try row.decode("device_id")
                 guard let target = byDevice[deviceID] else { return nil }
                 let content: ClaimedDelivery.Content
-                if let planID = claimed.int(row, "plan_id") {
-                    guard let plan = plans[Int64(planID)] else { return nil }
+                if let planID = row.decodeIfPresent("plan_id", as: Int64.self) {
+                    guard let plan = plans[planID] else { return nil }
                     content = .plan(plan)
                 } else {
-                    content = .notice(try claimed.require(row, "notice", claimed.string))
+                    content = .notice(try row.decode("notice"))
                 }
                 return ClaimedDelivery(
-                    id: try claimed.require(row, "id", claimed.string), attempt: try claimed.require(row, "attempts", claimed.int),
-                    deviceID: deviceID, callbackURL: target.url, webhookSecrets: target.keys, content: content, switching: target.switching)
+                    id: try row.decode("id"), attempt: try row.decode("attempts"), deviceID: deviceID, callbackURL: target.url,
+                    webhookSecrets: target.keys, content: content, switching: target.switching)
             }
         }
     }
@@ -120,7 +122,7 @@ package enum DeliveryRepository {
             )
             SELECT nextval('plans_id_seq') AS sequence FROM generate_series(1, $2)
             """, [PostgresValue.textArray(notices.map(\.deviceID)), notices.count])
-        let numbers = try (0..<sequences.rowCount).map { Int64(try sequences.require($0, "sequence", sequences.int)) }
+        let numbers = try sequences.rows.map { try $0.decode("sequence", as: Int64.self) }
         let documents = try zip(notices, numbers).map { notice, sequence in
             var document: [String: Any] = [
                 "status": "infeasible", "reason": "device_memory", "device": notice.deviceID, "model": notice.modelName,
@@ -273,10 +275,11 @@ package enum DeliveryRepository {
                 PostgresValue.timestamp(cutoff), position.map { PostgresValue.int($0.finishedMicroseconds) } ?? .null,
                 position.map { PostgresValue.text($0.id) } ?? .null, limit,
             ])
-        let scanned = try result.require(0, "scanned", result.int), deleted = try result.require(0, "deleted", result.int)
+        let row = result.row(0)
+        let scanned: Int = try row.decode("scanned"), deleted: Int = try row.decode("deleted")
         var next: TrimPosition?
-        if let microseconds = result.int(0, "last_microseconds"), let id = result.string(0, "last_id") {
-            next = TrimPosition(finishedMicroseconds: Int64(microseconds), id: id)
+        if let microseconds = row.decodeIfPresent("last_microseconds", as: Int64.self), let id = row.decodeIfPresent("last_id", as: String.self) {
+            next = TrimPosition(finishedMicroseconds: microseconds, id: id)
         }
         return TrimBatch(scanned: scanned, deleted: deleted, position: next ?? position)
     }
@@ -289,8 +292,8 @@ package enum DeliveryRepository {
     /// Status and attempts of one delivery (for tests and the API).
     package static func status(id: String, connection: PostgresConnection) throws -> (status: String, attempts: Int, lastStatusCode: Int?)? {
         let result = try connection.query("SELECT status, attempts, last_status_code FROM webhook_deliveries WHERE id = $1", [id])
-        guard result.rowCount > 0 else { return nil }
-        return (try result.require(0, "status", result.string), try result.require(0, "attempts", result.int), result.int(0, "last_status_code"))
+        guard let row = result.rows.first else { return nil }
+        return (try row.decode("status"), try row.decode("attempts"), row.decodeIfPresent("last_status_code"))
     }
 }
 

@@ -23,10 +23,10 @@ package enum LeaseRepository {
             RETURNING name, owner, fencing_token, expires_at
             """, [name, owner, ttlSeconds])
         guard result.rowCount == 1 else { return nil }
+        let row = result.row(0)
         return Lease(
-            name: try result.require(0, "name", result.string), owner: try result.require(0, "owner", result.string),
-            fencingToken: Int64(try result.require(0, "fencing_token", result.int)),
-            expiresAt: try result.require(0, "expires_at", result.date))
+            name: try row.decode("name"), owner: try row.decode("owner"), fencingToken: try row.decode("fencing_token"),
+            expiresAt: try row.decode("expires_at"))
     }
 
     /// Checks, inside the caller's transaction, that `lease` is still current (and locks it until

@@ -14,7 +14,7 @@ package enum ModelRepository {
             // Serialize version numbering per model name.
             try connection.query("SELECT pg_advisory_xact_lock(hashtext('splitd.model:' || $1))", [graph.name])
             let existing = try connection.query("SELECT \(columns) FROM models WHERE name = $1 AND sha256 = $2", [graph.name, digest])
-            if existing.rowCount > 0 { return (try decode(existing, 0), false) }
+            if let row = existing.rows.first { return (try StoredModel(row: row), false) }
             let inserted = try connection.query(
                 """
                 INSERT INTO models (name, version, graph, layer_count, block_count, sha256)
@@ -22,12 +22,8 @@ package enum ModelRepository {
                 RETURNING \(columns)
                 """, [graph.name, PostgresValue.json(json), graph.count, graph.blockLabels.count, digest])
             // Devices that follow the latest version need a plan for the new one.
-            try connection.query(
-                """
-                UPDATE planning_state s SET requested_reason = $2, requested_at = now()
-                FROM devices d WHERE d.id = s.device_id AND d.model_name = $1 AND d.model_version IS NULL AND d.active
-                """, [graph.name, PlanReason.modelChange.rawValue])
-            return (try decode(inserted, 0), true)
+            try PlanRequestRepository.request(followersOfLatest: graph.name, reason: .modelChange, connection: connection)
+            return (try StoredModel(row: inserted.row(0)), true)
         }
     }
 
@@ -38,13 +34,13 @@ package enum ModelRepository {
             SELECT \(columns) FROM models WHERE name = $1 AND ($2::integer IS NULL OR version = $2)
             ORDER BY version DESC LIMIT 1
             """, [name, version.map { PostgresValue.int(Int64($0)) } ?? .null])
-        return result.rowCount > 0 ? try decode(result, 0) : nil
+        return try result.rows.first.map(StoredModel.init(row:))
     }
 
     /// The latest version of every model, by name.
     package static func latest(connection: PostgresConnection) throws -> [StoredModel] {
         let result = try connection.query("SELECT DISTINCT ON (name) \(columns) FROM models ORDER BY name, version DESC")
-        return try (0..<result.rowCount).map { try decode(result, $0) }
+        return try result.rows.map(StoredModel.init(row:))
     }
 
     /// Number of versions of `name`.
@@ -54,11 +50,14 @@ package enum ModelRepository {
 
     static let columns = "name, version, graph::text AS graph, layer_count, block_count, sha256, created_at"
 
-    static func decode(_ result: PostgresResult, _ row: Int) throws -> StoredModel {
-        StoredModel(
-            name: try result.require(row, "name", result.string), version: try result.require(row, "version", result.int),
-            graphJSON: try result.require(row, "graph", result.string), layerCount: try result.require(row, "layer_count", result.int),
-            blockCount: try result.require(row, "block_count", result.int), sha256: try result.require(row, "sha256", result.string),
-            createdAt: try result.require(row, "created_at", result.date))
+}
+
+extension StoredModel {
+    /// A row of `ModelRepository.columns`.
+    init(row: PostgresRow) throws {
+        self.init(
+            name: try row.decode("name"), version: try row.decode("version"), graphJSON: try row.decode("graph"),
+            layerCount: try row.decode("layer_count"), blockCount: try row.decode("block_count"), sha256: try row.decode("sha256"),
+            createdAt: try row.decode("created_at"))
     }
 }

@@ -165,18 +165,18 @@ package enum TelemetryRepository {
             """, [PostgresValue.textArray(deviceIDs)])
         var lastEvaluated: [String: (state: DevicePlanningState, registeredFLOPs: Double)] = [:]
         let now = Date()  // (the rule does not read the time)
-        for row in 0..<evaluated.rowCount {
-            let deviceID = try evaluated.require(row, "device_id", evaluated.string)
-            guard let uplink = evaluated.double(row, "evaluated_uplink_bps"), let downlink = evaluated.double(row, "evaluated_downlink_bps"),
-                let rtt = evaluated.double(row, "evaluated_rtt_seconds")
+        for row in evaluated.rows {
+            let deviceID: String = try row.decode("device_id")
+            guard let uplink = row.decodeIfPresent("evaluated_uplink_bps", as: Double.self),
+                let downlink = row.decodeIfPresent("evaluated_downlink_bps", as: Double.self),
+                let rtt = row.decodeIfPresent("evaluated_rtt_seconds", as: Double.self)
             else { continue }
             let last = LinkEstimate(
                 deviceID: deviceID, uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: downlink, rttSeconds: rtt,
-                computeFLOPs: evaluated.double(row, "evaluated_compute_flops"),
-                memoryBytes: evaluated.double(row, "evaluated_memory_bytes"), samples: 0, measuredAt: now)
+                computeFLOPs: row.decodeIfPresent("evaluated_compute_flops"), memoryBytes: row.decodeIfPresent("evaluated_memory_bytes"),
+                samples: 0, measuredAt: now)
             lastEvaluated[deviceID] = (
-                DevicePlanningState(evaluated: last, revisitAt: evaluated.date(row, "revisit_at")),
-                try evaluated.require(row, "registered_flops", evaluated.double)
+                DevicePlanningState(evaluated: last, revisitAt: row.decodeIfPresent("revisit_at")), try row.decode("registered_flops")
             )
         }
         // The rule is the daemon's one (`DevicePlanningSettings.trigger`): memory first, then the
@@ -284,19 +284,12 @@ package enum TelemetryRepository {
         } else {
             result = try connection.query("SELECT \(columns) FROM link_estimates e\(forUpdate ? " ORDER BY e.device_id FOR UPDATE" : "")")
         }
-        return try (0..<result.rowCount).map { row in
+        return try result.rows.map { row in
             LinkEstimate(
-                deviceID: try result.require(row, "device_id", result.string),
-                uplinkBitsPerSecond: try result.require(row, "uplink_bps", result.double),
-                downlinkBitsPerSecond: try result.require(row, "downlink_bps", result.double),
-                rttSeconds: try result.require(row, "rtt_seconds", result.double), computeFLOPs: result.double(row, "compute_flops"),
-                memoryBytes: result.double(row, "memory_bytes"),
-                samples: try result.require(
-                    row, "samples",
-                    result.int),
-                measuredAt: try result.require(
-                    row,
-                    "measured_at", result.date))
+                deviceID: try row.decode("device_id"), uplinkBitsPerSecond: try row.decode("uplink_bps"),
+                downlinkBitsPerSecond: try row.decode("downlink_bps"), rttSeconds: try row.decode("rtt_seconds"),
+                computeFLOPs: row.decodeIfPresent("compute_flops"), memoryBytes: row.decodeIfPresent("memory_bytes"),
+                samples: try row.decode("samples"), measuredAt: try row.decode("measured_at"))
         }
     }
 }
