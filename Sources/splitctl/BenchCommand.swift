@@ -94,7 +94,7 @@ struct BenchCommand: ParsableCommand {
             let planner = SplitPlanner(model: model)
             let limits = try limits(for: model, planner: planner, base: base)
             for target in targets {
-                var random = BenchRandom(seed: 42)
+                var random = SplitMix64(seed: 42)
                 var calls = 1, segments: Int?, bound = 0, noFit = 0
                 // For tables: the wall time of whole block plans, the unit a table's cost is compared in.
                 var planWall: [Double] = []
@@ -172,13 +172,7 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
-/// Small deterministic generator for benchmark inputs.
-struct BenchRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> Double {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return Double(state >> 11) / Double(1 << 53)
-    }
-    mutating func logUniform(_ low: Double, _ high: Double) -> Double { exp(log(low) + next() * (log(high) - log(low))) }
+extension SplitMix64 {
+    /// A log-uniform value in `low...high`: the benchmark's link rates.
+    mutating func logUniform(_ low: Double, _ high: Double) -> Double { exp(log(low) + unit() * (log(high) - log(low))) }
 }

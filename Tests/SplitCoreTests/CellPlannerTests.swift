@@ -103,7 +103,7 @@ struct CellPlannerTests {
             #expect(model.envelopes[candidate] != nil, "\(name): window \(candidate) has no envelope")
         }
         let planner = SplitPlanner(model: model)
-        var random = SeededGenerator(seed: 3)
+        var random = SplitMix64.property(seed: 3)
         for _ in 0..<200 {
             let conditions = PlanningConditions(
                 batchSize: Int.random(in: 1...64, using: &random),

@@ -7,7 +7,7 @@ enum RandomMemoryGraphs {
     /// `graph` with every layer's `param_bytes` drawn at random (sometimes zero); assertion
     /// layers keep none, as in traced graphs, so they stay followers of the block planner.
     static func withParameters(_ graph: ModelGraph, seed: UInt64) -> ModelGraph? {
-        var random = SeededGenerator(seed: seed ^ 0x5EED_0F_4A7A)
+        var random = SplitMix64.property(seed: seed ^ 0x5EED_0F_4A7A)
         let layers = graph.layers.map { layer -> Layer in
             var copy = layer
             copy.parameterBytes = layer.op == "assert" ? 0 : RandomGraphs.magnitude(&random, scale: 2e6, zeroChance: 0.3).rounded()
@@ -19,7 +19,7 @@ enum RandomMemoryGraphs {
 
     /// A device profile measuring times and `memory_bytes` (sometimes 0) for random layers.
     static func deviceProfile(_ graph: ModelGraph, seed: UInt64) throws -> LayerProfile {
-        var random = SeededGenerator(seed: seed ^ 0x9A0F_11E5)
+        var random = SplitMix64.property(seed: seed ^ 0x9A0F_11E5)
         var milliseconds: [String: (forward: Double, backward: Double)] = [:]
         var memory: [String: Double] = [:]
         for layer in graph.layers {
@@ -51,7 +51,7 @@ enum RandomMemoryGraphs {
 
     /// Limits around the interesting points: below the least memory (infeasible), at it, between
     /// it and the fastest split's memory (binding), just under and at the fastest split's memory.
-    static func limits(minimum: Int64, fastest: Int64, random: inout SeededGenerator) -> [Int64] {
+    static func limits(minimum: Int64, fastest: Int64, random: inout SplitMix64) -> [Int64] {
         var limits: Set<Int64> = [max(1, minimum), max(1, fastest), max(1, fastest - 1), max(1, minimum - 1)]
         if fastest > minimum + 1 {
             for _ in 0..<2 { limits.insert(Int64.random(in: minimum...fastest, using: &random)) }
@@ -92,7 +92,7 @@ struct MemoryPlannerPropertyTests {
         let brute = SplitPlanner(model: model), dag = SplitPlanner(model: model), block = SplitPlanner(model: model)
         let fastest = try brute.plan(.brute, conditions: conditions)
         let minimum = try RandomMemoryGraphs.minimumMemory(brute, .brute, conditions) ?? 1
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64.property(seed: seed)
         for limit in RandomMemoryGraphs.limits(minimum: minimum, fastest: fastest.deviceMemoryBytes, random: &random) {
             conditions.deviceMemoryLimitBytes = limit
             let label = "seed \(seed) limit \(limit)"
@@ -218,7 +218,7 @@ struct MemoryPlannerPropertyTests {
             let fastest = try planner.plan(.dag, conditions: conditions)
             let minimum = try RandomMemoryGraphs.minimumMemory(planner, .dag, conditions) ?? 1
             #expect(try RandomMemoryGraphs.minimumMemory(planner, .block, conditions) ?? 1 == minimum, "seed \(seed)")
-            var random = SeededGenerator(seed: seed)
+            var random = SplitMix64.property(seed: seed)
             for limit in RandomMemoryGraphs.limits(minimum: minimum, fastest: fastest.deviceMemoryBytes, random: &random) {
                 conditions.deviceMemoryLimitBytes = limit
                 switch (try Self.outcome(planner, .dag, conditions), try Self.outcome(planner, .block, conditions)) {

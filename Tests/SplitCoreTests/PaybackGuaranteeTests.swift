@@ -12,7 +12,7 @@ struct PaybackGuaranteeTests {
     /// Costs per step from a random link: split s costs C_s + X_s·u_t, u_t (seconds per unit of
     /// data) a regime-switching random walk in log space, as real links are.
     static func costs(seed: UInt64, steps: Int, splits: Int) -> [[Double]] {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64.property(seed: seed)
         let fixed = (0..<splits).map { Double(splits - $0) * Double.random(in: 0.5...2, using: &random) }
         let transfer = (0..<splits).map { Double($0) * Double.random(in: 0.5...2, using: &random) }
         var level = Double.random(in: -1...1, using: &random)
@@ -73,7 +73,7 @@ struct PaybackGuaranteeTests {
         var worst = 0.0
         for seed in UInt64(1)...3_000 {
             let costs = Self.costs(seed: seed, steps: 50 + Int(seed % 400), splits: 2)
-            var random = SeededGenerator(seed: seed &* 31)
+            var random = SplitMix64.property(seed: seed &* 31)
             let d = Double.random(in: 0.5...40, using: &random)
             let theta = [0.5, 1, 2, 3][Int(seed % 4)]
             let migration = [[0, d], [d, 0]]
@@ -109,7 +109,7 @@ struct PaybackGuaranteeTests {
         for seed in UInt64(1)...2_000 {
             let splits = 2 + Int(seed % 5)
             let costs = Self.costs(seed: seed, steps: 300, splits: splits)
-            var random = SeededGenerator(seed: seed &* 7)
+            var random = SplitMix64.property(seed: seed &* 7)
             // Migrations from nested splits: moving between i and j carries the layers between them.
             let sizes = (0..<splits).map { _ in Double.random(in: 0.5...10, using: &random) }
             let migration = (0..<splits).map { from in (0..<splits).map { to in sizes[min(from, to)..<max(from, to)].reduce(0, +) } }

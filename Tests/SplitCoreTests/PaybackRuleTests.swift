@@ -101,7 +101,7 @@ struct PaybackRuleTests {
 
     @Test("the horizon policy decides exactly as SwitchingRule.shouldSwitch, on random cases")
     func horizonMatchesRule() {
-        var random = SeededGenerator(seed: 17)
+        var random = SplitMix64.property(seed: 17)
         for _ in 0..<5_000 {
             let rule = SwitchingRule(
                 horizonIterations: Int.random(in: 0...20, using: &random), minimumRelativeGain: Double.random(in: 0..<0.5, using: &random))
@@ -123,7 +123,7 @@ struct PaybackRuleTests {
 
     @Test("a move is never into a split slower now, and never before its savings reach θ × migration, on random cases")
     func paybackInvariants() {
-        var random = SeededGenerator(seed: 23)
+        var random = SplitMix64.property(seed: 23)
         for _ in 0..<5_000 {
             let rule = PaybackRule(
                 paybackFactor: Double.random(in: 0...3, using: &random), minimumRelativeGain: Double.random(in: 0..<0.3, using: &random))

@@ -6,7 +6,7 @@ import Testing
 /// Checks shared by the plan-table tests.
 enum PlanTableChecks {
     /// A log-uniform rate in [low, high].
-    static func logUniform(_ random: inout SeededGenerator, _ low: Double, _ high: Double) -> Double {
+    static func logUniform(_ random: inout SplitMix64, _ low: Double, _ high: Double) -> Double {
         exp(Double.random(in: log(low)...log(high), using: &random))
     }
 
@@ -58,7 +58,7 @@ enum PlanTableChecks {
         _ table: PlanTable, planner: SplitPlanner, algorithm: PlanningAlgorithm,
         pairs: Int, seed: UInt64, _ label: String
     ) throws -> Int {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64.property(seed: seed)
         var rates: [(Double, Double)] = (0..<pairs).map { _ in (logUniform(&random, 1e3, 1e11), logUniform(&random, 1e3, 1e11)) }
         for segment in table.segments {
             let low = max(segment.minEffectiveBitsPerSecond, 1)

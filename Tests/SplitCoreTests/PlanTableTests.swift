@@ -157,7 +157,7 @@ struct PlanTableTests {
                 batchSize: 32, deviceFLOPsPerSecond: 1e11,
                 serverFLOPsPerSecond: 2e13))
         #expect(table.segments.count >= 3)
-        var random = SeededGenerator(seed: 5)
+        var random = SplitMix64.property(seed: 5)
         for _ in 0..<2_000 {
             let uplink = PlanTableChecks.logUniform(&random, 1, 1e12), downlink = PlanTableChecks.logUniform(&random, 1, 1e12)
             let rate = PlanTable.effectiveBitsPerSecond(uplinkBitsPerSecond: uplink, downlinkBitsPerSecond: downlink)

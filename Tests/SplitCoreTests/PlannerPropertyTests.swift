@@ -105,7 +105,7 @@ struct PlannerReuseTests {
     func blockReuse(name: String) throws {
         let model = try PreparedModel(graph: try SampleModels.graph(name))
         let reused = SplitPlanner(model: model)
-        var random = SeededGenerator(seed: 99)
+        var random = SplitMix64.property(seed: 99)
         for _ in 0..<300 {
             let uplink = RandomGraphs.pow10(Double.random(in: 6...10, using: &random))
             let conditions = PlanningConditions(
@@ -126,7 +126,7 @@ struct PlannerReuseTests {
     func interleaving() throws {
         let model = try PreparedModel(graph: try SampleModels.graph("googlenet"))
         let shared = SplitPlanner(model: model)
-        var random = SeededGenerator(seed: 7)
+        var random = SplitMix64.property(seed: 7)
         for _ in 0..<200 {
             let uplink = RandomGraphs.pow10(Double.random(in: 6...10, using: &random))
             let conditions = PlanningConditions(

@@ -1,22 +1,19 @@
 import Foundation
 import SplitCore
 
-/// Deterministic SplitMix64 generator so every random test is reproducible from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+extension SplitMix64 {
+    /// The planner property tests' generator: `seed`'s SplitMix64 sequence from its second
+    /// value on (the sequences their seeds and recorded cases come from).
+    static func property(seed: UInt64) -> SplitMix64 {
+        var generator = SplitMix64(seed: seed)
+        _ = generator.next()
+        return generator
     }
 }
 
 enum RandomGraphs {
     /// A cost that is sometimes zero, otherwise spread over several orders of magnitude.
-    static func magnitude(_ random: inout SeededGenerator, scale: Double, zeroChance: Double = 0.2) -> Double {
+    static func magnitude(_ random: inout SplitMix64, scale: Double, zeroChance: Double = 0.2) -> Double {
         if Double.random(in: 0..<1, using: &random) < zeroChance { return 0 }
         return scale * Double.random(in: 0.01...10, using: &random)
     }
@@ -24,7 +21,7 @@ enum RandomGraphs {
     /// An unstructured random DAG: several inputs, skips, fan-out, dead ends, zero-byte edges,
     /// zero-compute sinks; layers shuffled in the file. `count` layers in total.
     static func unstructured(seed: UInt64, count: Int) -> ModelGraph? {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64.property(seed: seed)
         let inputCount = Int.random(in: 1...min(3, count - 1), using: &random)
         var layers: [Layer] = []
         for index in 0..<count {
@@ -61,7 +58,7 @@ enum RandomGraphs {
     /// A series of random single-entry/single-exit blocks, optionally with a "mask" layer computed
     /// from the input that every block reads (as in GPT-2), and zero-compute assertion sinks.
     static func blockStructured(seed: UInt64, blocks: Int, blockSize: ClosedRange<Int>) -> ModelGraph? {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64.property(seed: seed)
         var layers: [Layer] = [Layer(name: "x", op: "input", outputBytes: magnitude(&random, scale: 6e5, zeroChance: 0))]
         func add(_ name: String, _ inputs: [String], block: String?, flopsScale: Double = 1e8) {
             let flops = magnitude(&random, scale: flopsScale, zeroChance: 0.1)
@@ -106,7 +103,7 @@ enum RandomGraphs {
 
     /// Random but plausible conditions: slow-to-fast devices and links.
     static func conditions(seed: UInt64) -> PlanningConditions {
-        var random = SeededGenerator(seed: seed ^ 0xC0FFEE)
+        var random = SplitMix64.property(seed: seed ^ 0xC0FFEE)
         return PlanningConditions(
             batchSize: Int.random(in: 1...64, using: &random),
             deviceFLOPsPerSecond: pow10(Double.random(in: 9...12, using: &random)),
@@ -128,7 +125,7 @@ extension RandomGraphs {
     /// auxiliary head (a chain to a second declared output) leaves a middle cell, and a
     /// zero-compute guard hangs off a cell output.
     static func nasnetLike(seed: UInt64, cells: Int, combines: ClosedRange<Int> = 2...5, branchLength: Int = 4) -> ModelGraph? {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64.property(seed: seed)
         var layers: [Layer] = [Layer(name: "x", op: "input", outputBytes: magnitude(&random, scale: 6e5, zeroChance: 0))]
         var counter = 0
         @discardableResult
@@ -186,7 +183,7 @@ extension RandomGraphs {
 
     /// A profile measuring a random third of `graph`'s layers (milliseconds over orders of magnitude).
     static func profile(seed: UInt64, graph: ModelGraph) -> LayerProfile? {
-        var random = SeededGenerator(seed: seed ^ 0xBEEF)
+        var random = SplitMix64.property(seed: seed ^ 0xBEEF)
         var milliseconds: [String: (forward: Double, backward: Double)] = [:]
         for layer in graph.layers where Double.random(in: 0..<1, using: &random) < 0.33 {
             milliseconds[layer.name] = (magnitude(&random, scale: 1), magnitude(&random, scale: 2))

@@ -1,29 +1,5 @@
 import Foundation
-
-/// SplitMix64: a small seeded generator, so every fuzz case is reproducible from its seed.
-public struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    /// A generator whose sequence is fixed by `seed`.
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A uniform Double in [0, 1) from the top 53 bits.
-    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    /// A uniform Double in `range`.
-    public mutating func double(_ range: ClosedRange<Double>) -> Double { range.lowerBound + (range.upperBound - range.lowerBound) * unit() }
-    /// An Int in `range` (modulo bias is irrelevant for tests).
-    public mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-    /// True with probability `chance`.
-    public mutating func bool(_ chance: Double) -> Bool { unit() < chance }
-}
+import SplitCore
 
 /// One corrupted input and how it was made (for the failure message).
 public struct FuzzCase: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import SplitCore
 import SplitFuzzSupport
 import Testing
 

@@ -1,6 +1,5 @@
 import Foundation
 import SplitCore
-import SplitFuzzSupport
 import Testing
 
 @testable import SplitSim
@@ -26,7 +25,7 @@ struct HindsightTests {
 
     /// A random trace of `duration` seconds: pieces of 0.2–3 s at 0.2–20 Mbit/s, one in five an outage.
     static func trace(seed: UInt64, duration: Double) throws -> NetworkTrace {
-        var random = SplitFuzzSupport.SplitMix64(seed: seed)
+        var random = SplitMix64(seed: seed)
         var samples: [NetworkTrace.Sample] = []
         var time = 0.0
         while time < duration {
@@ -111,7 +110,7 @@ struct HindsightTests {
         for (name, seed) in [("three", UInt64(3)), ("googlenet", 5), ("mobilenet_v2", 7), ("resnet50", 9)] {
             let model = name == "three" ? try Self.model() : try Models.prepared(name)
             let base = name == "three" ? 1.0 : 20.0
-            var random = SplitFuzzSupport.SplitMix64(seed: seed)
+            var random = SplitMix64(seed: seed)
             var samples: [NetworkTrace.Sample] = []
             for second in stride(from: 0.0, to: 600, by: 2) {
                 samples.append(

@@ -1,6 +1,5 @@
 import Foundation
 import SplitCore
-import SplitFuzzSupport
 import Testing
 
 @testable import SplitSim
@@ -107,7 +106,7 @@ struct LinkCapacityTests {
 
     @Test("against a step-by-step integration: 2,000 random transfers on random traces with outages end where the bits have passed")
     func againstBruteForce() {
-        var random = SplitFuzzSupport.SplitMix64(seed: 99)
+        var random = SplitMix64(seed: 99)
         for _ in 0..<200 {
             var pieces: [(Double, Double)] = []
             var time = 0.0

@@ -1,4 +1,5 @@
 import Foundation
+import SplitCore
 import SplitFuzzSupport
 import Testing
 
@@ -29,7 +30,7 @@ struct TraceFuzzTests {
     static func fieldCases(_ text: String, count: Int, seed: UInt64) -> [FuzzCase] {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         return (0..<count).map { number in
-            var random = SplitFuzzSupport.SplitMix64(seed: seed &* 5_000_011 &+ UInt64(number))
+            var random = SplitMix64(seed: seed &* 5_000_011 &+ UInt64(number))
             var copy = lines
             let line = Int.random(in: 0..<copy.count, using: &random)
             var fields = copy[line].split(separator: ",", omittingEmptySubsequences: false).map(String.init)

@@ -10,20 +10,6 @@ import Testing
 /// all-or-nothing on its own.
 @Suite("Telemetry group ingest")
 struct TelemetryGroupTests {
-    /// SplitMix64: reproducible random batches.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-    }
-
     /// A fleet whose devices were all last evaluated at 10/20 Mbit/s, 10 ms, 1e11 FLOP/s, with no
     /// plan requested, so telemetry decides which get marked.
     static func evaluatedFleet(_ connection: PostgresConnection, devices: Int) throws -> [String] {
@@ -61,24 +47,24 @@ struct TelemetryGroupTests {
     /// samples older than the estimate, several samples per request, optional compute, and
     /// requests naming a ghost device or carrying a revoked token.
     static func randomBatches(seed: UInt64, devices: [String], count: Int, hash: (String) -> String?) -> [TelemetryBatch] {
-        var random = Random(state: seed)
+        var random = SplitMix64(seed: seed)
         let start = Date(timeIntervalSince1970: 1_795_000_000)
         return (0..<count).map { index in
-            let device = devices[random.below(devices.count)]
+            let device = devices[random.int(0...devices.count - 1)]
             let token: String? =
-                switch random.below(6) {
+                switch random.int(0...5) {
                 case 0: nil  // an operator's batch
                 case 1: DeviceToken.hash("sdt_revoked")
                 default: hash(device)
                 }
-            var samples = (0..<(1 + random.below(3))).map { _ in
+            var samples = (0..<(1 + random.int(0...2))).map { _ in
                 TelemetrySample(
                     deviceID: device, measuredAt: start.addingTimeInterval(Double(index) * 20 + (random.unit() - 0.3) * 120),
                     uplinkBitsPerSecond: 1e7 * pow(10, random.unit() * 2 - 1), downlinkBitsPerSecond: 2e7 * pow(10, random.unit() - 0.5),
-                    rttSeconds: 0.01 + random.unit() * 0.01, computeFLOPs: random.below(4) == 0 ? 1e11 * (0.5 + random.unit()) : nil)
+                    rttSeconds: 0.01 + random.unit() * 0.01, computeFLOPs: random.int(0...3) == 0 ? 1e11 * (0.5 + random.unit()) : nil)
             }
             // An operator's batch naming an unknown device now and then.
-            if token == nil, random.below(3) == 0 { samples[samples.count - 1].deviceID = "ghost" }
+            if token == nil, random.int(0...2) == 0 { samples[samples.count - 1].deviceID = "ghost" }
             return TelemetryBatch(samples: samples, tokenHash: token)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SplitCore
 
 /// Seeded, deterministic synthetic network traces.
 public enum SyntheticTrace {
@@ -39,13 +40,13 @@ public enum SyntheticTrace {
                 level = exp(max(log(1.0 / 30), min(log(3), log(level) * 0.995 + 0.12 * random.normal() * intervalSeconds.squareRoot())))
             case .markov:
                 // good → bad with p = 0.04/s, bad → good with p = 0.15/s; bad is 12x slower.
-                let flip = random.uniform() < (good ? 0.04 : 0.15) * intervalSeconds
+                let flip = random.unit() < (good ? 0.04 : 0.15) * intervalSeconds
                 if flip { good.toggle() }
                 level = (good ? 1.0 : 1.0 / 12) * exp(0.15 * random.normal())
             case .steps:
                 if time >= stepEndsAt {
-                    stepLevel = pow(10, random.uniform(-1.5, 0.5))
-                    stepEndsAt = time + random.uniform(30, 120)
+                    stepLevel = pow(10, random.double(-1.5...0.5))
+                    stepEndsAt = time + random.double(30...120)
                 }
                 level = stepLevel
             }
@@ -57,25 +58,5 @@ public enum SyntheticTrace {
                     downlinkBitsPerSecond: baseDownlinkBitsPerSecond * level * downlinkNoise, rttSeconds: rtt))
         }
         return try NetworkTrace(samples: samples, durationSeconds: durationSeconds)
-    }
-}
-
-/// SplitMix64: a tiny, well-mixed deterministic generator.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func uniform(_ low: Double, _ high: Double) -> Double { low + (high - low) * uniform() }
-    /// Standard normal by Box–Muller.
-    mutating func normal() -> Double {
-        let u = max(uniform(), 1e-300), v = uniform()
-        return (-2 * log(u)).squareRoot() * cos(2 * Double.pi * v)
     }
 }
