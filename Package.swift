@@ -84,33 +84,37 @@ let package = Package(
         .executableTarget(
             name: "splitctl",
             dependencies: ["SplitCore", "SplitSim", "SplitImport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // What every test may use: the package root, polling for a condition.
+        .target(name: "SplitTestSupport", path: "Tests/SplitTestSupport"),
         // Seeded corruptions of user input (bytes and JSON) shared by the decoders' fuzz tests.
         .target(name: "SplitFuzzSupport", dependencies: ["SplitCore"], path: "Tests/SplitFuzzSupport"),
-        .testTarget(name: "SplitCoreTests", dependencies: ["SplitCore", "SplitFuzzSupport"]),
-        .testTarget(name: "SplitSupportTests", dependencies: ["SplitSupport"]),
-        .testTarget(name: "SplitSimTests", dependencies: ["SplitSim", "SplitCore", "SplitFuzzSupport"]),
-        .testTarget(name: "SplitImportTests", dependencies: ["SplitImport", "SplitCore", "SplitFuzzSupport"], exclude: ["Fixtures"]),
+        // What the tests on PostgreSQL and HTTP share: test databases on a private PostgreSQL cluster, webhook receivers.
         .target(
-            name: "SplitTestSupport",
+            name: "SplitIntegrationSupport",
             dependencies: [
-                "SplitStore",
+                "SplitStore", "SplitTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Tests/SplitTestSupport"),
-        .testTarget(name: "SplitStoreTests", dependencies: ["SplitStore", "SplitCore", "SplitTestSupport"]),
-        .testTarget(name: "SplitPushTests", dependencies: ["SplitPush", "SplitTestSupport"]),
+            path: "Tests/SplitIntegrationSupport"),
+        .testTarget(name: "SplitCoreTests", dependencies: ["SplitCore", "SplitFuzzSupport", "SplitTestSupport"]),
+        .testTarget(name: "SplitSupportTests", dependencies: ["SplitSupport"]),
+        .testTarget(name: "SplitSimTests", dependencies: ["SplitSim", "SplitCore", "SplitFuzzSupport", "SplitTestSupport"]),
+        .testTarget(
+            name: "SplitImportTests", dependencies: ["SplitImport", "SplitCore", "SplitFuzzSupport", "SplitTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "SplitStoreTests", dependencies: ["SplitStore", "SplitCore", "SplitTestSupport", "SplitIntegrationSupport"]),
+        .testTarget(name: "SplitPushTests", dependencies: ["SplitPush", "SplitIntegrationSupport"]),
         // The executables are dependencies (never imported) so that the tests that run them find them built.
         .testTarget(
             name: "SplitServerTests",
             dependencies: [
-                "SplitStore", "SplitCore", "SplitPush", "SplitServer", "SplitBench", "SplitSupport", "SplitTestSupport", "SplitFuzzSupport", "splitd",
-                "splitctl",
+                "SplitStore", "SplitCore", "SplitPush", "SplitServer", "SplitBench", "SplitSupport", "SplitTestSupport", "SplitIntegrationSupport",
+                "SplitFuzzSupport", "splitd", "splitctl",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "SplitCTLTests", dependencies: ["splitctl", "SplitFuzzSupport"]),
+        .testTarget(name: "SplitCTLTests", dependencies: ["splitctl", "SplitFuzzSupport", "SplitTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

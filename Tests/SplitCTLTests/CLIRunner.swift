@@ -1,10 +1,9 @@
 import Foundation
+import SplitTestSupport
 import Testing
 
 /// Runs the real `splitctl` binary built next to the test bundle.
 enum CLI {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     /// The built binary: beside the test runner, or in the package's debug build folder.
     static var binary: URL {
         let candidates = [

@@ -1,4 +1,5 @@
 import Foundation
+import SplitTestSupport
 import Testing
 
 /// Where PyTorch can be imported (by `$SPLITD_TORCH_PYTHON`, else `python3`).
@@ -31,7 +32,7 @@ struct ExportTorchTests {
     func exporterTests() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [TorchPython.interpreter, CLI.packageRoot.appendingPathComponent("ops/test-export-torch").path]
+        process.arguments = [TorchPython.interpreter, packageRoot.appendingPathComponent("ops/test-export-torch").path]
         var environment = ProcessInfo.processInfo.environment
         environment["SPLITCTL"] = CLI.binary.path
         process.environment = environment

@@ -1,4 +1,5 @@
 import Foundation
+import SplitTestSupport
 import Testing
 
 @Suite("splitctl under a device memory limit")
@@ -64,7 +65,7 @@ struct MemoryCommandTests {
         #expect(adam.object["device_layers"] as? [String] == sgd.object["device_layers"] as? [String])
         let difference = (adam.object["device_memory_bytes"] as? Int64 ?? 0) - (sgd.object["device_memory_bytes"] as? Int64 ?? 0)
         // Two more copies of every device layer's weights.
-        let data = try Data(contentsOf: CLI.packageRoot.appendingPathComponent("ops/models/vgg16.json"))
+        let data = try Data(contentsOf: packageRoot.appendingPathComponent("ops/models/vgg16.json"))
         let graph = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let layers = try #require(graph["layers"] as? [[String: Any]])
         let device = Set(adam.object["device_layers"] as? [String] ?? [])
@@ -77,7 +78,7 @@ struct MemoryCommandTests {
     func infeasible() throws {
         // ResNet-50's smallest device part is the input and conv1 (it reads the raw input):
         // x kept (32 × its output), conv1's weights × 4 (Adam) + 32 × its output, and conv1's received gradient.
-        let data = try Data(contentsOf: CLI.packageRoot.appendingPathComponent("ops/models/resnet50.json"))
+        let data = try Data(contentsOf: packageRoot.appendingPathComponent("ops/models/resnet50.json"))
         let graph = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let layers = try #require(graph["layers"] as? [[String: Any]])
         func field(_ name: String, _ key: String) -> Double { layers.first { $0["name"] as? String == name }?[key] as? Double ?? .nan }

@@ -1,4 +1,5 @@
 import Foundation
+import SplitTestSupport
 import Testing
 
 @Suite("splitctl plan")
@@ -212,7 +213,7 @@ struct BenchCommandTests {
     func validate() throws {
         let result = try CLI.run(["validate", "ops/models/gpt2.json"])
         #expect(result.status == 0)
-        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: CLI.packageRoot.appendingPathComponent("ops/models/gpt2.json")))
+        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("ops/models/gpt2.json")))
         let layers = try #require((document as? [String: Any])?["layers"] as? [Any]).count
         #expect(result.stdout.contains("gpt2: \(layers) layers"))
         #expect(result.stdout.contains("boundary layers"))

@@ -1,4 +1,5 @@
 import Foundation
+import SplitTestSupport
 import Testing
 
 /// What a new user meets first: choices listed in errors and help, the completion script, the
@@ -9,7 +10,7 @@ struct UsabilityTests {
 
     /// The version the sources declare (`SplitdVersion.current`).
     static func declaredVersion() throws -> String {
-        let source = try String(contentsOf: CLI.packageRoot.appendingPathComponent("Sources/SplitCore/Version.swift"), encoding: .utf8)
+        let source = try String(contentsOf: packageRoot.appendingPathComponent("Sources/SplitCore/Version.swift"), encoding: .utf8)
         let line = try #require(source.split(separator: "\n").first { $0.contains("static let current") })
         let parts = line.split(separator: "\"")
         try #require(parts.count >= 2, "no quoted version in \(line)")

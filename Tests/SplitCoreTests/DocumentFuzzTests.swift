@@ -1,5 +1,6 @@
 import Foundation
 import SplitFuzzSupport
+import SplitTestSupport
 import Testing
 
 @testable import SplitCore
@@ -101,7 +102,7 @@ struct DocumentFuzzTests {
     @Test("2,800 corruptions of a small graph and 300 of resnet18: a valid graph or a GraphError naming where")
     func graphs() throws {
         let small = try Self.cases(Self.graph, seed: 1, truncateEvery: 2, flips: 600, corruptions: 600, structural: 900, insertions: 300)
-        let resnet = try Data(contentsOf: SampleModels.root.appendingPathComponent("ops/models/resnet18.json"))
+        let resnet = try Data(contentsOf: packageRoot.appendingPathComponent("ops/models/resnet18.json"))
         let large = try Self.cases(Array(resnet), seed: 2, truncateEvery: 1_000, flips: 60, corruptions: 60, structural: 120, insertions: 40)
         let decoded = (small + large).filter(Self.checkGraph).count
         #expect(small.count + large.count >= 3_000)
@@ -112,7 +113,7 @@ struct DocumentFuzzTests {
     @Test("2,400 corruptions of a small profile and 200 of a measured one: a valid profile or a ProfileError naming where")
     func profiles() throws {
         let small = try Self.cases(Self.profile, seed: 3, truncateEvery: 1, flips: 500, corruptions: 500, structural: 800, insertions: 300)
-        let measured = try Data(contentsOf: SampleModels.root.appendingPathComponent("ops/profiles/resnet18.cpu2.json"))
+        let measured = try Data(contentsOf: packageRoot.appendingPathComponent("ops/profiles/resnet18.cpu2.json"))
         let large = try Self.cases(Array(measured), seed: 4, truncateEvery: 500, flips: 40, corruptions: 40, structural: 80, insertions: 30)
         let decoded = (small + large).filter(Self.checkProfile).count
         #expect(small.count + large.count >= 2_500)

@@ -1,10 +1,11 @@
 import Foundation
+import SplitTestSupport
 import Testing
 
 /// The JSON cases in `Tests/Fixtures/` that the device client checks too.
 enum FixtureFiles {
     static func object(_ name: String) throws -> [String: Any] {
-        let data = try Data(contentsOf: SampleModels.root.appendingPathComponent("Tests/Fixtures/\(name)"))
+        let data = try Data(contentsOf: packageRoot.appendingPathComponent("Tests/Fixtures/\(name)"))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 

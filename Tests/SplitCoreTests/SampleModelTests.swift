@@ -1,4 +1,5 @@
 import Foundation
+import SplitTestSupport
 import Testing
 
 @testable import SplitCore
@@ -47,7 +48,7 @@ struct SampleModelTests {
 
     @Test("exactly the models in SampleModels.profiledNames ship a measured H200 profile")
     func profiledModels() throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: SampleModels.root.appendingPathComponent("ops/profiles").path)
+        let files = try FileManager.default.contentsOfDirectory(atPath: packageRoot.appendingPathComponent("ops/profiles").path)
         let profiled = files.filter { $0.hasSuffix(".h200.json") }.map { String($0.dropLast(".h200.json".count)) }
         #expect(Set(profiled) == Set(SampleModels.profiledNames))
         #expect(Set(SampleModels.profiledNames).isSubset(of: SampleModels.names))

@@ -1,10 +1,9 @@
 import Foundation
 import SplitCore
+import SplitTestSupport
 
-/// The sample graphs and profiles shipped in `ops/`, located from this file's path so tests do
-/// not depend on the working directory.
+/// The sample graphs and profiles shipped in `ops/`, under `packageRoot`.
 enum SampleModels {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let names = [
         "resnet18", "resnet50", "vgg16", "googlenet", "mobilenet_v2", "vit_b_16", "densenet121", "gpt2",
         "nasnet_a_mobile", "nasnet_a_large",
@@ -14,11 +13,11 @@ enum SampleModels {
     static let profiledNames = ["resnet18", "resnet50", "vgg16", "googlenet", "mobilenet_v2", "vit_b_16", "densenet121"]
 
     static func graph(_ name: String) throws -> ModelGraph {
-        try ModelGraph(json: Data(contentsOf: root.appendingPathComponent("ops/models/\(name).json")))
+        try ModelGraph(json: Data(contentsOf: packageRoot.appendingPathComponent("ops/models/\(name).json")))
     }
 
     static func profile(_ file: String) throws -> LayerProfile? {
-        let url = root.appendingPathComponent("ops/profiles/\(file)")
+        let url = packageRoot.appendingPathComponent("ops/profiles/\(file)")
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         return try LayerProfile(json: Data(contentsOf: url))
     }

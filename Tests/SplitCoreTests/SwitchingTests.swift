@@ -1,4 +1,5 @@
 import Foundation
+import SplitTestSupport
 import Testing
 
 @testable import SplitCore
@@ -71,7 +72,7 @@ struct SwitchingTests {
 
     /// The cases shared with the Python client.
     static func sharedCases() throws -> [String: Any] {
-        let data = try Data(contentsOf: SampleModels.root.appendingPathComponent("python/tests/switching_cases.json"))
+        let data = try Data(contentsOf: packageRoot.appendingPathComponent("python/tests/switching_cases.json"))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 

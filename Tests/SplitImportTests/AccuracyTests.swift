@@ -1,5 +1,6 @@
 import Foundation
 import SplitCore
+import SplitTestSupport
 import Testing
 
 @testable import SplitImport
@@ -17,7 +18,7 @@ struct AccuracyTests {
     ]
 
     static func traced(_ model: String) throws -> ModelGraph {
-        try ModelGraph(json: Data(contentsOf: Fixtures.packageRoot.appendingPathComponent("ops/models/\(model).json")))
+        try ModelGraph(json: Data(contentsOf: packageRoot.appendingPathComponent("ops/models/\(model).json")))
     }
 
     /// The traced reference with one known counter error corrected: `torch.utils.flop_counter`
@@ -49,7 +50,7 @@ struct AccuracyTests {
 
     /// Fixtures of models that `ops/models/` has a traced graph of.
     static let tracedFixtures = Fixtures.onnxFiles.filter { file in
-        FileManager.default.fileExists(atPath: Fixtures.packageRoot.appendingPathComponent("ops/models/\(file.prefix { $0 != "." }).json").path)
+        FileManager.default.fileExists(atPath: packageRoot.appendingPathComponent("ops/models/\(file.prefix { $0 != "." }).json").path)
     }
 
     @Test("forward FLOPs within 10% and parameter bytes within 2% of the traced graph", arguments: tracedFixtures)

@@ -1,9 +1,9 @@
 import Foundation
+import SplitTestSupport
 
-/// The committed fixtures, located from this file's path.
+/// The committed fixtures (`Tests/SplitImportTests/Fixtures`).
 enum Fixtures {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-    static let packageRoot = directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let directory = packageRoot.appendingPathComponent("Tests/SplitImportTests/Fixtures")
 
     static func data(_ file: String) throws -> Data { try Data(contentsOf: directory.appendingPathComponent(file)) }
 

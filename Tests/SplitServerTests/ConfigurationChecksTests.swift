@@ -1,5 +1,4 @@
 import Foundation
-import SplitTestSupport
 import Testing
 
 @testable import SplitServer

@@ -1,5 +1,6 @@
 import Foundation
 import SplitCore
+import SplitIntegrationSupport
 import SplitTestSupport
 import Testing
 

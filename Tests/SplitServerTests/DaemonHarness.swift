@@ -1,4 +1,5 @@
 import Foundation
+import SplitIntegrationSupport
 import SplitTestSupport
 import Testing
 
@@ -84,16 +85,12 @@ final class Daemon: @unchecked Sendable {
         process.standardError = handle
         try process.run()
         self.process = process
-        // Gives up after 60 s *and* 50 probes: CPU-bound tests running in parallel can hold every
-        // thread of the test process for longer than the deadline, and then no probe runs at all.
-        let deadline = Date().addingTimeInterval(60)
-        var probes = 0
-        while Date() < deadline || probes < 50 {
+        let ready = try await eventually(timeoutSeconds: 60) {
             if !process.isRunning { throw HarnessError("splitd exited with \(process.terminationStatus):\n\(log())") }
-            probes += 1
-            if let (status, _) = try? await request("GET", "/readyz", token: nil, timeoutSeconds: 2), status == 200 { return }
-            try await Task.sleep(nanoseconds: 100_000_000)
+            guard let (status, _) = try? await request("GET", "/readyz", token: nil, timeoutSeconds: 2) else { return false }
+            return status == 200
         }
+        if ready { return }
         await kill9()  // never leave a daemon behind a failed test
         throw HarnessError("splitd did not become ready:\n\(log())")
     }
@@ -114,8 +111,7 @@ final class Daemon: @unchecked Sendable {
     /// Waits for the process to exit; its status, or nil if it still runs after the timeout.
     func exitStatus(timeoutSeconds: Double = 20) async -> Int32? {
         guard let process else { return nil }
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while process.isRunning && Date() < deadline { try? await Task.sleep(nanoseconds: 50_000_000) }
+        _ = await eventually(timeoutSeconds: timeoutSeconds, intervalSeconds: 0.05) { !process.isRunning }
         return process.isRunning ? nil : process.terminationStatus
     }
 
@@ -141,7 +137,7 @@ final class Daemon: @unchecked Sendable {
     func kill9() async {
         guard let process, process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
-        while process.isRunning { try? await Task.sleep(nanoseconds: 20_000_000) }
+        _ = await eventually(timeoutSeconds: 60, intervalSeconds: 0.02) { !process.isRunning }
     }
 
     func log() -> String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import SplitCore
 import SplitSupport
+import SplitTestSupport
 import Testing
 
 @testable import SplitServer
@@ -23,7 +24,7 @@ struct DashboardTests {
     static func harness() async throws -> RouteTests.Harness {
         let harness = try await RouteTests.Harness()
         let store = harness.store
-        let graph = try ModelGraph(json: Data(contentsOf: RouteTests.packageRoot.appendingPathComponent("ops/models/resnet18.json")))
+        let graph = try ModelGraph(json: Data(contentsOf: packageRoot.appendingPathComponent("ops/models/resnet18.json")))
         let now = Date()
         for second in 0..<30 {
             _ = try await store.ingest(batches: [

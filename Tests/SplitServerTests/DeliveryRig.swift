@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import SplitCore
+import SplitIntegrationSupport
 import SplitPush
 import SplitStore
-import SplitTestSupport
 
 @testable import SplitServer
 

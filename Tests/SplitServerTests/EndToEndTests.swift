@@ -1,4 +1,5 @@
 import Foundation
+import SplitIntegrationSupport
 import SplitPush
 import SplitStore
 import SplitTestSupport

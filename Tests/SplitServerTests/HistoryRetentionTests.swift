@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SplitBench
 import SplitCore
+import SplitIntegrationSupport
 import SplitStore
 import SplitTestSupport
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import SplitBench
 import SplitCore
+import SplitIntegrationSupport
 import SplitStore
 import SplitTestSupport
 import Testing

@@ -5,6 +5,7 @@ import Logging
 import SplitCore
 import SplitPush
 import SplitSupport
+import SplitTestSupport
 import Testing
 
 @testable import SplitServer
@@ -35,7 +36,7 @@ struct RouteTests {
                 telemetryRetentionDays: 30, logger: Logger(label: "route-tests"))
             router = APIRoutes.router(api)
             app = Application(router: router)
-            let resnet18 = try Data(contentsOf: RouteTests.packageRoot.appendingPathComponent("ops/models/resnet18.json"))
+            let resnet18 = try Data(contentsOf: packageRoot.appendingPathComponent("ops/models/resnet18.json"))
             _ = try await store.registerModel(try ModelGraph(json: resnet18))
             _ = try await store.createEdgeServer(id: "edge-1", computeFLOPs: 2e13)
             deviceToken = try await store.registerDevice(
@@ -46,8 +47,6 @@ struct RouteTests {
             ).token
         }
     }
-
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static func headers(_ token: String?) -> HTTPFields {
         var fields: HTTPFields = [.contentType: "application/json"]
@@ -94,7 +93,7 @@ struct RouteTests {
     @Test("models: 400 with line and column for broken JSON, 422 naming layer and field, 413 over the limits, 200 for the same graph again")
     func models() async throws {
         let harness = try await Harness(maximumBodyBytes: 4 << 20)
-        let graph = try String(contentsOf: Self.packageRoot.appendingPathComponent("ops/models/resnet18.json"), encoding: .utf8)
+        let graph = try String(contentsOf: packageRoot.appendingPathComponent("ops/models/resnet18.json"), encoding: .utf8)
         try await harness.app.test(.router) { client in
             let admin = Self.headers(Self.admin)
             try await client.execute(
@@ -402,7 +401,7 @@ struct RouteTests {
     @Test("profiles: one for another model is refused unless forced")
     func profiles() async throws {
         let harness = try await Harness()
-        let profile = try Data(contentsOf: Self.packageRoot.appendingPathComponent("ops/profiles/resnet50.cpu2.json"))
+        let profile = try Data(contentsOf: packageRoot.appendingPathComponent("ops/profiles/resnet50.cpu2.json"))
         try await harness.app.test(.router) { client in
             try await client.execute(
                 uri: "/v1/devices/dev-1/profile", method: .put, headers: Self.headers(Self.admin),
@@ -452,7 +451,7 @@ struct ONNXUploadTests {
     @Test("POST /v1/models with application/onnx imports on the server; garbage is 422 naming what is wrong; ?name= and ?input= are checked")
     func onnxUpload() async throws {
         let harness = try await RouteTests.Harness(maximumBodyBytes: 4 << 20)
-        let onnx = try Data(contentsOf: RouteTests.packageRoot.appendingPathComponent("Tests/SplitImportTests/Fixtures/resnet18.ts.onnx"))
+        let onnx = try Data(contentsOf: packageRoot.appendingPathComponent("Tests/SplitImportTests/Fixtures/resnet18.ts.onnx"))
         try await harness.app.test(.router) { client in
             var headers = RouteTests.headers(RouteTests.admin)
             headers[.contentType] = "application/onnx"

@@ -1,4 +1,5 @@
 import Foundation
+import SplitIntegrationSupport
 import SplitStore
 import SplitTestSupport
 import Testing

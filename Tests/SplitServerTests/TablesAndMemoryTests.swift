@@ -1,5 +1,6 @@
 import Foundation
 import SplitCore
+import SplitIntegrationSupport
 import SplitPush
 import SplitStore
 import SplitTestSupport

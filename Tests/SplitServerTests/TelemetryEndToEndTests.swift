@@ -1,5 +1,6 @@
 import Foundation
 import SplitCore
+import SplitIntegrationSupport
 import SplitSupport
 import SplitTestSupport
 import Testing

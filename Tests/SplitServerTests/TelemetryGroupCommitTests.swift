@@ -5,6 +5,7 @@ import Logging
 import SplitCore
 import SplitPush
 import SplitSupport
+import SplitTestSupport
 import Testing
 
 @testable import SplitServer
@@ -134,7 +135,7 @@ struct TelemetryGroupCommitTests {
 
     /// A model, an edge server and `count` devices; their tokens by device id.
     static func fleet(_ store: InMemoryAPIStore, count: Int) async throws -> [String: String] {
-        let resnet18 = try Data(contentsOf: RouteTests.packageRoot.appendingPathComponent("ops/models/resnet18.json"))
+        let resnet18 = try Data(contentsOf: packageRoot.appendingPathComponent("ops/models/resnet18.json"))
         _ = try await store.registerModel(try ModelGraph(json: resnet18))
         _ = try await store.createEdgeServer(id: "edge-1", computeFLOPs: 2e13)
         var tokens: [String: String] = [:]
@@ -159,18 +160,10 @@ struct TelemetryGroupCommitTests {
         ])
     }
 
-    /// Waits (polling every millisecond) until `condition` holds; gives up after 60 s *and* 5,000
-    /// probes, since CPU-bound tests running in parallel can hold every thread of the test
-    /// process for longer than the deadline.
+    /// `eventually`, polling every millisecond (the states waited for are brief): gives up after
+    /// 60 s *and* 5,000 probes.
     static func until(_ condition: () async -> Bool) async -> Bool {
-        let deadline = Date().addingTimeInterval(60)
-        var probes = 0
-        while Date() < deadline || probes < 5_000 {
-            if await condition() { return true }
-            probes += 1
-            try? await Task.sleep(nanoseconds: 1_000_000)
-        }
-        return await condition()
+        await eventually(timeoutSeconds: 60, minimumProbes: 5_000, intervalSeconds: 0.001, condition)
     }
 
     @Test(

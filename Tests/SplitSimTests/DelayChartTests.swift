@@ -1,5 +1,6 @@
 import Foundation
 import SplitCore
+import SplitTestSupport
 import Testing
 
 @testable import SplitSim
@@ -105,7 +106,7 @@ struct DelayChartTests {
 
     @Test("docs/evaluation.md's chart (docs/simulate-vgg16-markov.svg) has its legend inside the picture")
     func documentedChart() throws {
-        let svg = try String(contentsOf: Models.root.appendingPathComponent("docs/simulate-vgg16-markov.svg"), encoding: .utf8)
+        let svg = try String(contentsOf: packageRoot.appendingPathComponent("docs/simulate-vgg16-markov.svg"), encoding: .utf8)
         let geometry = try ChartGeometry.parse(svg)
         try Self.expectLegendInside(geometry, entries: SimulationPolicy.allCases.count)
     }

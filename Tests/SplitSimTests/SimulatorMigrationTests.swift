@@ -1,5 +1,6 @@
 import Foundation
 import SplitCore
+import SplitTestSupport
 import Testing
 
 @testable import SplitSim
@@ -82,7 +83,7 @@ struct SimulatorMigrationTests {
     func tableEqualsEveryIterationDag(name: String) throws {
         let model = try Models.prepared(name)
         for kind in ["markov", "steps"] {
-            let text = try String(contentsOf: Models.root.appendingPathComponent("ops/traces/\(kind).csv"), encoding: .utf8)
+            let text = try String(contentsOf: packageRoot.appendingPathComponent("ops/traces/\(kind).csv"), encoding: .utf8)
             let trace = try NetworkTrace(csv: text, durationSeconds: 600)
             var free = SimulationSettings(batchSize: 32, deviceFLOPsPerSecond: 1e11, serverFLOPsPerSecond: 2e13, replanEverySeconds: 1e-6)
             free.chargesMigration = false

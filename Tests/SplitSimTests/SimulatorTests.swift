@@ -1,13 +1,13 @@
 import Foundation
 import SplitCore
+import SplitTestSupport
 import Testing
 
 @testable import SplitSim
 
 enum Models {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static func prepared(_ name: String) throws -> PreparedModel {
-        try PreparedModel(graph: ModelGraph(json: Data(contentsOf: root.appendingPathComponent("ops/models/\(name).json"))))
+        try PreparedModel(graph: ModelGraph(json: Data(contentsOf: packageRoot.appendingPathComponent("ops/models/\(name).json"))))
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import SplitCore
 import SplitFuzzSupport
+import SplitTestSupport
 import Testing
 
 @testable import SplitSim
@@ -94,7 +95,7 @@ struct TraceFuzzTests {
         let small =
             ByteMutations.truncations(of: bytes, every: 1) + ByteMutations.bitFlips(of: bytes, count: 700, seed: 5)
             + ByteMutations.corruptions(of: bytes, count: 700, seed: 5) + Self.fieldCases(Self.trace, count: 1_300, seed: 5)
-        let shipped = try String(contentsOf: Models.root.appendingPathComponent("ops/traces/steps.csv"), encoding: .utf8)
+        let shipped = try String(contentsOf: packageRoot.appendingPathComponent("ops/traces/steps.csv"), encoding: .utf8)
         let prefix = String(shipped.prefix(4_000))
         let large = ByteMutations.bitFlips(of: Array(prefix.utf8), count: 100, seed: 6) + Self.fieldCases(prefix, count: 100, seed: 6)
         let decoded = (small + large).filter(Self.check).count

@@ -1,12 +1,13 @@
 import Foundation
 import SplitCore
+import SplitTestSupport
 import Testing
 
 @testable import SplitSim
 
 /// The real traces in `../shared/traces` (relative to the package root; not copied into the project).
 enum SharedTraces {
-    static let root = Models.root.deletingLastPathComponent().appendingPathComponent("shared/traces")
+    static let root = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/traces")
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 }
 

@@ -1,6 +1,6 @@
 import Foundation
 import SplitCore
-import SplitTestSupport
+import SplitIntegrationSupport
 import Testing
 
 @testable import SplitStore

@@ -1,6 +1,5 @@
 import Foundation
 import SplitCore
-import SplitTestSupport
 
 @testable import SplitStore
 

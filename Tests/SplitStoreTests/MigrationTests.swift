@@ -1,5 +1,5 @@
 import Foundation
-import SplitTestSupport
+import SplitIntegrationSupport
 import Testing
 
 @testable import SplitStore

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import SplitTestSupport
 
 /// A real HTTP server on loopback that records webhook deliveries and answers as told.
 package final class WebhookReceiver: Sendable {
@@ -87,16 +88,7 @@ package final class WebhookReceiver: Sendable {
 
     /// Waits until `count` requests arrived (or the timeout passes) and returns what arrived.
     package func waitFor(_ count: Int, timeoutSeconds: Double = 20) async -> [Received] {
-        // The timeout *and* at least 250 probes: CPU-bound tests running in parallel can hold
-        // every thread of the test process past a deadline.
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        var probes = 0
-        while Date() < deadline || probes < 250 {
-            let received = await log.received
-            if received.count >= count { return received }
-            probes += 1
-            try? await Task.sleep(nanoseconds: 20_000_000)
-        }
+        _ = await eventually(timeoutSeconds: timeoutSeconds, minimumProbes: 250, intervalSeconds: 0.02) { await log.received.count >= count }
         return await log.received
     }
 

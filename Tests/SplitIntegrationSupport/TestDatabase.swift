@@ -1,11 +1,9 @@
 import Foundation
 import SplitStore
+import SplitTestSupport
 
 /// One private PostgreSQL cluster per test process (under a temporary directory), and a fresh
 /// database per test, so tests are isolated and the suite can run twice in a row.
-/// The repository root (for migrations, sample models and built binaries).
-package let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
 package enum TestCluster {
     /// The cluster, started on first use, or why it could not be started.
     private static let started: Result<EmbeddedPostgres, TestRequirementError> = {
