@@ -84,11 +84,14 @@ let package = Package(
         .executableTarget(
             name: "splitctl",
             dependencies: ["SplitCore", "SplitSim", "SplitImport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // Tests. Unit test targets (`<Module>Tests`) run in process: no PostgreSQL, no child
+        // processes, no sockets. Integration test targets (`<Module>IntegrationTests`) start
+        // PostgreSQL clusters, HTTP receivers and the built executables. `ops/test --unit` runs the first.
         // What every test may use: the package root, polling for a condition.
         .target(name: "SplitTestSupport", path: "Tests/SplitTestSupport"),
         // Seeded corruptions of user input (bytes and JSON) shared by the decoders' fuzz tests.
         .target(name: "SplitFuzzSupport", dependencies: ["SplitCore"], path: "Tests/SplitFuzzSupport"),
-        // What the tests on PostgreSQL and HTTP share: test databases on a private PostgreSQL cluster, webhook receivers.
+        // What integration tests share: test databases on a private PostgreSQL cluster, webhook receivers.
         .target(
             name: "SplitIntegrationSupport",
             dependencies: [
@@ -103,18 +106,25 @@ let package = Package(
         .testTarget(name: "SplitSimTests", dependencies: ["SplitSim", "SplitCore", "SplitFuzzSupport", "SplitTestSupport"]),
         .testTarget(
             name: "SplitImportTests", dependencies: ["SplitImport", "SplitCore", "SplitFuzzSupport", "SplitTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "SplitStoreTests", dependencies: ["SplitStore", "SplitCore", "SplitTestSupport", "SplitIntegrationSupport"]),
-        .testTarget(name: "SplitPushTests", dependencies: ["SplitPush", "SplitIntegrationSupport"]),
-        // The executables are dependencies (never imported) so that the tests that run them find them built.
+        .testTarget(name: "SplitPushTests", dependencies: ["SplitPush"]),
         .testTarget(
             name: "SplitServerTests",
             dependencies: [
-                "SplitStore", "SplitCore", "SplitPush", "SplitServer", "SplitBench", "SplitSupport", "SplitTestSupport", "SplitIntegrationSupport",
-                "SplitFuzzSupport", "splitd", "splitctl",
+                "SplitStore", "SplitCore", "SplitPush", "SplitServer", "SplitBench", "SplitSupport", "SplitTestSupport", "SplitFuzzSupport",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "SplitCTLTests", dependencies: ["splitctl", "SplitFuzzSupport", "SplitTestSupport"]),
+        .testTarget(
+            name: "SplitStoreIntegrationTests", dependencies: ["SplitStore", "SplitCore", "SplitTestSupport", "SplitIntegrationSupport"]),
+        .testTarget(name: "SplitPushIntegrationTests", dependencies: ["SplitPush", "SplitIntegrationSupport"]),
+        // The executables are dependencies (never imported) so that the tests that run them find them built.
+        .testTarget(
+            name: "SplitServerIntegrationTests",
+            dependencies: [
+                "SplitStore", "SplitCore", "SplitPush", "SplitServer", "SplitBench", "SplitSupport", "SplitTestSupport",
+                "SplitIntegrationSupport", "splitd", "splitctl", .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(name: "SplitCTLIntegrationTests", dependencies: ["splitctl", "SplitFuzzSupport", "SplitTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

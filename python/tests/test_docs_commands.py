@@ -72,6 +72,7 @@ RUN: List[Tuple[str, str, str]] = [
 ELSEWHERE: List[Tuple[str, str, str]] = [
     ("README.md", r"^ops/demo$", ".ci/run: ops/demo --duration 40 --check --port 18080"),
     ("README.md", r"^ops/test$", ".ci/run runs it (this test is part of it)"),
+    ("CONTRIBUTING.md", r"^ops/test --unit$", ".ci/run runs ops/test, whose first step is the same unit run"),
     ("CONTRIBUTING.md", r"^swift build --build-tests$|^swift test ", "ops/test: swift build --build-tests; swift test"),
     ("CONTRIBUTING.md", r"^\(cd python && python3 -m tests\)$", "ops/test: (cd python && python3 -m tests)"),
     ("docs/python.md", r"^pip install '?\./python(\[torch\])?'?$",

@@ -4,7 +4,6 @@ import SplitBench
 import SplitCore
 import SplitIntegrationSupport
 import SplitStore
-import SplitTestSupport
 import Testing
 
 @testable import SplitServer
@@ -94,15 +93,5 @@ struct HistoryRetentionTests {
                 "SPLITD_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "SPLITD_DELIVERY_RETENTION": "a week",
             ])
         #expect(output.contains("SPLITD_DELIVERY_RETENTION") && output.contains("a week"), "\(output)")
-    }
-
-    @Test("splitd bench history times exactly the SQL queries of docs/sql.md")
-    func benchQueriesAreDocumented() throws {
-        let page = try String(contentsOf: packageRoot.appendingPathComponent("docs/sql.md"), encoding: .utf8)
-        let blocks = page.components(separatedBy: "```sql\n").dropFirst().compactMap { $0.components(separatedBy: "```").first }
-        let trimmed = { (text: String) in text.trimmingCharacters(in: .whitespacesAndNewlines) }
-        #expect(blocks.count >= 10)
-        #expect(HistoryQueries.documented.map(trimmed) == blocks.map(trimmed))
-        #expect(HistoryQueries.title(HistoryQueries.documented[4]).hasPrefix("5. The splits in force"))
     }
 }
