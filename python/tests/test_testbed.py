@@ -101,32 +101,22 @@ class TestbedQuickRunTests(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(self.out, "resnet18", "profiles", name)), name)
 
     def test_each_round_is_predicted_from_its_own_processes_profiles(self):
-        with open(os.path.join(self.out, "results.json")) as file:
-            model = json.load(file)["models"][0]
+        model = self.results["models"][0]
         self.assertEqual(len(model["predictions_by_round"]), 1)  # --quick: one round
         self.assertEqual(model["predictions"], model["predictions_by_round"][0])
         self.assertEqual(set(model["predictions_before"]), set(model["predictions"]))
         with open(os.path.join(self.out, "resnet18", "profiles", "graph.json")) as file:
             layers = {layer["name"] for layer in json.load(file)["layers"] if layer["op"] != "input"}
-        for side, optimizer in (("device.measured.json", "momentum"), ("server.json", "none")):
+        profiles = {}
+        for side, optimizer in (("device.measured.json", "momentum"), ("server.json", "none"), ("device.json", "momentum")):
             with open(os.path.join(self.out, "resnet18", "round0", "profiles", side)) as file:
-                profile = json.load(file)
-            self.assertEqual(set(profile["layers"]), layers, side)
-            self.assertEqual((profile["timing"], profile["optimizer"]), ("fused", optimizer), side)
-        with open(os.path.join(self.out, "resnet18", "round0", "profiles", "device.json")) as file:
-            scaled = json.load(file)["layers"]
+                profiles[side] = json.load(file)
+            self.assertEqual(set(profiles[side]["layers"]), layers, side)
+            self.assertEqual((profiles[side]["timing"], profiles[side]["optimizer"]), ("fused", optimizer), side)
         name = sorted(layers)[0]
-        self.assertAlmostEqual(scaled[name]["forward_ms"], profile_ms(self.out, name) * model_slowdown(self.out), places=6)
-
-
-def profile_ms(out: str, layer: str) -> float:
-    with open(os.path.join(out, "resnet18", "round0", "profiles", "device.measured.json")) as file:
-        return json.load(file)["layers"][layer]["forward_ms"]
-
-
-def model_slowdown(out: str) -> float:
-    with open(os.path.join(out, "results.json")) as file:
-        return json.load(file)["settings"]["slowdown"]
+        self.assertAlmostEqual(profiles["device.json"]["layers"][name]["forward_ms"],
+                               profiles["device.measured.json"]["layers"][name]["forward_ms"] * self.results["settings"]["slowdown"],
+                               places=6)
 
 
 if __name__ == "__main__":
